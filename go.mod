@@ -1,0 +1,3 @@
+module github.com/skymsg/sky
+
+go 1.26
