@@ -1,0 +1,97 @@
+package kdf
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/skymsg/sky/protocol/internal/wycheproof"
+)
+
+func TestWycheproofHMACSHA256(t *testing.T) {
+	var file struct {
+		Groups []struct {
+			TagSize int `json:"tagSize"`
+			Tests   []struct {
+				wycheproof.Test
+				Key wycheproof.Hex `json:"key"`
+				Msg wycheproof.Hex `json:"msg"`
+				Tag wycheproof.Hex `json:"tag"`
+			} `json:"tests"`
+		} `json:"testGroups"`
+	}
+	wycheproof.Load(t, "hmac_sha256_test.json", &file)
+	n := 0
+	for _, g := range file.Groups {
+		for _, tc := range g.Tests {
+			mac := HMAC(tc.Key, tc.Msg)
+			got := mac[:g.TagSize/8]
+			// Feed the message in two pieces as well: the variadic form must agree.
+			half := len(tc.Msg) / 2
+			mac2 := HMAC(tc.Key, tc.Msg[:half], tc.Msg[half:])
+			if mac != mac2 {
+				t.Errorf("tc %d: split message gives a different MAC", tc.ID)
+			}
+			match := bytes.Equal(got, tc.Tag)
+			if match != (tc.Result == "valid") {
+				t.Errorf("tc %d (%s): tag match = %v, result %s", tc.ID, tc.Comment, match, tc.Result)
+			}
+			n++
+		}
+	}
+	if n != 174 {
+		t.Errorf("ran %d vectors, want 174", n)
+	}
+}
+
+func TestWycheproofHKDFSHA256(t *testing.T) {
+	var file struct {
+		Groups []struct {
+			Tests []struct {
+				wycheproof.Test
+				IKM  wycheproof.Hex `json:"ikm"`
+				Salt wycheproof.Hex `json:"salt"`
+				Info wycheproof.Hex `json:"info"`
+				Size int            `json:"size"`
+				OKM  wycheproof.Hex `json:"okm"`
+			} `json:"tests"`
+		} `json:"testGroups"`
+	}
+	wycheproof.Load(t, "hkdf_sha256_test.json", &file)
+	n := 0
+	for _, g := range file.Groups {
+		for _, tc := range g.Tests {
+			n++
+			out := make([]byte, tc.Size)
+			panicked := catch(func() { HKDF(out, tc.Salt, tc.IKM, string(tc.Info)) })
+			switch tc.Result {
+			case "valid":
+				if panicked || !bytes.Equal(out, tc.OKM) {
+					t.Errorf("tc %d (%s): wrong output", tc.ID, tc.Comment)
+				}
+			default:
+				// The only invalid vectors ask for more than 255*32 bytes.
+				if !panicked {
+					t.Errorf("tc %d (%s): size %d accepted", tc.ID, tc.Comment, tc.Size)
+				}
+			}
+		}
+	}
+	if n != 86 {
+		t.Errorf("ran %d vectors, want 86", n)
+	}
+}
+
+func catch(f func()) (panicked bool) {
+	defer func() { panicked = recover() != nil }()
+	f()
+	return false
+}
+
+func TestHKDFNoSaltIsZeroSalt(t *testing.T) {
+	a, b := make([]byte, 80), make([]byte, 80)
+	HKDF(a, nil, []byte("ikm"), "info")
+	HKDF(b, make([]byte, 32), []byte("ikm"), "info")
+	if !bytes.Equal(a, b) {
+		t.Fatal("absent salt differs from 32 zero bytes")
+	}
+}

@@ -1,0 +1,56 @@
+// Package wycheproof loads Project Wycheproof test vectors for the protocol
+// core's known-answer tests. The vectors come from a pinned version of
+// github.com/c2sp/wycheproof, fetched through the Go module proxy at test
+// time and read from the module directory (the module is never imported).
+package wycheproof
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/skymsg/sky/internal/testenv"
+)
+
+// Module and Version pin the vectors.
+const (
+	Module  = "github.com/c2sp/wycheproof"
+	Version = "v0.0.0-20260902155932-3fa63dd0344a"
+)
+
+// Load decodes testvectors_v1/<name> into v.
+func Load(t testing.TB, name string, v any) {
+	t.Helper()
+	dir := testenv.FetchModule(t, Module, Version)
+	b, err := os.ReadFile(filepath.Join(dir, "testvectors_v1", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+}
+
+// Hex is a byte string written in hex in the vector files.
+type Hex []byte
+
+// UnmarshalJSON decodes a JSON string of hex digits.
+func (h *Hex) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	d, err := hex.DecodeString(s)
+	*h = d
+	return err
+}
+
+// Test holds the fields every vector has.
+type Test struct {
+	ID      int      `json:"tcId"`
+	Comment string   `json:"comment"`
+	Flags   []string `json:"flags"`
+	Result  string   `json:"result"` // "valid", "invalid" or "acceptable"
+}
