@@ -125,6 +125,9 @@ func forEachPairing(t *testing.T, f func(t *testing.T, a, b *side)) {
 				t.Parallel()
 				a := newSide(t, ai, "initiator")
 				b := newSide(t, bi, "responder")
+				if a.id.Name == b.id.Name {
+					t.Fatalf("both sides were given the name %s", a.id.Name)
+				}
 				f(t, a, b)
 			})
 		}
@@ -157,7 +160,7 @@ func newSide(t *testing.T, impl implementation, role string) *side {
 	t.Helper()
 	p := impl.start(t)
 	p.Label = impl.name + " " + role
-	s := &side{Peer: p, t: t, impl: impl.name, role: role, rng: rand.New(rand.NewPCG(seedFor(t.Name()), uint64(len(role))))}
+	s := &side{Peer: p, t: t, impl: impl.name, role: role, rng: rand.New(rand.NewPCG(seedFor(t.Name()), seedFor(role)))}
 	s.init(true)
 	return s
 }

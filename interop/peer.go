@@ -97,6 +97,9 @@ func Start(label, dir string, argv ...string) (*Peer, error) {
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
+	// A peer's children could keep its output pipes open after it died; do
+	// not wait for them.
+	cmd.WaitDelay = 500 * time.Millisecond
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
