@@ -1,0 +1,162 @@
+// Package pb reads and writes the protobuf encodings of Sky's own stored
+// records (session states, SPQR states, prekey records) with
+// google.golang.org/protobuf/encoding/protowire, by hand and in a fixed field
+// order: no reflection, no generated code, every length checked.
+package pb
+
+import (
+	"math"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+// Reader walks the fields of one encoded message. The first malformed field,
+// or the first accessor used with the wrong wire type, sets Err and ends the walk.
+type Reader struct {
+	b   []byte
+	typ protowire.Type
+	err error
+}
+
+// NewReader returns a Reader over b. Byte values it returns alias b.
+func NewReader(b []byte) *Reader { return &Reader{b: b} }
+
+// errMalformed is the error of every Reader failure; callers wrap it.
+type errMalformed struct{ what string }
+
+func (e *errMalformed) Error() string { return "malformed record: " + e.what }
+
+func (r *Reader) fail(what string) {
+	if r.err == nil {
+		r.err = &errMalformed{what}
+	}
+	r.b = nil
+}
+
+// Next advances to the next field and returns its number, or false at the
+// end or after an error.
+func (r *Reader) Next() (protowire.Number, bool) {
+	if r.err != nil || len(r.b) == 0 {
+		return 0, false
+	}
+	num, typ, n := protowire.ConsumeTag(r.b)
+	if n < 0 {
+		r.fail("bad tag")
+		return 0, false
+	}
+	r.b = r.b[n:]
+	r.typ = typ
+	return num, true
+}
+
+// Uint64 returns the current field, which must be a varint.
+func (r *Reader) Uint64() uint64 {
+	if r.typ != protowire.VarintType {
+		r.fail("field is not a varint")
+		return 0
+	}
+	v, n := protowire.ConsumeVarint(r.b)
+	if n < 0 {
+		r.fail("truncated varint")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// Uint32 returns the current field, a varint that must fit 32 bits.
+func (r *Reader) Uint32() uint32 {
+	v := r.Uint64()
+	if v > math.MaxUint32 {
+		r.fail("varint exceeds 32 bits")
+		return 0
+	}
+	return uint32(v)
+}
+
+// Bool returns the current field, a varint 0 or 1.
+func (r *Reader) Bool() bool {
+	v := r.Uint64()
+	if v > 1 {
+		r.fail("bool is not 0 or 1")
+	}
+	return v == 1
+}
+
+// Bytes returns the current field, which must be length-delimited.
+func (r *Reader) Bytes() []byte {
+	if r.typ != protowire.BytesType {
+		r.fail("field is not length-delimited")
+		return nil
+	}
+	v, n := protowire.ConsumeBytes(r.b)
+	if n < 0 {
+		r.fail("truncated bytes")
+		return nil
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// Fixed copies the current field, which must be exactly len(dst) bytes.
+func (r *Reader) Fixed(dst []byte) {
+	v := r.Bytes()
+	if r.err == nil && len(v) != len(dst) {
+		r.fail("field has the wrong length")
+		return
+	}
+	copy(dst, v)
+}
+
+// Skip skips the current field (an unknown one).
+func (r *Reader) Skip(num protowire.Number) {
+	n := protowire.ConsumeFieldValue(num, r.typ, r.b)
+	if n < 0 {
+		r.fail("bad field")
+		return
+	}
+	r.b = r.b[n:]
+}
+
+// Err returns the first error met, or nil.
+func (r *Reader) Err() error { return r.err }
+
+// AppendUint64 appends field num as a varint.
+func AppendUint64(b []byte, num protowire.Number, v uint64) []byte {
+	b = protowire.AppendTag(b, num, protowire.VarintType)
+	return protowire.AppendVarint(b, v)
+}
+
+// AppendBool appends field num as a varint 0 or 1.
+func AppendBool(b []byte, num protowire.Number, v bool) []byte {
+	x := uint64(0)
+	if v {
+		x = 1
+	}
+	return AppendUint64(b, num, x)
+}
+
+// AppendBytes appends field num as length-delimited bytes.
+func AppendBytes(b []byte, num protowire.Number, v []byte) []byte {
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	return protowire.AppendBytes(b, v)
+}
+
+// AppendMessage appends field num holding the message that build appends.
+// It reserves a one-byte length and moves the body if it is longer.
+func AppendMessage(b []byte, num protowire.Number, build func([]byte) []byte) []byte {
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	start := len(b)
+	b = append(b, 0)
+	b = build(b)
+	n := len(b) - start - 1
+	if n < 0x80 {
+		b[start] = byte(n)
+		return b
+	}
+	size := protowire.SizeVarint(uint64(n))
+	b = append(b, make([]byte, size-1)...)
+	copy(b[start+size:], b[start+1:start+1+n])
+	protowire.AppendVarint(b[start:start], uint64(n))
+	return b
+}

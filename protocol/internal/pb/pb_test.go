@@ -1,0 +1,80 @@
+package pb
+
+import (
+	"bytes"
+	"testing"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+func TestAppendMessageLengths(t *testing.T) {
+	for _, n := range []int{0, 1, 127, 128, 300, 16383, 16384, 70000} {
+		body := bytes.Repeat([]byte{0xAB}, n)
+		b := AppendMessage([]byte{0x99}, 7, func(b []byte) []byte { return append(b, body...) })
+		want := protowire.AppendBytes(protowire.AppendTag([]byte{0x99}, 7, protowire.BytesType), body)
+		if !bytes.Equal(b, want) {
+			t.Fatalf("n=%d: encoding differs from protowire's", n)
+		}
+	}
+}
+
+func TestReader(t *testing.T) {
+	b := AppendUint64(nil, 1, 300)
+	b = AppendBytes(b, 2, []byte("abc"))
+	b = AppendBool(b, 3, true)
+	b = AppendUint64(b, 9, 1)
+	r := NewReader(b)
+	var got []any
+	for {
+		num, ok := r.Next()
+		if !ok {
+			break
+		}
+		switch num {
+		case 1:
+			got = append(got, r.Uint32())
+		case 2:
+			var d [3]byte
+			r.Fixed(d[:])
+			got = append(got, string(d[:]))
+		case 3:
+			got = append(got, r.Bool())
+		default:
+			r.Skip(num)
+		}
+	}
+	if r.Err() != nil || len(got) != 3 || got[0] != uint32(300) || got[1] != "abc" || got[2] != true {
+		t.Fatalf("got %v, %v", got, r.Err())
+	}
+	bad := map[string][]byte{
+		"wrong type":     AppendUint64(nil, 2, 1),
+		"truncated":      b[:len(b)-1],
+		"bad tag":        {0x80},
+		"wrong length":   AppendBytes(nil, 2, []byte("ab")),
+		"bool 2":         AppendUint64(nil, 3, 2),
+		"uint32 too big": AppendUint64(nil, 1, 1<<33),
+	}
+	for name, in := range bad {
+		r := NewReader(in)
+		for {
+			num, ok := r.Next()
+			if !ok {
+				break
+			}
+			switch num {
+			case 1:
+				r.Uint32()
+			case 2:
+				var d [3]byte
+				r.Fixed(d[:])
+			case 3:
+				r.Bool()
+			default:
+				r.Skip(num)
+			}
+		}
+		if r.Err() == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}

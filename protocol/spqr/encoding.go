@@ -1,0 +1,210 @@
+package spqr
+
+import (
+	"encoding/binary"
+
+	"github.com/skymsg/sky/protocol/internal/errs"
+	"github.com/skymsg/sky/protocol/internal/pb"
+)
+
+// formatLite is the first byte of an encoded SPQR-lite State. The full SPQR
+// uses other values, so it can recognize (and upgrade) lite states.
+const formatLite = 0x01
+
+// MarshalBinary encodes s: the format byte, then the chain.
+func (s *State) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 1, 160)
+	b[0] = formatLite
+	return s.chain.Append(b), nil
+}
+
+// UnmarshalBinary decodes what MarshalBinary wrote.
+func (s *State) UnmarshalBinary(b []byte) error {
+	if len(b) == 0 || b[0] != formatLite {
+		return errs.New(errs.InvalidState, "spqr: unknown state format")
+	}
+	c, err := ParseChain(b[1:])
+	if err != nil {
+		return err
+	}
+	s.chain = c
+	return nil
+}
+
+// Chain encoding (protobuf fields, in this order):
+//
+//	1 direction, 2 current epoch, 3 sending epoch, 4 next root (32 bytes),
+//	5 max jump, 6 max out-of-order, 7 link (repeated, oldest first):
+//	  1 send half, 2 receive half:
+//	    1 counter, 2 seed (32 bytes, absent once retired),
+//	    3 kept keys (36 bytes each: BE32 index || key, ascending)
+
+// Append appends the encoding of c to b.
+func (c *Chain) Append(b []byte) []byte {
+	b = pb.AppendUint64(b, 1, uint64(c.dir))
+	b = pb.AppendUint64(b, 2, c.currentEpoch)
+	b = pb.AppendUint64(b, 3, c.sendEpoch)
+	b = pb.AppendBytes(b, 4, c.nextRoot[:])
+	b = pb.AppendUint64(b, 5, uint64(c.params.MaxJump))
+	b = pb.AppendUint64(b, 6, uint64(c.params.MaxOutOfOrder))
+	for i := range c.links {
+		l := &c.links[i]
+		b = pb.AppendMessage(b, 7, func(b []byte) []byte {
+			b = pb.AppendMessage(b, 1, l.send.append)
+			return pb.AppendMessage(b, 2, l.recv.append)
+		})
+	}
+	return b
+}
+
+func (h *half) append(b []byte) []byte {
+	b = pb.AppendUint64(b, 1, uint64(h.ctr))
+	if h.hasSeed {
+		b = pb.AppendBytes(b, 2, h.seed[:])
+	}
+	if len(h.kept) > 0 {
+		b = pb.AppendMessage(b, 3, func(b []byte) []byte {
+			for _, k := range h.kept {
+				b = binary.BigEndian.AppendUint32(b, k.index)
+				b = append(b, k.key[:]...)
+			}
+			return b
+		})
+	}
+	return b
+}
+
+// maxLinks bounds the epochs a decoded chain may hold; a live chain keeps
+// the sending epoch, one before it, and the epochs after it.
+const maxLinks = 64
+
+// ParseChain decodes a chain encoded by Append, checking every field and
+// the invariants the chain relies on.
+func ParseChain(b []byte) (*Chain, error) {
+	c := &Chain{}
+	r := pb.NewReader(b)
+	var seen [8]bool
+	for {
+		num, ok := r.Next()
+		if !ok {
+			break
+		}
+		if num >= 1 && num <= 6 {
+			seen[num] = true
+		}
+		switch num {
+		case 1:
+			c.dir = Direction(r.Uint64())
+		case 2:
+			c.currentEpoch = r.Uint64()
+		case 3:
+			c.sendEpoch = r.Uint64()
+		case 4:
+			r.Fixed(c.nextRoot[:])
+		case 5:
+			c.params.MaxJump = r.Uint32()
+		case 6:
+			c.params.MaxOutOfOrder = r.Uint32()
+		case 7:
+			if len(c.links) == maxLinks {
+				return nil, errs.New(errs.InvalidState, "spqr: chain holds too many epochs")
+			}
+			l, err := parseLink(r.Bytes(), c.params.withDefaults())
+			if err != nil {
+				return nil, err
+			}
+			c.links = append(c.links, l)
+		default:
+			r.Skip(num)
+		}
+	}
+	if r.Err() != nil {
+		return nil, errs.Newf(errs.InvalidState, "spqr: chain: %v", r.Err())
+	}
+	for _, n := range []int{1, 2, 3, 4, 5, 6} {
+		if !seen[n] {
+			return nil, errs.Newf(errs.InvalidState, "spqr: chain lacks field %d", n)
+		}
+	}
+	switch {
+	case c.dir != A2B && c.dir != B2A:
+		return nil, errs.New(errs.InvalidState, "spqr: chain has an unknown direction")
+	case len(c.links) == 0 || uint64(len(c.links)) > c.currentEpoch+1:
+		return nil, errs.New(errs.InvalidState, "spqr: chain epochs are inconsistent")
+	case c.sendEpoch > c.currentEpoch || c.currentEpoch-c.sendEpoch >= uint64(len(c.links)):
+		return nil, errs.New(errs.InvalidState, "spqr: chain sending epoch is inconsistent")
+	case c.params.MaxJump == 0 || c.params.MaxOutOfOrder == 0:
+		return nil, errs.New(errs.InvalidState, "spqr: chain limits are missing")
+	}
+	return c, nil
+}
+
+func parseLink(b []byte, p Params) (link, error) {
+	var l link
+	r := pb.NewReader(b)
+	var got [3]bool
+	for {
+		num, ok := r.Next()
+		if !ok {
+			break
+		}
+		switch num {
+		case 1, 2:
+			h, err := parseHalf(r.Bytes(), p)
+			if err != nil {
+				return l, err
+			}
+			if num == 1 {
+				l.send = h
+			} else {
+				l.recv = h
+			}
+			got[num] = true
+		default:
+			r.Skip(num)
+		}
+	}
+	if r.Err() != nil || !got[1] || !got[2] {
+		return l, errs.New(errs.InvalidState, "spqr: malformed chain epoch")
+	}
+	return l, nil
+}
+
+func parseHalf(b []byte, p Params) (half, error) {
+	var h half
+	r := pb.NewReader(b)
+	var kept []byte
+	for {
+		num, ok := r.Next()
+		if !ok {
+			break
+		}
+		switch num {
+		case 1:
+			h.ctr = r.Uint32()
+		case 2:
+			r.Fixed(h.seed[:])
+			h.hasSeed = true
+		case 3:
+			kept = r.Bytes()
+		default:
+			r.Skip(num)
+		}
+	}
+	if r.Err() != nil {
+		return h, errs.Newf(errs.InvalidState, "spqr: chain direction: %v", r.Err())
+	}
+	const size = 4 + 32
+	if len(kept)%size != 0 || len(kept)/size > int(p.MaxOutOfOrder)+1 {
+		return h, errs.New(errs.InvalidState, "spqr: kept keys malformed or too many")
+	}
+	for i := 0; i < len(kept); i += size {
+		k := keptKey{index: binary.BigEndian.Uint32(kept[i:])}
+		copy(k.key[:], kept[i+4:i+size])
+		if k.index == 0 || k.index >= h.ctr || len(h.kept) > 0 && k.index <= h.kept[len(h.kept)-1].index {
+			return h, errs.New(errs.InvalidState, "spqr: kept keys out of order")
+		}
+		h.kept = append(h.kept, k)
+	}
+	return h, nil
+}
