@@ -122,18 +122,6 @@ function bundleFrom(b) {
   );
 }
 
-// One-time prekeys are signed by nobody, so only the two signatures need checking.
-// libsignal checks them too; checking first gives the precise error type.
-function verifyBundle(bundle) {
-  const identity = bundle.identityKey();
-  if (!identity.verify(bundle.signedPreKeyPublic().serialize(), bundle.signedPreKeySignature())) {
-    throw failure('InvalidSignature', 'bundle: signed prekey signature does not verify under the identity key');
-  }
-  if (!identity.verify(bundle.kyberPreKeyPublic().serialize(), bundle.kyberPreKeySignature())) {
-    throw failure('InvalidSignature', 'bundle: Kyber prekey signature does not verify under the identity key');
-  }
-}
-
 function messageType(req) {
   const t = req.type;
   if (t === 2 || t === 'whisper') return 2;
@@ -174,7 +162,6 @@ export const commands = {
   async process_bundle(req) {
     const s = need();
     const bundle = bundleFrom(arg.object(req, 'bundle'));
-    verifyBundle(bundle);
     await SignalClient.processPreKeyBundle(bundle, remote(req), s.address, s.sessions, s.identities);
     return { session: true };
   },

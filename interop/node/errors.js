@@ -27,7 +27,7 @@ const byCode = new Map([
 const byMessage = [
   [/^invalid signature detected/, 'InvalidSignature'],
   [/^session (with .* )?not found|^missing sender key state/, 'NoSession'],
-  [/^unknown server certificate ID/, 'InvalidSenderCertificate'],
+  [/^unknown server certificate ID|^invalid sealed sender message: trust root validation failed/, 'InvalidSenderCertificate'],
   [
     /^(no key type identifier|bad key type|bad key length|invalid key agreement|invalid (prekey|signed prekey|Kyber prekey) identifier|bad KEM key|unexpected KEM key type)|invalid key: no /,
     'InvalidKey',
