@@ -71,9 +71,15 @@ func getParams(b []byte) Params {
 	}
 }
 
-// Counters of the expensive and the secret-dependent steps of an unlock. Tests
-// read them to show that every unlock does the same work.
+// Counters of the expensive and the secret-dependent steps of an unlock.
 var derivations, slotOpens atomic.Int64
+
+// Work returns how many Argon2id derivations and slot trials this process
+// has done. Tests read it to show that every unlock, whichever passphrase is
+// typed, does the same work.
+func Work() (derivationCount, slotTrials int64) {
+	return derivations.Load(), slotOpens.Load()
+}
 
 // Derive runs Argon2id over passphrase and salt and returns a 32-byte key.
 func Derive(p Params, salt, passphrase []byte) envelope.Key {

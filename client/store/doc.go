@@ -1,0 +1,2 @@
+// Package store is the Sky client's encrypted local store.
+package store

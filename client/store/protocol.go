@@ -1,0 +1,153 @@
+package store
+
+import (
+	"encoding/binary"
+	"slices"
+)
+
+// The protocol core's state: sessions, peers' identity keys and the own
+// prekeys. The records are the protocol core's encodings; the store seals
+// them and never reads them. Replacing or deleting one checkpoints the WAL,
+// so that an old ratchet state does not stay on disk (forward secrecy).
+
+func addressKey(a Address) []byte {
+	return binary.BigEndian.AppendUint32([]byte(a.Name), a.Device)
+}
+
+func addressFromKey(k []byte) (Address, bool) {
+	if len(k) < 4 {
+		return Address{}, false
+	}
+	n := len(k) - 4
+	return Address{Name: string(k[:n]), Device: binary.BigEndian.Uint32(k[n:])}, true
+}
+
+func checkAddress(a Address) error {
+	if a.Name == "" {
+		return invalid("the address has no name")
+	}
+	return nil
+}
+
+// Session returns the session record for addr, or ErrNotFound.
+func (t *Tx) Session(addr Address) (Secret, error) {
+	v, err := t.get("sessions", addressKey(addr))
+	return Secret(v), err
+}
+
+// PutSession stores the session record for addr.
+func (t *Tx) PutSession(addr Address, record []byte) error {
+	if err := checkAddress(addr); err != nil {
+		return err
+	}
+	t.scrub = true
+	return t.put("sessions", addressKey(addr), t.hash("sessions.grp", []byte(addr.Name)), record)
+}
+
+// DeleteSession removes the session for addr; a missing one is not an error.
+func (t *Tx) DeleteSession(addr Address) error {
+	_, err := t.del("sessions", addressKey(addr))
+	return err
+}
+
+// SessionDevices returns the device IDs of name that have a session, in
+// ascending order.
+func (t *Tx) SessionDevices(name string) ([]uint32, error) {
+	pairs, err := t.list("sessions", t.hash("sessions.grp", []byte(name)))
+	if err != nil {
+		return nil, err
+	}
+	var out []uint32
+	for _, p := range pairs {
+		a, ok := addressFromKey(p.key)
+		if !ok || a.Name != name {
+			return nil, corrupt("session row holds another peer", nil)
+		}
+		out = append(out, a.Device)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// DeleteSessions removes every session of name.
+func (t *Tx) DeleteSessions(name string) error {
+	devs, err := t.SessionDevices(name)
+	if err != nil {
+		return err
+	}
+	for _, d := range devs {
+		if err := t.DeleteSession(Address{name, d}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PeerIdentity returns the pinned identity of addr, or ErrNotFound.
+func (t *Tx) PeerIdentity(addr Address) (PeerIdentity, error) {
+	return getRecord(t, "identities", addressKey(addr), decodePeerIdentity)
+}
+
+// PutPeerIdentity pins (or replaces) the identity of addr. Deciding whether a
+// change is allowed is the SDK's job.
+func (t *Tx) PutPeerIdentity(addr Address, p PeerIdentity) error {
+	if err := checkAddress(addr); err != nil {
+		return err
+	}
+	if !validTime(p.FirstSeen) {
+		return invalid("the first-seen time is outside 1970..2262")
+	}
+	return t.put("identities", addressKey(addr), t.hash("identities.grp", []byte(addr.Name)), encodePeerIdentity(&p))
+}
+
+// DeletePeerIdentity forgets the identity of addr.
+func (t *Tx) DeletePeerIdentity(addr Address) error {
+	_, err := t.del("identities", addressKey(addr))
+	return err
+}
+
+func preKeyKey(kind PreKeyKind, id uint32) []byte {
+	return binary.BigEndian.AppendUint32([]byte{byte(kind)}, id)
+}
+
+// PreKey returns the own prekey record (private part included) of kind and
+// id, or ErrNotFound.
+func (t *Tx) PreKey(kind PreKeyKind, id uint32) (Secret, error) {
+	v, err := t.get("prekeys", preKeyKey(kind, id))
+	return Secret(v), err
+}
+
+// PutPreKey stores a prekey record.
+func (t *Tx) PutPreKey(kind PreKeyKind, id uint32, record []byte) error {
+	if !kind.valid() {
+		return invalid("unknown prekey kind")
+	}
+	t.scrub = true
+	return t.put("prekeys", preKeyKey(kind, id), t.hash("prekeys.grp", []byte{byte(kind)}), record)
+}
+
+// DeletePreKey removes a prekey (after use); a missing one is not an error.
+func (t *Tx) DeletePreKey(kind PreKeyKind, id uint32) error {
+	_, err := t.del("prekeys", preKeyKey(kind, id))
+	return err
+}
+
+// PreKeyIDs returns the IDs of the stored prekeys of kind, ascending.
+func (t *Tx) PreKeyIDs(kind PreKeyKind) ([]uint32, error) {
+	if !kind.valid() {
+		return nil, invalid("unknown prekey kind")
+	}
+	pairs, err := t.list("prekeys", t.hash("prekeys.grp", []byte{byte(kind)}))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]uint32, 0, len(pairs))
+	for _, p := range pairs {
+		if len(p.key) != 5 || PreKeyKind(p.key[0]) != kind {
+			return nil, corrupt("prekey row holds another kind", nil)
+		}
+		out = append(out, binary.BigEndian.Uint32(p.key[1:]))
+	}
+	slices.Sort(out)
+	return out, nil
+}

@@ -1,0 +1,207 @@
+package store
+
+import (
+	"bytes"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/skymsg/sky/client/store/envelope"
+)
+
+// Tx is one transaction on the store, given to the function passed to
+// Update or View. Everything done through a Tx is committed together, or not
+// at all. A Tx must not be used after that function returns, nor from another
+// goroutine.
+type Tx struct {
+	s        *Store
+	tx       *sql.Tx
+	readOnly bool
+	// scrub: something was deleted or a secret overwritten; checkpoint the
+	// WAL after commit so no old copy stays there.
+	scrub bool
+	// rewriteKey: the panic payload may have changed; rewrite the key file
+	// after commit.
+	rewriteKey bool
+	// exp holds expiry changes (unix nanoseconds, 0: none) to apply to the
+	// in-memory expiry index after commit.
+	exp map[int64]int64
+}
+
+// Update runs fn in a read-write transaction and commits it if fn returns
+// nil. A deletion (or the replacement of a secret) is followed by a WAL
+// checkpoint, so that no old copy stays in the WAL. Transactions are
+// serialised.
+func (s *Store) Update(fn func(*Tx) error) error { return s.run(false, fn) }
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(fn func(*Tx) error) error { return s.run(true, fn) }
+
+func (s *Store) run(readOnly bool, fn func(*Tx) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.runLocked(readOnly, fn)
+}
+
+// runLocked is run for a caller that holds s.mu.
+func (s *Store) runLocked(readOnly bool, fn func(*Tx) error) error {
+	if s.closed {
+		return ErrClosed
+	}
+	sqlTx, err := s.db.Begin()
+	if err != nil {
+		return fmt.Errorf("starting a store transaction: %w", err)
+	}
+	t := &Tx{s: s, tx: sqlTx, readOnly: readOnly}
+	done := false
+	defer func() {
+		if !done {
+			sqlTx.Rollback()
+		}
+	}()
+	if err := fn(t); err != nil {
+		return err
+	}
+	if readOnly {
+		done = true
+		return sqlTx.Rollback()
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("saving to the store: %w", err)
+	}
+	done = true
+	s.exp.apply(t.exp)
+	if t.rewriteKey {
+		if err := s.rewriteKeyFile(); err != nil {
+			return err
+		}
+	}
+	if t.scrub {
+		return checkpoint(s.db)
+	}
+	return nil
+}
+
+func (t *Tx) writable() error {
+	if t.readOnly {
+		return fmt.Errorf("%w: a change inside View; use Update", ErrInvalid)
+	}
+	return nil
+}
+
+func (t *Tx) setExpiry(id, at int64) {
+	if t.exp == nil {
+		t.exp = make(map[int64]int64)
+	}
+	t.exp[id] = at
+}
+
+// The tables keyed by lookup hash share these helpers. A row is (k, v) or
+// (k, grp, v): k = Sum(table, key), grp = a hash to list rows by (a peer, a
+// prekey kind), v = Seal(AD(table, "v", k), encodeKV(key, value)).
+
+func (t *Tx) hash(domain string, parts ...[]byte) []byte { return t.s.index.Sum(domain, parts...) }
+
+func (t *Tx) put(table string, key, grp, value []byte) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	k := t.hash(table, key)
+	v := t.s.seal.Seal(envelope.AD(table, "v", k), encodeKV(key, value))
+	var err error
+	if grp == nil {
+		_, err = t.tx.Exec(`INSERT INTO `+table+` (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, k, v)
+	} else {
+		_, err = t.tx.Exec(`INSERT INTO `+table+` (k, grp, v) VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE SET grp = excluded.grp, v = excluded.v`, k, grp, v)
+	}
+	if err != nil {
+		return fmt.Errorf("writing to the store (%s): %w", table, err)
+	}
+	return nil
+}
+
+// get returns the value stored under key, ErrNotFound, or ErrCorrupt if the
+// row does not open or holds another key.
+func (t *Tx) get(table string, key []byte) ([]byte, error) {
+	k := t.hash(table, key)
+	var v []byte
+	err := t.tx.QueryRow(`SELECT v FROM `+table+` WHERE k = ?`, k).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the store (%s): %w", table, err)
+	}
+	gotKey, value, err := t.openKV(table, k, v)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(gotKey, key) {
+		return nil, corrupt(table+" row holds another record", nil)
+	}
+	return value, nil
+}
+
+func (t *Tx) openKV(table string, k, v []byte) (key, value []byte, err error) {
+	pt, err := t.s.seal.Open(envelope.AD(table, "v", k), v)
+	if err != nil {
+		return nil, nil, corrupt(table+" value", err)
+	}
+	key, value, err = decodeKV(pt)
+	if err != nil {
+		return nil, nil, corrupt(table+" value", err)
+	}
+	return key, value, nil
+}
+
+// del removes the row stored under key and reports whether there was one.
+func (t *Tx) del(table string, key []byte) (bool, error) {
+	if err := t.writable(); err != nil {
+		return false, err
+	}
+	res, err := t.tx.Exec(`DELETE FROM `+table+` WHERE k = ?`, t.hash(table, key))
+	if err != nil {
+		return false, fmt.Errorf("deleting from the store (%s): %w", table, err)
+	}
+	n, _ := res.RowsAffected()
+	if n > 0 {
+		t.scrub = true
+	}
+	return n > 0, nil
+}
+
+type kvPair struct{ key, value []byte }
+
+// list returns every row of table (or of one group), opened.
+func (t *Tx) list(table string, grp []byte) ([]kvPair, error) {
+	var rows *sql.Rows
+	var err error
+	if grp == nil {
+		rows, err = t.tx.Query(`SELECT k, v FROM ` + table)
+	} else {
+		rows, err = t.tx.Query(`SELECT k, v FROM `+table+` WHERE grp = ?`, grp)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the store (%s): %w", table, err)
+	}
+	defer rows.Close()
+	var out []kvPair
+	for rows.Next() {
+		var k, v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, fmt.Errorf("reading the store (%s): %w", table, err)
+		}
+		key, value, err := t.openKV(table, k, v)
+		if err != nil {
+			return nil, err
+		}
+		if !bytes.Equal(t.hash(table, key), k) {
+			return nil, corrupt(table+" row holds another record", nil)
+		}
+		out = append(out, kvPair{key, value})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading the store (%s): %w", table, err)
+	}
+	return out, nil
+}
