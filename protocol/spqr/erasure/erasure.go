@@ -111,6 +111,9 @@ func NewEncoder(blob []byte) (*Encoder, error) {
 	return &Encoder{blob: slices.Clone(blob)}, nil
 }
 
+// Size returns the size in bytes of the blob being encoded.
+func (e *Encoder) Size() int { return len(e.blob) }
+
 // Next returns the next chunk.
 func (e *Encoder) Next() Chunk {
 	c := e.At(uint16(e.next))
@@ -182,14 +185,28 @@ func NewDecoder(size int) (*Decoder, error) {
 // Size returns the size in bytes of the blob being decoded.
 func (d *Decoder) Size() int { return d.n * ChunkSize }
 
-// Add records a chunk. A chunk whose index was seen before is ignored (the
-// first one wins), as are non-systematic chunks once n are held.
-func (d *Decoder) Add(c Chunk) {
-	i, found := slices.BinarySearchFunc(d.chunks, c.Index, func(a Chunk, x uint16) int { return int(a.Index) - int(x) })
+// Add records a chunk and reports whether it was stored. A chunk whose index
+// was seen before is ignored (the first one wins), as are non-systematic
+// chunks once n are held.
+func (d *Decoder) Add(c Chunk) bool {
+	i, found := d.find(c.Index)
 	if found || (int(c.Index) >= d.n && len(d.chunks) >= d.n) {
-		return
+		return false
 	}
 	d.chunks = slices.Insert(d.chunks, i, c)
+	return true
+}
+
+// Remove forgets the chunk with the given index, undoing an Add that
+// stored it.
+func (d *Decoder) Remove(index uint16) {
+	if i, found := d.find(index); found {
+		d.chunks = slices.Delete(d.chunks, i, i+1)
+	}
+}
+
+func (d *Decoder) find(index uint16) (int, bool) {
+	return slices.BinarySearchFunc(d.chunks, index, func(a Chunk, x uint16) int { return int(a.Index) - int(x) })
 }
 
 // Decode returns the blob once n distinct chunks have been added, and false

@@ -1,7 +1,17 @@
-// Generates SPQR chunk vectors from a libsignal <-> libsignal session.
-// Usage: node gen-libsignal-session.js SEED MESSAGES MAXBURST (run from anywhere; needs npm ci in interop/node).
-// Output: JSON lines {"dir":"A2B"|"B2A","pq":"<hex of pq_ratchet>"} in send order.
+// Records a conversation between two libsignal instances, for SPQR test
+// vectors. Usage (after npm ci --prefix interop/node):
+//
+//   node gen-libsignal-session.js SEED MESSAGES MAXBURST [states]
+//
+// The two parties alternate, each sending a burst of 1..MAXBURST messages
+// (chosen by a generator seeded with SEED) that the other decrypts in order.
+// Output: one JSON object per line. {"dir":"A2B"|"B2A","pq":hex} is the
+// pq_ratchet field (SPQR message) of each message, in sending order. With
+// "states", lines {"side":"A"|"B","state":hex} also give a party's serialized
+// SPQR state (SessionStructure.pq_ratchet_state) at the start and after every
+// operation that changed its state machine's phase.
 const path = require('path').join(__dirname, '../../../../interop/node/node_modules/@signalapp/libsignal-client');
+const withStates = process.argv[5] === 'states';
 const S = require(path);
 
 class Stores {
@@ -39,7 +49,7 @@ class Stores {
   }
 }
 
-// field 4 (bytes) of a protobuf message
+// field want (bytes) of a protobuf message
 function field(buf, want) {
   let i = 0;
   const varint = () => { let v = 0, s = 0, b; do { b = buf[i++]; v += (b & 0x7f) * 2 ** s; s += 7; } while (b & 0x80); return v; };
@@ -68,6 +78,19 @@ async function main() {
   B.prekeys.set(1, S.PreKeyRecord.new(1, opk.getPublicKey(), opk));
   const bundle = S.PreKeyBundle.new(2222, 1, 1, opk.getPublicKey(), 1, spk.getPublicKey(), spkSig, B.idkp.publicKey, 1, kkp.getPublicKey(), kSig);
   await S.processPreKeyBundle(bundle, bAddr, aAddr, A.sessionStore, A.identityStore);
+  const lastPhase = {};
+  const dump = (side, stores, peer) => {
+    if (!withStates) return;
+    const rec = stores.sessions.get(peer.toString());
+    const st = field(field(rec, 1), 15);
+    const v1 = field(st, 3);
+    const phase = v1[0] >> 3; // field number of V1State.inner_state
+    if (lastPhase[side] === phase) return;
+    lastPhase[side] = phase;
+    console.log(JSON.stringify({ side, state: Buffer.from(st).toString('hex') }));
+  };
+  // Bob's session exists only after the first message; dump Alice's now.
+  dump('A', A, bAddr);
   const r = rng(seed);
   let sent = 0, turn = 0;
   while (sent < total) {
@@ -85,6 +108,9 @@ async function main() {
       }
       const pq = field(sm.subarray(1, sm.length - 8), 5);
       console.log(JSON.stringify({ dir, pq: Buffer.from(pq).toString('hex') }));
+      const [fs, ts] = dir === 'A2B' ? ['A', 'B'] : ['B', 'A'];
+      dump(fs, from, toAddr);
+      dump(ts, to, fromAddr);
     }
     turn++;
   }
