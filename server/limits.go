@@ -1,0 +1,79 @@
+package server
+
+import (
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Rate is a token bucket: Per events per second on average, bursts of Burst.
+type Rate struct {
+	Per   float64
+	Burst int
+}
+
+func (r Rate) limiter() *rate.Limiter { return rate.NewLimiter(rate.Limit(r.Per), r.Burst) }
+
+// take spends one token of l at now, or returns how long to wait for one.
+func take(l *rate.Limiter, now time.Time) (wait time.Duration, ok bool) {
+	res := l.ReserveN(now, 1)
+	if !res.OK() {
+		return time.Minute, false
+	}
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return d, false
+	}
+	return 0, true
+}
+
+// keyedLimiter keeps one bucket per key (an account, or a requester–target
+// pair), in memory only, and forgets buckets that have been full for a
+// while, so it holds keys no longer than a rate-limit window.
+type keyedLimiter struct {
+	rate Rate
+	mu   sync.Mutex
+	m    map[string]*keyed
+}
+
+type keyed struct {
+	l    *rate.Limiter
+	last time.Time
+}
+
+func newKeyedLimiter(r Rate) *keyedLimiter {
+	return &keyedLimiter{rate: r, m: map[string]*keyed{}}
+}
+
+// take spends one token of key's bucket at now.
+func (k *keyedLimiter) take(key string, now time.Time) (time.Duration, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	e := k.m[key]
+	if e == nil {
+		e = &keyed{l: k.rate.limiter()}
+		k.m[key] = e
+	}
+	e.last = now
+	return take(e.l, now)
+}
+
+// prune forgets buckets untouched for long enough to have refilled.
+func (k *keyedLimiter) prune(now time.Time) {
+	refill := time.Duration(float64(k.rate.Burst)/k.rate.Per*float64(time.Second)) + time.Second
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for key, e := range k.m {
+		if now.Sub(e.last) > refill {
+			delete(k.m, key)
+		}
+	}
+}
+
+// size returns how many keys are held.
+func (k *keyedLimiter) size() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.m)
+}

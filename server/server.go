@@ -1,0 +1,252 @@
+// Package server is skyd: it accepts WebSocket connections speaking the
+// wire protocol, authenticates devices by signature, registers accounts
+// with activation codes, runs the prekey directory, and stores and forwards
+// opaque ciphertext with a hard time-to-live.
+//
+// Durability comes from group commit: every send and acknowledgement, from
+// every connection, joins the next batch, and each batch is one store
+// transaction (one fsync). A sender is told "sent" only after its batch has
+// committed; recipients get the messages pushed right after.
+//
+// The server never sees plaintext: message bodies and key blobs are opaque,
+// size-checked bytes. Logs and metrics carry no account IDs, no addresses
+// and no sizes.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/skymsg/sky/server/metrics"
+	"github.com/skymsg/sky/server/store"
+	"github.com/skymsg/sky/wire"
+)
+
+// Clock tells the time. Tests use a manual one to cross the 48-hour TTL.
+type Clock interface {
+	Now() time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// Defaults for Config fields left zero.
+const (
+	DefaultMessageTTL     = 48 * time.Hour
+	MaxMessageTTL         = 30 * 24 * time.Hour
+	DefaultQueueCap       = 10000
+	DefaultMaxConnections = 100000
+	DefaultMaxInflight    = 256
+)
+
+// Config configures a Server. Only Store is required.
+type Config struct {
+	Store   store.Store
+	Clock   Clock             // default: the system clock
+	Logger  *slog.Logger      // default: discard
+	Metrics *metrics.Registry // default: a private registry
+
+	MessageTTL    time.Duration // default 48h; at most 30 days
+	SweepInterval time.Duration // default 1 minute
+	QueueCap      int           // messages per device queue; default 10000
+
+	MaxConnections   int           // default 100000
+	MaxInflight      int           // unanswered requests per connection; default 256
+	HandshakeTimeout time.Duration // Hello and authentication; default 10s
+	WriteTimeout     time.Duration // a client that does not read for this long is dropped; default 10s
+
+	// Rate limits. Zero values take the defaults below.
+	ConnRate     Rate // requests per connection; default 200/s, burst 400
+	SendRate     Rate // sends per account; default 100/s, burst 1000
+	BundleRate   Rate // bundle fetches per requester–target pair; default 1/min, burst 10
+	RegisterRate Rate // registration attempts, server-wide; default 5/s, burst 20
+}
+
+func (c *Config) setDefaults() error {
+	if c.Store == nil {
+		return errors.New("server: Config.Store is required")
+	}
+	if c.Clock == nil {
+		c.Clock = systemClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.NewRegistry()
+	}
+	if c.MessageTTL == 0 {
+		c.MessageTTL = DefaultMessageTTL
+	}
+	if c.MessageTTL < time.Second || c.MessageTTL > MaxMessageTTL {
+		return fmt.Errorf("server: message TTL %v out of range: use between 1s and %v", c.MessageTTL, MaxMessageTTL)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.SweepInterval, time.Minute)
+	def(&c.HandshakeTimeout, 10*time.Second)
+	def(&c.WriteTimeout, 10*time.Second)
+	defInt := func(d *int, v int) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	defInt(&c.QueueCap, DefaultQueueCap)
+	defInt(&c.MaxConnections, DefaultMaxConnections)
+	defInt(&c.MaxInflight, DefaultMaxInflight)
+	defRate := func(r *Rate, v Rate) {
+		if r.Per <= 0 || r.Burst <= 0 {
+			*r = v
+		}
+	}
+	defRate(&c.ConnRate, Rate{Per: 200, Burst: 400})
+	defRate(&c.SendRate, Rate{Per: 100, Burst: 1000})
+	defRate(&c.BundleRate, Rate{Per: 1.0 / 60, Burst: 10})
+	defRate(&c.RegisterRate, Rate{Per: 5, Burst: 20})
+	return nil
+}
+
+// Server is a running skyd. Serve its Handler over HTTP(S); call Close to
+// stop it.
+type Server struct {
+	cfg   Config
+	st    store.Store
+	ids   *idCodec
+	log   *slog.Logger
+	m     *serverMetrics
+	hub   *hub
+	batch *batcher
+
+	sendLimit     *keyedLimiter
+	bundleLimit   *keyedLimiter
+	registerLimit *keyedLimiter
+
+	conns    atomic.Int64
+	ctx      context.Context // cancelled by Close
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup // background loops
+	connWG   sync.WaitGroup // connection handlers
+	closeOne sync.Once
+}
+
+// New starts a server on cfg.Store: it runs the expiry sweeper once, then
+// starts the group-commit writer and the periodic sweeper.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	key, err := cfg.Store.Secret(ctx, "message-id-key", 16)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	ids, err := newIDCodec(key)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	s := &Server{
+		cfg:           cfg,
+		st:            cfg.Store,
+		ids:           ids,
+		log:           cfg.Logger,
+		m:             newServerMetrics(cfg.Metrics),
+		hub:           newHub(),
+		sendLimit:     newKeyedLimiter(cfg.SendRate),
+		bundleLimit:   newKeyedLimiter(cfg.BundleRate),
+		registerLimit: newKeyedLimiter(cfg.RegisterRate),
+	}
+	if err := s.sweep(ctx); err != nil {
+		return nil, fmt.Errorf("server: first expiry sweep: %w", err)
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.batch = newBatcher(s)
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); s.batch.run() }()
+	go func() { defer s.wg.Done(); s.sweepLoop() }()
+	return s, nil
+}
+
+// Handler returns the HTTP handler serving the WebSocket endpoint
+// (wire.Path).
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc(wire.Path, s.serveWS)
+	return mux
+}
+
+// HTTPServer returns an http.Server for Handler with skyd's timeouts: slow
+// or oversized request headers are refused before any WebSocket exists.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: s.cfg.HandshakeTimeout,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+}
+
+// Close disconnects every client (telling them the server is going away),
+// commits what is already queued for writing, and stops the background
+// loops. It does not close the store.
+func (s *Server) Close() error {
+	s.closeOne.Do(func() {
+		s.hub.closeAll()
+		s.cancel()
+		s.connWG.Wait()
+		s.wg.Wait()
+	})
+	return nil
+}
+
+func (s *Server) now() time.Time { return s.cfg.Clock.Now() }
+
+// cutoff is the receive time at or before which messages are expired.
+func (s *Server) cutoff() time.Time { return s.now().Add(-s.cfg.MessageTTL) }
+
+// Sweep deletes expired messages and activation codes now.
+func (s *Server) Sweep(ctx context.Context) error { return s.sweep(ctx) }
+
+func (s *Server) sweep(ctx context.Context) error {
+	start := time.Now()
+	n, err := s.st.Sweep(ctx, s.cutoff())
+	if err != nil {
+		return err
+	}
+	s.m.expired.Add(uint64(n))
+	if _, err := s.st.SweepCodes(ctx, s.now()); err != nil {
+		return err
+	}
+	now := s.now()
+	s.sendLimit.prune(now)
+	s.bundleLimit.prune(now)
+	s.registerLimit.prune(now)
+	s.m.sweepSeconds.ObserveSince(start)
+	if n > 0 {
+		s.log.Info("expired undelivered messages", "count", n)
+	}
+	return nil
+}
+
+func (s *Server) sweepLoop() {
+	t := time.NewTicker(s.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			if err := s.sweep(s.ctx); err != nil && s.ctx.Err() == nil {
+				s.log.Error("expiry sweep failed; will retry", "err", err)
+			}
+		}
+	}
+}
