@@ -83,6 +83,7 @@ type State struct {
 	auth  authenticator.Authenticator
 
 	seed [mlkem768.SeedSize]byte       // send_ek, keysSampled…ekSentCt1Received: our key pair
+	dk   *mlkem768.DecapsulationKey    // the key pair expanded from seed; a cache, not serialized
 	hdr  [mlkem768.HeaderSize]byte     // send_ct, headerReceived…ct1Acknowledged: the peer's header
 	m    [mlkem768.RandomnessSize]byte // send_ct, ct1Sampled…ct1Acknowledged: encapsulation randomness
 	ct1  [mlkem768.Ciphertext1Size]byte
@@ -118,7 +119,8 @@ func New(authKey []byte, initiator bool) *State {
 // exchange is under way. Messages sent now carry it.
 func (s *State) Epoch() uint64 { return s.epoch }
 
-// Clone returns an independent copy of s.
+// Clone returns an independent copy of s. (The expanded key pair is shared:
+// it is never modified.)
 func (s *State) Clone() *State {
 	c := *s
 	if s.enc != nil {
@@ -156,6 +158,19 @@ func mustEncoder(blob []byte) *erasure.Encoder {
 		panic("braid: " + err.Error()) // unreachable: the sizes are constants
 	}
 	return e
+}
+
+// decapsulationKey returns our key pair, expanding it from its seed unless it
+// is still cached from this process.
+func (s *State) decapsulationKey() *mlkem768.DecapsulationKey {
+	if s.dk == nil {
+		dk, err := mlkem768.NewDecapsulationKey(s.seed[:])
+		if err != nil {
+			panic("braid: " + err.Error()) // unreachable: the seed has the right size
+		}
+		s.dk = dk
+	}
+	return s.dk
 }
 
 // random fills b from crypto/rand.

@@ -125,7 +125,7 @@ func TestConversation(t *testing.T) {
 }
 
 // lockstep sends one message each way per step, delivered in order.
-func lockstep(t *testing.T, a, b *State, steps int) {
+func lockstep(t testing.TB, a, b *State, steps int) {
 	for range steps {
 		for _, p := range [][2]*State{{a, b}, {b, a}} {
 			m, _, err := p[0].Send()

@@ -26,11 +26,7 @@ func (s *State) Recv(m Message) (*EpochSecret, error) {
 	switch {
 	case s.phase == keysSampled && m.Type == MsgCt1:
 		// The peer has our header; stream t̂ and collect ct1.
-		dk, err := mlkem768.NewDecapsulationKey(s.seed[:])
-		if err != nil {
-			return nil, ErrState
-		}
-		v := dk.Vector()
+		v := s.decapsulationKey().Vector()
 		s.enc = mustEncoder(v[:])
 		s.dec = mustDecoder(ct1BlobSize)
 		s.dec.Add(m.Chunk)
@@ -126,12 +122,8 @@ func (s *State) recvCt2() (*EpochSecret, error) {
 		return nil, nil
 	}
 	ct2, mac := b[:mlkem768.Ciphertext2Size], b[mlkem768.Ciphertext2Size:]
-	dk, err := mlkem768.NewDecapsulationKey(s.seed[:])
-	if err != nil {
-		return nil, ErrState
-	}
 	ct := append(s.ct1[:], ct2...)
-	k, err := dk.Decapsulate(ct)
+	k, err := s.decapsulationKey().Decapsulate(ct)
 	if err != nil {
 		return nil, ErrState
 	}

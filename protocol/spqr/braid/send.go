@@ -39,11 +39,8 @@ func (s *State) Send() (Message, *EpochSecret, error) {
 // to stream.
 func (s *State) sampleKeys() {
 	random(s.seed[:])
-	dk, err := mlkem768.NewDecapsulationKey(s.seed[:])
-	if err != nil {
-		panic("braid: " + err.Error()) // unreachable: the seed has the right size
-	}
-	hdr := dk.Header()
+	s.dk = nil
+	hdr := s.decapsulationKey().Header()
 	mac := s.auth.HeaderMAC(s.epoch, hdr[:])
 	s.enc = mustEncoder(append(hdr[:], mac[:]...))
 	s.phase = keysSampled
@@ -81,6 +78,7 @@ func (s *State) encapsulate2(vector *[mlkem768.VectorSize]byte) error {
 // forgetEpoch erases the key material of the finished epoch.
 func (s *State) forgetEpoch() {
 	clear(s.seed[:])
+	s.dk = nil
 	clear(s.hdr[:])
 	clear(s.m[:])
 	clear(s.ct1[:])
