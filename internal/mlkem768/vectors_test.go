@@ -8,43 +8,19 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/skymsg/sky/internal/testenv"
 )
 
-// Pinned vector modules. They are read from the module cache (fetched with
-// `go mod download`), never imported: the Wycheproof package embeds 100 MB.
+// Pinned vector modules, read through testenv.FetchModule from the module
+// cache, never imported: the Wycheproof package embeds 100 MB.
 const (
-	wycheproofModule = "github.com/c2sp/wycheproof@v0.0.0-20260902155932-3fa63dd0344a"
-	circlModule      = "github.com/cloudflare/circl@v1.6.5"
+	wycheproofModule, wycheproofVersion = "github.com/c2sp/wycheproof", "v0.0.0-20260902155932-3fa63dd0344a"
+	circlModule, circlVersion           = "github.com/cloudflare/circl", "v1.6.5"
 )
-
-var moduleDirs sync.Map
-
-// moduleDir returns the directory of a pinned module, downloading it into the
-// module cache if needed. Without network or module cache the test skips
-// locally and fails when SKY_REQUIRE_VECTORS=1.
-func moduleDir(t *testing.T, mod string) string {
-	t.Helper()
-	if d, ok := moduleDirs.Load(mod); ok {
-		return d.(string)
-	}
-	out, err := exec.Command("go", "mod", "download", "-json", mod).Output()
-	if err != nil {
-		testenv.Unavailable(t, "VECTORS", "go mod download "+mod+" failed ("+err.Error()+"): connect to the Go module proxy once to fill the module cache")
-	}
-	var info struct{ Dir, Error string }
-	if err := json.Unmarshal(out, &info); err != nil || info.Dir == "" {
-		testenv.Unavailable(t, "VECTORS", "go mod download "+mod+" gave no directory: "+info.Error)
-	}
-	moduleDirs.Store(mod, info.Dir)
-	return info.Dir
-}
 
 func readJSON(t *testing.T, path string, v any) {
 	t.Helper()
@@ -92,7 +68,7 @@ type wycheproofFile[T any] struct {
 func wycheproof[T any](t *testing.T, name string) []T {
 	t.Helper()
 	var f wycheproofFile[T]
-	readJSON(t, filepath.Join(moduleDir(t, wycheproofModule), "testvectors_v1", name), &f)
+	readJSON(t, filepath.Join(testenv.FetchModule(t, wycheproofModule, wycheproofVersion), "testvectors_v1", name), &f)
 	var out []T
 	for _, g := range f.TestGroups {
 		if g.ParameterSet != "ML-KEM-768" {
@@ -252,7 +228,7 @@ type acvpFile struct {
 
 // acvp reads a NIST ACVP prompt and its expected results from circl's copy.
 func acvp(t *testing.T, name string) (prompt, expected acvpFile) {
-	dir := filepath.Join(moduleDir(t, circlModule), "kem", "mlkem", "testdata", name)
+	dir := filepath.Join(testenv.FetchModule(t, circlModule, circlVersion), "kem", "mlkem", "testdata", name)
 	readJSON(t, filepath.Join(dir, "prompt.json.gz"), &prompt)
 	readJSON(t, filepath.Join(dir, "expectedResults.json.gz"), &expected)
 	return prompt, expected
