@@ -86,9 +86,12 @@ type State struct {
 	dk   *mlkem768.DecapsulationKey    // the key pair expanded from seed; a cache, not serialized
 	hdr  [mlkem768.HeaderSize]byte     // send_ct, headerReceived…ct1Acknowledged: the peer's header
 	m    [mlkem768.RandomnessSize]byte // send_ct, ct1Sampled…ct1Acknowledged: encapsulation randomness
-	ct1  [mlkem768.Ciphertext1Size]byte
-	// ct1: send_ek from ct1Received, send_ct from ct1Sampled, until ct2 is done.
-	vector [mlkem768.VectorSize]byte // send_ct, ekReceivedCt1Sampled: the peer's t̂
+
+	// Public blobs, never modified once set, so that clones share them:
+	// ct1 (send_ek from ct1Received, send_ct from ct1Sampled, until ct2 is
+	// done) and the peer's t̂ (send_ct, ekReceivedCt1Sampled).
+	ct1    *[mlkem768.Ciphertext1Size]byte
+	vector *[mlkem768.VectorSize]byte
 
 	enc *erasure.Encoder // the blob we are streaming, if any
 	dec *erasure.Decoder // the blob we are collecting, if any
@@ -119,8 +122,8 @@ func New(authKey []byte, initiator bool) *State {
 // exchange is under way. Messages sent now carry it.
 func (s *State) Epoch() uint64 { return s.epoch }
 
-// Clone returns an independent copy of s. (The expanded key pair is shared:
-// it is never modified.)
+// Clone returns an independent copy of s. (The expanded key pair and the
+// public blobs are shared: they are never modified.)
 func (s *State) Clone() *State {
 	c := *s
 	if s.enc != nil {

@@ -3,6 +3,7 @@ package braid
 import (
 	"encoding/binary"
 
+	"github.com/skymsg/sky/internal/mlkem768"
 	"github.com/skymsg/sky/protocol/spqr/erasure"
 )
 
@@ -50,8 +51,12 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 	b = appendIf(b, f.seed, s.seed[:])
 	b = appendIf(b, f.hdr, s.hdr[:])
 	b = appendIf(b, f.m, s.m[:])
-	b = appendIf(b, f.ct1, s.ct1[:])
-	b = appendIf(b, f.vector, s.vector[:])
+	if f.ct1 {
+		b = append(b, s.ct1[:]...)
+	}
+	if f.vector {
+		b = append(b, s.vector[:]...)
+	}
 	if f.enc != 0 {
 		eb, _ := s.enc.MarshalBinary()
 		b = binary.AppendUvarint(b, uint64(len(eb)))
@@ -92,8 +97,14 @@ func (s *State) UnmarshalBinary(b []byte) error {
 	r.fill(f.seed, n.seed[:])
 	r.fill(f.hdr, n.hdr[:])
 	r.fill(f.m, n.m[:])
-	r.fill(f.ct1, n.ct1[:])
-	r.fill(f.vector, n.vector[:])
+	if f.ct1 {
+		n.ct1 = new([mlkem768.Ciphertext1Size]byte)
+		r.fill(true, n.ct1[:])
+	}
+	if f.vector {
+		n.vector = new([mlkem768.VectorSize]byte)
+		r.fill(true, n.vector[:])
+	}
 	if f.enc != 0 {
 		n.enc = new(erasure.Encoder)
 		if n.enc.UnmarshalBinary(r.take(int(r.uvarint()))) != nil || n.enc.Size() != f.enc {

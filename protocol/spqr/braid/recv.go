@@ -34,7 +34,7 @@ func (s *State) Recv(m Message) (*EpochSecret, error) {
 	case s.phase == headerSent && m.Type == MsgCt1:
 		s.dec.Add(m.Chunk)
 		if b, ok := s.dec.Decode(); ok {
-			copy(s.ct1[:], b)
+			s.ct1 = (*[mlkem768.Ciphertext1Size]byte)(b)
 			s.dec = nil
 			s.phase = ct1Received
 		}
@@ -51,7 +51,7 @@ func (s *State) Recv(m Message) (*EpochSecret, error) {
 		acked := m.Type == MsgEkCt1Ack
 		return s.collect(m.Chunk, func() (*EpochSecret, error) { return nil, s.recvVector(acked) })
 	case s.phase == ekReceivedCt1Sampled && (m.Type == MsgCt1Ack || m.Type == MsgEkCt1Ack):
-		return nil, s.encapsulate2(&s.vector)
+		return nil, s.encapsulate2(s.vector)
 	case s.phase == ct1Acknowledged && (m.Type == MsgEk || m.Type == MsgEkCt1Ack):
 		return s.collect(m.Chunk, func() (*EpochSecret, error) { return nil, s.recvVector(true) })
 	}
@@ -107,7 +107,7 @@ func (s *State) recvVector(acked bool) error {
 	if acked {
 		return s.encapsulate2(vector)
 	}
-	s.vector = *vector
+	s.vector = vector
 	s.dec = nil
 	s.phase = ekReceivedCt1Sampled
 	return nil

@@ -53,7 +53,7 @@ func (s *State) encapsulate1() *EpochSecret {
 	ct1, k := mlkem768.Encapsulate1(&s.hdr, &s.m)
 	sec := epochSecret(s.epoch, k)
 	s.auth.Update(s.epoch, sec.Secret[:])
-	s.ct1 = ct1
+	s.ct1 = &ct1
 	s.enc = mustEncoder(ct1[:])
 	s.phase = ct1Sampled // the t̂ decoder made when the header arrived stays
 	return &sec
@@ -81,6 +81,5 @@ func (s *State) forgetEpoch() {
 	s.dk = nil
 	clear(s.hdr[:])
 	clear(s.m[:])
-	clear(s.ct1[:])
-	clear(s.vector[:])
+	s.ct1, s.vector = nil, nil
 }

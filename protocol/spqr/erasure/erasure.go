@@ -140,9 +140,10 @@ func (e *Encoder) At(index uint16) Chunk {
 	return c
 }
 
-// Clone returns an independent copy of e.
+// Clone returns an independent copy of e. (The copies share the blob, which
+// an encoder never modifies.)
 func (e *Encoder) Clone() *Encoder {
-	return &Encoder{blob: slices.Clone(e.blob), next: e.next}
+	return &Encoder{blob: e.blob, next: e.next}
 }
 
 var systematic [MaxChunks + 1]struct {
