@@ -38,13 +38,14 @@ const (
 
 // PublicKey is a Kyber1024 public (encapsulation) key.
 type PublicKey struct {
-	ek  *mlkem.EncapsulationKey1024
 	raw []byte // the serialized form, 0x08 || ek
 }
 
 // ParsePublicKey decodes 0x08 || 1568 bytes, rejecting any other type byte
-// (libsignal 0.103 rejects ML-KEM-1024's 0x0A too), any other length, and
-// encodings of out-of-range coefficients.
+// (libsignal 0.103 rejects ML-KEM-1024's 0x0A too) and any other length.
+// Like libsignal it does not decode the key's coefficients yet, so that a
+// tampered key in a bundle fails its signature check first; Validate and
+// Encapsulate refuse out-of-range coefficients.
 func ParsePublicKey(b []byte) (*PublicKey, error) {
 	if len(b) == 0 {
 		return nil, errs.New(errs.InvalidKey, "empty KEM public key")
@@ -55,11 +56,22 @@ func ParsePublicKey(b []byte) (*PublicKey, error) {
 	if len(b) != PublicKeySize {
 		return nil, errs.Newf(errs.InvalidKey, "KEM public key of %d bytes, want %d", len(b), PublicKeySize)
 	}
-	ek, err := mlkem.NewEncapsulationKey1024(b[1:])
+	return &PublicKey{raw: append([]byte(nil), b...)}, nil
+}
+
+func (k *PublicKey) key() (*mlkem.EncapsulationKey1024, error) {
+	ek, err := mlkem.NewEncapsulationKey1024(k.raw[1:])
 	if err != nil {
-		return nil, errs.New(errs.InvalidKey, "KEM public key does not decode")
+		return nil, errs.New(errs.InvalidKey, "KEM public key has out-of-range coefficients")
 	}
-	return &PublicKey{ek: ek, raw: append([]byte(nil), b...)}, nil
+	return ek, nil
+}
+
+// Validate checks that the key's coefficients decode (FIPS 203's
+// encapsulation key check).
+func (k *PublicKey) Validate() error {
+	_, err := k.key()
+	return err
 }
 
 // Bytes returns the serialized key (1569 bytes). The caller must not modify it.
@@ -69,10 +81,16 @@ func (k *PublicKey) Bytes() []byte { return k.raw }
 func (k *PublicKey) Equal(o *PublicKey) bool { return string(k.raw) == string(o.raw) }
 
 // Encapsulate returns a fresh shared secret and its serialized ciphertext
-// (0x08 || 1568 bytes) for k, using crypto/rand.
-func (k *PublicKey) Encapsulate() (shared [SharedSize]byte, ciphertext []byte) {
-	key, ct := k.ek.Encapsulate()
-	return finish(key, ct)
+// (0x08 || 1568 bytes) for k, using crypto/rand. It fails with ErrInvalidKey
+// if the key does not decode.
+func (k *PublicKey) Encapsulate() (shared [SharedSize]byte, ciphertext []byte, err error) {
+	ek, err := k.key()
+	if err != nil {
+		return shared, nil, err
+	}
+	key, ct := ek.Encapsulate()
+	shared, ciphertext = finish(key, ct)
+	return shared, ciphertext, nil
 }
 
 // finish turns an ML-KEM result into round-3 Kyber's: the shared secret is
@@ -118,8 +136,7 @@ func (sk *SecretKey) Bytes() []byte {
 
 // PublicKey returns the public key of sk.
 func (sk *SecretKey) PublicKey() *PublicKey {
-	ek := sk.dk.EncapsulationKey()
-	return &PublicKey{ek: ek, raw: append([]byte{TypeKyber1024}, ek.Bytes()...)}
+	return &PublicKey{raw: append([]byte{TypeKyber1024}, sk.dk.EncapsulationKey().Bytes()...)}
 }
 
 // Decapsulate returns the shared secret of a serialized ciphertext. A

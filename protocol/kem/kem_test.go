@@ -67,7 +67,11 @@ func TestRound3KATEncapsulation(t *testing.T) {
 			t.Fatalf("count %d: %v", v.Count, err)
 		}
 		m := sha3.Sum256(unhex(t, v.M))
-		key, ct, err := mlkemtest.Encapsulate1024(pk.ek, m[:])
+		ek, err := pk.key()
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, ct, err := mlkemtest.Encapsulate1024(ek, m[:])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -108,8 +112,8 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil || !pk.Equal(kp.Public) {
 		t.Fatalf("parse: %v", err)
 	}
-	ss, ct := pk.Encapsulate()
-	if len(ct) != 1569 || ct[0] != 0x08 {
+	ss, ct, err := pk.Encapsulate()
+	if err != nil || len(ct) != 1569 || ct[0] != 0x08 {
 		t.Fatalf("ciphertext is %d bytes", len(ct))
 	}
 	sk, err := ParseSecretKey(kp.Secret.Bytes())
@@ -132,23 +136,34 @@ func TestParseRejects(t *testing.T) {
 	mlkem1024 := append([]byte{0x0A}, good[1:]...)
 	outOfRange := append([]byte{TypeKyber1024}, bytes.Repeat([]byte{0xff}, 1568)...)
 	cases := map[string][]byte{
-		"empty":                     nil,
-		"ML-KEM-1024 type 0x0A":     mlkem1024,
-		"Kyber768 type 0x07":        append([]byte{0x07}, good[1:]...),
-		"Curve25519 type 0x05":      append([]byte{0x05}, good[1:]...),
-		"one byte short":            good[:1568],
-		"one byte long":             append(append([]byte{}, good...), 0),
-		"no type byte":              good[1:],
-		"coefficients out of range": outOfRange,
-		"EC key":                    append([]byte{5}, make([]byte, 32)...),
+		"empty":                 nil,
+		"ML-KEM-1024 type 0x0A": mlkem1024,
+		"Kyber768 type 0x07":    append([]byte{0x07}, good[1:]...),
+		"Curve25519 type 0x05":  append([]byte{0x05}, good[1:]...),
+		"one byte short":        good[:1568],
+		"one byte long":         append(append([]byte{}, good...), 0),
+		"no type byte":          good[1:],
+		"EC key":                append([]byte{5}, make([]byte, 32)...),
 	}
 	for name, b := range cases {
 		if _, err := ParsePublicKey(b); !errors.Is(err, errs.InvalidKey) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+	// Out-of-range coefficients pass parsing (so signatures are checked
+	// first, as in libsignal) but not Validate or Encapsulate.
+	pk, err := ParsePublicKey(outOfRange)
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	if err := pk.Validate(); !errors.Is(err, errs.InvalidKey) {
+		t.Errorf("Validate of out-of-range key: %v", err)
+	}
+	if _, _, err := pk.Encapsulate(); !errors.Is(err, errs.InvalidKey) {
+		t.Errorf("Encapsulate to out-of-range key: %v", err)
+	}
 	sk := GenerateKeyPair().Secret
-	_, ct := GenerateKeyPair().Public.Encapsulate()
+	_, ct, _ := GenerateKeyPair().Public.Encapsulate()
 	for name, c := range map[string][]byte{
 		"empty": nil, "short": ct[:1568], "long": append(append([]byte{}, ct...), 0),
 		"type 0x0A": append([]byte{0x0A}, ct[1:]...),
@@ -207,13 +222,15 @@ func FuzzParsePublicKey(f *testing.F) {
 		if !bytes.Equal(k.Bytes(), b) {
 			t.Fatal("round trip changed the key")
 		}
-		k.Encapsulate()
+		if _, ct, err := k.Encapsulate(); err == nil && len(ct) != CiphertextSize {
+			t.Fatal("short ciphertext")
+		}
 	})
 }
 
 func FuzzDecapsulate(f *testing.F) {
 	sk, _ := ParseSecretKey(append([]byte{TypeKyber1024}, make([]byte, 64)...))
-	_, ct := sk.PublicKey().Encapsulate()
+	_, ct, _ := sk.PublicKey().Encapsulate()
 	f.Add(ct)
 	f.Add([]byte{0x08})
 	f.Fuzz(func(t *testing.T, c []byte) {

@@ -1,0 +1,79 @@
+package protocol
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/skymsg/sky/protocol/message"
+)
+
+// Address names one device of a remote (or the local) account: the
+// account's name, a service ID string such as an ACI UUID
+// ("aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee") or "PNI:<uuid>", and a device ID
+// (1..127).
+type Address struct {
+	Name     string
+	DeviceID uint32
+}
+
+func (a Address) String() string { return fmt.Sprintf("%s.%d", a.Name, a.DeviceID) }
+
+// serviceIDSize is the fixed-width binary form of a service ID: a kind byte
+// (0 ACI, 1 PNI) and the 16 UUID bytes.
+const serviceIDSize = 17
+
+// ServiceID returns the fixed-width binary service ID of a name, as libsignal
+// parses it: a hyphenated UUID (any case) is an ACI, "PNI:" followed by one
+// is a PNI; anything else is not a service ID.
+func ServiceID(name string) ([serviceIDSize]byte, bool) {
+	var out [serviceIDSize]byte
+	if rest, ok := strings.CutPrefix(name, "PNI:"); ok {
+		out[0] = 1
+		name = rest
+	}
+	if len(name) != 36 || name[8] != '-' || name[13] != '-' || name[18] != '-' || name[23] != '-' {
+		return out, false
+	}
+	hexDigits := name[0:8] + name[9:13] + name[14:18] + name[19:23] + name[24:36]
+	if _, err := hex.Decode(out[1:], []byte(hexDigits)); err != nil {
+		return out, false
+	}
+	return out, true
+}
+
+// UUIDBytes returns the 16 UUID bytes of a service ID name.
+func UUIDBytes(name string) ([]byte, bool) {
+	id, ok := ServiceID(name)
+	if !ok {
+		return nil, false
+	}
+	return id[1:], true
+}
+
+// addressesField returns the 36-byte addresses field libsignal puts in
+// PreKey-wrapped messages, or nil if either name is not a service ID or a
+// device ID does not fit 1..127.
+func addressesField(sender, recipient Address) []byte {
+	s, ok1 := ServiceID(sender.Name)
+	r, ok2 := ServiceID(recipient.Name)
+	if !ok1 || !ok2 || !validDevice(sender.DeviceID) || !validDevice(recipient.DeviceID) {
+		return nil
+	}
+	b := make([]byte, 0, message.AddressesSize)
+	b = append(b, s[:]...)
+	b = append(b, byte(sender.DeviceID))
+	b = append(b, r[:]...)
+	return append(b, byte(recipient.DeviceID))
+}
+
+func validDevice(id uint32) bool { return id >= 1 && id <= 127 }
+
+// sameAccount reports whether two addresses name the same account, as
+// libsignal's is_same_account decides it (together with equal identity keys):
+// both names are service IDs and they are equal.
+func sameAccount(a, b Address) bool {
+	x, ok1 := ServiceID(a.Name)
+	y, ok2 := ServiceID(b.Name)
+	return ok1 && ok2 && x == y
+}

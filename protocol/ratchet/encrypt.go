@@ -1,0 +1,37 @@
+package ratchet
+
+import (
+	"github.com/skymsg/sky/protocol/internal/cbc"
+	"github.com/skymsg/sky/protocol/message"
+)
+
+// Encrypt encrypts plaintext as the next message of the sending chain and
+// advances the chain. addresses is the 36-byte addresses field to include
+// (libsignal sends it only inside PreKeySignalMessages), or nil.
+func (s *State) Encrypt(plaintext, addresses []byte) (*message.SignalMessage, error) {
+	if s.sender.ratchet.Public.IsZero() {
+		return nil, errNoSender
+	}
+	pqMsg, pqKey, err := s.pq.Send()
+	if err != nil {
+		return nil, err
+	}
+	ck := s.sender.chain
+	keys := deriveMessageKeys(ck.seed(), pqKey)
+	defer keys.wipe()
+	body, err := cbc.Encrypt(nil, keys.cipher[:], keys.iv[:], plaintext)
+	if err != nil {
+		return nil, err
+	}
+	m := message.NewSignalMessage(message.SignalMessageFields{
+		Version:         s.Version,
+		RatchetKey:      s.sender.ratchet.Public,
+		Counter:         ck.index,
+		PreviousCounter: s.previousCounter,
+		Ciphertext:      body,
+		PQRatchet:       pqMsg,
+		Addresses:       addresses,
+	}, keys.mac[:], s.LocalIdentity, s.RemoteIdentity)
+	s.sender.chain = ck.next()
+	return m, nil
+}
