@@ -161,7 +161,10 @@ func checkFirstMessage(t *testing.T, a, b *side, ct Ciphertext, otpk bool) {
 	if got, want := len(ct.Ciphertext), PreKeyMessageSize(m); got != want {
 		t.Errorf("%s: first message is %d bytes, but its fields encoded as libsignal encodes them take %d", a.Label, got, want)
 	}
-	want := firstMessageReference - referencePQRatchetLen + len(m.Signal.PQRatchet)
+	// The reference, with this message's pq_ratchet in place of the 37-byte
+	// one: the inner message and the varint of its length change with it.
+	refInner := len(m.Message) - len(m.Signal.PQRatchet) + referencePQRatchetLen
+	want := firstMessageReference - refInner - varintLen(uint64(refInner)) + len(m.Message) + varintLen(uint64(len(m.Message)))
 	if !otpk {
 		want -= 2 // the pre_key_id field
 	}
