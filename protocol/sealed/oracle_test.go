@@ -1,0 +1,206 @@
+package sealed
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/skymsg/sky/internal/testenv"
+	"github.com/skymsg/sky/protocol/curve"
+	"github.com/skymsg/sky/protocol/identity"
+)
+
+// oracle is libsignal 0.103.0 running testdata/libsignal.js oracle: it opens
+// and seals envelopes on request.
+type oracle struct {
+	in  *json.Encoder
+	out *bufio.Scanner
+}
+
+func startOracle(t *testing.T) *oracle {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		testenv.Unavailable(t, "INTEROP", "node not found in PATH: install Node.js 20 or newer, then run `npm ci --prefix interop/node`")
+	}
+	if _, err := os.Stat(filepath.Join("..", "..", "interop", "node", "node_modules", "@signalapp", "libsignal-client", "package.json")); err != nil {
+		testenv.Unavailable(t, "INTEROP", "libsignal is not installed: run `npm ci --prefix interop/node` from the repository root")
+	}
+	cmd := exec.Command(node, filepath.Join("testdata", "libsignal.js"), "oracle")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("libsignal oracle: %v\n%s", err, stderr.String())
+		}
+	})
+	sc := bufio.NewScanner(stdout)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	return &oracle{in: json.NewEncoder(stdin), out: sc}
+}
+
+// call sends one request and decodes the result; a libsignal error is
+// returned as an error.
+func (o *oracle) call(t *testing.T, req map[string]any, result any) error {
+	t.Helper()
+	if err := o.in.Encode(req); err != nil {
+		t.Fatal(err)
+	}
+	if !o.out.Scan() {
+		t.Fatalf("libsignal oracle stopped answering: %v", o.out.Err())
+	}
+	var reply struct {
+		OK     bool            `json:"ok"`
+		Error  string          `json:"error"`
+		Result json.RawMessage `json:"result"`
+	}
+	if err := json.Unmarshal(o.out.Bytes(), &reply); err != nil {
+		t.Fatal(err)
+	}
+	if !reply.OK {
+		return errors.New(reply.Error)
+	}
+	return json.Unmarshal(reply.Result, result)
+}
+
+// TestLibsignalOpensSkyEnvelopes has libsignal open envelopes Sky sealed,
+// for contents of every type, hint and group ID, and validate Sky's
+// certificates at, and one millisecond past, their expiry; and has libsignal
+// refuse Sky envelopes with a flipped byte.
+func TestLibsignalOpensSkyEnvelopes(t *testing.T) {
+	o := startOracle(t)
+	root := GenerateTrustRoot()
+	serverKey := curve.GenerateKeyPair()
+	sc, err := root.Certify(42, serverKey.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer, err := NewIssuer(sc, serverKey.Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, recipient := identity.Generate(), identity.Generate()
+	expires := time.UnixMilli(1_800_000_000_000)
+	cert, err := issuer.Issue(Sender{UUID: "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", DeviceID: 5, IdentityKey: sender.Public}, expires)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recipientPriv := recipient.Private.Bytes()
+	for _, c := range testContents(cert) {
+		env, err := Encrypt(c, sender, recipient.Public)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, at := range []int64{expires.UnixMilli(), expires.UnixMilli() + 1} {
+			var got opened
+			err := o.call(t, map[string]any{"op": "open", "recipient": recipientPriv, "envelope": env,
+				"trust_root": root.Public().Bytes(), "time": at}, &got)
+			if err != nil {
+				t.Fatalf("libsignal cannot open Sky's %v envelope: %v", c.Type, err)
+			}
+			checkOpenedByLibsignal(t, c, &got)
+			if got.ValidAtOracle != (at == expires.UnixMilli()) {
+				t.Errorf("libsignal says Sky's certificate valid=%v at %d (expiry %d)", got.ValidAtOracle, at, expires.UnixMilli())
+			}
+		}
+	}
+	env, err := Encrypt(testContents(cert)[0], sender, recipient.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 3, 40, 60, len(env) - 11, len(env) - 1} {
+		bad := bytes.Clone(env)
+		bad[i] ^= 0x40
+		var got opened
+		if err := o.call(t, map[string]any{"op": "open", "recipient": recipientPriv, "envelope": bad,
+			"trust_root": root.Public().Bytes(), "time": 0}, &got); err == nil {
+			t.Errorf("libsignal opened a Sky envelope with byte %d flipped", i)
+		}
+	}
+}
+
+// TestSkyOpensLibsignalEnvelopes has libsignal seal contents Sky encoded and
+// opens them.
+func TestSkyOpensLibsignalEnvelopes(t *testing.T) {
+	o := startOracle(t)
+	root := GenerateTrustRoot()
+	serverKey := curve.GenerateKeyPair()
+	sc, err := root.Certify(1, serverKey.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer, err := NewIssuer(sc, serverKey.Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, recipient := identity.Generate(), identity.Generate()
+	now := time.UnixMilli(1_750_000_000_000)
+	cert, err := issuer.Issue(Sender{UUID: "11111111-2222-4333-8444-555555555555", DeviceID: 2, IdentityKey: sender.Public}, now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &Recipient{Identity: recipient, UUID: "99999999-2222-4333-8444-555555555555", DeviceID: 1, TrustRoots: []curve.PublicKey{root.Public()}}
+	for _, c := range testContents(cert) {
+		content, err := c.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Envelope []byte `json:"envelope"`
+		}
+		if err := o.call(t, map[string]any{"op": "seal", "sender": sender.Private.Bytes(),
+			"recipient_public": recipient.Public.Bytes(), "content": content}, &got); err != nil {
+			t.Fatalf("libsignal cannot seal Sky's %v content: %v", c.Type, err)
+		}
+		opened, err := Decrypt(got.Envelope, r, now)
+		if err != nil {
+			t.Fatalf("Sky cannot open libsignal's %v envelope: %v", c.Type, err)
+		}
+		again, _ := opened.Bytes()
+		if !bytes.Equal(again, content) {
+			t.Fatalf("opened %x, sealed %x", again, content)
+		}
+	}
+}
+
+// testContents returns contents of every type, with and without hints and
+// group IDs, from cert's device.
+func testContents(cert *SenderCertificate) []*Content {
+	msg := bytes.Repeat([]byte("ciphertext "), 12)
+	group := []byte(strings.Repeat("g", 32))
+	return []*Content{
+		{Type: TypePreKey, Sender: cert, Message: msg},
+		{Type: TypeWhisper, Sender: cert, Message: msg, Hint: HintResendable, GroupID: group},
+		{Type: TypeSenderKey, Sender: cert, Message: msg, Hint: HintImplicit, GroupID: group},
+		{Type: TypePlaintext, Sender: cert, Message: msg[:7], Hint: 9},
+	}
+}
+
+func checkOpenedByLibsignal(t *testing.T, c *Content, got *opened) {
+	t.Helper()
+	if got.Type != int(c.Type) || got.Hint != uint32(c.Hint) || !bytes.Equal(got.GroupID, c.GroupID) ||
+		!bytes.Equal(got.Content, c.Message) || !bytes.Equal(got.SenderCert, c.Sender.Bytes()) ||
+		got.SenderUUID != c.Sender.UUID() || got.SenderDevice != c.Sender.DeviceID() ||
+		!bytes.Equal(got.IdentityKey, c.Sender.IdentityKey().Bytes()) || got.Expires != c.Sender.ExpiresMillis() || got.SenderE164 != nil {
+		t.Fatalf("libsignal read %+v\nfrom %+v", got, c)
+	}
+}
