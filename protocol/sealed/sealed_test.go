@@ -189,7 +189,10 @@ func TestDecryptRefuses(t *testing.T) {
 		{"signer named by ID", sealWith(w.alice, byID), w.now, ErrInvalidCertificate},
 		{"sealed by another identity than the certificate's", sealWith(mallory, w.aliceCert), w.now, errs.InvalidMessage},
 		{"from this very device", sealWith(w.bob, selfCert), w.now, ErrSelfSend},
-		{"for another recipient", func() []byte { e, _ := Encrypt(&Content{Type: TypeWhisper, Sender: w.aliceCert, Message: msg}, w.alice, mallory.Public); return e }(), w.now, errs.InvalidMessage},
+		{"for another recipient", func() []byte {
+			e, _ := Encrypt(&Content{Type: TypeWhisper, Sender: w.aliceCert, Message: msg}, w.alice, mallory.Public)
+			return e
+		}(), w.now, errs.InvalidMessage},
 		{"sealed sender v2", v2, w.now, errs.InvalidMessage},
 		{"unknown version 3", v3, w.now, errs.InvalidMessage},
 		{"empty", nil, w.now, errs.InvalidMessage},
