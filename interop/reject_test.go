@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"bytes"
 	"fmt"
 	"testing"
 )
@@ -140,4 +141,99 @@ func TestBundleSignaturesChecked(t *testing.T) {
 		}
 		establish(t, a, b) // the genuine bundle still works
 	})
+}
+
+// TestTamperedPreKeyMessageRejected flips bits in the parts of a PreKey
+// message that key agreement or the MAC depend on (base key, identity key,
+// Kyber ciphertext, the inner message and its MAC) and names unknown prekey
+// ids. Each copy is refused, and nothing is stored: the receiver has still
+// recorded no identity for the sender, and the genuine message then
+// decrypts and yields the same safety number on both sides.
+func TestTamperedPreKeyMessageRejected(t *testing.T) {
+	forEachPairing(t, func(t *testing.T, a, b *side) {
+		if err := a.ProcessBundle(b.addr(), b.id.Bundle); err != nil {
+			t.Fatal(err)
+		}
+		first := a.send(b, 1)
+		raw := first[0].ct.Ciphertext
+		pk, err := ParsePreKeySignalMessage(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := func(part []byte, off int) int { return bytes.Index(raw, part) + off }
+		var cts []Ciphertext
+		var what []string
+		for _, f := range []struct {
+			name string
+			pos  int
+		}{
+			{"base key", at(pk.BaseKey, 10)},
+			{"identity key", at(pk.IdentityKey, 20)},
+			{"Kyber ciphertext", at(pk.KyberCiphertext, 100)},
+			{"Kyber ciphertext, last byte", at(pk.KyberCiphertext, len(pk.KyberCiphertext)-1)},
+			{"inner message ratchet key", at(pk.Message, 10)},
+			{"inner message ciphertext", at(pk.Message, len(pk.Message)-MACSize-2)},
+			{"inner message MAC", at(pk.Message, len(pk.Message)-1)},
+		} {
+			cts = append(cts, Ciphertext{Type: 3, Ciphertext: flipByte(raw, f.pos)})
+			what = append(what, "PreKey message with a bit flipped in the "+f.name)
+		}
+		b.reject(a, "InvalidMessage", cts, what)
+
+		cts, what = nil, nil
+		for _, f := range []struct {
+			name string
+			num  int
+			id   uint32
+		}{
+			{"signed prekey", 6, pk.SignedPreKeyID},
+			{"Kyber prekey", 7, pk.KyberPreKeyID},
+		} {
+			i := varintOffset(t, raw[1:], f.num) + 1
+			if f.id >= 0x40 || raw[i] != byte(f.id) {
+				t.Fatalf("%s: %s id %d: this scenario needs ids below 64", a.Label, f.name, f.id)
+			}
+			cts = append(cts, Ciphertext{Type: 3, Ciphertext: withByte(raw, i, byte(f.id)|0x40)})
+			what = append(what, fmt.Sprintf("PreKey message naming unknown %s id %d", f.name, f.id|0x40))
+		}
+		b.reject(a, "InvalidKey", cts, what)
+
+		if fp, err := b.Fingerprint(a.addr()); err == nil {
+			t.Fatalf("%s: after only refused messages it computes a safety number (%s): a forged identity key was recorded", b.Label, fp.Displayable)
+		}
+		b.receive(a, first)
+		a.receive(b, b.send(a, 1))
+		fa, errA := a.Fingerprint(b.addr())
+		fb, errB := b.Fingerprint(a.addr())
+		if errA != nil || errB != nil || fa.Displayable != fb.Displayable {
+			t.Fatalf("safety numbers after the genuine message: %s %q (%v), %s %q (%v)", a.Label, fa.Displayable, errA, b.Label, fb.Displayable, errB)
+		}
+	})
+}
+
+// varintOffset returns the offset in msg of the value of varint field num.
+func varintOffset(t *testing.T, msg []byte, num int) int {
+	t.Helper()
+	for off := 0; off < len(msg); {
+		key, n, err := readVarint(msg[off:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		off += n
+		_, m, err := readVarint(msg[off:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case int(key>>3) == num && key&7 == 0:
+			return off
+		case key&7 == 2:
+			l, _, _ := readVarint(msg[off:])
+			off += m + int(l)
+		default:
+			off += m
+		}
+	}
+	t.Fatalf("field %d not found", num)
+	return 0
 }
