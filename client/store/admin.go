@@ -31,7 +31,7 @@ func (s *Store) ChangePassphrase(current, next []byte) error {
 		return err
 	}
 	defer u.Zero()
-	if u.Key != s.dataKey {
+	if u.Key != *s.dataKey {
 		return corrupt("the key file holds another data key than the open store", nil)
 	}
 	kek := s.kf.Derive(next)
@@ -51,7 +51,7 @@ func (s *Store) ChangePassphrase(current, next []byte) error {
 	if ps != nil {
 		ps.zero()
 	}
-	s.kf.Wrap(keyfile.Real, &kek, &s.dataKey)
+	s.kf.Wrap(keyfile.Real, &kek, s.dataKey)
 	return s.rewriteKeyFile()
 }
 

@@ -91,7 +91,7 @@ func (r *reader) uint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
+	if n <= 0 || (n > 1 && r.b[n-1] == 0) { // malformed, or not the shortest form
 		r.err = errRecord
 		return 0
 	}
@@ -104,7 +104,7 @@ func (r *reader) int() int64 {
 		return 0
 	}
 	v, n := binary.Varint(r.b)
-	if n <= 0 {
+	if n <= 0 || (n > 1 && r.b[n-1] == 0) {
 		r.err = errRecord
 		return 0
 	}

@@ -7,8 +7,9 @@ import (
 
 // The protocol core's state: sessions, peers' identity keys and the own
 // prekeys. The records are the protocol core's encodings; the store seals
-// them and never reads them. Replacing or deleting one checkpoints the WAL,
-// so that an old ratchet state does not stay on disk (forward secrecy).
+// them and never reads them. Deleting one checkpoints the WAL at once;
+// replacing one (a session ratchets at every message) schedules a checkpoint
+// (see Store.Scrub), so that old ratchet states do not stay in the WAL.
 
 func addressKey(a Address) []byte {
 	return binary.BigEndian.AppendUint32([]byte(a.Name), a.Device)
@@ -40,7 +41,7 @@ func (t *Tx) PutSession(addr Address, record []byte) error {
 	if err := checkAddress(addr); err != nil {
 		return err
 	}
-	t.scrub = true
+	t.replaced = true
 	return t.put("sessions", addressKey(addr), t.hash("sessions.grp", []byte(addr.Name)), record)
 }
 
@@ -122,7 +123,7 @@ func (t *Tx) PutPreKey(kind PreKeyKind, id uint32, record []byte) error {
 	if !kind.valid() {
 		return invalid("unknown prekey kind")
 	}
-	t.scrub = true
+	t.replaced = true
 	return t.put("prekeys", preKeyKey(kind, id), t.hash("prekeys.grp", []byte{byte(kind)}), record)
 }
 

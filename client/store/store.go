@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/skymsg/sky/client/store/envelope"
 	"github.com/skymsg/sky/client/store/keyfile"
@@ -17,14 +18,20 @@ type Store struct {
 	dir  string
 	lock *os.File // holds the directory lock while the store is open
 
-	mu      sync.Mutex // guards everything below and serialises transactions
-	closed  bool
-	db      *sql.DB
-	kf      *keyfile.File // the key file as last written (no secret in it)
-	dataKey envelope.Key
+	mu     sync.Mutex // guards everything below and serialises transactions
+	closed bool
+	db     *sql.DB
+	kf     *keyfile.File // the key file as last written (no secret in it)
+	// dataKey sits behind a pointer, like every key a Sealer or Index holds:
+	// fmt prints a nested pointer as an address, so even a bad verb on a
+	// struct that holds a Store in an unexported field shows no key bytes.
+	dataKey *envelope.Key
 	seal    *envelope.Sealer
 	index   *envelope.Index
 	exp     expiryIndex
+
+	scrubPending bool      // a replaced secret may still be in the WAL
+	lastScrub    time.Time // the last checkpoint (wall clock, rate limit only)
 }
 
 // Options are the choices made when a store is created.
@@ -53,12 +60,14 @@ const maxFailedLimit = 1 << 20
 func newStore(dir string, lock *os.File, db *sql.DB, kf *keyfile.File, dataKey *envelope.Key) *Store {
 	d := envelope.Derive(dataKey)
 	defer d.Zero()
+	dk := new(envelope.Key)
+	*dk = *dataKey
 	return &Store{
 		dir:     dir,
 		lock:    lock,
 		db:      db,
 		kf:      kf,
-		dataKey: *dataKey,
+		dataKey: dk,
 		seal:    envelope.NewSealer(&d.Seal),
 		index:   envelope.NewIndex(&d.Index),
 	}

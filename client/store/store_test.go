@@ -316,7 +316,7 @@ func rawDB(t testing.TB, dir string) *sql.DB {
 	return db
 }
 
-func exec(t testing.TB, db *sql.DB, q string, args ...any) {
+func execSQL(t testing.TB, db *sql.DB, q string, args ...any) {
 	t.Helper()
 	if _, err := db.Exec(q, args...); err != nil {
 		t.Fatal(err)
@@ -337,13 +337,13 @@ func TestTamperedRows(t *testing.T) {
 	})
 	s.Close()
 	db := rawDB(t, dir)
-	exec(t, db, `UPDATE messages SET v = (SELECT v FROM messages WHERE id = ?) WHERE id = ?`, m2.ID, m1.ID)
-	exec(t, db, `UPDATE message_keys SET v = (SELECT v FROM message_keys WHERE id = ?) WHERE id = ?`, m1.ID, m2.ID)
+	execSQL(t, db, `UPDATE messages SET v = (SELECT v FROM messages WHERE id = ?) WHERE id = ?`, m2.ID, m1.ID)
+	execSQL(t, db, `UPDATE message_keys SET v = (SELECT v FROM message_keys WHERE id = ?) WHERE id = ?`, m1.ID, m2.ID)
 	var bob, carol []byte
 	db.QueryRow(`SELECT k FROM contacts ORDER BY k LIMIT 1`).Scan(&bob)
 	db.QueryRow(`SELECT k FROM contacts ORDER BY k LIMIT 1 OFFSET 1`).Scan(&carol)
-	exec(t, db, `UPDATE contacts SET v = (SELECT v FROM contacts WHERE k = ?) WHERE k = ?`, carol, bob)
-	exec(t, db, `UPDATE contacts SET v = substr(v, 1, length(v) - 1) WHERE k = ?`, carol)
+	execSQL(t, db, `UPDATE contacts SET v = (SELECT v FROM contacts WHERE k = ?) WHERE k = ?`, carol, bob)
+	execSQL(t, db, `UPDATE contacts SET v = substr(v, 1, length(v) - 1) WHERE k = ?`, carol)
 	db.Close()
 
 	s = reopen(t, dir)
@@ -385,7 +385,7 @@ func TestMessageMovedToAnotherConversation(t *testing.T) {
 	})
 	s.Close()
 	db := rawDB(t, dir)
-	exec(t, db, `UPDATE messages SET conv = (SELECT conv FROM messages WHERE id = ?) WHERE id = ?`, other.ID, m.ID)
+	execSQL(t, db, `UPDATE messages SET conv = (SELECT conv FROM messages WHERE id = ?) WHERE id = ?`, other.ID, m.ID)
 	db.Close()
 	s = reopen(t, dir)
 	s.View(func(tx *Tx) error {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/skymsg/sky/client/store/envelope"
 )
@@ -17,9 +18,12 @@ type Tx struct {
 	s        *Store
 	tx       *sql.Tx
 	readOnly bool
-	// scrub: something was deleted or a secret overwritten; checkpoint the
-	// WAL after commit so no old copy stays there.
+	// scrub: something was deleted or a long-lived secret overwritten;
+	// checkpoint the WAL after commit so no old copy stays there.
 	scrub bool
+	// replaced: a frequently rewritten secret (a session) was overwritten;
+	// checkpoint soon (scrubInterval) rather than at every commit.
+	replaced bool
 	// rewriteKey: the panic payload may have changed; rewrite the key file
 	// after commit.
 	rewriteKey bool
@@ -29,9 +33,9 @@ type Tx struct {
 }
 
 // Update runs fn in a read-write transaction and commits it if fn returns
-// nil. A deletion (or the replacement of a secret) is followed by a WAL
-// checkpoint, so that no old copy stays in the WAL. Transactions are
-// serialised.
+// nil. A deletion (or the replacement of a long-lived secret) is followed by
+// a WAL checkpoint, so that no old copy stays in the WAL; see Scrub for
+// replaced sessions. Transactions are serialised.
 func (s *Store) Update(fn func(*Tx) error) error { return s.run(false, fn) }
 
 // View runs fn in a read-only transaction.
@@ -76,9 +80,37 @@ func (s *Store) runLocked(readOnly bool, fn func(*Tx) error) error {
 			return err
 		}
 	}
-	if t.scrub {
-		return checkpoint(s.db)
+	s.scrubPending = s.scrubPending || t.replaced
+	if t.scrub || (s.scrubPending && time.Since(s.lastScrub) >= scrubInterval) {
+		return s.scrubLocked()
 	}
+	return nil
+}
+
+// scrubInterval bounds how long a replaced session record may wait in the
+// WAL while the store is written to. The wall clock serves only this rate
+// limit, never a timer the user sees.
+const scrubInterval = time.Second
+
+// Scrub checkpoints the WAL now, so that every replaced or deleted row is gone
+// from it. Deletions and expiry do this by themselves; replaced sessions wait
+// for the next commit at least a second after the last checkpoint, or for
+// Close. The SDK calls Scrub when it goes idle after a burst of messages.
+func (s *Store) Scrub() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return s.scrubLocked()
+}
+
+func (s *Store) scrubLocked() error {
+	if err := checkpoint(s.db); err != nil {
+		return err
+	}
+	s.scrubPending = false
+	s.lastScrub = time.Now()
 	return nil
 }
 

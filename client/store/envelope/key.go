@@ -13,6 +13,11 @@ const KeySize = 32
 
 // Key is a 32-byte secret key. It never shows its bytes when formatted with
 // fmt (any verb); call Zero when it is no longer needed.
+//
+// fmt cannot call the methods of a value in an unexported struct field, and
+// on a verb it cannot apply it prints such a field raw. A struct that keeps a
+// Key in a field therefore keeps a *Key (printed as an address), as Sealer,
+// Index and the store do.
 type Key [KeySize]byte
 
 // NewKey returns a fresh random key from crypto/rand.
