@@ -274,7 +274,8 @@ func (c *conn) write(f *wire.Frame) error {
 	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.WriteTimeout)
 	defer cancel()
 	if err := c.ws.Write(ctx, websocket.MessageBinary, b); err != nil {
-		if ctx.Err() != nil && c.ctx.Err() == nil {
+		// DeadlineExceeded only if our timeout fired, not a close.
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			c.s.m.slowClients.Inc()
 			c.fail(wire.Code_SLOW_CLIENT, "the client did not read for too long", StatusSlowClient)
 		}
