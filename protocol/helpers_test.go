@@ -2,6 +2,7 @@ package protocol_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -93,3 +94,5 @@ const (
 	aliceName = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa"
 	bobName   = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"
 )
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }

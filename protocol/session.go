@@ -369,3 +369,16 @@ func localIdentity(ctx context.Context, s Stores) (identity.KeyPair, uint32, err
 	id, err := s.Identities.LocalRegistrationID(ctx)
 	return ik, id, err
 }
+
+// ArchiveSession archives the current session with addr, if any: the next
+// message to addr needs a new session from a fresh bundle, while messages
+// still in flight on the old one decrypt with the archived state. Clients do
+// this to reset a session that went wrong.
+func ArchiveSession(ctx context.Context, sessions SessionStore, addr Address) error {
+	rec, err := sessions.LoadSession(ctx, addr)
+	if err != nil || rec == nil || rec.current == nil {
+		return err
+	}
+	rec.ArchiveCurrent()
+	return sessions.StoreSession(ctx, addr, rec)
+}

@@ -291,3 +291,27 @@ func (s *Store) Snapshot() []byte {
 	section("|kyberSeen", keys, func(k string) []byte { return seen[k] })
 	return out.Bytes()
 }
+
+// Clone returns an independent copy of s (records are immutable byte
+// strings, so the copy shares them).
+func (s *Store) Clone() *Store {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := New(s.identity, s.regID)
+	c.TrustAll = s.TrustAll
+	for k, v := range s.identities {
+		c.identities[k] = v
+	}
+	for _, m := range [][2]map[uint32][]byte{{s.preKeys, c.preKeys}, {s.signed, c.signed}, {s.kyber, c.kyber}} {
+		for k, v := range m[0] {
+			m[1][k] = v
+		}
+	}
+	for k, v := range s.kyberSeen {
+		c.kyberSeen[k] = append([]curve.PublicKey(nil), v...)
+	}
+	for k, v := range s.sessions {
+		c.sessions[k] = v
+	}
+	return c
+}
