@@ -145,11 +145,11 @@ func (c *ServerCertificate) Validate(roots ...curve.PublicKey) error {
 	if c.keyID == RevokedKeyID {
 		return certErrorf("server key ID %#x is revoked", c.keyID)
 	}
-	any := 0
+	matched := 0
 	for _, root := range roots {
-		any |= subtle.ConstantTimeByteEq(boolByte(c.signedBy(root)), 1)
+		matched |= subtle.ConstantTimeByteEq(boolByte(c.signedBy(root)), 1)
 	}
-	if any != 1 {
+	if matched != 1 {
 		return certErrorf("server certificate %d is not signed by a trusted root", c.keyID)
 	}
 	return nil
