@@ -1,10 +1,7 @@
 package sealed
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,18 +10,14 @@ import (
 	"time"
 
 	"github.com/skymsg/sky/internal/testenv"
+	"github.com/skymsg/sky/interop"
 	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/protocol/identity"
 )
 
-// oracle is libsignal 0.103.0 running testdata/libsignal.js oracle: it opens
-// and seals envelopes on request.
-type oracle struct {
-	in  *json.Encoder
-	out *bufio.Scanner
-}
-
-func startOracle(t *testing.T) *oracle {
+// startOracle runs libsignal 0.103.0 as testdata/libsignal.js oracle, which
+// opens and seals envelopes on request, behind the interop suite's driver.
+func startOracle(t *testing.T) *interop.Peer {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -33,53 +26,16 @@ func startOracle(t *testing.T) *oracle {
 	if _, err := os.Stat(filepath.Join("..", "..", "interop", "node", "node_modules", "@signalapp", "libsignal-client", "package.json")); err != nil {
 		testenv.Unavailable(t, "INTEROP", "libsignal is not installed: run `npm ci --prefix interop/node` from the repository root")
 	}
-	cmd := exec.Command(node, filepath.Join("testdata", "libsignal.js"), "oracle")
-	stdin, err := cmd.StdinPipe()
+	p, err := interop.Start("libsignal oracle", "testdata", node, "libsignal.js", "oracle")
 	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		stdin.Close()
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("libsignal oracle: %v\n%s", err, stderr.String())
+		if err := p.Close(); err != nil {
+			t.Error(err)
 		}
 	})
-	sc := bufio.NewScanner(stdout)
-	sc.Buffer(make([]byte, 1<<20), 1<<24)
-	return &oracle{in: json.NewEncoder(stdin), out: sc}
-}
-
-// call sends one request and decodes the result; a libsignal error is
-// returned as an error.
-func (o *oracle) call(t *testing.T, req map[string]any, result any) error {
-	t.Helper()
-	if err := o.in.Encode(req); err != nil {
-		t.Fatal(err)
-	}
-	if !o.out.Scan() {
-		t.Fatalf("libsignal oracle stopped answering: %v", o.out.Err())
-	}
-	var reply struct {
-		OK     bool            `json:"ok"`
-		Error  string          `json:"error"`
-		Result json.RawMessage `json:"result"`
-	}
-	if err := json.Unmarshal(o.out.Bytes(), &reply); err != nil {
-		t.Fatal(err)
-	}
-	if !reply.OK {
-		return errors.New(reply.Error)
-	}
-	return json.Unmarshal(reply.Result, result)
+	return p
 }
 
 // TestLibsignalOpensSkyEnvelopes has libsignal open envelopes Sky sealed,
@@ -112,7 +68,7 @@ func TestLibsignalOpensSkyEnvelopes(t *testing.T) {
 		}
 		for _, at := range []int64{expires.UnixMilli(), expires.UnixMilli() + 1} {
 			var got opened
-			err := o.call(t, map[string]any{"op": "open", "recipient": recipientPriv, "envelope": env,
+			err := o.Call(interop.Request{"cmd": "open", "recipient": recipientPriv, "envelope": env,
 				"trust_root": root.Public().Bytes(), "time": at}, &got)
 			if err != nil {
 				t.Fatalf("libsignal cannot open Sky's %v envelope: %v", c.Type, err)
@@ -131,7 +87,7 @@ func TestLibsignalOpensSkyEnvelopes(t *testing.T) {
 		bad := bytes.Clone(env)
 		bad[i] ^= 0x40
 		var got opened
-		if err := o.call(t, map[string]any{"op": "open", "recipient": recipientPriv, "envelope": bad,
+		if err := o.Call(interop.Request{"cmd": "open", "recipient": recipientPriv, "envelope": bad,
 			"trust_root": root.Public().Bytes(), "time": 0}, &got); err == nil {
 			t.Errorf("libsignal opened a Sky envelope with byte %d flipped", i)
 		}
@@ -167,7 +123,7 @@ func TestSkyOpensLibsignalEnvelopes(t *testing.T) {
 		var got struct {
 			Envelope []byte `json:"envelope"`
 		}
-		if err := o.call(t, map[string]any{"op": "seal", "sender": sender.Private.Bytes(),
+		if err := o.Call(interop.Request{"cmd": "seal", "sender": sender.Private.Bytes(),
 			"recipient_public": recipient.Public.Bytes(), "content": content}, &got); err != nil {
 			t.Fatalf("libsignal cannot seal Sky's %v content: %v", c.Type, err)
 		}

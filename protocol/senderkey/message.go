@@ -2,8 +2,11 @@ package senderkey
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
+
+	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/protocol/internal/errs"
@@ -85,47 +88,19 @@ func ParseDistributionMessage(b []byte) (*DistributionMessage, error) {
 	if err := checkVersion(b[0]); err != nil {
 		return nil, invalidDistribution("%s", err)
 	}
-	var (
-		m                        DistributionMessage
-		dist, chainKey, signing  []byte
-		hasChainID, hasIteration bool
-	)
-	r := pb.NewReader(b[1:])
-	for {
-		num, ok := r.Next()
-		if !ok {
-			break
-		}
-		switch num {
-		case 1:
-			dist = r.Bytes()
-		case 2:
-			m.ChainID, hasChainID = r.Uint32(), true
-		case 3:
-			m.Iteration, hasIteration = r.Uint32(), true
-		case 4:
-			chainKey = r.Bytes()
-		case 5:
-			signing = r.Bytes()
-		default:
-			r.Skip(num)
-		}
-	}
+	f, err := readFields(b[1:], 5)
 	switch {
-	case r.Err() != nil:
-		return nil, invalidDistribution("%v", r.Err())
-	case len(dist) != len(m.DistributionID) || !hasChainID || !hasIteration:
-		return nil, invalidDistribution("distribution ID, chain ID or iteration missing or malformed")
-	case len(chainKey) != ChainKeySize || len(signing) != curve.PublicKeySize:
+	case err != nil:
+		return nil, invalidDistribution("%v", err)
+	case len(f.bytes4) != ChainKeySize || len(f.bytes5) != curve.PublicKeySize:
 		return nil, invalidDistribution("chain key or signing key missing or of the wrong size")
 	}
-	key, err := curve.ParsePublicKey(signing)
+	key, err := curve.ParsePublicKey(f.bytes5)
 	if err != nil {
 		return nil, invalidDistribution("signing key: %s", errs.Detail(err))
 	}
-	copy(m.DistributionID[:], dist)
-	copy(m.ChainKey[:], chainKey)
-	m.SigningKey = key
+	m := DistributionMessage{DistributionID: f.dist, ChainID: f.chainID, Iteration: f.iteration, SigningKey: key}
+	copy(m.ChainKey[:], f.bytes4)
 	return &m, nil
 }
 
@@ -179,40 +154,64 @@ func ParseMessage(b []byte) (*Message, error) {
 	if err := checkVersion(b[0]); err != nil {
 		return nil, invalidMessage("%s", err)
 	}
+	f, err := readFields(b[1:len(b)-SignatureSize], 4)
+	switch {
+	case err != nil:
+		return nil, invalidMessage("%v", err)
+	case f.bytes4 == nil:
+		return nil, invalidMessage("ciphertext missing")
+	}
+	return &Message{DistributionID: f.dist, ChainID: f.chainID, Iteration: f.iteration,
+		Ciphertext: append([]byte(nil), f.bytes4...), raw: append([]byte(nil), b...)}, nil
+}
+
+// fields are the protobuf fields of both message types: 1 distribution
+// UUID, 2 chain ID, 3 iteration (all required), and the bytes fields 4 and 5.
+type fields struct {
+	dist               DistributionID
+	chainID, iteration uint32
+	bytes4, bytes5     []byte
+}
+
+// readFields reads fields 1..last of b and skips the others, as protobuf
+// readers skip unknown fields.
+func readFields(b []byte, last protowire.Number) (*fields, error) {
 	var (
-		m                        Message
-		dist, ciphertext         []byte
+		f                        fields
+		dist                     []byte
 		hasChainID, hasIteration bool
 	)
-	r := pb.NewReader(b[1 : len(b)-SignatureSize])
+	r := pb.NewReader(b)
 	for {
 		num, ok := r.Next()
 		if !ok {
 			break
 		}
-		switch num {
-		case 1:
+		switch {
+		case num > last:
+			r.Skip(num)
+		case num == 1:
 			dist = r.Bytes()
-		case 2:
-			m.ChainID, hasChainID = r.Uint32(), true
-		case 3:
-			m.Iteration, hasIteration = r.Uint32(), true
-		case 4:
-			ciphertext = r.Bytes()
+		case num == 2:
+			f.chainID, hasChainID = r.Uint32(), true
+		case num == 3:
+			f.iteration, hasIteration = r.Uint32(), true
+		case num == 4:
+			f.bytes4 = r.Bytes()
+		case num == 5:
+			f.bytes5 = r.Bytes()
 		default:
 			r.Skip(num)
 		}
 	}
-	switch {
-	case r.Err() != nil:
-		return nil, invalidMessage("%v", r.Err())
-	case len(dist) != len(m.DistributionID) || !hasChainID || !hasIteration || ciphertext == nil:
-		return nil, invalidMessage("distribution ID, chain ID, iteration or ciphertext missing or malformed")
+	if r.Err() != nil {
+		return nil, r.Err()
 	}
-	copy(m.DistributionID[:], dist)
-	m.raw = append([]byte(nil), b...)
-	m.Ciphertext = append([]byte(nil), ciphertext...)
-	return &m, nil
+	if len(dist) != len(f.dist) || !hasChainID || !hasIteration {
+		return nil, errors.New("distribution ID, chain ID or iteration missing or malformed")
+	}
+	copy(f.dist[:], dist)
+	return &f, nil
 }
 
 // verify reports whether the message is signed by key.

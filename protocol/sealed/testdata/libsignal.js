@@ -7,11 +7,13 @@
 //       validation verdicts. Run once; the output is checked in.
 //
 //   node libsignal.js oracle
-//       Answers one JSON request per line on stdin with one JSON line on
-//       stdout, so that Go tests can have libsignal open what Go sealed and
-//       seal what Go encoded:
-//         {"op":"open","recipient":B64,"envelope":B64,"trust_root":B64,"time":MS}
-//         {"op":"seal","sender":B64,"recipient_public":B64,"content":B64}
+//       Speaks the framing of the interop peer protocol (one JSON request
+//       per line, {"id", "cmd", ...}; replies {"id", "ok", "result"} or
+//       {"id", "ok": false, "error", "error_type"}), so that Go tests can
+//       drive it with interop.Peer and have libsignal open what Sky sealed
+//       and seal what Sky encoded:
+//         {"cmd":"open","recipient":B64,"envelope":B64,"trust_root":B64,"time":MS}
+//         {"cmd":"seal","sender":B64,"recipient_public":B64,"content":B64}
 //       (B64: standard base64; recipient and sender are 32-byte private keys.)
 const S = require(require('path').join(__dirname, '../../../interop/node/node_modules/@signalapp/libsignal-client'));
 
@@ -179,7 +181,7 @@ async function vectors() {
 }
 
 async function answer(req) {
-  switch (req.op) {
+  switch (req.cmd) {
     case 'open': {
       const ids = new Identities(S.PrivateKey.deserialize(unb64(req.recipient)), null);
       const u = await S.sealedSenderDecryptToUsmc(unb64(req.envelope), ids);
@@ -194,18 +196,19 @@ async function answer(req) {
       return { envelope: b64(await S.sealedSenderEncrypt(usmc, to, ids)) };
     }
   }
-  throw new Error(`unknown op ${req.op}`);
+  throw new Error(`unknown command ${req.cmd}`);
 }
 
 async function oracle() {
   const lines = require('readline').createInterface({ input: process.stdin });
   for await (const line of lines) {
     if (line.trim() === '') continue;
+    const req = JSON.parse(line);
     let reply;
     try {
-      reply = { ok: true, result: await answer(JSON.parse(line)) };
+      reply = { id: req.id, ok: true, result: await answer(req) };
     } catch (err) {
-      reply = { ok: false, error: String(err && err.message ? err.message : err) };
+      reply = { id: req.id, ok: false, error: String(err && err.message ? err.message : err), error_type: 'Generic' };
     }
     process.stdout.write(JSON.stringify(reply) + '\n');
   }
