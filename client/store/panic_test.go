@@ -360,3 +360,41 @@ func TestAcceptance22SameKDFWork(t *testing.T) {
 		})
 	}
 }
+
+// TestPanicPayloadFollowsAccount: an account recorded (or changed) after the
+// panic passphrase was set is what a panic unlock returns.
+func TestPanicPayloadFollowsAccount(t *testing.T) {
+	dir, s := newTestStore(t, Options{})
+	if err := s.SetPanic(panicPass, true); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"first-id", "second-id"} {
+		update(t, s, func(tx *Tx) error { return tx.SetAccount(Account{ID: id, Credential: Secret("pw-" + id)}) })
+	}
+	s.Close()
+	_, err := Open(dir, panicPass)
+	var we *WipedError
+	if !errors.As(err, &we) || we.Account == nil || we.Account.ID != "second-id" || string(we.Account.Credential) != "pw-second-id" {
+		t.Fatalf("panic unlock: %v", err)
+	}
+}
+
+func TestFilePermissions(t *testing.T) {
+	dir, s := newTestStore(t, Options{})
+	fill(t, s)
+	s.Close()
+	s = reopen(t, dir) // a WAL made at a later open
+	update(t, s, func(tx *Tx) error { return tx.PutContact(Contact{ID: "x"}) })
+	if len(files(t, dir)) < 3 {
+		t.Fatalf("expected key, database and WAL, found %v", files(t, dir))
+	}
+	for _, name := range append([]string{"."}, files(t, dir)...) {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %v; only the owner may read the store", name, fi.Mode().Perm())
+		}
+	}
+}

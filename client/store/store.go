@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -121,6 +122,10 @@ func create(dir string, lock *os.File, passphrase []byte, params keyfile.Params,
 	case foreign:
 		return nil, ErrDirNotEmpty
 	}
+	// The directory and every file in it are the user's alone.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("restricting the store directory: %w", err)
+	}
 	dataKey := envelope.NewKey()
 	defer dataKey.Zero()
 	kf, err := keyfile.New(params, passphrase, &dataKey)
@@ -131,6 +136,15 @@ func create(dir string, lock *os.File, passphrase []byte, params keyfile.Params,
 	db, err := openDB(dir)
 	if err == nil {
 		err = createSchema(db)
+	}
+	if err == nil {
+		// SQLite creates files with the umask's permissions, and later WAL
+		// files with the database file's: restrict what exists now.
+		for _, name := range []string{dbName, dbName + "-wal"} {
+			if cerr := os.Chmod(filepath.Join(dir, name), 0o600); cerr != nil && !errors.Is(cerr, os.ErrNotExist) {
+				err = cerr
+			}
+		}
 	}
 	if err != nil {
 		if db != nil {
@@ -336,7 +350,7 @@ func Exists(dir string) (bool, error) {
 	if wiped, err := recoverDir(dir, false); err != nil || wiped {
 		return false, err
 	}
-	_, err = os.Stat(dir + string(os.PathSeparator) + keyName)
+	_, err = os.Stat(filepath.Join(dir, keyName))
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
