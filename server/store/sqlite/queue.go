@@ -15,10 +15,10 @@ func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		b.Seqs = make([]uint64, len(b.Messages))
 		b.Errs = make([]error, len(b.Messages))
-		if err := applyAcks(ctx, tx, b.Acks); err != nil {
+		if err := s.applyAcks(ctx, tx, b.Acks); err != nil {
 			return err
 		}
-		return insertMessages(ctx, tx, b)
+		return s.insertMessages(ctx, tx, b)
 	})
 	if err != nil {
 		b.Seqs, b.Errs = nil, nil
@@ -27,15 +27,11 @@ func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 	return nil
 }
 
-func applyAcks(ctx context.Context, tx *sql.Tx, acks []store.Ack) error {
+func (s *Store) applyAcks(ctx context.Context, tx *sql.Tx, acks []store.Ack) error {
 	if len(acks) == 0 {
 		return nil
 	}
-	del, err := tx.PrepareContext(ctx, `DELETE FROM messages WHERE seq = ? AND account = ? AND device = ?`)
-	if err != nil {
-		return err
-	}
-	defer del.Close()
+	del := tx.StmtContext(ctx, s.deleteAck)
 	deleted := map[store.Address]int64{}
 	for _, a := range acks {
 		for _, seq := range a.Seqs {
@@ -47,39 +43,36 @@ func applyAcks(ctx context.Context, tx *sql.Tx, acks []store.Ack) error {
 			deleted[a.To] += n
 		}
 	}
-	return adjustQueued(ctx, tx, deleted, -1)
+	return s.adjustQueued(ctx, tx, deleted, -1)
 }
 
 // adjustQueued adds sign*n to each device's queued count.
-func adjustQueued(ctx context.Context, tx *sql.Tx, counts map[store.Address]int64, sign int64) error {
+func (s *Store) adjustQueued(ctx context.Context, tx *sql.Tx, counts map[store.Address]int64, sign int64) error {
+	adjust := tx.StmtContext(ctx, s.adjust)
 	for a, n := range counts {
 		if n == 0 {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE devices SET queued = MAX(queued + ?, 0) WHERE account = ? AND id = ?`,
-			sign*n, a.Account, a.Device); err != nil {
+		if _, err := adjust.ExecContext(ctx, sign*n, a.Account, a.Device); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func insertMessages(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
+func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 	if len(b.Messages) == 0 {
 		return nil
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO messages (account, device, sender, sender_device, received, body) VALUES (?, ?, ?, ?, ?, ?)`)
-	if err != nil {
-		return err
-	}
-	defer ins.Close()
+	ins := tx.StmtContext(ctx, s.insert)
+	queuedStmt := tx.StmtContext(ctx, s.queued)
 	room := map[store.Address]int64{} // -1: no such device
 	added := map[store.Address]int64{}
 	for i, m := range b.Messages {
 		r, ok := room[m.To]
 		if !ok {
 			var queued int64
-			err := tx.QueryRowContext(ctx, `SELECT queued FROM devices WHERE account = ? AND id = ?`, m.To.Account, m.To.Device).Scan(&queued)
+			err := queuedStmt.QueryRowContext(ctx, m.To.Account, m.To.Device).Scan(&queued)
 			switch {
 			case err == sql.ErrNoRows:
 				r = -1
@@ -114,14 +107,12 @@ func insertMessages(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
 		}
 		room[m.To] = r
 	}
-	return adjustQueued(ctx, tx, added, 1)
+	return s.adjustQueued(ctx, tx, added, 1)
 }
 
 // Pending implements store.Queue.
 func (s *Store) Pending(ctx context.Context, a store.Address, after uint64, cutoff time.Time, limit int) ([]store.Message, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT seq, sender, sender_device, received, body FROM messages
-		WHERE account = ? AND device = ? AND seq > ? AND received > ? ORDER BY seq LIMIT ?`,
-		a.Account, a.Device, int64(after), cutoff.Unix(), limit)
+	rows, err := s.pending.QueryContext(ctx, a.Account, a.Device, int64(after), cutoff.Unix(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: pending: %w", err)
 	}
@@ -178,7 +169,7 @@ func (s *Store) Sweep(ctx context.Context, cutoff time.Time) (int64, error) {
 			if err := rows.Err(); err != nil {
 				return err
 			}
-			return adjustQueued(ctx, tx, counts, -1)
+			return s.adjustQueued(ctx, tx, counts, -1)
 		})
 		if err != nil {
 			return total, fmt.Errorf("sqlite: sweep: %w", err)

@@ -24,11 +24,16 @@ import (
 type Store struct {
 	w *sql.DB // the one writer connection
 	r *sql.DB // readers (query_only)
+
+	// Statements of the hot path, prepared once: parsing SQL for every
+	// message would cost more than storing it.
+	insert, deleteAck, queued, adjust *sql.Stmt // on w
+	pending                           *sql.Stmt // on r
 }
 
 var _ store.Store = (*Store)(nil)
 
-const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=secure_delete(ON)"
+const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=secure_delete(ON)&_pragma=cache_size(-65536)"
 
 // Open opens (creating if needed) the database file at path and runs any
 // schema migrations it lacks.
@@ -54,11 +59,43 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	n := max(2, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &Store{w: w, r: r}, nil
+	s := &Store{w: w, r: r}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		db  *sql.DB
+		dst **sql.Stmt
+		sql string
+	}{
+		{s.w, &s.insert, `INSERT INTO messages (account, device, sender, sender_device, received, body) VALUES (?, ?, ?, ?, ?, ?)`},
+		{s.w, &s.deleteAck, `DELETE FROM messages WHERE seq = ? AND account = ? AND device = ?`},
+		{s.w, &s.queued, `SELECT queued FROM devices WHERE account = ? AND id = ?`},
+		{s.w, &s.adjust, `UPDATE devices SET queued = MAX(queued + ?, 0) WHERE account = ? AND id = ?`},
+		{s.r, &s.pending, `SELECT seq, sender, sender_device, received, body FROM messages
+			WHERE account = ? AND device = ? AND seq > ? AND received > ? ORDER BY seq LIMIT ?`},
+	} {
+		st, err := p.db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return err
+		}
+		*p.dst = st
+	}
+	return nil
 }
 
 // Close closes the database.
 func (s *Store) Close() error {
+	for _, st := range []*sql.Stmt{s.insert, s.deleteAck, s.queued, s.adjust, s.pending} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
