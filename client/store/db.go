@@ -39,6 +39,10 @@ var schema = []string{
 	`CREATE INDEX identities_grp ON identities (grp)`,
 	`CREATE TABLE prekeys (k BLOB PRIMARY KEY, grp BLOB NOT NULL, v BLOB NOT NULL) WITHOUT ROWID`,
 	`CREATE INDEX prekeys_grp ON prekeys (grp)`,
+	// uses of a reusable prekey (a last-resort Kyber prekey); grp is the
+	// prekey's row key, so deleting the prekey deletes them
+	`CREATE TABLE prekey_uses (k BLOB PRIMARY KEY, grp BLOB NOT NULL, v BLOB NOT NULL) WITHOUT ROWID`,
+	`CREATE INDEX prekey_uses_grp ON prekey_uses (grp)`,
 	// people and conversations
 	`CREATE TABLE contacts (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID`,
 	`CREATE TABLE requests (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID`,

@@ -358,3 +358,29 @@ func TestScrubRemovesReplacedSessions(t *testing.T) {
 		return nil
 	})
 }
+
+func TestPreKeyUses(t *testing.T) {
+	_, s := newTestStore(t, Options{})
+	mark := func(id uint32, use string) bool {
+		var fresh bool
+		update(t, s, func(tx *Tx) (err error) { fresh, err = tx.MarkPreKeyUsed(KyberPreKey, id, []byte(use)); return })
+		return fresh
+	}
+	update(t, s, func(tx *Tx) error { return tx.PutPreKey(KyberPreKey, 9, []byte("last resort")) })
+	if !mark(9, "spk1|base-a") || !mark(9, "spk1|base-b") || !mark(8, "spk1|base-a") {
+		t.Fatal("new uses not reported as new")
+	}
+	if mark(9, "spk1|base-a") {
+		t.Fatal("a repeated use reported as new")
+	}
+	update(t, s, func(tx *Tx) error { return tx.DeletePreKey(KyberPreKey, 9) })
+	if !mark(9, "spk1|base-a") {
+		t.Fatal("uses outlived their prekey")
+	}
+	if mark(8, "spk1|base-a") {
+		t.Fatal("deleting one prekey dropped another's uses")
+	}
+	if err := s.Update(func(tx *Tx) error { _, err := tx.MarkPreKeyUsed(KyberPreKey, 1, nil); return err }); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("empty use: %v", err)
+	}
+}

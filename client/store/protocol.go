@@ -2,7 +2,10 @@ package store
 
 import (
 	"encoding/binary"
+	"fmt"
 	"slices"
+
+	"github.com/skymsg/sky/client/store/envelope"
 )
 
 // The protocol core's state: sessions, peers' identity keys and the own
@@ -127,10 +130,40 @@ func (t *Tx) PutPreKey(kind PreKeyKind, id uint32, record []byte) error {
 	return t.put("prekeys", preKeyKey(kind, id), t.hash("prekeys.grp", []byte{byte(kind)}), record)
 }
 
-// DeletePreKey removes a prekey (after use); a missing one is not an error.
+// DeletePreKey removes a prekey (after use) and the uses recorded for it; a
+// missing one is not an error.
 func (t *Tx) DeletePreKey(kind PreKeyKind, id uint32) error {
-	_, err := t.del("prekeys", preKeyKey(kind, id))
-	return err
+	key := preKeyKey(kind, id)
+	if _, err := t.del("prekeys", key); err != nil {
+		return err
+	}
+	if _, err := t.tx.Exec(`DELETE FROM prekey_uses WHERE grp = ?`, t.hash("prekeys", key)); err != nil {
+		return fmt.Errorf("deleting prekey uses: %w", err)
+	}
+	return nil
+}
+
+// MarkPreKeyUsed records one use of a reusable prekey and reports whether
+// that use is new. For a last-resort Kyber prekey, use is the signed prekey ID
+// and the base key of the first message: a use seen before is a replayed
+// first message, which the protocol refuses. The uses go with the prekey.
+func (t *Tx) MarkPreKeyUsed(kind PreKeyKind, id uint32, use []byte) (bool, error) {
+	if err := t.writable(); err != nil {
+		return false, err
+	}
+	if !kind.valid() || len(use) == 0 {
+		return false, invalid("a prekey use needs a known kind and a non-empty use")
+	}
+	key := preKeyKey(kind, id)
+	useKey := append(append([]byte{}, key...), use...)
+	k := t.hash("prekey_uses", useKey)
+	v := t.s.seal.Seal(envelope.AD("prekey_uses", "v", k), encodeKV(useKey, nil))
+	res, err := t.tx.Exec(`INSERT INTO prekey_uses (k, grp, v) VALUES (?, ?, ?) ON CONFLICT (k) DO NOTHING`, k, t.hash("prekeys", key), v)
+	if err != nil {
+		return false, fmt.Errorf("recording a prekey use: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // PreKeyIDs returns the IDs of the stored prekeys of kind, ascending.
