@@ -1,23 +1,12 @@
 package store
 
 import (
-	"errors"
-
 	"github.com/skymsg/sky/client/store/keyfile"
 )
 
 // Account returns the recorded account, or ErrNotFound.
 func (t *Tx) Account() (Account, error) {
-	v, err := t.get("kv", kvAccount)
-	if err != nil {
-		return Account{}, err
-	}
-	a, err := decodeAccount(v)
-	clear(v)
-	if err != nil {
-		return Account{}, corrupt("account", err)
-	}
-	return a, nil
+	return getRecord(t, "kv", kvAccount, decodeAccount)
 }
 
 // SetAccount records the account. Its encoding must fit the panic payload
@@ -39,16 +28,7 @@ func (t *Tx) SetAccount(a Account) error {
 
 // LocalIdentity returns the own identity key pair, or ErrNotFound.
 func (t *Tx) LocalIdentity() (LocalIdentity, error) {
-	v, err := t.get("kv", kvIdentity)
-	if err != nil {
-		return LocalIdentity{}, err
-	}
-	l, err := decodeLocalIdentity(v)
-	clear(v)
-	if err != nil {
-		return LocalIdentity{}, corrupt("own identity", err)
-	}
-	return l, nil
+	return getRecord(t, "kv", kvIdentity, decodeLocalIdentity)
 }
 
 // SetLocalIdentity records the own identity key pair.
@@ -105,7 +85,8 @@ func getRecord[T any](t *Tx, table string, key []byte, decode func([]byte) (T, e
 	if err != nil {
 		return zero, err
 	}
-	r, err := decode(v)
+	r, err := decode(v) // decoders copy what they keep
+	clear(v)
 	if err != nil {
 		return zero, corrupt(table+" record", err)
 	}
@@ -127,11 +108,4 @@ func listRecords[T any](t *Tx, table string, grp []byte, decode func([]byte) (T,
 		out = append(out, r)
 	}
 	return out, nil
-}
-
-func ignoreNotFound(err error) error {
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	}
-	return err
 }
