@@ -384,3 +384,65 @@ func TestPreKeyUses(t *testing.T) {
 		t.Fatalf("empty use: %v", err)
 	}
 }
+
+// TestConcurrentUse: writers, readers and the expiry loop share one Store
+// (run with -race, as CI does).
+func TestConcurrentUse(t *testing.T) {
+	_, s := newTestStore(t, Options{})
+	const writers, each = 4, 25
+	done := make(chan error, writers+2)
+	for w := range writers {
+		go func() {
+			for i := range each {
+				err := s.Update(func(tx *Tx) error {
+					m := Message{Conversation: fmt.Sprint("peer-", w), Outgoing: true, Body: Secret("x"), SentAt: t0, Timer: time.Duration(i%3) * time.Second}
+					return tx.AddMessage(&m)
+				})
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	go func() {
+		for range each {
+			if err := s.View(func(tx *Tx) error { _, err := tx.Messages("peer-0", 0, 0); return err }); err != nil {
+				done <- err
+				return
+			}
+			s.NextExpiry()
+		}
+		done <- nil
+	}()
+	go func() {
+		for range each {
+			if _, err := s.Expire(t0.Add(time.Second)); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for range writers + 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Expire(t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	s.View(func(tx *Tx) error {
+		for w := range writers {
+			ms, _ := tx.Messages(fmt.Sprint("peer-", w), 0, 0)
+			total += len(ms)
+		}
+		return nil
+	})
+	// Messages with timer 0 stay: i%3 == 0 for 9 of each writer's 25.
+	if want := writers * 9; total != want {
+		t.Fatalf("%d messages left, want %d", total, want)
+	}
+}
