@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -22,8 +23,12 @@ import (
 
 // Store is a store.Store on one SQLite file.
 type Store struct {
-	w *sql.DB // the one writer connection
-	r *sql.DB // readers (query_only)
+	w  *sql.DB // the one writer connection
+	r  *sql.DB // readers (query_only)
+	cp *sql.DB // the checkpointer's connection
+
+	stopCheckpoints chan struct{}
+	checkpointsDone chan struct{}
 
 	// Statements of the hot path, prepared once: parsing SQL for every
 	// message would cost more than storing it.
@@ -39,7 +44,9 @@ const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=s
 // schema migrations it lacks.
 func Open(ctx context.Context, path string) (*Store, error) {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath()
-	w, err := sql.Open("sqlite", dsn+"?"+pragmas+"&_txlock=immediate")
+	// The writer never checkpoints: a background goroutine does, so a
+	// commit never waits for pages to be copied into the database file.
+	w, err := sql.Open("sqlite", dsn+"?"+pragmas+"&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -59,12 +66,49 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	n := max(2, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	s := &Store{w: w, r: r}
+	cp, err := sql.Open("sqlite", dsn+"?"+pragmas)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	cp.SetMaxOpenConns(1)
+	s := &Store{w: w, r: r, cp: cp, stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{})}
 	if err := s.prepare(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
+	go s.checkpointLoop()
 	return s, nil
+}
+
+// Checkpoint intervals: PASSIVE checkpoints run beside the writer and keep
+// the WAL short; a TRUNCATE checkpoint now and then empties it, so deleted
+// messages do not linger in old WAL frames.
+const (
+	passiveEvery  = 200 * time.Millisecond
+	truncateEvery = time.Minute
+)
+
+func (s *Store) checkpointLoop() {
+	defer close(s.checkpointsDone)
+	passive := time.NewTicker(passiveEvery)
+	defer passive.Stop()
+	truncate := time.NewTicker(truncateEvery)
+	defer truncate.Stop()
+	for {
+		mode := "PASSIVE"
+		select {
+		case <-s.stopCheckpoints:
+			return
+		case <-passive.C:
+		case <-truncate.C:
+			mode = "TRUNCATE"
+		}
+		// Errors (SQLITE_BUSY while a writer holds the lock) are retried
+		// on the next tick.
+		s.cp.Exec("PRAGMA wal_checkpoint(" + mode + ")")
+	}
 }
 
 func (s *Store) prepare(ctx context.Context) error {
@@ -91,12 +135,19 @@ func (s *Store) prepare(ctx context.Context) error {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	if s.stopCheckpoints != nil {
+		close(s.stopCheckpoints)
+		<-s.checkpointsDone
+		s.stopCheckpoints = nil
+	}
 	for _, st := range []*sql.Stmt{s.insert, s.deleteAck, s.queued, s.adjust, s.pending} {
 		if st != nil {
 			st.Close()
 		}
 	}
-	return errors.Join(s.r.Close(), s.w.Close())
+	// A last checkpoint leaves the WAL empty for the next start.
+	s.cp.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	return errors.Join(s.r.Close(), s.cp.Close(), s.w.Close())
 }
 
 // tx runs fn in a write transaction (BEGIN IMMEDIATE) and commits it.
