@@ -303,6 +303,10 @@ func panicResult(kf *keyfile.File, panicKey *envelope.Key) *WipedError {
 // openStore opens the database of an unlocked store and checks that it
 // belongs to this data key.
 func openStore(dir string, lock *os.File, kf *keyfile.File, dataKey *envelope.Key) (*Store, error) {
+	// SQLite would create a missing database; a store without one is damaged.
+	if _, err := os.Stat(filepath.Join(dir, dbName)); err != nil {
+		return nil, corrupt("the database file is missing", err)
+	}
 	db, err := openDB(dir)
 	if err != nil {
 		return nil, corrupt("database", err)

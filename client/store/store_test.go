@@ -529,3 +529,17 @@ func TestAccountMustFitPanicPayload(t *testing.T) {
 		t.Fatalf("oversized account: %v", err)
 	}
 }
+
+func TestMissingDatabase(t *testing.T) {
+	dir, s := newTestStore(t, Options{})
+	s.Close()
+	os.Rename(filepath.Join(dir, dbName), filepath.Join(dir, "moved"))
+	if _, err := Open(dir, pass); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("missing database: %v, want ErrCorrupt", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, dbName)); !os.IsNotExist(err) {
+		t.Fatal("Open created an empty database")
+	}
+	os.Rename(filepath.Join(dir, "moved"), filepath.Join(dir, dbName))
+	reopen(t, dir)
+}
