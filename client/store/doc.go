@@ -34,10 +34,12 @@
 //
 // The data key is wrapped (XChaCha20-Poly1305) under a key derived from the
 // passphrase with Argon2id. The default parameters, keyfile.Default, are
-// 256 MiB of memory, 7 passes and 2 lanes: one derivation takes about 0.5 s
-// on the project's 2-core reference machine (AMD EPYC, 2 vCPUs, idle:
-// 0.47-0.51 s in a standalone measurement and BenchmarkDeriveDefault; under
-// heavy load from other processes it stretches, 1-4 s were seen). They are
+// 256 MiB of memory, 7 passes and 2 lanes. On the project's 2-core
+// reference machine (AMD EPYC, 2 vCPUs) one derivation takes 0.51 s of wall
+// time when the machine is idle (best of three) and about 1.2 s of CPU time
+// over its two lanes (BenchmarkDeriveDefault reports cpu-s/op). Other load
+// stretches the wall time: 0.55 s best of three at a load average of 6, and
+// benchmark means of 1.2-4 s while other test suites ran. The parameters are
 // stored in the key file, so they can be raised for new stores later.
 // ChangePassphrase re-wraps the data key; the data itself is not rewritten.
 //

@@ -19,9 +19,9 @@ type Params struct {
 }
 
 // Default is what a new store uses: 256 MiB, 7 passes, 2 lanes. On the
-// project's 2-core reference machine one derivation takes about 0.5 s
-// (BenchmarkDeriveDefault: 0.50 s/op); see the store's package doc for the
-// measured numbers.
+// project's idle 2-core reference machine one derivation takes about 0.5 s
+// of wall time and 1.2 s of CPU time (BenchmarkDeriveDefault); the store's
+// package doc gives the measurements.
 var Default = Params{Time: 7, MemoryKiB: 256 << 10, Threads: 2}
 
 // Bounds accepted by Validate. The upper bounds keep a damaged or hostile key
