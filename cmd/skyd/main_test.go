@@ -44,7 +44,7 @@ type proc struct {
 }
 
 // startSkyd runs `skyd serve args…` and waits until it reports serving.
-func startSkyd(t *testing.T, args ...string) *proc {
+func startSkyd(t testing.TB, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(skydBin, append([]string{"serve"}, args...)...)
 	out, err := cmd.StdoutPipe()
@@ -69,7 +69,7 @@ func startSkyd(t *testing.T, args ...string) *proc {
 }
 
 // until reads stdout lines until one matches re, returning its submatches.
-func (p *proc) until(t *testing.T, re *regexp.Regexp) []string {
+func (p *proc) until(t testing.TB, re *regexp.Regexp) []string {
 	t.Helper()
 	timeout := time.After(30 * time.Second)
 	for {
