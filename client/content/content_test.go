@@ -1,0 +1,228 @@
+package content
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
+)
+
+var t0 = time.UnixMilli(1_790_000_000_123)
+
+func sample(kind Kind) *Content {
+	c := &Content{Version: Version, Sender: "abcdefghjk", SenderDevice: 1, Recipient: "mnpqrstuvw", ID: ID{1, 2, 3}, SentAt: t0, Kind: kind}
+	switch kind {
+	case KindText:
+		c.Seq, c.Text, c.Timer = 7, "héllo, Bob", 30*time.Second
+	case KindTimerChange:
+		c.Seq, c.Timer, c.TimerV = 8, time.Hour, 3
+	case KindReceipt:
+		c.Receipt, c.IDs = Read, []ID{{9}, {10}}
+	}
+	return c
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, c := range []*Content{sample(KindText), sample(KindTimerChange), sample(KindReceipt), func() *Content {
+		c := sample(KindText)
+		c.Text, c.Timer = "", 0 // empty text, timer off
+		return c
+	}()} {
+		b, err := Encode(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Decode(b)
+		if err != nil {
+			t.Fatalf("%s: %v", c.Kind, err)
+		}
+		if fmt.Sprint(got.IDs) != fmt.Sprint(c.IDs) || got.Text != c.Text || got.Timer != c.Timer || got.TimerV != c.TimerV ||
+			got.Receipt != c.Receipt || got.Seq != c.Seq || !got.SentAt.Equal(c.SentAt) || got.ID != c.ID ||
+			got.Sender != c.Sender || got.Recipient != c.Recipient || got.SenderDevice != c.SenderDevice || got.Kind != c.Kind {
+			t.Errorf("%s: round trip changed the content:\n got %+v\nwant %+v", c.Kind, *got, *c)
+		}
+	}
+}
+
+func TestEncodeRefuses(t *testing.T) {
+	for name, mutate := range map[string]func(*Content){
+		"no sender":        func(c *Content) { c.Sender = "" },
+		"long sender":      func(c *Content) { c.Sender = strings.Repeat("a", 65) },
+		"no recipient":     func(c *Content) { c.Recipient = "" },
+		"no device":        func(c *Content) { c.SenderDevice = 0 },
+		"no ID":            func(c *Content) { c.ID = ID{} },
+		"no time":          func(c *Content) { c.SentAt = time.Time{} },
+		"timer too short":  func(c *Content) { c.Timer = 4 * time.Second },
+		"timer too long":   func(c *Content) { c.Timer = MaxTimer + time.Second },
+		"text not UTF-8":   func(c *Content) { c.Text = "\xff" },
+		"text too long":    func(c *Content) { c.Text = strings.Repeat("a", MaxTextBytes+1) },
+		"text without seq": func(c *Content) { c.Seq = 0 },
+		"unknown kind":     func(c *Content) { c.Kind = 42 },
+	} {
+		c := sample(KindText)
+		mutate(c)
+		if _, err := Encode(c); err == nil {
+			t.Errorf("%s: encoded", name)
+		}
+	}
+	r := sample(KindReceipt)
+	r.IDs = nil
+	if _, err := Encode(r); !errors.Is(err, ErrMalformed) {
+		t.Errorf("empty receipt: %v", err)
+	}
+}
+
+// raw builds encodings by hand, for inputs Encode cannot make.
+func raw(fields ...func([]byte) []byte) []byte {
+	var b []byte
+	for _, f := range fields {
+		b = f(b)
+	}
+	return b
+}
+
+func v(num protowire.Number, x uint64) func([]byte) []byte {
+	return func(b []byte) []byte { return appendVarint(b, num, x) }
+}
+
+func s(num protowire.Number, x []byte) func([]byte) []byte {
+	return func(b []byte) []byte { return appendBytes(b, num, x) }
+}
+
+func header() []func([]byte) []byte {
+	return []func([]byte) []byte{v(fVersion, 1), s(fSender, []byte("a")), v(fSenderDevice, 1), s(fRecipient, []byte("b")),
+		s(fID, bytes.Repeat([]byte{1}, 16)), v(fSentAt, 1000), v(fSeq, 1)}
+}
+
+func TestDecode(t *testing.T) {
+	text := s(firstBody, raw(s(fTextBody, []byte("hi"))))
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want error // nil: decodes
+	}{
+		{"minimal text", raw(append(header(), text)...), nil},
+		{"unknown field skipped", raw(append(header(), v(200, 5), text)...), nil},
+		{"newer version", raw(append([]func([]byte) []byte{v(fVersion, 2)}, append(header()[1:], text)...)...), ErrUnsupported},
+		{"unknown body", raw(append(header(), s(50, nil))...), ErrUnsupported},
+		{"no body", raw(header()...), ErrMalformed},
+		{"two bodies", raw(append(header(), text, text)...), ErrMalformed},
+		{"repeated field", raw(append(header(), v(fSeq, 2), text)...), ErrMalformed},
+		{"no version", raw(append(header()[1:], text)...), ErrMalformed},
+		{"version 0", raw(append([]func([]byte) []byte{v(fVersion, 0)}, append(header()[1:], text)...)...), ErrMalformed},
+		{"short ID", raw(append(append(header()[:4], s(fID, []byte{1})), text)...), ErrMalformed},
+		{"wrong wire type", raw(append(header(), s(fSeq, []byte{1}), text)...), ErrMalformed},
+		{"truncated", raw(append(header(), text)...)[:20], ErrMalformed},
+		{"empty", nil, ErrMalformed},
+		{"timer 3 s", raw(append(header(), s(firstBody, raw(s(fTextBody, []byte("x")), v(fTextTimer, 3))))...), ErrMalformed},
+		{"huge timer", raw(append(header(), s(firstBody, raw(v(fTextTimer, 1<<40))))...), ErrMalformed},
+		{"receipt with short ID", raw(append(header()[:6], s(12, raw(v(fReceiptType, 1), s(fReceiptIDs, []byte{1}))))...), ErrMalformed},
+		{"receipt with seq", raw(append(header(), s(12, raw(v(fReceiptType, 1), s(fReceiptIDs, make([]byte, 16)))))...), ErrMalformed},
+		{"receipt", raw(append(header()[:6], s(12, raw(v(fReceiptType, 1), s(fReceiptIDs, make([]byte, 16)), s(fReceiptIDs, make([]byte, 16)))))...), nil},
+	} {
+		_, err := Decode(tc.in)
+		if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestPad(t *testing.T) {
+	for _, n := range []int{0, 1, 255, 256, 1000, 1023, 1024, 100 << 10, MaxPadded - 1} {
+		in := bytes.Repeat([]byte{0x80}, n) // the marker byte itself inside the data
+		p, err := Pad(in)
+		if err != nil {
+			t.Fatal(n, err)
+		}
+		want := 0
+		for _, b := range Buckets {
+			if n < b {
+				want = b
+				break
+			}
+		}
+		if len(p) != want {
+			t.Errorf("%d bytes padded to %d, want %d", n, len(p), want)
+		}
+		out, err := Unpad(p)
+		if err != nil || !bytes.Equal(out, in) {
+			t.Errorf("%d bytes: unpad gave %d bytes, %v", n, len(out), err)
+		}
+	}
+	if _, err := Pad(make([]byte, MaxPadded)); err == nil {
+		t.Error("padded more than the largest bucket")
+	}
+	for _, bad := range [][]byte{nil, {0, 0}, {1, 2}, {0x80, 1}, {0x80, 0, 7, 0}} {
+		if _, err := Unpad(bad); !errors.Is(err, ErrMalformed) {
+			t.Errorf("Unpad(%x): %v", bad, err)
+		}
+	}
+}
+
+func TestFormatHidesText(t *testing.T) {
+	c := sample(KindText)
+	c.Text = "canary-7f3a"
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q"} {
+		if out := fmt.Sprintf(verb, *c) + fmt.Sprintf(verb, c); strings.Contains(out, "canary") || strings.Contains(out, fmt.Sprintf("%x", "canary")) {
+			t.Errorf("%s shows the text: %s", verb, out)
+		}
+	}
+}
+
+func TestParseID(t *testing.T) {
+	id := ID{0xde, 0xad, 15: 0xff}
+	got, err := ParseID(id.String())
+	if err != nil || got != id {
+		t.Fatalf("ParseID(%s) = %x, %v", id, got, err)
+	}
+	for _, bad := range []string{"", "zz", strings.Repeat("g", 32), strings.Repeat("a", 31)} {
+		if _, err := ParseID(bad); err == nil {
+			t.Errorf("ParseID(%q) accepted", bad)
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, k := range []Kind{KindText, KindTimerChange, KindReceipt} {
+		b, _ := Encode(sample(k))
+		f.Add(b)
+	}
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := Decode(b)
+		if err != nil {
+			return
+		}
+		// whatever decodes must encode again and decode to the same thing
+		b2, err := Encode(c)
+		if err != nil {
+			t.Fatalf("decoded content does not encode: %v", err)
+		}
+		c2, err := Decode(b2)
+		if err != nil {
+			t.Fatalf("re-encoded content does not decode: %v", err)
+		}
+		b3, _ := Encode(c2)
+		if !bytes.Equal(b2, b3) {
+			t.Fatal("encoding is not stable")
+		}
+	})
+}
+
+func FuzzUnpad(f *testing.F) {
+	p, _ := Pad([]byte("hello"))
+	f.Add(p)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out, err := Unpad(b)
+		if err != nil {
+			return
+		}
+		if len(out) >= len(b) || b[len(out)] != 0x80 {
+			t.Fatal("unpadded without a marker")
+		}
+	})
+}
