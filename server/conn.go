@@ -31,16 +31,16 @@ const (
 )
 
 // conn is one client connection. The handler goroutine reads and handles
-// requests; a writer goroutine writes responses and pushes, so a slow
-// client stalls only itself.
+// requests; a writer goroutine, started only while there is something to
+// write (so an idle connection costs one goroutine), writes responses and
+// pushes, and a slow client stalls only itself.
 type conn struct {
 	s         *Server
 	ws        *websocket.Conn
 	ctx       context.Context
 	cancel    context.CancelFunc
-	out       chan *wire.Frame // responses; bounded by slots
-	slots     chan struct{}    // one per unanswered request
-	wake      chan struct{}    // something to push
+	slots     chan struct{} // one per unanswered request
+	writers   sync.WaitGroup
 	limiter   *rate.Limiter
 	challenge []byte
 	closeOnce sync.Once
@@ -59,6 +59,9 @@ type conn struct {
 	live      []liveMessage
 	liveBytes int
 	needDrain bool
+	outq      []*wire.Frame // responses waiting to be written (at most one per slot)
+	pushDue   bool          // live messages or a drain are waiting
+	writing   bool          // a writer goroutine is running
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
@@ -85,9 +88,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		ws:        ws,
 		ctx:       ctx,
 		cancel:    cancel,
-		out:       make(chan *wire.Frame, s.cfg.MaxInflight),
 		slots:     make(chan struct{}, s.cfg.MaxInflight),
-		wake:      make(chan struct{}, 1),
 		limiter:   s.cfg.ConnRate.limiter(),
 		challenge: make([]byte, wire.ChallengeBytes),
 	}
@@ -120,12 +121,11 @@ func (c *conn) run() {
 	if !c.handshake() {
 		return
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() { defer wg.Done(); c.writeLoop() }()
 	c.readLoop()
 	c.cancel()
-	wg.Wait()
+	c.mu.Lock() // after this no writer can start (see kick)
+	c.mu.Unlock()
+	c.writers.Wait()
 }
 
 func (c *conn) isAuthed() bool {
@@ -228,40 +228,79 @@ func (c *conn) readLoop() {
 }
 
 // reply queues a response; the writer frees the request's slot once it is
-// written.
+// written. It never blocks, so the group-commit goroutine can call it.
 func (c *conn) reply(id uint64, r *wire.Response) {
 	r.Id = id
-	select {
-	case c.out <- &wire.Frame{Body: &wire.Frame_Response{Response: r}}:
-	case <-c.ctx.Done():
+	c.mu.Lock()
+	c.outq = append(c.outq, &wire.Frame{Body: &wire.Frame_Response{Response: r}})
+	c.kick()
+	c.mu.Unlock()
+}
+
+// kick starts the writer goroutine unless it runs already. c.mu is held.
+func (c *conn) kick() {
+	if c.writing || c.ctx.Err() != nil {
+		return
 	}
+	c.writing = true
+	c.writers.Add(1)
+	go c.writeLoop()
 }
 
 func (c *conn) replyErr(id uint64, e *wire.Error) {
 	c.reply(id, &wire.Response{Error: e})
 }
 
+// writeLoop writes queued responses, then pending pushes, and exits when
+// there is nothing left to write.
 func (c *conn) writeLoop() {
+	defer c.writers.Done()
 	for {
-		select {
-		case f := <-c.out:
+		c.mu.Lock()
+		if c.ctx.Err() != nil {
+			c.writing = false
+			c.mu.Unlock()
+			return
+		}
+		if len(c.outq) > 0 {
+			f := c.outq[0]
+			c.outq[0] = nil
+			if c.outq = c.outq[1:]; len(c.outq) == 0 {
+				c.outq = nil
+			}
+			c.mu.Unlock()
 			err := c.write(f)
 			<-c.slots
 			if err != nil {
+				c.stopWriting()
 				return
 			}
 			if f.GetResponse().GetAccountDeleted() != nil {
 				c.fail(wire.Code_NOT_FOUND, "this account was deleted", websocket.StatusNormalClosure)
+				c.stopWriting()
 				return
 			}
-		case <-c.wake:
-			if c.push() != nil {
-				return
-			}
-		case <-c.ctx.Done():
-			return
+			continue
 		}
+		if c.pushDue {
+			c.pushDue = false
+			c.mu.Unlock()
+			if c.push() != nil {
+				c.stopWriting()
+				return
+			}
+			continue
+		}
+		c.writing = false
+		c.mu.Unlock()
+		return
 	}
+}
+
+func (c *conn) stopWriting() {
+	c.mu.Lock()
+	c.writing = false
+	c.mu.Unlock()
 }
 
 // write sends one frame, dropping the client if it does not take it within
@@ -296,15 +335,17 @@ func (c *conn) offer(m liveMessage) {
 		c.live = append(c.live, m)
 		c.liveBytes += len(m.Body)
 	}
+	c.pushDue = true
+	c.kick()
 	c.mu.Unlock()
-	c.poke()
 }
 
+// poke schedules a push.
 func (c *conn) poke() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.mu.Lock()
+	c.pushDue = true
+	c.kick()
+	c.mu.Unlock()
 }
 
 // push sends what is waiting for this device: first the store's backlog
