@@ -39,8 +39,8 @@ var preKeyKinds = [8]protowire.Type{
 }
 
 // Encode serializes m in libsignal's field order (1, 2, 3, 4, 5, 6, 7, 8),
-// always writing the registration ID and omitting the one-time prekey ID
-// when none was used. It records and returns the encoding.
+// always writing the registration ID, omitting the one-time prekey ID when
+// none was used and the Kyber fields when there is no Kyber ciphertext. It records and returns the encoding.
 func (m *PreKeySignalMessage) Encode() []byte {
 	inner := m.Message.Bytes()
 	size := 1 + 6 + 2*(2+curve.PublicKeySize) + 1 + protowire.SizeBytes(len(inner)) + 3*6 +
@@ -55,8 +55,10 @@ func (m *PreKeySignalMessage) Encode() []byte {
 	b = appendBytesField(b, 4, inner)
 	b = appendVarintField(b, 5, uint64(m.RegistrationID))
 	b = appendVarintField(b, 6, uint64(m.SignedPreKeyID))
-	b = appendVarintField(b, 7, uint64(m.KyberPreKeyID))
-	b = appendBytesField(b, 8, m.KyberCiphertext)
+	if m.KyberCiphertext != nil {
+		b = appendVarintField(b, 7, uint64(m.KyberPreKeyID))
+		b = appendBytesField(b, 8, m.KyberCiphertext)
+	}
 	m.serialized = b
 	return b
 }
