@@ -1,0 +1,212 @@
+package client
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/skymsg/sky/client/conn"
+	"github.com/skymsg/sky/client/protostore"
+	"github.com/skymsg/sky/client/store"
+	"github.com/skymsg/sky/protocol/identity"
+	"github.com/skymsg/sky/wire"
+)
+
+// Client is one Sky account on this device: its unlocked store and, while
+// Run runs, its connection to the server. Its methods are safe for
+// concurrent use.
+type Client struct {
+	opts  Options
+	st    *store.Store
+	local protostore.Local
+	acct  store.Account
+	auth  ed25519.PrivateKey
+
+	mu        sync.Mutex
+	conn      *conn.Conn // the live, authenticated connection, or nil
+	connErr   error      // why the last connection attempt or connection failed
+	running   bool
+	closed    bool
+	changed   chan struct{}    // closed and replaced whenever the outbox or connection state changes
+	blocked   map[string]error // recipients the outbox cannot send to, and why
+	sendErr   error            // why nothing can be sent (expired, revoked), until the next connection
+	subs      map[*Subscription]struct{}
+	heldPeers map[string]bool // peers with messages held for a gap
+
+	kick       chan struct{} // the outbox has new items
+	expiryKick chan struct{} // a new expiry may be due sooner
+	prekeyKick chan struct{} // one-time prekeys were used
+	stop       chan struct{}
+	wg         sync.WaitGroup
+}
+
+// Open unlocks the account in dir with passphrase.
+//
+// It returns ErrWrongPassphrase (a *store.WrongPassphraseError says how many
+// tries are left), or ErrNoAccount when there is none — including right after
+// the panic passphrase erased it, which looks exactly like a fresh install.
+// When the user chose, on setting the panic passphrase, to delete the account
+// on the server as well, Open does that first (best effort, within ctx).
+func Open(ctx context.Context, dir string, passphrase []byte, opts Options) (*Client, error) {
+	st, err := store.Open(dir, passphrase)
+	var wiped *store.WipedError
+	if errors.As(err, &wiped) {
+		if wiped.DeleteAccount && wiped.Account != nil {
+			deleteServerAccount(ctx, *wiped.Account)
+		}
+		return nil, ErrNoAccount
+	}
+	if err != nil {
+		return nil, err
+	}
+	c, err := newClient(st, opts)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// deleteServerAccount deletes the account on its server after a panic wipe:
+// connect, authenticate, delete. Failures are silent (the wipe already
+// happened; the server's expiry of idle accounts is the fallback).
+func deleteServerAccount(ctx context.Context, a store.Account) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if len(a.Credential) != ed25519.SeedSize {
+		return
+	}
+	cn, err := conn.Dial(ctx, a.Server)
+	if err != nil {
+		return
+	}
+	defer cn.Close()
+	key := ed25519.NewKeyFromSeed(a.Credential)
+	if _, err := cn.Authenticate(ctx, a.ID, a.DeviceID, key); err != nil {
+		return
+	}
+	cn.Call(ctx, &wire.Request{Op: &wire.Request_DeleteAccount{DeleteAccount: &wire.DeleteAccount{}}})
+}
+
+func newClient(st *store.Store, opts Options) (*Client, error) {
+	c := &Client{opts: opts.withDefaults(), st: st, changed: make(chan struct{}), blocked: map[string]error{},
+		subs: map[*Subscription]struct{}{}, heldPeers: map[string]bool{},
+		kick: make(chan struct{}, 1), expiryKick: make(chan struct{}, 1), prekeyKick: make(chan struct{}, 1), stop: make(chan struct{})}
+	err := st.View(func(tx *store.Tx) error {
+		var err error
+		if c.acct, err = tx.Account(); err != nil {
+			return err
+		}
+		li, err := tx.LocalIdentity()
+		if err != nil {
+			return err
+		}
+		kp, err := identity.Parse(li.KeyPair)
+		if err != nil {
+			return fmt.Errorf("%w: the identity key does not parse", store.ErrCorrupt)
+		}
+		c.local = protostore.Local{KeyPair: kp, RegistrationID: li.RegistrationID}
+		held, err := stringList(tx, setHeldPeers)
+		for _, p := range held {
+			c.heldPeers[p] = true
+		}
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		// a store without an account: registration never finished
+		return nil, fmt.Errorf("%w (registration did not finish; remove the directory and run sky init again)", ErrNoAccount)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(c.acct.Credential) != ed25519.SeedSize {
+		return nil, fmt.Errorf("%w: the device credential is damaged", store.ErrCorrupt)
+	}
+	c.auth = ed25519.NewKeyFromSeed(c.acct.Credential)
+	// Anything overdue goes before anything is shown.
+	if _, err := c.Expire(); err != nil {
+		return nil, err
+	}
+	c.wg.Add(1)
+	go c.expiryLoop()
+	return c, nil
+}
+
+// ID returns the own Sky ID.
+func (c *Client) ID() string { return c.acct.ID }
+
+// Server returns the server's URL.
+func (c *Client) Server() string { return c.acct.Server }
+
+// Dir returns the directory of the client's store.
+func (c *Client) Dir() string { return c.st.Dir() }
+
+func (c *Client) now() time.Time { return c.opts.Clock.Now() }
+
+// Close stops the connection and background work and locks the store.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	close(c.stop)
+	cn := c.conn
+	for s := range c.subs {
+		s.close()
+	}
+	c.mu.Unlock()
+	if cn != nil {
+		cn.Close()
+	}
+	c.wg.Wait()
+	return c.st.Close()
+}
+
+// halt stops the background work but leaves the store open (for Register
+// to erase it).
+func (c *Client) halt() {
+	c.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		close(c.stop)
+	}
+	c.mu.Unlock()
+	c.wg.Wait()
+}
+
+// notify wakes everyone waiting for a change of the outbox or connection.
+func (c *Client) notify() {
+	c.mu.Lock()
+	close(c.changed)
+	c.changed = make(chan struct{})
+	c.mu.Unlock()
+}
+
+func poke(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// update runs fn in a store transaction.
+func (c *Client) update(fn func(tx *store.Tx) error) error {
+	err := c.st.Update(fn)
+	if errors.Is(err, store.ErrClosed) {
+		return ErrClosed
+	}
+	return err
+}
+
+func (c *Client) view(fn func(tx *store.Tx) error) error {
+	err := c.st.View(fn)
+	if errors.Is(err, store.ErrClosed) {
+		return ErrClosed
+	}
+	return err
+}

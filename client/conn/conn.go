@@ -1,0 +1,327 @@
+// Package conn is the Sky client's connection to skyd: one WebSocket
+// speaking the wire protocol of docs/protocol.md. It does the Hello/Welcome
+// handshake, registers or authenticates the device, matches pipelined
+// requests to their responses, and hands pushed envelopes to its owner in
+// the order the server sent them.
+//
+// Everything the server sends is untrusted input: frames are size-checked and
+// decoded by package wire, unsolicited responses are dropped, and nothing here
+// interprets message content. What a push may do to the client is decided by
+// the client package, never here.
+package conn
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/skymsg/sky/wire"
+)
+
+// Errors of a connection. Server refusals are *wire.Error values (compare
+// with errors.Is against the wire sentinels).
+var (
+	ErrClosed    = errors.New("the connection to the Sky server is closed; reconnect")
+	ErrBadURL    = errors.New("the server address is not a ws://, wss://, http:// or https:// URL; check it (for example ws://127.0.0.1:7443)")
+	ErrHandshake = errors.New("the Sky server's handshake went wrong; check the server address and that it runs skyd")
+)
+
+// pingInterval and pingTimeout detect a connection that died silently.
+const (
+	pingInterval = 30 * time.Second
+	pingTimeout  = 15 * time.Second
+	// PushBuffer is how many pushes may wait for the owner before the
+	// connection stops reading (the server then holds the rest).
+	PushBuffer = 16
+)
+
+// NormalizeURL turns what a user types (ws://host:port, wss://host,
+// http(s)://host, with or without the /v1/websocket path) into the
+// WebSocket URL of the endpoint.
+func NormalizeURL(s string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(s))
+	if err != nil || u.Host == "" {
+		return "", ErrBadURL
+	}
+	switch u.Scheme {
+	case "ws", "wss":
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	default:
+		return "", ErrBadURL
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = wire.Path
+	}
+	u.RawQuery, u.Fragment, u.User = "", "", nil
+	return u.String(), nil
+}
+
+// Conn is one authenticated (or about to be) connection. Its methods are
+// safe for concurrent use.
+type Conn struct {
+	ws      *websocket.Conn
+	welcome *wire.Welcome
+
+	mu      sync.Mutex
+	nextID  uint64
+	pending map[uint64]chan *wire.Response
+	err     error       // why the connection ended
+	fatal   *wire.Error // the connection-level Error frame, if any
+
+	pushes    chan []*wire.Envelope
+	done      chan struct{}
+	quit      chan struct{} // closed by Close
+	closeOnce sync.Once
+}
+
+// Dial connects to the server at rawURL (see NormalizeURL) and completes the
+// handshake. The connection is not yet authenticated.
+func Dial(ctx context.Context, rawURL string) (*Conn, error) {
+	u, err := NormalizeURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	ws, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{CompressionMode: websocket.CompressionDisabled})
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the Sky server at %s: %w", u, err)
+	}
+	ws.SetReadLimit(wire.MaxServerFrameBytes)
+	c := &Conn{ws: ws, pending: map[uint64]chan *wire.Response{}, pushes: make(chan []*wire.Envelope, PushBuffer), done: make(chan struct{}), quit: make(chan struct{})}
+	if err := c.write(ctx, &wire.Frame{Body: &wire.Frame_Hello{Hello: &wire.Hello{Versions: []uint32{wire.Version}}}}); err != nil {
+		ws.CloseNow()
+		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
+	}
+	f, err := c.read(ctx)
+	if err != nil {
+		ws.CloseNow()
+		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
+	}
+	if e := f.GetError(); e != nil {
+		ws.CloseNow()
+		return nil, e
+	}
+	w := f.GetWelcome()
+	if w == nil || w.GetVersion() != wire.Version || len(w.GetChallenge()) != wire.ChallengeBytes {
+		ws.CloseNow()
+		return nil, fmt.Errorf("%w: no valid Welcome", ErrHandshake)
+	}
+	c.welcome = w
+	go c.readLoop()
+	go c.pingLoop()
+	return c, nil
+}
+
+// Welcome returns the server's Welcome (limits, server time).
+func (c *Conn) Welcome() *wire.Welcome { return c.welcome }
+
+func (c *Conn) write(ctx context.Context, f *wire.Frame) error {
+	b, err := wire.Encode(f)
+	if err != nil {
+		return err
+	}
+	if len(b) > wire.MaxClientFrameBytes {
+		return wire.NewError(wire.Code_TOO_LARGE, "the request is larger than the server accepts")
+	}
+	return c.ws.Write(ctx, websocket.MessageBinary, b)
+}
+
+func (c *Conn) read(ctx context.Context) (*wire.Frame, error) {
+	typ, b, err := c.ws.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if typ != websocket.MessageBinary {
+		return nil, fmt.Errorf("%w: a text frame", wire.ErrMalformed)
+	}
+	return wire.Decode(b, wire.MaxServerFrameBytes)
+}
+
+func (c *Conn) readLoop() {
+	var err error
+	defer func() {
+		c.mu.Lock()
+		if c.fatal != nil {
+			err = c.fatal
+		}
+		c.err = err
+		for id, ch := range c.pending {
+			close(ch)
+			delete(c.pending, id)
+		}
+		c.mu.Unlock()
+		close(c.done)
+		c.ws.CloseNow()
+	}()
+	for {
+		var f *wire.Frame
+		if f, err = c.read(context.Background()); err != nil {
+			return
+		}
+		switch b := f.GetBody().(type) {
+		case *wire.Frame_Response:
+			c.mu.Lock()
+			ch := c.pending[b.Response.GetId()]
+			delete(c.pending, b.Response.GetId())
+			c.mu.Unlock()
+			if ch != nil {
+				ch <- b.Response
+			}
+		case *wire.Frame_Push:
+			if len(b.Push.GetEnvelopes()) == 0 {
+				continue
+			}
+			select {
+			case c.pushes <- b.Push.GetEnvelopes():
+			case <-c.quit:
+				err = ErrClosed
+				return
+			}
+		case *wire.Frame_Error:
+			c.mu.Lock()
+			c.fatal = b.Error
+			c.mu.Unlock()
+		default:
+			err = fmt.Errorf("%w: unexpected %T from the server", wire.ErrMalformed, b)
+			return
+		}
+	}
+}
+
+func (c *Conn) pingLoop() {
+	t := time.NewTicker(pingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), pingTimeout)
+			err := c.ws.Ping(ctx)
+			cancel()
+			if err != nil {
+				c.ws.CloseNow()
+				return
+			}
+		}
+	}
+}
+
+// Pushes delivers the envelopes of each Push frame, in the server's order.
+// It is never closed; watch Done.
+func (c *Conn) Pushes() <-chan []*wire.Envelope { return c.pushes }
+
+// Done is closed when the connection has ended.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err returns why the connection ended (after Done is closed): the server's
+// connection-level *wire.Error if it sent one, else the transport error.
+func (c *Conn) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Close closes the connection and waits until its reader has stopped.
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() { close(c.quit) })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	go func() {
+		select {
+		case <-ctx.Done():
+			c.ws.CloseNow()
+		case <-c.done:
+		}
+	}()
+	err := c.ws.Close(websocket.StatusNormalClosure, "")
+	<-c.done
+	return err
+}
+
+// Start sends a request and returns a channel that receives its response,
+// or is closed without one if the connection ends first.
+func (c *Conn) Start(ctx context.Context, req *wire.Request) (<-chan *wire.Response, error) {
+	ch := make(chan *wire.Response, 1)
+	c.mu.Lock()
+	select {
+	case <-c.done:
+		c.mu.Unlock()
+		return nil, ErrClosed
+	default:
+	}
+	c.nextID++
+	req.Id = c.nextID
+	c.pending[req.Id] = ch
+	c.mu.Unlock()
+	if err := c.write(ctx, &wire.Frame{Body: &wire.Frame_Request{Request: req}}); err != nil {
+		c.mu.Lock()
+		delete(c.pending, req.Id)
+		c.mu.Unlock()
+		return nil, err
+	}
+	return ch, nil
+}
+
+// Call sends a request and waits for its response. A refusal is returned as
+// the *wire.Error the server sent.
+func (c *Conn) Call(ctx context.Context, req *wire.Request) (*wire.Response, error) {
+	ch, err := c.Start(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case r, ok := <-ch:
+		if !ok {
+			if e := c.Err(); e != nil {
+				var we *wire.Error
+				if errors.As(e, &we) {
+					return nil, we
+				}
+			}
+			return nil, ErrClosed
+		}
+		if e := r.GetError(); e != nil {
+			return nil, e
+		}
+		return r, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Register redeems an activation code and creates an account whose device 1
+// authenticates with authKey; the connection is then authenticated as it.
+func (c *Conn) Register(ctx context.Context, code string, authKey ed25519.PrivateKey, identityKey []byte, registrationID uint32) (*wire.Registered, error) {
+	pub := authKey.Public().(ed25519.PublicKey)
+	reg := &wire.Register{ActivationCode: code, AuthKey: pub, IdentityKey: identityKey, RegistrationId: registrationID}
+	reg.Signature = ed25519.Sign(authKey, wire.RegisterSignedData(c.welcome.GetChallenge(), pub, identityKey, registrationID))
+	r, err := c.Call(ctx, &wire.Request{Op: &wire.Request_Register{Register: reg}})
+	if err != nil {
+		return nil, err
+	}
+	res := r.GetRegistered()
+	if res == nil || res.GetAccount() == "" || res.GetDevice() == 0 {
+		return nil, fmt.Errorf("%w: an empty registration answer", ErrHandshake)
+	}
+	return res, nil
+}
+
+// Authenticate proves that the connection belongs to the device.
+func (c *Conn) Authenticate(ctx context.Context, account string, device uint32, authKey ed25519.PrivateKey) (*wire.AccountInfo, error) {
+	sig := ed25519.Sign(authKey, wire.AuthSignedData(c.welcome.GetChallenge(), account, device))
+	r, err := c.Call(ctx, &wire.Request{Op: &wire.Request_Authenticate{Authenticate: &wire.Authenticate{Account: account, Device: device, Signature: sig}}})
+	if err != nil {
+		return nil, err
+	}
+	return r.GetAuthenticated().GetAccount(), nil
+}

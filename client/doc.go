@@ -1,0 +1,54 @@
+// Package client is the Sky client SDK: one Sky account on one device, for
+// programs that embed Sky (the sky command is one).
+//
+// A Client owns an encrypted local store (package client/store) and, while
+// Run runs, one connection to skyd (package client/conn). With it a program
+// registers with an activation code (Register) or unlocks an existing
+// account (Open), sends texts (Send), receives a stream of events
+// (Subscribe), reads conversations (History, Unread, MarkRead), manages
+// contacts and message requests, verifies safety numbers (SafetyNumber,
+// Verify), sets disappearing-message timers (SetTimer, SetDefaultTimer) and
+// sets a panic passphrase (SetPanic).
+//
+// # What the server can and cannot do
+//
+// The server is assumed hostile. Everything the client sends it is a Signal
+// session ciphertext of a padded Content (package client/content) that names
+// sender and recipient, so:
+//
+//   - a rewritten sender field, a message from the wrong session, a replay
+//     or a duplicate is dropped (DroppedEvent), never shown;
+//   - a message is shown once, in its sender's order: each carries a stable ID
+//     (kept in a persisted dedupe record) and a per-conversation sequence
+//     number; one that arrives ahead of a missing one waits up to
+//     Options.GapTimeout, then a GapEvent says what is missing;
+//   - timer changes and receipts are messages inside the session; nothing the
+//     server sends can change a key, a session, a timer or a setting, or make
+//     the client send key material;
+//   - identity keys are pinned on first use; a different key later (from the
+//     server's key directory or in a first message) is never used until the
+//     user compares safety numbers and accepts it (IdentityChangedError).
+//
+// Sealed sender (hiding the sender from the server) is not used yet:
+// skyd v1 does not accept sender-less envelopes.
+//
+// # Delivery
+//
+// A received message is stored — with the session state that decrypted it
+// and its dedupe record, in one transaction — before the server is told to
+// delete it. An outgoing message is stored with an outbox item before Send
+// returns; the item is encrypted once, stored encrypted, then sent, so
+// nothing is lost or doubled by a crash, a lost connection or a restart, and
+// messages written offline go out when the client connects. Delivery and read
+// receipts are end-to-end encrypted messages to contacts, never to message
+// requests that were not accepted.
+//
+// # Disappearing messages and panic
+//
+// Every conversation has a timer (5 s to 4 weeks, or off; new conversations
+// take the account default, 30 s after reading unless changed). The sender's
+// copy counts from sending, the recipient's from reading; the store destroys
+// the message's own key when it expires. A panic passphrase typed at Open
+// erases the store (and, if the user chose so, the server account) and
+// leaves what a fresh install shows (ErrNoAccount).
+package client

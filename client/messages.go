@@ -1,0 +1,271 @@
+package client
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/skymsg/sky/client/content"
+	"github.com/skymsg/sky/client/store"
+)
+
+// State is the delivery state of a message.
+type State uint8
+
+// The states. Outgoing messages go Pending → Sent → Delivered → Read (or
+// Failed); incoming ones are Received until the user reads them.
+const (
+	Pending   = State(store.Pending)
+	Sent      = State(store.Sent)
+	Delivered = State(store.Delivered)
+	Read      = State(store.Read)
+	Received  = State(store.Received)
+	Failed    = State(store.Failed)
+)
+
+func (s State) String() string {
+	switch s {
+	case Pending:
+		return "pending"
+	case Sent:
+		return "sent"
+	case Delivered:
+		return "delivered"
+	case Read:
+		return "read"
+	case Received:
+		return "received"
+	case Failed:
+		return "failed"
+	}
+	return fmt.Sprintf("state(%d)", uint8(s))
+}
+
+// Kind says what a message shows.
+type Kind string
+
+// The kinds of message a conversation shows.
+const (
+	KindText  Kind = "text"  // a text message
+	KindTimer Kind = "timer" // a notice that the disappearing-messages timer changed
+)
+
+// Message is one message of a conversation as the user sees it.
+type Message struct {
+	LocalID      int64  // this device's number for it (MarkRead takes it)
+	ID           string // the sender's stable message ID
+	Conversation string // the peer's Sky ID
+	From         string // the sender's Sky ID
+	Outgoing     bool
+	Kind         Kind
+	Text         string
+	// Timer is the message's disappearing timer (KindText) or the new timer
+	// of the conversation (KindTimer); 0 is off.
+	Timer      time.Duration
+	SentAt     time.Time // the sender's clock
+	ReceivedAt time.Time // incoming: when it arrived
+	ReadAt     time.Time // incoming: when the user read it
+	ExpiresAt  time.Time // when it is destroyed; zero while no countdown runs
+	State      State
+	Request    bool   // it belongs to a message request not yet accepted
+	Seq        uint64 // the sender's sequence number in this conversation
+}
+
+// Format hides the text under every fmt verb, so a message never reaches a
+// log by accident. Use the Text field to show it.
+func (m Message) Format(f fmt.State, _ rune) {
+	dir := "from"
+	if m.Outgoing {
+		dir = "to"
+	}
+	fmt.Fprintf(f, "client.Message{%s %s %s, %s, %d text bytes}", m.Kind, dir, m.Conversation, m.State, len(m.Text))
+}
+
+// fromStore decodes a stored message.
+func fromStore(m store.Message, request bool) (Message, error) {
+	c, err := content.Decode(m.Body)
+	if err != nil {
+		return Message{}, fmt.Errorf("%w: a stored message does not decode", store.ErrCorrupt)
+	}
+	out := Message{LocalID: m.ID, ID: m.MessageID, Conversation: m.Conversation, From: m.Sender, Outgoing: m.Outgoing,
+		Text: c.Text, Timer: c.Timer, SentAt: m.SentAt, ReceivedAt: m.ReceivedAt, ReadAt: m.ReadAt, ExpiresAt: m.ExpiresAt,
+		State: State(m.State), Request: request && !m.Outgoing, Seq: c.Seq}
+	switch c.Kind {
+	case content.KindText:
+		out.Kind = KindText
+	case content.KindTimerChange:
+		out.Kind = KindTimer
+	}
+	return out, nil
+}
+
+// senderOrder reorders a conversation's messages so that each sender's
+// messages follow their sequence numbers, keeping the positions at which
+// each sender's messages appear (the arrival order between the two sides).
+func senderOrder(ms []Message) {
+	bySender := map[bool][]int{} // outgoing? → positions
+	for i, m := range ms {
+		bySender[m.Outgoing] = append(bySender[m.Outgoing], i)
+	}
+	for _, pos := range bySender {
+		sub := make([]Message, len(pos))
+		for i, p := range pos {
+			sub[i] = ms[p]
+		}
+		slices.SortStableFunc(sub, func(a, b Message) int { return cmp.Compare(a.Seq, b.Seq) })
+		for i, p := range pos {
+			ms[p] = sub[i]
+		}
+	}
+}
+
+func isRequest(tx *store.Tx, peer string) (bool, error) {
+	_, err := tx.Request(peer)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func isContact(tx *store.Tx, peer string) (bool, error) {
+	_, err := tx.Contact(peer)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// History returns the last limit messages (limit <= 0: all) of the
+// conversation with peer, oldest first, in each sender's order. Expired
+// messages are never returned, even if expiry has not run yet.
+func (c *Client) History(peer string, limit int) ([]Message, error) {
+	var out []Message
+	now := c.now()
+	err := c.view(func(tx *store.Tx) error {
+		req, err := isRequest(tx, peer)
+		if err != nil {
+			return err
+		}
+		var ms []store.Message
+		if limit > 0 {
+			ms, err = tx.LatestMessages(peer, limit)
+		} else {
+			ms, err = tx.Messages(peer, 0, 0)
+		}
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if !m.ExpiresAt.IsZero() && !m.ExpiresAt.After(now) {
+				continue
+			}
+			msg, err := fromStore(m, req)
+			if err != nil {
+				return err
+			}
+			out = append(out, msg)
+		}
+		return nil
+	})
+	senderOrder(out)
+	return out, err
+}
+
+// Unread returns the incoming messages the user has not read yet, each
+// conversation in its sender's order, conversations by their first unread
+// message. Messages held back for a missing earlier one are left out until
+// it arrives or the gap timeout passes.
+func (c *Client) Unread() ([]Message, error) {
+	var groups [][]Message
+	now := c.now()
+	err := c.view(func(tx *store.Tx) error {
+		convs, err := tx.Conversations()
+		if err != nil {
+			return err
+		}
+		for _, conv := range convs {
+			in, err := loadIn(tx, conv.ID)
+			if err != nil {
+				return err
+			}
+			req, err := isRequest(tx, conv.ID)
+			if err != nil {
+				return err
+			}
+			ms, err := tx.Messages(conv.ID, 0, 0)
+			if err != nil {
+				return err
+			}
+			var g []Message
+			for _, m := range ms {
+				if m.Outgoing || store.State(m.State) != store.Received || (!m.ExpiresAt.IsZero() && !m.ExpiresAt.After(now)) {
+					continue
+				}
+				msg, err := fromStore(m, req)
+				if err != nil {
+					return err
+				}
+				if msg.Seq > in.Upto {
+					continue // held for a gap
+				}
+				g = append(g, msg)
+			}
+			if len(g) > 0 {
+				slices.SortStableFunc(g, func(a, b Message) int { return cmp.Compare(a.Seq, b.Seq) })
+				groups = append(groups, g)
+			}
+		}
+		return nil
+	})
+	slices.SortStableFunc(groups, func(a, b []Message) int { return a[0].ReceivedAt.Compare(b[0].ReceivedAt) })
+	var out []Message
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out, err
+}
+
+// MarkRead records that the user read the messages (by LocalID): their
+// disappearing timers start now, and read receipts go to the senders that
+// are contacts (never to message requests).
+func (c *Client) MarkRead(localIDs ...int64) error {
+	now := c.now()
+	err := c.update(func(tx *store.Tx) error {
+		receipts := map[string][]content.ID{}
+		for _, id := range localIDs {
+			m, err := tx.Message(id)
+			if errors.Is(err, store.ErrNotFound) {
+				continue // expired meanwhile
+			}
+			if err != nil {
+				return err
+			}
+			if m.Outgoing || m.State != store.Received {
+				continue
+			}
+			if _, err := tx.MarkRead(id, now); err != nil {
+				return err
+			}
+			contact, err := isContact(tx, m.Conversation)
+			if err != nil {
+				return err
+			}
+			if mid, err := content.ParseID(m.MessageID); err == nil && contact {
+				receipts[m.Conversation] = append(receipts[m.Conversation], mid)
+			}
+		}
+		for peer, ids := range receipts {
+			if err := c.enqueueReceipt(tx, peer, content.Read, ids, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		poke(c.expiryKick)
+		poke(c.kick)
+	}
+	return err
+}

@@ -1,0 +1,358 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/skymsg/sky/client/conn"
+	"github.com/skymsg/sky/client/content"
+	"github.com/skymsg/sky/client/protostore"
+	"github.com/skymsg/sky/client/store"
+	"github.com/skymsg/sky/protocol"
+	"github.com/skymsg/sky/protocol/curve"
+	"github.com/skymsg/sky/protocol/kem"
+	"github.com/skymsg/sky/protocol/prekey"
+	"github.com/skymsg/sky/wire"
+)
+
+// The outbox is sent in order. Items to a recipient that cannot be reached
+// now (key change waiting for the user) wait without holding up items to
+// others; a refusal for the whole account (expired, revoked) stops sending
+// until the next connection.
+
+// retryAfter is how long the outbox waits after a transient failure.
+const retryAfter = 2 * time.Second
+
+// errRetry marks a transient failure: try the pass again later.
+type errRetry struct {
+	err  error
+	wait time.Duration
+}
+
+func (e *errRetry) Error() string { return e.err.Error() }
+func (e *errRetry) Unwrap() error { return e.err }
+
+func (c *Client) sendLoop(ctx context.Context, cn *conn.Conn) {
+	for {
+		wait := time.Duration(0)
+		err := c.sendPass(ctx, cn)
+		c.notify()
+		var retry *errRetry
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.As(err, &retry):
+			wait = retry.wait
+		case err != nil:
+			c.opts.Logger.Warn("sending failed", "err", err)
+			wait = retryAfter
+		}
+		var timer <-chan time.Time
+		if wait > 0 {
+			timer = time.After(wait)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.kick:
+		case <-cn.Done():
+			return
+		case <-timer:
+		}
+	}
+}
+
+// sendPass sends what the outbox holds, once through.
+func (c *Client) sendPass(ctx context.Context, cn *conn.Conn) error {
+	c.mu.Lock()
+	stopped := c.sendErr
+	c.mu.Unlock()
+	if stopped != nil {
+		return nil
+	}
+	var items []store.Outgoing
+	if err := c.view(func(tx *store.Tx) (err error) { items, err = tx.Outbox(); return }); err != nil {
+		return err
+	}
+	skip := map[string]bool{}
+	for _, it := range items {
+		if skip[it.To] {
+			continue
+		}
+		err := c.deliver(ctx, cn, it)
+		c.mu.Lock()
+		delete(c.blocked, it.To)
+		c.mu.Unlock()
+		var retry *errRetry
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrIdentityChanged):
+			c.mu.Lock()
+			c.blocked[it.To] = err
+			c.mu.Unlock()
+			skip[it.To] = true
+		case errors.Is(err, ErrNoSuchAccount):
+			if err := c.fail(it, err); err != nil {
+				return err
+			}
+		case errors.Is(err, ErrExpired), errors.Is(err, ErrRevoked):
+			c.mu.Lock()
+			c.sendErr = err
+			c.mu.Unlock()
+			return nil
+		case errors.As(err, &retry):
+			return err
+		default:
+			if ctx.Err() != nil || errors.Is(err, conn.ErrClosed) {
+				return err
+			}
+			// Anything else (a bundle that does not verify, a store
+			// failure) keeps the recipient's items for the next pass.
+			c.opts.Logger.Warn("an outgoing message could not be sent; will retry", "err", err)
+			c.mu.Lock()
+			c.blocked[it.To] = err
+			c.mu.Unlock()
+			skip[it.To] = true
+		}
+	}
+	return nil
+}
+
+// fail gives up an item whose recipient does not exist.
+func (c *Client) fail(it store.Outgoing, why error) error {
+	var ev *FailedEvent
+	err := c.update(func(tx *store.Tx) error {
+		if it.MessageRef != 0 {
+			m, err := tx.Message(it.MessageRef)
+			if err == nil {
+				m.State = store.Failed
+				if err := tx.UpdateMessage(m); err != nil {
+					return err
+				}
+				ev = &FailedEvent{Conversation: m.Conversation, MessageID: m.MessageID, Err: why}
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		return tx.Dequeue(it.ID)
+	})
+	if err == nil && ev != nil {
+		c.emit(ev)
+	}
+	return err
+}
+
+// deliver seals (once) and sends one item, then dequeues it.
+func (c *Client) deliver(ctx context.Context, cn *conn.Conn, it store.Outgoing) error {
+	item, err := decodeOutItem(it.Payload)
+	if err != nil {
+		return c.fail(it, err) // a damaged item can never be sent
+	}
+	if len(item.Sealed) == 0 {
+		if item, err = c.seal(ctx, cn, it, item); err != nil {
+			return err
+		}
+	}
+	for _, d := range item.Sealed {
+		_, err := cn.Call(ctx, &wire.Request{Op: &wire.Request_Send{Send: &wire.Send{Account: it.To, Device: d.Device, Content: d.Bytes}}})
+		switch {
+		case err == nil:
+		case errors.Is(err, wire.ErrRateLimited), errors.Is(err, wire.ErrQueueFull), errors.Is(err, wire.ErrUnavailable), errors.Is(err, wire.ErrInternal):
+			var we *wire.Error
+			errors.As(err, &we)
+			return &errRetry{err: err, wait: max(we.RetryAfter(), retryAfter)}
+		default:
+			return serverError(err)
+		}
+	}
+	var ev *SentEvent
+	err = c.update(func(tx *store.Tx) error {
+		if it.MessageRef != 0 {
+			m, err := tx.Message(it.MessageRef)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return err
+			case m.State == store.Pending:
+				m.State = store.Sent
+				if err := tx.UpdateMessage(m); err != nil {
+					return err
+				}
+				ev = &SentEvent{Conversation: m.Conversation, MessageID: m.MessageID}
+			}
+		}
+		return tx.Dequeue(it.ID)
+	})
+	if err == nil && ev != nil {
+		c.emit(ev)
+	}
+	return err
+}
+
+// seal encrypts the item for each of the recipient's devices, starting
+// sessions from fresh bundles where needed, and stores the ciphertexts in
+// the item before anything is sent.
+func (c *Client) seal(ctx context.Context, cn *conn.Conn, it store.Outgoing, item outItem) (outItem, error) {
+	padded, err := content.Pad(item.Content)
+	if err != nil {
+		return item, c.fail(it, err)
+	}
+	for attempt := 0; ; attempt++ {
+		var devs []uint32
+		if err := c.view(func(tx *store.Tx) error {
+			if err := c.refuseChanged(tx, it.To); err != nil {
+				return err
+			}
+			devs, err = tx.SessionDevices(it.To)
+			return err
+		}); err != nil {
+			return item, err
+		}
+		stale := len(devs) == 0
+		if !stale {
+			err := c.update(func(tx *store.Tx) error {
+				now := c.now()
+				ps := protostore.New(tx, c.local, now)
+				local := protocol.Address{Name: c.acct.ID, DeviceID: c.acct.DeviceID}
+				item.Sealed = item.Sealed[:0]
+				for _, d := range devs {
+					addr := protocol.Address{Name: it.To, DeviceID: d}
+					ct, err := protocol.Encrypt(ctx, ps.Protocol(), local, addr, padded, now)
+					if errors.Is(err, protocol.ErrNoSession) || errors.Is(err, protocol.ErrUntrustedIdentity) {
+						// No usable current session (unanswered for 30
+						// days, or archived): start from a fresh bundle,
+						// which keeps the old states for late messages.
+						ps.Discard()
+						stale = true
+						return nil
+					}
+					if err != nil {
+						return err
+					}
+					item.Sealed = append(item.Sealed, deviceCiphertext{Device: d, Bytes: append([]byte{byte(ct.Type)}, ct.Bytes...)})
+				}
+				if err := ps.Commit(); err != nil {
+					return err
+				}
+				it.Payload = encodeOutItem(item)
+				return tx.UpdateOutgoing(it)
+			})
+			if err != nil {
+				return item, err
+			}
+		}
+		if !stale {
+			return item, nil
+		}
+		if attempt > 0 {
+			return item, fmt.Errorf("no usable session with %s after fetching their keys; retrying later", it.To)
+		}
+		if err := c.fetchSessions(ctx, cn, it.To); err != nil {
+			return item, err
+		}
+	}
+}
+
+// fetchSessions starts sessions with every device of peer from bundles the
+// server hands out. A bundle whose identity key is not the pinned one is
+// never used: the change is recorded and an *IdentityChangedError returned.
+func (c *Client) fetchSessions(ctx context.Context, cn *conn.Conn, peer string) error {
+	r, err := cn.Call(ctx, &wire.Request{Op: &wire.Request_FetchBundles{FetchBundles: &wire.FetchBundles{Account: peer}}})
+	if errors.Is(err, wire.ErrRateLimited) {
+		var we *wire.Error
+		errors.As(err, &we)
+		return &errRetry{err: err, wait: max(we.RetryAfter(), retryAfter)}
+	}
+	if err != nil {
+		return serverError(err)
+	}
+	bundles := r.GetBundles().GetBundles()
+	if len(bundles) == 0 {
+		return ErrNoSuchAccount
+	}
+	var changed, bad error
+	var events []Event
+	err = c.update(func(tx *store.Tx) error {
+		now := c.now()
+		ps := protostore.New(tx, c.local, now)
+		local := protocol.Address{Name: c.acct.ID, DeviceID: c.acct.DeviceID}
+		for _, wb := range bundles {
+			b, err := toBundle(wb)
+			if err != nil {
+				bad = err
+				continue
+			}
+			addr := protocol.Address{Name: peer, DeviceID: b.DeviceID}
+			err = protocol.ProcessPreKeyBundle(ctx, ps.Protocol(), local, addr, b, now)
+			switch {
+			case err == nil:
+			case errors.Is(err, protocol.ErrUntrustedIdentity):
+				ps.Discard()
+				ev, err := c.recordChanged(tx, peer, b.DeviceID, b.IdentityKey.Bytes(), now)
+				if err != nil {
+					return err
+				}
+				if ev != nil {
+					events = append(events, ev)
+				}
+				changed = c.refuseChanged(tx, peer)
+				return nil
+			case isProtocolError(err):
+				bad = err
+			default:
+				return err
+			}
+		}
+		return ps.Commit()
+	})
+	c.emit(events...)
+	switch {
+	case err != nil:
+		return err
+	case changed != nil:
+		return changed
+	}
+	var devs []uint32
+	if err := c.view(func(tx *store.Tx) (err error) { devs, err = tx.SessionDevices(peer); return }); err != nil {
+		return err
+	}
+	if len(devs) == 0 && bad != nil {
+		return fmt.Errorf("the server handed out unusable keys for %s (%v); retrying later", peer, bad)
+	}
+	return nil
+}
+
+// toBundle checks and converts a bundle from the server.
+func toBundle(wb *wire.Bundle) (*prekey.Bundle, error) {
+	bad := func(what string) error {
+		return fmt.Errorf("%w: the bundle's %s is malformed", protocol.ErrInvalidKey, what)
+	}
+	if wb.GetDevice() == 0 || wb.GetDevice() > 127 {
+		return nil, bad("device")
+	}
+	ik, err := curve.ParsePublicKey(wb.GetIdentityKey())
+	if err != nil {
+		return nil, bad("identity key")
+	}
+	spk, err := curve.ParsePublicKey(wb.GetSignedEc().GetKey())
+	if err != nil {
+		return nil, bad("signed prekey")
+	}
+	ky, err := kem.ParsePublicKey(wb.GetKyber().GetKey())
+	if err != nil {
+		return nil, bad("Kyber prekey")
+	}
+	b := &prekey.Bundle{RegistrationID: wb.GetRegistrationId(), DeviceID: wb.GetDevice(), IdentityKey: ik,
+		SignedPreKeyID: wb.GetSignedEc().GetId(), SignedPreKey: spk, SignedPreKeySignature: wb.GetSignedEc().GetSignature(),
+		KyberPreKeyID: wb.GetKyber().GetId(), KyberPreKey: ky, KyberPreKeySignature: wb.GetKyber().GetSignature()}
+	if otk := wb.GetOneTimeEc(); otk != nil {
+		k, err := curve.ParsePublicKey(otk.GetKey())
+		if err != nil {
+			return nil, bad("one-time prekey")
+		}
+		b.PreKeyID, b.PreKey = otk.GetId(), &k
+	}
+	return b, nil
+}

@@ -1,0 +1,214 @@
+package client
+
+import (
+	"context"
+
+	"github.com/skymsg/sky/client/conn"
+	"github.com/skymsg/sky/client/store"
+	"github.com/skymsg/sky/protocol/prekey"
+	"github.com/skymsg/sky/wire"
+)
+
+// Prekeys. The client keeps PreKeyTarget one-time prekeys of each kind on
+// the server and tops them up when fewer than PreKeyLow are left. Keys are
+// stored before they are uploaded, and what has been uploaded is recorded
+// after the server confirmed it, so an upload interrupted by a crash is
+// simply repeated (the server replaces keys with the same ID).
+
+const maxPreKeyID = 0xFFFFFF // libsignal's prekey IDs are 24-bit
+
+func nextID(id uint32) uint32 {
+	if id == 0 || id >= maxPreKeyID {
+		return 1
+	}
+	return id + 1
+}
+
+// generatePreKeys stores nEC new one-time EC and nKyber one-time Kyber
+// prekeys, and the signed and last-resort keys if there are none yet.
+func (c *Client) generatePreKeys(tx *store.Tx, nEC, nKyber int) error {
+	ps, err := loadPreKeyState(tx)
+	if err != nil {
+		return err
+	}
+	now := c.now()
+	ik := c.local.KeyPair
+	if ps.SignedID == 0 {
+		ps.SignedID = 1
+		b, _ := prekey.NewSignedPreKey(ps.SignedID, ik, now).MarshalBinary()
+		if err := tx.PutPreKey(store.SignedPreKey, ps.SignedID, b); err != nil {
+			return err
+		}
+		ps.NextKyber = nextID(ps.NextKyber)
+		ps.LastResortID = ps.NextKyber
+		b, _ = prekey.NewKyberPreKey(ps.LastResortID, ik, now, true).MarshalBinary()
+		if err := tx.PutPreKey(store.KyberPreKey, ps.LastResortID, b); err != nil {
+			return err
+		}
+		ps.SignedUploaded = false
+	}
+	for range nEC {
+		ps.NextEC = nextID(ps.NextEC)
+		b, _ := prekey.NewPreKey(ps.NextEC).MarshalBinary()
+		if err := tx.PutPreKey(store.OneTimePreKey, ps.NextEC, b); err != nil {
+			return err
+		}
+	}
+	for range nKyber {
+		ps.NextKyber = nextID(ps.NextKyber)
+		b, _ := prekey.NewKyberPreKey(ps.NextKyber, ik, now, false).MarshalBinary()
+		if err := tx.PutPreKey(store.KyberPreKey, ps.NextKyber, b); err != nil {
+			return err
+		}
+	}
+	return savePreKeyState(tx, ps)
+}
+
+// pendingUpload is one UploadPreKeys request's worth of keys not yet known
+// to be on the server.
+func (c *Client) pendingUpload(limit int) (*wire.UploadPreKeys, prekeyState, error) {
+	up := &wire.UploadPreKeys{}
+	var ps prekeyState
+	err := c.view(func(tx *store.Tx) error {
+		var err error
+		if ps, err = loadPreKeyState(tx); err != nil {
+			return err
+		}
+		if !ps.SignedUploaded && ps.SignedID != 0 {
+			b, err := tx.PreKey(store.SignedPreKey, ps.SignedID)
+			if err != nil {
+				return err
+			}
+			k, err := prekey.ParseSignedPreKey(b)
+			if err != nil {
+				return err
+			}
+			up.SignedEc = &wire.PreKey{Id: k.ID, Key: k.KeyPair.Public.Bytes(), Signature: k.Signature[:]}
+			b, err = tx.PreKey(store.KyberPreKey, ps.LastResortID)
+			if err != nil {
+				return err
+			}
+			kk, err := prekey.ParseKyberPreKey(b)
+			if err != nil {
+				return err
+			}
+			up.LastResortKyber = &wire.PreKey{Id: kk.ID, Key: kk.KeyPair.Public.Bytes(), Signature: kk.Signature[:]}
+		}
+		ecIDs, err := tx.PreKeyIDs(store.OneTimePreKey)
+		if err != nil {
+			return err
+		}
+		for _, id := range ecIDs {
+			if id > ps.UploadedEC && len(up.OneTimeEc) < limit/2 {
+				b, err := tx.PreKey(store.OneTimePreKey, id)
+				if err != nil {
+					return err
+				}
+				k, err := prekey.ParsePreKey(b)
+				if err != nil {
+					return err
+				}
+				up.OneTimeEc = append(up.OneTimeEc, &wire.PreKey{Id: id, Key: k.KeyPair.Public.Bytes()})
+			}
+		}
+		kyIDs, err := tx.PreKeyIDs(store.KyberPreKey)
+		if err != nil {
+			return err
+		}
+		for _, id := range kyIDs {
+			if id > ps.UploadedKyber && id != ps.LastResortID && len(up.OneTimeKyber) < limit-len(up.OneTimeEc) {
+				b, err := tx.PreKey(store.KyberPreKey, id)
+				if err != nil {
+					return err
+				}
+				k, err := prekey.ParseKyberPreKey(b)
+				if err != nil {
+					return err
+				}
+				up.OneTimeKyber = append(up.OneTimeKyber, &wire.PreKey{Id: id, Key: k.KeyPair.Public.Bytes(), Signature: k.Signature[:]})
+			}
+		}
+		return nil
+	})
+	return up, ps, err
+}
+
+// uploadPending uploads every key not yet known to be on the server.
+func (c *Client) uploadPending(ctx context.Context, cn *conn.Conn) (*wire.PreKeyCounts, error) {
+	var counts *wire.PreKeyCounts
+	for {
+		up, _, err := c.pendingUpload(wire.MaxPreKeysPerUpload)
+		if err != nil {
+			return nil, err
+		}
+		if up.SignedEc == nil && len(up.OneTimeEc) == 0 && len(up.OneTimeKyber) == 0 {
+			return counts, nil
+		}
+		r, err := cn.Call(ctx, &wire.Request{Op: &wire.Request_UploadPrekeys{UploadPrekeys: up}})
+		if err != nil {
+			return nil, err
+		}
+		counts = r.GetPrekeyCounts()
+		err = c.update(func(tx *store.Tx) error {
+			ps, err := loadPreKeyState(tx)
+			if err != nil {
+				return err
+			}
+			if up.SignedEc != nil {
+				ps.SignedUploaded = true
+			}
+			for _, k := range up.OneTimeEc {
+				ps.UploadedEC = max(ps.UploadedEC, k.GetId())
+			}
+			for _, k := range up.OneTimeKyber {
+				ps.UploadedKyber = max(ps.UploadedKyber, k.GetId())
+			}
+			return savePreKeyState(tx, ps)
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// maintainPreKeys uploads pending keys and tops the server up to the target.
+func (c *Client) maintainPreKeys(ctx context.Context, cn *conn.Conn) error {
+	if _, err := c.uploadPending(ctx, cn); err != nil {
+		return err
+	}
+	r, err := cn.Call(ctx, &wire.Request{Op: &wire.Request_GetPrekeyCounts{GetPrekeyCounts: &wire.GetPreKeyCounts{}}})
+	if err != nil {
+		return err
+	}
+	counts := r.GetPrekeyCounts()
+	low, target := uint32(c.opts.PreKeyLow), c.opts.PreKeyTarget
+	nEC, nKy := 0, 0
+	if counts.GetEc() < low {
+		nEC = target - int(counts.GetEc())
+	}
+	if counts.GetKyber() < low {
+		nKy = target - int(counts.GetKyber())
+	}
+	if nEC == 0 && nKy == 0 {
+		return nil
+	}
+	if err := c.update(func(tx *store.Tx) error { return c.generatePreKeys(tx, nEC, nKy) }); err != nil {
+		return err
+	}
+	_, err = c.uploadPending(ctx, cn)
+	return err
+}
+
+// PreKeyCounts asks the server how many one-time prekeys of each kind it
+// holds for this device (EC, Kyber).
+func (c *Client) PreKeyCounts(ctx context.Context) (ec, kyber int, err error) {
+	cn, err := c.connected(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	r, err := cn.Call(ctx, &wire.Request{Op: &wire.Request_GetPrekeyCounts{GetPrekeyCounts: &wire.GetPreKeyCounts{}}})
+	if err != nil {
+		return 0, 0, serverError(err)
+	}
+	return int(r.GetPrekeyCounts().GetEc()), int(r.GetPrekeyCounts().GetKyber()), nil
+}

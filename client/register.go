@@ -1,0 +1,95 @@
+package client
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/skymsg/sky/client/conn"
+	"github.com/skymsg/sky/client/store"
+	"github.com/skymsg/sky/protocol/identity"
+	"github.com/skymsg/sky/wire"
+)
+
+// Register creates a new account: it creates the encrypted store in dir
+// (which must be empty or missing) protected by passphrase, generates the
+// identity key, the device's authentication key and prekeys, redeems the
+// activation code at the server, and uploads the public prekeys. The
+// returned Client is open; its ID is the new Sky ID.
+//
+// If the server refuses (for example an unknown code), the new store is
+// erased again, so the user can simply try again.
+func Register(ctx context.Context, dir string, passphrase []byte, serverURL, code string, opts Options) (*Client, error) {
+	url, err := conn.NormalizeURL(serverURL)
+	if err != nil {
+		return nil, err
+	}
+	opts = opts.withDefaults()
+	st, err := store.Create(dir, passphrase, store.Options{KDF: opts.KDF, MaxFailedUnlocks: opts.MaxFailedUnlocks})
+	if err != nil {
+		return nil, err
+	}
+	c, err := register(ctx, st, url, code, opts)
+	if err != nil {
+		st.Wipe()
+		return nil, err
+	}
+	return c, nil
+}
+
+func register(ctx context.Context, st *store.Store, url, code string, opts Options) (*Client, error) {
+	ik := identity.Generate()
+	regID := identity.NewRegistrationID()
+	_, authKey, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	ikBytes, err := ik.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Update(func(tx *store.Tx) error {
+		return tx.SetLocalIdentity(store.LocalIdentity{KeyPair: ikBytes, RegistrationID: regID})
+	}); err != nil {
+		return nil, err
+	}
+	cn, err := conn.Dial(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	defer cn.Close()
+	reg, err := cn.Register(ctx, code, authKey, ik.Public.Bytes(), regID)
+	switch {
+	case errors.Is(err, wire.ErrCodeInvalid):
+		return nil, errors.New("the server does not know that activation code, or it was used already; check it or ask the operator for a new one")
+	case errors.Is(err, wire.ErrCodeExpired):
+		return nil, errors.New("that activation code has expired; ask the server's operator for a new one")
+	case err != nil:
+		return nil, fmt.Errorf("registering at the server failed: %w", err)
+	}
+	acct := store.Account{ID: reg.GetAccount(), Server: url, DeviceID: reg.GetDevice(), Credential: store.Secret(authKey.Seed())}
+	if err := st.Update(func(tx *store.Tx) error { return tx.SetAccount(acct) }); err != nil {
+		return nil, err
+	}
+	c, err := newClient(st, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.update(func(tx *store.Tx) error {
+		return c.generatePreKeys(tx, c.opts.PreKeyTarget, c.opts.PreKeyTarget)
+	}); err != nil {
+		c.halt()
+		return nil, err
+	}
+	// The account exists now: a failed upload is retried at the next
+	// connection rather than undoing the registration.
+	uctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := c.uploadPending(uctx, cn); err != nil {
+		c.opts.Logger.Warn("uploading prekeys failed; will retry on the next connection", "err", err)
+	}
+	return c, nil
+}

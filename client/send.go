@@ -1,0 +1,215 @@
+package client
+
+import (
+	"crypto/rand"
+	"errors"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/skymsg/sky/client/content"
+	"github.com/skymsg/sky/client/store"
+)
+
+// Sending. Send stores the message and an outbox item in one transaction and
+// returns; the outbox is sent in order whenever the client is connected
+// (Run). An item is encrypted once, and its ciphertext is stored before it is
+// sent, so an item interrupted by a crash or a lost connection is sent again
+// byte for byte and the recipient's session drops the copy.
+
+// ValidID reports whether id looks like a Sky ID: 10 characters from the
+// alphabet 2-9, a-z without i, l and o.
+func ValidID(id string) bool {
+	if len(id) != 10 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		ch := id[i]
+		if !(ch >= '2' && ch <= '9' || ch >= 'a' && ch <= 'z' && ch != 'i' && ch != 'l' && ch != 'o') {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Client) checkPeer(peer string) error {
+	switch {
+	case !ValidID(peer):
+		return ErrInvalidID
+	case peer == c.acct.ID:
+		return ErrSelf
+	}
+	return nil
+}
+
+// Send queues a text message to peer and returns it (State Pending). It is
+// sent as soon as the client is connected; SentEvent, ReceiptEvent and
+// FailedEvent follow. Sending to someone makes them a contact (accepting
+// their message request, if any).
+//
+// It fails with an *IdentityChangedError while peer's new identity key
+// waits for the user's decision.
+func (c *Client) Send(peer, text string) (Message, error) {
+	if err := c.checkPeer(peer); err != nil {
+		return Message{}, err
+	}
+	if len(text) > content.MaxTextBytes {
+		return Message{}, ErrTooLong
+	}
+	var out Message
+	err := c.update(func(tx *store.Tx) error {
+		if err := c.refuseChanged(tx, peer); err != nil {
+			return err
+		}
+		if err := acceptPeer(tx, peer, c.now()); err != nil {
+			return err
+		}
+		conv, err := c.conversation(tx, peer, 0)
+		if err != nil {
+			return err
+		}
+		m, err := c.addOutgoing(tx, peer, &content.Content{Kind: content.KindText, Text: text, Timer: conv.Timer})
+		if err != nil {
+			return err
+		}
+		out, err = fromStore(m, false)
+		return err
+	})
+	if err != nil {
+		return Message{}, err
+	}
+	poke(c.kick)
+	poke(c.expiryKick)
+	c.notify()
+	return out, nil
+}
+
+// acceptPeer makes peer a contact (if not yet), ends any request from them
+// and any rejection of them.
+func acceptPeer(tx *store.Tx, peer string, now time.Time) error {
+	ok, err := isContact(tx, peer)
+	if err != nil || ok {
+		return err
+	}
+	if err := tx.PutContact(store.Contact{ID: peer, AddedAt: now}); err != nil {
+		return err
+	}
+	if err := tx.DeleteRequest(peer); err != nil {
+		return err
+	}
+	return tx.DeleteSetting(setBlocked + peer)
+}
+
+// conversation returns the settings of the conversation with peer, creating
+// them with timer (0: the account default) for a new conversation.
+func (c *Client) conversation(tx *store.Tx, peer string, timer time.Duration) (store.Conversation, error) {
+	conv, err := tx.Conversation(peer)
+	if err == nil || !errors.Is(err, store.ErrNotFound) {
+		return conv, err
+	}
+	if timer == 0 {
+		if timer, err = defaultTimer(tx); err != nil {
+			return conv, err
+		}
+	}
+	conv = store.Conversation{ID: peer, Timer: timer, UpdatedAt: c.now()}
+	return conv, tx.PutConversation(conv)
+}
+
+// nextSeq takes the next outgoing sequence number of the conversation.
+func nextSeq(tx *store.Tx, peer string) (uint64, error) {
+	f, err := settingFields(tx, setSeqOut+peer)
+	if err != nil {
+		return 0, err
+	}
+	seq := f.nums[1] + 1
+	return seq, tx.SetSetting(setSeqOut+peer, putNum(nil, 1, seq))
+}
+
+func newContentID() content.ID {
+	var id content.ID
+	rand.Read(id[:])
+	return id
+}
+
+// addOutgoing completes c (sender, IDs, time, sequence number), stores it as
+// an outgoing message and queues it.
+func (c *Client) addOutgoing(tx *store.Tx, peer string, ct *content.Content) (store.Message, error) {
+	now := c.now().Truncate(time.Millisecond)
+	seq, err := nextSeq(tx, peer)
+	if err != nil {
+		return store.Message{}, err
+	}
+	ct.Version, ct.Sender, ct.SenderDevice, ct.Recipient = content.Version, c.acct.ID, c.acct.DeviceID, peer
+	ct.ID, ct.SentAt, ct.Seq = newContentID(), now, seq
+	body, err := content.Encode(ct)
+	if err != nil {
+		return store.Message{}, err
+	}
+	timer := ct.Timer
+	m := store.Message{Conversation: peer, Sender: c.acct.ID, MessageID: ct.ID.String(), Outgoing: true, State: store.Pending,
+		Body: body, SentAt: now, Timer: timer}
+	if err := tx.AddMessage(&m); err != nil {
+		return m, err
+	}
+	return m, tx.Enqueue(&store.Outgoing{To: peer, MessageRef: m.ID, Payload: encodeOutItem(outItem{Content: body}), CreatedAt: now})
+}
+
+// enqueueReceipt queues a receipt for ids to peer.
+func (c *Client) enqueueReceipt(tx *store.Tx, peer string, typ content.ReceiptType, ids []content.ID, now time.Time) error {
+	for len(ids) > 0 {
+		n := min(len(ids), content.MaxReceiptIDs)
+		ct := &content.Content{Version: content.Version, Sender: c.acct.ID, SenderDevice: c.acct.DeviceID, Recipient: peer,
+			ID: newContentID(), SentAt: now.Truncate(time.Millisecond), Kind: content.KindReceipt, Receipt: typ, IDs: ids[:n]}
+		body, err := content.Encode(ct)
+		if err != nil {
+			return err
+		}
+		if err := tx.Enqueue(&store.Outgoing{To: peer, Payload: encodeOutItem(outItem{Content: body}), CreatedAt: now}); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// outItem is an outbox item: the content and, once encrypted, the
+// ciphertext for each of the recipient's devices.
+type outItem struct {
+	Content []byte
+	Sealed  []deviceCiphertext
+}
+
+type deviceCiphertext struct {
+	Device uint32
+	Bytes  []byte // what goes to the server: type byte and ciphertext
+}
+
+func encodeOutItem(it outItem) store.Secret {
+	b := putBytes(nil, 1, it.Content)
+	for _, d := range it.Sealed {
+		b = putBytes(b, 2, putBytes(putNum(nil, 1, uint64(d.Device)), 2, d.Bytes))
+	}
+	return b
+}
+
+func decodeOutItem(b []byte) (outItem, error) {
+	f, err := decodeFields(b)
+	if err != nil {
+		return outItem{}, err
+	}
+	it := outItem{Content: f.one(1)}
+	for _, d := range f.bytes[2] {
+		df, err := decodeFields(d)
+		if err != nil {
+			return it, err
+		}
+		it.Sealed = append(it.Sealed, deviceCiphertext{Device: uint32(df.nums[1]), Bytes: df.one(2)})
+	}
+	if len(it.Content) == 0 {
+		return it, errBadSetting
+	}
+	return it, nil
+}
+
+var _ = protowire.Number(0)
