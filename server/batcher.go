@@ -118,7 +118,7 @@ func (b *batcher) commit(ops []*op) {
 		}
 	}
 	s.m.stored.Add(uint64(len(live)))
-	s.hub.deliver(live)
+	s.delivered(live)
 	for i, o := range ops {
 		if j := msgIndex[i]; j >= 0 {
 			o.done(batch.Errs[j])

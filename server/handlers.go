@@ -93,6 +93,7 @@ func (c *conn) becomeAuthed(a store.Address, acct store.Account) {
 	if old := c.s.hub.bind(a, c); old != nil && old != c {
 		go old.fail(wire.Code_REPLACED, "this device connected again; this older connection is closed", StatusReplaced)
 	}
+	c.s.connected(a)
 	c.poke()
 }
 
@@ -455,5 +456,6 @@ func (c *conn) deleteAccount(id uint64) {
 			go other.fail(wire.Code_NOT_FOUND, "this account was deleted", websocket.StatusNormalClosure)
 		}
 	}
+	c.s.accountDeleted(acct)
 	c.reply(id, &wire.Response{Result: &wire.Response_AccountDeleted{AccountDeleted: &wire.AccountDeleted{}}})
 }

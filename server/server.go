@@ -67,6 +67,10 @@ type Config struct {
 	SendRate     Rate // sends per account; default 100/s, burst 1000
 	BundleRate   Rate // bundle fetches per requester–target pair; default 1/min, burst 10
 	RegisterRate Rate // registration attempts, server-wide; default 5/s, burst 20
+
+	// Cluster links this node to others sharing Store (see Cluster); nil
+	// runs a node on its own.
+	Cluster Cluster
 }
 
 func (c *Config) setDefaults() error {
@@ -127,9 +131,10 @@ type Server struct {
 	hub   *hub
 	batch *batcher
 
-	sendLimit     *keyedLimiter
-	bundleLimit   *keyedLimiter
-	registerLimit *keyedLimiter
+	cluster       Cluster // nil on a node of its own
+	sendLimit     limiter
+	bundleLimit   limiter
+	registerLimit limiter
 
 	conns    atomic.Int64
 	ctx      context.Context // cancelled by Close
@@ -154,21 +159,25 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: %w", err)
 	}
 	s := &Server{
-		cfg:           cfg,
-		st:            cfg.Store,
-		ids:           ids,
-		log:           cfg.Logger,
-		m:             newServerMetrics(cfg.Metrics),
-		hub:           newHub(),
-		sendLimit:     newKeyedLimiter(cfg.SendRate),
-		bundleLimit:   newKeyedLimiter(cfg.BundleRate),
-		registerLimit: newKeyedLimiter(cfg.RegisterRate),
+		cfg:     cfg,
+		st:      cfg.Store,
+		ids:     ids,
+		log:     cfg.Logger,
+		m:       newServerMetrics(cfg.Metrics),
+		hub:     newHub(),
+		cluster: cfg.Cluster,
 	}
+	s.sendLimit = s.newLimiter("send", cfg.SendRate)
+	s.bundleLimit = s.newLimiter("bundle", cfg.BundleRate)
+	s.registerLimit = s.newLimiter("register", cfg.RegisterRate)
 	if err := s.sweep(ctx); err != nil {
 		return nil, fmt.Errorf("server: first expiry sweep: %w", err)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.batch = newBatcher(s)
+	if s.cluster != nil {
+		s.cluster.Attach(clusterNode{s})
+	}
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.batch.run() }()
 	go func() { defer s.wg.Done(); s.sweepLoop() }()
