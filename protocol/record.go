@@ -91,7 +91,11 @@ const formatRecord = 0x01
 // state (if any) and field 2 each archived state, newest first. The result
 // holds secret keys.
 func (r *SessionRecord) MarshalBinary() ([]byte, error) {
-	b := make([]byte, 1, 600)
+	size := 640
+	for _, a := range r.archived {
+		size += len(a) + 4
+	}
+	b := make([]byte, 1, size)
 	b[0] = formatRecord
 	if r.current != nil {
 		var err error

@@ -301,7 +301,10 @@ func (r *SessionRecord) acceptPreKey(ctx context.Context, s Stores, local, remot
 // archived state; a success on an archived state makes it current. r is
 // changed only on success.
 func (r *SessionRecord) decrypt(m *message.SignalMessage, local, remote Address, tryArchived bool) ([]byte, error) {
-	opt := ratchet.DecryptOptions{Addresses: addressesField(remote, local)}
+	var opt ratchet.DecryptOptions
+	if m.Addresses != nil {
+		opt.Addresses = addressesField(remote, local)
+	}
 	var firstErr error
 	if c := r.current; c != nil {
 		opt.Self = c.LocalIdentity == c.RemoteIdentity && sameAccount(local, remote)

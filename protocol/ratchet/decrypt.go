@@ -69,8 +69,7 @@ func (s *State) Decrypt(m *message.SignalMessage, opt DecryptOptions) ([]byte, e
 			return nil, errs.Newf(errs.InvalidMessage, "message from too far into the future (%d ahead)", m.Counter-ck.index)
 		}
 		newSkipped = skipTo(&ck, m.Counter)
-		seed = ck.seed()
-		ck = ck.next()
+		seed, ck = ck.step()
 	}
 
 	pq := s.pq.Clone()
@@ -163,9 +162,12 @@ func skipTo(ck *chainKey, counter uint32) []skippedKey {
 	out := make([]skippedKey, 0, keep)
 	for ck.index < counter {
 		if counter-ck.index <= keep {
-			out = append(out, skippedKey{index: ck.index, seed: ck.seed()})
+			seed, next := ck.step()
+			out = append(out, skippedKey{index: ck.index, seed: seed})
+			*ck = next
+		} else {
+			*ck = ck.next()
 		}
-		*ck = ck.next()
 	}
 	return out
 }

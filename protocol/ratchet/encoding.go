@@ -30,15 +30,11 @@ const formatV1 = 0x01
 
 // MarshalBinary encodes s. The result holds secret keys.
 func (s *State) MarshalBinary() ([]byte, error) {
-	return s.AppendBinary(make([]byte, 0, 512))
+	return s.AppendBinary(make([]byte, 0, 640))
 }
 
 // AppendBinary appends the encoding of s to b.
 func (s *State) AppendBinary(b []byte) ([]byte, error) {
-	pqState, err := s.pq.MarshalBinary()
-	if err != nil {
-		return nil, err
-	}
 	b = append(b, formatV1)
 	b = pb.AppendUint64(b, 1, uint64(s.Version))
 	b = appendKey(b, 2, s.LocalIdentity)
@@ -69,7 +65,18 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 			return b
 		})
 	}
-	b = pb.AppendBytes(b, 8, pqState)
+	var err error
+	b = pb.AppendMessage(b, 8, func(b []byte) []byte {
+		var out []byte
+		out, err = s.pq.AppendBinary(b)
+		if err != nil {
+			return b
+		}
+		return out
+	})
+	if err != nil {
+		return nil, err
+	}
 	b = appendKey(b, 9, s.AliceBaseKey)
 	if p := s.Pending; p != nil {
 		b = pb.AppendMessage(b, 10, func(b []byte) []byte {

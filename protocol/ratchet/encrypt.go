@@ -17,7 +17,8 @@ func (s *State) Encrypt(plaintext, addresses []byte) (*message.SignalMessage, er
 		return nil, err
 	}
 	ck := s.sender.chain
-	keys := deriveMessageKeys(ck.seed(), pqKey)
+	seed, next := ck.step()
+	keys := deriveMessageKeys(seed, pqKey)
 	defer keys.wipe()
 	body, err := cbc.Encrypt(nil, keys.cipher[:], keys.iv[:], plaintext)
 	if err != nil {
@@ -32,6 +33,6 @@ func (s *State) Encrypt(plaintext, addresses []byte) (*message.SignalMessage, er
 		PQRatchet:       pqMsg,
 		Addresses:       addresses,
 	}, keys.mac[:], s.LocalIdentity, s.RemoteIdentity)
-	s.sender.chain = ck.next()
+	s.sender.chain = next
 	return m, nil
 }

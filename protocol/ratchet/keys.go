@@ -11,14 +11,11 @@ import (
 //	chain step:   CK' = HMAC(CK, 0x02); message seed = HMAC(CK, 0x01)
 //	message keys: HKDF(salt SPQR key, ikm seed, "WhisperMessageKeys", 80)
 //	              = cipher key (32) || MAC key (32) || IV (16)
-const (
-	labelRatchet     = "WhisperRatchet"
-	labelMessageKeys = "WhisperMessageKeys"
-)
-
 var (
-	seedMessage = []byte{0x01}
-	seedChain   = []byte{0x02}
+	labelRatchet     = []byte("WhisperRatchet")
+	labelMessageKeys = []byte("WhisperMessageKeys")
+	seedMessage      = []byte{0x01}
+	seedChain        = []byte{0x02}
 )
 
 // chainKey is a position in a sending or receiving chain.
@@ -33,6 +30,12 @@ func (c chainKey) next() chainKey {
 
 func (c chainKey) seed() [32]byte { return kdf.HMAC(c.key[:], seedMessage) }
 
+// step returns the message seed of c and the next chain key, keying HMAC once.
+func (c *chainKey) step() (seed [32]byte, next chainKey) {
+	k := kdf.NewKeyed(c.key[:])
+	return k.Sum(seedMessage), chainKey{key: k.Sum(seedChain), index: c.index + 1}
+}
+
 // rootStep mixes a new agreement into the root key and starts a chain.
 func rootStep(root [32]byte, ours curve.PrivateKey, theirs curve.PublicKey) (newRoot [32]byte, chain chainKey, err error) {
 	dh, err := ours.Agree(theirs)
@@ -40,7 +43,7 @@ func rootStep(root [32]byte, ours curve.PrivateKey, theirs curve.PublicKey) (new
 		return newRoot, chain, err
 	}
 	var out [64]byte
-	kdf.HKDF(out[:], root[:], dh[:], labelRatchet)
+	kdf.HKDFParts(out[:], root[:], dh[:], labelRatchet)
 	copy(newRoot[:], out[:32])
 	copy(chain.key[:], out[32:])
 	clear(out[:])
@@ -57,7 +60,7 @@ type messageKeys struct {
 
 func deriveMessageKeys(seed, spqrKey [32]byte) messageKeys {
 	var out [80]byte
-	kdf.HKDF(out[:], spqrKey[:], seed[:], labelMessageKeys)
+	kdf.HKDFParts(out[:], spqrKey[:], seed[:], labelMessageKeys)
 	var k messageKeys
 	copy(k.cipher[:], out[:32])
 	copy(k.mac[:], out[32:64])

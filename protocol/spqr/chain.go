@@ -27,6 +27,8 @@ const (
 	labelNext     = "Signal PQ Ratchet V1 Chain Next"
 )
 
+var labelNextBytes = []byte(labelNext)
+
 // Direction says which way a chain runs. The session initiator (Alice)
 // sends on A2B and receives on B2A; the recipient the other way round.
 type Direction uint8
@@ -85,6 +87,7 @@ type link struct {
 // derived, and the not yet used keys still inside the out-of-order window
 // (ascending by index).
 type half struct {
+	info    [4]byte // scratch: BE32(ctr) for the next-key label, kept here so it need not be allocated
 	ctr     uint32
 	seed    [32]byte
 	hasSeed bool // false once a sending seed is retired
@@ -186,11 +189,9 @@ func (c *Chain) RecvKey(epoch uint64, index uint32) ([32]byte, error) {
 // step derives the next key of h.
 func (h *half) step() [32]byte {
 	h.ctr++
-	var info [4 + len(labelNext)]byte
-	binary.BigEndian.PutUint32(info[:4], h.ctr)
-	copy(info[4:], labelNext)
+	binary.BigEndian.PutUint32(h.info[:], h.ctr)
 	var o [64]byte
-	kdf.HKDF(o[:], nil, h.seed[:], string(info[:]))
+	kdf.HKDFParts(o[:], nil, h.seed[:], h.info[:], labelNextBytes)
 	copy(h.seed[:], o[:32])
 	key := [32]byte(o[32:])
 	clear(o[:])

@@ -13,8 +13,12 @@ const formatLite = 0x01
 
 // MarshalBinary encodes s: the format byte, then the chain.
 func (s *State) MarshalBinary() ([]byte, error) {
-	b := make([]byte, 1, 160)
-	b[0] = formatLite
+	return s.AppendBinary(make([]byte, 0, 160))
+}
+
+// AppendBinary appends the encoding of s to b (encoding.BinaryAppender).
+func (s *State) AppendBinary(b []byte) ([]byte, error) {
+	b = append(b, formatLite)
 	return s.chain.Append(b), nil
 }
 

@@ -2,6 +2,8 @@ package kdf
 
 import (
 	"bytes"
+	"crypto/hkdf"
+	"crypto/sha256"
 	"testing"
 
 	"github.com/skymsg/sky/protocol/internal/wycheproof"
@@ -62,7 +64,7 @@ func TestWycheproofHKDFSHA256(t *testing.T) {
 		for _, tc := range g.Tests {
 			n++
 			out := make([]byte, tc.Size)
-			panicked := catch(func() { HKDF(out, tc.Salt, tc.IKM, string(tc.Info)) })
+			panicked := catch(func() { HKDFParts(out, tc.Salt, tc.IKM, tc.Info) })
 			switch tc.Result {
 			case "valid":
 				if panicked || !bytes.Equal(out, tc.OKM) {
@@ -90,8 +92,32 @@ func catch(f func()) (panicked bool) {
 func TestHKDFNoSaltIsZeroSalt(t *testing.T) {
 	a, b := make([]byte, 80), make([]byte, 80)
 	HKDF(a, nil, []byte("ikm"), "info")
-	HKDF(b, make([]byte, 32), []byte("ikm"), "info")
+	HKDFParts(b, make([]byte, 32), []byte("ikm"), []byte("in"), []byte("fo"))
 	if !bytes.Equal(a, b) {
 		t.Fatal("absent salt differs from 32 zero bytes")
 	}
+}
+
+// FuzzHKDFMatchesStdlib compares HKDF with crypto/hkdf, and Keyed with HMAC.
+func FuzzHKDFMatchesStdlib(f *testing.F) {
+	f.Add([]byte{}, []byte("ikm"), []byte("info"), uint16(80))
+	f.Add(make([]byte, 32), []byte{}, []byte{}, uint16(1))
+	f.Add(make([]byte, 31), []byte{1}, []byte{2}, uint16(96))
+	f.Fuzz(func(t *testing.T, salt, ikm, info []byte, n uint16) {
+		n %= 600
+		got := make([]byte, n)
+		HKDFParts(got, salt, ikm, info[:len(info)/2], info[len(info)/2:])
+		s := salt
+		if len(s) == 0 {
+			s = make([]byte, 32)
+		}
+		want, err := hkdf.Key(sha256.New, ikm, s, string(info), int(n))
+		if err == nil && !bytes.Equal(got, want) {
+			t.Fatalf("HKDF differs from crypto/hkdf")
+		}
+		k := NewKeyed(salt)
+		if k.Sum(ikm, info) != HMAC(salt, ikm, info) || k.Sum(info) != HMAC(salt, info) {
+			t.Fatal("Keyed differs from HMAC")
+		}
+	})
 }
