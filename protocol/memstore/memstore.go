@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"slices"
 	"sync"
 
@@ -291,6 +292,9 @@ func (s *Store) Snapshot() []byte {
 	section("|kyberSeen", keys, func(k string) []byte { return seen[k] })
 	return out.Bytes()
 }
+
+// Format redacts the store (it holds the identity key) under every fmt verb.
+func (s *Store) Format(f fmt.State, _ rune) { fmt.Fprint(f, "<memstore.Store: redacted>") }
 
 // Clone returns an independent copy of s (records are immutable byte
 // strings, so the copy shares them).
