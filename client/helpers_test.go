@@ -187,6 +187,9 @@ func next[E Event](t testing.TB, u *user, match func(E) bool) E {
 			if !ok {
 				t.Fatalf("%s: subscription closed", u.c.ID())
 			}
+			if testing.Verbose() {
+				u.t.Logf("%s event %T %+v", u.c.ID(), ev, ev)
+			}
 			if e, ok := ev.(E); ok && (match == nil || match(e)) {
 				return e
 			}

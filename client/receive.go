@@ -144,42 +144,22 @@ func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.St
 	}
 	addr := protocol.Address{Name: peer, DeviceID: dev}
 	local := protocol.Address{Name: c.acct.ID, DeviceID: c.acct.DeviceID}
-	padded, err := protocol.Decrypt(ctx, ps.Protocol(), local, addr, protocol.Ciphertext{Type: protocol.MessageType(raw[0]), Bytes: raw[1:]})
-	if err != nil {
+	ct, plain, drop, err := c.open(ctx, ps, local, addr, raw)
+	if err != nil || drop != "" {
 		ps.Discard()
-		switch {
-		case !isProtocolError(err):
-			return err
-		case errors.Is(err, protocol.ErrUntrustedIdentity) && raw[0] == envPreKey:
-			return c.identityChangedOnReceive(tx, peer, dev, env, b)
-		case errors.Is(err, protocol.ErrDuplicateMessage):
-			b.drop(peer, "a message delivered twice")
-		default:
-			b.drop(peer, "a message that does not decrypt")
+		if err == nil {
+			b.drop(peer, drop)
 		}
-		return nil
+		return err
 	}
 	if raw[0] == envPreKey {
 		b.prekeys = true
 	}
-	plain, err := content.Unpad(padded)
-	var ct *content.Content
-	if err == nil {
-		ct, err = content.Decode(plain)
-	}
-	if err != nil {
+	if ct == nil {
+		// A first message made with a key that is not the pinned one, and
+		// that names its sender truthfully: a key change to decide on.
 		ps.Discard()
-		if errors.Is(err, content.ErrUnsupported) {
-			b.drop(peer, "a message in a newer format; upgrade Sky")
-		} else {
-			b.drop(peer, "a message with malformed content")
-		}
-		return nil
-	}
-	if ct.Sender != peer || ct.SenderDevice != dev || ct.Recipient != c.acct.ID {
-		ps.Discard()
-		b.drop(peer, "a message whose sender or recipient inside differs from the envelope")
-		return nil
+		return c.identityChangedOnReceive(tx, peer, dev, env, b)
 	}
 	fresh, err := tx.MarkSeen("msg/"+peer+"/"+ct.ID.String(), b.now)
 	if err != nil {
@@ -193,6 +173,51 @@ func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.St
 		return nil
 	}
 	return c.apply(tx, peer, ct, plain, b)
+}
+
+// open decrypts raw from addr and checks what it says. It returns the
+// content and its unpadded encoding; or drop, a reason to drop the
+// envelope; or nothing at all for a first message made with a changed
+// identity key that names its sender truthfully (which only the user can
+// accept). A first message with a changed key is decrypted as a trial that
+// keeps nothing, so that a server relabelling someone else's message as
+// peer's does not raise a false key change. err is a store failure.
+func (c *Client) open(ctx context.Context, ps *protostore.Stores, local, addr protocol.Address, raw []byte) (ct *content.Content, plain []byte, drop string, err error) {
+	msg := protocol.Ciphertext{Type: protocol.MessageType(raw[0]), Bytes: raw[1:]}
+	padded, err := protocol.Decrypt(ctx, ps.Protocol(), local, addr, msg)
+	trial := false
+	if errors.Is(err, protocol.ErrUntrustedIdentity) && raw[0] == envPreKey {
+		ps.Discard()
+		if m, perr := message.ParsePreKeySignalMessage(raw[1:]); perr == nil {
+			ps.Trial(addr, m.IdentityKey)
+			trial = true
+			padded, err = protocol.Decrypt(ctx, ps.Protocol(), local, addr, msg)
+		}
+	}
+	switch {
+	case err == nil:
+	case !isProtocolError(err):
+		return nil, nil, "", err
+	case errors.Is(err, protocol.ErrDuplicateMessage):
+		return nil, nil, "a message delivered twice", nil
+	default:
+		return nil, nil, "a message that does not decrypt", nil
+	}
+	plain, err = content.Unpad(padded)
+	if err == nil {
+		ct, err = content.Decode(plain)
+	}
+	switch {
+	case errors.Is(err, content.ErrUnsupported):
+		return nil, nil, "a message in a newer format; upgrade Sky", nil
+	case err != nil:
+		return nil, nil, "a message with malformed content", nil
+	case ct.Sender != addr.Name || ct.SenderDevice != addr.DeviceID || ct.Recipient != local.Name:
+		return nil, nil, "a message whose sender or recipient inside differs from the envelope", nil
+	case trial:
+		return nil, nil, "", nil
+	}
+	return ct, plain, "", nil
 }
 
 // apply makes a decrypted, checked content take effect.

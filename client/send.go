@@ -5,8 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protowire"
-
 	"github.com/skymsg/sky/client/content"
 	"github.com/skymsg/sky/client/store"
 )
@@ -211,5 +209,3 @@ func decodeOutItem(b []byte) (outItem, error) {
 	}
 	return it, nil
 }
-
-var _ = protowire.Number(0)
