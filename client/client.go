@@ -135,6 +135,12 @@ func newClient(st *store.Store, opts Options) (*Client, error) {
 	return c, nil
 }
 
+// Format shows only the account and the store's directory, under every fmt
+// verb: a Client holds keys.
+func (c *Client) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "client.Client{%s on %s, store %s}", c.acct.ID, c.acct.Server, c.st.Dir())
+}
+
 // ID returns the own Sky ID.
 func (c *Client) ID() string { return c.acct.ID }
 
