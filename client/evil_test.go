@@ -182,4 +182,3 @@ func newUserAt(t *testing.T, s *skyd, url string, opts Options) *user {
 	u.start()
 	return u
 }
-
