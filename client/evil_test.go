@@ -17,7 +17,7 @@ import (
 // rewrite, drop, replay, reorder and inject every frame. To the client it is
 // the server; whatever it does is what a compromised skyd could do.
 type evil struct {
-	t    *testing.T
+	t    testing.TB
 	up   string // the real server's ws URL
 	http *http.Server
 	addr string
@@ -49,7 +49,7 @@ func (c *evilConn) inject(f *wire.Frame) error {
 	return c.client.Write(context.Background(), websocket.MessageBinary, b)
 }
 
-func startEvil(t *testing.T, s *skyd) *evil {
+func startEvil(t testing.TB, s *skyd) *evil {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +170,7 @@ func pushFrame(envs ...*wire.Envelope) *wire.Frame {
 
 // newUserAt registers a user whose server URL is url (for example the evil
 // proxy's), with the activation code from s.
-func newUserAt(t *testing.T, s *skyd, url string, opts Options) *user {
+func newUserAt(t testing.TB, s *skyd, url string, opts Options) *user {
 	t.Helper()
 	dir := t.TempDir() + "/home"
 	c, err := Register(ctxT(t), dir, pass, url, s.code(), opts)

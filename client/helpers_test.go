@@ -46,13 +46,13 @@ func (c *clock) Advance(d time.Duration) {
 // skyd is a real server on a fixed loopback address that can be restarted
 // on the same store and address.
 type skyd struct {
-	t    *testing.T
+	t    testing.TB
 	addr string
 	st   serverstore.Store
 	srv  *servertest.Server
 }
 
-func startSkyd(t *testing.T) *skyd {
+func startSkyd(t testing.TB) *skyd {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "skyd.db"))
 	if err != nil {
@@ -97,7 +97,7 @@ func (s *skyd) code() string { return s.srv.Code(s.t, time.Now()) }
 
 // user is a test client and its directory.
 type user struct {
-	t   *testing.T
+	t   testing.TB
 	dir string
 	c   *Client
 	sub *Subscription
@@ -122,7 +122,7 @@ func ctxT(t testing.TB) context.Context {
 }
 
 // newUser creates a user on s and starts it.
-func newUser(t *testing.T, s *skyd, opts Options) *user {
+func newUser(t testing.TB, s *skyd, opts Options) *user {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "home")
 	c, err := Register(ctxT(t), dir, pass, s.url(), s.code(), opts)
