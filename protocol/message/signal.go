@@ -88,38 +88,33 @@ func NewSignalMessage(f SignalMessageFields, macKey []byte, sender, receiver cur
 	b = appendVarintField(b, 2, uint64(f.Counter))
 	b = appendVarintField(b, 3, uint64(f.PreviousCounter))
 	b = appendBytesField(b, 4, f.Ciphertext)
+	ctEnd := len(b)
+	pqEnd := ctEnd
 	if len(f.PQRatchet) > 0 {
 		b = appendBytesField(b, 5, f.PQRatchet)
+		pqEnd = len(b)
 	}
+	addrEnd := pqEnd
 	if f.Addresses != nil {
 		b = appendBytesField(b, 6, f.Addresses)
+		addrEnd = len(b)
 	}
 	mac := computeMAC(macKey, sender, receiver, b)
 	b = append(b, mac[:MACSize]...)
+	// The slices point into the encoding, so a message holds one copy of its bytes.
 	m := &SignalMessage{
 		Version:         f.Version,
 		RatchetKey:      f.RatchetKey,
 		Counter:         f.Counter,
 		PreviousCounter: f.PreviousCounter,
+		Ciphertext:      b[ctEnd-len(f.Ciphertext) : ctEnd : ctEnd],
+		PQRatchet:       b[pqEnd-len(f.PQRatchet) : pqEnd : pqEnd],
 		serialized:      b,
 	}
-	m.fillSlices()
-	return m
-}
-
-// fillSlices points Ciphertext, PQRatchet and Addresses into serialized,
-// so a message holds one copy of its bytes.
-func (m *SignalMessage) fillSlices() {
-	var fs [6]field
-	// The encoding was just written (or already parsed), so it decodes.
-	_ = decodeFields(m.serialized[1:len(m.serialized)-MACSize], signalKinds[:], fs[:])
-	m.Ciphertext = fs[3].bytes
-	m.PQRatchet = fs[4].bytes
-	if fs[5].set {
-		m.Addresses = fs[5].bytes
-	} else {
-		m.Addresses = nil
+	if f.Addresses != nil {
+		m.Addresses = b[addrEnd-len(f.Addresses) : addrEnd : addrEnd]
 	}
+	return m
 }
 
 var signalKinds = [6]protowire.Type{
