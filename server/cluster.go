@@ -3,8 +3,6 @@ package server
 import (
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/skymsg/sky/server/store"
 	"github.com/skymsg/sky/wire"
 )
@@ -163,10 +161,14 @@ func (h *hub) bound() []*conn {
 // cursor, the only safe way to push in a cluster.
 func (c *conn) wake() {
 	c.mu.Lock()
-	c.needDrain, c.pushDue = true, true
-	c.kick()
+	c.needDrain = true
 	c.mu.Unlock()
+	c.poke()
 }
+
+// statusNormalClosure is WebSocket close code 1000, what deleteAccount
+// closes other connections of a deleted account with.
+const statusNormalClosure = 1000
 
 // clusterNode is this server's side of the cluster link.
 type clusterNode struct{ s *Server }
@@ -191,6 +193,6 @@ func (n clusterNode) Evict(a store.Address) {
 
 func (n clusterNode) EvictAccount(account string) {
 	for _, c := range n.s.hub.account(account) {
-		go c.fail(wire.Code_NOT_FOUND, "this account was deleted", websocket.StatusNormalClosure)
+		go c.fail(wire.Code_NOT_FOUND, "this account was deleted", statusNormalClosure)
 	}
 }

@@ -23,6 +23,7 @@ import (
 
 type serveFlags struct {
 	storeFlags
+	clusterFlags
 	listen, metricsListen string
 	tlsCert, tlsKey       string
 	acmeDomain, acmeCache string
@@ -35,7 +36,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("skyd serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f serveFlags
-	f.register(fs)
+	f.storeFlags.register(fs)
+	f.clusterFlags.register(fs)
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:7443", "address for client WebSocket connections; anything but loopback needs TLS")
 	fs.StringVar(&f.metricsListen, "metrics-listen", "127.0.0.1:7444", "address for /metrics and /healthz (empty: off)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (PEM), with --tls-key")
@@ -74,9 +76,17 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	reg := metrics.NewRegistry()
+	cl, err := f.join(ctx, f.db, st, log, reg, stdout)
+	if err != nil {
+		return err
+	}
+	if cl != nil {
+		defer cl.Close() // after the server (defers run last first)
+	}
 	srv, err := server.New(ctx, server.Config{
 		Store: st, Logger: log, Metrics: reg,
 		MessageTTL: f.ttl, QueueCap: f.queueCap, MaxConnections: f.maxConns,
+		Cluster: serverCluster(cl),
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,349 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/skymsg/sky/server"
+	"github.com/skymsg/sky/server/cluster"
+	"github.com/skymsg/sky/server/servertest"
+	"github.com/skymsg/sky/server/store"
+	"github.com/skymsg/sky/server/store/postgres"
+	"github.com/skymsg/sky/wire"
+)
+
+var t0 = time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// cluster is n skyd nodes in this process, each with its own database pool
+// and NATS connection, sharing one fresh PostgreSQL database and one fresh
+// cluster name, all reading one manual clock.
+type testCluster struct {
+	t     *testing.T
+	nodes []*servertest.Server
+	clock *servertest.Clock
+}
+
+func newCluster(t *testing.T, n int, cfg server.Config) *testCluster {
+	t.Helper()
+	db := postgres.TestDatabase(t)
+	name := cluster.TestName(t)
+	tc := &testCluster{t: t, clock: servertest.NewClock(t0)}
+	for range n {
+		st, err := postgres.Open(context.Background(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		cl, err := cluster.Join(context.Background(), cluster.Config{URL: cluster.TestURL, Name: name, Store: st, Heartbeat: 200 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cl.Close() })
+		c := cfg
+		c.Store, c.Cluster, c.Clock = st, cl, tc.clock
+		tc.nodes = append(tc.nodes, servertest.Start(t, c))
+	}
+	return tc
+}
+
+func (tc *testCluster) dial(node int) *servertest.Client {
+	tc.t.Helper()
+	c, err := servertest.Dial(ctxT(tc.t), tc.nodes[node].URL)
+	if err != nil {
+		tc.t.Fatalf("dial node %d: %v", node, err)
+	}
+	tc.t.Cleanup(func() { c.CloseNow() })
+	return c
+}
+
+func (tc *testCluster) register(node int) (*servertest.Client, *servertest.Device) {
+	tc.t.Helper()
+	c := tc.dial(node)
+	d, err := c.Register(ctxT(tc.t), tc.nodes[node].Code(tc.t, tc.clock.Now()))
+	if err != nil {
+		tc.t.Fatalf("register on node %d: %v", node, err)
+	}
+	return c, d
+}
+
+func (tc *testCluster) connect(node int, d *servertest.Device) *servertest.Client {
+	tc.t.Helper()
+	c := tc.dial(node)
+	if _, err := c.Authenticate(ctxT(tc.t), d); err != nil {
+		tc.t.Fatalf("authenticate on node %d: %v", node, err)
+	}
+	return c
+}
+
+func expectCode(t *testing.T, err error, code wire.Code) *wire.Error {
+	t.Helper()
+	var we *wire.Error
+	if !errors.As(err, &we) || we.GetCode() != code {
+		t.Fatalf("err = %v, want code %v", err, code)
+	}
+	return we
+}
+
+// TestCrossNodeDelivery: senders on two nodes, the recipient on a third.
+// Each message arrives once, promptly, in its sender's order, and the
+// recipient's reconnection to another node resumes from the database.
+func TestCrossNodeDelivery(t *testing.T) {
+	tc := newCluster(t, 3, server.Config{})
+	a, ad := tc.register(0)
+	b, bd := tc.register(1)
+	r, rd := tc.register(2)
+	const n = 50
+	var wg sync.WaitGroup
+	for _, s := range []struct {
+		c    *servertest.Client
+		name string
+	}{{a, "a"}, {b, "b"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range n {
+				if err := s.c.Send(ctxT(t), rd.Account, rd.ID, fmt.Appendf(nil, "%s%03d", s.name, i)); err != nil {
+					t.Errorf("send %s%d: %v", s.name, i, err)
+					return
+				}
+			}
+		}()
+	}
+	last := map[string]int{"a": -1, "b": -1}
+	ids := map[string]bool{}
+	for range 2 * n {
+		e, err := r.Next(ctxT(t))
+		if err != nil {
+			t.Fatalf("after %d messages: %v", len(ids), err)
+		}
+		if ids[string(e.GetId())] {
+			t.Fatalf("message %q pushed twice on one connection", e.GetContent())
+		}
+		ids[string(e.GetId())] = true
+		var who string
+		var i int
+		fmt.Sscanf(string(e.GetContent()), "%1s%03d", &who, &i)
+		if i != last[who]+1 {
+			t.Fatalf("from %s: got %d after %d", who, i, last[who])
+		}
+		last[who] = i
+		if want := map[string]*servertest.Device{"a": ad, "b": bd}[who]; e.GetSender().GetAccount() != want.Account {
+			t.Fatalf("message %q names sender %v", e.GetContent(), e.GetSender())
+		}
+	}
+	wg.Wait()
+
+	// Unacknowledged, so a connection to another node gets them all again,
+	// from the database, in order.
+	r2 := tc.connect(0, rd)
+	var again []string
+	for range 2 * n {
+		e, err := r2.Next(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ids[string(e.GetId())] {
+			t.Fatalf("redelivery under a new ID: %q", e.GetContent())
+		}
+		again = append(again, string(e.GetContent()))
+		if err := r2.Ack(ctxT(t), e.GetId()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if again[0] != "a000" && again[0] != "b000" {
+		t.Fatalf("redelivery starts with %q", again[0])
+	}
+	// And the old connection on node 2 was closed by the newer one.
+	select {
+	case <-r.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the older connection on another node is still open")
+	}
+	if f := r.Fatal(); f.GetCode() != wire.Code_REPLACED {
+		t.Fatalf("older connection closed with %v, want REPLACED", f)
+	}
+}
+
+// TestNewestConnectionWins: a device that connects again and again, to
+// different nodes, ends up with exactly its newest connection open, and a
+// message sent then reaches the application once.
+func TestNewestConnectionWins(t *testing.T) {
+	tc := newCluster(t, 3, server.Config{})
+	_, d := tc.register(0)
+	s, _ := tc.register(1)
+	var conns []*servertest.Client
+	for i := range 9 {
+		conns = append(conns, tc.connect(i%3, d))
+	}
+	newest := conns[len(conns)-1]
+	for i, c := range conns[:len(conns)-1] {
+		select {
+		case <-c.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("connection %d (node %d) still open after newer ones", i, i%3)
+		}
+		if f := c.Fatal(); f.GetCode() != wire.Code_REPLACED {
+			t.Fatalf("connection %d closed with %v, want REPLACED", i, f)
+		}
+	}
+	if err := s.Send(ctxT(t), d.Account, d.ID, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := newest.Next(ctxT(t)); err != nil || string(e.GetContent()) != "hello" {
+		t.Fatalf("newest connection: %v %v", e, err)
+	}
+	select {
+	case <-newest.Done():
+		t.Fatalf("the newest connection was closed: %v", newest.Fatal())
+	case <-time.After(time.Second):
+	}
+}
+
+// TestSharedRateLimits is acceptance test 15 across two nodes: the buckets
+// are shared, so alternating nodes does not double the allowance, and they
+// recover at the configured rate (manual clock).
+func TestSharedRateLimits(t *testing.T) {
+	tc := newCluster(t, 2, server.Config{
+		SendRate:     server.Rate{Per: 1, Burst: 4},
+		RegisterRate: server.Rate{Per: 1.0 / 60, Burst: 3},
+	})
+	t.Run("registrations", func(t *testing.T) {
+		tc.register(0) // 1
+		tc.register(1) // 2
+		tc.register(0) // 3: the burst, spent on two nodes
+		c := tc.dial(1)
+		_, err := c.Register(ctxT(t), tc.nodes[1].Code(t, tc.clock.Now()))
+		if we := expectCode(t, err, wire.Code_RATE_LIMITED); we.RetryAfter() != time.Minute {
+			t.Fatalf("retry after %v, want 1m", we.RetryAfter())
+		}
+		tc.clock.Advance(time.Minute)
+		tc.register(1)
+		c = tc.dial(0)
+		_, err = c.Register(ctxT(t), tc.nodes[0].Code(t, tc.clock.Now()))
+		expectCode(t, err, wire.Code_RATE_LIMITED)
+		tc.clock.Advance(3 * time.Minute) // full again for the next subtest
+	})
+	t.Run("sends", func(t *testing.T) {
+		_, rd := tc.register(0)
+		_, sd := tc.register(1)
+		sent := 0
+		for i := range 4 {
+			c := tc.connect(i%2, sd) // each connection replaces the last
+			if err := c.Send(ctxT(t), rd.Account, rd.ID, []byte{byte(i)}); err != nil {
+				t.Fatalf("send %d on node %d within the burst: %v", i, i%2, err)
+			}
+			sent++
+		}
+		for node := range 2 {
+			c := tc.connect(node, sd)
+			we := expectCode(t, c.Send(ctxT(t), rd.Account, rd.ID, []byte("x")), wire.Code_RATE_LIMITED)
+			if we.RetryAfter() != time.Second {
+				t.Fatalf("node %d: retry after %v, want 1s", node, we.RetryAfter())
+			}
+		}
+		tc.clock.Advance(time.Second)
+		c := tc.connect(0, sd)
+		if err := c.Send(ctxT(t), rd.Account, rd.ID, []byte("y")); err != nil {
+			t.Fatalf("after waiting: %v", err)
+		}
+		c = tc.connect(1, sd)
+		expectCode(t, c.Send(ctxT(t), rd.Account, rd.ID, []byte("z")), wire.Code_RATE_LIMITED)
+	})
+}
+
+// TestQueueOrderAcrossNodes checks what cross-node push relies on: in
+// PostgreSQL, each device's queue becomes visible in sequence order even
+// when several nodes commit to it at once, so a reader that only asks for
+// messages after the last one it saw never skips one.
+func TestQueueOrderAcrossNodes(t *testing.T) {
+	db := postgres.TestDatabase(t)
+	ctx := ctxT(t)
+	var writers []*postgres.Store
+	for range 4 {
+		st, err := postgres.Open(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		writers = append(writers, st)
+	}
+	codes, err := server.CreateCodes(ctx, writers[0], 2, time.Hour, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var to [2]store.Address
+	for i := range to {
+		acct, err := writers[0].Register(ctx, store.Registration{CodeHash: server.HashCode(codes[i]), ID: server.NewAccountID(), IdentityKey: []byte{5}, AuthKey: make([]byte, 32)}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		to[i] = store.Address{Account: acct.ID, Device: 1}
+	}
+	const batches = 150
+	committed := make(chan uint64, 4*batches*3)
+	var wg sync.WaitGroup
+	for w, st := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range batches {
+				// Two recipients per batch, in varying order, as a busy
+				// node's group commit would have.
+				b := &store.Batch{QueueCap: 1 << 20, Messages: []store.NewMessage{
+					{To: to[(w+i)%2], Received: t0, Body: []byte{1}},
+					{To: to[0], Received: t0, Body: []byte{2}},
+					{To: to[(w+i+1)%2], Received: t0, Body: []byte{3}},
+				}}
+				if err := st.WriteBatch(ctx, b); err != nil {
+					t.Error(err)
+					return
+				}
+				for j, s := range b.Seqs {
+					if b.Errs[j] == nil && b.Messages[j].To == to[0] {
+						committed <- s
+					}
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	seen := map[uint64]bool{}
+	var cursor uint64
+	for finished := false; !finished; {
+		select {
+		case <-done:
+			finished = true // one more read after the last commit
+		default:
+		}
+		msgs, err := writers[0].Pending(ctx, to[0], cursor, t0.Add(-time.Hour), 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			seen[m.Seq] = true
+			cursor = m.Seq
+		}
+	}
+	close(committed)
+	n := 0
+	for s := range committed {
+		n++
+		if !seen[s] {
+			t.Errorf("message %d was committed but a reader following its cursor never saw it", s)
+		}
+	}
+	if n != len(seen) || n < 4*batches {
+		t.Fatalf("%d committed, %d seen", n, len(seen))
+	}
+}

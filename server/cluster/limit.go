@@ -1,0 +1,215 @@
+package cluster
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/skymsg/sky/server"
+)
+
+// Shared rate limits are GCRA token buckets (the "generic cell rate
+// algorithm"): each key stores one number, its theoretical arrival time
+// (TAT). Taking a token moves TAT to max(TAT, now) + interval, allowed while
+// TAT − now stays within burst × interval. The number lives in a JetStream
+// key-value bucket (memory storage) and is changed by compare-and-set, so
+// every node spends from the same bucket. A bucket left alone for
+// burst × interval is full again, and the key-value bucket forgets it then.
+
+// limitTimeout bounds one shared check; after it the node uses its own
+// buckets (see server.SharedLimiter).
+const limitTimeout = time.Second
+
+// limitRetries bounds compare-and-set retries under contention. Takes of
+// one key on one node are serialised (see limit.stripes), so only other
+// nodes contend.
+const limitRetries = 16
+
+// limitStripes is how many locks serialise takes on one node, by key.
+const limitStripes = 256
+
+// Limiter implements server.Cluster.
+func (c *Cluster) Limiter(name string, r server.Rate) server.SharedLimiter {
+	interval := time.Duration(float64(time.Second) / r.Per)
+	l := &limit{
+		c:        c,
+		name:     name,
+		interval: interval,
+		span:     interval * time.Duration(r.Burst),
+		cache:    map[string]cached{},
+	}
+	_, prefix := names(c.cfg.Name)
+	l.bucketName = prefix + name
+	return l
+}
+
+type limit struct {
+	c          *Cluster
+	name       string
+	bucketName string
+	interval   time.Duration // between tokens
+	span       time.Duration // burst × interval: from empty to full
+
+	stripes [limitStripes]sync.Mutex
+
+	mu      sync.Mutex
+	kv      jetstream.KeyValue
+	retryAt time.Time         // next attempt to create the bucket after a failure
+	cache   map[string]cached // last TAT this node read or wrote, per key
+}
+
+// cached is a key's TAT and its revision in the key-value bucket. Other
+// nodes only move TAT forward, so a cached TAT is never later than the
+// truth: a refusal based on it is always right, and a stale revision only
+// costs a retry.
+type cached struct {
+	tat  int64 // unix nanoseconds
+	rev  uint64
+	seen time.Time
+}
+
+var errLimitBusy = errors.New("cluster: shared rate limit contended; try again")
+
+// Take implements server.SharedLimiter.
+func (l *limit) Take(key string, now time.Time) (time.Duration, bool, error) {
+	wait, ok, err := l.take(key, now)
+	if err != nil {
+		l.c.m.limitErrors.Inc()
+	}
+	return wait, ok, err
+}
+
+func (l *limit) take(key string, now time.Time) (time.Duration, bool, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), limitTimeout)
+	defer cancel()
+	kv, err := l.bucket(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	k, stripe := l.key(key)
+	l.stripes[stripe].Lock()
+	defer l.stripes[stripe].Unlock()
+	for try := range limitRetries {
+		if try > 0 {
+			time.Sleep(time.Duration(mrand.Int64N(int64(time.Millisecond) << min(try, 4))))
+		}
+		e, ok := l.cached(k)
+		if !ok {
+			if e, err = l.read(ctx, kv, k); err != nil {
+				return 0, false, err
+			}
+		}
+		tat := max(e.tat, now.UnixNano()) + int64(l.interval)
+		if over := time.Duration(tat - now.UnixNano() - int64(l.span)); over > 0 {
+			return over, false, nil
+		}
+		val := binary.BigEndian.AppendUint64(nil, uint64(tat))
+		var rev uint64
+		if e.rev == 0 {
+			rev, err = kv.Create(ctx, k, val)
+		} else {
+			rev, err = kv.Update(ctx, k, val, e.rev)
+		}
+		switch {
+		case err == nil:
+			l.remember(k, cached{tat: tat, rev: rev, seen: time.Now()})
+			return 0, true, nil
+		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
+			l.forget(k) // another node moved first: read and retry
+		default:
+			return 0, false, fmt.Errorf("cluster: rate limit %s: %w", l.name, err)
+		}
+	}
+	return 0, false, errLimitBusy
+}
+
+// read fetches a key's TAT; a missing key is a full bucket.
+func (l *limit) read(ctx context.Context, kv jetstream.KeyValue, k string) (cached, error) {
+	entry, err := kv.Get(ctx, k)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return cached{}, nil
+	}
+	if err != nil {
+		return cached{}, fmt.Errorf("cluster: rate limit %s: %w", l.name, err)
+	}
+	if len(entry.Value()) != 8 {
+		return cached{rev: entry.Revision()}, nil // not ours: overwrite it
+	}
+	return cached{tat: int64(binary.BigEndian.Uint64(entry.Value())), rev: entry.Revision()}, nil
+}
+
+// key is what the bucket stores for key: a keyed hash, so the bucket holds
+// no account IDs. It also picks the key's lock stripe.
+func (l *limit) key(key string) (string, int) {
+	m := hmac.New(sha256.New, l.c.limitKey)
+	m.Write([]byte(l.name))
+	m.Write([]byte{0})
+	m.Write([]byte(key))
+	sum := m.Sum(nil)
+	return hex.EncodeToString(sum[:16]), int(sum[16]) % limitStripes
+}
+
+// bucket returns the key-value bucket, creating it on first use (and again
+// at most once a second after a failure).
+func (l *limit) bucket(ctx context.Context) (jetstream.KeyValue, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.kv != nil {
+		return l.kv, nil
+	}
+	if time.Now().Before(l.retryAt) {
+		return nil, fmt.Errorf("cluster: rate-limit bucket %s unavailable", l.bucketName)
+	}
+	kv, err := l.c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      l.bucketName,
+		Description: "skyd: shared rate-limit buckets (keyed hashes, forgotten when full)",
+		History:     1,
+		TTL:         l.span + time.Second,
+		Storage:     jetstream.MemoryStorage,
+		Replicas:    l.c.cfg.Replicas,
+		MaxBytes:    64 << 20,
+	})
+	if err != nil {
+		l.retryAt = time.Now().Add(time.Second)
+		return nil, fmt.Errorf("cluster: creating rate-limit bucket %s: %w", l.bucketName, err)
+	}
+	l.kv = kv
+	return kv, nil
+}
+
+func (l *limit) cached(k string) (cached, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.cache[k]
+	return e, ok
+}
+
+func (l *limit) forget(k string) {
+	l.mu.Lock()
+	delete(l.cache, k)
+	l.mu.Unlock()
+}
+
+// remember caches a key's state, dropping entries older than the bucket's
+// lifetime now and then so the cache stays as small as the bucket.
+func (l *limit) remember(k string, e cached) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.cache) >= 4096 {
+		for ck, ce := range l.cache {
+			if e.seen.Sub(ce.seen) > l.span+time.Second {
+				delete(l.cache, ck)
+			}
+		}
+	}
+	l.cache[k] = e
+}
