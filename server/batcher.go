@@ -11,13 +11,23 @@ import (
 const maxBatch = 4096
 
 // op is one send or one acknowledgement waiting for the next group commit.
+// Once the batch has committed (or failed) the batcher answers it on c: the
+// error is nil, the message's own refusal, or the store's error.
 type op struct {
 	msg     store.NewMessage // a send, when ack is nil
 	ack     *store.Ack
 	arrived time.Time // wall clock, for the send-to-push latency metric
-	// done is called once, after the batch committed (err nil or the
-	// message's own refusal) or failed (err is the store's error).
-	done func(err error)
+	c       *conn
+	id      uint64 // the request to answer
+}
+
+// done answers the operation's request.
+func (o *op) done(err error) {
+	if o.ack != nil {
+		o.c.ackDone(o.id, err)
+	} else {
+		o.c.sendDone(o.id, err)
+	}
 }
 
 // batcher is skyd's group commit: one goroutine takes every operation
@@ -33,12 +43,12 @@ func newBatcher(s *Server) *batcher {
 	return &batcher{s: s, in: make(chan *op, maxBatch)}
 }
 
-// submit queues o for the next batch; it gives up when ctx ends.
-func (b *batcher) submit(ctx context.Context, o *op) bool {
+// submit queues o for the next batch; it gives up when the server stops.
+func (b *batcher) submit(o *op) bool {
 	select {
 	case b.in <- o:
 		return true
-	case <-ctx.Done():
+	case <-b.s.ctx.Done():
 		return false
 	}
 }
@@ -125,5 +135,6 @@ func (b *batcher) commit(ops []*op) {
 		} else {
 			o.done(nil)
 		}
+		ops[i] = nil
 	}
 }

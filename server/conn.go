@@ -1,24 +1,27 @@
 package server
 
 import (
-	"context"
 	"crypto/rand"
-	"errors"
+	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
-	"github.com/coder/websocket"
 	"golang.org/x/time/rate"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/skymsg/sky/server/netpoll"
 	"github.com/skymsg/sky/server/store"
+	"github.com/skymsg/sky/server/ws"
 	"github.com/skymsg/sky/wire"
 )
 
 // WebSocket close codes skyd uses besides the standard ones.
 const (
-	StatusReplaced   websocket.StatusCode = 4001 // the device connected again
-	StatusSlowClient websocket.StatusCode = 4002 // the client stopped reading
+	StatusReplaced   ws.StatusCode = 4001 // the device connected again
+	StatusSlowClient ws.StatusCode = 4002 // the client stopped reading
 )
 
 const (
@@ -28,40 +31,66 @@ const (
 	accountRecheck      = 30 * time.Second
 	maxAuthFailures     = 3
 	maxRegisterAttempts = 3
+	// closeWait is how long a client has to answer our close frame before
+	// the socket is closed anyway.
+	closeWait = 2 * time.Second
 )
 
-// conn is one client connection. The handler goroutine reads and handles
-// requests; a writer goroutine, started only while there is something to
-// write (so an idle connection costs one goroutine), writes responses and
-// pushes, and a slow client stalls only itself.
+// conn is one client connection. It costs no goroutine and no buffer
+// while idle:
+//
+//   - Reading: at most one goroutine reads at a time, at first the HTTP
+//     handler's. It reads into a pooled buffer and handles every complete
+//     frame; once the client has been quiet for Config.IdleAfter it gives
+//     the buffer back, arms the poller and ends. The poller starts a new
+//     reading goroutine (Wake) when the client sends again.
+//   - Writing: responses and pushes are encoded into out as WebSocket
+//     frames; a writer goroutine, started only while there is something to
+//     write, writes everything waiting with one system call.
 type conn struct {
-	s         *Server
-	ws        *websocket.Conn
-	ctx       context.Context
-	cancel    context.CancelFunc
-	slots     chan struct{} // one per unanswered request
-	writers   sync.WaitGroup
-	limiter   *rate.Limiter
-	challenge []byte
-	closeOnce sync.Once
+	s       *Server
+	nc      net.Conn
+	rc      syscall.RawConn // for the poller; nil when this connection cannot park
+	reg     netpoll.Registration
+	limiter *rate.Limiter
 
-	// Reader goroutine only.
+	closingFlag atomic.Bool // a close frame is queued: stop handling requests
+
+	// Reading goroutine only.
+	rbuf                           []byte // nil while parked
+	rlen                           int    // bytes in rbuf
+	frag                           []byte // a fragmented message being assembled
+	fragging                       bool
+	helloed                        bool
+	challenge                      []byte // nil once authenticated
+	authTimer                      *time.Timer
 	authFailures, registerAttempts int
-	acct                           store.Account
+	acct                           store.Account // IdentityKey dropped
 	acctChecked                    time.Time
 
 	// Writer goroutine only.
 	cursor uint64 // highest sequence number pushed
 
-	mu        sync.Mutex
-	authed    bool
-	addr      store.Address
-	live      []liveMessage
-	liveBytes int
-	needDrain bool
-	outq      []*wire.Frame // responses waiting to be written (at most one per slot)
-	pushDue   bool          // live messages or a drain are waiting
-	writing   bool          // a writer goroutine is running
+	mu         sync.Mutex
+	authed     bool
+	addr       store.Address
+	live       []liveMessage
+	liveBytes  int
+	needDrain  bool
+	pushDue    bool          // live messages or a drain are waiting
+	out        []byte        // encoded frames waiting to be written
+	spare      []byte        // the writer's other buffer
+	outAnswers int           // responses in out; each frees a request slot once written
+	inflight   int           // requests read and not yet answered on the wire
+	slotFree   chan struct{} // made by a reader waiting for a slot; closed when one frees
+	reading    bool          // a goroutine is reading
+	writing    bool          // a writer goroutine is running
+	closing    bool          // a close frame is queued or written: nothing more is queued
+	closeSent  bool          // our close frame has been written
+	dropAfter  bool          // close the socket once out is written
+	halfClose  bool          // shut down our sending side once out is written
+	closed     bool          // the socket is closed
+	finished   bool          // the server has forgotten this connection
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
@@ -77,55 +106,58 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "skyd is at its connection limit; retry later", http.StatusServiceUnavailable)
 		return
 	}
-	defer s.conns.Add(-1)
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	nc, rest, err := ws.Upgrade(w, r)
 	if err != nil {
-		return // Accept has answered with an HTTP error
+		s.conns.Add(-1)
+		return // Upgrade has answered with an HTTP error
 	}
-	ctx, cancel := context.WithCancel(s.ctx)
 	c := &conn{
 		s:         s,
-		ws:        ws,
-		ctx:       ctx,
-		cancel:    cancel,
-		slots:     make(chan struct{}, s.cfg.MaxInflight),
+		nc:        nc,
 		limiter:   s.cfg.ConnRate.limiter(),
 		challenge: make([]byte, wire.ChallengeBytes),
+		reading:   true,
 	}
 	rand.Read(c.challenge)
+	if s.poller != nil {
+		c.rc = rawConn(nc)
+	}
+	if len(rest) > 0 {
+		c.rbuf = getReadBuf(len(rest))
+		c.rlen = copy(c.rbuf, rest)
+	}
 	if !s.hub.add(c, &s.connWG) {
-		cancel()
-		ws.Close(websocket.StatusGoingAway, "skyd is shutting down")
+		s.conns.Add(-1)
+		nc.Write(ws.AppendClose(nil, ws.StatusGoingAway, "skyd is shutting down", nil))
+		nc.Close()
 		return
 	}
-	defer s.connWG.Done()
 	s.m.connectionsTotal.Inc()
 	s.m.active.Add(1)
-	defer s.m.active.Add(-1)
-	c.run()
-}
-
-func (c *conn) run() {
-	defer func() {
-		c.s.hub.remove(c)
-		c.cancel()
-		c.ws.CloseNow()
-	}()
-	c.ws.SetReadLimit(wire.MaxClientFrameBytes)
-	authTimer := time.AfterFunc(c.s.cfg.HandshakeTimeout, func() {
+	c.authTimer = time.AfterFunc(s.cfg.HandshakeTimeout, func() {
 		if !c.isAuthed() {
-			c.fail(wire.Code_UNAUTHENTICATED, "no authentication within the handshake timeout; send Hello then Authenticate or Register promptly", websocket.StatusPolicyViolation)
+			c.fail(wire.Code_UNAUTHENTICATED, "no authentication within the handshake timeout; send Hello then Authenticate or Register promptly", ws.StatusPolicyViolation)
 		}
 	})
-	defer authTimer.Stop()
-	if !c.handshake() {
-		return
-	}
 	c.readLoop()
-	c.cancel()
-	c.mu.Lock() // after this no writer can start (see kick)
-	c.mu.Unlock()
-	c.writers.Wait()
+}
+
+// rawConn returns the socket under nc (under TLS too) for the poller, or
+// nil if there is none.
+func rawConn(nc net.Conn) syscall.RawConn {
+	type netConner interface{ NetConn() net.Conn }
+	if t, ok := nc.(netConner); ok {
+		nc = t.NetConn()
+	}
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
 }
 
 func (c *conn) isAuthed() bool {
@@ -140,188 +172,140 @@ func (c *conn) address() store.Address {
 	return c.addr
 }
 
-// fail sends a connection-level Error frame and closes the connection.
-func (c *conn) fail(code wire.Code, msg string, status websocket.StatusCode) {
-	c.closeOnce.Do(func() {
-		if b, err := wire.Encode(&wire.Frame{Body: &wire.Frame_Error{Error: wire.NewError(code, msg)}}); err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			c.ws.Write(ctx, websocket.MessageBinary, b)
-			cancel()
-		}
-		c.cancel()
-		c.ws.Close(status, code.String())
-	})
-}
-
-func (c *conn) goingAway() {
-	c.fail(wire.Code_UNAVAILABLE, "skyd is shutting down; reconnect shortly", websocket.StatusGoingAway)
-}
-
-// handshake reads Hello and answers Welcome.
-func (c *conn) handshake() bool {
-	_, data, err := c.ws.Read(c.ctx)
-	if err != nil {
-		return false
-	}
-	f, err := wire.Decode(data, wire.MaxClientFrameBytes)
-	if err != nil || f.GetHello() == nil {
-		c.s.m.badFrames.Inc()
-		c.fail(wire.Code_BAD_REQUEST, "the first frame must be a Hello", websocket.StatusPolicyViolation)
-		return false
-	}
-	ok := false
-	for _, v := range f.GetHello().GetVersions() {
-		ok = ok || v == wire.Version
-	}
-	if !ok {
-		c.fail(wire.Code_UNSUPPORTED_VERSION, "this server speaks protocol version 1 only; upgrade the client", websocket.StatusPolicyViolation)
-		return false
-	}
-	welcome := &wire.Welcome{
-		Version:    wire.Version,
-		Challenge:  c.challenge,
-		ServerTime: c.s.now().Unix(),
-		Limits: &wire.Limits{
-			MaxMessageBytes:     wire.MaxMessageBytes,
-			MaxFrameBytes:       wire.MaxClientFrameBytes,
-			MaxPrekeysPerUpload: wire.MaxPreKeysPerUpload,
-			MessageTtlSeconds:   uint32(c.s.cfg.MessageTTL / time.Second),
-			MaxInflightRequests: uint32(c.s.cfg.MaxInflight),
-		},
-	}
-	return c.write(&wire.Frame{Body: &wire.Frame_Welcome{Welcome: welcome}}) == nil
-}
-
-func (c *conn) readLoop() {
-	for {
-		typ, data, err := c.ws.Read(c.ctx)
-		if err != nil {
-			if errors.Is(err, websocket.ErrMessageTooBig) || websocket.CloseStatus(err) == websocket.StatusMessageTooBig {
-				c.s.m.badFrames.Inc()
-			}
-			return
-		}
-		if typ != websocket.MessageBinary {
-			c.s.m.badFrames.Inc()
-			c.fail(wire.Code_BAD_REQUEST, "frames must be binary protobuf", websocket.StatusUnsupportedData)
-			return
-		}
-		f, err := wire.Decode(data, wire.MaxClientFrameBytes)
-		if err != nil || f.GetRequest() == nil {
-			c.s.m.badFrames.Inc()
-			c.fail(wire.Code_BAD_REQUEST, "malformed frame: after Hello a client sends only Request frames", websocket.StatusUnsupportedData)
-			return
-		}
-		select {
-		case c.slots <- struct{}{}:
-		case <-c.ctx.Done():
-			return
-		}
-		req := f.GetRequest()
-		if wait, ok := take(c.limiter, c.s.now()); !ok {
-			c.s.m.rateLimited.Inc()
-			c.replyErr(req.GetId(), rateLimited("this connection sends requests too fast", wait))
-			continue
-		}
-		c.handle(req)
-	}
-}
-
-// reply queues a response; the writer frees the request's slot once it is
-// written. It never blocks, so the group-commit goroutine can call it.
-func (c *conn) reply(id uint64, r *wire.Response) {
-	r.Id = id
+// fail queues a connection-level Error frame and a close frame, then closes
+// the connection once the client answers (or closeWait has passed).
+func (c *conn) fail(code wire.Code, msg string, status ws.StatusCode) {
+	f := &wire.Frame{Body: &wire.Frame_Error{Error: wire.NewError(code, msg)}}
 	c.mu.Lock()
-	c.outq = append(c.outq, &wire.Frame{Body: &wire.Frame_Response{Response: r}})
-	c.kick()
+	if c.closing {
+		c.mu.Unlock()
+		return
+	}
+	c.ensureOutLocked()
+	c.out = appendProtoFrame(c.out, f)
+	c.startClosingLocked(status, code.String())
 	c.mu.Unlock()
 }
 
-// kick starts the writer goroutine unless it runs already. c.mu is held.
-func (c *conn) kick() {
-	if c.writing || c.ctx.Err() != nil {
+// failBroken is fail for a stream whose framing is broken, so no answer to
+// the close frame can be read: once the frames are written the server stops
+// sending and closes the socket after closeWait (closing at once, with the
+// client's data unread, would reset the connection and could destroy the
+// error frame on its way).
+func (c *conn) failBroken(code wire.Code, msg string, status ws.StatusCode) {
+	c.mu.Lock()
+	c.halfClose = true
+	c.mu.Unlock()
+	c.fail(code, msg, status)
+}
+
+// startClosingLocked queues our close frame; nothing is queued after it.
+// c.mu is held.
+func (c *conn) startClosingLocked(status ws.StatusCode, reason string) {
+	c.closing = true
+	c.closingFlag.Store(true)
+	c.out = ws.AppendClose(c.out, status, reason, nil)
+	c.kickLocked()
+	time.AfterFunc(closeWait, c.closeNow)
+}
+
+func (c *conn) goingAway() {
+	c.fail(wire.Code_UNAVAILABLE, "skyd is shutting down; reconnect shortly", ws.StatusGoingAway)
+}
+
+// closeNow closes the socket at once. The connection is forgotten when its
+// reading and writing goroutines have finished.
+func (c *conn) closeNow() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
 		return
 	}
-	c.writing = true
-	c.writers.Add(1)
-	go c.writeLoop()
+	c.closed, c.closing = true, true
+	c.closingFlag.Store(true)
+	if c.s.poller != nil {
+		c.s.poller.Forget(&c.reg)
+	}
+	if c.slotFree != nil {
+		close(c.slotFree)
+		c.slotFree = nil
+	}
+	c.live, c.out, c.spare = nil, nil, nil
+	done := c.finishLocked()
+	c.mu.Unlock()
+	c.nc.Close()
+	if c.authTimer != nil {
+		c.authTimer.Stop()
+	}
+	done()
+}
+
+// finishLocked returns what must run once a closed connection has no
+// goroutine left: the server forgets it. c.mu is held.
+func (c *conn) finishLocked() func() {
+	if !c.closed || c.reading || c.writing || c.finished {
+		return func() {}
+	}
+	c.finished = true
+	return func() {
+		c.s.hub.remove(c)
+		c.s.m.active.Add(-1)
+		c.s.conns.Add(-1)
+		c.s.connWG.Done()
+	}
+}
+
+// appendProtoFrame appends f as one binary WebSocket frame.
+func appendProtoFrame(dst []byte, f *wire.Frame) []byte {
+	n := proto.Size(f)
+	dst = ws.AppendHeader(dst, true, ws.OpBinary, n, nil)
+	dst, _ = proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(dst, f)
+	return dst
+}
+
+// reply queues a response. It never blocks, so the group-commit goroutine
+// can call it.
+func (c *conn) reply(id uint64, r *wire.Response) {
+	r.Id = id
+	f := &wire.Frame{Body: &wire.Frame_Response{Response: r}}
+	c.mu.Lock()
+	if !c.closing {
+		c.ensureOutLocked()
+		c.out = appendProtoFrame(c.out, f)
+		c.outAnswers++
+		c.kickLocked()
+	}
+	c.mu.Unlock()
 }
 
 func (c *conn) replyErr(id uint64, e *wire.Error) {
 	c.reply(id, &wire.Response{Error: e})
 }
 
-// writeLoop writes queued responses, then pending pushes, and exits when
-// there is nothing left to write.
-func (c *conn) writeLoop() {
-	defer c.writers.Done()
-	for {
-		c.mu.Lock()
-		if c.ctx.Err() != nil {
-			c.writing = false
-			c.mu.Unlock()
-			return
-		}
-		if len(c.outq) > 0 {
-			f := c.outq[0]
-			c.outq[0] = nil
-			if c.outq = c.outq[1:]; len(c.outq) == 0 {
-				c.outq = nil
-			}
-			c.mu.Unlock()
-			err := c.write(f)
-			<-c.slots
-			if err != nil {
-				c.stopWriting()
-				return
-			}
-			if f.GetResponse().GetAccountDeleted() != nil {
-				c.fail(wire.Code_NOT_FOUND, "this account was deleted", websocket.StatusNormalClosure)
-				c.stopWriting()
-				return
-			}
-			continue
-		}
-		if c.pushDue {
-			c.pushDue = false
-			c.mu.Unlock()
-			if c.push() != nil {
-				c.stopWriting()
-				return
-			}
-			continue
-		}
-		c.writing = false
-		c.mu.Unlock()
-		return
-	}
-}
-
-func (c *conn) stopWriting() {
+// replySent and replyAcked queue the two answers of the hot path without
+// building messages.
+func (c *conn) replySent(id uint64) {
 	c.mu.Lock()
-	c.writing = false
+	if !c.closing {
+		c.ensureOutLocked()
+		c.out = ws.AppendHeader(c.out, true, ws.OpBinary, wire.EmptyResultLen(id), nil)
+		c.out = wire.AppendSentResponse(c.out, id)
+		c.outAnswers++
+		c.kickLocked()
+	}
 	c.mu.Unlock()
 }
 
-// write sends one frame, dropping the client if it does not take it within
-// the write timeout.
-func (c *conn) write(f *wire.Frame) error {
-	b, err := wire.Encode(f)
-	if err != nil {
-		return err
+func (c *conn) replyAcked(id uint64) {
+	c.mu.Lock()
+	if !c.closing {
+		c.ensureOutLocked()
+		c.out = ws.AppendHeader(c.out, true, ws.OpBinary, wire.EmptyResultLen(id), nil)
+		c.out = wire.AppendAckedResponse(c.out, id)
+		c.outAnswers++
+		c.kickLocked()
 	}
-	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.WriteTimeout)
-	defer cancel()
-	if err := c.ws.Write(ctx, websocket.MessageBinary, b); err != nil {
-		// DeadlineExceeded only if our timeout fired, not a close.
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			c.s.m.slowClients.Inc()
-			c.fail(wire.Code_SLOW_CLIENT, "the client did not read for too long", StatusSlowClient)
-		}
-		c.cancel()
-		return err
-	}
-	return nil
+	c.mu.Unlock()
 }
 
 // offer is called by the hub with a committed message for this device.
@@ -336,7 +320,7 @@ func (c *conn) offer(m liveMessage) {
 		c.liveBytes += len(m.Body)
 	}
 	c.pushDue = true
-	c.kick()
+	c.kickLocked()
 	c.mu.Unlock()
 }
 
@@ -344,82 +328,6 @@ func (c *conn) offer(m liveMessage) {
 func (c *conn) poke() {
 	c.mu.Lock()
 	c.pushDue = true
-	c.kick()
+	c.kickLocked()
 	c.mu.Unlock()
-}
-
-// push sends what is waiting for this device: first the store's backlog
-// when a drain is due (after authentication or a live-buffer overflow), then
-// the live messages, skipping anything at or below the cursor.
-func (c *conn) push() error {
-	c.mu.Lock()
-	live, drain, addr := c.live, c.needDrain, c.addr
-	c.live, c.liveBytes, c.needDrain = nil, 0, false
-	c.mu.Unlock()
-	cutoff := c.s.cutoff()
-	if drain {
-		for {
-			msgs, err := c.s.st.Pending(c.ctx, addr, c.cursor, cutoff, pushPage)
-			if err != nil {
-				if c.ctx.Err() == nil {
-					c.s.log.Error("reading a queue failed; retrying", "err", err)
-					c.mu.Lock()
-					c.needDrain = true
-					c.mu.Unlock()
-					time.AfterFunc(time.Second, c.poke)
-				}
-				return nil
-			}
-			lm := make([]liveMessage, len(msgs))
-			for i, m := range msgs {
-				lm[i].Message = m
-			}
-			if err := c.sendEnvelopes(lm); err != nil {
-				return err
-			}
-			if len(msgs) < pushPage {
-				break
-			}
-		}
-	}
-	fresh := live[:0]
-	for _, m := range live {
-		if m.Seq > c.cursor && m.Received.After(cutoff) {
-			fresh = append(fresh, m)
-		}
-	}
-	return c.sendEnvelopes(fresh)
-}
-
-// sendEnvelopes writes msgs in Push frames of bounded size.
-func (c *conn) sendEnvelopes(msgs []liveMessage) error {
-	for len(msgs) > 0 {
-		var (
-			envs []*wire.Envelope
-			size int
-			n    int
-		)
-		for n < len(msgs) && (n == 0 || size+len(msgs[n].Body) <= maxPushFrame) {
-			m := msgs[n]
-			e := &wire.Envelope{Id: c.s.ids.encode(m.Seq), ServerTime: m.Received.Unix(), Content: m.Body}
-			if !m.From.IsZero() {
-				e.Sender = &wire.Sender{Account: m.From.Account, Device: m.From.Device}
-			}
-			envs = append(envs, e)
-			size += len(m.Body)
-			n++
-		}
-		if err := c.write(&wire.Frame{Body: &wire.Frame_Push{Push: &wire.Push{Envelopes: envs}}}); err != nil {
-			return err
-		}
-		for _, m := range msgs[:n] {
-			if !m.arrived.IsZero() {
-				c.s.m.deliverSeconds.ObserveSince(m.arrived)
-			}
-		}
-		c.cursor = msgs[n-1].Seq
-		c.s.m.pushed.Add(uint64(n))
-		msgs = msgs[n:]
-	}
-	return nil
 }

@@ -7,9 +7,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/coder/websocket"
-
 	"github.com/skymsg/sky/server/store"
+	"github.com/skymsg/sky/server/ws"
 	"github.com/skymsg/sky/wire"
 )
 
@@ -86,7 +85,10 @@ func (c *conn) storeError(err error) *wire.Error {
 
 // becomeAuthed binds the connection to its device and starts delivery.
 func (c *conn) becomeAuthed(a store.Address, acct store.Account) {
+	acct.IdentityKey = nil // not needed here; an idle connection keeps little
 	c.acct, c.acctChecked = acct, c.s.now()
+	c.challenge = nil
+	c.authTimer.Stop()
 	c.mu.Lock()
 	c.authed, c.addr, c.needDrain = true, a, true
 	c.mu.Unlock()
@@ -114,7 +116,7 @@ func (c *conn) register(id uint64, r *wire.Register) {
 	}
 	c.registerAttempts++
 	if c.registerAttempts > maxRegisterAttempts {
-		c.fail(wire.Code_RATE_LIMITED, "too many registration attempts on one connection", websocket.StatusPolicyViolation)
+		c.fail(wire.Code_RATE_LIMITED, "too many registration attempts on one connection", ws.StatusPolicyViolation)
 		return
 	}
 	now := c.s.now()
@@ -154,7 +156,7 @@ func (c *conn) register(id uint64, r *wire.Register) {
 	)
 	for range 5 {
 		reg.ID = NewAccountID()
-		if acct, err = c.s.st.Register(c.ctx, reg, now); !errors.Is(err, store.ErrAccountExists) {
+		if acct, err = c.s.st.Register(c.s.ctx, reg, now); !errors.Is(err, store.ErrAccountExists) {
 			break
 		}
 	}
@@ -180,7 +182,7 @@ func (c *conn) authenticate(id uint64, r *wire.Authenticate) {
 	}
 	a := store.Address{Account: r.GetAccount(), Device: r.GetDevice()}
 	key := dummyAuthKey
-	d, err := c.s.st.Device(c.ctx, a)
+	d, err := c.s.st.Device(c.s.ctx, a)
 	if err == nil {
 		key = d.AuthKey
 	} else if !errors.Is(err, store.ErrNotFound) {
@@ -190,7 +192,7 @@ func (c *conn) authenticate(id uint64, r *wire.Authenticate) {
 	ok := ed25519.Verify(key, wire.AuthSignedData(c.challenge, a.Account, a.Device), r.GetSignature()) && err == nil
 	var acct store.Account
 	if ok {
-		if acct, err = c.s.st.Account(c.ctx, a.Account); err != nil {
+		if acct, err = c.s.st.Account(c.s.ctx, a.Account); err != nil {
 			ok = false
 		}
 	}
@@ -198,7 +200,7 @@ func (c *conn) authenticate(id uint64, r *wire.Authenticate) {
 		c.s.m.authFailed.Inc()
 		c.authFailures++
 		if c.authFailures >= maxAuthFailures {
-			c.fail(wire.Code_AUTH_FAILED, "authentication failed too often on this connection", websocket.StatusPolicyViolation)
+			c.fail(wire.Code_AUTH_FAILED, "authentication failed too often on this connection", ws.StatusPolicyViolation)
 			return
 		}
 		c.replyErr(id, wire.NewError(wire.Code_AUTH_FAILED, "authentication failed: unknown device or a signature that does not verify over this connection's challenge"))
@@ -214,7 +216,8 @@ func (c *conn) authenticate(id uint64, r *wire.Authenticate) {
 // operator's revocation takes effect on open connections too.
 func (c *conn) mayPost(now time.Time) *wire.Error {
 	if now.Sub(c.acctChecked) > accountRecheck {
-		if a, err := c.s.st.Account(c.ctx, c.acct.ID); err == nil {
+		if a, err := c.s.st.Account(c.s.ctx, c.acct.ID); err == nil {
+			a.IdentityKey = nil
 			c.acct, c.acctChecked = a, now
 		}
 	}
@@ -260,19 +263,23 @@ func (c *conn) send(id uint64, r *wire.Send) {
 		c.replyErr(id, rateLimited("this account sends too fast", wait))
 		return
 	}
-	o := &op{
+	c.s.batch.submit(&op{
 		msg:     store.NewMessage{To: store.Address{Account: r.GetAccount(), Device: r.GetDevice()}, From: c.address(), Received: now, Body: r.GetContent()},
 		arrived: time.Now(),
-		done: func(err error) {
-			if err != nil {
-				c.s.m.rejected.Inc()
-				c.replyErr(id, c.storeError(err))
-				return
-			}
-			c.reply(id, &wire.Response{Result: &wire.Response_Sent{Sent: &wire.Sent{}}})
-		},
+		c:       c,
+		id:      id,
+	})
+}
+
+// sendDone answers a send once its batch has committed: err is nil, the
+// message's own refusal, or the store's error.
+func (c *conn) sendDone(id uint64, err error) {
+	if err != nil {
+		c.s.m.rejected.Inc()
+		c.replyErr(id, c.storeError(err))
+		return
 	}
-	c.s.batch.submit(c.ctx, o)
+	c.replySent(id)
 }
 
 func (c *conn) ack(id uint64, r *wire.Ack) {
@@ -290,19 +297,21 @@ func (c *conn) ack(id uint64, r *wire.Ack) {
 			a.Seqs = append(a.Seqs, seq)
 		}
 	}
-	acked := &wire.Response{Result: &wire.Response_Acked{Acked: &wire.Acked{}}}
 	if len(a.Seqs) == 0 {
-		c.reply(id, acked) // unknown IDs are a silent no-op
+		c.replyAcked(id) // unknown IDs are a silent no-op
 		return
 	}
-	c.s.batch.submit(c.ctx, &op{ack: a, done: func(err error) {
-		if err != nil {
-			c.replyErr(id, c.storeError(err))
-			return
-		}
-		c.s.m.acked.Inc()
-		c.reply(id, acked)
-	}})
+	c.s.batch.submit(&op{ack: a, c: c, id: id})
+}
+
+// ackDone answers an acknowledgement once its batch has committed.
+func (c *conn) ackDone(id uint64, err error) {
+	if err != nil {
+		c.replyErr(id, c.storeError(err))
+		return
+	}
+	c.s.m.acked.Inc()
+	c.replyAcked(id)
 }
 
 func checkPreKey(what string, k *wire.PreKey, signed bool) *wire.Error {
@@ -364,7 +373,7 @@ func (c *conn) uploadPreKeys(id uint64, r *wire.UploadPreKeys) {
 		u.OneTimeKyber = append(u.OneTimeKyber, toStore(k))
 	}
 	a := c.address()
-	if err := c.s.st.UploadPreKeys(c.ctx, a, u); err != nil {
+	if err := c.s.st.UploadPreKeys(c.s.ctx, a, u); err != nil {
 		c.replyErr(id, c.storeError(err))
 		return
 	}
@@ -376,7 +385,7 @@ func (c *conn) prekeyCounts(id uint64) {
 		c.replyErr(id, errNotAuthenticated)
 		return
 	}
-	n, err := c.s.st.CountPreKeys(c.ctx, c.address())
+	n, err := c.s.st.CountPreKeys(c.s.ctx, c.address())
 	if err != nil {
 		c.replyErr(id, c.storeError(err))
 		return
@@ -402,7 +411,7 @@ func (c *conn) fetchBundles(id uint64, r *wire.FetchBundles) {
 		c.replyErr(id, rateLimited("too many prekey bundles fetched for this account", wait))
 		return
 	}
-	bs, err := c.s.st.TakeBundles(c.ctx, r.GetAccount(), r.GetDevice())
+	bs, err := c.s.st.TakeBundles(c.s.ctx, r.GetAccount(), r.GetDevice())
 	if err != nil {
 		c.replyErr(id, c.storeError(err))
 		return
@@ -431,14 +440,15 @@ func (c *conn) getAccount(id uint64) {
 		c.replyErr(id, errNotAuthenticated)
 		return
 	}
-	a, err := c.s.st.Account(c.ctx, c.address().Account)
+	a, err := c.s.st.Account(c.s.ctx, c.address().Account)
 	if err != nil {
 		c.replyErr(id, c.storeError(err))
 		return
 	}
 	now := c.s.now()
-	c.acct, c.acctChecked = a, now
 	c.reply(id, &wire.Response{Result: &wire.Response_Account{Account: accountInfo(a, now)}})
+	a.IdentityKey = nil
+	c.acct, c.acctChecked = a, now
 }
 
 func (c *conn) deleteAccount(id uint64) {
@@ -447,15 +457,17 @@ func (c *conn) deleteAccount(id uint64) {
 		return
 	}
 	acct := c.address().Account
-	if err := c.s.st.DeleteAccount(c.ctx, acct); err != nil {
+	if err := c.s.st.DeleteAccount(c.s.ctx, acct); err != nil {
 		c.replyErr(id, c.storeError(err))
 		return
 	}
 	for _, other := range c.s.hub.account(acct) {
 		if other != c {
-			go other.fail(wire.Code_NOT_FOUND, "this account was deleted", websocket.StatusNormalClosure)
+			go other.fail(wire.Code_NOT_FOUND, "this account was deleted", ws.StatusNormalClosure)
 		}
 	}
 	c.s.accountDeleted(acct)
 	c.reply(id, &wire.Response{Result: &wire.Response_AccountDeleted{AccountDeleted: &wire.AccountDeleted{}}})
+	// The answer is queued first, so the client reads it before the close.
+	c.fail(wire.Code_NOT_FOUND, "this account was deleted", ws.StatusNormalClosure)
 }

@@ -59,6 +59,11 @@ type env struct {
 }
 
 func newEnv(t *testing.T, cfg server.Config) *env {
+	if cfg.IdleAfter == 0 {
+		// Park quiet connections almost at once, so every test also
+		// exercises handing sockets to the poller and back.
+		cfg.IdleAfter = 5 * time.Millisecond
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = servertest.NewClock(t0)
 	}

@@ -27,11 +27,16 @@ func newIDCodec(key []byte) (*idCodec, error) {
 }
 
 func (c *idCodec) encode(seq uint64) []byte {
+	var out [16]byte
+	c.encodeTo(&out, seq)
+	return out[:]
+}
+
+// encodeTo writes the ID of seq into out, without allocating.
+func (c *idCodec) encodeTo(out *[16]byte, seq uint64) {
 	var p [16]byte
 	binary.BigEndian.PutUint64(p[:8], seq)
-	out := make([]byte, 16)
-	c.block.Encrypt(out, p[:])
-	return out
+	c.block.Encrypt(out[:], p[:])
 }
 
 func (c *idCodec) decode(id []byte) (uint64, bool) {

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/skymsg/sky/server/metrics"
+	"github.com/skymsg/sky/server/netpoll"
 	"github.com/skymsg/sky/server/store"
 	"github.com/skymsg/sky/wire"
 )
@@ -61,6 +62,11 @@ type Config struct {
 	MaxInflight      int           // unanswered requests per connection; default 256
 	HandshakeTimeout time.Duration // Hello and authentication; default 10s
 	WriteTimeout     time.Duration // a client that does not read for this long is dropped; default 10s
+	// IdleAfter is how long a connection may be quiet before it gives back
+	// its read buffer and goroutine until the client sends again (on Linux;
+	// elsewhere every connection keeps a goroutine). Default 1s; negative
+	// keeps a goroutine per connection everywhere.
+	IdleAfter time.Duration
 
 	// Rate limits. Zero values take the defaults below.
 	ConnRate     Rate // requests per connection; default 200/s, burst 400
@@ -100,6 +106,9 @@ func (c *Config) setDefaults() error {
 	def(&c.SweepInterval, time.Minute)
 	def(&c.HandshakeTimeout, 10*time.Second)
 	def(&c.WriteTimeout, 10*time.Second)
+	if c.IdleAfter == 0 {
+		c.IdleAfter = time.Second
+	}
 	defInt := func(d *int, v int) {
 		if *d <= 0 {
 			*d = v
@@ -123,13 +132,14 @@ func (c *Config) setDefaults() error {
 // Server is a running skyd. Serve its Handler over HTTP(S); call Close to
 // stop it.
 type Server struct {
-	cfg   Config
-	st    store.Store
-	ids   *idCodec
-	log   *slog.Logger
-	m     *serverMetrics
-	hub   *hub
-	batch *batcher
+	cfg    Config
+	st     store.Store
+	ids    *idCodec
+	log    *slog.Logger
+	m      *serverMetrics
+	hub    *hub
+	batch  *batcher
+	poller *netpoll.Poller // nil where unsupported or Config.IdleAfter < 0
 
 	cluster       Cluster // nil on a node of its own
 	sendLimit     limiter
@@ -175,6 +185,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.batch = newBatcher(s)
+	if cfg.IdleAfter > 0 {
+		if s.poller, err = netpoll.New(); err != nil {
+			s.poller = nil
+			if !errors.Is(err, netpoll.ErrUnsupported) {
+				s.log.Warn("no poller for idle connections; each keeps a goroutine", "err", err)
+			}
+		}
+	}
 	if s.cluster != nil {
 		s.cluster.Attach(clusterNode{s})
 	}
@@ -212,6 +230,9 @@ func (s *Server) Close() error {
 		s.cancel()
 		s.connWG.Wait()
 		s.wg.Wait()
+		if s.poller != nil {
+			s.poller.Close()
+		}
 	})
 	return nil
 }

@@ -1,0 +1,10 @@
+package server
+
+// ParkedConnections returns how many connections wait in the poller with no
+// goroutine of their own (-1 without a poller).
+func ParkedConnections(s *Server) int {
+	if s.poller == nil {
+		return -1
+	}
+	return s.poller.Len()
+}
