@@ -83,7 +83,7 @@ func TestAcceptance21NoTraceAfterExpiry(t *testing.T) {
 	if !strings.HasPrefix(in.Text, canary) {
 		t.Fatal("wrong message")
 	}
-	if err := bob.c.MarkRead(in.LocalID); err != nil {
+	if _, err := bob.c.MarkRead(in.LocalID); err != nil {
 		t.Fatal(err)
 	}
 	alice.flush()

@@ -31,7 +31,7 @@ func TestConversation(t *testing.T) {
 	if err != nil || len(reqs) != 1 || reqs[0].ID != a || reqs[0].Messages != 1 {
 		t.Fatalf("requests %+v, %v", reqs, err)
 	}
-	if err := bob.c.MarkRead(e.Message.LocalID); err != nil {
+	if _, err := bob.c.MarkRead(e.Message.LocalID); err != nil {
 		t.Fatal(err)
 	}
 	if items := bob.outbox(); len(items) != 0 {
@@ -51,7 +51,7 @@ func TestConversation(t *testing.T) {
 	if r.Conversation != b || len(r.MessageIDs) != 1 || r.MessageIDs[0] != m2.ID {
 		t.Fatalf("delivery receipt %+v", r)
 	}
-	if err := bob.c.MarkRead(got.LocalID); err != nil {
+	if _, err := bob.c.MarkRead(got.LocalID); err != nil {
 		t.Fatal(err)
 	}
 	next(t, alice, func(e *ReceiptEvent) bool { return e.State == Read && e.MessageIDs[0] == m2.ID })

@@ -229,10 +229,13 @@ func (c *Client) Unread() ([]Message, error) {
 
 // MarkRead records that the user read the messages (by LocalID): their
 // disappearing timers start now, and read receipts go to the senders that
-// are contacts (never to message requests).
-func (c *Client) MarkRead(localIDs ...int64) error {
+// are contacts (never to message requests). It returns the messages it
+// marked, with their expiry.
+func (c *Client) MarkRead(localIDs ...int64) ([]Message, error) {
 	now := c.now()
+	var out []Message
 	err := c.update(func(tx *store.Tx) error {
+		out = out[:0]
 		receipts := map[string][]content.ID{}
 		for _, id := range localIDs {
 			m, err := tx.Message(id)
@@ -245,13 +248,24 @@ func (c *Client) MarkRead(localIDs ...int64) error {
 			if m.Outgoing || m.State != store.Received {
 				continue
 			}
-			if _, err := tx.MarkRead(id, now); err != nil {
+			m, err = tx.MarkRead(id, now)
+			if err != nil {
 				return err
 			}
 			contact, err := isContact(tx, m.Conversation)
 			if err != nil {
 				return err
 			}
+			msg, err := fromStore(m, !contact)
+			if err != nil {
+				return err
+			}
+			if req, err := isRequest(tx, m.Conversation); err != nil {
+				return err
+			} else {
+				msg.Request = req
+			}
+			out = append(out, msg)
 			if mid, err := content.ParseID(m.MessageID); err == nil && contact {
 				receipts[m.Conversation] = append(receipts[m.Conversation], mid)
 			}
@@ -263,9 +277,10 @@ func (c *Client) MarkRead(localIDs ...int64) error {
 		}
 		return nil
 	})
-	if err == nil {
-		poke(c.expiryKick)
-		poke(c.kick)
+	if err != nil {
+		return nil, err
 	}
-	return err
+	poke(c.expiryKick)
+	poke(c.kick)
+	return out, nil
 }

@@ -73,7 +73,7 @@ func TestTimers(t *testing.T) {
 	if h := historyTexts(t, bob.c, a); !contains(h, "<self-destructing") {
 		t.Fatalf("bob lost it before reading: %q", h)
 	}
-	if err := bob.c.MarkRead(in.LocalID); err != nil {
+	if _, err := bob.c.MarkRead(in.LocalID); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(4 * time.Second)

@@ -1,0 +1,341 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/skymsg/sky/client"
+)
+
+// The daemon stays connected and serves JSON-RPC 2.0 on a unix socket (mode
+// 0600, in the home by default): one JSON object per line each way.
+//
+//	send               {"to": ID, "text": T}          → message
+//	history            {"id": ID, "limit": N}         → [message]
+//	contacts.list      {}                             → [contact]
+//	contacts.add       {"id": ID, "name": N}          → true
+//	contacts.remove    {"id": ID}                     → true
+//	requests.list      {}                             → [request]
+//	requests.accept    {"id": ID}                     → true
+//	requests.reject    {"id": ID}                     → true
+//	receive.subscribe  {}                             → {"subscription": N}
+//	receive.unsubscribe {"subscription": N}           → true
+//	id                 {}                             → {"id": ID}
+//
+// A subscription first gets the unread messages, then each new one, as
+// notifications {"jsonrpc":"2.0","method":"receive","params":{"subscription":N,"message":{…}}};
+// a message delivered to a subscriber counts as read.
+
+// JSON-RPC 2.0 error codes.
+const (
+	rpcParseError     = -32700
+	rpcInvalidRequest = -32600
+	rpcMethodNotFound = -32601
+	rpcInvalidParams  = -32602
+	rpcServerError    = -32000
+)
+
+type rpcRequest struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id,omitempty"`
+	Method  string          `json:"method"`
+	Params  json.RawMessage `json:"params,omitempty"`
+}
+
+type rpcError struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+}
+
+type rpcResponse struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Result  any             `json:"result,omitempty"`
+	Error   *rpcError       `json:"error,omitempty"`
+}
+
+func cmdDaemon(e *env, args []string) error {
+	fs := flag.NewFlagSet("daemon", flag.ContinueOnError)
+	socket := fs.String("socket", "", "")
+	if _, err := parse(fs, args, 0, 0, "[--socket PATH]"); err != nil {
+		return err
+	}
+	if *socket == "" {
+		*socket = filepath.Join(e.home, "sky.sock")
+	}
+	c, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ln, err := listenUnix(*socket)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(*socket)
+	defer ln.Close()
+	d := &daemon{c: c, subs: map[int]*rpcConn{}}
+	go d.fanout(e.ctx)
+	stop := e.online(c)
+	defer stop()
+	fmt.Fprintf(e.stderr, "sky: daemon for %s listening on %s\n", c.ID(), *socket)
+	go func() {
+		<-e.ctx.Done()
+		ln.Close()
+	}()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if e.ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("the daemon's socket failed: %w", err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.serve(e.ctx, nc)
+		}()
+	}
+}
+
+// listenUnix listens on path with mode 0600, replacing a stale socket.
+func listenUnix(path string) (net.Listener, error) {
+	if nc, err := net.Dial("unix", path); err == nil {
+		nc.Close()
+		return nil, fmt.Errorf("another sky daemon already listens on %s; stop it first", path)
+	}
+	os.Remove(path)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+type daemon struct {
+	c       *client.Client
+	mu      sync.Mutex
+	nextSub int
+	subs    map[int]*rpcConn
+	deliver sync.Mutex // one delivery at a time
+}
+
+type rpcConn struct {
+	enc *json.Encoder
+	mu  sync.Mutex
+}
+
+func (r *rpcConn) write(v any) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.enc.Encode(v)
+}
+
+func (d *daemon) serve(ctx context.Context, nc net.Conn) {
+	defer nc.Close()
+	rc := &rpcConn{enc: json.NewEncoder(nc)}
+	var mine []int
+	defer func() {
+		d.mu.Lock()
+		for _, id := range mine {
+			delete(d.subs, id)
+		}
+		d.mu.Unlock()
+	}()
+	sc := bufio.NewScanner(nc)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var req rpcRequest
+		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
+			rc.write(rpcResponse{JSONRPC: "2.0", ID: json.RawMessage("null"), Error: &rpcError{rpcParseError, "not JSON: " + err.Error()}})
+			continue
+		}
+		if req.JSONRPC != "2.0" || req.Method == "" {
+			rc.write(rpcResponse{JSONRPC: "2.0", ID: orNull(req.ID), Error: &rpcError{rpcInvalidRequest, "a JSON-RPC 2.0 request needs \"jsonrpc\":\"2.0\" and a method"}})
+			continue
+		}
+		res, rerr := d.call(ctx, rc, &req, &mine)
+		if req.ID == nil {
+			continue // a notification: no answer
+		}
+		resp := rpcResponse{JSONRPC: "2.0", ID: req.ID, Result: res, Error: rerr}
+		if rerr == nil && res == nil {
+			resp.Result = true
+		}
+		if rc.write(resp) != nil {
+			return
+		}
+		if req.Method == "receive.subscribe" && rerr == nil {
+			go d.deliverUnread()
+		}
+	}
+}
+
+func orNull(id json.RawMessage) json.RawMessage {
+	if id == nil {
+		return json.RawMessage("null")
+	}
+	return id
+}
+
+type params struct {
+	To           string `json:"to"`
+	Text         string `json:"text"`
+	ID           string `json:"id"`
+	Name         string `json:"name"`
+	Limit        int    `json:"limit"`
+	Subscription int    `json:"subscription"`
+}
+
+func (d *daemon) call(ctx context.Context, rc *rpcConn, req *rpcRequest, mine *[]int) (any, *rpcError) {
+	var p params
+	if len(req.Params) > 0 && string(req.Params) != "null" {
+		if err := json.Unmarshal(req.Params, &p); err != nil {
+			return nil, &rpcError{rpcInvalidParams, "params must be an object: " + err.Error()}
+		}
+	}
+	p.To, p.ID = strings.ToLower(p.To), strings.ToLower(p.ID)
+	fail := func(err error) *rpcError {
+		if err == nil {
+			return nil
+		}
+		return &rpcError{rpcServerError, oneLine(err.Error())}
+	}
+	c := d.c
+	switch req.Method {
+	case "id":
+		return map[string]string{"id": c.ID()}, nil
+	case "send":
+		m, err := c.Send(p.To, p.Text)
+		if err != nil {
+			return nil, fail(err)
+		}
+		return toJSON(m), nil
+	case "history":
+		ms, err := c.History(p.ID, p.Limit)
+		if err != nil {
+			return nil, fail(err)
+		}
+		out := []jsonMessage{}
+		for _, m := range ms {
+			out = append(out, toJSON(m))
+		}
+		return out, nil
+	case "contacts.list":
+		cs, err := c.Contacts()
+		out := []map[string]any{}
+		for _, ct := range cs {
+			out = append(out, map[string]any{"id": ct.ID, "name": ct.Name, "verified": ct.Verified, "added_at": ct.AddedAt.UTC()})
+		}
+		return out, fail(err)
+	case "contacts.add":
+		return nil, fail(c.AddContact(p.ID, p.Name))
+	case "contacts.remove":
+		return nil, fail(c.RemoveContact(p.ID))
+	case "requests.list":
+		rs, err := c.Requests()
+		out := []map[string]any{}
+		for _, r := range rs {
+			out = append(out, map[string]any{"id": r.ID, "first_at": r.FirstAt.UTC(), "messages": r.Messages})
+		}
+		return out, fail(err)
+	case "requests.accept":
+		return nil, fail(c.Accept(p.ID))
+	case "requests.reject":
+		return nil, fail(c.Reject(p.ID))
+	case "receive.subscribe":
+		d.mu.Lock()
+		d.nextSub++
+		id := d.nextSub
+		d.subs[id] = rc
+		d.mu.Unlock()
+		*mine = append(*mine, id)
+		return map[string]int{"subscription": id}, nil
+	case "receive.unsubscribe":
+		d.mu.Lock()
+		_, ok := d.subs[p.Subscription]
+		delete(d.subs, p.Subscription)
+		d.mu.Unlock()
+		if !ok {
+			return nil, &rpcError{rpcInvalidParams, "no such subscription"}
+		}
+		return nil, nil
+	}
+	return nil, &rpcError{rpcMethodNotFound, fmt.Sprintf("no method %q; see sky's documentation for the daemon's methods", req.Method)}
+}
+
+// fanout delivers new messages to subscribers as they arrive.
+func (d *daemon) fanout(ctx context.Context) {
+	sub := d.c.Subscribe()
+	defer sub.Close()
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-sub.Events():
+			if !ok {
+				return
+			}
+			switch ev.(type) {
+			case *client.MessageEvent, *client.LaggedEvent:
+				d.deliverUnread()
+			}
+		case <-t.C:
+		}
+	}
+}
+
+// deliverUnread sends the unread messages to every subscriber and marks them
+// read; with no subscriber they stay unread.
+func (d *daemon) deliverUnread() {
+	d.deliver.Lock()
+	defer d.deliver.Unlock()
+	d.mu.Lock()
+	subs := make(map[int]*rpcConn, len(d.subs))
+	for id, rc := range d.subs {
+		subs[id] = rc
+	}
+	d.mu.Unlock()
+	if len(subs) == 0 {
+		return
+	}
+	ms, err := d.c.Unread()
+	if err != nil || len(ms) == 0 {
+		return
+	}
+	var ids []int64
+	for _, m := range ms {
+		ids = append(ids, m.LocalID)
+	}
+	read, err := d.c.MarkRead(ids...)
+	if err != nil {
+		return
+	}
+	for _, m := range read {
+		for id, rc := range subs {
+			rc.write(map[string]any{"jsonrpc": "2.0", "method": "receive", "params": map[string]any{"subscription": id, "message": toJSON(m)}})
+		}
+	}
+}
+

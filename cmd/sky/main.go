@@ -1,0 +1,154 @@
+// Command sky is the Sky client: a scriptable command line over the client
+// SDK (package client), and a daemon that serves JSON-RPC 2.0 on a unix
+// socket for bots and integrations.
+//
+//	sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
+//
+// Run "sky help" for the commands. The home directory is --home, else
+// $SKY_HOME, else the user's data directory (~/.local/share/sky on Linux).
+// The passphrase is read from the terminal without echo, or from
+// $SKY_PASSPHRASE or --passphrase-file for scripts ($SKY_PANIC_PASSPHRASE for
+// "panic set").
+//
+// Every failure prints one line saying what failed and what to do, and exits
+// non-zero (2 for a wrong command line). With --json, standard output holds
+// only JSON, one object per line; notes go to standard error.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+const usage = `sky is the Sky client.
+
+usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
+
+  init --server URL --code CODE     create an account; prints your Sky ID
+  id [--qr]                         print your Sky ID (and a QR code)
+  send ID TEXT | send ID -          send a message (- reads the text from stdin)
+  receive [--follow] [--timeout D] [--json]
+                                    print new messages and events
+  history ID [--limit N] [--json]   print a conversation
+  contacts add ID [--name N] | list [--json] | remove ID
+  requests list [--json] | accept ID | reject ID
+  verify ID [--qr] [--confirm]      show the safety number; --confirm marks it verified
+  timer ID [DURATION|off]           show or set a conversation's disappearing timer
+  timer --default [DURATION|off]    show or set the timer of new conversations
+  panic set [--delete-account] | clear | status
+                                    the panic passphrase (wipes everything when typed)
+  account status [--json] | delete [--yes]
+  daemon [--socket PATH]            stay connected; serve JSON-RPC 2.0 on a unix socket
+
+Durations: 30s, 5m, 1h, 2d, 4w (5 seconds to 4 weeks), or off.
+Environment: SKY_HOME, SKY_PASSPHRASE, SKY_PANIC_PASSPHRASE.
+`
+
+// errUsage marks a command line that cannot be run; it exits with status 2.
+var errUsage = errors.New("usage")
+
+// usageError is a wrong command line, with what is wrong.
+func usageError(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errUsage, fmt.Sprintf(format, args...))
+}
+
+func main() { os.Exit(sky()) }
+
+// sky runs the command line and returns the exit status.
+func sky() int {
+	disableCoreDumps()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return report(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr), os.Stderr)
+}
+
+// report prints err as one line and returns the exit status.
+func report(err error, stderr io.Writer) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 2
+	case errors.Is(err, errUsage):
+		msg := strings.TrimPrefix(err.Error(), errUsage.Error()+": ")
+		fmt.Fprintf(stderr, "sky: %s (run \"sky help\" for the commands)\n", msg)
+		return 2
+	}
+	fmt.Fprintln(stderr, "sky:", oneLine(err.Error()))
+	return 1
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// env is what every command gets.
+type env struct {
+	ctx            context.Context
+	home           string
+	passphraseFile string
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	fs := flag.NewFlagSet("sky", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&e.home, "home", "", "")
+	fs.StringVar(&e.passphraseFile, "passphrase-file", "", "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			return nil
+		}
+		return usageError("%v", err)
+	}
+	args = fs.Args()
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	cmd, rest := args[0], args[1:]
+	if cmd == "help" || cmd == "-h" || cmd == "--help" {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	h, ok := commands[cmd]
+	if !ok {
+		return usageError("unknown command %q", cmd)
+	}
+	home, err := resolveHome(e.home, e.getenv)
+	if err != nil {
+		return err
+	}
+	e.home = home
+	return h(e, rest)
+}
+
+var commands map[string]func(*env, []string) error
+
+func init() {
+	commands = map[string]func(*env, []string) error{
+		"init":     cmdInit,
+		"id":       cmdID,
+		"send":     cmdSend,
+		"receive":  cmdReceive,
+		"history":  cmdHistory,
+		"contacts": cmdContacts,
+		"requests": cmdRequests,
+		"verify":   cmdVerify,
+		"timer":    cmdTimer,
+		"panic":    cmdPanic,
+		"account":  cmdAccount,
+		"daemon":   cmdDaemon,
+	}
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/skymsg/sky/server"
+	"github.com/skymsg/sky/server/store/sqlite"
+)
+
+// TestMain makes the test binary double as the sky command, so the
+// scripts run sky as its own process, exactly as a user would.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){"sky": func() { os.Exit(sky()) }})
+}
+
+// skydForScript is a real skyd for one script, on a loopback port.
+type skydForScript struct {
+	st   *sqlite.Store
+	path string
+	addr string
+	srv  *server.Server
+	stop func()
+}
+
+func (s *skydForScript) start() error {
+	st, err := sqlite.Open(context.Background(), s.path)
+	if err != nil {
+		return err
+	}
+	addr := s.addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var ln net.Listener
+	for range 100 {
+		if ln, err = net.Listen("tcp", addr); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		st.Close()
+		return err
+	}
+	srv, err := server.New(context.Background(), server.Config{Store: st})
+	if err != nil {
+		ln.Close()
+		st.Close()
+		return err
+	}
+	hs := srv.HTTPServer()
+	go hs.Serve(ln)
+	s.addr, s.srv, s.st = ln.Addr().String(), srv, st
+	s.stop = func() {
+		hs.Close()
+		srv.Close()
+		st.Close()
+		s.srv = nil
+	}
+	return nil
+}
+
+func (s *skydForScript) code() (string, error) {
+	codes, err := server.CreateCodes(context.Background(), s.st, 1, 90*24*time.Hour, time.Now().Add(time.Hour))
+	if err != nil {
+		return "", err
+	}
+	return codes[0], nil
+}
+
+// TestScripts runs the scripts in testdata/script against the built sky
+// and a real skyd. Custom commands:
+//
+//	skyd-code VAR       a fresh activation code in $VAR
+//	skyd-stop           stop the server (clients go offline)
+//	skyd-start          start it again on the same port and data
+//	capture VAR         $VAR = the last command's stdout, trimmed
+//	rpc SOCKET LINE...  send JSON-RPC lines to a daemon; print each answer
+//	                    line and any notifications that follow within 2 s
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: filepath.Join("testdata", "script"),
+		Setup: func(env *testscript.Env) error {
+			s := &skydForScript{path: filepath.Join(env.WorkDir, "skyd.db")}
+			if err := s.start(); err != nil {
+				return err
+			}
+			env.Values["skyd"] = s
+			env.Defer(func() {
+				if s.srv != nil {
+					s.stop()
+				}
+			})
+			env.Setenv("SKYD", "ws://"+s.addr)
+			env.Setenv("SKY_INSECURE_TEST_KDF", "1")
+			env.Setenv("SKY_PASSPHRASE", "correct horse battery staple")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"skyd-code": func(ts *testscript.TestScript, neg bool, args []string) {
+				c, err := ts.Value("skyd").(*skydForScript).code()
+				ts.Check(err)
+				ts.Setenv(args[0], c)
+			},
+			"skyd-stop": func(ts *testscript.TestScript, neg bool, args []string) {
+				ts.Value("skyd").(*skydForScript).stop()
+			},
+			"skyd-start": func(ts *testscript.TestScript, neg bool, args []string) {
+				ts.Check(ts.Value("skyd").(*skydForScript).start())
+			},
+			"capture": func(ts *testscript.TestScript, neg bool, args []string) {
+				ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile("stdout")))
+			},
+			"rpc": rpcCmd,
+		},
+	})
+}
+
+func rpcCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: rpc SOCKET LINE...")
+	}
+	var nc net.Conn
+	var err error
+	for range 100 { // the daemon may still be starting
+		if nc, err = net.Dial("unix", args[0]); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ts.Check(err)
+	defer nc.Close()
+	r := bufio.NewReader(nc)
+	for _, line := range args[1:] {
+		fmt.Fprintln(nc, line)
+		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := r.ReadString('\n')
+		ts.Check(err)
+		fmt.Fprint(ts.Stdout(), resp)
+	}
+	for {
+		nc.SetReadDeadline(time.Now().Add(2 * time.Second))
+		more, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		fmt.Fprint(ts.Stdout(), more)
+	}
+}

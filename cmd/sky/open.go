@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/skymsg/sky/client"
+	"github.com/skymsg/sky/client/store"
+	"github.com/skymsg/sky/client/store/keyfile"
+)
+
+// connectTimeout is how long a command waits for the server.
+const connectTimeout = 15 * time.Second
+
+func (e *env) noAccount() error {
+	return fmt.Errorf("there is no Sky account in %s; create one with: sky init --server URL --code CODE", e.home)
+}
+
+// options are the SDK options of the command line.
+func (e *env) options() client.Options {
+	o := client.Options{}
+	// For the project's own tests only: a cheap key derivation, so that
+	// hundreds of unlocks take seconds. It weakens the store; never set it.
+	if e.getenv("SKY_INSECURE_TEST_KDF") == "1" {
+		o.KDF = keyfile.Params{Time: 1, MemoryKiB: 64, Threads: 1}
+	}
+	return o
+}
+
+// open unlocks the account.
+func (e *env) open() (*client.Client, error) {
+	ok, err := store.Exists(storeDir(e.home))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", e.home, err)
+	}
+	if !ok {
+		return nil, e.noAccount()
+	}
+	pass, err := e.passphrase(false)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.Open(e.ctx, storeDir(e.home), pass, e.options())
+	var wrong *store.WrongPassphraseError
+	switch {
+	case errors.As(err, &wrong) && wrong.AttemptsLeft >= 0:
+		return nil, fmt.Errorf("wrong passphrase; %d more wrong tries erase this account", wrong.AttemptsLeft)
+	case errors.Is(err, client.ErrWrongPassphrase):
+		return nil, errors.New("wrong passphrase; try again")
+	case errors.Is(err, client.ErrNoAccount):
+		return nil, e.noAccount()
+	case errors.Is(err, client.ErrLocked):
+		return nil, errors.New("the Sky account is in use by another process (is \"sky daemon\" running? stop it, or talk to it over its socket)")
+	case err != nil:
+		return nil, fmt.Errorf("cannot open the Sky account: %w", err)
+	}
+	return c, nil
+}
+
+// online runs the client's connection in the background; stop ends it.
+func (e *env) online(c *client.Client) (stop func()) {
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan struct{})
+	go func() {
+		c.Run(ctx)
+		close(done)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
+// connect runs the connection and waits until it is up.
+func (e *env) connect(c *client.Client) (stop func(), err error) {
+	stop = e.online(c)
+	ctx, cancel := context.WithTimeout(e.ctx, connectTimeout)
+	defer cancel()
+	if err := c.WaitConnected(ctx); err != nil {
+		stop()
+		return nil, fmt.Errorf("cannot reach the Sky server at %s: %w", c.Server(), errors.Unwrap(err))
+	}
+	return stop, nil
+}
+
+// flush sends what is queued; offline, it says the rest stays queued.
+func (e *env) flush(c *client.Client) error {
+	ctx, cancel := context.WithTimeout(e.ctx, connectTimeout)
+	defer cancel()
+	err := c.Flush(ctx)
+	if errors.Is(err, client.ErrOffline) {
+		fmt.Fprintf(e.stderr, "sky: the server at %s is unreachable; the message is queued and goes out at the next sky receive, send or daemon\n", c.Server())
+		return nil
+	}
+	return err
+}
