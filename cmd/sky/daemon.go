@@ -338,4 +338,3 @@ func (d *daemon) deliverUnread() {
 		}
 	}
 }
-
