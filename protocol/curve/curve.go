@@ -128,6 +128,18 @@ func (p PrivateKey) ecdhKey() (*ecdh.PrivateKey, error) {
 	return ecdh.X25519().NewPrivateKey(p.k[:])
 }
 
+// Precompute returns p with its crypto/ecdh form prepared, so that several
+// agreements with it cost one scalar multiplication less each. Keys made by
+// GenerateKeyPair are already prepared.
+func (p PrivateKey) Precompute() PrivateKey {
+	if p.ek == nil {
+		if ek, err := ecdh.X25519().NewPrivateKey(p.k[:]); err == nil {
+			p.ek = ek
+		}
+	}
+	return p
+}
+
 // Agree returns X25519(p, their), refusing an all-zero result (which a
 // low-order public key produces) with ErrInvalidKey, as libsignal does.
 func (p PrivateKey) Agree(their PublicKey) ([SharedSize]byte, error) {

@@ -176,9 +176,10 @@ var orderMinusOne = func() *edwards25519.Scalar {
 }()
 
 // torsionFree reports whether [ℓ]p is the identity, computed as
-// [ℓ-1]p + p since scalars are reduced mod ℓ.
+// [ℓ-1]p + p since scalars are reduced mod ℓ. p is public, so the
+// variable-time multiplication is fine.
 func torsionFree(p *edwards25519.Point) bool {
-	q := new(edwards25519.Point).ScalarMult(orderMinusOne, p)
+	q := new(edwards25519.Point).VarTimeDoubleScalarBaseMult(orderMinusOne, p, edwards25519.NewScalar())
 	q.Add(q, p)
 	return q.Equal(edwards25519.NewIdentityPoint()) == 1
 }

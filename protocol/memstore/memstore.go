@@ -188,11 +188,11 @@ func (s *Store) MarkKyberPreKeyUsed(_ context.Context, id, signedPreKeyID uint32
 	if !ok {
 		return nil
 	}
-	k, err := prekey.ParseKyberPreKey(b)
+	lastResort, err := prekey.KyberPreKeyLastResort(b)
 	if err != nil {
 		return err
 	}
-	if !k.LastResort {
+	if !lastResort {
 		delete(s.kyber, id)
 		return nil
 	}

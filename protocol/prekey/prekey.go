@@ -137,14 +137,17 @@ func parseEC(b []byte) (ecRecord, error) {
 	return rec, nil
 }
 
+// keyPair decodes a record's key pair. Like libsignal it does not derive the
+// public key again (a scalar multiplication on every session start); records
+// are written by NewPreKey and NewSignedPreKey, which pair them correctly.
 func keyPair(pub, priv []byte) (curve.KeyPair, error) {
 	p, err := curve.ParsePrivateKey(priv)
 	if err != nil {
 		return curve.KeyPair{}, errs.New(errs.InvalidState, "prekey record: bad private key")
 	}
 	k, err := curve.ParsePublicKey(pub)
-	if err != nil || p.PublicKey() != k {
-		return curve.KeyPair{}, errs.New(errs.InvalidState, "prekey record: public key does not match the private key")
+	if err != nil {
+		return curve.KeyPair{}, errs.New(errs.InvalidState, "prekey record: bad public key")
 	}
 	return curve.KeyPair{Public: k, Private: p}, nil
 }
@@ -219,6 +222,28 @@ func ParseKyberPreKey(b []byte) (KyberPreKey, error) {
 	k.KeyPair = kem.KeyPair{Public: p, Secret: s}
 	copy(k.Signature[:], sig)
 	return k, nil
+}
+
+// KyberPreKeyLastResort reads only the last-resort flag of an encoded
+// KyberPreKey record, without decoding (and expanding) its secret key.
+func KyberPreKeyLastResort(b []byte) (bool, error) {
+	r := pb.NewReader(b)
+	last := false
+	for {
+		num, ok := r.Next()
+		if !ok {
+			break
+		}
+		if num == 6 {
+			last = r.Bool()
+		} else {
+			r.Skip(num)
+		}
+	}
+	if r.Err() != nil {
+		return false, errs.New(errs.InvalidState, "Kyber prekey record malformed")
+	}
+	return last, nil
 }
 
 // Format redacts the private key under every fmt verb.

@@ -172,11 +172,17 @@ func TestRecordRoundTrips(t *testing.T) {
 	if !p3.LastResort || !p3.KeyPair.Public.Equal(kpk.KeyPair.Public) || p3.Signature != kpk.Signature {
 		t.Error("Kyber prekey differs")
 	}
-	// Mismatched public and private halves are refused.
-	other, _ := NewPreKey(1).MarshalBinary()
-	mixed := append(bytes.Clone(b1[:2+35]), other[2+35:]...)
-	if _, err := ParsePreKey(mixed); !errors.Is(err, errs.InvalidState) {
-		t.Errorf("mismatched prekey record: %v", err)
+	oneTime, _ := NewKyberPreKey(4, ik, now, false).MarshalBinary()
+	if last, err := KyberPreKeyLastResort(b3); !last || err != nil {
+		t.Errorf("KyberPreKeyLastResort(last resort) = %v, %v", last, err)
+	}
+	if last, err := KyberPreKeyLastResort(oneTime); last || err != nil {
+		t.Errorf("KyberPreKeyLastResort(one-time) = %v, %v", last, err)
+	}
+	// A public key of the wrong type or size is refused.
+	bad := bytes.Replace(b1, pk.KeyPair.Public.Bytes()[:1], []byte{0x08}, 1)
+	if _, err := ParsePreKey(bad); !errors.Is(err, errs.InvalidState) {
+		t.Errorf("prekey record with a 0x08 public key: %v", err)
 	}
 	for _, cut := range []int{0, 5, len(b2) - 70} {
 		if _, err := ParseSignedPreKey(b2[:cut]); !errors.Is(err, errs.InvalidState) {
