@@ -16,6 +16,7 @@ type serverMetrics struct {
 }
 
 func newServerMetrics(r *metrics.Registry) *serverMetrics {
+	r.RegisterProcess()
 	return &serverMetrics{
 		connectionsTotal:   r.Counter("skyd_connections_total", "WebSocket connections accepted."),
 		connectionsRefused: r.Counter("skyd_connections_refused_total", "Connections refused at the connection limit."),

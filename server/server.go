@@ -193,6 +193,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			}
 		}
 	}
+	cfg.Metrics.GaugeFunc("skyd_connections_parked", "Idle connections waiting in the poller, with no goroutine or buffer of their own.", func() float64 {
+		if s.poller == nil {
+			return 0
+		}
+		return float64(s.poller.Len())
+	})
 	if s.cluster != nil {
 		s.cluster.Attach(clusterNode{s})
 	}

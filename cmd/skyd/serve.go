@@ -30,6 +30,7 @@ type serveFlags struct {
 	ttl                   time.Duration
 	queueCap, maxConns    int
 	logLevel              string
+	tuning                tuningFlags
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -48,6 +49,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&f.queueCap, "queue-cap", server.DefaultQueueCap, "most messages queued for one device")
 	fs.IntVar(&f.maxConns, "max-connections", server.DefaultMaxConnections, "most simultaneous client connections")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.tuning.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -83,11 +85,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cl != nil {
 		defer cl.Close() // after the server (defers run last first)
 	}
-	srv, err := server.New(ctx, server.Config{
+	cfg := server.Config{
 		Store: st, Logger: log, Metrics: reg,
 		MessageTTL: f.ttl, QueueCap: f.queueCap, MaxConnections: f.maxConns,
 		Cluster: serverCluster(cl),
-	})
+	}
+	if err := f.tuning.apply(&cfg, fs); err != nil {
+		return err
+	}
+	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -113,7 +119,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			hs.Close()
 			return fmt.Errorf("listening on %s for metrics: %w (choose another with --metrics-listen, or pass --metrics-listen='' to turn it off)", f.metricsListen, err)
 		}
-		ms := &http.Server{Handler: metricsHandler(reg, st), ReadHeaderTimeout: 10 * time.Second}
+		mux := metricsHandler(reg, st)
+		f.tuning.handle(mux)
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go ms.Serve(mln)
 		defer ms.Close()
 		fmt.Fprintf(stdout, "skyd: metrics on http://%s/metrics\n", mln.Addr())
@@ -201,7 +209,7 @@ func firstStartCode(ctx context.Context, st store.Store, stdout io.Writer) error
 	return nil
 }
 
-func metricsHandler(reg *metrics.Registry, st store.Store) http.Handler {
+func metricsHandler(reg *metrics.Registry, st store.Store) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")

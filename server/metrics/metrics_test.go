@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -51,4 +52,27 @@ func TestMixedTypesPanics(t *testing.T) {
 		}
 	}()
 	r.Gauge("x", "x")
+}
+
+func TestProcessGauges(t *testing.T) {
+	r := NewRegistry()
+	r.RegisterProcess()
+	n := 0.0
+	r.GaugeFunc("sky_calls", "Calls.", func() float64 { n++; return n })
+	var b strings.Builder
+	r.WriteTo(&b)
+	out := b.String()
+	for _, name := range []string{"process_resident_memory_bytes", "go_memory_total_bytes", "go_heap_objects_bytes", "go_goroutines", "go_stack_bytes"} {
+		i := strings.Index(out, "\n"+name+" ")
+		if i < 0 {
+			t.Fatalf("no %s in\n%s", name, out)
+		}
+		var v float64
+		if _, err := fmt.Sscan(out[i+len(name)+2:], &v); err != nil || v <= 0 {
+			t.Errorf("%s = %v (%v), want a positive value", name, v, err)
+		}
+	}
+	if !strings.Contains(out, "\nsky_calls 1\n") {
+		t.Errorf("a GaugeFunc is read once per scrape:\n%s", out)
+	}
 }

@@ -1,0 +1,287 @@
+// Command sky-bench is the operator's load generator for skyd: it simulates
+// many clients over real WebSocket connections and reports delivery
+// throughput, send-to-deliver latency percentiles, the idle connections the
+// server holds and what they cost it in memory.
+//
+// Run it as its own process against a running skyd, so that the server is
+// measured alone. See `sky-bench -h` and the README's "Measure it" section.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/skymsg/sky/internal/loadgen"
+)
+
+const usage = `sky-bench measures a running skyd with simulated clients.
+
+usage: sky-bench [flags]
+
+It needs accounts: 2 per pair plus one per idle connection. It keeps them in
+--accounts and registers the missing ones with activation codes from --codes
+(a file, one per line) or by running --admin (a "skyd admin" command line).
+Registering many accounts needs skyd's registration limit raised, e.g.
+"skyd serve --register-rate 1000/1000"; a closed-loop run needs the send
+and request limits raised too (--send-rate, --request-rate), or many pairs.
+
+Each pair is a sender sending --size-byte messages to its receiver, which
+acknowledges them. --rate 0 sends as fast as the server answers (--window
+unanswered sends per sender); otherwise the total rate is fixed and latency
+counts from when each message was due. Idle connections authenticate and
+then say nothing; the server's memory per idle connection is read from its
+/metrics before and after opening them.
+
+Examples:
+  sky-bench --admin "skyd admin --data /tmp/skyd" --pairs 64 --duration 20s
+  sky-bench --pairs 64 --rate 10000 --duration 30s
+  sky-bench --pairs 0 --idle 100000 --sources 127.0.0.2-127.0.0.9
+
+flags:
+`
+
+type options struct {
+	url, metricsURL     string
+	accounts, codes     string
+	admin               string
+	pairs, idle, window int
+	size                int
+	rate                float64
+	duration, warmup    time.Duration
+	settle              time.Duration
+	sources             string
+	concurrency         int
+	jsonOut             bool
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "sky-bench:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	fs := flag.NewFlagSet("sky-bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	var o options
+	fs.StringVar(&o.url, "url", "ws://127.0.0.1:7443/v1/websocket", "skyd's WebSocket URL")
+	fs.StringVar(&o.metricsURL, "metrics-url", "http://127.0.0.1:7444/metrics", "skyd's metrics URL, for its memory and batch figures (empty: skip)")
+	fs.StringVar(&o.accounts, "accounts", "sky-bench-accounts.jsonl", "file keeping the benchmark's accounts and their keys between runs")
+	fs.StringVar(&o.codes, "codes", "", "file of activation codes (one per line) for registering missing accounts")
+	fs.StringVar(&o.admin, "admin", "", `command creating activation codes, e.g. "skyd admin --data DIR" ("codes create ..." is appended)`)
+	fs.IntVar(&o.pairs, "pairs", 64, "sender–receiver pairs")
+	fs.Float64Var(&o.rate, "rate", 0, "total messages per second (0: closed loop, as fast as the server answers)")
+	fs.IntVar(&o.window, "window", 64, "most unanswered sends per sender (the server allows 256)")
+	fs.IntVar(&o.size, "size", 1024, "message content bytes")
+	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to measure")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "load before measuring")
+	fs.IntVar(&o.idle, "idle", 0, "idle authenticated connections to open and hold")
+	fs.DurationVar(&o.settle, "settle", 5*time.Second, "wait after opening idle connections before reading the server's memory")
+	fs.StringVar(&o.sources, "sources", "", "local addresses to connect from, a range (127.0.0.2-127.0.0.9) or a list; one address allows about 28,000 connections (default: spread over 127.0.0.x when connecting to loopback with many connections)")
+	fs.IntVar(&o.concurrency, "concurrency", 64, "connections opened (or accounts registered) at once during setup")
+	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return nil, fmt.Errorf("unexpected arguments %q (see -h)", fs.Args())
+	case o.pairs < 0 || o.idle < 0 || o.pairs+o.idle == 0:
+		return nil, errors.New("nothing to do: give --pairs and/or --idle")
+	case o.pairs > 0 && o.size < loadgen.MinSize:
+		return nil, fmt.Errorf("--size must be at least %d bytes", loadgen.MinSize)
+	case o.rate < 0 || o.window < 1 || o.duration <= 0 || o.warmup < 0:
+		return nil, errors.New("--rate must be positive or 0, --window at least 1, --duration positive")
+	case o.codes != "" && o.admin != "":
+		return nil, errors.New("give --codes or --admin, not both")
+	}
+	return &o, nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(stderr, "sky-bench: "+format+"\n", a...) }
+	d, err := dialer(o)
+	if err != nil {
+		return err
+	}
+	devs, err := accounts(ctx, o, d, logf)
+	if err != nil {
+		return err
+	}
+	rep := &report{Options: reportOptions{Pairs: o.pairs, Rate: o.rate, Window: o.window, Size: o.size, Duration: o.duration.String(), Idle: o.idle}}
+	scrape := func() loadgen.Metrics {
+		if o.metricsURL == "" {
+			return nil
+		}
+		m, err := loadgen.Scrape(ctx, o.metricsURL)
+		if err != nil {
+			logf("%v (server memory is not reported)", err)
+			return nil
+		}
+		return m
+	}
+	start := scrape()
+	rep.Server.Start = serverFigures(start)
+
+	if o.idle > 0 {
+		logf("opening %d idle connections", o.idle)
+		var opened atomic.Int64
+		stopProgress := progress(logf, "idle connections open", &opened, o.idle)
+		idle, err := loadgen.OpenIdle(ctx, d, devs[2*o.pairs:], o.concurrency, func() { opened.Add(1) })
+		stopProgress()
+		if err != nil {
+			return fmt.Errorf("opening idle connections: %w", err)
+		}
+		defer idle.Close()
+		logf("%d idle connections open; waiting %v for the server to settle", idle.Len(), o.settle)
+		select {
+		case <-time.After(o.settle):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		after := scrape()
+		rep.Server.Idle = serverFigures(after)
+		rep.Idle.Held = idle.Alive()
+		rep.Idle.Opened = idle.Len()
+		if start != nil && after != nil {
+			rep.Idle.BytesPerConn = (after["process_resident_memory_bytes"] - start["process_resident_memory_bytes"]) / float64(idle.Len())
+			rep.Idle.HeapBytesPerConn = (after["go_memory_total_bytes"] - start["go_memory_total_bytes"]) / float64(idle.Len())
+		}
+		defer func() { rep.Idle.HeldAtEnd = idle.Alive() }()
+	}
+
+	if o.pairs > 0 {
+		mode := "closed loop"
+		if o.rate > 0 {
+			mode = fmt.Sprintf("%.0f msgs/s", o.rate)
+		}
+		logf("running %d pairs (%s, %d-byte messages) for %v after %v warmup", o.pairs, mode, o.size, o.duration, o.warmup)
+		before := scrape()
+		res, err := loadgen.RunLoad(ctx, d, loadgen.LoadConfig{
+			Senders: devs[:o.pairs], Receivers: devs[o.pairs : 2*o.pairs],
+			Rate: o.rate, Window: o.window, Size: o.size, Warmup: o.warmup, Duration: o.duration,
+		})
+		if err != nil {
+			return err
+		}
+		rep.Load = loadFigures(res)
+		if after := scrape(); before != nil && after != nil {
+			delta := after.Sub(before)
+			rep.Server.Load = serverFigures(after)
+			rep.Load.ServerBatchOps = delta["skyd_batch_operations_sum"] / max(1, delta["skyd_batch_operations_count"])
+			rep.Load.ServerCommitP50ms = 1000 * delta.Quantile("skyd_batch_commit_seconds", 0.5)
+			rep.Load.ServerCommitP99ms = 1000 * delta.Quantile("skyd_batch_commit_seconds", 0.99)
+			rep.Load.ServerPushP99ms = 1000 * delta.Quantile("skyd_send_to_push_seconds", 0.99)
+		}
+	}
+	rep.finish()
+	if o.jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	rep.print(stdout)
+	return nil
+}
+
+// dialer builds the connection dialer, spreading many loopback connections
+// over several source addresses unless told otherwise.
+func dialer(o *options) (*loadgen.Dialer, error) {
+	u, err := url.Parse(o.url)
+	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") {
+		return nil, fmt.Errorf("--url %q: give a ws:// or wss:// URL", o.url)
+	}
+	src := o.sources
+	total := 2*o.pairs + o.idle
+	if src == "" && total > 20000 {
+		if ip := net.ParseIP(u.Hostname()); (ip != nil && ip.IsLoopback()) || u.Hostname() == "localhost" {
+			last := 2 + total/20000
+			src = fmt.Sprintf("127.0.0.2-127.0.0.%d", min(last, 254))
+		}
+	}
+	ips, err := loadgen.ParseSources(src)
+	if err != nil {
+		return nil, err
+	}
+	return &loadgen.Dialer{URL: o.url, Sources: ips}, nil
+}
+
+// accounts returns the devices the run needs, registering what is missing.
+func accounts(ctx context.Context, o *options, d *loadgen.Dialer, logf func(string, ...any)) ([]loadgen.Device, error) {
+	need := 2*o.pairs + o.idle
+	devs, err := loadgen.LoadDevices(o.accounts)
+	if err != nil {
+		return nil, err
+	}
+	if len(devs) >= need {
+		return devs[:need], nil
+	}
+	missing := need - len(devs)
+	var src loadgen.CodeSource
+	switch {
+	case o.codes != "":
+		src = loadgen.CodesFromFile(o.codes)
+	case o.admin != "":
+		src = loadgen.CodesFromCommand(strings.Fields(o.admin))
+	default:
+		return nil, fmt.Errorf("%s holds %d accounts and this run needs %d: give --codes FILE or --admin \"skyd admin --data DIR\" to register %d more", o.accounts, len(devs), need, missing)
+	}
+	codes, err := src(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	logf("registering %d accounts (kept in %s)", missing, o.accounts)
+	var done atomic.Int64
+	stop := progress(logf, "accounts registered", &done, missing)
+	fresh, err := loadgen.RegisterDevices(ctx, d, codes, o.concurrency, func() { done.Add(1) })
+	stop()
+	if werr := loadgen.AppendDevices(o.accounts, fresh); werr != nil {
+		return nil, fmt.Errorf("saving accounts: %w", werr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return append(devs, fresh...), nil
+}
+
+// progress logs n of total every few seconds until the returned func is
+// called.
+func progress(logf func(string, ...any), what string, n *atomic.Int64, total int) func() {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(5 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				logf("%d of %d %s", n.Load(), total, what)
+			}
+		}
+	}()
+	return func() { close(done) }
+}
