@@ -124,7 +124,10 @@ func TestAcceptance20ClientCrashes(t *testing.T) {
 	bob.close() // the child processes use Bob's store from now on
 
 	t.Run("killed while receiving", func(t *testing.T) {
-		const n = 300
+		n := 300
+		if raceEnabled {
+			n = 60
+		}
 		go func() {
 			for i := range n {
 				alice.c.Send(b, fmt.Sprint("r", i))
@@ -140,12 +143,21 @@ func TestAcceptance20ClientCrashes(t *testing.T) {
 			t.Logf("killed the receiver with %d of %d messages stored", len(receivedTexts(t, bob.dir, a, "r")), n)
 		}
 		alice.flush()
-		// Restart until the store holds everything (each run gets what the
-		// server still queues).
-		deadline := time.Now().Add(20 * time.Second)
+		// Restart until the store holds everything: each run lasts until
+		// nothing new has come for a second.
+		deadline := time.Now().Add(60 * time.Second)
 		for len(receivedTexts(t, bob.dir, a, "r")) < n && time.Now().Before(deadline) {
 			ch := startChild(t, "receive", bob.dir, a, 0)
-			time.Sleep(500 * time.Millisecond)
+			quiet := time.NewTimer(3 * time.Second)
+		wait:
+			for {
+				select {
+				case <-ch.out:
+					quiet.Reset(time.Second)
+				case <-quiet.C:
+					break wait
+				}
+			}
 			ch.kill()
 		}
 		got := receivedTexts(t, bob.dir, a, "r")
@@ -155,7 +167,10 @@ func TestAcceptance20ClientCrashes(t *testing.T) {
 	})
 
 	t.Run("killed while sending", func(t *testing.T) {
-		const n = 200
+		n := 200
+		if raceEnabled {
+			n = 40
+		}
 		for range 4 {
 			ch := startChild(t, "send", bob.dir, a, n)
 			time.Sleep(time.Duration(20+rand.IntN(80)) * time.Millisecond)
