@@ -33,6 +33,14 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	// synchronous_commit=on is PostgreSQL's default; set it so a server-wide
 	// setting cannot weaken "acknowledged = committed".
 	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
+	// A skyd transaction never waits on its client for long. One that does
+	// belongs to a node that was stopped or cut off mid-commit; PostgreSQL
+	// ends its session after this long, releasing the row locks that
+	// would otherwise hold up every other node's commits to the same
+	// queues. The URL may set its own value.
+	if _, ok := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !ok {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = "5000" // ms
+	}
 	db, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)

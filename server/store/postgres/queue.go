@@ -139,13 +139,21 @@ func insertMessages(ctx context.Context, tx pgx.Tx, b *store.Batch, delta map[st
 }
 
 // queueRoom returns, per recipient, how many more messages fit (-1: no such
-// device), locking the device rows in a fixed order.
+// device), locking the device rows in a fixed order. It locks the devices
+// that acknowledged (the keys of delta) in the same pass, so adjustQueued
+// takes no lock out of that order and batches committed by several nodes at
+// once cannot deadlock.
 func queueRoom(ctx context.Context, tx pgx.Tx, b *store.Batch, delta map[store.Address]int64) (map[store.Address]int64, error) {
 	room := map[store.Address]int64{}
+	lock := map[store.Address]bool{}
 	for _, m := range b.Messages {
 		room[m.To] = -1
+		lock[m.To] = true
 	}
-	addrs := sortedAddrs(room)
+	for a := range delta {
+		lock[a] = true
+	}
+	addrs := sortedAddrs(lock)
 	var pb pgx.Batch
 	for _, a := range addrs {
 		pb.Queue(`SELECT queued FROM devices WHERE account = $1 AND id = $2 FOR UPDATE`, a.Account, int64(a.Device))
@@ -159,6 +167,9 @@ func queueRoom(ctx context.Context, tx pgx.Tx, b *store.Batch, delta map[store.A
 			continue
 		} else if err != nil {
 			return nil, err
+		}
+		if _, recipient := room[a]; !recipient {
+			continue
 		}
 		room[a] = max(int64(b.QueueCap)-(queued+delta[a]), 0)
 	}
