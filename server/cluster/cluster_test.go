@@ -347,3 +347,61 @@ func TestQueueOrderAcrossNodes(t *testing.T) {
 		t.Fatalf("%d committed, %d seen", n, len(seen))
 	}
 }
+
+// TestNoDeadlockAcrossNodes: batches from several nodes that acknowledge
+// on one device and send to another, in crossing directions, all commit:
+// the store takes its device locks in one order.
+func TestNoDeadlockAcrossNodes(t *testing.T) {
+	db := postgres.TestDatabase(t)
+	ctx := ctxT(t)
+	var writers []*postgres.Store
+	for range 4 {
+		st, err := postgres.Open(ctx, db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		writers = append(writers, st)
+	}
+	codes, err := server.CreateCodes(ctx, writers[0], 2, time.Hour, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dev [2]store.Address
+	for i := range dev {
+		acct, err := writers[0].Register(ctx, store.Registration{CodeHash: server.HashCode(codes[i]), ID: server.NewAccountID(), IdentityKey: []byte{5}, AuthKey: make([]byte, 32)}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dev[i] = store.Address{Account: acct.ID, Device: 1}
+	}
+	const rounds = 60
+	var wg sync.WaitGroup
+	for w, st := range writers {
+		mine, other := dev[w%2], dev[(w+1)%2]
+		// Messages this writer will acknowledge, one per round.
+		seed := &store.Batch{QueueCap: 1 << 20}
+		for range rounds {
+			seed.Messages = append(seed.Messages, store.NewMessage{To: mine, Received: t0, Body: []byte{0}})
+		}
+		if err := st.WriteBatch(ctx, seed); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range rounds {
+				b := &store.Batch{
+					QueueCap: 1 << 20,
+					Acks:     []store.Ack{{To: mine, Seqs: []uint64{seed.Seqs[i]}}},
+					Messages: []store.NewMessage{{To: other, Received: t0, Body: []byte{1}}},
+				}
+				if err := st.WriteBatch(ctx, b); err != nil {
+					t.Errorf("writer %d, round %d: %v", w, i, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

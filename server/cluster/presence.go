@@ -145,25 +145,49 @@ func (c *Cluster) onPresence(msg jetstream.Msg) {
 			n.EvictAccount(a.Account)
 		}
 	case kindConnected:
-		if c.newerHere(an.tok, md.Sequence.Stream) {
-			return
+		seq := md.Sequence.Stream
+		switch c.compare(an.tok, seq) {
+		case olderHere:
+			c.evict(a)
+		case unknownHere:
+			// The device may have been bound here a moment ago by a
+			// connection not yet registered with Connected; look again
+			// once it must have been.
+			time.AfterFunc(evictDelay, func() {
+				if c.compare(an.tok, seq) != newerHere {
+					c.evict(a)
+				}
+			})
 		}
-		c.evict(a)
 	}
 }
 
-// newerHere reports whether this node's own connection of the device is
-// newer than another node's announcement seq, or may be (its announcement
-// is still being published: Connected decides once it knows).
-func (c *Cluster) newerHere(tok token, seq uint64) bool {
+// evictDelay is how long an announcement for a device this node knows
+// nothing about waits before it closes the device's connection here.
+const evictDelay = 100 * time.Millisecond
+
+const (
+	unknownHere = iota // no announcement of this node's is remembered
+	olderHere          // this node's connection is older: close it
+	newerHere          // newer, or being announced (Connected decides)
+)
+
+// compare relates this node's latest announcement of a device to another
+// node's announcement seq.
+func (c *Cluster) compare(tok token, seq uint64) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	p := c.presence[tok]
-	if p == nil {
-		return false
+	switch {
+	case p == nil:
+		return unknownHere
+	case p.gen == 0:
+		p.lastRemote = max(p.lastRemote, seq)
+		return newerHere
+	case p.gen > seq:
+		return newerHere
 	}
-	p.lastRemote = max(p.lastRemote, seq)
-	return p.gen == 0 || p.gen > seq
+	return olderHere
 }
 
 // forgetPresence drops what is known about announcements older than the
