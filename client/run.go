@@ -84,10 +84,21 @@ func (c *Client) Run(ctx context.Context) error {
 	}
 }
 
+// forgetOldSeen prunes the dedupe record, at most once a day.
 func (c *Client) forgetOldSeen() {
+	now := c.now()
 	err := c.update(func(tx *store.Tx) error {
-		_, err := tx.ForgetSeen(c.now().Add(-seenRetention))
-		return err
+		f, err := settingFields(tx, setSeenPruned)
+		if err != nil {
+			return err
+		}
+		if last := time.Unix(0, int64(f.nums[1])); now.Sub(last) < 24*time.Hour && !last.After(now) {
+			return nil
+		}
+		if _, err := tx.ForgetSeen(now.Add(-seenRetention)); err != nil {
+			return err
+		}
+		return tx.SetSetting(setSeenPruned, putNum(nil, 1, uint64(now.UnixNano())))
 	})
 	if err != nil {
 		c.opts.Logger.Warn("pruning the dedupe record failed", "err", err)

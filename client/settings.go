@@ -17,6 +17,7 @@ const (
 	setDefaultTimer = "default-timer"     // varint seconds (absent: DefaultTimer)
 	setPreKeys      = "prekeys"           // prekeyState
 	setHeldPeers    = "held-peers"        // bytes repeated: peers with held messages
+	setSeenPruned   = "seen-pruned"       // varint unix nanoseconds: when the dedupe record was last pruned
 	setSeqOut       = "seq-out/"          // + peer: varint, the last sequence number sent
 	setIn           = "in/"               // + peer: inState
 	setTimerV       = "timer-v/"          // + peer: timerVersion

@@ -131,13 +131,17 @@ func cmdReceive(e *env, args []string) error {
 	defer c.Close()
 	sub := c.Subscribe()
 	defer sub.Close()
+	// What is stored already is shown even when the server is unreachable.
+	p := &printer{e: e, c: c, json: *asJSON, shown: map[int64]bool{}}
+	if err := p.unread(); err != nil {
+		return err
+	}
 	stop, err := e.connect(c)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	p := &printer{e: e, c: c, json: *asJSON, shown: map[int64]bool{}}
-	if err := p.unread(); err != nil {
+	if err := p.unread(); err != nil { // what arrived while connecting
 		return err
 	}
 	idle := time.NewTimer(*timeout)
@@ -216,13 +220,8 @@ func (p *printer) messages(ms []client.Message) error {
 func (p *printer) event(ev client.Event) (bool, error) {
 	switch e := ev.(type) {
 	case *client.MessageEvent:
-		// Unread again: it is in the sender's order and skips what was
-		// printed.
-		ms, err := p.c.Unread()
-		if err != nil {
-			return false, err
-		}
-		return true, p.messages(ms)
+		// Events come in each sender's order.
+		return true, p.messages([]client.Message{e.Message})
 	case *client.LaggedEvent:
 		return false, p.unread()
 	case *client.ReceiptEvent:

@@ -297,8 +297,10 @@ func (d *daemon) fanout(ctx context.Context) {
 			if !ok {
 				return
 			}
-			switch ev.(type) {
-			case *client.MessageEvent, *client.LaggedEvent:
+			switch e := ev.(type) {
+			case *client.MessageEvent:
+				d.deliverMessages([]client.Message{e.Message})
+			case *client.LaggedEvent:
 				d.deliverUnread()
 			}
 		case <-t.C:
@@ -309,6 +311,15 @@ func (d *daemon) fanout(ctx context.Context) {
 // deliverUnread sends the unread messages to every subscriber and marks them
 // read; with no subscriber they stay unread.
 func (d *daemon) deliverUnread() {
+	ms, err := d.c.Unread()
+	if err == nil {
+		d.deliverMessages(ms)
+	}
+}
+
+// deliverMessages sends those of ms still unread to every subscriber and
+// marks them read.
+func (d *daemon) deliverMessages(ms []client.Message) {
 	d.deliver.Lock()
 	defer d.deliver.Unlock()
 	d.mu.Lock()
@@ -317,17 +328,15 @@ func (d *daemon) deliverUnread() {
 		subs[id] = rc
 	}
 	d.mu.Unlock()
-	if len(subs) == 0 {
-		return
-	}
-	ms, err := d.c.Unread()
-	if err != nil || len(ms) == 0 {
+	if len(subs) == 0 || len(ms) == 0 {
 		return
 	}
 	var ids []int64
 	for _, m := range ms {
 		ids = append(ids, m.LocalID)
 	}
+	// MarkRead returns only the messages it marked: one already delivered
+	// (or read elsewhere) is not sent again.
 	read, err := d.c.MarkRead(ids...)
 	if err != nil {
 		return
