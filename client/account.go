@@ -86,3 +86,11 @@ func (c *Client) PanicSettings() (set, deleteAccount bool, err error) { return c
 func (c *Client) ChangePassphrase(current, next []byte) error {
 	return c.st.ChangePassphrase(current, next)
 }
+
+// SetMaxFailedUnlocks makes the store erase itself (as the panic passphrase
+// does, without deleting the server account) after n failed unlocks in a
+// row; 0 turns that off.
+func (c *Client) SetMaxFailedUnlocks(n int) error { return c.st.SetMaxFailedUnlocks(n) }
+
+// MaxFailedUnlocks returns the failed-unlock limit (0: none).
+func (c *Client) MaxFailedUnlocks() int { return c.st.MaxFailedUnlocks() }

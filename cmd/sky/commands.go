@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ func cmdInit(e *env, args []string) error {
 	server := fs.String("server", "", "")
 	code := fs.String("code", "", "")
 	asJSON := fs.Bool("json", false, "")
+	wipeAfter := fs.Int("wipe-after", 0, "")
 	if _, err := parse(fs, args, 0, 0, "--server URL --code CODE"); err != nil {
 		return err
 	}
@@ -31,6 +33,10 @@ func cmdInit(e *env, args []string) error {
 		return err
 	}
 	opts := e.options()
+	if *wipeAfter < 0 {
+		return usageError("--wipe-after takes a number of failed unlocks (0: never)")
+	}
+	opts.MaxFailedUnlocks = *wipeAfter
 	if opts.KDF.Time != 0 {
 		fmt.Fprintln(e.stderr, "sky: warning: SKY_INSECURE_TEST_KDF makes this store easy to crack; it is for tests only")
 	}
@@ -527,7 +533,7 @@ func cmdTimer(e *env, args []string) error {
 
 func cmdPanic(e *env, args []string) error {
 	if len(args) == 0 {
-		return usageError("panic expects set [--delete-account], clear or status")
+		return usageError("panic expects set [--delete-account], clear, status or wipe-after N")
 	}
 	switch args[0] {
 	case "set":
@@ -556,6 +562,16 @@ func cmdPanic(e *env, args []string) error {
 			return err
 		}
 		return withClient(e, func(c *client.Client) error { return c.ClearPanic() })
+	case "wipe-after":
+		pos, err := parse(flag.NewFlagSet("panic wipe-after", flag.ContinueOnError), args[1:], 1, 1, "N (failed unlocks; 0: never)")
+		if err != nil {
+			return err
+		}
+		n, err := strconv.Atoi(pos[0])
+		if err != nil || n < 0 {
+			return usageError("panic wipe-after takes a number of failed unlocks (0: never)")
+		}
+		return withClient(e, func(c *client.Client) error { return c.SetMaxFailedUnlocks(n) })
 	case "status":
 		if _, err := parse(flag.NewFlagSet("panic status", flag.ContinueOnError), args[1:], 0, 0, "no arguments"); err != nil {
 			return err
@@ -564,6 +580,9 @@ func cmdPanic(e *env, args []string) error {
 			set, del, err := c.PanicSettings()
 			if err != nil {
 				return err
+			}
+			if n := c.MaxFailedUnlocks(); n > 0 {
+				fmt.Fprintf(e.stdout, "%d failed unlocks in a row erase everything\n", n)
 			}
 			switch {
 			case !set:
@@ -576,7 +595,7 @@ func cmdPanic(e *env, args []string) error {
 			return nil
 		})
 	}
-	return usageError("panic expects set, clear or status, not %q", args[0])
+	return usageError("panic expects set, clear, status or wipe-after, not %q", args[0])
 }
 
 func cmdAccount(e *env, args []string) error {

@@ -31,7 +31,8 @@ const usage = `sky is the Sky client.
 
 usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
 
-  init --server URL --code CODE     create an account; prints your Sky ID
+  init --server URL --code CODE [--wipe-after N]
+                                    create an account; prints your Sky ID
   id [--qr]                         print your Sky ID (and a QR code)
   send ID TEXT | send ID -          send a message (- reads the text from stdin)
   receive [--follow] [--timeout D] [--json]
@@ -42,8 +43,9 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
   verify ID [--qr] [--confirm]      show the safety number; --confirm marks it verified
   timer ID [DURATION|off]           show or set a conversation's disappearing timer
   timer --default [DURATION|off]    show or set the timer of new conversations
-  panic set [--delete-account] | clear | status
-                                    the panic passphrase (wipes everything when typed)
+  panic set [--delete-account] | clear | status | wipe-after N
+                                    the panic passphrase (wipes everything when typed),
+                                    and the wipe after N failed unlocks (0: never)
   account status [--json] | delete [--yes]
   daemon [--socket PATH]            stay connected; serve JSON-RPC 2.0 on a unix socket
 

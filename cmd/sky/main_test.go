@@ -84,6 +84,7 @@ func (s *skydForScript) code() (string, error) {
 //	skyd-code VAR       a fresh activation code in $VAR
 //	skyd-stop           stop the server (clients go offline)
 //	skyd-start          start it again on the same port and data
+//	skyd-revoke ID      the operator revokes account ID
 //	capture VAR         $VAR = the last command's stdout, trimmed
 //	rpc SOCKET LINE...  send JSON-RPC lines to a daemon; print each answer
 //	                    line and any notifications that follow within 2 s
@@ -120,6 +121,9 @@ func TestScripts(t *testing.T) {
 			},
 			"capture": func(ts *testscript.TestScript, neg bool, args []string) {
 				ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile("stdout")))
+			},
+			"skyd-revoke": func(ts *testscript.TestScript, neg bool, args []string) {
+				ts.Check(ts.Value("skyd").(*skydForScript).st.Revoke(context.Background(), args[0]))
 			},
 			"rpc": rpcCmd,
 		},
