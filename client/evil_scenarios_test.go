@@ -285,8 +285,27 @@ func TestEvilKeyChangeInFirstMessage(t *testing.T) {
 	if _, err := bob.c.Send(a, "reply"); !errors.Is(err, ErrIdentityChanged) {
 		t.Fatalf("Send: %v", err)
 	}
-	// Bob accepts (in the test, knowingly): the held message is read now,
-	// attributed to Alice's ID, as the key he accepted says.
+	// Bob compares the new safety number with Alice, it does not match,
+	// and he keeps her old key: sending to her works again, and the forged
+	// message is never shown.
+	if err := bob.c.KeepIdentity(a); err != nil {
+		t.Fatal(err)
+	}
+	bob.send(a, "still you?")
+	if got := texts(t, alice, 1); got[0] != "still you?" {
+		t.Fatalf("alice got %q", got)
+	}
+	if sn := mustSN(t, bob.c, a); sn.Changed || !sn.Verified {
+		t.Fatalf("after keeping the old key: %+v", sn)
+	}
+	// The server tries again; this time Bob accepts (in the test,
+	// knowingly): the held message is read now, attributed to Alice's ID,
+	// as the key he accepted says.
+	env.Id = []byte("fedcba9876543210")
+	if err := ev.conn(b).inject(pushFrame(env)); err != nil {
+		t.Fatal(err)
+	}
+	next(t, bob, func(e *IdentityChangedEvent) bool { return true })
 	if err := bob.c.Verify(ctxT(t), a); err != nil {
 		t.Fatal(err)
 	}

@@ -243,6 +243,38 @@ func (c *Client) Verify(ctx context.Context, peer string) error {
 	return nil
 }
 
+// KeepIdentity refuses peer's new identity key and keeps the pinned one:
+// use it when the safety numbers of the new key did not match (someone other
+// than peer presented it). The messages that came with the new key are
+// destroyed unread, and sending to peer's pinned key resumes.
+func (c *Client) KeepIdentity(peer string) error {
+	if err := c.checkPeer(peer); err != nil {
+		return err
+	}
+	err := c.update(func(tx *store.Tx) error {
+		p, err := loadPending(tx, peer)
+		if err != nil {
+			return err
+		}
+		if p == nil {
+			return fmt.Errorf("%w: %s presented no new key", ErrNotFound, peer)
+		}
+		if err := tx.DeleteSetting(setHeldEnv + peer); err != nil {
+			return err
+		}
+		return tx.DeleteSetting(setPending + peer)
+	})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	delete(c.blocked, peer)
+	c.mu.Unlock()
+	poke(c.kick)
+	c.notify()
+	return nil
+}
+
 // ContactURI is what the user's QR code holds for others to add them:
 // "sky:" and the Sky ID.
 func (c *Client) ContactURI() string { return "sky:" + c.acct.ID }

@@ -438,7 +438,8 @@ func cmdVerify(e *env, args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	qr := fs.Bool("qr", false, "")
 	confirm := fs.Bool("confirm", false, "")
-	pos, err := parse(fs, args, 1, 1, "ID [--qr] [--confirm]")
+	keep := fs.Bool("keep-old", false, "")
+	pos, err := parse(fs, args, 1, 1, "ID [--qr] [--confirm | --keep-old]")
 	if err != nil {
 		return err
 	}
@@ -449,7 +450,8 @@ func cmdVerify(e *env, args []string) error {
 			return err
 		}
 		if sn.Changed {
-			fmt.Fprintf(e.stdout, "WARNING: %s presented a NEW identity key. Nothing is sent to them until you accept it.\n", peer)
+			fmt.Fprintf(e.stdout, "WARNING: %s presented a NEW identity key. Nothing is sent to them until you decide:\n"+
+				"compare the number below with theirs in person; if it matches run sky verify %s --confirm, if not run sky verify %s --keep-old.\n", peer, peer, peer)
 		}
 		fmt.Fprintf(e.stdout, "Safety number with %s:\n", peer)
 		g := sn.Groups()
@@ -462,6 +464,13 @@ func cmdVerify(e *env, args []string) error {
 			}
 		}
 		switch {
+		case *confirm && *keep:
+			return usageError("verify takes --confirm or --keep-old, not both")
+		case *keep:
+			if err := c.KeepIdentity(peer); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Refused the new key; %s keeps the key you had.\n", peer)
 		case *confirm:
 			if err := c.Verify(e.ctx, peer); err != nil {
 				return err

@@ -40,7 +40,9 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
   history ID [--limit N] [--json]   print a conversation
   contacts add ID [--name N] | list [--json] | remove ID
   requests list [--json] | accept ID | reject ID
-  verify ID [--qr] [--confirm]      show the safety number; --confirm marks it verified
+  verify ID [--qr] [--confirm | --keep-old]
+                                    show the safety number; --confirm marks it verified
+                                    (or accepts a new key), --keep-old refuses a new key
   timer ID [DURATION|off]           show or set a conversation's disappearing timer
   timer --default [DURATION|off]    show or set the timer of new conversations
   panic set [--delete-account] | clear | status | wipe-after N
