@@ -12,6 +12,7 @@ import (
 	"github.com/skymsg/sky/protocol/kem"
 	"github.com/skymsg/sky/protocol/memstore"
 	"github.com/skymsg/sky/protocol/prekey"
+	"github.com/skymsg/sky/protocol/senderkey"
 )
 
 var ctx = context.Background()
@@ -25,6 +26,8 @@ type peer struct {
 	nextPreID uint32
 	signed    prekey.SignedPreKey
 	kyber     prekey.KyberPreKey
+	sealed    *sealedState           // set by sealed_config
+	groups    *senderkey.MemoryStore // sender keys; see senderKeys
 }
 
 type command func(*peer, *request) (any, error)
@@ -37,17 +40,13 @@ var commands = map[string]command{
 	"encrypt":        encrypt,
 	"decrypt":        decrypt,
 	"fingerprint":    fingerprintCmd,
-	"sealed_config":  notYet("sealed sender"),
-	"sealed_encrypt": notYet("sealed sender"),
-	"sealed_decrypt": notYet("sealed sender"),
-	"group_create":   notYet("sender keys (group messaging)"),
-	"group_process":  notYet("sender keys (group messaging)"),
-	"group_encrypt":  notYet("sender keys (group messaging)"),
-	"group_decrypt":  notYet("sender keys (group messaging)"),
-}
-
-func notYet(what string) command {
-	return func(*peer, *request) (any, error) { return nil, &notBuilt{what} }
+	"sealed_config":  sealedConfig,
+	"sealed_encrypt": sealedEncrypt,
+	"sealed_decrypt": sealedDecrypt,
+	"group_create":   groupCreate,
+	"group_process":  groupProcess,
+	"group_encrypt":  groupEncrypt,
+	"group_decrypt":  groupDecrypt,
 }
 
 func ping(*peer, *request) (any, error) {

@@ -4,14 +4,8 @@ import (
 	"errors"
 
 	"github.com/skymsg/sky/protocol"
+	"github.com/skymsg/sky/protocol/sealed"
 )
-
-// notBuilt is the error of commands whose capability Sky does not have yet.
-type notBuilt struct{ what string }
-
-func (e *notBuilt) Error() string {
-	return e.what + " is not built yet in Sky's protocol core; this peer cannot do it"
-}
 
 // errorType maps an error onto the error_type names of the peer protocol.
 func errorType(err error) string {
@@ -20,6 +14,8 @@ func errorType(err error) string {
 		return "BadRequest"
 	case errors.Is(err, protocol.ErrDuplicateMessage):
 		return "DuplicatedMessage"
+	case errors.Is(err, sealed.ErrInvalidCertificate):
+		return "InvalidSenderCertificate"
 	case errors.Is(err, protocol.ErrUntrustedIdentity):
 		return "UntrustedIdentity"
 	case errors.Is(err, protocol.ErrInvalidMessage):

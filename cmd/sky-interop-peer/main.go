@@ -7,8 +7,8 @@
 // out, in request order; blank lines get no reply. Logs go to stderr. EOF on
 // stdin or the command "quit" ends the process with status 0.
 //
-// Sealed sender and sender keys (groups) are not built yet: their commands
-// answer ok: false with error_type "Generic" and say so.
+// Sealed sender (sealed_*, package protocol/sealed) and sender keys
+// (group_*, package protocol/senderkey) are built like the rest.
 package main
 
 import (

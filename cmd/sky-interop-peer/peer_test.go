@@ -121,8 +121,8 @@ func TestRequestErrors(t *testing.T) {
 		{`{"id":4,"cmd":"init"}`, "BadRequest"},
 		{`{"id":5,"cmd":"init","name":"x","device_id":128}`, "BadRequest"},
 		{`{"id":6,"cmd":"init","name":"x","registration_id":16384}`, "BadRequest"},
-		{`{"id":7,"cmd":"sealed_encrypt"}`, "Generic"},
-		{`{"id":8,"cmd":"group_create","distribution_id":"x"}`, "Generic"},
+		{`{"id":7,"cmd":"sealed_encrypt"}`, "BadRequest"},                     // before init
+		{`{"id":8,"cmd":"group_create","distribution_id":"x"}`, "BadRequest"}, // before init
 	}
 	for _, tc := range cases {
 		r, quit := p.handle([]byte(tc.req))
