@@ -46,12 +46,13 @@ type batch struct {
 	in        map[string]*inState     // loaded incoming sequence states, written back at the end
 	release   map[string][]int64      // messages to announce, per peer, in order
 	delivered map[string][]content.ID // delivery receipts to queue
+	added     map[int64]store.Message // messages this batch stored, by ID
 	queued    bool                    // the outbox grew
 	prekeys   bool                    // a first message used prekeys
 }
 
 func newBatch(now time.Time) *batch {
-	return &batch{now: now, in: map[string]*inState{}, release: map[string][]int64{}, delivered: map[string][]content.ID{}}
+	return &batch{now: now, in: map[string]*inState{}, release: map[string][]int64{}, delivered: map[string][]content.ID{}, added: map[int64]store.Message{}}
 }
 
 func (b *batch) drop(from, reason string) {
@@ -288,8 +289,11 @@ func (c *Client) apply(tx *store.Tx, peer string, ct *content.Content, plain []b
 func (c *Client) addIncoming(tx *store.Tx, peer string, ct *content.Content, plain []byte, timer time.Duration, b *batch) (int64, error) {
 	m := store.Message{Conversation: peer, Sender: peer, MessageID: ct.ID.String(), State: store.Received,
 		Body: plain, SentAt: ct.SentAt, ReceivedAt: b.now, Timer: timer}
-	err := tx.AddMessage(&m)
-	return m.ID, err
+	if err := tx.AddMessage(&m); err != nil {
+		return 0, err
+	}
+	b.added[m.ID] = m
+	return m.ID, nil
 }
 
 func (c *Client) applyReceipt(tx *store.Tx, peer string, ct *content.Content, b *batch) error {
@@ -466,12 +470,16 @@ func (c *Client) finishBatch(tx *store.Tx, b *batch) error {
 			return err
 		}
 		for _, id := range b.release[p] {
-			m, err := tx.Message(id)
-			if errors.Is(err, store.ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
+			m, ok := b.added[id]
+			if !ok { // held from an earlier batch
+				var err error
+				m, err = tx.Message(id)
+				if errors.Is(err, store.ErrNotFound) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
 			}
 			msg, err := fromStore(m, req)
 			if err != nil {
