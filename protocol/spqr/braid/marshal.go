@@ -16,6 +16,9 @@ type fields struct {
 	enc, dec                  int // sizes of the blobs being streamed and collected, or 0
 }
 
+// In ct1Sampled and ekReceivedCt1Sampled the encoder streams ct1 itself, so
+// ct1 is not written twice (fields.ct1 is false there and ct1 is taken from
+// the encoder when decoding).
 var phaseFields = [...]fields{
 	keysUnsampled:        {},
 	keysSampled:          {seed: true, enc: headerBlobSize},
@@ -24,8 +27,8 @@ var phaseFields = [...]fields{
 	ekSentCt1Received:    {seed: true, ct1: true, dec: ct2BlobSize},
 	noHeaderReceived:     {dec: headerBlobSize},
 	headerReceived:       {hdr: true, dec: vectorBlobSize},
-	ct1Sampled:           {hdr: true, m: true, ct1: true, enc: ct1BlobSize, dec: vectorBlobSize},
-	ekReceivedCt1Sampled: {hdr: true, m: true, ct1: true, vector: true, enc: ct1BlobSize},
+	ct1Sampled:           {hdr: true, m: true, enc: ct1BlobSize, dec: vectorBlobSize},
+	ekReceivedCt1Sampled: {hdr: true, m: true, vector: true, enc: ct1BlobSize},
 	ct1Acknowledged:      {hdr: true, m: true, ct1: true, dec: vectorBlobSize},
 	ct2Sampled:           {enc: ct2BlobSize},
 }
@@ -35,7 +38,31 @@ var phaseFields = [...]fields{
 //	0x01 ‖ uvarint(epoch) ‖ phase ‖ authenticator (64)
 //	     ‖ the phase's fixed-size fields ‖ uvarint-length-prefixed encoder and decoder
 func (s *State) MarshalBinary() ([]byte, error) {
-	return s.AppendBinary(make([]byte, 0, 512))
+	return s.AppendBinary(make([]byte, 0, s.encodedSize()))
+}
+
+// encodedSize bounds the length of the encoding.
+func (s *State) encodedSize() int {
+	if s.phase == 0 || s.phase > lastPhase {
+		return 0
+	}
+	f := phaseFields[s.phase]
+	n := 1 + binary.MaxVarintLen64 + 1 + 64 + 2*binary.MaxVarintLen64
+	for _, x := range []struct {
+		ok   bool
+		size int
+	}{{f.seed, len(s.seed)}, {f.hdr, len(s.hdr)}, {f.m, len(s.m)}, {f.ct1, mlkem768.Ciphertext1Size}, {f.vector, mlkem768.VectorSize}} {
+		if x.ok {
+			n += x.size
+		}
+	}
+	if f.enc != 0 {
+		n += s.enc.EncodedSize()
+	}
+	if f.dec != 0 {
+		n += s.dec.EncodedSize()
+	}
+	return n
 }
 
 // AppendBinary appends the MarshalBinary encoding of s to b.
@@ -58,14 +85,12 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 		b = append(b, s.vector[:]...)
 	}
 	if f.enc != 0 {
-		eb, _ := s.enc.MarshalBinary()
-		b = binary.AppendUvarint(b, uint64(len(eb)))
-		b = append(b, eb...)
+		b = binary.AppendUvarint(b, uint64(s.enc.EncodedSize()))
+		b, _ = s.enc.AppendBinary(b)
 	}
 	if f.dec != 0 {
-		db, _ := s.dec.MarshalBinary()
-		b = binary.AppendUvarint(b, uint64(len(db)))
-		b = append(b, db...)
+		b = binary.AppendUvarint(b, uint64(s.dec.EncodedSize()))
+		b, _ = s.dec.AppendBinary(b)
 	}
 	return b, nil
 }
@@ -119,6 +144,9 @@ func (s *State) UnmarshalBinary(b []byte) error {
 	}
 	if r.bad || len(r.b) != 0 {
 		return ErrState
+	}
+	if n.phase == ct1Sampled || n.phase == ekReceivedCt1Sampled {
+		n.ct1 = (*[mlkem768.Ciphertext1Size]byte)(n.enc.Blob())
 	}
 	*s = n
 	return nil

@@ -111,6 +111,9 @@ func NewEncoder(blob []byte) (*Encoder, error) {
 	return &Encoder{blob: slices.Clone(blob)}, nil
 }
 
+// Blob returns the blob being encoded. It must not be modified.
+func (e *Encoder) Blob() []byte { return e.blob }
+
 // Size returns the size in bytes of the blob being encoded.
 func (e *Encoder) Size() int { return len(e.blob) }
 

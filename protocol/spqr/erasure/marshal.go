@@ -10,8 +10,11 @@ var ErrState = errors.New("erasure: malformed serialized state")
 
 // MarshalBinary encodes the encoder as BE32(chunks produced) ‖ blob.
 func (e *Encoder) MarshalBinary() ([]byte, error) {
-	return e.AppendBinary(make([]byte, 0, 4+len(e.blob)))
+	return e.AppendBinary(make([]byte, 0, e.EncodedSize()))
 }
+
+// EncodedSize returns the length of the MarshalBinary encoding.
+func (e *Encoder) EncodedSize() int { return 4 + len(e.blob) }
 
 // AppendBinary appends the MarshalBinary encoding of e to b.
 func (e *Encoder) AppendBinary(b []byte) ([]byte, error) {
@@ -34,8 +37,11 @@ func (e *Encoder) UnmarshalBinary(b []byte) error {
 // MarshalBinary encodes the decoder as BE16(n) followed by its chunks, each
 // BE16(index) ‖ data, in index order.
 func (d *Decoder) MarshalBinary() ([]byte, error) {
-	return d.AppendBinary(make([]byte, 0, 2+len(d.chunks)*(2+ChunkSize)))
+	return d.AppendBinary(make([]byte, 0, d.EncodedSize()))
 }
+
+// EncodedSize returns the length of the MarshalBinary encoding.
+func (d *Decoder) EncodedSize() int { return 2 + len(d.chunks)*(2+ChunkSize) }
 
 // AppendBinary appends the MarshalBinary encoding of d to b.
 func (d *Decoder) AppendBinary(b []byte) ([]byte, error) {
@@ -58,7 +64,8 @@ func (d *Decoder) UnmarshalBinary(b []byte) error {
 	if n < 1 || n > MaxChunks || (len(b)-2)/rec > 2*n {
 		return ErrState
 	}
-	chunks := make([]Chunk, (len(b)-2)/rec)
+	// Room for a few more chunks, so that the next Adds need not reallocate.
+	chunks := make([]Chunk, (len(b)-2)/rec, min((len(b)-2)/rec+4, 2*n))
 	for i := range chunks {
 		r := b[2+i*rec:]
 		chunks[i].Index = binary.BigEndian.Uint16(r)
