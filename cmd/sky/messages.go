@@ -1,0 +1,275 @@
+package main
+
+// Messages: sending, receiving and reading conversations.
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/skymsg/sky/client"
+)
+
+func cmdSend(e *env, args []string) error {
+	fs := flag.NewFlagSet("send", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "")
+	pos, err := parse(fs, args, 2, 2, "ID TEXT (or ID - to read the text from stdin)")
+	if err != nil {
+		return err
+	}
+	to, text := strings.ToLower(pos[0]), pos[1]
+	if !client.ValidID(to) {
+		return client.ErrInvalidID
+	}
+	if text == "-" {
+		b, err := io.ReadAll(io.LimitReader(e.stdin, 1<<20))
+		if err != nil {
+			return fmt.Errorf("reading the text from stdin failed: %w", err)
+		}
+		text = strings.TrimSuffix(string(b), "\n")
+	}
+	if strings.TrimSpace(text) == "" {
+		return errors.New("the message is empty; give some text")
+	}
+	c, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	m, err := c.Send(to, text)
+	if err != nil {
+		return fmt.Errorf("cannot send to %s: %w", to, err)
+	}
+	stop := e.online(c)
+	defer stop()
+	if err := e.flush(c); err != nil {
+		return fmt.Errorf("cannot send to %s: %w", to, err)
+	}
+	if h, err := c.History(to, 0); err == nil {
+		for _, x := range h {
+			if x.ID == m.ID {
+				m = x
+			}
+		}
+	}
+	if *asJSON {
+		return writeJSON(e.stdout, toJSON(m))
+	}
+	fmt.Fprintf(e.stdout, "%s %s\n", m.ID, m.State)
+	return nil
+}
+
+func cmdReceive(e *env, args []string) error {
+	fs := flag.NewFlagSet("receive", flag.ContinueOnError)
+	follow := fs.Bool("follow", false, "")
+	timeout := fs.Duration("timeout", 5*time.Second, "")
+	asJSON := fs.Bool("json", false, "")
+	if _, err := parse(fs, args, 0, 0, "no arguments"); err != nil {
+		return err
+	}
+	c, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	sub := c.Subscribe()
+	defer sub.Close()
+	// What is stored already is shown even when the server is unreachable.
+	p := &printer{e: e, c: c, json: *asJSON, shown: map[int64]bool{}}
+	if err := p.unread(); err != nil {
+		return err
+	}
+	stop, err := e.connect(c)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if err := p.unread(); err != nil { // what arrived while connecting
+		return err
+	}
+	idle := time.NewTimer(*timeout)
+	defer idle.Stop()
+	for {
+		var deadline <-chan time.Time
+		if !*follow {
+			deadline = idle.C
+		}
+		select {
+		case <-e.ctx.Done():
+			return p.finish()
+		case <-deadline:
+			return p.finish()
+		case ev, ok := <-sub.Events():
+			if !ok {
+				return p.finish()
+			}
+			shown, err := p.event(ev)
+			if err != nil {
+				return err
+			}
+			if shown {
+				idle.Reset(*timeout)
+			}
+		}
+	}
+}
+
+// printer prints messages and events for receive, each message once.
+type printer struct {
+	e     *env
+	c     *client.Client
+	json  bool
+	shown map[int64]bool
+}
+
+// unread prints what arrived before (for example while the daemon was
+// not running, or what an earlier run stored but did not print).
+func (p *printer) unread() error {
+	ms, err := p.c.Unread()
+	if err != nil {
+		return err
+	}
+	return p.messages(ms)
+}
+
+// messages marks messages read and prints them.
+func (p *printer) messages(ms []client.Message) error {
+	var ids []int64
+	for _, m := range ms {
+		if !p.shown[m.LocalID] {
+			ids = append(ids, m.LocalID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	read, err := p.c.MarkRead(ids...)
+	if err != nil {
+		return err
+	}
+	for _, m := range read {
+		p.shown[m.LocalID] = true
+		if p.json {
+			if err := writeJSON(p.e.stdout, toJSON(m)); err != nil {
+				return err
+			}
+		} else {
+			human(p.e.stdout, m)
+		}
+	}
+	return nil
+}
+
+func (p *printer) event(ev client.Event) (bool, error) {
+	switch e := ev.(type) {
+	case *client.MessageEvent:
+		// Events come in each sender's order.
+		return true, p.messages([]client.Message{e.Message})
+	case *client.LaggedEvent:
+		return false, p.unread()
+	case *client.ReceiptEvent:
+		return false, p.note(map[string]any{"type": "receipt", "conversation": e.Conversation, "ids": e.MessageIDs, "state": e.State.String()},
+			"%s: %d message(s) %s", e.Conversation, len(e.MessageIDs), e.State)
+	case *client.IdentityChangedEvent:
+		return false, p.note(map[string]any{"type": "identity_changed", "peer": e.Peer, "verified": e.Verified},
+			"%s", (&client.IdentityChangedError{Peer: e.Peer, Verified: e.Verified}).Error())
+	case *client.TimerEvent:
+		who := e.By
+		if e.By == p.c.ID() {
+			who = "you"
+		}
+		return false, p.note(map[string]any{"type": "timer", "conversation": e.Conversation, "timer": int64(e.Timer / time.Second), "by": e.By},
+			"%s set disappearing messages in the conversation with %s to %s", who, e.Conversation, formatTimer(e.Timer))
+	case *client.GapEvent:
+		return false, p.note(map[string]any{"type": "gap", "peer": e.Peer, "missing": e.Missing},
+			"%d message(s) from %s never arrived", e.Missing, e.Peer)
+	case *client.FailedEvent:
+		return false, p.note(map[string]any{"type": "failed", "conversation": e.Conversation, "id": e.MessageID, "error": e.Err.Error()},
+			"message %s to %s failed: %v", e.MessageID, e.Conversation, e.Err)
+	case *client.DroppedEvent:
+		return false, p.note(map[string]any{"type": "dropped", "from": e.From, "reason": e.Reason},
+			"dropped a message (claimed sender %q): %s", e.From, e.Reason)
+	}
+	return false, nil
+}
+
+// note prints an event: a JSON object with --json, else a line on stderr.
+func (p *printer) note(obj map[string]any, format string, args ...any) error {
+	if p.json {
+		return writeJSON(p.e.stdout, obj)
+	}
+	fmt.Fprintf(p.e.stderr, "sky: "+format+"\n", args...)
+	return nil
+}
+
+// finish gives queued receipts a moment to go out.
+func (p *printer) finish() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	p.c.Flush(ctx)
+	return nil
+}
+
+func cmdHistory(e *env, args []string) error {
+	fs := flag.NewFlagSet("history", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "")
+	limit := fs.Int("limit", 0, "")
+	pos, err := parse(fs, args, 1, 1, "ID")
+	if err != nil {
+		return err
+	}
+	peer := strings.ToLower(pos[0])
+	if !client.ValidID(peer) {
+		return client.ErrInvalidID
+	}
+	c, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ms, err := c.History(peer, *limit)
+	if err != nil {
+		return err
+	}
+	// Showing a conversation reads it.
+	var unread []int64
+	for _, m := range ms {
+		if !m.Outgoing && m.State == client.Received {
+			unread = append(unread, m.LocalID)
+		}
+	}
+	if len(unread) > 0 {
+		read, err := c.MarkRead(unread...)
+		if err != nil {
+			return err
+		}
+		byID := map[int64]client.Message{}
+		for _, m := range read {
+			byID[m.LocalID] = m
+		}
+		for i, m := range ms {
+			if r, ok := byID[m.LocalID]; ok {
+				ms[i] = r
+			}
+		}
+		stop := e.online(c) // read receipts
+		defer stop()
+		ctx, cancel := context.WithTimeout(e.ctx, 3*time.Second)
+		defer cancel()
+		c.Flush(ctx)
+	}
+	for _, m := range ms {
+		if *asJSON {
+			if err := writeJSON(e.stdout, toJSON(m)); err != nil {
+				return err
+			}
+		} else {
+			human(e.stdout, m)
+		}
+	}
+	return nil
+}

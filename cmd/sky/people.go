@@ -1,0 +1,218 @@
+package main
+
+// People: contacts, message requests, verification and conversation timers.
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/skymsg/sky/client"
+)
+
+func cmdContacts(e *env, args []string) error {
+	if len(args) == 0 {
+		return usageError("contacts expects add ID [--name N], list or remove ID")
+	}
+	switch args[0] {
+	case "add":
+		fs := flag.NewFlagSet("contacts add", flag.ContinueOnError)
+		name := fs.String("name", "", "")
+		pos, err := parse(fs, args[1:], 1, 1, "ID [--name NAME]")
+		if err != nil {
+			return err
+		}
+		return withClient(e, func(c *client.Client) error { return c.AddContact(strings.ToLower(pos[0]), *name) })
+	case "remove":
+		pos, err := parse(flag.NewFlagSet("contacts remove", flag.ContinueOnError), args[1:], 1, 1, "ID")
+		if err != nil {
+			return err
+		}
+		return withClient(e, func(c *client.Client) error { return c.RemoveContact(strings.ToLower(pos[0])) })
+	case "list":
+		fs := flag.NewFlagSet("contacts list", flag.ContinueOnError)
+		asJSON := fs.Bool("json", false, "")
+		if _, err := parse(fs, args[1:], 0, 0, "no arguments"); err != nil {
+			return err
+		}
+		return withClient(e, func(c *client.Client) error {
+			cs, err := c.Contacts()
+			if err != nil {
+				return err
+			}
+			for _, ct := range cs {
+				if *asJSON {
+					if err := writeJSON(e.stdout, map[string]any{"id": ct.ID, "name": ct.Name, "verified": ct.Verified, "added_at": ct.AddedAt.UTC()}); err != nil {
+						return err
+					}
+					continue
+				}
+				v := ""
+				if ct.Verified {
+					v = " (verified)"
+				}
+				fmt.Fprintf(e.stdout, "%s %s%s\n", ct.ID, ct.Name, v)
+			}
+			return nil
+		})
+	}
+	return usageError("contacts expects add, list or remove, not %q", args[0])
+}
+
+func withClient(e *env, fn func(c *client.Client) error) error {
+	c, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return fn(c)
+}
+
+func cmdRequests(e *env, args []string) error {
+	if len(args) == 0 {
+		return usageError("requests expects list, accept ID or reject ID")
+	}
+	switch args[0] {
+	case "list":
+		fs := flag.NewFlagSet("requests list", flag.ContinueOnError)
+		asJSON := fs.Bool("json", false, "")
+		if _, err := parse(fs, args[1:], 0, 0, "no arguments"); err != nil {
+			return err
+		}
+		return withClient(e, func(c *client.Client) error {
+			rs, err := c.Requests()
+			if err != nil {
+				return err
+			}
+			for _, r := range rs {
+				if *asJSON {
+					if err := writeJSON(e.stdout, map[string]any{"id": r.ID, "first_at": r.FirstAt.UTC(), "messages": r.Messages}); err != nil {
+						return err
+					}
+					continue
+				}
+				fmt.Fprintf(e.stdout, "%s %d message(s) since %s\n", r.ID, r.Messages, r.FirstAt.Local().Format("2006-01-02 15:04"))
+			}
+			return nil
+		})
+	case "accept", "reject":
+		pos, err := parse(flag.NewFlagSet("requests "+args[0], flag.ContinueOnError), args[1:], 1, 1, "ID")
+		if err != nil {
+			return err
+		}
+		id := strings.ToLower(pos[0])
+		return withClient(e, func(c *client.Client) error {
+			if args[0] == "accept" {
+				return c.Accept(id)
+			}
+			return c.Reject(id)
+		})
+	}
+	return usageError("requests expects list, accept or reject, not %q", args[0])
+}
+
+func cmdVerify(e *env, args []string) error {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	qr := fs.Bool("qr", false, "")
+	confirm := fs.Bool("confirm", false, "")
+	keep := fs.Bool("keep-old", false, "")
+	pos, err := parse(fs, args, 1, 1, "ID [--qr] [--confirm | --keep-old]")
+	if err != nil {
+		return err
+	}
+	peer := strings.ToLower(pos[0])
+	return withClient(e, func(c *client.Client) error {
+		sn, err := c.SafetyNumber(peer)
+		if err != nil {
+			return err
+		}
+		if sn.Changed {
+			fmt.Fprintf(e.stdout, "WARNING: %s presented a NEW identity key. Nothing is sent to them until you decide:\n"+
+				"compare the number below with theirs in person; if it matches run sky verify %s --confirm, if not run sky verify %s --keep-old.\n", peer, peer, peer)
+		}
+		fmt.Fprintf(e.stdout, "Safety number with %s:\n", peer)
+		g := sn.Groups()
+		for i := 0; i < len(g); i += 4 {
+			fmt.Fprintf(e.stdout, "  %s\n", strings.Join(g[i:min(i+4, len(g))], " "))
+		}
+		if *qr {
+			if err := renderQR(e.stdout, sn.Scannable); err != nil {
+				return err
+			}
+		}
+		switch {
+		case *confirm && *keep:
+			return usageError("verify takes --confirm or --keep-old, not both")
+		case *keep:
+			if err := c.KeepIdentity(peer); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Refused the new key; %s keeps the key you had.\n", peer)
+		case *confirm:
+			if err := c.Verify(e.ctx, peer); err != nil {
+				return err
+			}
+			if sn.Changed {
+				fmt.Fprintf(e.stdout, "Accepted the new key of %s and marked it verified.\n", peer)
+			} else {
+				fmt.Fprintf(e.stdout, "Marked %s as verified.\n", peer)
+			}
+		case sn.Verified:
+			fmt.Fprintf(e.stdout, "%s is verified.\n", peer)
+		default:
+			fmt.Fprintf(e.stdout, "Compare these digits with %s in person (or scan their code); if they match, run: sky verify %s --confirm\n", peer, peer)
+		}
+		return nil
+	})
+}
+
+func cmdTimer(e *env, args []string) error {
+	fs := flag.NewFlagSet("timer", flag.ContinueOnError)
+	def := fs.Bool("default", false, "")
+	pos, err := parse(fs, args, 0, 2, "ID [DURATION|off], or --default [DURATION|off]")
+	if err != nil {
+		return err
+	}
+	if *def {
+		if len(pos) > 1 {
+			return usageError("timer --default takes one DURATION or off")
+		}
+		return withClient(e, func(c *client.Client) error {
+			if len(pos) == 0 {
+				d, err := c.DefaultTimer()
+				if err == nil {
+					fmt.Fprintln(e.stdout, formatTimer(d))
+				}
+				return err
+			}
+			d, err := parseTimer(pos[0])
+			if err != nil {
+				return err
+			}
+			return c.SetDefaultTimer(d)
+		})
+	}
+	if len(pos) == 0 {
+		return usageError("timer expects ID [DURATION|off], or --default [DURATION|off]")
+	}
+	peer := strings.ToLower(pos[0])
+	return withClient(e, func(c *client.Client) error {
+		if len(pos) == 1 {
+			d, err := c.Timer(peer)
+			if err == nil {
+				fmt.Fprintln(e.stdout, formatTimer(d))
+			}
+			return err
+		}
+		d, err := parseTimer(pos[1])
+		if err != nil {
+			return err
+		}
+		if err := c.SetTimer(peer, d); err != nil {
+			return err
+		}
+		stop := e.online(c)
+		defer stop()
+		return e.flush(c)
+	})
+}
