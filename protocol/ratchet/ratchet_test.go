@@ -67,8 +67,9 @@ func TestConversationAndWireFields(t *testing.T) {
 		if m.Counter != uint32(i) || m.PreviousCounter != 0 || m.Version != 4 || m.Bytes()[0] != 0x44 {
 			t.Fatalf("message %d: counter %d, previous %d, version %d", i, m.Counter, m.PreviousCounter, m.Version)
 		}
-		// SPQR-lite: V1, epoch 1, key index counter+1, payload None.
-		if !bytes.Equal(m.PQRatchet, []byte{1, 1, byte(i + 1), 0}) {
+		// SPQR: V1, epoch 1, key index counter+1, and the initiator's first
+		// messages stream chunks 0, 1, 2 of its ML-KEM header (type Hdr).
+		if len(m.PQRatchet) != 5+32 || !bytes.Equal(m.PQRatchet[:5], []byte{1, 1, byte(i + 1), 1, byte(i)}) {
 			t.Fatalf("message %d: pq_ratchet %x", i, m.PQRatchet)
 		}
 		pt, err := b.Decrypt(m, DecryptOptions{})

@@ -5,34 +5,87 @@ import (
 
 	"github.com/skymsg/sky/protocol/internal/errs"
 	"github.com/skymsg/sky/protocol/internal/pb"
+	"github.com/skymsg/sky/protocol/spqr/braid"
 )
 
-// formatLite is the first byte of an encoded SPQR-lite State. The full SPQR
-// uses other values, so it can recognize (and upgrade) lite states.
-const formatLite = 0x01
+// The first byte of an encoded State says its format.
+const (
+	// formatLite: SPQR-lite, written by sessions before the braid; the
+	// chain follows.
+	formatLite = 0x01
+	// formatBraid: the full SPQR; then a flags byte (bit 0: a message from
+	// the peer was accepted), uvarint(len(chain)) ‖ chain, and the braid
+	// state.
+	formatBraid = 0x02
+)
 
-// MarshalBinary encodes s: the format byte, then the chain.
+// MarshalBinary encodes s.
 func (s *State) MarshalBinary() ([]byte, error) {
-	return s.AppendBinary(make([]byte, 0, 160))
+	return s.AppendBinary(make([]byte, 0, 1600))
 }
 
 // AppendBinary appends the encoding of s to b (encoding.BinaryAppender).
 func (s *State) AppendBinary(b []byte) ([]byte, error) {
-	b = append(b, formatLite)
-	return s.chain.Append(b), nil
+	if s.braid == nil {
+		b = append(b, formatLite)
+		return s.chain.Append(b), nil
+	}
+	var flags byte
+	if s.heard {
+		flags |= 1
+	}
+	b = append(b, formatBraid, flags)
+	// The chain's length prefix is written once the chain is in place.
+	at := len(b)
+	b = s.chain.Append(append(b, make([]byte, binary.MaxVarintLen64)...))
+	n := len(b) - at - binary.MaxVarintLen64
+	var pre [binary.MaxVarintLen64]byte
+	k := binary.PutUvarint(pre[:], uint64(n))
+	copy(b[at+k:], b[at+binary.MaxVarintLen64:])
+	copy(b[at:], pre[:k])
+	b = b[:len(b)-(binary.MaxVarintLen64-k)]
+	return s.braid.AppendBinary(b)
 }
 
-// UnmarshalBinary decodes what MarshalBinary wrote.
+// UnmarshalBinary decodes what MarshalBinary wrote, in either format.
 func (s *State) UnmarshalBinary(b []byte) error {
-	if len(b) == 0 || b[0] != formatLite {
-		return errs.New(errs.InvalidState, "spqr: unknown state format")
+	if len(b) == 0 {
+		return errs.New(errs.InvalidState, "spqr: empty state")
 	}
-	c, err := ParseChain(b[1:])
-	if err != nil {
-		return err
+	switch b[0] {
+	case formatLite:
+		c, err := ParseChain(b[1:])
+		if err != nil {
+			return err
+		}
+		*s = State{chain: c}
+		return nil
+	case formatBraid:
+		if len(b) < 2 || b[1] > 1 {
+			return errs.New(errs.InvalidState, "spqr: bad state flags")
+		}
+		n, k := binary.Uvarint(b[2:])
+		if k <= 0 || n > uint64(len(b)-2-k) {
+			return errs.New(errs.InvalidState, "spqr: truncated state")
+		}
+		at := 2 + k
+		c, err := ParseChain(b[at : at+int(n)])
+		if err != nil {
+			return err
+		}
+		br := new(braid.State)
+		if err := br.UnmarshalBinary(b[at+int(n):]); err != nil {
+			return errs.Newf(errs.InvalidState, "spqr: %v", err)
+		}
+		// The chain holds the secrets of every finished epoch and, once
+		// the encapsulator has sent ct1, of the current one.
+		if e := br.Epoch(); c.Epoch()+1 != e && c.Epoch() != e {
+			return errs.Newf(errs.InvalidState, "spqr: chain at epoch %d, braid at epoch %d", c.Epoch(), e)
+		}
+		*s = State{chain: c, braid: br, heard: b[1]&1 != 0}
+		return nil
 	}
-	s.chain = c
-	return nil
+	return errs.New(errs.InvalidState, "spqr: unknown state format")
 }
 
 // Chain encoding (protobuf fields, in this order):

@@ -1,34 +1,45 @@
 // Package spqr is the Sparse Post-Quantum Ratchet that runs beside the
-// Double Ratchet: every message carries an SPQR message, and the 32-byte key
-// SPQR yields for it salts the Double Ratchet's message-key derivation.
+// Double Ratchet, as libsignal 0.103 runs it (SPQR v1): every message carries
+// an SPQR message, and the 32-byte key SPQR yields for it salts the Double
+// Ratchet's message-key derivation.
 //
-// This is SPQR-lite, the minimal form libsignal 0.103 accepts: NO
-// POST-QUANTUM RATCHETING YET. Sky sends well-formed SPQR v1 messages with
-// no payload, always in epoch 1, with keys from the epoch-0 symmetric chain
-// seeded by PQXDH; it reads the peer's version, epoch and index, ignores any
-// payload, and takes keys from the same chain. Sessions are post-quantum
-// secure only through PQXDH's Kyber1024 exchange; there is no post-quantum
-// forward secrecy or healing after it. The full ML-KEM Braid (issue 3) will
-// replace State behind the same API; chain.go is shared with it.
+// SPQR has two parts. The ML-KEM Braid (package braid) agrees a fresh
+// post-quantum secret per epoch by streaming an ML-KEM-768 exchange in
+// 32-byte erasure-coded chunks, one per message, the two parties swapping
+// roles every epoch. The symmetric chain (chain.go) turns the session's
+// authentication key and each epoch secret into one chain of message keys per
+// direction and epoch. Together they give post-quantum forward secrecy and
+// healing after compromise, sparse but continuous, as in Signal.
+//
+// Sessions started before this package had the braid ran "SPQR-lite": v1
+// messages without payload in epoch 1, keys from the epoch-0 chain. Their
+// stored state lacks the authentication key the braid needs, so such a
+// session keeps working in that form (and interoperating, as libsignal
+// accepts it) until it is replaced by a new session.
 package spqr
 
 import (
+	"errors"
 	"fmt"
+	"io"
 
 	"github.com/skymsg/sky/protocol/internal/errs"
-	"github.com/skymsg/sky/protocol/internal/redact"
+	"github.com/skymsg/sky/protocol/spqr/braid"
 )
 
 // AuthKeySize is the size of the key PQXDH hands to SPQR.
 const AuthKeySize = 32
 
-// liteEpoch is the epoch of every SPQR-lite message; its keys come from
-// chain epoch liteEpoch-1 = 0.
-const liteEpoch = 1
-
 // State is one session's SPQR state.
 type State struct {
 	chain *Chain
+	// braid is nil for a session started under SPQR-lite (see the package
+	// documentation).
+	braid *braid.State
+	// heard is set once a message from the peer was accepted; from then on
+	// a message without SPQR is a version mismatch rather than a peer below
+	// the minimum version (libsignal's version negotiation, V1 minimum V1).
+	heard bool
 }
 
 // NewState starts SPQR for a new session. dir is A2B for the session's
@@ -40,39 +51,93 @@ func NewState(authKey []byte, dir Direction, p Params) (*State, error) {
 	if dir != A2B && dir != B2A {
 		return nil, errs.Newf(errs.InvalidState, "spqr: unknown direction %d", dir)
 	}
-	return &State{chain: NewChain(authKey, dir, p)}, nil
+	return &State{chain: NewChain(authKey, dir, p), braid: braid.New(authKey, dir == A2B)}, nil
 }
 
 // Send returns the SPQR message for the next outgoing message and the key
 // that salts its message keys.
 func (s *State) Send() (msg []byte, key [32]byte, err error) {
-	index, key, err := s.chain.SendKey(liteEpoch - 1)
+	if s.braid == nil {
+		return s.sendLite()
+	}
+	m, sec, err := s.braid.Send()
+	if err != nil {
+		return nil, key, errs.Newf(errs.InvalidState, "spqr: %v", err)
+	}
+	if sec != nil {
+		if err := s.chain.AddEpoch(sec.Epoch, sec.Secret[:]); err != nil {
+			return nil, key, err
+		}
+	}
+	// Keys of epoch e-1 go with messages of epoch e: the newest epoch whose
+	// secret the peer is sure to have.
+	index, key, err := s.chain.SendKey(m.Epoch - 1)
 	if err != nil {
 		return nil, key, err
 	}
-	m := Message{Epoch: liteEpoch, Index: index, Type: TypeNone}
-	return m.Append(make([]byte, 0, 8)), key, nil
+	return braid.AppendMessage(make([]byte, 0, 48), m, index), key, nil
 }
 
-// Recv reads the SPQR message of an incoming message and returns its key.
-// On error s may have changed; callers that must not lose state work on a
-// Clone (the ratchet does).
+// Recv reads the SPQR message of an incoming message and returns its key. On
+// error s may have changed; callers that must not lose state work on a Clone
+// (the ratchet does).
 func (s *State) Recv(msg []byte) (key [32]byte, err error) {
-	m, err := ParseMessage(msg)
+	m, index, err := braid.ParseMessage(msg)
+	switch {
+	case errors.Is(err, braid.ErrVersion0) && s.heard:
+		return key, errs.New(errs.InvalidMessage, "spqr: version mismatch: the peer stopped sending SPQR messages")
+	case errors.Is(err, braid.ErrVersion0):
+		return key, errs.New(errs.InvalidMessage, "spqr: minimum version: the peer sent no SPQR message (version 0); SPQR v1 is required")
+	case err != nil:
+		return key, fmt.Errorf("%w: %w", errs.InvalidMessage, err)
+	}
+	if s.braid == nil {
+		key, err = s.recvLite(m, index)
+	} else {
+		key, err = s.recv(m, index)
+	}
+	if err == nil {
+		s.heard = true
+	}
+	return key, err
+}
+
+func (s *State) recv(m braid.Message, index uint32) (key [32]byte, err error) {
+	sec, err := s.braid.Recv(m)
 	if err != nil {
-		return key, err
+		return key, fmt.Errorf("%w: spqr: %w", errs.InvalidMessage, err)
 	}
-	if m.Epoch != liteEpoch {
-		return key, errs.Newf(errs.InvalidMessage, "spqr: message of epoch %d; this SPQR-lite session stays in epoch 1", m.Epoch)
+	if sec != nil {
+		if err := s.chain.AddEpoch(sec.Epoch, sec.Secret[:]); err != nil {
+			return key, err
+		}
 	}
-	if m.Index == 0 {
+	if m.Epoch == 1 && index == 0 {
 		return key, errs.New(errs.InvalidMessage, "spqr: message carries no key")
 	}
-	return s.chain.RecvKey(m.Epoch-1, m.Index)
+	return s.chain.RecvKey(m.Epoch-1, index)
+}
+
+// Epoch returns the SPQR epoch the state is working on (the epoch of the
+// messages it sends now): 1 at the start of a session, rising as ML-KEM
+// exchanges complete. An SPQR-lite session stays at 1.
+func (s *State) Epoch() uint64 {
+	if s.braid == nil {
+		return liteEpoch
+	}
+	return s.braid.Epoch()
 }
 
 // Clone returns a deep copy of s.
-func (s *State) Clone() *State { return &State{chain: s.chain.Clone()} }
+func (s *State) Clone() *State {
+	c := &State{chain: s.chain.Clone(), heard: s.heard}
+	if s.braid != nil {
+		c.braid = s.braid.Clone()
+	}
+	return c
+}
 
 // Format redacts the state under every fmt verb.
-func (s *State) Format(f fmt.State, _ rune) { redact.Format(f, "spqr.State") }
+func (s *State) Format(f fmt.State, _ rune) {
+	io.WriteString(f, "<spqr.State: redacted>")
+}
