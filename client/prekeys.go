@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"slices"
 
 	"github.com/skymsg/sky/client/conn"
 	"github.com/skymsg/sky/client/store"
@@ -16,6 +17,12 @@ import (
 // simply repeated (the server replaces keys with the same ID).
 
 const maxPreKeyID = 0xFFFFFF // libsignal's prekey IDs are 24-bit
+
+// maxLocalPreKeys bounds the one-time prekeys of each kind kept on the
+// device: the server holds at most 1,000, so a server that keeps claiming to
+// have none (or hands keys out without messages following) cannot make the
+// store grow without end. The oldest go first.
+const maxLocalPreKeys = 1200
 
 func nextID(id uint32) uint32 {
 	if id == 0 || id >= maxPreKeyID {
@@ -47,6 +54,12 @@ func (c *Client) generatePreKeys(tx *store.Tx, nEC, nKyber int) error {
 		}
 		ps.SignedUploaded = false
 	}
+	if err := prunePreKeys(tx, store.OneTimePreKey, nEC, 0); err != nil {
+		return err
+	}
+	if err := prunePreKeys(tx, store.KyberPreKey, nKyber, ps.LastResortID); err != nil {
+		return err
+	}
 	for range nEC {
 		ps.NextEC = nextID(ps.NextEC)
 		b, _ := prekey.NewPreKey(ps.NextEC).MarshalBinary()
@@ -62,6 +75,22 @@ func (c *Client) generatePreKeys(tx *store.Tx, nEC, nKyber int) error {
 		}
 	}
 	return savePreKeyState(tx, ps)
+}
+
+// prunePreKeys deletes the oldest one-time prekeys of kind so that adding
+// n more stays within maxLocalPreKeys; keep is never deleted.
+func prunePreKeys(tx *store.Tx, kind store.PreKeyKind, n int, keep uint32) error {
+	ids, err := tx.PreKeyIDs(kind)
+	if err != nil {
+		return err
+	}
+	ids = slices.DeleteFunc(ids, func(id uint32) bool { return id == keep })
+	for _, id := range ids[:max(0, min(len(ids), len(ids)+n-maxLocalPreKeys))] {
+		if err := tx.DeletePreKey(kind, id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // pendingUpload is one UploadPreKeys request's worth of keys not yet known

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/wire"
 )
 
@@ -57,6 +58,33 @@ func TestPreKeyTopUp(t *testing.T) {
 	if ec, ky, _ := bob.c.PreKeyCounts(ctxT(t)); ec != 8 || ky != 8 {
 		t.Fatalf("after a restart: %d EC, %d Kyber", ec, ky)
 	}
+}
+
+// TestLocalPreKeysBounded: a server that keeps asking for prekeys cannot
+// make the store grow without end.
+func TestLocalPreKeysBounded(t *testing.T) {
+	s := startSkyd(t)
+	bob := newUser(t, s, testOptions(nil))
+	for range 15 {
+		if err := bob.c.update(func(tx *store.Tx) error { return bob.c.generatePreKeys(tx, 100, 100) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bob.c.view(func(tx *store.Tx) error {
+		ec, _ := tx.PreKeyIDs(store.OneTimePreKey)
+		ky, _ := tx.PreKeyIDs(store.KyberPreKey)
+		if len(ec) != maxLocalPreKeys || len(ky) != maxLocalPreKeys+1 { // + the last-resort key
+			t.Errorf("%d EC and %d Kyber prekeys kept", len(ec), len(ky))
+		}
+		ps, _ := loadPreKeyState(tx)
+		if _, err := tx.PreKey(store.KyberPreKey, ps.LastResortID); err != nil {
+			t.Errorf("the last-resort key went: %v", err)
+		}
+		if ec[0] != ps.NextEC-maxLocalPreKeys+1 {
+			t.Errorf("not the oldest were pruned: first kept %d, next %d", ec[0], ps.NextEC)
+		}
+		return nil
+	})
 }
 
 // FuzzSettings feeds the SDK's own record decoders (settings, outbox items,
