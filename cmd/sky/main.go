@@ -13,6 +13,16 @@
 // Every failure prints one line saying what failed and what to do, and exits
 // non-zero (2 for a wrong command line). With --json, standard output holds
 // only JSON, one object per line; notes go to standard error.
+//
+// "sky daemon" stays connected and serves JSON-RPC 2.0 on a unix socket
+// (HOME/sky.sock, mode 0600; one JSON object per line each way). Methods:
+// id, send {to, text}, history {id, limit}, contacts.list, contacts.add
+// {id, name}, contacts.remove {id}, requests.list, requests.accept {id},
+// requests.reject {id}, receive.subscribe (then "receive" notifications with
+// {subscription, message}: first the unread messages, then each new one;
+// a message delivered to a subscriber counts as read) and
+// receive.unsubscribe {subscription}. Messages have the fields of
+// "receive --json".
 package main
 
 import (
