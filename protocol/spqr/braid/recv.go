@@ -26,8 +26,8 @@ func (s *State) Recv(m Message) (*EpochSecret, error) {
 	switch {
 	case s.phase == keysSampled && m.Type == MsgCt1:
 		// The peer has our header; stream t̂ and collect ct1.
-		v := s.decapsulationKey().Vector()
-		s.enc = mustEncoder(v[:])
+		s.enc = mustEncoder(s.vector[:])
+		s.vector = nil
 		s.dec = mustDecoder(ct1BlobSize)
 		s.dec.Add(m.Chunk)
 		s.phase = headerSent

@@ -40,7 +40,9 @@ func (s *State) Send() (Message, *EpochSecret, error) {
 func (s *State) sampleKeys() {
 	random(s.seed[:])
 	s.dk = nil
-	hdr := s.decapsulationKey().Header()
+	dk := s.decapsulationKey()
+	hdr, v := dk.Header(), dk.Vector()
+	s.vector = &v // kept so that t̂ can be streamed without expanding the seed again
 	mac := s.auth.HeaderMAC(s.epoch, hdr[:])
 	s.enc = mustEncoder(append(hdr[:], mac[:]...))
 	s.phase = keysSampled
