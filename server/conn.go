@@ -63,7 +63,6 @@ type conn struct {
 	fragging                       bool
 	helloed                        bool
 	challenge                      []byte // nil once authenticated
-	authTimer                      *time.Timer
 	authFailures, registerAttempts int
 	acct                           store.Account // IdentityKey dropped
 	acctChecked                    time.Time
@@ -80,6 +79,7 @@ type conn struct {
 	pushDue    bool          // live messages or a drain are waiting
 	out        []byte        // encoded frames waiting to be written
 	spare      []byte        // the writer's other buffer
+	authTimer  *time.Timer   // until authentication
 	outAnswers int           // responses in out; each frees a request slot once written
 	inflight   int           // requests read and not yet answered on the wire
 	slotFree   chan struct{} // made by a reader waiting for a slot; closed when one frees
@@ -134,11 +134,18 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	s.m.connectionsTotal.Inc()
 	s.m.active.Add(1)
-	c.authTimer = time.AfterFunc(s.cfg.HandshakeTimeout, func() {
+	t := time.AfterFunc(s.cfg.HandshakeTimeout, func() {
 		if !c.isAuthed() {
 			c.fail(wire.Code_UNAUTHENTICATED, "no authentication within the handshake timeout; send Hello then Authenticate or Register promptly", ws.StatusPolicyViolation)
 		}
 	})
+	c.mu.Lock()
+	if c.closed {
+		t.Stop()
+	} else {
+		c.authTimer = t
+	}
+	c.mu.Unlock()
 	c.readLoop()
 }
 
@@ -223,6 +230,9 @@ func (c *conn) closeNow() {
 	}
 	c.closed, c.closing = true, true
 	c.closingFlag.Store(true)
+	if c.authTimer != nil {
+		c.authTimer.Stop()
+	}
 	if c.s.poller != nil {
 		c.s.poller.Forget(&c.reg)
 	}
@@ -234,9 +244,6 @@ func (c *conn) closeNow() {
 	done := c.finishLocked()
 	c.mu.Unlock()
 	c.nc.Close()
-	if c.authTimer != nil {
-		c.authTimer.Stop()
-	}
 	done()
 }
 

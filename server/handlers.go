@@ -88,8 +88,11 @@ func (c *conn) becomeAuthed(a store.Address, acct store.Account) {
 	acct.IdentityKey = nil // not needed here; an idle connection keeps little
 	c.acct, c.acctChecked = acct, c.s.now()
 	c.challenge = nil
-	c.authTimer.Stop()
 	c.mu.Lock()
+	if c.authTimer != nil {
+		c.authTimer.Stop()
+		c.authTimer = nil
+	}
 	c.authed, c.addr, c.needDrain = true, a, true
 	c.mu.Unlock()
 	if old := c.s.hub.bind(a, c); old != nil && old != c {

@@ -60,7 +60,7 @@ type options struct {
 	size                int
 	rate                float64
 	duration, warmup    time.Duration
-	settle              time.Duration
+	settle, settleMax   time.Duration
 	sources             string
 	concurrency         int
 	jsonOut             bool
@@ -95,7 +95,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to measure")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "load before measuring")
 	fs.IntVar(&o.idle, "idle", 0, "idle authenticated connections to open and hold")
-	fs.DurationVar(&o.settle, "settle", 5*time.Second, "wait after opening idle connections before reading the server's memory")
+	fs.DurationVar(&o.settle, "settle", 5*time.Second, "wait at least this long after opening idle connections before reading the server's memory")
+	fs.DurationVar(&o.settleMax, "settle-max", 5*time.Minute, "wait at most this long for two of the server's garbage collections after opening idle connections (the memory figure then excludes the garbage of opening them)")
 	fs.StringVar(&o.sources, "sources", "", "local addresses to connect from, a range (127.0.0.2-127.0.0.9) or a list; one address allows about 28,000 connections (default: spread over 127.0.0.x when connecting to loopback with many connections)")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "connections opened (or accounts registered) at once during setup")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
@@ -145,6 +146,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	start := scrape()
 	rep.Server.Start = serverFigures(start)
+	var idleAtEnd func() int
 
 	if o.idle > 0 {
 		logf("opening %d idle connections", o.idle)
@@ -156,21 +158,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("opening idle connections: %w", err)
 		}
 		defer idle.Close()
-		logf("%d idle connections open; waiting %v for the server to settle", idle.Len(), o.settle)
-		select {
-		case <-time.After(o.settle):
-		case <-ctx.Done():
-			return ctx.Err()
+		logf("%d idle connections open; letting the server settle", idle.Len())
+		after, err := settle(ctx, o, scrape, logf)
+		if err != nil {
+			return err
 		}
-		after := scrape()
 		rep.Server.Idle = serverFigures(after)
 		rep.Idle.Held = idle.Alive()
 		rep.Idle.Opened = idle.Len()
 		if start != nil && after != nil {
 			rep.Idle.BytesPerConn = (after["process_resident_memory_bytes"] - start["process_resident_memory_bytes"]) / float64(idle.Len())
 			rep.Idle.HeapBytesPerConn = (after["go_memory_total_bytes"] - start["go_memory_total_bytes"]) / float64(idle.Len())
+			rep.Idle.LiveBytesPerConn = (after["go_heap_objects_bytes"] - start["go_heap_objects_bytes"]) / float64(idle.Len())
 		}
-		defer func() { rep.Idle.HeldAtEnd = idle.Alive() }()
+		idleAtEnd = idle.Alive
 	}
 
 	if o.pairs > 0 {
@@ -197,6 +198,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			rep.Load.ServerPushP99ms = 1000 * delta.Quantile("skyd_send_to_push_seconds", 0.99)
 		}
 	}
+	if idleAtEnd != nil {
+		rep.Idle.HeldAtEnd = idleAtEnd()
+	}
 	rep.finish()
 	if o.jsonOut {
 		enc := json.NewEncoder(stdout)
@@ -205,6 +209,50 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	rep.print(stdout)
 	return nil
+}
+
+// settle waits until the server's memory reflects what the idle
+// connections cost, not the garbage of opening them: at least --settle, and
+// two of the server's garbage collections (Go forces one every two minutes
+// when nothing else triggers it) plus a few seconds for freed memory to be
+// returned to the system. It returns the server's metrics then (nil
+// without metrics).
+func settle(ctx context.Context, o *options, scrape func() loadgen.Metrics, logf func(string, ...any)) (loadgen.Metrics, error) {
+	wait := func(d time.Duration) error {
+		select {
+		case <-time.After(d):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	m := scrape()
+	if m == nil {
+		return nil, wait(o.settle)
+	}
+	cycles := m["go_gc_cycles"]
+	if err := wait(o.settle); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(o.settleMax)
+	logged := false
+	for {
+		m = scrape()
+		if m == nil || m["go_gc_cycles"] >= cycles+2 || time.Now().After(deadline) {
+			break
+		}
+		if !logged {
+			logf("waiting for two of the server's garbage collections (at most %v)", o.settleMax)
+			logged = true
+		}
+		if err := wait(time.Second); err != nil {
+			return nil, err
+		}
+	}
+	if err := wait(5 * time.Second); err != nil {
+		return nil, err
+	}
+	return scrape(), nil
 }
 
 // dialer builds the connection dialer, spreading many loopback connections

@@ -24,6 +24,7 @@ type report struct {
 		// connections opened, divided by their number.
 		BytesPerConn     float64 `json:"server_rss_bytes_per_conn,omitempty"`
 		HeapBytesPerConn float64 `json:"server_go_bytes_per_conn,omitempty"`
+		LiveBytesPerConn float64 `json:"server_heap_objects_bytes_per_conn,omitempty"`
 	} `json:"idle"`
 	Server struct {
 		Start, Idle, Load *serverReport `json:",omitempty"`
@@ -128,7 +129,7 @@ func (r *report) print(w io.Writer) {
 	if r.Idle.Opened > 0 {
 		fmt.Fprintf(w, "idle       %d connections opened, %d held after settling, %d at the end\n", r.Idle.Opened, r.Idle.Held, r.Idle.HeldAtEnd)
 		if r.Idle.BytesPerConn != 0 {
-			fmt.Fprintf(w, "memory     %.0f bytes of server RSS per idle connection (%.0f of Go runtime memory)\n", r.Idle.BytesPerConn, r.Idle.HeapBytesPerConn)
+			fmt.Fprintf(w, "memory     %.0f bytes of server RSS per idle connection (Go runtime memory %.0f, heap objects %.0f)\n", r.Idle.BytesPerConn, r.Idle.HeapBytesPerConn, r.Idle.LiveBytesPerConn)
 		}
 	}
 	for _, s := range []struct {

@@ -142,6 +142,15 @@ func (s *Store) Revoke(ctx context.Context, id string) error {
 
 // DeleteAccount implements store.Accounts.
 func (s *Store) DeleteAccount(ctx context.Context, id string) error {
+	s.queueMu.Lock()
+	defer s.queueMu.Unlock()
+	defer func() {
+		for a := range s.queued {
+			if a.Account == id {
+				delete(s.queued, a)
+			}
+		}
+	}()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM accounts WHERE id = ?`, id)
 		if err != nil {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,102 +13,168 @@ import (
 // WriteBatch implements store.Queue: every acknowledgement and message of
 // the batch in one transaction, hence one fsync.
 func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
+	s.queueMu.Lock()
+	defer s.queueMu.Unlock()
+	counts := map[store.Address]int64{}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		b.Seqs = make([]uint64, len(b.Messages))
 		b.Errs = make([]error, len(b.Messages))
-		if err := s.applyAcks(ctx, tx, b.Acks); err != nil {
+		if err := s.applyAcks(ctx, tx, b.Acks, counts); err != nil {
 			return err
 		}
-		return s.insertMessages(ctx, tx, b)
+		return s.insertMessages(ctx, tx, b, counts)
 	})
 	if err != nil {
 		b.Seqs, b.Errs = nil, nil
 		return fmt.Errorf("sqlite: write batch: %w", err)
 	}
+	for a, n := range counts {
+		s.queued[a] = n
+	}
 	return nil
 }
 
-func (s *Store) applyAcks(ctx context.Context, tx *sql.Tx, acks []store.Ack) error {
+// The number of messages queued for each device is kept in memory
+// (s.queued, under s.queueMu), read from the messages table the first time
+// a device receives, and updated after every commit. All writes go through
+// this Store, so it stays exact, and enforcing the queue cap costs no
+// statement per device per batch. Every write to messages holds s.queueMu
+// from its transaction to the cache update after its commit.
+
+// queuedNow returns a's queue length as seen inside tx (including tx's own
+// changes so far), or ok false if there is no such device.
+func (s *Store) queuedNow(ctx context.Context, tx *sql.Tx, a store.Address, counts map[store.Address]int64) (n int64, ok bool, err error) {
+	if n, ok := counts[a]; ok {
+		return n, true, nil
+	}
+	if n, ok := s.queued[a]; ok {
+		return n, true, nil
+	}
+	err = tx.StmtContext(ctx, s.countQueued).QueryRowContext(ctx, a.Account, a.Device).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	counts[a] = n
+	return n, true, nil
+}
+
+// deleteSizes are the sequence-number counts of the prepared DELETE
+// statements; a device's acknowledgements go out with the largest that fit
+// (one statement per message would cost more than the deletion itself).
+var deleteSizes = []int{32, 8, 2, 1}
+
+func (s *Store) applyAcks(ctx context.Context, tx *sql.Tx, acks []store.Ack, counts map[store.Address]int64) error {
 	if len(acks) == 0 {
 		return nil
 	}
-	del := tx.StmtContext(ctx, s.deleteAck)
-	deleted := map[store.Address]int64{}
+	// Merge the batch's acknowledgements per device, so that each device's
+	// sequence numbers go out in full statements.
+	seqs := map[store.Address][]uint64{}
+	var order []store.Address
 	for _, a := range acks {
-		for _, seq := range a.Seqs {
-			res, err := del.ExecContext(ctx, int64(seq), a.To.Account, a.To.Device)
+		if _, ok := seqs[a.To]; !ok {
+			order = append(order, a.To)
+		}
+		seqs[a.To] = append(seqs[a.To], a.Seqs...)
+	}
+	args := make([]any, 0, 2+deleteSizes[0])
+	for _, to := range order {
+		var deleted int64
+		for list := seqs[to]; len(list) > 0; {
+			size := deleteSizes[len(deleteSizes)-1]
+			for _, sz := range deleteSizes {
+				if sz <= len(list) {
+					size = sz
+					break
+				}
+			}
+			args = append(args[:0], to.Account, to.Device)
+			for _, seq := range list[:size] {
+				args = append(args, int64(seq))
+			}
+			res, err := tx.StmtContext(ctx, s.deletes[size]).ExecContext(ctx, args...)
 			if err != nil {
 				return err
 			}
-			n, _ := res.RowsAffected()
-			deleted[a.To] += n
+			k, _ := res.RowsAffected()
+			deleted += k
+			list = list[size:]
 		}
-	}
-	return s.adjustQueued(ctx, tx, deleted, -1)
-}
-
-// adjustQueued adds sign*n to each device's queued count.
-func (s *Store) adjustQueued(ctx context.Context, tx *sql.Tx, counts map[store.Address]int64, sign int64) error {
-	adjust := tx.StmtContext(ctx, s.adjust)
-	for a, n := range counts {
-		if n == 0 {
+		if deleted == 0 {
 			continue
 		}
-		if _, err := adjust.ExecContext(ctx, sign*n, a.Account, a.Device); err != nil {
-			return err
+		if n, ok := counts[to]; ok {
+			counts[to] = max(n-deleted, 0)
+		} else if n, ok := s.queued[to]; ok {
+			counts[to] = max(n-deleted, 0)
 		}
+		// Otherwise the count is read later in this transaction, after
+		// the deletion.
 	}
 	return nil
 }
 
-func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, b *store.Batch) error {
+// insertSizes are the row counts of the prepared multi-row INSERT
+// statements; a run of messages is inserted with the largest that fit.
+var insertSizes = []int{64, 16, 4, 1}
+
+func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, b *store.Batch, counts map[store.Address]int64) error {
 	if len(b.Messages) == 0 {
 		return nil
 	}
-	ins := tx.StmtContext(ctx, s.insert)
-	queuedStmt := tx.StmtContext(ctx, s.queued)
-	room := map[store.Address]int64{} // -1: no such device
-	added := map[store.Address]int64{}
+	accepted := make([]int, 0, len(b.Messages))
 	for i, m := range b.Messages {
-		r, ok := room[m.To]
-		if !ok {
-			var queued int64
-			err := queuedStmt.QueryRowContext(ctx, m.To.Account, m.To.Device).Scan(&queued)
-			switch {
-			case err == sql.ErrNoRows:
-				r = -1
-			case err != nil:
-				return err
-			default:
-				r = max(int64(b.QueueCap)-queued, 0)
-			}
-		}
+		n, ok, err := s.queuedNow(ctx, tx, m.To, counts)
 		switch {
-		case r < 0:
+		case err != nil:
+			return err
+		case !ok:
 			b.Errs[i] = store.ErrNotFound
-		case r == 0:
+		case n >= int64(b.QueueCap):
 			b.Errs[i] = store.ErrQueueFull
 		default:
-			var sender any
-			var senderDev any
+			accepted = append(accepted, i)
+			counts[m.To] = n + 1
+		}
+	}
+	args := make([]any, 0, insertSizes[0]*6)
+	for len(accepted) > 0 {
+		k := 1
+		for _, size := range insertSizes {
+			if size <= len(accepted) {
+				k = size
+				break
+			}
+		}
+		args = args[:0]
+		for _, i := range accepted[:k] {
+			m := &b.Messages[i]
+			var sender, senderDev any
 			if !m.From.IsZero() {
 				sender, senderDev = m.From.Account, m.From.Device
 			}
-			res, err := ins.ExecContext(ctx, m.To.Account, m.To.Device, sender, senderDev, m.Received.Unix(), m.Body)
-			if err != nil {
-				return err
-			}
-			seq, err := res.LastInsertId()
-			if err != nil {
-				return err
-			}
-			b.Seqs[i] = uint64(seq)
-			r--
-			added[m.To]++
+			args = append(args, m.To.Account, m.To.Device, sender, senderDev, m.Received.Unix(), m.Body)
 		}
-		room[m.To] = r
+		res, err := tx.StmtContext(ctx, s.inserts[k]).ExecContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		last, err := res.LastInsertId()
+		if err != nil {
+			return err
+		}
+		// The rows of one INSERT get consecutive sequence numbers in VALUES
+		// order: SQLite gives each AUTOINCREMENT row the largest number
+		// ever used plus one, and this connection is the only writer.
+		for j, i := range accepted[:k] {
+			b.Seqs[i] = uint64(last - int64(k-1-j))
+		}
+		accepted = accepted[k:]
 	}
-	return s.adjustQueued(ctx, tx, added, 1)
+	return nil
 }
 
 // Pending implements store.Queue.
@@ -149,28 +216,33 @@ func (s *Store) Sweep(ctx context.Context, cutoff time.Time) (int64, error) {
 	var total int64
 	for {
 		var n int64
+		counts := map[store.Address]int64{}
+		s.queueMu.Lock()
 		err := s.tx(ctx, func(tx *sql.Tx) error {
 			rows, err := tx.QueryContext(ctx, `DELETE FROM messages WHERE seq IN
 				(SELECT seq FROM messages WHERE received <= ? LIMIT ?) RETURNING account, device`, cutoff.Unix(), sweepChunk)
 			if err != nil {
 				return err
 			}
-			counts := map[store.Address]int64{}
+			defer rows.Close()
 			for rows.Next() {
 				var a store.Address
 				if err := rows.Scan(&a.Account, &a.Device); err != nil {
-					rows.Close()
 					return err
 				}
 				counts[a]++
 				n++
 			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
-			return s.adjustQueued(ctx, tx, counts, -1)
+			return rows.Err()
 		})
+		if err == nil {
+			for a, k := range counts {
+				if q, ok := s.queued[a]; ok {
+					s.queued[a] = max(q-k, 0)
+				}
+			}
+		}
+		s.queueMu.Unlock()
 		if err != nil {
 			return total, fmt.Errorf("sqlite: sweep: %w", err)
 		}

@@ -14,6 +14,8 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
+	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -32,8 +34,13 @@ type Store struct {
 
 	// Statements of the hot path, prepared once: parsing SQL for every
 	// message would cost more than storing it.
-	insert, deleteAck, queued, adjust *sql.Stmt // on w
-	pending                           *sql.Stmt // on r
+	inserts     map[int]*sql.Stmt // on w, by row count (insertSizes)
+	deletes     map[int]*sql.Stmt // on w, by sequence-number count (deleteSizes)
+	countQueued *sql.Stmt         // on w
+	pending     *sql.Stmt         // on r
+
+	queueMu sync.Mutex              // held by every write to messages, through its cache update
+	queued  map[store.Address]int64 // messages queued per device (see queuedNow)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -73,7 +80,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	cp.SetMaxOpenConns(1)
-	s := &Store{w: w, r: r, cp: cp, stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{})}
+	s := &Store{w: w, r: r, cp: cp, stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{}), queued: map[store.Address]int64{}}
 	if err := s.prepare(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
@@ -117,10 +124,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		dst **sql.Stmt
 		sql string
 	}{
-		{s.w, &s.insert, `INSERT INTO messages (account, device, sender, sender_device, received, body) VALUES (?, ?, ?, ?, ?, ?)`},
-		{s.w, &s.deleteAck, `DELETE FROM messages WHERE seq = ? AND account = ? AND device = ?`},
-		{s.w, &s.queued, `SELECT queued FROM devices WHERE account = ? AND id = ?`},
-		{s.w, &s.adjust, `UPDATE devices SET queued = MAX(queued + ?, 0) WHERE account = ? AND id = ?`},
+		{s.w, &s.countQueued, `SELECT (SELECT count(*) FROM messages WHERE account = ?1 AND device = ?2) FROM devices WHERE account = ?1 AND id = ?2`},
 		{s.r, &s.pending, `SELECT seq, sender, sender_device, received, body FROM messages
 			WHERE account = ? AND device = ? AND seq > ? AND received > ? ORDER BY seq LIMIT ?`},
 	} {
@@ -130,7 +134,29 @@ func (s *Store) prepare(ctx context.Context) error {
 		}
 		*p.dst = st
 	}
+	s.deletes = map[int]*sql.Stmt{}
+	for _, n := range deleteSizes {
+		st, err := s.w.PrepareContext(ctx, `DELETE FROM messages WHERE account = ? AND device = ? AND seq IN (`+placeholders(n)+`)`)
+		if err != nil {
+			return err
+		}
+		s.deletes[n] = st
+	}
+	s.inserts = map[int]*sql.Stmt{}
+	for _, n := range insertSizes {
+		rows := strings.Repeat("(?, ?, ?, ?, ?, ?), ", n)
+		st, err := s.w.PrepareContext(ctx, `INSERT INTO messages (account, device, sender, sender_device, received, body) VALUES `+rows[:len(rows)-2])
+		if err != nil {
+			return err
+		}
+		s.inserts[n] = st
+	}
 	return nil
+}
+
+// placeholders returns n comma-separated question marks.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
 // Close closes the database.
@@ -140,8 +166,13 @@ func (s *Store) Close() error {
 		<-s.checkpointsDone
 		s.stopCheckpoints = nil
 	}
-	for _, st := range []*sql.Stmt{s.insert, s.deleteAck, s.queued, s.adjust, s.pending} {
+	for _, st := range []*sql.Stmt{s.countQueued, s.pending} {
 		if st != nil {
+			st.Close()
+		}
+	}
+	for _, m := range []map[int]*sql.Stmt{s.inserts, s.deletes} {
+		for _, st := range m {
 			st.Close()
 		}
 	}
