@@ -11,7 +11,6 @@
 // The subpackages are the parts: curve (Curve25519 keys, XEdDSA), kem
 // (Kyber1024), identity, prekey (prekeys and bundles), message (wire
 // formats), pqxdh (the key agreement), ratchet (one session's Double
-// Ratchet state), spqr (the post-quantum ratchet; for now the minimal
-// "SPQR-lite" form with no post-quantum ratcheting yet) and fingerprint
-// (safety numbers).
+// Ratchet state), spqr (the Sparse Post-Quantum Ratchet: the ML-KEM Braid
+// and its symmetric chain) and fingerprint (safety numbers).
 package protocol
