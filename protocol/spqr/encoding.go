@@ -13,9 +13,9 @@ const (
 	// formatLite: SPQR-lite, written by sessions before the braid; the
 	// chain follows.
 	formatLite = 0x01
-	// formatBraid: the full SPQR; then a flags byte (bit 0: a message from
-	// the peer was accepted), uvarint(len(chain)) ‖ chain, and the braid
-	// state.
+	// formatBraid: the full SPQR; protobuf fields follow: 1 heard (a
+	// message from the peer was accepted; omitted if not), 2 the chain, 3
+	// the braid state.
 	formatBraid = 0x02
 )
 
@@ -30,21 +30,17 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 		b = append(b, formatLite)
 		return s.chain.Append(b), nil
 	}
-	var flags byte
+	b = append(b, formatBraid)
 	if s.heard {
-		flags |= 1
+		b = pb.AppendBool(b, 1, true)
 	}
-	b = append(b, formatBraid, flags)
-	// The chain's length prefix is written once the chain is in place.
-	at := len(b)
-	b = s.chain.Append(append(b, make([]byte, binary.MaxVarintLen64)...))
-	n := len(b) - at - binary.MaxVarintLen64
-	var pre [binary.MaxVarintLen64]byte
-	k := binary.PutUvarint(pre[:], uint64(n))
-	copy(b[at+k:], b[at+binary.MaxVarintLen64:])
-	copy(b[at:], pre[:k])
-	b = b[:len(b)-(binary.MaxVarintLen64-k)]
-	return s.braid.AppendBinary(b)
+	b = pb.AppendMessage(b, 2, s.chain.Append)
+	var err error
+	b = pb.AppendMessage(b, 3, func(b []byte) []byte {
+		b, err = s.braid.AppendBinary(b)
+		return b
+	})
+	return b, err
 }
 
 // UnmarshalBinary decodes what MarshalBinary wrote, in either format.
@@ -61,31 +57,49 @@ func (s *State) UnmarshalBinary(b []byte) error {
 		*s = State{chain: c}
 		return nil
 	case formatBraid:
-		if len(b) < 2 || b[1] > 1 {
-			return errs.New(errs.InvalidState, "spqr: bad state flags")
-		}
-		n, k := binary.Uvarint(b[2:])
-		if k <= 0 || n > uint64(len(b)-2-k) {
-			return errs.New(errs.InvalidState, "spqr: truncated state")
-		}
-		at := 2 + k
-		c, err := ParseChain(b[at : at+int(n)])
-		if err != nil {
-			return err
-		}
-		br := new(braid.State)
-		if err := br.UnmarshalBinary(b[at+int(n):]); err != nil {
-			return errs.Newf(errs.InvalidState, "spqr: %v", err)
-		}
-		// The chain holds the secrets of every finished epoch and, once
-		// the encapsulator has sent ct1, of the current one.
-		if e := br.Epoch(); c.Epoch()+1 != e && c.Epoch() != e {
-			return errs.Newf(errs.InvalidState, "spqr: chain at epoch %d, braid at epoch %d", c.Epoch(), e)
-		}
-		*s = State{chain: c, braid: br, heard: b[1]&1 != 0}
-		return nil
+		return s.unmarshalBraid(b[1:])
 	}
 	return errs.New(errs.InvalidState, "spqr: unknown state format")
+}
+
+func (s *State) unmarshalBraid(b []byte) error {
+	var n State
+	var chain, br []byte
+	r := pb.NewReader(b)
+	for {
+		num, ok := r.Next()
+		if !ok {
+			break
+		}
+		switch num {
+		case 1:
+			n.heard = r.Bool()
+		case 2:
+			chain = r.Bytes()
+		case 3:
+			br = r.Bytes()
+		default:
+			r.Skip(num)
+		}
+	}
+	if r.Err() != nil || chain == nil || br == nil {
+		return errs.New(errs.InvalidState, "spqr: malformed state")
+	}
+	var err error
+	if n.chain, err = ParseChain(chain); err != nil {
+		return err
+	}
+	n.braid = new(braid.State)
+	if err := n.braid.UnmarshalBinary(br); err != nil {
+		return errs.Newf(errs.InvalidState, "spqr: %v", err)
+	}
+	// The chain holds the secrets of every finished epoch and, once the
+	// encapsulator has sent ct1, of the current one.
+	if e := n.braid.Epoch(); n.chain.Epoch()+1 != e && n.chain.Epoch() != e {
+		return errs.Newf(errs.InvalidState, "spqr: chain at epoch %d, braid at epoch %d", n.chain.Epoch(), e)
+	}
+	*s = n
+	return nil
 }
 
 // Chain encoding (protobuf fields, in this order):
