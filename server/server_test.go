@@ -30,7 +30,7 @@ func TestRegistration(t *testing.T) {
 			t.Fatalf("registered %q device %d", d.Account, d.ID)
 		}
 		info, err := c.Call(ctxT(t), &wire.Request{Op: &wire.Request_GetAccount{GetAccount: &wire.GetAccount{}}})
-		if err != nil || !info.GetAccount().GetCanSend() || info.GetAccount().GetSubscriptionEnd() != e.clock.Now().Add(90*24*time.Hour).Unix() {
+		if err != nil || !info.GetAccount().GetCanSend() || info.GetAccount().GetSubscriptionEnd() != store.CeilDay(e.clock.Now().Add(90*24*time.Hour)).Unix() {
 			t.Fatalf("account info = %v, %v", info, err)
 		}
 		// The same code again: refused.

@@ -52,4 +52,5 @@ var (
 	ErrAlreadyAuthenticated = &Error{Code: Code_ALREADY_AUTHENTICATED}
 	ErrSlowClient           = &Error{Code: Code_SLOW_CLIENT}
 	ErrReplaced             = &Error{Code: Code_REPLACED}
+	ErrTokenRejected        = &Error{Code: Code_TOKEN_REJECTED}
 )

@@ -50,6 +50,7 @@ const (
 	Code_ALREADY_AUTHENTICATED Code = 18
 	Code_SLOW_CLIENT           Code = 19 // the client did not read fast enough
 	Code_REPLACED              Code = 20 // the same device connected again elsewhere
+	Code_TOKEN_REJECTED        Code = 21 // the delivery token is not the recipient's: send a message request instead
 )
 
 // Enum value maps for Code.
@@ -76,6 +77,7 @@ var (
 		18: "ALREADY_AUTHENTICATED",
 		19: "SLOW_CLIENT",
 		20: "REPLACED",
+		21: "TOKEN_REJECTED",
 	}
 	Code_value = map[string]int32{
 		"CODE_UNSPECIFIED":      0,
@@ -99,6 +101,7 @@ var (
 		"ALREADY_AUTHENTICATED": 18,
 		"SLOW_CLIENT":           19,
 		"REPLACED":              20,
+		"TOKEN_REJECTED":        21,
 	}
 )
 
@@ -277,8 +280,12 @@ func (*Frame_Error) isFrame_Body() {}
 
 // Hello lists the protocol versions the client speaks.
 type Hello struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Versions      []uint32               `protobuf:"varint,1,rep,packed,name=versions,proto3" json:"versions,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Versions []uint32               `protobuf:"varint,1,rep,packed,name=versions,proto3" json:"versions,omitempty"`
+	// anonymous announces a connection that never authenticates: it only
+	// sends sealed messages with delivery tokens (see docs/protocol.md), so
+	// the server cannot tie them to an account. No handshake timeout applies.
+	Anonymous     bool `protobuf:"varint,2,opt,name=anonymous,proto3" json:"anonymous,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -320,16 +327,28 @@ func (x *Hello) GetVersions() []uint32 {
 	return nil
 }
 
+func (x *Hello) GetAnonymous() bool {
+	if x != nil {
+		return x.Anonymous
+	}
+	return false
+}
+
 // Welcome names the version chosen and gives the fresh authentication
 // challenge for this connection.
 type Welcome struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Version       uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
-	Challenge     []byte                 `protobuf:"bytes,2,opt,name=challenge,proto3" json:"challenge,omitempty"`                      // 32 random bytes, valid for this connection only
-	ServerTime    int64                  `protobuf:"varint,3,opt,name=server_time,json=serverTime,proto3" json:"server_time,omitempty"` // unix seconds
-	Limits        *Limits                `protobuf:"bytes,4,opt,name=limits,proto3" json:"limits,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Version    uint32                 `protobuf:"varint,1,opt,name=version,proto3" json:"version,omitempty"`
+	Challenge  []byte                 `protobuf:"bytes,2,opt,name=challenge,proto3" json:"challenge,omitempty"`                      // 32 random bytes, valid for this connection only
+	ServerTime int64                  `protobuf:"varint,3,opt,name=server_time,json=serverTime,proto3" json:"server_time,omitempty"` // unix seconds
+	Limits     *Limits                `protobuf:"bytes,4,opt,name=limits,proto3" json:"limits,omitempty"`
+	// The sealed-sender server certificate (libsignal's ServerCertificate,
+	// signed by the operator's trust root), so a registering client can check
+	// it against the trust root it was given. Absent when the operator has
+	// not certified this server.
+	ServerCertificate []byte `protobuf:"bytes,5,opt,name=server_certificate,json=serverCertificate,proto3" json:"server_certificate,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
 }
 
 func (x *Welcome) Reset() {
@@ -386,6 +405,13 @@ func (x *Welcome) GetServerTime() int64 {
 func (x *Welcome) GetLimits() *Limits {
 	if x != nil {
 		return x.Limits
+	}
+	return nil
+}
+
+func (x *Welcome) GetServerCertificate() []byte {
+	if x != nil {
+		return x.ServerCertificate
 	}
 	return nil
 }
@@ -481,6 +507,8 @@ type Request struct {
 	//	*Request_FetchBundles
 	//	*Request_GetAccount
 	//	*Request_DeleteAccount
+	//	*Request_GetSenderCertificate
+	//	*Request_SetDeliveryVerifier
 	Op            isRequest_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -611,6 +639,24 @@ func (x *Request) GetDeleteAccount() *DeleteAccount {
 	return nil
 }
 
+func (x *Request) GetGetSenderCertificate() *GetSenderCertificate {
+	if x != nil {
+		if x, ok := x.Op.(*Request_GetSenderCertificate); ok {
+			return x.GetSenderCertificate
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetSetDeliveryVerifier() *SetDeliveryVerifier {
+	if x != nil {
+		if x, ok := x.Op.(*Request_SetDeliveryVerifier); ok {
+			return x.SetDeliveryVerifier
+		}
+	}
+	return nil
+}
+
 type isRequest_Op interface {
 	isRequest_Op()
 }
@@ -651,6 +697,14 @@ type Request_DeleteAccount struct {
 	DeleteAccount *DeleteAccount `protobuf:"bytes,18,opt,name=delete_account,json=deleteAccount,proto3,oneof"`
 }
 
+type Request_GetSenderCertificate struct {
+	GetSenderCertificate *GetSenderCertificate `protobuf:"bytes,19,opt,name=get_sender_certificate,json=getSenderCertificate,proto3,oneof"`
+}
+
+type Request_SetDeliveryVerifier struct {
+	SetDeliveryVerifier *SetDeliveryVerifier `protobuf:"bytes,20,opt,name=set_delivery_verifier,json=setDeliveryVerifier,proto3,oneof"`
+}
+
 func (*Request_Register) isRequest_Op() {}
 
 func (*Request_Authenticate) isRequest_Op() {}
@@ -669,6 +723,10 @@ func (*Request_GetAccount) isRequest_Op() {}
 
 func (*Request_DeleteAccount) isRequest_Op() {}
 
+func (*Request_GetSenderCertificate) isRequest_Op() {}
+
+func (*Request_SetDeliveryVerifier) isRequest_Op() {}
+
 type Response struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -683,6 +741,8 @@ type Response struct {
 	//	*Response_Bundles
 	//	*Response_Account
 	//	*Response_AccountDeleted
+	//	*Response_SenderCertificate
+	//	*Response_DeliveryVerifierSet
 	Result        isResponse_Result `protobuf_oneof:"result"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -811,6 +871,24 @@ func (x *Response) GetAccountDeleted() *AccountDeleted {
 	return nil
 }
 
+func (x *Response) GetSenderCertificate() *SenderCertificate {
+	if x != nil {
+		if x, ok := x.Result.(*Response_SenderCertificate); ok {
+			return x.SenderCertificate
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetDeliveryVerifierSet() *DeliveryVerifierSet {
+	if x != nil {
+		if x, ok := x.Result.(*Response_DeliveryVerifierSet); ok {
+			return x.DeliveryVerifierSet
+		}
+	}
+	return nil
+}
+
 type isResponse_Result interface {
 	isResponse_Result()
 }
@@ -847,6 +925,14 @@ type Response_AccountDeleted struct {
 	AccountDeleted *AccountDeleted `protobuf:"bytes,18,opt,name=account_deleted,json=accountDeleted,proto3,oneof"`
 }
 
+type Response_SenderCertificate struct {
+	SenderCertificate *SenderCertificate `protobuf:"bytes,19,opt,name=sender_certificate,json=senderCertificate,proto3,oneof"`
+}
+
+type Response_DeliveryVerifierSet struct {
+	DeliveryVerifierSet *DeliveryVerifierSet `protobuf:"bytes,20,opt,name=delivery_verifier_set,json=deliveryVerifierSet,proto3,oneof"`
+}
+
 func (*Response_Registered) isResponse_Result() {}
 
 func (*Response_Authenticated) isResponse_Result() {}
@@ -862,6 +948,10 @@ func (*Response_Bundles) isResponse_Result() {}
 func (*Response_Account) isResponse_Result() {}
 
 func (*Response_AccountDeleted) isResponse_Result() {}
+
+func (*Response_SenderCertificate) isResponse_Result() {}
+
+func (*Response_DeliveryVerifierSet) isResponse_Result() {}
 
 type Error struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1168,15 +1258,23 @@ func (x *Authenticated) GetAccount() *AccountInfo {
 	return nil
 }
 
-// Send queues content for one device. delivery_token is reserved for sealed
-// (sender-less) sending, which a later version enables; today it must be
-// empty and the connection authenticated.
+// Send queues content for one device. Three kinds (see docs/protocol.md):
+//   - sealed with a token: on an anonymous connection, with the recipient's
+//     delivery_token; the server never learns the sender;
+//   - sealed request: on an authenticated connection with sealed set, for a
+//     first contact whose token the sender does not have; rate-limited per
+//     sender, stored without the sender;
+//   - identified: on an authenticated connection, the sender stored and
+//     pushed with the message (for clients without sealed sender).
+//
+// Sealed content must be exactly one of the sealed sizes (wire.SealedSizes).
 type Send struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Account       string                 `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
 	Device        uint32                 `protobuf:"varint,2,opt,name=device,proto3" json:"device,omitempty"`
-	Content       []byte                 `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"` // opaque ciphertext, at most Limits.max_message_bytes
-	DeliveryToken []byte                 `protobuf:"bytes,4,opt,name=delivery_token,json=deliveryToken,proto3" json:"delivery_token,omitempty"`
+	Content       []byte                 `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`                                  // opaque ciphertext, at most Limits.max_message_bytes
+	DeliveryToken []byte                 `protobuf:"bytes,4,opt,name=delivery_token,json=deliveryToken,proto3" json:"delivery_token,omitempty"` // 32 bytes; only on anonymous connections
+	Sealed        bool                   `protobuf:"varint,5,opt,name=sealed,proto3" json:"sealed,omitempty"`                                   // only on authenticated connections
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1237,6 +1335,13 @@ func (x *Send) GetDeliveryToken() []byte {
 		return x.DeliveryToken
 	}
 	return nil
+}
+
+func (x *Send) GetSealed() bool {
+	if x != nil {
+		return x.Sealed
+	}
+	return false
 }
 
 type Sent struct {
@@ -1911,6 +2016,171 @@ func (*DeleteAccount) Descriptor() ([]byte, []int) {
 	return file_sky_proto_rawDescGZIP(), []int{24}
 }
 
+// GetSenderCertificate asks for a short-lived sealed-sender certificate for
+// this device, which the server signs with its certified key.
+type GetSenderCertificate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetSenderCertificate) Reset() {
+	*x = GetSenderCertificate{}
+	mi := &file_sky_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetSenderCertificate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetSenderCertificate) ProtoMessage() {}
+
+func (x *GetSenderCertificate) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetSenderCertificate.ProtoReflect.Descriptor instead.
+func (*GetSenderCertificate) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{25}
+}
+
+type SenderCertificate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Certificate   []byte                 `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"` // libsignal's SenderCertificate
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SenderCertificate) Reset() {
+	*x = SenderCertificate{}
+	mi := &file_sky_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SenderCertificate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SenderCertificate) ProtoMessage() {}
+
+func (x *SenderCertificate) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SenderCertificate.ProtoReflect.Descriptor instead.
+func (*SenderCertificate) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *SenderCertificate) GetCertificate() []byte {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+// SetDeliveryVerifier stores the verifier of this account's delivery token
+// (32 bytes, see docs/protocol.md); empty removes it, so only message
+// requests reach the account.
+type SetDeliveryVerifier struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Verifier      []byte                 `protobuf:"bytes,1,opt,name=verifier,proto3" json:"verifier,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetDeliveryVerifier) Reset() {
+	*x = SetDeliveryVerifier{}
+	mi := &file_sky_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetDeliveryVerifier) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetDeliveryVerifier) ProtoMessage() {}
+
+func (x *SetDeliveryVerifier) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetDeliveryVerifier.ProtoReflect.Descriptor instead.
+func (*SetDeliveryVerifier) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *SetDeliveryVerifier) GetVerifier() []byte {
+	if x != nil {
+		return x.Verifier
+	}
+	return nil
+}
+
+type DeliveryVerifierSet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeliveryVerifierSet) Reset() {
+	*x = DeliveryVerifierSet{}
+	mi := &file_sky_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeliveryVerifierSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeliveryVerifierSet) ProtoMessage() {}
+
+func (x *DeliveryVerifierSet) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeliveryVerifierSet.ProtoReflect.Descriptor instead.
+func (*DeliveryVerifierSet) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{28}
+}
+
 type AccountDeleted struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -1919,7 +2189,7 @@ type AccountDeleted struct {
 
 func (x *AccountDeleted) Reset() {
 	*x = AccountDeleted{}
-	mi := &file_sky_proto_msgTypes[25]
+	mi := &file_sky_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1931,7 +2201,7 @@ func (x *AccountDeleted) String() string {
 func (*AccountDeleted) ProtoMessage() {}
 
 func (x *AccountDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[25]
+	mi := &file_sky_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1944,7 +2214,7 @@ func (x *AccountDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountDeleted.ProtoReflect.Descriptor instead.
 func (*AccountDeleted) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{25}
+	return file_sky_proto_rawDescGZIP(), []int{29}
 }
 
 // Push carries queued messages, oldest first. The client acknowledges each
@@ -1958,7 +2228,7 @@ type Push struct {
 
 func (x *Push) Reset() {
 	*x = Push{}
-	mi := &file_sky_proto_msgTypes[26]
+	mi := &file_sky_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1970,7 +2240,7 @@ func (x *Push) String() string {
 func (*Push) ProtoMessage() {}
 
 func (x *Push) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[26]
+	mi := &file_sky_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1983,7 +2253,7 @@ func (x *Push) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Push.ProtoReflect.Descriptor instead.
 func (*Push) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{26}
+	return file_sky_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *Push) GetEnvelopes() []*Envelope {
@@ -2005,7 +2275,7 @@ type Envelope struct {
 
 func (x *Envelope) Reset() {
 	*x = Envelope{}
-	mi := &file_sky_proto_msgTypes[27]
+	mi := &file_sky_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2017,7 +2287,7 @@ func (x *Envelope) String() string {
 func (*Envelope) ProtoMessage() {}
 
 func (x *Envelope) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[27]
+	mi := &file_sky_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2030,7 +2300,7 @@ func (x *Envelope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Envelope.ProtoReflect.Descriptor instead.
 func (*Envelope) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{27}
+	return file_sky_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Envelope) GetId() []byte {
@@ -2071,7 +2341,7 @@ type Sender struct {
 
 func (x *Sender) Reset() {
 	*x = Sender{}
-	mi := &file_sky_proto_msgTypes[28]
+	mi := &file_sky_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2083,7 +2353,7 @@ func (x *Sender) String() string {
 func (*Sender) ProtoMessage() {}
 
 func (x *Sender) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[28]
+	mi := &file_sky_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2096,7 +2366,7 @@ func (x *Sender) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sender.ProtoReflect.Descriptor instead.
 func (*Sender) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{28}
+	return file_sky_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Sender) GetAccount() string {
@@ -2125,21 +2395,23 @@ const file_sky_proto_rawDesc = "" +
 	"\bresponse\x18\x04 \x01(\v2\x15.sky.wire.v1.ResponseH\x00R\bresponse\x12'\n" +
 	"\x04push\x18\x05 \x01(\v2\x11.sky.wire.v1.PushH\x00R\x04push\x12*\n" +
 	"\x05error\x18\x06 \x01(\v2\x12.sky.wire.v1.ErrorH\x00R\x05errorB\x06\n" +
-	"\x04body\"#\n" +
+	"\x04body\"A\n" +
 	"\x05Hello\x12\x1a\n" +
-	"\bversions\x18\x01 \x03(\rR\bversions\"\x8f\x01\n" +
+	"\bversions\x18\x01 \x03(\rR\bversions\x12\x1c\n" +
+	"\tanonymous\x18\x02 \x01(\bR\tanonymous\"\xbe\x01\n" +
 	"\aWelcome\x12\x18\n" +
 	"\aversion\x18\x01 \x01(\rR\aversion\x12\x1c\n" +
 	"\tchallenge\x18\x02 \x01(\fR\tchallenge\x12\x1f\n" +
 	"\vserver_time\x18\x03 \x01(\x03R\n" +
 	"serverTime\x12+\n" +
-	"\x06limits\x18\x04 \x01(\v2\x13.sky.wire.v1.LimitsR\x06limits\"\xf5\x01\n" +
+	"\x06limits\x18\x04 \x01(\v2\x13.sky.wire.v1.LimitsR\x06limits\x12-\n" +
+	"\x12server_certificate\x18\x05 \x01(\fR\x11serverCertificate\"\xf5\x01\n" +
 	"\x06Limits\x12*\n" +
 	"\x11max_message_bytes\x18\x01 \x01(\rR\x0fmaxMessageBytes\x12&\n" +
 	"\x0fmax_frame_bytes\x18\x02 \x01(\rR\rmaxFrameBytes\x123\n" +
 	"\x16max_prekeys_per_upload\x18\x03 \x01(\rR\x13maxPrekeysPerUpload\x12.\n" +
 	"\x13message_ttl_seconds\x18\x04 \x01(\rR\x11messageTtlSeconds\x122\n" +
-	"\x15max_inflight_requests\x18\x05 \x01(\rR\x13maxInflightRequests\"\xb8\x04\n" +
+	"\x15max_inflight_requests\x18\x05 \x01(\rR\x13maxInflightRequests\"\xeb\x05\n" +
 	"\aRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x123\n" +
 	"\bregister\x18\n" +
@@ -2152,8 +2424,10 @@ const file_sky_proto_rawDesc = "" +
 	"\rfetch_bundles\x18\x10 \x01(\v2\x19.sky.wire.v1.FetchBundlesH\x00R\ffetchBundles\x12:\n" +
 	"\vget_account\x18\x11 \x01(\v2\x17.sky.wire.v1.GetAccountH\x00R\n" +
 	"getAccount\x12C\n" +
-	"\x0edelete_account\x18\x12 \x01(\v2\x1a.sky.wire.v1.DeleteAccountH\x00R\rdeleteAccountB\x04\n" +
-	"\x02op\"\x94\x04\n" +
+	"\x0edelete_account\x18\x12 \x01(\v2\x1a.sky.wire.v1.DeleteAccountH\x00R\rdeleteAccount\x12Y\n" +
+	"\x16get_sender_certificate\x18\x13 \x01(\v2!.sky.wire.v1.GetSenderCertificateH\x00R\x14getSenderCertificate\x12V\n" +
+	"\x15set_delivery_verifier\x18\x14 \x01(\v2 .sky.wire.v1.SetDeliveryVerifierH\x00R\x13setDeliveryVerifierB\x04\n" +
+	"\x02op\"\xbd\x05\n" +
 	"\bResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12(\n" +
 	"\x05error\x18\x02 \x01(\v2\x12.sky.wire.v1.ErrorR\x05error\x129\n" +
@@ -2167,7 +2441,9 @@ const file_sky_proto_rawDesc = "" +
 	"\rprekey_counts\x18\x0f \x01(\v2\x19.sky.wire.v1.PreKeyCountsH\x00R\fprekeyCounts\x120\n" +
 	"\abundles\x18\x10 \x01(\v2\x14.sky.wire.v1.BundlesH\x00R\abundles\x124\n" +
 	"\aaccount\x18\x11 \x01(\v2\x18.sky.wire.v1.AccountInfoH\x00R\aaccount\x12F\n" +
-	"\x0faccount_deleted\x18\x12 \x01(\v2\x1b.sky.wire.v1.AccountDeletedH\x00R\x0eaccountDeletedB\b\n" +
+	"\x0faccount_deleted\x18\x12 \x01(\v2\x1b.sky.wire.v1.AccountDeletedH\x00R\x0eaccountDeleted\x12O\n" +
+	"\x12sender_certificate\x18\x13 \x01(\v2\x1e.sky.wire.v1.SenderCertificateH\x00R\x11senderCertificate\x12V\n" +
+	"\x15delivery_verifier_set\x18\x14 \x01(\v2 .sky.wire.v1.DeliveryVerifierSetH\x00R\x13deliveryVerifierSetB\b\n" +
 	"\x06result\"n\n" +
 	"\x05Error\x12%\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x11.sky.wire.v1.CodeR\x04code\x12\x18\n" +
@@ -2189,12 +2465,13 @@ const file_sky_proto_rawDesc = "" +
 	"\x06device\x18\x02 \x01(\rR\x06device\x12\x1c\n" +
 	"\tsignature\x18\x03 \x01(\fR\tsignature\"C\n" +
 	"\rAuthenticated\x122\n" +
-	"\aaccount\x18\x01 \x01(\v2\x18.sky.wire.v1.AccountInfoR\aaccount\"y\n" +
+	"\aaccount\x18\x01 \x01(\v2\x18.sky.wire.v1.AccountInfoR\aaccount\"\x91\x01\n" +
 	"\x04Send\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x16\n" +
 	"\x06device\x18\x02 \x01(\rR\x06device\x12\x18\n" +
 	"\acontent\x18\x03 \x01(\fR\acontent\x12%\n" +
-	"\x0edelivery_token\x18\x04 \x01(\fR\rdeliveryToken\"\x06\n" +
+	"\x0edelivery_token\x18\x04 \x01(\fR\rdeliveryToken\x12\x16\n" +
+	"\x06sealed\x18\x05 \x01(\bR\x06sealed\"\x06\n" +
 	"\x04Sent\"\x17\n" +
 	"\x03Ack\x12\x10\n" +
 	"\x03ids\x18\x01 \x03(\fR\x03ids\"\a\n" +
@@ -2233,7 +2510,13 @@ const file_sky_proto_rawDesc = "" +
 	"\x10subscription_end\x18\x03 \x01(\x03R\x0fsubscriptionEnd\x12\x18\n" +
 	"\arevoked\x18\x04 \x01(\bR\arevoked\x12\x19\n" +
 	"\bcan_send\x18\x05 \x01(\bR\acanSend\"\x0f\n" +
-	"\rDeleteAccount\"\x10\n" +
+	"\rDeleteAccount\"\x16\n" +
+	"\x14GetSenderCertificate\"5\n" +
+	"\x11SenderCertificate\x12 \n" +
+	"\vcertificate\x18\x01 \x01(\fR\vcertificate\"1\n" +
+	"\x13SetDeliveryVerifier\x12\x1a\n" +
+	"\bverifier\x18\x01 \x01(\fR\bverifier\"\x15\n" +
+	"\x13DeliveryVerifierSet\"\x10\n" +
 	"\x0eAccountDeleted\";\n" +
 	"\x04Push\x123\n" +
 	"\tenvelopes\x18\x01 \x03(\v2\x15.sky.wire.v1.EnvelopeR\tenvelopes\"\x82\x01\n" +
@@ -2245,7 +2528,7 @@ const file_sky_proto_rawDesc = "" +
 	"\acontent\x18\x04 \x01(\fR\acontent\":\n" +
 	"\x06Sender\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x16\n" +
-	"\x06device\x18\x02 \x01(\rR\x06device*\x8f\x03\n" +
+	"\x06device\x18\x02 \x01(\rR\x06device*\xa3\x03\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vBAD_REQUEST\x10\x01\x12\x17\n" +
@@ -2270,7 +2553,8 @@ const file_sky_proto_rawDesc = "" +
 	"\vUNAVAILABLE\x10\x11\x12\x19\n" +
 	"\x15ALREADY_AUTHENTICATED\x10\x12\x12\x0f\n" +
 	"\vSLOW_CLIENT\x10\x13\x12\f\n" +
-	"\bREPLACED\x10\x14B\x1cZ\x1agithub.com/skymsg/sky/wireb\x06proto3"
+	"\bREPLACED\x10\x14\x12\x12\n" +
+	"\x0eTOKEN_REJECTED\x10\x15B\x1cZ\x1agithub.com/skymsg/sky/wireb\x06proto3"
 
 var (
 	file_sky_proto_rawDescOnce sync.Once
@@ -2285,45 +2569,49 @@ func file_sky_proto_rawDescGZIP() []byte {
 }
 
 var file_sky_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sky_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_sky_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_sky_proto_goTypes = []any{
-	(Code)(0),               // 0: sky.wire.v1.Code
-	(*Frame)(nil),           // 1: sky.wire.v1.Frame
-	(*Hello)(nil),           // 2: sky.wire.v1.Hello
-	(*Welcome)(nil),         // 3: sky.wire.v1.Welcome
-	(*Limits)(nil),          // 4: sky.wire.v1.Limits
-	(*Request)(nil),         // 5: sky.wire.v1.Request
-	(*Response)(nil),        // 6: sky.wire.v1.Response
-	(*Error)(nil),           // 7: sky.wire.v1.Error
-	(*Register)(nil),        // 8: sky.wire.v1.Register
-	(*Registered)(nil),      // 9: sky.wire.v1.Registered
-	(*Authenticate)(nil),    // 10: sky.wire.v1.Authenticate
-	(*Authenticated)(nil),   // 11: sky.wire.v1.Authenticated
-	(*Send)(nil),            // 12: sky.wire.v1.Send
-	(*Sent)(nil),            // 13: sky.wire.v1.Sent
-	(*Ack)(nil),             // 14: sky.wire.v1.Ack
-	(*Acked)(nil),           // 15: sky.wire.v1.Acked
-	(*PreKey)(nil),          // 16: sky.wire.v1.PreKey
-	(*UploadPreKeys)(nil),   // 17: sky.wire.v1.UploadPreKeys
-	(*GetPreKeyCounts)(nil), // 18: sky.wire.v1.GetPreKeyCounts
-	(*PreKeyCounts)(nil),    // 19: sky.wire.v1.PreKeyCounts
-	(*FetchBundles)(nil),    // 20: sky.wire.v1.FetchBundles
-	(*Bundles)(nil),         // 21: sky.wire.v1.Bundles
-	(*Bundle)(nil),          // 22: sky.wire.v1.Bundle
-	(*GetAccount)(nil),      // 23: sky.wire.v1.GetAccount
-	(*AccountInfo)(nil),     // 24: sky.wire.v1.AccountInfo
-	(*DeleteAccount)(nil),   // 25: sky.wire.v1.DeleteAccount
-	(*AccountDeleted)(nil),  // 26: sky.wire.v1.AccountDeleted
-	(*Push)(nil),            // 27: sky.wire.v1.Push
-	(*Envelope)(nil),        // 28: sky.wire.v1.Envelope
-	(*Sender)(nil),          // 29: sky.wire.v1.Sender
+	(Code)(0),                    // 0: sky.wire.v1.Code
+	(*Frame)(nil),                // 1: sky.wire.v1.Frame
+	(*Hello)(nil),                // 2: sky.wire.v1.Hello
+	(*Welcome)(nil),              // 3: sky.wire.v1.Welcome
+	(*Limits)(nil),               // 4: sky.wire.v1.Limits
+	(*Request)(nil),              // 5: sky.wire.v1.Request
+	(*Response)(nil),             // 6: sky.wire.v1.Response
+	(*Error)(nil),                // 7: sky.wire.v1.Error
+	(*Register)(nil),             // 8: sky.wire.v1.Register
+	(*Registered)(nil),           // 9: sky.wire.v1.Registered
+	(*Authenticate)(nil),         // 10: sky.wire.v1.Authenticate
+	(*Authenticated)(nil),        // 11: sky.wire.v1.Authenticated
+	(*Send)(nil),                 // 12: sky.wire.v1.Send
+	(*Sent)(nil),                 // 13: sky.wire.v1.Sent
+	(*Ack)(nil),                  // 14: sky.wire.v1.Ack
+	(*Acked)(nil),                // 15: sky.wire.v1.Acked
+	(*PreKey)(nil),               // 16: sky.wire.v1.PreKey
+	(*UploadPreKeys)(nil),        // 17: sky.wire.v1.UploadPreKeys
+	(*GetPreKeyCounts)(nil),      // 18: sky.wire.v1.GetPreKeyCounts
+	(*PreKeyCounts)(nil),         // 19: sky.wire.v1.PreKeyCounts
+	(*FetchBundles)(nil),         // 20: sky.wire.v1.FetchBundles
+	(*Bundles)(nil),              // 21: sky.wire.v1.Bundles
+	(*Bundle)(nil),               // 22: sky.wire.v1.Bundle
+	(*GetAccount)(nil),           // 23: sky.wire.v1.GetAccount
+	(*AccountInfo)(nil),          // 24: sky.wire.v1.AccountInfo
+	(*DeleteAccount)(nil),        // 25: sky.wire.v1.DeleteAccount
+	(*GetSenderCertificate)(nil), // 26: sky.wire.v1.GetSenderCertificate
+	(*SenderCertificate)(nil),    // 27: sky.wire.v1.SenderCertificate
+	(*SetDeliveryVerifier)(nil),  // 28: sky.wire.v1.SetDeliveryVerifier
+	(*DeliveryVerifierSet)(nil),  // 29: sky.wire.v1.DeliveryVerifierSet
+	(*AccountDeleted)(nil),       // 30: sky.wire.v1.AccountDeleted
+	(*Push)(nil),                 // 31: sky.wire.v1.Push
+	(*Envelope)(nil),             // 32: sky.wire.v1.Envelope
+	(*Sender)(nil),               // 33: sky.wire.v1.Sender
 }
 var file_sky_proto_depIdxs = []int32{
 	2,  // 0: sky.wire.v1.Frame.hello:type_name -> sky.wire.v1.Hello
 	3,  // 1: sky.wire.v1.Frame.welcome:type_name -> sky.wire.v1.Welcome
 	5,  // 2: sky.wire.v1.Frame.request:type_name -> sky.wire.v1.Request
 	6,  // 3: sky.wire.v1.Frame.response:type_name -> sky.wire.v1.Response
-	27, // 4: sky.wire.v1.Frame.push:type_name -> sky.wire.v1.Push
+	31, // 4: sky.wire.v1.Frame.push:type_name -> sky.wire.v1.Push
 	7,  // 5: sky.wire.v1.Frame.error:type_name -> sky.wire.v1.Error
 	4,  // 6: sky.wire.v1.Welcome.limits:type_name -> sky.wire.v1.Limits
 	8,  // 7: sky.wire.v1.Request.register:type_name -> sky.wire.v1.Register
@@ -2335,32 +2623,36 @@ var file_sky_proto_depIdxs = []int32{
 	20, // 13: sky.wire.v1.Request.fetch_bundles:type_name -> sky.wire.v1.FetchBundles
 	23, // 14: sky.wire.v1.Request.get_account:type_name -> sky.wire.v1.GetAccount
 	25, // 15: sky.wire.v1.Request.delete_account:type_name -> sky.wire.v1.DeleteAccount
-	7,  // 16: sky.wire.v1.Response.error:type_name -> sky.wire.v1.Error
-	9,  // 17: sky.wire.v1.Response.registered:type_name -> sky.wire.v1.Registered
-	11, // 18: sky.wire.v1.Response.authenticated:type_name -> sky.wire.v1.Authenticated
-	13, // 19: sky.wire.v1.Response.sent:type_name -> sky.wire.v1.Sent
-	15, // 20: sky.wire.v1.Response.acked:type_name -> sky.wire.v1.Acked
-	19, // 21: sky.wire.v1.Response.prekey_counts:type_name -> sky.wire.v1.PreKeyCounts
-	21, // 22: sky.wire.v1.Response.bundles:type_name -> sky.wire.v1.Bundles
-	24, // 23: sky.wire.v1.Response.account:type_name -> sky.wire.v1.AccountInfo
-	26, // 24: sky.wire.v1.Response.account_deleted:type_name -> sky.wire.v1.AccountDeleted
-	0,  // 25: sky.wire.v1.Error.code:type_name -> sky.wire.v1.Code
-	24, // 26: sky.wire.v1.Authenticated.account:type_name -> sky.wire.v1.AccountInfo
-	16, // 27: sky.wire.v1.UploadPreKeys.signed_ec:type_name -> sky.wire.v1.PreKey
-	16, // 28: sky.wire.v1.UploadPreKeys.last_resort_kyber:type_name -> sky.wire.v1.PreKey
-	16, // 29: sky.wire.v1.UploadPreKeys.one_time_ec:type_name -> sky.wire.v1.PreKey
-	16, // 30: sky.wire.v1.UploadPreKeys.one_time_kyber:type_name -> sky.wire.v1.PreKey
-	22, // 31: sky.wire.v1.Bundles.bundles:type_name -> sky.wire.v1.Bundle
-	16, // 32: sky.wire.v1.Bundle.signed_ec:type_name -> sky.wire.v1.PreKey
-	16, // 33: sky.wire.v1.Bundle.kyber:type_name -> sky.wire.v1.PreKey
-	16, // 34: sky.wire.v1.Bundle.one_time_ec:type_name -> sky.wire.v1.PreKey
-	28, // 35: sky.wire.v1.Push.envelopes:type_name -> sky.wire.v1.Envelope
-	29, // 36: sky.wire.v1.Envelope.sender:type_name -> sky.wire.v1.Sender
-	37, // [37:37] is the sub-list for method output_type
-	37, // [37:37] is the sub-list for method input_type
-	37, // [37:37] is the sub-list for extension type_name
-	37, // [37:37] is the sub-list for extension extendee
-	0,  // [0:37] is the sub-list for field type_name
+	26, // 16: sky.wire.v1.Request.get_sender_certificate:type_name -> sky.wire.v1.GetSenderCertificate
+	28, // 17: sky.wire.v1.Request.set_delivery_verifier:type_name -> sky.wire.v1.SetDeliveryVerifier
+	7,  // 18: sky.wire.v1.Response.error:type_name -> sky.wire.v1.Error
+	9,  // 19: sky.wire.v1.Response.registered:type_name -> sky.wire.v1.Registered
+	11, // 20: sky.wire.v1.Response.authenticated:type_name -> sky.wire.v1.Authenticated
+	13, // 21: sky.wire.v1.Response.sent:type_name -> sky.wire.v1.Sent
+	15, // 22: sky.wire.v1.Response.acked:type_name -> sky.wire.v1.Acked
+	19, // 23: sky.wire.v1.Response.prekey_counts:type_name -> sky.wire.v1.PreKeyCounts
+	21, // 24: sky.wire.v1.Response.bundles:type_name -> sky.wire.v1.Bundles
+	24, // 25: sky.wire.v1.Response.account:type_name -> sky.wire.v1.AccountInfo
+	30, // 26: sky.wire.v1.Response.account_deleted:type_name -> sky.wire.v1.AccountDeleted
+	27, // 27: sky.wire.v1.Response.sender_certificate:type_name -> sky.wire.v1.SenderCertificate
+	29, // 28: sky.wire.v1.Response.delivery_verifier_set:type_name -> sky.wire.v1.DeliveryVerifierSet
+	0,  // 29: sky.wire.v1.Error.code:type_name -> sky.wire.v1.Code
+	24, // 30: sky.wire.v1.Authenticated.account:type_name -> sky.wire.v1.AccountInfo
+	16, // 31: sky.wire.v1.UploadPreKeys.signed_ec:type_name -> sky.wire.v1.PreKey
+	16, // 32: sky.wire.v1.UploadPreKeys.last_resort_kyber:type_name -> sky.wire.v1.PreKey
+	16, // 33: sky.wire.v1.UploadPreKeys.one_time_ec:type_name -> sky.wire.v1.PreKey
+	16, // 34: sky.wire.v1.UploadPreKeys.one_time_kyber:type_name -> sky.wire.v1.PreKey
+	22, // 35: sky.wire.v1.Bundles.bundles:type_name -> sky.wire.v1.Bundle
+	16, // 36: sky.wire.v1.Bundle.signed_ec:type_name -> sky.wire.v1.PreKey
+	16, // 37: sky.wire.v1.Bundle.kyber:type_name -> sky.wire.v1.PreKey
+	16, // 38: sky.wire.v1.Bundle.one_time_ec:type_name -> sky.wire.v1.PreKey
+	32, // 39: sky.wire.v1.Push.envelopes:type_name -> sky.wire.v1.Envelope
+	33, // 40: sky.wire.v1.Envelope.sender:type_name -> sky.wire.v1.Sender
+	41, // [41:41] is the sub-list for method output_type
+	41, // [41:41] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_sky_proto_init() }
@@ -2386,6 +2678,8 @@ func file_sky_proto_init() {
 		(*Request_FetchBundles)(nil),
 		(*Request_GetAccount)(nil),
 		(*Request_DeleteAccount)(nil),
+		(*Request_GetSenderCertificate)(nil),
+		(*Request_SetDeliveryVerifier)(nil),
 	}
 	file_sky_proto_msgTypes[5].OneofWrappers = []any{
 		(*Response_Registered)(nil),
@@ -2396,6 +2690,8 @@ func file_sky_proto_init() {
 		(*Response_Bundles)(nil),
 		(*Response_Account)(nil),
 		(*Response_AccountDeleted)(nil),
+		(*Response_SenderCertificate)(nil),
+		(*Response_DeliveryVerifierSet)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2403,7 +2699,7 @@ func file_sky_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sky_proto_rawDesc), len(file_sky_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   29,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -62,6 +62,9 @@ CREATE TABLE messages (
 CREATE INDEX messages_queue ON messages (account, device, seq);
 CREATE INDEX messages_received ON messages (received);
 `,
+	// 2: sealed delivery: each account's delivery-token verifier (NULL:
+	// only message requests reach it).
+	`ALTER TABLE accounts ADD COLUMN delivery_verifier BLOB;`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

@@ -1,0 +1,55 @@
+package wire
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"testing"
+)
+
+func TestSealedSizes(t *testing.T) {
+	if SealedSizes[len(SealedSizes)-1] != MaxMessageBytes {
+		t.Fatalf("the largest sealed size %d is not MaxMessageBytes", SealedSizes[len(SealedSizes)-1])
+	}
+	for _, tc := range []struct {
+		n, want int
+		ok      bool
+	}{
+		{1, 1024, true}, {1024, 1024, true}, {1025, 4096, true}, {4096, 4096, true},
+		{100000, 256 << 10, true}, {256 << 10, 256 << 10, true}, {256<<10 + 1, 0, false},
+	} {
+		got, ok := SealedSize(tc.n)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("SealedSize(%d) = %d, %v; want %d, %v", tc.n, got, ok, tc.want, tc.ok)
+		}
+		if ok && !IsSealedSize(got) {
+			t.Errorf("IsSealedSize(%d) = false", got)
+		}
+	}
+	for _, n := range []int{0, 1, 1023, 1025, 300000} {
+		if IsSealedSize(n) {
+			t.Errorf("IsSealedSize(%d) = true", n)
+		}
+	}
+}
+
+func TestDeliveryVerifier(t *testing.T) {
+	token := bytes.Repeat([]byte{7}, DeliveryTokenBytes)
+	// The documented formula, spelled out.
+	h := sha256.New()
+	h.Write([]byte("sky/v1 delivery token\x00"))
+	h.Write(binary.BigEndian.AppendUint32(nil, 10))
+	h.Write([]byte("abcdefghjk"))
+	h.Write(token)
+	if got := DeliveryVerifier("abcdefghjk", token); !bytes.Equal(got, h.Sum(nil)) || len(got) != DeliveryVerifierBytes {
+		t.Fatalf("verifier %x", got)
+	}
+	if bytes.Equal(DeliveryVerifier("abcdefghjk", token), DeliveryVerifier("abcdefghjm", token)) {
+		t.Fatal("the verifier does not bind the account")
+	}
+	other := bytes.Clone(token)
+	other[0] ^= 1
+	if bytes.Equal(DeliveryVerifier("abcdefghjk", token), DeliveryVerifier("abcdefghjk", other)) {
+		t.Fatal("the verifier does not depend on the token")
+	}
+}
