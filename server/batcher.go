@@ -33,11 +33,20 @@ func (o *op) done(err error) {
 // batcher is skyd's group commit: one goroutine takes every operation
 // waiting, writes them in one store transaction, then answers them all. While
 // a batch commits the next one fills up, so batches grow with load and one
-// fsync covers many sends.
+// fsync covers many sends. A commit starts as soon as the previous one has
+// been written, never on a timer.
+//
+// With a store.PipelinedQueue the batcher does not wait for a batch to be
+// durable before writing the next: a finisher goroutine waits for each
+// batch's fsync, in order, and only then answers its senders and pushes its
+// messages, so nothing is acknowledged or delivered before it is durable.
 type batcher struct {
 	s  *Server
 	in chan *op
 }
+
+// pipelineDepth bounds the batches written but not yet durable.
+const pipelineDepth = 2
 
 func newBatcher(s *Server) *batcher {
 	return &batcher{s: s, in: make(chan *op, maxBatch)}
@@ -54,22 +63,47 @@ func (b *batcher) submit(o *op) bool {
 }
 
 func (b *batcher) run() {
-	ops := make([]*op, 0, maxBatch)
+	pq, pipelined := b.s.st.(store.PipelinedQueue)
+	var (
+		toFinish chan *written
+		finished chan struct{}
+	)
+	if pipelined {
+		toFinish, finished = make(chan *written, pipelineDepth), make(chan struct{})
+		go func() {
+			defer close(finished)
+			for w := range toFinish {
+				b.finish(w)
+			}
+		}()
+	}
+	commit := func(ops []*op) {
+		if !pipelined {
+			b.finish(b.write(ops, nil))
+			return
+		}
+		toFinish <- b.write(ops, pq)
+	}
 	for {
+		var ops []*op
 		select {
 		case o := <-b.in:
-			ops = append(ops[:0], o)
+			ops = b.fill(append(make([]*op, 0, 64), o))
 		case <-b.s.ctx.Done():
 			// Commit whatever is still waiting, then stop.
 			for {
-				ops = b.fill(ops[:0])
-				if len(ops) == 0 {
-					return
+				if ops = b.fill(nil); len(ops) == 0 {
+					break
 				}
-				b.commit(ops)
+				commit(ops)
 			}
+			if pipelined {
+				close(toFinish)
+				<-finished
+			}
+			return
 		}
-		b.commit(b.fill(ops))
+		commit(ops)
 	}
 }
 
@@ -86,36 +120,61 @@ func (b *batcher) fill(ops []*op) []*op {
 	return ops
 }
 
-func (b *batcher) commit(ops []*op) {
+// written is a batch written to the store, possibly not yet durable.
+type written struct {
+	ops      []*op
+	batch    *store.Batch
+	msgIndex []int // ops[i]'s message in batch.Messages, or -1 for an ack
+	start    time.Time
+	wait     func() error // nil once durable
+	err      error
+}
+
+// write applies ops in one store transaction: durably with WriteBatch, or
+// with pq's CommitBatch, leaving the wait for durability to finish.
+func (b *batcher) write(ops []*op, pq store.PipelinedQueue) *written {
 	s := b.s
-	batch := &store.Batch{QueueCap: s.cfg.QueueCap}
-	msgIndex := make([]int, len(ops))
+	w := &written{ops: ops, batch: &store.Batch{QueueCap: s.cfg.QueueCap}, msgIndex: make([]int, len(ops)), start: time.Now()}
 	for i, o := range ops {
 		if o.ack != nil {
-			batch.Acks = append(batch.Acks, *o.ack)
-			msgIndex[i] = -1
+			w.batch.Acks = append(w.batch.Acks, *o.ack)
+			w.msgIndex[i] = -1
 			continue
 		}
-		msgIndex[i] = len(batch.Messages)
-		batch.Messages = append(batch.Messages, o.msg)
+		w.msgIndex[i] = len(w.batch.Messages)
+		w.batch.Messages = append(w.batch.Messages, o.msg)
 	}
-	start := time.Now()
 	// Not s.ctx: a shutdown must not abort a commit half way.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	err := s.st.WriteBatch(ctx, batch)
-	cancel()
-	s.m.batchSeconds.ObserveSince(start)
-	s.m.batchSize.Observe(float64(len(ops)))
-	if err != nil {
-		s.log.Error("group commit failed; senders are told to retry", "err", err, "operations", len(ops))
-		for _, o := range ops {
-			o.done(err)
+	defer cancel()
+	if pq != nil {
+		w.wait, w.err = pq.CommitBatch(ctx, w.batch)
+	} else {
+		w.err = s.st.WriteBatch(ctx, w.batch)
+	}
+	return w
+}
+
+// finish waits until w is durable, then pushes its messages and answers its
+// operations.
+func (b *batcher) finish(w *written) {
+	s := b.s
+	if w.err == nil && w.wait != nil {
+		w.err = w.wait()
+	}
+	s.m.batchSeconds.ObserveSince(w.start)
+	s.m.batchSize.Observe(float64(len(w.ops)))
+	if w.err != nil {
+		s.log.Error("group commit failed; senders are told to retry", "err", w.err, "operations", len(w.ops))
+		for _, o := range w.ops {
+			o.done(w.err)
 		}
 		return
 	}
+	batch := w.batch
 	live := make([]liveMessage, 0, len(batch.Messages))
-	for i, o := range ops {
-		j := msgIndex[i]
+	for i, o := range w.ops {
+		j := w.msgIndex[i]
 		if j < 0 {
 			continue
 		}
@@ -129,12 +188,11 @@ func (b *batcher) commit(ops []*op) {
 	}
 	s.m.stored.Add(uint64(len(live)))
 	s.delivered(live)
-	for i, o := range ops {
-		if j := msgIndex[i]; j >= 0 {
+	for i, o := range w.ops {
+		if j := w.msgIndex[i]; j >= 0 {
 			o.done(batch.Errs[j])
 		} else {
 			o.done(nil)
 		}
-		ops[i] = nil
 	}
 }

@@ -21,7 +21,6 @@ type Store interface {
 	Accounts
 	PreKeys
 	Queue
-	Sealed
 
 	// Secret returns the server-wide secret named name, creating it from
 	// fresh (crypto/rand) bytes of length n on first use. All nodes sharing a
@@ -171,23 +170,6 @@ type PreKeys interface {
 	TakeBundles(ctx context.Context, account string, device uint32) ([]Bundle, error)
 }
 
-// Sealed keeps what sealed (sender-less) delivery needs: each account's
-// delivery-token verifier, and named server-wide values such as the server's
-// sealed-sender certificate.
-type Sealed interface {
-	// SetDeliveryVerifier stores the verifier of account's delivery token;
-	// nil removes it. ErrNotFound if there is no such account.
-	SetDeliveryVerifier(ctx context.Context, account string, v []byte) error
-	// DeliveryVerifier returns account's verifier, nil if it has none.
-	// ErrNotFound if there is no such account.
-	DeliveryVerifier(ctx context.Context, account string) ([]byte, error)
-	// Meta returns the server-wide value named name, ErrNotFound if it was
-	// never set. Names are shared with Secret's.
-	Meta(ctx context.Context, name string) ([]byte, error)
-	// SetMeta sets the server-wide value named name.
-	SetMeta(ctx context.Context, name string, value []byte) error
-}
-
 // MaxStoredOneTime is how many one-time prekeys of each kind a device may
 // hold.
 const MaxStoredOneTime = 1000
@@ -231,6 +213,21 @@ type Batch struct {
 	// Errs[i] is nil, ErrNotFound (no such recipient device) or
 	// ErrQueueFull. A failed message is not stored; the others are.
 	Errs []error
+}
+
+// PipelinedQueue is a Queue whose commits can overlap their durability:
+// skyd then starts writing the next batch while the previous one is still
+// being made durable (an fsync), instead of waiting for it.
+type PipelinedQueue interface {
+	Queue
+	// CommitBatch applies b in one transaction, like WriteBatch, but
+	// returns before the transaction is durable, with wait, which returns
+	// once it is (or the error that prevented it; then the batch's fate is
+	// unknown and the store refuses further writes). Pending returns none
+	// of b's messages before its wait has returned. Calls must not overlap,
+	// but a call may start before earlier waits have returned; waits
+	// complete in call order.
+	CommitBatch(ctx context.Context, b *Batch) (wait func() error, err error)
 }
 
 // Queue is the store-and-forward message queue.

@@ -5,33 +5,50 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/skymsg/sky/server/store"
 )
 
 // WriteBatch implements store.Queue: every acknowledgement and message of
-// the batch in one transaction, hence one fsync.
+// the batch in one transaction, durable when it returns.
 func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
+	wait, err := s.CommitBatch(ctx, b)
+	if err != nil {
+		return err
+	}
+	return wait()
+}
+
+// CommitBatch implements store.PipelinedQueue: it commits b in one
+// transaction and returns before the commit is durable; wait returns once it
+// is. Pending returns none of b's messages before then.
+func (s *Store) CommitBatch(ctx context.Context, b *store.Batch) (wait func() error, err error) {
 	s.queueMu.Lock()
 	defer s.queueMu.Unlock()
 	counts := map[store.Address]int64{}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	t, err := s.commitTx(ctx, func(tx *sql.Tx) error {
 		b.Seqs = make([]uint64, len(b.Messages))
 		b.Errs = make([]error, len(b.Messages))
 		if err := s.applyAcks(ctx, tx, b.Acks, counts); err != nil {
 			return err
 		}
 		return s.insertMessages(ctx, tx, b, counts)
-	})
+	}, func() uint64 { return slices.Max(append(b.Seqs, 0)) })
 	if err != nil {
 		b.Seqs, b.Errs = nil, nil
-		return fmt.Errorf("sqlite: write batch: %w", err)
+		return nil, fmt.Errorf("sqlite: write batch: %w", err)
 	}
 	for a, n := range counts {
 		s.queued[a] = n
 	}
-	return nil
+	return func() error {
+		if err := s.sync.wait(t); err != nil {
+			return fmt.Errorf("sqlite: write batch: %w", err)
+		}
+		return nil
+	}, nil
 }
 
 // The number of messages queued for each device is kept in memory
@@ -179,7 +196,10 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, b *store.Batch, 
 
 // Pending implements store.Queue.
 func (s *Store) Pending(ctx context.Context, a store.Address, after uint64, cutoff time.Time, limit int) ([]store.Message, error) {
-	rows, err := s.pending.QueryContext(ctx, a.Account, a.Device, int64(after), cutoff.Unix(), limit)
+	// Committed messages not yet on disk are left for later: the push
+	// that follows their commit delivers them.
+	durable := s.sync.durableSeq.Load()
+	rows, err := s.pending.QueryContext(ctx, a.Account, a.Device, int64(after), int64(durable), cutoff.Unix(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: pending: %w", err)
 	}

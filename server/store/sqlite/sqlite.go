@@ -39,13 +39,15 @@ type Store struct {
 	countQueued *sql.Stmt         // on w
 	pending     *sql.Stmt         // on r
 
+	sync *walSync // makes commits durable
+
 	queueMu sync.Mutex              // held by every write to messages, through its cache update
 	queued  map[store.Address]int64 // messages queued per device (see queuedNow)
 }
 
 var _ store.Store = (*Store)(nil)
 
-const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=secure_delete(ON)&_pragma=cache_size(-65536)"
+const pragmas = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=secure_delete(ON)&_pragma=cache_size(-65536)"
 
 // Open opens (creating if needed) the database file at path and runs any
 // schema migrations it lacks.
@@ -53,7 +55,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath()
 	// The writer never checkpoints: a background goroutine does, so a
 	// commit never waits for pages to be copied into the database file.
-	w, err := sql.Open("sqlite", dsn+"?"+pragmas+"&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
+	// Nor does it fsync: walSync does, after the commit, for many commits
+	// at once, and nothing is acknowledged before (see sync.go).
+	w, err := sql.Open("sqlite", dsn+"?"+pragmas+"&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -65,7 +69,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
-	r, err := sql.Open("sqlite", dsn+"?"+pragmas+"&_pragma=query_only(1)")
+	r, err := sql.Open("sqlite", dsn+"?"+pragmas+"&_pragma=synchronous(FULL)&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -73,7 +77,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	n := max(2, runtime.GOMAXPROCS(0))
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	cp, err := sql.Open("sqlite", dsn+"?"+pragmas)
+	cp, err := sql.Open("sqlite", dsn+"?"+pragmas+"&_pragma=synchronous(FULL)")
 	if err != nil {
 		w.Close()
 		r.Close()
@@ -85,36 +89,55 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
+	var last int64
+	if err := w.QueryRowContext(ctx, `SELECT COALESCE(MAX(seq), 0) FROM messages`).Scan(&last); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	if s.sync, err = openWALSync(path, uint64(last)); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
 	go s.checkpointLoop()
 	return s, nil
 }
 
-// Checkpoint intervals: PASSIVE checkpoints run beside the writer and keep
-// the WAL short; a TRUNCATE checkpoint now and then empties it, so deleted
-// messages do not linger in old WAL frames.
+// Checkpoints. PASSIVE checkpoints run beside the writer and keep the WAL
+// short. Now and then a TRUNCATE checkpoint empties the WAL file, so
+// deleted messages do not linger in old WAL frames; it blocks the writer
+// until every frame is copied, so it runs right after a PASSIVE checkpoint
+// has left little to copy (a stall of milliseconds, not the hundreds a
+// large backlog would cost), and regardless once truncateMax has passed.
 const (
-	passiveEvery  = 200 * time.Millisecond
+	passiveEvery  = 100 * time.Millisecond
 	truncateEvery = time.Minute
+	truncateMax   = 5 * time.Minute
+	smallBacklog  = 512 // WAL frames (pages) left after a PASSIVE checkpoint
 )
 
 func (s *Store) checkpointLoop() {
 	defer close(s.checkpointsDone)
-	passive := time.NewTicker(passiveEvery)
-	defer passive.Stop()
-	truncate := time.NewTicker(truncateEvery)
-	defer truncate.Stop()
+	tick := time.NewTicker(passiveEvery)
+	defer tick.Stop()
+	lastTruncate := time.Now()
 	for {
-		mode := "PASSIVE"
 		select {
 		case <-s.stopCheckpoints:
 			return
-		case <-passive.C:
-		case <-truncate.C:
-			mode = "TRUNCATE"
+		case <-tick.C:
 		}
 		// Errors (SQLITE_BUSY while a writer holds the lock) are retried
 		// on the next tick.
-		s.cp.Exec("PRAGMA wal_checkpoint(" + mode + ")")
+		var busy, logFrames, done int64
+		if err := s.cp.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done); err != nil {
+			continue
+		}
+		since := time.Since(lastTruncate)
+		if since >= truncateMax || (since >= truncateEvery && logFrames-done <= smallBacklog) {
+			if _, err := s.cp.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err == nil {
+				lastTruncate = time.Now()
+			}
+		}
 	}
 }
 
@@ -126,7 +149,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	}{
 		{s.w, &s.countQueued, `SELECT (SELECT count(*) FROM messages WHERE account = ?1 AND device = ?2) FROM devices WHERE account = ?1 AND id = ?2`},
 		{s.r, &s.pending, `SELECT seq, sender, sender_device, received, body FROM messages
-			WHERE account = ? AND device = ? AND seq > ? AND received > ? ORDER BY seq LIMIT ?`},
+			WHERE account = ? AND device = ? AND seq > ? AND seq <= ? AND received > ? ORDER BY seq LIMIT ?`},
 	} {
 		st, err := p.db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -178,23 +201,46 @@ func (s *Store) Close() error {
 	}
 	// A last checkpoint leaves the WAL empty for the next start.
 	s.cp.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	if s.sync != nil {
+		s.sync.close()
+	}
 	return errors.Join(s.r.Close(), s.cp.Close(), s.w.Close())
 }
 
-// tx runs fn in a write transaction (BEGIN IMMEDIATE) and commits it.
+// tx runs fn in a write transaction (BEGIN IMMEDIATE), commits it and
+// returns once the commit is durable.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	t, err := s.commitTx(ctx, fn, nil)
+	if err != nil {
+		return err
+	}
+	return s.sync.wait(t)
+}
+
+// commitTx runs fn in a write transaction and commits it, without waiting
+// for the commit to be durable: it returns the walSync ticket to wait for.
+// maxSeq, if set, is called after fn succeeded for the highest message
+// sequence number the transaction wrote.
+func (s *Store) commitTx(ctx context.Context, fn func(*sql.Tx) error, maxSeq func() uint64) (uint64, error) {
+	if err := s.sync.broken(); err != nil {
+		return 0, err
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
+		return 0, fmt.Errorf("sqlite: begin: %w", err)
 	}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
-		return err
+		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
+		return 0, fmt.Errorf("sqlite: commit: %w", err)
 	}
-	return nil
+	var seq uint64
+	if maxSeq != nil {
+		seq = maxSeq()
+	}
+	return s.sync.commit(seq), nil
 }
 
 // Secret implements store.Store.
