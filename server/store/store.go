@@ -21,6 +21,7 @@ type Store interface {
 	Accounts
 	PreKeys
 	Queue
+	Sealed
 
 	// Secret returns the server-wide secret named name, creating it from
 	// fresh (crypto/rand) bytes of length n on first use. All nodes sharing a
@@ -168,6 +169,23 @@ type PreKeys interface {
 	// device does not exist; ErrNoPreKeys if it has not uploaded a signed EC
 	// and a last-resort Kyber key.
 	TakeBundles(ctx context.Context, account string, device uint32) ([]Bundle, error)
+}
+
+// Sealed keeps what sealed (sender-less) delivery needs: each account's
+// delivery-token verifier, and named server-wide values such as the server's
+// sealed-sender certificate.
+type Sealed interface {
+	// SetDeliveryVerifier stores the verifier of account's delivery token;
+	// nil removes it. ErrNotFound if there is no such account.
+	SetDeliveryVerifier(ctx context.Context, account string, v []byte) error
+	// DeliveryVerifier returns account's verifier, nil if it has none.
+	// ErrNotFound if there is no such account.
+	DeliveryVerifier(ctx context.Context, account string) ([]byte, error)
+	// Meta returns the server-wide value named name, ErrNotFound if it was
+	// never set. Names are shared with Secret's.
+	Meta(ctx context.Context, name string) ([]byte, error)
+	// SetMeta sets the server-wide value named name.
+	SetMeta(ctx context.Context, name string, value []byte) error
 }
 
 // MaxStoredOneTime is how many one-time prekeys of each kind a device may

@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"QueueUnknownRecipient", testQueueUnknownRecipient},
 		{"Expiry", testExpiry},
 		{"Secret", testSecret},
+		{"Sealed", testSealed},
 		{"Pipelined", testPipelined},
 	}
 	for _, tc := range tests {
@@ -97,7 +98,7 @@ func testRegister(t *testing.T, s store.Store) {
 		t.Fatalf("Register: %v", err)
 	}
 	wantDay := time.Date(2030, 3, 14, 0, 0, 0, 0, time.UTC)
-	if a.ID != "acct1" || !a.Created.Equal(wantDay) || !a.SubscriptionEnd.Equal(t0.Add(30*24*time.Hour)) || a.Revoked || !bytes.Equal(a.IdentityKey, ik) {
+	if a.ID != "acct1" || !a.Created.Equal(wantDay) || !a.SubscriptionEnd.Equal(time.Date(2030, 4, 14, 0, 0, 0, 0, time.UTC)) || a.Revoked || !bytes.Equal(a.IdentityKey, ik) {
 		t.Fatalf("Register returned %+v", a)
 	}
 	got, err := s.Account(ctx(t), "acct1")
@@ -171,15 +172,16 @@ func testExtendRevokeList(t *testing.T, s store.Store) {
 	if err != nil || len(list) != 2 || list[0].ID != "aaa" || list[1].ID != "bbb" {
 		t.Fatalf("ListAccounts = %+v, %v", list, err)
 	}
-	// Extending an active subscription adds to its end.
-	got, err := s.Extend(ctx(t), "aaa", 10*24*time.Hour, t0)
-	if want := a.SubscriptionEnd.Add(10 * 24 * time.Hour); err != nil || !got.SubscriptionEnd.Equal(want) {
+	// Extending an active subscription adds to its end. Ends are days
+	// (midnight UTC): the hour of an extension is not kept.
+	got, err := s.Extend(ctx(t), "aaa", 10*24*time.Hour+time.Hour, t0)
+	if want := a.SubscriptionEnd.Add(11 * 24 * time.Hour); err != nil || !got.SubscriptionEnd.Equal(want) {
 		t.Fatalf("Extend = %v, %v; want end %v", got.SubscriptionEnd, err, want)
 	}
 	// Extending a lapsed one counts from now.
-	later := a.SubscriptionEnd.Add(100 * 24 * time.Hour)
+	later := a.SubscriptionEnd.Add(100*24*time.Hour + 5*time.Hour)
 	got, err = s.Extend(ctx(t), "aaa", 24*time.Hour, later)
-	if want := later.Add(24 * time.Hour); err != nil || !got.SubscriptionEnd.Equal(want) {
+	if want := store.CeilDay(later.Add(24 * time.Hour)); err != nil || !got.SubscriptionEnd.Equal(want) || want.Equal(later.Add(24*time.Hour)) {
 		t.Fatalf("Extend after lapse = %v, %v; want %v", got.SubscriptionEnd, err, want)
 	}
 	if err := s.Revoke(ctx(t), "aaa"); err != nil {
