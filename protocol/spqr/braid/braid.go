@@ -89,8 +89,7 @@ type State struct {
 
 	// Public blobs, never modified once set, so that clones share them:
 	// ct1 (send_ek from ct1Received, send_ct from ct1Sampled, until ct2 is
-	// done) and a key vector t̂ (send_ek, keysSampled: our own, to stream
-	// next; send_ct, ekReceivedCt1Sampled: the peer's).
+	// done) and the peer's t̂ (send_ct, ekReceivedCt1Sampled).
 	ct1    *[mlkem768.Ciphertext1Size]byte
 	vector *[mlkem768.VectorSize]byte
 

@@ -21,7 +21,7 @@ type fields struct {
 // the encoder when decoding).
 var phaseFields = [...]fields{
 	keysUnsampled:        {},
-	keysSampled:          {seed: true, vector: true, enc: headerBlobSize},
+	keysSampled:          {seed: true, enc: headerBlobSize},
 	headerSent:           {seed: true, enc: vectorBlobSize, dec: ct1BlobSize},
 	ct1Received:          {seed: true, ct1: true, enc: vectorBlobSize},
 	ekSentCt1Received:    {seed: true, ct1: true, dec: ct2BlobSize},

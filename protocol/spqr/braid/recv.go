@@ -26,8 +26,11 @@ func (s *State) Recv(m Message) (*EpochSecret, error) {
 	switch {
 	case s.phase == keysSampled && m.Type == MsgCt1:
 		// The peer has our header; stream t̂ and collect ct1.
-		s.enc = mustEncoder(s.vector[:])
-		s.vector = nil
+		// t̂ is not stored while the header streams (a one-way stream stays
+		// in that phase, and its state is encoded with every message); the
+		// cached key pair gives it, or the seed once more after a restore.
+		v := s.decapsulationKey().Vector()
+		s.enc = mustEncoder(v[:])
 		s.dec = mustDecoder(ct1BlobSize)
 		s.dec.Add(m.Chunk)
 		s.phase = headerSent

@@ -40,9 +40,7 @@ func (s *State) Send() (Message, *EpochSecret, error) {
 func (s *State) sampleKeys() {
 	random(s.seed[:])
 	s.dk = nil
-	dk := s.decapsulationKey()
-	hdr, v := dk.Header(), dk.Vector()
-	s.vector = &v // kept so that t̂ can be streamed without expanding the seed again
+	hdr := s.decapsulationKey().Header()
 	mac := s.auth.HeaderMAC(s.epoch, hdr[:])
 	s.enc = mustEncoder(append(hdr[:], mac[:]...))
 	s.phase = keysSampled
