@@ -76,7 +76,8 @@ func formatCode(c string) string {
 }
 
 // CreateCodes stores n new activation codes, each granting period and
-// valid until validUntil, and returns them for the operator to hand out.
+// valid until validUntil rounded up to midnight UTC (the time of day codes
+// were made is not kept), and returns them for the operator to hand out.
 // Only their hashes are kept.
 func CreateCodes(ctx context.Context, st store.Store, n int, period time.Duration, validUntil time.Time) ([]string, error) {
 	if n < 1 || n > 10000 {
@@ -89,7 +90,7 @@ func CreateCodes(ctx context.Context, st store.Store, n int, period time.Duratio
 	rows := make([]store.Code, n)
 	for i := range codes {
 		codes[i] = formatCode(randomString(codeLength))
-		rows[i] = store.Code{Hash: HashCode(codes[i]), Period: period, Expires: validUntil}
+		rows[i] = store.Code{Hash: HashCode(codes[i]), Period: period, Expires: store.CeilDay(validUntil)}
 	}
 	if err := st.AddCodes(ctx, rows); err != nil {
 		return nil, err

@@ -85,9 +85,12 @@ func TestAuthorization(t *testing.T) {
 		expectCode(t, err, wire.Code_ALREADY_AUTHENTICATED)
 		_, err = bob.Register(ctxT(t), e.srv.Code(t, e.clock.Now()))
 		expectCode(t, err, wire.Code_ALREADY_AUTHENTICATED)
-		// Sealed sending is reserved for a later version.
-		_, err = anon.Call(ctxT(t), &wire.Request{Op: &wire.Request_Send{Send: &wire.Send{Account: b.Account, Device: 1, Content: []byte("x"), DeliveryToken: []byte("t")}}})
-		expectCode(t, err, wire.Code_UNSUPPORTED)
+		// A delivery token belongs on an anonymous connection only, and a
+		// sealed request needs authentication.
+		_, err = anon.Call(ctxT(t), &wire.Request{Op: &wire.Request_Send{Send: &wire.Send{Account: b.Account, Device: 1, Content: make([]byte, 1024), DeliveryToken: make([]byte, 32)}}})
+		expectCode(t, err, wire.Code_BAD_REQUEST)
+		_, err = anon.Call(ctxT(t), &wire.Request{Op: &wire.Request_Send{Send: &wire.Send{Account: b.Account, Device: 1, Content: make([]byte, 1024), Sealed: true}}})
+		expectCode(t, err, wire.Code_UNAUTHENTICATED)
 	})
 }
 

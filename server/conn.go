@@ -66,6 +66,7 @@ type conn struct {
 	authFailures, registerAttempts int
 	acct                           store.Account // IdentityKey dropped
 	acctChecked                    time.Time
+	anon                           *anonState // set when the Hello asked for an anonymous connection
 
 	// Writer goroutine only.
 	cursor uint64 // highest sequence number pushed

@@ -22,6 +22,14 @@ var dummyAuthKey = func() ed25519.PublicKey {
 
 func (c *conn) handle(req *wire.Request) {
 	id := req.GetId()
+	if c.anon != nil {
+		switch req.GetOp().(type) {
+		case *wire.Request_Send:
+		default:
+			c.refuseAnonymous(id)
+			return
+		}
+	}
 	switch op := req.GetOp().(type) {
 	case *wire.Request_Register:
 		c.register(id, op.Register)
@@ -41,6 +49,10 @@ func (c *conn) handle(req *wire.Request) {
 		c.getAccount(id)
 	case *wire.Request_DeleteAccount:
 		c.deleteAccount(id)
+	case *wire.Request_GetSenderCertificate:
+		c.getSenderCertificate(id)
+	case *wire.Request_SetDeliveryVerifier:
+		c.setDeliveryVerifier(id, op.SetDeliveryVerifier)
 	default:
 		c.replyErr(id, wire.NewError(wire.Code_BAD_REQUEST, "request has no known operation; check the client's protocol version"))
 	}
@@ -235,8 +247,8 @@ func (c *conn) mayPost(now time.Time) *wire.Error {
 }
 
 func (c *conn) send(id uint64, r *wire.Send) {
-	if len(r.GetDeliveryToken()) > 0 {
-		c.replyErr(id, wire.NewError(wire.Code_UNSUPPORTED, "sealed (sender-less) sending is not enabled on this server yet; send authenticated"))
+	if c.anon != nil || len(r.GetDeliveryToken()) > 0 || r.GetSealed() {
+		c.sendSealed(id, r)
 		return
 	}
 	if !c.isAuthed() {
@@ -267,7 +279,7 @@ func (c *conn) send(id uint64, r *wire.Send) {
 		return
 	}
 	c.s.batch.submit(&op{
-		msg:     store.NewMessage{To: store.Address{Account: r.GetAccount(), Device: r.GetDevice()}, From: c.address(), Received: now, Body: r.GetContent()},
+		msg:     store.NewMessage{To: store.Address{Account: r.GetAccount(), Device: r.GetDevice()}, From: c.address(), Received: c.s.coarse(now), Body: r.GetContent()},
 		arrived: time.Now(),
 		c:       c,
 		id:      id,

@@ -10,7 +10,7 @@ type serverMetrics struct {
 	authOK, authFailed, registered             *metrics.Counter
 	stored, rejected, pushed, acked, expired   *metrics.Counter
 	rateLimited, badFrames, slowClients        *metrics.Counter
-	bundles                                    *metrics.Counter
+	bundles, senderCerts                       *metrics.Counter
 	batchSeconds, sweepSeconds, deliverSeconds *metrics.Histogram
 	batchSize                                  *metrics.Histogram
 }
@@ -33,6 +33,7 @@ func newServerMetrics(r *metrics.Registry) *serverMetrics {
 		badFrames:          r.Counter("skyd_bad_frames_total", "Frames that could not be decoded."),
 		slowClients:        r.Counter("skyd_slow_clients_total", "Connections dropped for not reading."),
 		bundles:            r.Counter("skyd_bundles_fetched_total", "Prekey bundles handed out."),
+		senderCerts:        r.Counter("skyd_sender_certificates_total", "Sealed-sender certificates issued."),
 		batchSeconds:       r.Histogram("skyd_batch_commit_seconds", "Time to commit one group-commit batch.", metrics.LatencyBuckets),
 		batchSize:          r.Histogram("skyd_batch_operations", "Operations per group-commit batch.", []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000}),
 		sweepSeconds:       r.Histogram("skyd_sweep_seconds", "Time for one expiry sweep.", metrics.LatencyBuckets),

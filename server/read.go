@@ -318,10 +318,14 @@ func (c *conn) handshake(data []byte) bool {
 		c.fail(wire.Code_UNSUPPORTED_VERSION, "this server speaks protocol version 1 only; upgrade the client", ws.StatusPolicyViolation)
 		return true
 	}
+	if f.GetHello().GetAnonymous() {
+		c.goAnonymous()
+	}
 	welcome := &wire.Welcome{
-		Version:    wire.Version,
-		Challenge:  c.challenge,
-		ServerTime: c.s.now().Unix(),
+		Version:           wire.Version,
+		Challenge:         c.challenge,
+		ServerTime:        c.s.now().Unix(),
+		ServerCertificate: c.s.serverCertificateBytes(),
 		Limits: &wire.Limits{
 			MaxMessageBytes:     wire.MaxMessageBytes,
 			MaxFrameBytes:       wire.MaxClientFrameBytes,

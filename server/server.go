@@ -45,6 +45,9 @@ const (
 	DefaultQueueCap       = 10000
 	DefaultMaxConnections = 100000
 	DefaultMaxInflight    = 256
+	// DefaultTimeGranularity is what stored receive times are rounded
+	// down to.
+	DefaultTimeGranularity = time.Hour
 )
 
 // Config configures a Server. Only Store is required.
@@ -73,6 +76,18 @@ type Config struct {
 	SendRate     Rate // sends per account; default 100/s, burst 1000
 	BundleRate   Rate // bundle fetches per requester–target pair; default 1/min, burst 10
 	RegisterRate Rate // registration attempts, server-wide; default 5/s, burst 20
+	// Sealed delivery (see sealed.go). Zero values take the defaults.
+	SealedRate    Rate // sealed sends per anonymous connection; default 50/s, burst 200
+	RecipientRate Rate // sealed sends with a token per recipient account; default 100/s, burst 1000
+	RequestRate   Rate // sealed requests (first contacts) per sender account; default 1/min, burst 30
+	// SenderCertLifetime is how long a sender certificate is valid;
+	// default 24h.
+	SenderCertLifetime time.Duration
+	// TimeGranularity is what stored times are rounded down to: a queued
+	// message's receive time, so an undelivered message is deleted between
+	// MessageTTL − TimeGranularity and MessageTTL after it arrived. Default
+	// 1 hour, at most MessageTTL/24, at least 1 second.
+	TimeGranularity time.Duration
 
 	// Cluster links this node to others sharing Store (see Cluster); nil
 	// runs a node on its own.
@@ -126,6 +141,12 @@ func (c *Config) setDefaults() error {
 	defRate(&c.SendRate, Rate{Per: 100, Burst: 1000})
 	defRate(&c.BundleRate, Rate{Per: 1.0 / 60, Burst: 10})
 	defRate(&c.RegisterRate, Rate{Per: 5, Burst: 20})
+	defRate(&c.SealedRate, Rate{Per: 50, Burst: 200})
+	defRate(&c.RecipientRate, Rate{Per: 100, Burst: 1000})
+	defRate(&c.RequestRate, Rate{Per: 1.0 / 60, Burst: 30})
+	def(&c.SenderCertLifetime, DefaultSenderCertLifetime)
+	def(&c.TimeGranularity, DefaultTimeGranularity)
+	c.TimeGranularity = max(min(c.TimeGranularity, c.MessageTTL/24), time.Second).Truncate(time.Second)
 	return nil
 }
 
@@ -145,6 +166,9 @@ type Server struct {
 	sendLimit     limiter
 	bundleLimit   limiter
 	registerLimit limiter
+	sealedLimit   limiter // sealed sends with a token, per recipient
+	requestLimit  limiter // sealed requests, per sender
+	sealed        atomic.Pointer[sealedState]
 
 	conns    atomic.Int64
 	ctx      context.Context // cancelled by Close
@@ -180,6 +204,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.sendLimit = s.newLimiter("send", cfg.SendRate)
 	s.bundleLimit = s.newLimiter("bundle", cfg.BundleRate)
 	s.registerLimit = s.newLimiter("register", cfg.RegisterRate)
+	s.sealedLimit = s.newLimiter("sealed", cfg.RecipientRate)
+	s.requestLimit = s.newLimiter("request", cfg.RequestRate)
 	if err := s.sweep(ctx); err != nil {
 		return nil, fmt.Errorf("server: first expiry sweep: %w", err)
 	}
@@ -223,7 +249,7 @@ func (s *Server) HTTPServer() *http.Server {
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: s.cfg.HandshakeTimeout,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ErrorLog:          httpErrorLog(s.log),
 	}
 }
 
@@ -265,6 +291,9 @@ func (s *Server) sweep(ctx context.Context) error {
 	s.sendLimit.prune(now)
 	s.bundleLimit.prune(now)
 	s.registerLimit.prune(now)
+	s.sealedLimit.prune(now)
+	s.requestLimit.prune(now)
+	s.loadSealedState(ctx)
 	s.m.sweepSeconds.ObserveSince(start)
 	if n > 0 {
 		s.log.Info("expired undelivered messages", "count", n)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/wire"
 )
 
@@ -43,15 +44,25 @@ func Dial(ctx context.Context, url string) (*Client, error) {
 	return DialVersions(ctx, url, []uint32{wire.Version})
 }
 
+// DialAnonymous connects as an anonymous connection (Hello.anonymous): one
+// that only sends sealed messages with delivery tokens.
+func DialAnonymous(ctx context.Context, url string) (*Client, error) {
+	return dial(ctx, url, &wire.Hello{Versions: []uint32{wire.Version}, Anonymous: true})
+}
+
 // DialVersions is Dial offering the given protocol versions.
 func DialVersions(ctx context.Context, url string, versions []uint32) (*Client, error) {
+	return dial(ctx, url, &wire.Hello{Versions: versions})
+}
+
+func dial(ctx context.Context, url string, hello *wire.Hello) (*Client, error) {
 	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		return nil, err
 	}
 	ws.SetReadLimit(wire.MaxServerFrameBytes)
 	c := &Client{ws: ws, pending: map[uint64]chan *wire.Response{}, Pushes: make(chan *wire.Envelope, 1<<16), done: make(chan struct{})}
-	if err := c.WriteFrame(ctx, &wire.Frame{Body: &wire.Frame_Hello{Hello: &wire.Hello{Versions: versions}}}); err != nil {
+	if err := c.WriteFrame(ctx, &wire.Frame{Body: &wire.Frame_Hello{Hello: hello}}); err != nil {
 		ws.CloseNow()
 		return nil, err
 	}
@@ -215,7 +226,7 @@ func (c *Client) Call(ctx context.Context, req *wire.Request) (*wire.Response, e
 // key; the connection is then authenticated as that device.
 func (c *Client) Register(ctx context.Context, code string) (*Device, error) {
 	pub, priv, _ := ed25519.GenerateKey(nil)
-	ik := append([]byte{5}, pub...) // any opaque identity key will do
+	ik := curve.GenerateKeyPair().Public.Bytes() // opaque to the server, but a real key for sender certificates
 	reg := &wire.Register{ActivationCode: code, AuthKey: pub, IdentityKey: ik, RegistrationId: 1234}
 	reg.Signature = ed25519.Sign(priv, wire.RegisterSignedData(c.Welcome.GetChallenge(), pub, ik, reg.RegistrationId))
 	r, err := c.Call(ctx, &wire.Request{Op: &wire.Request_Register{Register: reg}})
@@ -248,6 +259,15 @@ func SendRequest(account string, device uint32, content []byte) *wire.Request {
 // Send sends content to one device and waits until the server committed it.
 func (c *Client) Send(ctx context.Context, account string, device uint32, content []byte) error {
 	_, err := c.Call(ctx, SendRequest(account, device, content))
+	return err
+}
+
+// SendSealed sends sealed content with the recipient's delivery token (on
+// an anonymous connection) or, with a nil token, as a sealed request (on an
+// authenticated one).
+func (c *Client) SendSealed(ctx context.Context, account string, device uint32, content, token []byte) error {
+	_, err := c.Call(ctx, &wire.Request{Op: &wire.Request_Send{Send: &wire.Send{Account: account, Device: device, Content: content,
+		DeliveryToken: token, Sealed: token == nil}}})
 	return err
 }
 

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skymsg/sky/protocol/sealed"
 	"github.com/skymsg/sky/server"
 	"github.com/skymsg/sky/server/store"
 	"github.com/skymsg/sky/server/store/sqlite"
@@ -95,6 +96,18 @@ func (s *Server) Stop() {
 		s.http.Close()
 		s.Server.Close()
 	})
+}
+
+// Certify gives the server in st a sealed-sender certificate under a fresh
+// trust root, and returns the root. Running servers load it at their next
+// sweep; servers started afterwards at once.
+func Certify(t testing.TB, st store.Store) *sealed.TrustRoot {
+	t.Helper()
+	root := sealed.GenerateTrustRoot()
+	if _, err := server.Certify(context.Background(), st, root, 0); err != nil {
+		t.Fatal(err)
+	}
+	return root
 }
 
 // Code creates one activation code worth 90 days, valid for a week.

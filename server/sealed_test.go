@@ -1,0 +1,312 @@
+package server_test
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/skymsg/sky/protocol/curve"
+	"github.com/skymsg/sky/protocol/sealed"
+	"github.com/skymsg/sky/server"
+	"github.com/skymsg/sky/server/servertest"
+	"github.com/skymsg/sky/server/store"
+	"github.com/skymsg/sky/wire"
+)
+
+// certified is an env whose server has a sealed-sender certificate.
+func certified(t *testing.T, cfg server.Config) (*env, *sealed.TrustRoot) {
+	t.Helper()
+	if cfg.Store == nil {
+		cfg.Store = servertest.Start(t, server.Config{}).Store
+	}
+	root := servertest.Certify(t, cfg.Store)
+	return newEnv(t, cfg), root
+}
+
+func (e *env) anonymous() *servertest.Client {
+	e.t.Helper()
+	c, err := servertest.DialAnonymous(ctxT(e.t), e.srv.URL)
+	if err != nil {
+		e.t.Fatalf("dial anonymous: %v", err)
+	}
+	e.t.Cleanup(func() { c.CloseNow() })
+	return c
+}
+
+func setToken(t *testing.T, c *servertest.Client, d *servertest.Device) []byte {
+	t.Helper()
+	token := bytes.Repeat([]byte{d.Account[0]}, wire.DeliveryTokenBytes)
+	_, err := c.Call(ctxT(t), &wire.Request{Op: &wire.Request_SetDeliveryVerifier{SetDeliveryVerifier: &wire.SetDeliveryVerifier{
+		Verifier: wire.DeliveryVerifier(d.Account, token)}}})
+	if err != nil {
+		t.Fatalf("SetDeliveryVerifier: %v", err)
+	}
+	return token
+}
+
+func sealedBody(n int, fill byte) []byte { return bytes.Repeat([]byte{fill}, n) }
+
+// TestSenderCertificate: an authenticated device gets a certificate that
+// chains to the operator's trust root, names it, and expires after the
+// configured lifetime; the Welcome carries the server certificate.
+func TestSenderCertificate(t *testing.T) {
+	e, root := certified(t, server.Config{SenderCertLifetime: 6 * time.Hour})
+	c, d := e.register()
+	if err := sealedCert(c.Welcome.GetServerCertificate(), root.Public()); err != nil {
+		t.Fatalf("Welcome's server certificate: %v", err)
+	}
+	r, err := c.Call(ctxT(t), &wire.Request{Op: &wire.Request_GetSenderCertificate{GetSenderCertificate: &wire.GetSenderCertificate{}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := sealed.ParseSenderCertificate(r.GetSenderCertificate().GetCertificate())
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct, err := e.srv.Store.Account(ctxT(t), d.Account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cert.UUID() != d.Account || cert.DeviceID() != d.ID || !bytes.Equal(cert.IdentityKey().Bytes(), acct.IdentityKey) {
+		t.Fatalf("certificate names %s.%d", cert.UUID(), cert.DeviceID())
+	}
+	if want := e.clock.Now().Add(6 * time.Hour); !cert.Expires().Equal(want) {
+		t.Fatalf("expires %v, want %v", cert.Expires(), want)
+	}
+	if err := cert.Validate(e.clock.Now(), root.Public()); err != nil {
+		t.Fatalf("does not validate under the root: %v", err)
+	}
+	if err := cert.Validate(e.clock.Now(), sealed.GenerateTrustRoot().Public()); err == nil {
+		t.Fatal("validates under another root")
+	}
+	if err := cert.Validate(e.clock.Now().Add(6*time.Hour+time.Second), root.Public()); err == nil {
+		t.Fatal("valid after its lifetime")
+	}
+
+	// Not for connections that did not authenticate, nor for an expired
+	// subscription.
+	_, err = e.dial().Call(ctxT(t), &wire.Request{Op: &wire.Request_GetSenderCertificate{GetSenderCertificate: &wire.GetSenderCertificate{}}})
+	expectCode(t, err, wire.Code_UNAUTHENTICATED)
+	e.clock.Advance(100 * 24 * time.Hour)
+	_, err = e.connect(d).Call(ctxT(t), &wire.Request{Op: &wire.Request_GetSenderCertificate{GetSenderCertificate: &wire.GetSenderCertificate{}}})
+	expectCode(t, err, wire.Code_SUBSCRIPTION_EXPIRED)
+}
+
+func sealedCert(b []byte, root curve.PublicKey) error {
+	c, err := sealed.ParseServerCertificate(b)
+	if err != nil {
+		return err
+	}
+	return c.Validate(root)
+}
+
+// TestNoServerCertificate: a server the operator has not certified says so.
+func TestNoServerCertificate(t *testing.T) {
+	e := newEnv(t, server.Config{})
+	c, _ := e.register()
+	if len(c.Welcome.GetServerCertificate()) != 0 {
+		t.Fatal("Welcome carries a certificate the server does not have")
+	}
+	_, err := c.Call(ctxT(t), &wire.Request{Op: &wire.Request_GetSenderCertificate{GetSenderCertificate: &wire.GetSenderCertificate{}}})
+	expectCode(t, err, wire.Code_UNSUPPORTED)
+	if _, err := server.TrustRoot(ctxT(t), e.srv.Store); !errors.Is(err, server.ErrNoServerCertificate) {
+		t.Fatalf("TrustRoot = %v", err)
+	}
+	// Certifying a running server takes effect at its next sweep.
+	root := servertest.Certify(t, e.srv.Store)
+	if err := e.srv.Sweep(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Call(ctxT(t), &wire.Request{Op: &wire.Request_GetSenderCertificate{GetSenderCertificate: &wire.GetSenderCertificate{}}}); err != nil {
+		t.Fatalf("after certifying: %v", err)
+	}
+	if got, err := server.TrustRoot(ctxT(t), e.srv.Store); err != nil || got != root.Public() {
+		t.Fatalf("TrustRoot = %v, %v", got, err)
+	}
+	// A new key for the same root gets the next ID.
+	cert, err := server.Certify(ctxT(t), e.srv.Store, root, 0)
+	if err != nil || cert.KeyID() != 2 {
+		t.Fatalf("second key: ID %d, %v", cert.KeyID(), err)
+	}
+}
+
+// TestSealedWithToken: on an anonymous connection a sealed message with the
+// recipient's delivery token is stored and pushed without any sender; a
+// wrong token and an unknown account get the same refusal.
+func TestSealedWithToken(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, open backend) {
+		e, _ := certified(t, server.Config{Store: open(t)})
+		bob, b := e.register()
+		token := setToken(t, bob, b)
+		anon := e.anonymous()
+		if len(anon.Welcome.GetChallenge()) != wire.ChallengeBytes {
+			t.Fatal("anonymous Welcome has no challenge")
+		}
+
+		body := sealedBody(1024, 0xA5)
+		if err := anon.SendSealed(ctxT(t), b.Account, b.ID, body, token); err != nil {
+			t.Fatalf("sealed send: %v", err)
+		}
+		env := next(t, bob)
+		if env.GetSender() != nil || !bytes.Equal(env.GetContent(), body) {
+			t.Fatalf("pushed sender %v, %d bytes", env.GetSender(), len(env.GetContent()))
+		}
+		msgs, err := e.srv.Store.Pending(ctxT(t), store.Address{Account: b.Account, Device: b.ID}, 0, time.Unix(0, 0), 10)
+		if err != nil || len(msgs) != 1 || !msgs[0].From.IsZero() {
+			t.Fatalf("stored %+v, %v", msgs, err)
+		}
+
+		wrong := bytes.Clone(token)
+		wrong[5] ^= 1
+		err = anon.SendSealed(ctxT(t), b.Account, b.ID, body, wrong)
+		we1 := expectCode(t, err, wire.Code_TOKEN_REJECTED)
+		err = anon.SendSealed(ctxT(t), "2345678923", 1, body, token)
+		we2 := expectCode(t, err, wire.Code_TOKEN_REJECTED)
+		if we1.GetMessage() != we2.GetMessage() {
+			t.Fatal("a wrong token and an unknown account are told apart")
+		}
+		err = anon.SendSealed(ctxT(t), b.Account, 9, body, token)
+		expectCode(t, err, wire.Code_NOT_FOUND)
+		for _, n := range []int{1, 1023, 1025, 4095} {
+			err = anon.SendSealed(ctxT(t), b.Account, b.ID, sealedBody(n, 1), token)
+			expectCode(t, err, wire.Code_BAD_REQUEST)
+		}
+		// An anonymous connection does nothing else: no token, no
+		// authentication, no other request.
+		err = anon.SendSealed(ctxT(t), b.Account, b.ID, body, []byte{})
+		expectCode(t, err, wire.Code_BAD_REQUEST)
+		_, err = anon.Call(ctxT(t), anon.AuthRequest(b))
+		expectCode(t, err, wire.Code_BAD_REQUEST)
+		_, err = anon.Call(ctxT(t), &wire.Request{Op: &wire.Request_FetchBundles{FetchBundles: &wire.FetchBundles{Account: b.Account}}})
+		expectCode(t, err, wire.Code_BAD_REQUEST)
+
+		// Removing the verifier closes the door.
+		if _, err := bob.Call(ctxT(t), &wire.Request{Op: &wire.Request_SetDeliveryVerifier{SetDeliveryVerifier: &wire.SetDeliveryVerifier{}}}); err != nil {
+			t.Fatal(err)
+		}
+		err = anon.SendSealed(ctxT(t), b.Account, b.ID, body, token)
+		expectCode(t, err, wire.Code_TOKEN_REJECTED)
+		_, err = bob.Call(ctxT(t), &wire.Request{Op: &wire.Request_SetDeliveryVerifier{SetDeliveryVerifier: &wire.SetDeliveryVerifier{Verifier: []byte("short")}}})
+		expectCode(t, err, wire.Code_BAD_REQUEST)
+	})
+}
+
+// TestAnonymousOutlivesHandshakeTimeout: an anonymous connection is not
+// closed for not authenticating.
+func TestAnonymousOutlivesHandshakeTimeout(t *testing.T) {
+	e, _ := certified(t, server.Config{HandshakeTimeout: 100 * time.Millisecond})
+	bob, b := e.register()
+	token := setToken(t, bob, b)
+	anon := e.anonymous()
+	plain := e.dial()
+	select {
+	case <-plain.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("an unauthenticated connection outlived the handshake timeout")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := anon.SendSealed(ctxT(t), b.Account, b.ID, sealedBody(4096, 2), token); err != nil {
+		t.Fatalf("anonymous connection after the handshake timeout: %v", err)
+	}
+}
+
+// TestSealedRequest: a first contact goes sealed on the sender's
+// authenticated connection, is stored without a sender, and is limited per
+// sender account.
+func TestSealedRequest(t *testing.T) {
+	e, _ := certified(t, server.Config{RequestRate: server.Rate{Per: 1.0 / 3600, Burst: 3}})
+	alice, a := e.register()
+	bob, b := e.register()
+	for i := range 3 {
+		if err := alice.SendSealed(ctxT(t), b.Account, b.ID, sealedBody(1024, byte(i)), nil); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if env := next(t, bob); env.GetSender() != nil || env.GetContent()[0] != byte(i) {
+			t.Fatalf("request %d pushed with sender %v", i, env.GetSender())
+		}
+	}
+	err := alice.SendSealed(ctxT(t), b.Account, b.ID, sealedBody(1024, 9), nil)
+	if we := expectCode(t, err, wire.Code_RATE_LIMITED); we.GetRetryAfterMs() == 0 {
+		t.Fatal("no retry time")
+	}
+	// Identified sends are not requests and are not limited by it.
+	mustSend(t, alice, b, "identified")
+	expectNext(t, bob, a, "identified")
+	// Sizes are checked here too, and tokens are refused on an
+	// authenticated connection.
+	err = bob.SendSealed(ctxT(t), a.Account, a.ID, sealedBody(1000, 1), nil)
+	expectCode(t, err, wire.Code_BAD_REQUEST)
+	err = bob.SendSealed(ctxT(t), a.Account, a.ID, sealedBody(1024, 1), make([]byte, 32))
+	expectCode(t, err, wire.Code_BAD_REQUEST)
+}
+
+// TestSealedRateLimits: one anonymous connection, and one recipient, take
+// only so many sealed messages.
+func TestSealedRateLimits(t *testing.T) {
+	e, _ := certified(t, server.Config{
+		SealedRate:    server.Rate{Per: 1.0 / 3600, Burst: 2},
+		RecipientRate: server.Rate{Per: 1.0 / 3600, Burst: 3},
+	})
+	bob, b := e.register()
+	token := setToken(t, bob, b)
+	c1 := e.anonymous()
+	for range 2 {
+		if err := c1.SendSealed(ctxT(t), b.Account, b.ID, sealedBody(1024, 1), token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := c1.SendSealed(ctxT(t), b.Account, b.ID, sealedBody(1024, 1), token)
+	expectCode(t, err, wire.Code_RATE_LIMITED)
+	// A second connection has its own bucket, but the recipient's is
+	// nearly spent.
+	c2 := e.anonymous()
+	if err := c2.SendSealed(ctxT(t), b.Account, b.ID, sealedBody(1024, 1), token); err != nil {
+		t.Fatal(err)
+	}
+	err = c2.SendSealed(ctxT(t), b.Account, b.ID, sealedBody(1024, 1), token)
+	expectCode(t, err, wire.Code_RATE_LIMITED)
+}
+
+// TestCoarseTime: receive times are kept and shown rounded down to the
+// hour, and an undelivered message expires TTL after its rounded time:
+// never later than TTL after it arrived, at most an hour earlier.
+func TestCoarseTime(t *testing.T) {
+	e := newEnv(t, server.Config{}) // t0 is 03:04:05
+	alice, a := e.register()
+	bob, b := e.register()
+	mustSend(t, alice, b, "hello")
+	env := expectNext(t, bob, a, "hello")
+	hour := t0.Truncate(time.Hour)
+	if env.GetServerTime() != hour.Unix() {
+		t.Fatalf("server_time %v, want %v", time.Unix(env.GetServerTime(), 0).UTC(), hour)
+	}
+	msgs, err := e.srv.Store.Pending(ctxT(t), store.Address{Account: b.Account, Device: b.ID}, 0, time.Unix(0, 0), 10)
+	if err != nil || len(msgs) != 1 || !msgs[0].Received.Equal(hour) {
+		t.Fatalf("stored %+v, %v", msgs, err)
+	}
+	bob.Close()
+	// One second before hour+TTL it is still served; at hour+TTL it is not.
+	e.clock.Advance(hour.Add(server.DefaultMessageTTL).Sub(t0) - time.Second)
+	bob = e.connect(b)
+	expectNext(t, bob, a, "hello")
+	bob.Close()
+	e.clock.Advance(time.Second)
+	bob = e.connect(b)
+	mustSend(t, alice, b, "later")
+	expectNext(t, bob, a, "later")
+}
+
+func TestScrubAddresses(t *testing.T) {
+	for in, want := range map[string]string{
+		"http: TLS handshake error from 203.0.113.7:50123: EOF":   "http: TLS handshake error from [address]: EOF",
+		"http: panic serving [2001:db8::1]:443: boom":             "http: panic serving [address]: boom",
+		"accept from 10.0.0.1, then fe80::1%eth0 and ::1.":        "accept from [address], then [address] and [address].",
+		"nothing here: 12 items at 3:04, version 1.2.3 (ok)":      "nothing here: 12 items at 3:04, version 1.2.3 (ok)",
+		"http: Accept error: accept tcp 127.0.0.1:7443: too many": "http: Accept error: accept tcp [address]: too many",
+	} {
+		if got := server.ScrubAddresses(in); got != want {
+			t.Errorf("ScrubAddresses(%q)\n = %q\nwant %q", in, got, want)
+		}
+	}
+}
