@@ -67,6 +67,13 @@ func TestAcceptance23FormattingRedacts(t *testing.T) {
 		got := fmt.Sprintf("%v %+v %#v %s %x %X %q %d", v, v, v, v, v, v, v, v)
 		assertRedacted(t, got, secrets)
 	}
+	// A Tx prints as its type alone: formatting never reads its fields,
+	// which database/sql's own goroutine writes.
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%X", "%q", "%d"} {
+		if got := fmt.Sprintf(verb, tx); got != "store.Tx" {
+			t.Errorf("fmt %s of a Tx = %q, want store.Tx", verb, got)
+		}
+	}
 	s.Close()
 
 	// Errors carry no secret or content either.

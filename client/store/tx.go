@@ -32,6 +32,14 @@ type Tx struct {
 	exp map[int64]int64
 }
 
+// String, GoString and Format show only the type. Formatting must not walk
+// into the Tx: it leads to the store's keys and to database/sql's
+// transaction, whose fields another goroutine of database/sql writes (a
+// data race the race detector reported for a Tx printed with %q).
+func (t *Tx) String() string                { return "store.Tx" }
+func (t *Tx) GoString() string              { return t.String() }
+func (t *Tx) Format(f fmt.State, verb rune) { fmt.Fprint(f, t.String()) }
+
 // Update runs fn in a read-write transaction and commits it if fn returns
 // nil. A deletion (or the replacement of a long-lived secret) is followed by
 // a WAL checkpoint, so that no old copy stays in the WAL; see Scrub for
