@@ -37,10 +37,20 @@ type Local struct {
 
 // Stores implements every protocol store on a store.Tx, with writes held
 // until Commit. It is used by one goroutine, within the transaction.
+//
+// The identity key pair and the held session records sit behind a pointer:
+// fmt, given a verb a type does not support, prints the fields of the value
+// one level deep and pointers there as addresses, so even a struct that holds
+// a *Stores in an unexported field prints no key. Format covers the rest.
 type Stores struct {
-	tx    *store.Tx
+	tx  *store.Tx
+	now time.Time
+	*held
+}
+
+// held is what a Stores keeps in memory.
+type held struct {
 	local Local
-	now   time.Time
 
 	sessions   map[protocol.Address][]byte
 	order      []protocol.Address // sessions in first-write order, for a deterministic Commit
@@ -66,9 +76,14 @@ type prekeyRef struct {
 // New returns stores on tx for the device local; now is recorded as the
 // first-seen time of newly pinned identities.
 func New(tx *store.Tx, local Local, now time.Time) *Stores {
-	return &Stores{tx: tx, local: local, now: now,
-		sessions: map[protocol.Address][]byte{}, identities: map[protocol.Address]curve.PublicKey{}, kyberUses: map[string]bool{}}
+	return &Stores{tx: tx, now: now, held: &held{local: local,
+		sessions: map[protocol.Address][]byte{}, identities: map[protocol.Address]curve.PublicKey{}, kyberUses: map[string]bool{}}}
 }
+
+// String, GoString and Format show only the type: no key, no session.
+func (s Stores) String() string                { return "protostore.Stores" }
+func (s Stores) GoString() string              { return s.String() }
+func (s Stores) Format(f fmt.State, verb rune) { fmt.Fprint(f, s.String()) }
 
 // Protocol returns s as the protocol core's stores.
 func (s *Stores) Protocol() protocol.Stores {

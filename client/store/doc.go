@@ -8,9 +8,9 @@
 // store with the user's passphrase, does its work in transactions
 // (Store.Update, Store.View and the methods of Tx), calls Store.Expire on its
 // timer, and handles the two outcomes of Open that are not a store: a
-// *WrongPassphraseError and a *WipedError. Package protocolstore gives the
-// protocol core its stores (sessions, identities, prekeys) over a Tx, so a
-// decryption and the message it yields commit together.
+// *WrongPassphraseError and a *WipedError. Package client/protostore gives
+// the protocol core its stores (sessions, identities, prekeys) over a Tx, so
+// a decryption and the message it yields commit together.
 //
 // # Files
 //
