@@ -39,6 +39,12 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fn = accountsExtend
 	case "accounts revoke":
 		fn = accountsRevoke
+	case "trust-root init":
+		return trustRootInit(args[2:], stdout, stderr)
+	case "trust-root certify":
+		fn = trustRootCertify
+	case "trust-root show":
+		fn = trustRootShow
 	default:
 		fmt.Fprintf(stderr, "skyd admin: unknown command %q\n\n%s", cmd, usage)
 		return errUsage

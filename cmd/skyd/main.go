@@ -5,6 +5,9 @@
 //	skyd admin accounts list   list accounts (ID, created day, subscription end)
 //	skyd admin accounts extend ID --days N
 //	skyd admin accounts revoke ID
+//	skyd admin trust-root init --out FILE   make the offline trust root (prints the key clients pin)
+//	skyd admin trust-root certify --key FILE
+//	skyd admin trust-root show             print the trust root clients pin
 //
 // Run `skyd serve -h` or `skyd admin -h` for the flags.
 package main
@@ -35,6 +38,9 @@ usage:
   skyd admin [--data DIR | --db URL] accounts list
   skyd admin [--data DIR | --db URL] accounts extend ID --days N
   skyd admin [--data DIR | --db URL] accounts revoke ID
+  skyd admin trust-root init --out FILE           new offline trust root; prints the key clients pin
+  skyd admin [--data DIR | --db URL] trust-root certify --key FILE [--key-id N]
+  skyd admin [--data DIR | --db URL] trust-root show
 
 Run "skyd serve -h" for the server's flags.
 `

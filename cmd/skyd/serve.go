@@ -74,6 +74,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	dataDir := f.data
+	if dataDir == "" {
+		dataDir = defaultDataDir()
+	}
+	if err := firstStartTrustRoot(ctx, st, dataDir, stdout, stderr); err != nil {
+		return err
+	}
 	if err := firstStartCode(ctx, st, stdout); err != nil {
 		return err
 	}
