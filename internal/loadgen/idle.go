@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/skymsg/sky/server/ws"
+	"github.com/skymsg/sky/wire"
 )
 
 // Idle holds authenticated connections that send nothing, the way most of
@@ -78,26 +80,40 @@ func openIdle(ctx context.Context, d *Dialer, dev Device) (net.Conn, error) {
 // Len returns how many connections were opened.
 func (i *Idle) Len() int { return len(i.conns) }
 
-// Alive returns how many connections the server still holds open: it
-// probes each socket without waiting (a server that closed one has sent
-// its close frame or end of stream).
+// Alive returns how many connections the server still holds open. It
+// looks at each socket without reading from it or waiting: a connection is
+// gone when the server closed it (end of stream, an error, or a close frame
+// waiting to be read).
 func (i *Idle) Alive() int {
 	n := 0
-	var b [1]byte
 	for _, c := range i.conns {
-		if c == nil {
-			continue
-		}
-		c.SetReadDeadline(time.Now())
-		_, err := c.Read(b[:])
-		if err == nil {
-			continue // the server sent something: a close frame or a push
-		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
+		if c != nil && alive(c) {
 			n++
 		}
 	}
 	return n
+}
+
+// closing reports whether b, the start of what the server sent, holds a
+// close frame.
+func closing(b []byte) bool {
+	for len(b) > 0 {
+		h, n, err := ws.ParseHeader(b, wire.MaxServerFrameBytes)
+		if err != nil {
+			return true
+		}
+		if n == 0 {
+			return false
+		}
+		if h.Op == ws.OpClose {
+			return true
+		}
+		if int64(len(b)-n) < h.Length {
+			return false
+		}
+		b = b[n+int(h.Length):]
+	}
+	return false
 }
 
 // Close closes every connection.
@@ -107,4 +123,17 @@ func (i *Idle) Close() {
 			c.Close()
 		}
 	}
+}
+
+// aliveByDeadline is alive where sockets cannot be peeked at: it reads with
+// a short deadline, consuming what the server sent.
+func aliveByDeadline(c net.Conn) bool {
+	var b [4096]byte
+	c.SetReadDeadline(time.Now().Add(time.Millisecond))
+	n, err := c.Read(b[:])
+	if n > 0 {
+		return !closing(b[:n])
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
