@@ -80,6 +80,12 @@ type Content struct {
 	Message []byte // the inner ciphertext
 	Hint    ContentHint
 	GroupID []byte
+	// PadTo, when positive, makes Bytes pad the encoding to exactly PadTo
+	// bytes with zeros in field 15, which readers skip (see
+	// ContentSizeFor). It must leave room: not less than the encoding
+	// without padding, and not exactly one byte more. ParseContent leaves
+	// it zero.
+	PadTo int
 }
 
 // Bytes encodes c in libsignal's field order.
@@ -103,6 +109,12 @@ func (c *Content) Bytes() ([]byte, error) {
 	}
 	if len(c.GroupID) > 0 {
 		b = pb.AppendBytes(b, 5, c.GroupID)
+	}
+	if c.PadTo > 0 {
+		if c.PadTo < len(b) {
+			return nil, errs.Newf(errs.InvalidMessage, "sealed content: %d bytes do not fit the padded size %d", len(b), c.PadTo)
+		}
+		return appendPadding(b, c.PadTo-len(b))
 	}
 	return b, nil
 }
