@@ -2,27 +2,27 @@ package server_test
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
 	"os"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/skymsg/sky/internal/loadgen"
 	"github.com/skymsg/sky/server"
 	"github.com/skymsg/sky/server/metrics"
 	"github.com/skymsg/sky/server/servertest"
 	"github.com/skymsg/sky/server/store"
 	"github.com/skymsg/sky/server/store/postgres"
-	"github.com/skymsg/sky/wire"
 )
 
 // BenchmarkEndToEnd measures durable delivery through one skyd node over
-// loopback WebSockets: senders send 1 KiB messages (pipelined), skyd
-// group-commits them (fsync), pushes them to connected recipients, which
-// acknowledge them, and skyd deletes them. b.N is the number of messages;
-// it reports messages/s and send-to-receive latency percentiles.
+// loopback WebSockets, with the load generator of sky-bench in the same
+// process: senders send 1 KiB messages (pipelined), skyd group-commits them
+// (fsync), pushes them to the connected recipients, which acknowledge them,
+// and skyd deletes them. One iteration is a whole run of benchDuration;
+// it reports delivered messages per second and send-to-deliver latency
+// percentiles. sky-bench against a separate skyd process measures the
+// server alone.
 func BenchmarkEndToEnd(b *testing.B) {
 	for _, pairs := range []int{16, 64} {
 		b.Run(fmt.Sprintf("sqlite/pairs=%d", pairs), func(b *testing.B) { benchE2E(b, nil, pairs, 0) })
@@ -38,7 +38,9 @@ func BenchmarkEndToEnd(b *testing.B) {
 	})
 }
 
-func benchE2E(b *testing.B, st store.Store, pairs, rate int) {
+const benchDuration = 3 * time.Second
+
+func benchE2E(b *testing.B, st store.Store, pairs int, rate float64) {
 	unlimited := server.Rate{Per: 1e9, Burst: 1 << 30}
 	mreg := metrics.NewRegistry()
 	defer func() {
@@ -46,112 +48,35 @@ func benchE2E(b *testing.B, st store.Store, pairs, rate int) {
 			mreg.WriteTo(os.Stderr)
 		}
 	}()
-	srv := servertest.Start(b, server.Config{Metrics: mreg, Store: st, SendRate: unlimited, ConnRate: unlimited, BundleRate: unlimited, RegisterRate: unlimited, MaxInflight: 1024})
-	ctx := context.Background()
-	reg := func() (*servertest.Client, *servertest.Device) {
-		c, err := servertest.Dial(ctx, srv.URL)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { c.CloseNow() })
-		d, err := c.Register(ctx, srv.Code(b, time.Now()))
-		if err != nil {
-			b.Fatal(err)
-		}
-		return c, d
+	srv := servertest.Start(b, server.Config{Metrics: mreg, Store: st, SendRate: unlimited, ConnRate: unlimited, BundleRate: unlimited, RegisterRate: unlimited})
+	codes, err := server.CreateCodes(context.Background(), srv.Store, 2*pairs, time.Hour, time.Now().Add(time.Hour))
+	if err != nil {
+		b.Fatal(err)
 	}
-	senders := make([]*servertest.Client, pairs)
-	receivers := make([]*servertest.Client, pairs)
-	rdevs := make([]*servertest.Device, pairs)
-	for i := range pairs {
-		senders[i], _ = reg()
-		receivers[i], rdevs[i] = reg()
+	d := &loadgen.Dialer{URL: srv.URL}
+	devs, err := loadgen.RegisterDevices(context.Background(), d, codes, 16, nil)
+	if err != nil {
+		b.Fatal(err)
 	}
-	per := (b.N + pairs - 1) / pairs
-	total := per * pairs
-	var interval time.Duration
-	if rate > 0 {
-		interval = time.Duration(float64(time.Second) * float64(pairs) / float64(rate))
-	}
-	lat := make([][]time.Duration, pairs)
-	b.SetBytes(1024)
+	var res *loadgen.Result
 	b.ResetTimer()
-	start := time.Now()
-	var wg sync.WaitGroup
-	for i := range pairs {
-		wg.Add(2)
-		go func() { // sender: a window of outstanding sends
-			defer wg.Done()
-			window := make(chan (<-chan *wire.Response), 64)
-			done := make(chan struct{})
-			go func() {
-				defer close(done)
-				for ch := range window {
-					if r := <-ch; r.GetSent() == nil {
-						b.Errorf("send failed: %v", r.GetError())
-					}
-				}
-			}()
-			body := make([]byte, 1024)
-			next := time.Now()
-			for range per {
-				if interval > 0 {
-					next = next.Add(interval)
-					time.Sleep(time.Until(next))
-				}
-				binary.BigEndian.PutUint64(body, uint64(time.Now().UnixNano()))
-				ch, err := senders[i].Start(ctx, servertest.SendRequest(rdevs[i].Account, 1, body))
-				if err != nil {
-					b.Error(err)
-					break
-				}
-				window <- ch
-			}
-			close(window)
-			<-done
-		}()
-		go func() { // receiver: record latency, acknowledge in batches
-			defer wg.Done()
-			c := receivers[i]
-			var ids [][]byte
-			var acks []<-chan *wire.Response
-			for n := 0; n < per; n++ {
-				e, err := c.Next(ctx)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				lat[i] = append(lat[i], time.Duration(time.Now().UnixNano()-int64(binary.BigEndian.Uint64(e.GetContent()))))
-				ids = append(ids, e.GetId())
-				if len(c.Pushes) == 0 || len(ids) == 256 || n == per-1 {
-					ch, err := c.Start(ctx, servertest.AckRequest(ids...))
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					acks = append(acks, ch)
-					ids = nil
-				}
-			}
-			for _, ch := range acks {
-				if r := <-ch; r.GetAcked() == nil {
-					b.Errorf("ack failed: %v", r.GetError())
-				}
-			}
-		}()
+	for range b.N {
+		res, err = loadgen.RunLoad(context.Background(), d, loadgen.LoadConfig{
+			Senders: devs[:pairs], Receivers: devs[pairs:], Rate: rate, Window: 64, Size: 1024,
+			Warmup: 500 * time.Millisecond, Duration: benchDuration,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Errors != 0 || res.Lost != 0 {
+			b.Fatalf("%d errors (first: %s), %d acknowledged sends not delivered", res.Errors, res.FirstErr, res.Lost)
+		}
 	}
-	wg.Wait()
-	elapsed := time.Since(start)
 	b.StopTimer()
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
-	slices.Sort(all)
-	if len(all) > 0 {
-		b.ReportMetric(float64(total)/elapsed.Seconds(), "msgs/s")
-		b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
-		b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
-	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	b.ReportMetric(float64(res.Delivered)/res.Elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(ms(res.Latency.P50), "p50-ms")
+	b.ReportMetric(ms(res.Latency.P99), "p99-ms")
+	b.ReportMetric(ms(res.Latency.P999), "p99.9-ms")
 	b.ReportMetric(0, "ns/op")
 }
