@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,23 +17,34 @@ import (
 	"github.com/skymsg/sky/server/cluster"
 	"github.com/skymsg/sky/server/servertest"
 	"github.com/skymsg/sky/server/store/postgres"
+	"github.com/skymsg/sky/wire"
 )
 
 // nodes is a cluster of skyd processes on one fresh PostgreSQL database and
 // one fresh cluster name on NATS, each on a fixed loopback port so it can be
 // restarted where its clients expect it.
 type nodes struct {
-	t     *testing.T
+	t     testing.TB
 	args  [][]string
 	procs []*proc
 	urls  []string
 	db    string
 }
 
-func startNodes(t *testing.T, n int) *nodes {
+func startNodes(t testing.TB, n int) *nodes {
+	t.Helper()
+	return startNodesWith(t, n, true)
+}
+
+// startNodesWith starts n nodes with extra flags; without joinNATS they do
+// not join a cluster (a one-node baseline).
+func startNodesWith(t testing.TB, n int, joinNATS bool, extra ...string) *nodes {
 	t.Helper()
 	ns := &nodes{t: t, db: postgres.TestDatabase(t)}
-	name := cluster.TestName(t)
+	var clusterArgs []string
+	if joinNATS {
+		clusterArgs = []string{"--nats", cluster.TestURL, "--cluster", cluster.TestName(t)}
+	}
 	for range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -39,13 +52,12 @@ func startNodes(t *testing.T, n int) *nodes {
 		}
 		addr := ln.Addr().String()
 		ln.Close()
-		ns.args = append(ns.args, []string{"--listen", addr, "--metrics-listen", "", "--db", ns.db, "--nats", cluster.TestURL, "--cluster", name})
+		args := append([]string{"--listen", addr, "--metrics-listen", "", "--db", ns.db}, clusterArgs...)
+		ns.args = append(ns.args, append(args, extra...))
 		ns.urls = append(ns.urls, "ws://"+addr+"/v1/websocket")
 	}
 	// Migrate once, so the nodes do not all wait on the same lock.
-	if _, stderr, rc := skydAdmin(t, "--db", ns.db, "accounts", "list"); rc != 0 {
-		t.Fatalf("preparing the database: %s", stderr)
-	}
+	ns.admin("accounts", "list")
 	ns.procs = make([]*proc, n)
 	for i := range n {
 		ns.start(i)
@@ -67,27 +79,46 @@ func (ns *nodes) kill(i int) {
 	p.waited <- <-p.waited // leave the result for the test's cleanup
 }
 
-// devices registers n devices through the nodes in turn.
+// admin runs `skyd admin --db DB args…` and returns its output.
+func (ns *nodes) admin(args ...string) string {
+	ns.t.Helper()
+	out, err := exec.Command(skydBin, append([]string{"admin", "--db", ns.db}, args...)...).Output()
+	if err != nil {
+		msg := err.Error()
+		if ee, ok := err.(*exec.ExitError); ok {
+			msg = string(ee.Stderr)
+		}
+		ns.t.Fatalf("skyd admin %v: %s", args, msg)
+	}
+	return string(out)
+}
+
+// devices registers n devices through the nodes in turn, waiting out the
+// cluster-wide registration limit (5/s after a burst of 20).
 func (ns *nodes) devices(n int) []*servertest.Device {
 	ns.t.Helper()
-	out, stderr, rc := skydAdmin(ns.t, "--db", ns.db, "codes", "create", "--days", "30", "--count", strconv.Itoa(n))
-	if rc != 0 {
-		ns.t.Fatalf("codes create: %s", stderr)
-	}
+	out := ns.admin("codes", "create", "--days", "30", "--count", strconv.Itoa(n))
 	var devs []*servertest.Device
 	for i, code := range strings.Fields(out) {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		c, err := servertest.Dial(ctx, ns.urls[i%len(ns.urls)])
-		if err != nil {
-			ns.t.Fatal(err)
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			c, err := servertest.Dial(ctx, ns.urls[i%len(ns.urls)])
+			if err != nil {
+				ns.t.Fatal(err)
+			}
+			d, err := c.Register(ctx, code)
+			c.Close()
+			cancel()
+			if errors.Is(err, wire.ErrRateLimited) {
+				time.Sleep(200 * time.Millisecond)
+				continue
+			}
+			if err != nil {
+				ns.t.Fatal(err)
+			}
+			devs = append(devs, d)
+			break
 		}
-		d, err := c.Register(ctx, code)
-		if err != nil {
-			ns.t.Fatal(err)
-		}
-		devs = append(devs, d)
-		c.Close()
-		cancel()
 	}
 	return devs
 }

@@ -1,12 +1,17 @@
 package cluster_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/skymsg/sky/server"
 	"github.com/skymsg/sky/server/cluster"
@@ -29,6 +34,7 @@ func ctxT(t *testing.T) context.Context {
 // cluster name, all reading one manual clock.
 type testCluster struct {
 	t     *testing.T
+	name  string
 	nodes []*servertest.Server
 	clock *servertest.Clock
 }
@@ -37,7 +43,7 @@ func newCluster(t *testing.T, n int, cfg server.Config) *testCluster {
 	t.Helper()
 	db := postgres.TestDatabase(t)
 	name := cluster.TestName(t)
-	tc := &testCluster{t: t, clock: servertest.NewClock(t0)}
+	tc := &testCluster{t: t, name: name, clock: servertest.NewClock(t0)}
 	for range n {
 		st, err := postgres.Open(context.Background(), db)
 		if err != nil {
@@ -404,4 +410,95 @@ func TestNoDeadlockAcrossNodes(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestNATSHoldsNothing is the NATS part of acceptance test 19 and of the
+// seized-server audit: everything the cluster puts on NATS — what its
+// streams keep and what passes by — carries no content and no account ID,
+// and what is kept expires (MaxAge / TTL), in memory only.
+func TestNATSHoldsNothing(t *testing.T) {
+	tc := newCluster(t, 2, server.Config{})
+	nc, err := nats.Connect(cluster.TestURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	var mu sync.Mutex
+	var passing [][]byte
+	sub, err := nc.Subscribe(">", func(m *nats.Msg) {
+		mu.Lock()
+		passing = append(passing, append([]byte(m.Subject+" "), m.Data...))
+		mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Flush()
+
+	s, sd := tc.register(0)
+	r, rd := tc.register(1)
+	canary := []byte("canary-7d1e0c5b-not-for-nats")
+	for i := range 20 {
+		if err := s.Send(ctxT(t), rd.Account, rd.ID, append(canary, byte(i))); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Next(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s2 := tc.connect(1, sd) // a presence announcement; a send on the recipient's node
+	if err := s2.Send(ctxT(t), rd.Account, rd.ID, canary); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Next(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	nc.Flush()
+	sub.Unsubscribe()
+
+	secrets := [][]byte{canary, []byte(sd.Account), []byte(rd.Account)}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(passing) < 3 {
+		t.Fatalf("saw only %d messages pass on NATS; the test did not watch the cluster", len(passing))
+	}
+	for _, m := range passing {
+		for _, sec := range secrets {
+			if bytes.Contains(m, sec) {
+				t.Fatalf("a message on NATS contains %q: %q", sec, m)
+			}
+		}
+	}
+
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t)
+	streams := 0
+	for info := range js.ListStreams(ctx).Info() {
+		if !strings.Contains(info.Config.Name, tc.name) {
+			continue
+		}
+		streams++
+		cfg := info.Config
+		if cfg.Storage != jetstream.MemoryStorage || cfg.MaxAge <= 0 || cfg.MaxAge > 11*time.Minute {
+			t.Errorf("stream %s: storage %v, MaxAge %v; want memory and a short MaxAge", cfg.Name, cfg.Storage, cfg.MaxAge)
+		}
+		st, _ := js.Stream(ctx, cfg.Name)
+		for seq := info.State.FirstSeq; seq <= info.State.LastSeq && seq > 0; seq++ {
+			m, err := st.GetMsg(ctx, seq)
+			if err != nil {
+				continue // expired or deleted
+			}
+			for _, sec := range secrets {
+				if bytes.Contains(m.Data, sec) || strings.Contains(m.Subject, string(sec)) {
+					t.Fatalf("stream %s keeps %q", cfg.Name, sec)
+				}
+			}
+		}
+	}
+	if streams < 2 {
+		t.Fatalf("found %d streams of the cluster; want the presence stream and rate-limit buckets", streams)
+	}
 }

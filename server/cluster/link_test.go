@@ -233,3 +233,36 @@ func TestSharedLimiterContention(t *testing.T) {
 		t.Fatal("another key shares the bucket")
 	}
 }
+
+// TestSharedLimiterLeases: with a large burst each node takes tokens from
+// the shared bucket a lease at a time; two nodes together still get the
+// burst, to within one unspent lease each, and no more.
+func TestSharedLimiterLeases(t *testing.T) {
+	cs, _ := joinN(t, 2, time.Second)
+	r := server.Rate{Per: 100, Burst: 1000} // the default send limit: leases of 20
+	ls := []server.SharedLimiter{cs[0].Limiter("send", r), cs[1].Limiter("send", r)}
+	now := time.Now()
+	granted := 0
+	for i := 0; i < 3000; i++ {
+		_, ok, err := ls[i%2].Take("acct", now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			granted++
+		}
+	}
+	if granted > 1000 || granted < 1000-2*19 {
+		t.Fatalf("granted %d of a 1000-token burst across two nodes", granted)
+	}
+	// A second later 100 tokens have refilled, shared between the nodes.
+	later, more := now.Add(time.Second), 0
+	for i := 0; i < 300; i++ {
+		if _, ok, _ := ls[i%2].Take("acct", later); ok {
+			more++
+		}
+	}
+	if more > 100+2*19 || more < 100-2*19 {
+		t.Fatalf("granted %d after one second at 100/s", more)
+	}
+}
