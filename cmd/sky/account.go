@@ -35,9 +35,6 @@ func cmdInit(e *env, args []string) error {
 		return usageError("--wipe-after takes a number of failed unlocks (0: never)")
 	}
 	opts.MaxFailedUnlocks = *wipeAfter
-	if opts.KDF.Time != 0 {
-		fmt.Fprintln(e.stderr, "sky: warning: SKY_INSECURE_TEST_KDF makes this store easy to crack; it is for tests only")
-	}
 	ctx, cancel := context.WithTimeout(e.ctx, 2*connectTimeout)
 	defer cancel()
 	c, err := client.Register(ctx, storeDir(e.home), pass, *server, *code, opts)

@@ -13,14 +13,27 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/skymsg/sky/client/store/keyfile"
 	"github.com/skymsg/sky/server"
 	"github.com/skymsg/sky/server/store/sqlite"
 )
 
+// cheapKDF keeps the scripts' hundreds of unlocks fast. Stores made with it
+// are easy to crack; only this test binary can make them.
+var cheapKDF = keyfile.Params{Time: 1, MemoryKiB: 64, Threads: 1}
+
 // TestMain makes the test binary double as the sky command, so the
-// scripts run sky as its own process, exactly as a user would.
+// scripts run sky as its own process, exactly as a user would: "sky" with
+// the cheap KDF installed through the test-only testKDF, "sky-as-built"
+// exactly as the built program (keyfile.Default).
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){"sky": func() { os.Exit(sky()) }})
+	testscript.Main(m, map[string]func(){
+		"sky": func() {
+			testKDF = cheapKDF
+			os.Exit(sky())
+		},
+		"sky-as-built": func() { os.Exit(sky()) },
+	})
 }
 
 // skydForScript is a real skyd for one script, on a loopback port.
@@ -86,6 +99,7 @@ func (s *skydForScript) code() (string, error) {
 //	skyd-start          start it again on the same port and data
 //	skyd-revoke ID      the operator revokes account ID
 //	capture VAR         $VAR = the last command's stdout, trimmed
+//	kdf-default HOME    the store in HOME has keyfile.Default's Argon2id cost
 //	rpc SOCKET LINE...  send JSON-RPC lines to a daemon; print each answer
 //	                    line and any notifications that follow within 2 s
 func TestScripts(t *testing.T) {
@@ -103,7 +117,6 @@ func TestScripts(t *testing.T) {
 				}
 			})
 			env.Setenv("SKYD", "ws://"+s.addr)
-			env.Setenv("SKY_INSECURE_TEST_KDF", "1")
 			env.Setenv("SKY_PASSPHRASE", "correct horse battery staple")
 			return nil
 		},
@@ -125,9 +138,26 @@ func TestScripts(t *testing.T) {
 			"skyd-revoke": func(ts *testscript.TestScript, neg bool, args []string) {
 				ts.Check(ts.Value("skyd").(*skydForScript).st.Revoke(context.Background(), args[0]))
 			},
-			"rpc": rpcCmd,
+			"rpc":         rpcCmd,
+			"kdf-default": kdfDefaultCmd,
 		},
 	})
+}
+
+func kdfDefaultCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: kdf-default HOME")
+	}
+	b, err := os.ReadFile(filepath.Join(storeDir(ts.MkAbs(args[0])), "sky.key"))
+	ts.Check(err)
+	kf, err := keyfile.Parse(b)
+	ts.Check(err)
+	switch def := kf.Params == keyfile.Default; {
+	case def && neg:
+		ts.Fatalf("the store in %s has the default cost %v", args[0], kf.Params)
+	case !def && !neg:
+		ts.Fatalf("the store in %s has the cost %v, not the default %v", args[0], kf.Params, keyfile.Default)
+	}
 }
 
 func rpcCmd(ts *testscript.TestScript, neg bool, args []string) {

@@ -18,15 +18,15 @@ func (e *env) noAccount() error {
 	return fmt.Errorf("there is no Sky account in %s; create one with: sky init --server URL --code CODE", e.home)
 }
 
+// testKDF, when set, is the Argon2id cost of the stores init makes. Only
+// the command's own tests set it (main_test.go), so that hundreds of unlocks
+// take seconds; nothing in the built program can, so every store sky makes
+// has keyfile.Default's cost.
+var testKDF keyfile.Params
+
 // options are the SDK options of the command line.
 func (e *env) options() client.Options {
-	o := client.Options{}
-	// For the project's own tests only: a cheap key derivation, so that
-	// hundreds of unlocks take seconds. It weakens the store; never set it.
-	if e.getenv("SKY_INSECURE_TEST_KDF") == "1" {
-		o.KDF = keyfile.Params{Time: 1, MemoryKiB: 64, Threads: 1}
-	}
-	return o
+	return client.Options{KDF: testKDF}
 }
 
 // open unlocks the account.
