@@ -25,6 +25,10 @@ func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 // transaction and returns before the commit is durable; wait returns once it
 // is. Pending returns none of b's messages before then.
 func (s *Store) CommitBatch(ctx context.Context, b *store.Batch) (wait func() error, err error) {
+	// Hot-path statements are short and not worth interrupting: with a
+	// context that can be cancelled, the driver starts a goroutine per
+	// statement to watch it.
+	ctx = context.WithoutCancel(ctx)
 	s.queueMu.Lock()
 	defer s.queueMu.Unlock()
 	counts := map[store.Address]int64{}
@@ -98,6 +102,7 @@ func (s *Store) applyAcks(ctx context.Context, tx *sql.Tx, acks []store.Ack, cou
 		seqs[a.To] = append(seqs[a.To], a.Seqs...)
 	}
 	args := make([]any, 0, 2+deleteSizes[0])
+	stmts := map[int]*sql.Stmt{}
 	for _, to := range order {
 		var deleted int64
 		for list := seqs[to]; len(list) > 0; {
@@ -112,7 +117,12 @@ func (s *Store) applyAcks(ctx context.Context, tx *sql.Tx, acks []store.Ack, cou
 			for _, seq := range list[:size] {
 				args = append(args, int64(seq))
 			}
-			res, err := tx.StmtContext(ctx, s.deletes[size]).ExecContext(ctx, args...)
+			st := stmts[size]
+			if st == nil {
+				st = tx.StmtContext(ctx, s.deletes[size])
+				stmts[size] = st
+			}
+			res, err := st.ExecContext(ctx, args...)
 			if err != nil {
 				return err
 			}
@@ -157,7 +167,8 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, b *store.Batch, 
 			counts[m.To] = n + 1
 		}
 	}
-	args := make([]any, 0, insertSizes[0]*6)
+	args := make([]any, 0, min(len(accepted), insertSizes[0])*6)
+	stmts := map[int]*sql.Stmt{}
 	for len(accepted) > 0 {
 		k := 1
 		for _, size := range insertSizes {
@@ -175,7 +186,12 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, b *store.Batch, 
 			}
 			args = append(args, m.To.Account, m.To.Device, sender, senderDev, m.Received.Unix(), m.Body)
 		}
-		res, err := tx.StmtContext(ctx, s.inserts[k]).ExecContext(ctx, args...)
+		st := stmts[k]
+		if st == nil {
+			st = tx.StmtContext(ctx, s.inserts[k])
+			stmts[k] = st
+		}
+		res, err := st.ExecContext(ctx, args...)
 		if err != nil {
 			return err
 		}
@@ -199,7 +215,7 @@ func (s *Store) Pending(ctx context.Context, a store.Address, after uint64, cuto
 	// Committed messages not yet on disk are left for later: the push
 	// that follows their commit delivers them.
 	durable := s.sync.durableSeq.Load()
-	rows, err := s.pending.QueryContext(ctx, a.Account, a.Device, int64(after), int64(durable), cutoff.Unix(), limit)
+	rows, err := s.pending.QueryContext(context.WithoutCancel(ctx), a.Account, a.Device, int64(after), int64(durable), cutoff.Unix(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: pending: %w", err)
 	}
