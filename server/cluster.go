@@ -54,8 +54,8 @@ type Node interface {
 	// commit and its notification).
 	WakeAll()
 	// Evict closes device a's connection here, if any, because the device
-	// connected to another node since.
-	Evict(a store.Address)
+	// connected to another node since; it reports whether there was one.
+	Evict(a store.Address) bool
 	// EvictAccount closes the connections of every device of account here,
 	// because the account was deleted on another node.
 	EvictAccount(account string)
@@ -185,10 +185,12 @@ func (n clusterNode) WakeAll() {
 	}
 }
 
-func (n clusterNode) Evict(a store.Address) {
-	if c := n.s.hub.device(a); c != nil {
+func (n clusterNode) Evict(a store.Address) bool {
+	c := n.s.hub.device(a)
+	if c != nil {
 		go c.fail(wire.Code_REPLACED, "this device connected again (to another server node); this older connection is closed", StatusReplaced)
 	}
+	return c != nil
 }
 
 func (n clusterNode) EvictAccount(account string) {

@@ -99,10 +99,11 @@ type Cluster struct {
 	calls    uint64                    // Connected calls so far
 	lost     bool                      // a wake hint could not be published
 
-	consumer jetstream.ConsumeContext
-	stop     chan struct{}
-	done     sync.WaitGroup
-	closed   sync.Once
+	consumer        jetstream.ConsumeContext // reading the presence stream (under mu)
+	presenceCreated time.Time                // when that stream was made
+	stop            chan struct{}
+	done            sync.WaitGroup
+	closed          sync.Once
 }
 
 var _ server.Cluster = (*Cluster)(nil)
@@ -221,8 +222,11 @@ func (c *Cluster) Close() error {
 	c.closed.Do(func() {
 		close(c.stop)
 		c.done.Wait()
-		if c.consumer != nil {
-			c.consumer.Stop()
+		c.mu.Lock()
+		cc := c.consumer
+		c.mu.Unlock()
+		if cc != nil {
+			cc.Stop()
 		}
 		if c.nc != nil {
 			c.nc.Close()

@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/skymsg/sky/internal/testenv"
 	"github.com/skymsg/sky/server"
 	"github.com/skymsg/sky/server/cluster"
 	"github.com/skymsg/sky/server/servertest"
@@ -41,8 +45,13 @@ type testCluster struct {
 
 func newCluster(t *testing.T, n int, cfg server.Config) *testCluster {
 	t.Helper()
+	return newClusterAt(t, n, cfg, cluster.TestURL, cluster.TestName(t))
+}
+
+// newClusterAt is newCluster on the NATS server at url.
+func newClusterAt(t *testing.T, n int, cfg server.Config, url, name string) *testCluster {
+	t.Helper()
 	db := postgres.TestDatabase(t)
-	name := cluster.TestName(t)
 	tc := &testCluster{t: t, name: name, clock: servertest.NewClock(t0)}
 	for range n {
 		st, err := postgres.Open(context.Background(), db)
@@ -50,7 +59,7 @@ func newCluster(t *testing.T, n int, cfg server.Config) *testCluster {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
-		cl, err := cluster.Join(context.Background(), cluster.Config{URL: cluster.TestURL, Name: name, Store: st, Heartbeat: 200 * time.Millisecond})
+		cl, err := cluster.Join(context.Background(), cluster.Config{URL: url, Name: name, Store: st, Heartbeat: 200 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -501,4 +510,125 @@ func TestNATSHoldsNothing(t *testing.T) {
 	if streams < 2 {
 		t.Fatalf("found %d streams of the cluster; want the presence stream and rate-limit buckets", streams)
 	}
+}
+
+// natsServer is a nats-server process of the test's own, with JetStream,
+// on a fixed port so it can be killed and started again.
+type natsServer struct {
+	t    *testing.T
+	bin  string
+	port string
+	dir  string
+	cmd  *exec.Cmd
+}
+
+func startNATS(t *testing.T) *natsServer {
+	t.Helper()
+	bin, err := exec.LookPath("nats-server")
+	if err != nil {
+		bin = "/usr/sbin/nats-server"
+		if _, err := os.Stat(bin); err != nil {
+			testenv.Unavailable(t, "NATS", "nats-server is not installed (apt-get install nats-server)")
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	ln.Close()
+	ns := &natsServer{t: t, bin: bin, port: port, dir: t.TempDir()}
+	ns.start()
+	t.Cleanup(ns.kill)
+	return ns
+}
+
+func (ns *natsServer) url() string { return "nats://127.0.0.1:" + ns.port }
+
+func (ns *natsServer) start() {
+	ns.t.Helper()
+	ns.cmd = exec.Command(ns.bin, "-a", "127.0.0.1", "-p", ns.port, "-js", "-sd", ns.dir)
+	if err := ns.cmd.Start(); err != nil {
+		ns.t.Fatal(err)
+	}
+	eventually(ns.t, "nats-server listens", func() bool {
+		c, err := net.Dial("tcp", "127.0.0.1:"+ns.port)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+}
+
+func (ns *natsServer) kill() {
+	if ns.cmd != nil {
+		ns.cmd.Process.Kill()
+		ns.cmd.Wait()
+		ns.cmd = nil
+	}
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestNATSOutage: NATS dies (SIGKILL) and comes back empty. Meanwhile the
+// nodes keep delivering across each other from the database; afterwards
+// wake hints and newest-connection-wins work again.
+func TestNATSOutage(t *testing.T) {
+	nats := startNATS(t)
+	tc := newClusterAt(t, 2, server.Config{}, nats.url(), "outage")
+	s, sd := tc.register(0)
+	r, rd := tc.register(1)
+	expect := func(c *servertest.Client, content string) {
+		t.Helper()
+		e, err := c.Next(ctxT(t))
+		if err != nil || string(e.GetContent()) != content {
+			t.Fatalf("waiting for %q: got %v, %v", content, e, err)
+		}
+		if err := c.Ack(ctxT(t), e.GetId()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Send(ctxT(t), rd.Account, rd.ID, []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	expect(r, "before")
+
+	nats.kill()
+	for i := range 3 {
+		msg := fmt.Sprintf("during %d", i)
+		if err := s.Send(ctxT(t), rd.Account, rd.ID, []byte(msg)); err != nil {
+			t.Fatalf("sending while NATS is down: %v", err)
+		}
+		expect(r, msg)
+	}
+
+	nats.start()
+	// Once both nodes are back on NATS, a newer connection on node 0
+	// closes the one on node 1 again.
+	eventually(t, "newest-connection-wins works again", func() bool {
+		r2 := tc.connect(0, rd)
+		select {
+		case <-r.Done():
+			r = r2
+			return true
+		case <-time.After(500 * time.Millisecond):
+			r2.CloseNow()
+			return false
+		}
+	})
+	// And wake hints cross nodes again: the sender moves to node 1.
+	s = tc.connect(1, sd)
+	if err := s.Send(ctxT(t), rd.Account, rd.ID, []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	expect(r, "after")
 }

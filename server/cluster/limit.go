@@ -153,6 +153,7 @@ func (l *limit) take(key string, now time.Time) (time.Duration, bool, error) {
 		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
 			l.forget(k) // another node moved first: read and retry
 		default:
+			l.lost(kv)
 			return 0, false, fmt.Errorf("cluster: rate limit %s: %w", l.name, err)
 		}
 	}
@@ -166,6 +167,7 @@ func (l *limit) read(ctx context.Context, kv jetstream.KeyValue, k string) (cach
 		return cached{}, nil
 	}
 	if err != nil {
+		l.lost(kv)
 		return cached{}, fmt.Errorf("cluster: rate limit %s: %w", l.name, err)
 	}
 	if len(entry.Value()) != 8 {
@@ -211,6 +213,16 @@ func (l *limit) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 	}
 	l.kv = kv
 	return kv, nil
+}
+
+// lost forgets the bucket kv after an error, so the next take creates it
+// again (after a second): a NATS server that restarted has lost it.
+func (l *limit) lost(kv jetstream.KeyValue) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.kv == kv {
+		l.kv, l.retryAt = nil, time.Now().Add(time.Second)
+	}
 }
 
 func (l *limit) cached(k string) (cached, bool) {

@@ -29,13 +29,15 @@ func newRecorder() *recorder {
 
 func (r *recorder) Wake(a store.Address) { r.mu.Lock(); r.woken[a]++; r.mu.Unlock() }
 func (r *recorder) WakeAll()             { r.wakeAlls.Add(1) }
-func (r *recorder) Evict(a store.Address) {
+func (r *recorder) Evict(a store.Address) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.devices[a] {
 		delete(r.devices, a)
 		r.evictions.Add(1)
+		return true
 	}
+	return false
 }
 func (r *recorder) EvictAccount(account string) {
 	r.mu.Lock()

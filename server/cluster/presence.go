@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,7 +36,7 @@ type devicePresence struct {
 // it from now on.
 func (c *Cluster) followPresence(ctx context.Context) error {
 	stream, _ := names(c.cfg.Name)
-	_, err := c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	st, err := c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        stream,
 		Description: "skyd: which node each device connected to last (pseudonymous, short-lived)",
 		Subjects:    []string{c.subj.presence},
@@ -52,10 +53,44 @@ func (c *Cluster) followPresence(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cluster: reading the presence stream: %w", err)
 	}
-	if c.consumer, err = cons.Consume(c.onPresence); err != nil {
+	cc, err := cons.Consume(c.onPresence)
+	if err != nil {
 		return fmt.Errorf("cluster: reading the presence stream: %w", err)
 	}
+	c.mu.Lock()
+	old := c.consumer
+	c.consumer, c.presenceCreated = cc, st.CachedInfo().Created
+	c.mu.Unlock()
+	if old != nil {
+		old.Stop()
+	}
 	return nil
+}
+
+// refollowPresence runs after a reconnection to NATS. A NATS server that
+// restarted has lost the presence stream (it is kept in memory), and a
+// stream made anew numbers its messages from 1 again, which a consumer
+// waiting for the next number of the old one would never see; so when the
+// stream is gone or new, it is created and read again from now on.
+func (c *Cluster) refollowPresence() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, _ := names(c.cfg.Name)
+	st, err := c.js.Stream(ctx, stream)
+	if err == nil {
+		c.mu.Lock()
+		same := st.CachedInfo().Created.Equal(c.presenceCreated)
+		c.mu.Unlock()
+		if same {
+			return // the ordered consumer resumes by itself
+		}
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		c.log.Warn("could not check the presence stream after reconnecting", "err", err)
+		return
+	}
+	if err := c.followPresence(ctx); err != nil {
+		c.log.Error("could not read the presence stream again; newer connections on other nodes will not close older ones here until this node restarts", "err", err)
+	}
 }
 
 // Connected implements server.Cluster. It returns once the announcement
@@ -100,9 +135,8 @@ func (c *Cluster) Connected(a store.Address) {
 }
 
 func (c *Cluster) evict(a store.Address) {
-	if n := c.local(); n != nil {
+	if n := c.local(); n != nil && n.Evict(a) {
 		c.m.evictions.Inc()
-		n.Evict(a)
 	}
 }
 

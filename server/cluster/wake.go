@@ -174,6 +174,7 @@ func (c *Cluster) reconnected() {
 		c.m.wakeAllReconnect.Inc()
 		n.WakeAll()
 	}
+	go c.refollowPresence()
 }
 
 // asyncError handles errors NATS reports outside any call: a subscription
