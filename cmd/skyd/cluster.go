@@ -18,11 +18,13 @@ import (
 // sharing one PostgreSQL database.
 type clusterFlags struct {
 	nats, name string
+	replicas   int
 }
 
 func (f *clusterFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.nats, "nats", "", "NATS URL (nats://host:4222, JetStream on): run as one of several nodes sharing the --db PostgreSQL database")
 	fs.StringVar(&f.name, "cluster", cluster.DefaultName, "cluster name: every node of one cluster uses the same (letters, digits, dashes)")
+	fs.IntVar(&f.replicas, "nats-replicas", 1, "JetStream replicas of the cluster's presence stream and rate-limit buckets (3 on a three-server NATS cluster)")
 }
 
 // join connects to the cluster when --nats is given, and returns nil
@@ -34,7 +36,7 @@ func (f *clusterFlags) join(ctx context.Context, db string, st store.Store, log 
 	if db == "" {
 		return nil, errors.New("--nats needs --db postgres://…: the nodes of a cluster share one PostgreSQL database (the embedded SQLite store serves one node only)")
 	}
-	cl, err := cluster.Join(ctx, cluster.Config{URL: f.nats, Name: f.name, Store: st, Logger: log, Metrics: reg})
+	cl, err := cluster.Join(ctx, cluster.Config{URL: f.nats, Name: f.name, Replicas: f.replicas, Store: st, Logger: log, Metrics: reg})
 	if err != nil {
 		return nil, err
 	}
