@@ -276,11 +276,10 @@ func TestSharedRateLimits(t *testing.T) {
 	})
 }
 
-// TestQueueOrderAcrossNodes checks what cross-node push relies on: in
-// PostgreSQL, each device's queue becomes visible in sequence order even
-// when several nodes commit to it at once, so a reader that only asks for
-// messages after the last one it saw never skips one.
-func TestQueueOrderAcrossNodes(t *testing.T) {
+// fourWriters opens four stores on one fresh database, as four nodes
+// would, with two devices registered.
+func fourWriters(t *testing.T) ([]*postgres.Store, [2]store.Address) {
+	t.Helper()
 	db := postgres.TestDatabase(t)
 	ctx := ctxT(t)
 	var writers []*postgres.Store
@@ -296,14 +295,24 @@ func TestQueueOrderAcrossNodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var to [2]store.Address
-	for i := range to {
+	var dev [2]store.Address
+	for i := range dev {
 		acct, err := writers[0].Register(ctx, store.Registration{CodeHash: server.HashCode(codes[i]), ID: server.NewAccountID(), IdentityKey: []byte{5}, AuthKey: make([]byte, 32)}, t0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		to[i] = store.Address{Account: acct.ID, Device: 1}
+		dev[i] = store.Address{Account: acct.ID, Device: 1}
 	}
+	return writers, dev
+}
+
+// TestQueueOrderAcrossNodes checks what cross-node push relies on: in
+// PostgreSQL, each device's queue becomes visible in sequence order even
+// when several nodes commit to it at once, so a reader that only asks for
+// messages after the last one it saw never skips one.
+func TestQueueOrderAcrossNodes(t *testing.T) {
+	ctx := ctxT(t)
+	writers, to := fourWriters(t)
 	const batches = 150
 	committed := make(chan uint64, 4*batches*3)
 	var wg sync.WaitGroup
@@ -367,29 +376,8 @@ func TestQueueOrderAcrossNodes(t *testing.T) {
 // on one device and send to another, in crossing directions, all commit:
 // the store takes its device locks in one order.
 func TestNoDeadlockAcrossNodes(t *testing.T) {
-	db := postgres.TestDatabase(t)
 	ctx := ctxT(t)
-	var writers []*postgres.Store
-	for range 4 {
-		st, err := postgres.Open(ctx, db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		writers = append(writers, st)
-	}
-	codes, err := server.CreateCodes(ctx, writers[0], 2, time.Hour, t0.Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dev [2]store.Address
-	for i := range dev {
-		acct, err := writers[0].Register(ctx, store.Registration{CodeHash: server.HashCode(codes[i]), ID: server.NewAccountID(), IdentityKey: []byte{5}, AuthKey: make([]byte, 32)}, t0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dev[i] = store.Address{Account: acct.ID, Device: 1}
-	}
+	writers, dev := fourWriters(t)
 	const rounds = 60
 	var wg sync.WaitGroup
 	for w, st := range writers {
