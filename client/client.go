@@ -11,7 +11,9 @@ import (
 	"github.com/skymsg/sky/client/conn"
 	"github.com/skymsg/sky/client/protostore"
 	"github.com/skymsg/sky/client/store"
+	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/protocol/identity"
+	"github.com/skymsg/sky/protocol/sealed"
 	"github.com/skymsg/sky/wire"
 )
 
@@ -36,9 +38,17 @@ type Client struct {
 	subs      map[*Subscription]struct{}
 	heldPeers map[string]bool // peers with messages held for a gap
 
+	// Sealed sending (sealed.go).
+	root           curve.PublicKey           // the pinned trust root
+	access         []byte                    // own access key (under mu)
+	accessUploaded bool                      // the server has its verifier (under mu)
+	cert           *sealed.SenderCertificate // the current sender certificate, or nil (under mu)
+	connSince      time.Time                 // when conn was established (under mu)
+
 	kick       chan struct{} // the outbox has new items
 	expiryKick chan struct{} // a new expiry may be due sooner
 	prekeyKick chan struct{} // one-time prekeys were used
+	sealedKick chan struct{} // the access key changed: upload its verifier
 	stop       chan struct{}
 	wg         sync.WaitGroup
 }
@@ -94,7 +104,7 @@ func deleteServerAccount(ctx context.Context, a store.Account) {
 func newClient(st *store.Store, opts Options) (*Client, error) {
 	c := &Client{opts: opts.withDefaults(), st: st, changed: make(chan struct{}), blocked: map[string]error{},
 		subs: map[*Subscription]struct{}{}, heldPeers: map[string]bool{},
-		kick: make(chan struct{}, 1), expiryKick: make(chan struct{}, 1), prekeyKick: make(chan struct{}, 1), stop: make(chan struct{})}
+		kick: make(chan struct{}, 1), expiryKick: make(chan struct{}, 1), prekeyKick: make(chan struct{}, 1), sealedKick: make(chan struct{}, 1), stop: make(chan struct{})}
 	err := st.View(func(tx *store.Tx) error {
 		var err error
 		if c.acct, err = tx.Account(); err != nil {
@@ -109,6 +119,9 @@ func newClient(st *store.Store, opts Options) (*Client, error) {
 			return fmt.Errorf("%w: the identity key does not parse", store.ErrCorrupt)
 		}
 		c.local = protostore.Local{KeyPair: kp, RegistrationID: li.RegistrationID}
+		if err := c.loadSealed(tx); err != nil {
+			return err
+		}
 		held, err := stringList(tx, setHeldPeers)
 		for _, p := range held {
 			c.heldPeers[p] = true

@@ -57,9 +57,11 @@ func (c *Client) AddContact(id, name string) error {
 }
 
 // RemoveContact removes a contact. The conversation stays; later messages
-// from them arrive as a request again.
+// from them arrive as a request again. The own access key is replaced, so
+// the former contact's delivery token stops working (other contacts get the
+// new key with the next message they receive).
 func (c *Client) RemoveContact(id string) error {
-	return c.update(func(tx *store.Tx) error {
+	err := c.update(func(tx *store.Tx) error {
 		if ok, err := isContact(tx, id); err != nil || !ok {
 			if err == nil {
 				err = ErrNotFound
@@ -68,6 +70,10 @@ func (c *Client) RemoveContact(id string) error {
 		}
 		return tx.DeleteContact(id)
 	})
+	if err != nil {
+		return err
+	}
+	return c.rotateAccessKey()
 }
 
 // Contacts returns the contacts, ordered by ID.
@@ -166,7 +172,7 @@ func forgetPeer(tx *store.Tx, peer string) error {
 	if err := tx.DeleteSessions(peer); err != nil {
 		return err
 	}
-	for _, s := range []string{setIn, setTimerV, setPending, setHeldEnv, setSeqOut} {
+	for _, s := range []string{setIn, setTimerV, setPending, setHeldEnv, setSeqOut, setPeerAccess} {
 		if err := tx.DeleteSetting(s + peer); err != nil {
 			return err
 		}

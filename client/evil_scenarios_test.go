@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -13,10 +14,12 @@ import (
 	"github.com/skymsg/sky/client/content"
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/protocol"
+	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/protocol/fingerprint"
 	"github.com/skymsg/sky/protocol/identity"
 	"github.com/skymsg/sky/protocol/memstore"
 	"github.com/skymsg/sky/protocol/prekey"
+	"github.com/skymsg/sky/protocol/sealed"
 	"github.com/skymsg/sky/wire"
 )
 
@@ -460,9 +463,15 @@ func prefixed(p string, n int) []string {
 	return out
 }
 
-// TestEvilSenderSpoofing is acceptance test 10: the server rewrites the
-// sender (account or device) of Alice's envelopes to Carol. Bob never shows
-// them as Carol's — whether or not he has a session with Carol.
+// TestEvilSenderSpoofing is acceptance test 10, with sealed sender: the
+// server cannot see or rewrite the sender inside a sealed envelope, so it
+// adds sender fields (ignored), and, holding the key that signs sender
+// certificates, mints certificates naming someone else around messages of
+// its own. Bob never shows a message as coming from anyone but the
+// cryptographically authenticated sender: a sender field is ignored, a
+// certificate under another root or past its expiry is refused, one that
+// vouches for a key other than the session's is refused, and a first
+// message with a new key for a known peer is a key change to decide on.
 func TestEvilSenderSpoofing(t *testing.T) {
 	s := startSkyd(t)
 	ev := startEvil(t, s)
@@ -471,46 +480,101 @@ func TestEvilSenderSpoofing(t *testing.T) {
 	bob := newUserAt(t, s, ev.url(), testOptions(nil))
 	a, b, c := alice.c.ID(), bob.c.ID(), carol.c.ID()
 	var mu sync.Mutex
-	rewrite := func(*wire.Sender) {}
+	rewrite := func(*wire.Envelope) {}
 	ev.set(func(acct string, f *wire.Frame) []*wire.Frame {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, e := range pushed(f) {
-			if acct == b && e.GetSender().GetAccount() == a {
-				rewrite(e.Sender)
+			if acct == b {
+				rewrite(e)
 			}
 		}
 		return []*wire.Frame{f}
 	}, nil)
-	set := func(fn func(*wire.Sender)) { mu.Lock(); rewrite = fn; mu.Unlock() }
+	set := func(fn func(*wire.Envelope)) { mu.Lock(); rewrite = fn; mu.Unlock() }
 
-	// No session with Carol: Alice's first message relabelled as Carol's.
-	set(func(s *wire.Sender) { s.Account = c })
+	// Sender fields the server adds to sealed envelopes change nothing.
+	set(func(e *wire.Envelope) { e.Sender = &wire.Sender{Account: c, Device: 1} })
 	alice.send(b, "from alice, claimed carol")
-	d := next(t, bob, func(e *DroppedEvent) bool { return true })
-	if d.From != c {
-		t.Fatalf("dropped %+v", d)
+	m := next(t, bob, func(e *MessageEvent) bool { return true })
+	if m.Message.From != a || m.Message.Text != "from alice, claimed carol" {
+		t.Fatalf("shown as %+v", m.Message)
 	}
-	// With sessions with both (Alice's first message was lost to Bob, so
-	// he also reports a gap of one).
-	set(func(*wire.Sender) {})
-	alice.send(b, "real alice")
+	set(func(e *wire.Envelope) { e.Sender = &wire.Sender{Account: a, Device: 2} })
+	alice.send(b, "claimed another device")
+	if m := next(t, bob, func(e *MessageEvent) bool { return true }); m.Message.From != a {
+		t.Fatalf("shown as %+v", m.Message)
+	}
+	set(func(*wire.Envelope) {})
 	carol.send(b, "real carol")
-	texts(t, bob, 2)
-	if err := bob.c.Accept(a); err != nil {
+	if m := next(t, bob, func(e *MessageEvent) bool { return true }); m.Message.From != c {
+		t.Fatalf("shown as %+v", m.Message)
+	}
+
+	// The server mints certificates with its own key.
+	bundle := bobBundle(t, alice, b)
+	evilKey := curve.GenerateKeyPair()
+	sc, err := s.trust.Certify(77, evilKey.Public)
+	if err != nil {
 		t.Fatal(err)
 	}
-	bob.send(a, "so alice gets a reply and stops sending first messages")
-	texts(t, alice, 1)
-	alice.flush() // her delivery receipt, so that only the messages below follow
-	next(t, bob, func(e *ReceiptEvent) bool { return true })
-	set(func(s *wire.Sender) { s.Account = c })
-	alice.send(b, "claimed carol again")
-	next(t, bob, func(e *DroppedEvent) bool { return e.From == c })
-	set(func(s *wire.Sender) { s.Device = 2 })
-	alice.send(b, "claimed another device")
-	next(t, bob, func(e *DroppedEvent) bool { return e.From == a })
-	set(func(*wire.Sender) {})
+	issuer, err := sealed.NewIssuer(sc, evilKey.Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherRoot := sealed.GenerateTrustRoot()
+	osc, _ := otherRoot.Certify(1, evilKey.Public)
+	otherIssuer, _ := sealed.NewIssuer(osc, evilKey.Private)
+	now := time.Now()
+	inject := func(env *wire.Envelope) {
+		t.Helper()
+		if err := ev.conn(b).inject(pushFrame(env)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		claimed string
+		issuer  *sealed.Issuer
+		expires time.Time
+		certFor func(m *attacker) curve.PublicKey // the key the certificate vouches for
+		sealBy  func(m, m2 *attacker) identity.KeyPair
+		msgBy   func(m, m2 *attacker) *attacker // who makes the inner first message
+		want    string                          // "dropped" or "changed"
+	}{
+		{"another root", c, otherIssuer, now.Add(time.Hour), ik1, seal1, msg1, "dropped"},
+		{"expired", c, issuer, now.Add(-time.Hour), ik1, seal1, msg1, "dropped"},
+		{"certificate for another key than the message's", c, issuer, now.Add(time.Hour), ik1, seal1, msg2, "dropped"},
+		{"a new peer, certificate for another key than the message's", "zzzzzzzzzz", issuer, now.Add(time.Hour), ik1, seal1, msg2, "dropped"},
+		{"a known peer's name with a new key", c, issuer, now.Add(time.Hour), ik1, seal1, msg1, "changed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m1, m2 := newAttacker(), newAttacker()
+			cert, err := tc.issuer.Issue(sealed.Sender{UUID: tc.claimed, DeviceID: 1, IdentityKey: tc.certFor(m1)}, tc.expires)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inner := tc.msgBy(m1, m2).firstMessage(t, tc.claimed, b, bundle, "send me your keys")
+			env, err := sealed.Encrypt(&sealed.Content{Type: sealed.MessageType(inner[0]), Sender: cert, Message: inner[1:]},
+				tc.sealBy(m1, m2), bob.c.local.KeyPair.Public)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inject(&wire.Envelope{Id: randomID(), ServerTime: now.Unix(), Content: env})
+			switch tc.want {
+			case "dropped":
+				next(t, bob, func(e *DroppedEvent) bool { return true })
+			case "changed":
+				if e := next(t, bob, func(e *IdentityChangedEvent) bool { return true }); e.Peer != tc.claimed {
+					t.Fatalf("key change for %s", e.Peer)
+				}
+				if err := bob.c.KeepIdentity(tc.claimed); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+	// Nothing of it was shown; a real message still is.
 	alice.send(b, "the end")
 	if got := texts(t, bob, 1); got[0] != "the end" {
 		t.Fatalf("bob shows %q", got)
@@ -518,11 +582,49 @@ func TestEvilSenderSpoofing(t *testing.T) {
 	if got := historyTexts(t, bob.c, c); !eq(got, []string{"<real carol"}) {
 		t.Fatalf("carol's conversation at bob: %q", got)
 	}
-	// Alice's messages that were dropped were never shown under her name
-	// either; she sees them undelivered (no receipt).
-	if got := historyTexts(t, bob.c, a); !eq(got, []string{"<real alice", ">so alice gets a reply and stops sending first messages", "<the end"}) {
+	if got := historyTexts(t, bob.c, a); !eq(got, []string{"<from alice, claimed carol", "<claimed another device", "<the end"}) {
 		t.Fatalf("alice's conversation at bob: %q", got)
 	}
+	if got := historyTexts(t, bob.c, "zzzzzzzzzz"); len(got) != 0 {
+		t.Fatalf("a minted sender's conversation: %q", got)
+	}
+}
+
+func ik1(m *attacker) curve.PublicKey       { return m.ik.Public }
+func seal1(m, _ *attacker) identity.KeyPair { return m.ik }
+func msg1(m, _ *attacker) *attacker         { return m }
+func msg2(_, m2 *attacker) *attacker        { return m2 }
+func randomID() []byte                      { id := make([]byte, 16); crand.Read(id); return id }
+func bobBundle(t *testing.T, u *user, peer string) *prekey.Bundle {
+	t.Helper()
+	cn, err := u.c.connected(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := cn.Call(ctxT(t), &wire.Request{Op: &wire.Request_FetchBundles{FetchBundles: &wire.FetchBundles{Account: peer}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bb, err := toBundle(r.GetBundles().GetBundles()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bb
+}
+
+// firstMessage is a real first message (type byte and bytes) from the
+// attacker, claiming to be from, to the device whose bundle is given.
+func (m *attacker) firstMessage(t *testing.T, from, to string, b *prekey.Bundle, text string) []byte {
+	t.Helper()
+	local, remote := protocol.Address{Name: from, DeviceID: 1}, protocol.Address{Name: to, DeviceID: 1}
+	if err := protocol.ProcessPreKeyBundle(ctxT(t), m.store.Stores(), local, remote, b, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ct, err := protocol.Encrypt(ctxT(t), m.store.Stores(), local, remote, fakeText(t, from, to, 1, text), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]byte{byte(ct.Type)}, ct.Bytes...)
 }
 
 // contentT builds a padded text content by hand.

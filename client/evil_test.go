@@ -173,7 +173,7 @@ func pushFrame(envs ...*wire.Envelope) *wire.Frame {
 func newUserAt(t testing.TB, s *skyd, url string, opts Options) *user {
 	t.Helper()
 	dir := t.TempDir() + "/home"
-	c, err := Register(ctxT(t), dir, pass, url, s.code(), opts)
+	c, err := Register(ctxT(t), dir, pass, url, s.root, s.code(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/skymsg/sky/client"
 	"github.com/skymsg/sky/client/store/keyfile"
+	"github.com/skymsg/sky/protocol/sealed"
 	"github.com/skymsg/sky/server"
 	"github.com/skymsg/sky/server/store/sqlite"
 )
@@ -23,9 +25,13 @@ func Example() {
 	tmp, _ := os.MkdirTemp("", "sky-example")
 	defer os.RemoveAll(tmp)
 
-	// A skyd with two activation codes.
+	// A skyd with two activation codes, certified by the operator's
+	// trust root (whose public key the operator hands out with the codes).
 	st, _ := sqlite.Open(ctx, filepath.Join(tmp, "skyd.db"))
 	defer st.Close()
+	trust := sealed.GenerateTrustRoot()
+	server.Certify(ctx, st, trust, 0)
+	root, _ := client.ParseTrustRoot(base64.StdEncoding.EncodeToString(trust.Public().Bytes()))
 	srv, _ := server.New(ctx, server.Config{Store: st})
 	defer srv.Close()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -35,13 +41,13 @@ func Example() {
 
 	// Examples use a cheap KDF; real accounts keep the default.
 	opts := client.Options{KDF: keyfile.Params{Time: 1, MemoryKiB: 64, Threads: 1}}
-	alice, err := client.Register(ctx, filepath.Join(tmp, "alice"), []byte("alice's passphrase"), url, codes[0], opts)
+	alice, err := client.Register(ctx, filepath.Join(tmp, "alice"), []byte("alice's passphrase"), url, root, codes[0], opts)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	defer alice.Close()
-	bob, _ := client.Register(ctx, filepath.Join(tmp, "bob"), []byte("bob's passphrase"), url, codes[1], opts)
+	bob, _ := client.Register(ctx, filepath.Join(tmp, "bob"), []byte("bob's passphrase"), url, root, codes[1], opts)
 	defer bob.Close()
 	events := bob.Subscribe()
 	go alice.Run(ctx)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/client/store/keyfile"
+	"github.com/skymsg/sky/protocol/sealed"
 	"github.com/skymsg/sky/server"
 	"github.com/skymsg/sky/server/servertest"
 	serverstore "github.com/skymsg/sky/server/store"
@@ -46,10 +47,12 @@ func (c *clock) Advance(d time.Duration) {
 // skyd is a real server on a fixed loopback address that can be restarted
 // on the same store and address.
 type skyd struct {
-	t    testing.TB
-	addr string
-	st   serverstore.Store
-	srv  *servertest.Server
+	t     testing.TB
+	addr  string
+	st    serverstore.Store
+	srv   *servertest.Server
+	root  TrustRoot         // the operator's trust root, which clients pin
+	trust *sealed.TrustRoot // its private half, for tests that play a server minting certificates
 }
 
 func startSkyd(t testing.TB) *skyd {
@@ -59,7 +62,8 @@ func startSkyd(t testing.TB) *skyd {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	s := &skyd{t: t, st: st}
+	trust := servertest.Certify(t, st)
+	s := &skyd{t: t, st: st, root: TrustRoot{key: trust.Public()}, trust: trust}
 	s.start("127.0.0.1:0")
 	t.Cleanup(func() { s.srv.Stop() })
 	return s
@@ -125,7 +129,7 @@ func ctxT(t testing.TB) context.Context {
 func newUser(t testing.TB, s *skyd, opts Options) *user {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "home")
-	c, err := Register(ctxT(t), dir, pass, s.url(), s.code(), opts)
+	c, err := Register(ctxT(t), dir, pass, s.url(), s.root, s.code(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

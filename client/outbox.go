@@ -76,12 +76,14 @@ func (c *Client) sendPass(ctx context.Context, cn *conn.Conn) error {
 	if err := c.view(func(tx *store.Tx) (err error) { items, err = tx.Outbox(); return }); err != nil {
 		return err
 	}
+	pool := &anonPool{url: c.acct.Server}
+	defer pool.close()
 	skip := map[string]bool{}
 	for _, it := range items {
 		if skip[it.To] {
 			continue
 		}
-		err := c.deliver(ctx, cn, it)
+		err := c.deliver(ctx, cn, pool, it)
 		c.mu.Lock()
 		delete(c.blocked, it.To)
 		c.mu.Unlock()
@@ -144,11 +146,17 @@ func (c *Client) fail(it store.Outgoing, why error) error {
 	return err
 }
 
-// deliver seals (once) and sends one item, then dequeues it.
-func (c *Client) deliver(ctx context.Context, cn *conn.Conn, it store.Outgoing) error {
+// deliver encrypts (once) and sends one item, then dequeues it. The
+// session ciphertext is kept in the item; the sealed envelope around it is
+// made at each attempt, with the current sender certificate.
+func (c *Client) deliver(ctx context.Context, cn *conn.Conn, pool *anonPool, it store.Outgoing) error {
 	item, err := decodeOutItem(it.Payload)
 	if err != nil {
 		return c.fail(it, err) // a damaged item can never be sent
+	}
+	cert := c.senderCertificate()
+	if cert == nil {
+		return &errRetry{err: errNoCertificate, wait: retryAfter}
 	}
 	if len(item.Sealed) == 0 {
 		if item, err = c.seal(ctx, cn, it, item); err != nil {
@@ -156,7 +164,11 @@ func (c *Client) deliver(ctx context.Context, cn *conn.Conn, it store.Outgoing) 
 		}
 	}
 	for _, d := range item.Sealed {
-		_, err := cn.Call(ctx, &wire.Request{Op: &wire.Request_Send{Send: &wire.Send{Account: it.To, Device: d.Device, Content: d.Bytes}}})
+		env, err := c.sealFor(it.To, d.Device, d.Bytes, cert)
+		if err != nil {
+			return err
+		}
+		err = c.post(ctx, cn, pool, it.To, d.Device, env)
 		switch {
 		case err == nil:
 		case errors.Is(err, wire.ErrRateLimited), errors.Is(err, wire.ErrQueueFull), errors.Is(err, wire.ErrUnavailable), errors.Is(err, wire.ErrInternal):

@@ -14,6 +14,7 @@ import (
 	"github.com/skymsg/sky/client/protostore"
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/protocol"
+	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/protocol/message"
 	"github.com/skymsg/sky/wire"
 )
@@ -124,21 +125,37 @@ func isProtocolError(err error) bool {
 
 // receiveOne handles one envelope. It returns an error only when the store
 // fails; anything wrong with the envelope drops it.
+//
+// A sealed envelope (the usual kind) names its sender only inside, in a
+// certificate under the pinned trust root, which vouches for the identity
+// key the sender sealed it with; that key must be the one pinned for the
+// sender's session. An identified envelope (from clients without sealed
+// sender) names its sender outside, which only chooses the session to try.
 func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.Stores, env *wire.Envelope, b *batch) error {
-	from := env.GetSender()
-	if from == nil {
-		b.drop("", "a sender-less (sealed) envelope, which this version does not read")
-		return nil
-	}
-	peer, dev := from.GetAccount(), from.GetDevice()
-	if !ValidID(peer) || dev == 0 || dev > 127 || peer == c.acct.ID {
-		b.drop("", "an envelope with an impossible sender")
-		return nil
+	var (
+		peer    string
+		dev     uint32
+		raw     []byte
+		certKey *curve.PublicKey // the identity key a sealed envelope's certificate vouches for
+	)
+	if isSealed(env) {
+		p, d, inner, key, drop := c.unseal(env, b.now)
+		if drop != "" {
+			b.drop(p, drop)
+			return nil
+		}
+		peer, dev, raw, certKey = p, d, inner, &key
+	} else {
+		from := env.GetSender()
+		peer, dev, raw = from.GetAccount(), from.GetDevice(), env.GetContent()
+		if !ValidID(peer) || dev == 0 || dev > 127 || peer == c.acct.ID {
+			b.drop("", "an envelope with an impossible sender")
+			return nil
+		}
 	}
 	if blocked, err := isBlocked(tx, peer); err != nil || blocked {
 		return err // rejected by the user: dropped without a trace
 	}
-	raw := env.GetContent()
 	if len(raw) < 2 || (raw[0] != envWhisper && raw[0] != envPreKey) {
 		b.drop(peer, "an envelope of unknown type")
 		return nil
@@ -146,6 +163,9 @@ func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.St
 	addr := protocol.Address{Name: peer, DeviceID: dev}
 	local := protocol.Address{Name: c.acct.ID, DeviceID: c.acct.DeviceID}
 	ct, plain, drop, err := c.open(ctx, ps, local, addr, raw)
+	if err == nil && drop == "" && certKey != nil {
+		drop, err = certMatches(ps, addr, raw, ct == nil, *certKey)
+	}
 	if err != nil || drop != "" {
 		ps.Discard()
 		if err == nil {
@@ -160,7 +180,7 @@ func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.St
 		// A first message made with a key that is not the pinned one, and
 		// that names its sender truthfully: a key change to decide on.
 		ps.Discard()
-		return c.identityChangedOnReceive(tx, peer, dev, env, b)
+		return c.identityChangedOnReceive(tx, peer, dev, env, raw, b)
 	}
 	fresh, err := tx.MarkSeen("msg/"+peer+"/"+ct.ID.String(), b.now)
 	if err != nil {
@@ -173,7 +193,39 @@ func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.St
 		b.drop(peer, "a message delivered twice")
 		return nil
 	}
+	if err := keepPeerAccess(tx, peer, ct.AccessKey); err != nil {
+		return err
+	}
 	return c.apply(tx, peer, ct, plain, b)
+}
+
+// certMatches checks that the identity key a sealed envelope's certificate
+// vouches for is the sender's: the key pinned for the session that
+// decrypted it, or, for a first message made with a changed key (trial),
+// the key that message carries. A server minting a certificate for one
+// person around another's message is caught here.
+func certMatches(ps *protostore.Stores, addr protocol.Address, raw []byte, trial bool, certKey curve.PublicKey) (drop string, err error) {
+	var key curve.PublicKey
+	if trial {
+		m, perr := message.ParsePreKeySignalMessage(raw[1:])
+		if perr != nil {
+			return "a malformed first message", nil
+		}
+		key = m.IdentityKey
+	} else {
+		k, ok, err := ps.PinnedIdentity(addr)
+		if err != nil {
+			return "", err
+		}
+		if !ok {
+			return "a sealed message from a sender with no pinned key", nil
+		}
+		key = k
+	}
+	if key != certKey {
+		return "a sealed message whose certificate vouches for another identity key than its session's", nil
+	}
+	return "", nil
 }
 
 // open decrypts raw from addr and checks what it says. It returns the
@@ -511,10 +563,10 @@ func (c *Client) releaseHeldNow() error {
 }
 
 // identityChangedOnReceive records that peer's device presented a new
-// identity key in a first message, and keeps the envelope until the user
-// decides.
-func (c *Client) identityChangedOnReceive(tx *store.Tx, peer string, dev uint32, env *wire.Envelope, b *batch) error {
-	m, err := message.ParsePreKeySignalMessage(env.GetContent()[1:])
+// identity key in a first message (raw: its type byte and bytes), and keeps
+// the envelope until the user decides.
+func (c *Client) identityChangedOnReceive(tx *store.Tx, peer string, dev uint32, env *wire.Envelope, raw []byte, b *batch) error {
+	m, err := message.ParsePreKeySignalMessage(raw[1:])
 	if err != nil {
 		b.drop(peer, "a malformed first message")
 		return nil
@@ -526,7 +578,7 @@ func (c *Client) identityChangedOnReceive(tx *store.Tx, peer string, dev uint32,
 	if ev != nil {
 		b.events = append(b.events, ev)
 	}
-	raw, err := proto.Marshal(env)
+	kept, err := proto.Marshal(env)
 	if err != nil {
 		return fmt.Errorf("keeping an envelope: %w", err)
 	}
@@ -539,7 +591,7 @@ func (c *Client) identityChangedOnReceive(tx *store.Tx, peer string, dev uint32,
 		envs = envs[len(envs)-maxHeldEnvelopes+1:]
 	}
 	var out []byte
-	for _, e := range append(envs, raw) {
+	for _, e := range append(envs, kept) {
 		out = putBytes(out, 1, e)
 	}
 	return tx.SetSetting(setHeldEnv+peer, out)

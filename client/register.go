@@ -20,19 +20,28 @@ import (
 // activation code at the server, and uploads the public prekeys. The
 // returned Client is open; its ID is the new Sky ID.
 //
+// root is the server operator's trust root, given to the user out of band
+// with the activation code. The server must present a certificate signed by
+// it before the code is redeemed (ErrTrustRoot otherwise), and the client
+// pins it for good: sealed messages are accepted, and sender certificates
+// used, only under this root.
+//
 // If the server refuses (for example an unknown code), the new store is
 // erased again, so the user can simply try again.
-func Register(ctx context.Context, dir string, passphrase []byte, serverURL, code string, opts Options) (*Client, error) {
+func Register(ctx context.Context, dir string, passphrase []byte, serverURL string, root TrustRoot, code string, opts Options) (*Client, error) {
 	url, err := conn.NormalizeURL(serverURL)
 	if err != nil {
 		return nil, err
+	}
+	if root.IsZero() {
+		return nil, ErrNoTrustRoot
 	}
 	opts = opts.withDefaults()
 	st, err := store.Create(dir, passphrase, store.Options{KDF: opts.KDF, MaxFailedUnlocks: opts.MaxFailedUnlocks})
 	if err != nil {
 		return nil, err
 	}
-	c, err := register(ctx, st, url, code, opts)
+	c, err := register(ctx, st, url, root, code, opts)
 	if err != nil {
 		st.Wipe()
 		return nil, err
@@ -40,7 +49,7 @@ func Register(ctx context.Context, dir string, passphrase []byte, serverURL, cod
 	return c, nil
 }
 
-func register(ctx context.Context, st *store.Store, url, code string, opts Options) (*Client, error) {
+func register(ctx context.Context, st *store.Store, url string, root TrustRoot, code string, opts Options) (*Client, error) {
 	ik := identity.Generate()
 	regID := identity.NewRegistrationID()
 	_, authKey, err := ed25519.GenerateKey(rand.Reader)
@@ -52,6 +61,9 @@ func register(ctx context.Context, st *store.Store, url, code string, opts Optio
 		return nil, err
 	}
 	if err := st.Update(func(tx *store.Tx) error {
+		if err := initSealed(tx, root); err != nil {
+			return err
+		}
 		return tx.SetLocalIdentity(store.LocalIdentity{KeyPair: ikBytes, RegistrationID: regID})
 	}); err != nil {
 		return nil, err
@@ -61,6 +73,9 @@ func register(ctx context.Context, st *store.Store, url, code string, opts Optio
 		return nil, err
 	}
 	defer cn.Close()
+	if err := checkServerCertificate(cn.Welcome(), root); err != nil {
+		return nil, err
+	}
 	reg, err := cn.Register(ctx, code, authKey, ik.Public.Bytes(), regID)
 	switch {
 	case errors.Is(err, wire.ErrCodeInvalid):
@@ -90,6 +105,9 @@ func register(ctx context.Context, st *store.Store, url, code string, opts Optio
 	defer cancel()
 	if _, err := c.uploadPending(uctx, cn); err != nil {
 		c.opts.Logger.Warn("uploading prekeys failed; will retry on the next connection", "err", err)
+	}
+	if _, err := c.maintainSealed(uctx, cn); err != nil {
+		c.opts.Logger.Warn("uploading the delivery token's verifier failed; will retry on the next connection", "err", err)
 	}
 	return c, nil
 }

@@ -120,7 +120,7 @@ func (c *Client) runConn(ctx context.Context) error {
 		return serverError(err)
 	}
 	c.mu.Lock()
-	c.conn, c.connErr, c.sendErr = cn, nil, nil
+	c.conn, c.connErr, c.sendErr, c.connSince = cn, nil, nil, time.Now()
 	if info != nil && !info.GetCanSend() {
 		c.sendErr = ErrExpired
 		if info.GetRevoked() {
@@ -129,6 +129,16 @@ func (c *Client) runConn(ctx context.Context) error {
 	}
 	c.blocked = map[string]error{}
 	c.mu.Unlock()
+	mctx, mcancel := context.WithTimeout(ctx, 20*time.Second)
+	refresh, err := c.maintainSealed(mctx, cn)
+	mcancel()
+	if err != nil {
+		cn.Close()
+		c.mu.Lock()
+		c.conn = nil
+		c.mu.Unlock()
+		return err
+	}
 	c.notify()
 	c.emit(&ConnectionEvent{Connected: true})
 
@@ -143,9 +153,10 @@ func (c *Client) runConn(ctx context.Context) error {
 		c.mu.Unlock()
 		c.notify()
 	}()
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); c.sendLoop(cctx, cn) }()
 	go func() { defer wg.Done(); c.prekeyLoop(cctx, cn) }()
+	go func() { defer wg.Done(); c.sealedLoop(cctx, cn, refresh) }()
 
 	tick := time.NewTicker(max(c.opts.GapTimeout/4, 100*time.Millisecond))
 	defer tick.Stop()

@@ -87,6 +87,17 @@ type Conn struct {
 // Dial connects to the server at rawURL (see NormalizeURL) and completes the
 // handshake. The connection is not yet authenticated.
 func Dial(ctx context.Context, rawURL string) (*Conn, error) {
+	return dial(ctx, rawURL, false)
+}
+
+// DialAnonymous is Dial for an anonymous connection: one that never
+// authenticates and only sends sealed messages with delivery tokens, so the
+// server cannot tie them to an account (docs/protocol.md).
+func DialAnonymous(ctx context.Context, rawURL string) (*Conn, error) {
+	return dial(ctx, rawURL, true)
+}
+
+func dial(ctx context.Context, rawURL string, anonymous bool) (*Conn, error) {
 	u, err := NormalizeURL(rawURL)
 	if err != nil {
 		return nil, err
@@ -97,7 +108,7 @@ func Dial(ctx context.Context, rawURL string) (*Conn, error) {
 	}
 	ws.SetReadLimit(wire.MaxServerFrameBytes)
 	c := &Conn{ws: ws, pending: map[uint64]chan *wire.Response{}, pushes: make(chan []*wire.Envelope, PushBuffer), done: make(chan struct{}), quit: make(chan struct{})}
-	if err := c.write(ctx, &wire.Frame{Body: &wire.Frame_Hello{Hello: &wire.Hello{Versions: []uint32{wire.Version}}}}); err != nil {
+	if err := c.write(ctx, &wire.Frame{Body: &wire.Frame_Hello{Hello: &wire.Hello{Versions: []uint32{wire.Version}, Anonymous: anonymous}}}); err != nil {
 		ws.CloseNow()
 		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
 	}

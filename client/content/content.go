@@ -37,6 +37,8 @@ const (
 	// MaxTextBytes bounds a text body, so that a padded message fits the
 	// server's 256 KiB limit with room for the session's overhead.
 	MaxTextBytes = 64 << 10
+	// AccessKeySize is the size of an access key.
+	AccessKeySize = 32
 	// MaxReceiptIDs bounds the message IDs of one receipt.
 	MaxReceiptIDs = 1000
 	// MinTimer and MaxTimer bound a disappearing-messages timer; 0 is off.
@@ -110,6 +112,11 @@ type Content struct {
 	// Seq numbers the sender's shown messages (texts and timer changes) in
 	// this conversation, from 1; receipts carry 0.
 	Seq uint64
+	// AccessKey, when set, is the sender's access key (AccessKeySize
+	// bytes): the secret its delivery token derives from, which lets the
+	// recipient send it sealed messages without naming itself to the
+	// server. Senders share it only with their contacts.
+	AccessKey []byte
 
 	Kind    Kind
 	Text    string        // KindText
@@ -145,6 +152,8 @@ func (c *Content) Check() error {
 		return bad("no message ID")
 	case c.SentAt.IsZero():
 		return bad("no send time")
+	case len(c.AccessKey) != 0 && len(c.AccessKey) != AccessKeySize:
+		return bad("bad access key")
 	}
 	switch c.Kind {
 	case KindText:

@@ -18,6 +18,7 @@ func sample(kind Kind) *Content {
 	switch kind {
 	case KindText:
 		c.Seq, c.Text, c.Timer = 7, "héllo, Bob", 30*time.Second
+		c.AccessKey = bytes.Repeat([]byte{0xAC}, AccessKeySize)
 	case KindTimerChange:
 		c.Seq, c.Timer, c.TimerV = 8, time.Hour, 3
 	case KindReceipt:
@@ -42,7 +43,8 @@ func TestRoundTrip(t *testing.T) {
 		}
 		if fmt.Sprint(got.IDs) != fmt.Sprint(c.IDs) || got.Text != c.Text || got.Timer != c.Timer || got.TimerV != c.TimerV ||
 			got.Receipt != c.Receipt || got.Seq != c.Seq || !got.SentAt.Equal(c.SentAt) || got.ID != c.ID ||
-			got.Sender != c.Sender || got.Recipient != c.Recipient || got.SenderDevice != c.SenderDevice || got.Kind != c.Kind {
+			got.Sender != c.Sender || got.Recipient != c.Recipient || got.SenderDevice != c.SenderDevice || got.Kind != c.Kind ||
+			!bytes.Equal(got.AccessKey, c.AccessKey) {
 			t.Errorf("%s: round trip changed the content:\n got %+v\nwant %+v", c.Kind, *got, *c)
 		}
 	}
@@ -62,6 +64,7 @@ func TestEncodeRefuses(t *testing.T) {
 		"text too long":    func(c *Content) { c.Text = strings.Repeat("a", MaxTextBytes+1) },
 		"text without seq": func(c *Content) { c.Seq = 0 },
 		"unknown kind":     func(c *Content) { c.Kind = 42 },
+		"short access key": func(c *Content) { c.AccessKey = make([]byte, 31) },
 	} {
 		c := sample(KindText)
 		mutate(c)
@@ -115,6 +118,9 @@ func TestDecode(t *testing.T) {
 		{"no version", raw(append(header()[1:], text)...), ErrMalformed},
 		{"version 0", raw(append([]func([]byte) []byte{v(fVersion, 0)}, append(header()[1:], text)...)...), ErrMalformed},
 		{"short ID", raw(append(append(header()[:4], s(fID, []byte{1})), text)...), ErrMalformed},
+		{"access key", raw(append(header(), s(fAccessKey, make([]byte, 32)), text)...), nil},
+		{"short access key", raw(append(header(), s(fAccessKey, make([]byte, 31)), text)...), ErrMalformed},
+		{"access key twice", raw(append(header(), s(fAccessKey, make([]byte, 32)), s(fAccessKey, make([]byte, 32)), text)...), ErrMalformed},
 		{"wrong wire type", raw(append(header(), s(fSeq, []byte{1}), text)...), ErrMalformed},
 		{"truncated", raw(append(header(), text)...)[:20], ErrMalformed},
 		{"empty", nil, ErrMalformed},

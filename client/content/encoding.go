@@ -17,6 +17,7 @@ const (
 	fID           = 5
 	fSentAt       = 6 // unix milliseconds
 	fSeq          = 7
+	fAccessKey    = 8
 
 	firstBody = 10
 	lastBody  = 99
@@ -47,6 +48,9 @@ func Encode(c *Content) ([]byte, error) {
 	b = appendVarint(b, fSentAt, uint64(c.SentAt.UnixMilli()))
 	if c.Seq != 0 {
 		b = appendVarint(b, fSeq, c.Seq)
+	}
+	if len(c.AccessKey) > 0 {
+		b = appendBytes(b, fAccessKey, c.AccessKey)
 	}
 	var body []byte
 	switch c.Kind {
@@ -115,7 +119,7 @@ func Decode(b []byte) (*Content, error) {
 			case fSeq:
 				c.Seq = v
 			}
-		case num == fSender || num == fRecipient || num == fID:
+		case num == fSender || num == fRecipient || num == fID || num == fAccessKey:
 			v, err := consumeBytes(&b, typ)
 			if err != nil {
 				return nil, err
@@ -130,6 +134,11 @@ func Decode(b []byte) (*Content, error) {
 					return nil, malformed("message ID size")
 				}
 				copy(c.ID[:], v)
+			case fAccessKey:
+				if len(v) != AccessKeySize {
+					return nil, malformed("access key size")
+				}
+				c.AccessKey = append([]byte(nil), v...)
 			}
 		case num >= firstBody && num <= lastBody:
 			if c.Kind != 0 {

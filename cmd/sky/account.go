@@ -15,13 +15,18 @@ func cmdInit(e *env, args []string) error {
 	fs := flag.NewFlagSet("init", flag.ContinueOnError)
 	server := fs.String("server", "", "")
 	code := fs.String("code", "", "")
+	trustRoot := fs.String("trust-root", "", "")
 	asJSON := fs.Bool("json", false, "")
 	wipeAfter := fs.Int("wipe-after", 0, "")
-	if _, err := parse(fs, args, 0, 0, "--server URL --code CODE"); err != nil {
+	if _, err := parse(fs, args, 0, 0, "--server URL --trust-root KEY --code CODE"); err != nil {
 		return err
 	}
-	if *server == "" || *code == "" {
-		return usageError("init needs --server URL and --code CODE (the activation code from your server's operator)")
+	if *server == "" || *code == "" || *trustRoot == "" {
+		return usageError("init needs --server URL, --trust-root KEY and --code CODE (the server's trust root and an activation code, from your server's operator)")
+	}
+	root, err := client.ParseTrustRoot(*trustRoot)
+	if err != nil {
+		return usageError("--trust-root: %v", err)
 	}
 	if exists, _ := storeExists(e.home); exists {
 		return fmt.Errorf("there is already a Sky account in %s; use it, or choose another directory with --home", e.home)
@@ -37,7 +42,7 @@ func cmdInit(e *env, args []string) error {
 	opts.MaxFailedUnlocks = *wipeAfter
 	ctx, cancel := context.WithTimeout(e.ctx, 2*connectTimeout)
 	defer cancel()
-	c, err := client.Register(ctx, storeDir(e.home), pass, *server, *code, opts)
+	c, err := client.Register(ctx, storeDir(e.home), pass, *server, root, *code, opts)
 	if err != nil {
 		return fmt.Errorf("creating the account failed: %w", err)
 	}

@@ -41,8 +41,9 @@ const usage = `sky is the Sky client.
 
 usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
 
-  init --server URL --code CODE [--wipe-after N]
-                                    create an account; prints your Sky ID
+  init --server URL --trust-root KEY --code CODE [--wipe-after N]
+                                    create an account; prints your Sky ID (KEY is the
+                                    server's trust root, from its operator, pinned for good)
   id [--qr]                         print your Sky ID (and a QR code)
   send ID TEXT | send ID -          send a message (- reads the text from stdin)
   receive [--follow] [--timeout D] [--json]

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +16,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/skymsg/sky/client/store/keyfile"
+	"github.com/skymsg/sky/protocol/sealed"
 	"github.com/skymsg/sky/server"
 	"github.com/skymsg/sky/server/store/sqlite"
 )
@@ -41,6 +44,7 @@ type skydForScript struct {
 	st   *sqlite.Store
 	path string
 	addr string
+	root string // the operator's trust root, as skyd prints it
 	srv  *server.Server
 	stop func()
 }
@@ -50,6 +54,18 @@ func (s *skydForScript) start() error {
 	if err != nil {
 		return err
 	}
+	root, err := server.TrustRoot(context.Background(), st)
+	if errors.Is(err, server.ErrNoServerCertificate) {
+		tr := sealed.GenerateTrustRoot()
+		if _, err = server.Certify(context.Background(), st, tr, 0); err == nil {
+			root = tr.Public()
+		}
+	}
+	if err != nil {
+		st.Close()
+		return err
+	}
+	s.root = base64.StdEncoding.EncodeToString(root.Bytes())
 	addr := s.addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
@@ -117,6 +133,7 @@ func TestScripts(t *testing.T) {
 				}
 			})
 			env.Setenv("SKYD", "ws://"+s.addr)
+			env.Setenv("SKYD_ROOT", s.root)
 			env.Setenv("SKY_PASSPHRASE", "correct horse battery staple")
 			return nil
 		},

@@ -15,7 +15,7 @@ import (
 const connectTimeout = 15 * time.Second
 
 func (e *env) noAccount() error {
-	return fmt.Errorf("there is no Sky account in %s; create one with: sky init --server URL --code CODE", e.home)
+	return fmt.Errorf("there is no Sky account in %s; create one with: sky init --server URL --trust-root KEY --code CODE", e.home)
 }
 
 // testKDF, when set, is the Argon2id cost of the stores init makes. Only

@@ -1,0 +1,209 @@
+package client
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/skymsg/sky/protocol/sealed"
+	"github.com/skymsg/sky/server/servertest"
+	"github.com/skymsg/sky/wire"
+)
+
+// sendLog records every Send a client makes through the evil proxy: on
+// which connection (the authenticated account, "" for one that never
+// authenticated), with a token or as a sealed request, and how large.
+type sendLog struct {
+	mu    sync.Mutex
+	sends []loggedSend
+}
+
+type loggedSend struct {
+	conn, to   string
+	token      bool
+	sealed     bool
+	size       int
+	identified bool // neither token nor sealed: the sender is stored
+}
+
+func (l *sendLog) toServer(acct string, f *wire.Frame) []*wire.Frame {
+	if s := f.GetRequest().GetSend(); s != nil {
+		l.mu.Lock()
+		l.sends = append(l.sends, loggedSend{conn: acct, to: s.GetAccount(), token: len(s.GetDeliveryToken()) > 0, sealed: s.GetSealed(),
+			size: len(s.GetContent()), identified: len(s.GetDeliveryToken()) == 0 && !s.GetSealed()})
+		l.mu.Unlock()
+	}
+	return []*wire.Frame{f}
+}
+
+func (l *sendLog) take() []loggedSend {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.sends
+	l.sends = nil
+	return out
+}
+
+// TestSealedDelivery: a first message goes as a sealed request on the
+// sender's own connection; the recipient's reply, and everything after,
+// goes with the recipient's delivery token on connections that never
+// authenticate. Every envelope is padded to a sealed size and pushed with no
+// sender. Removing a contact rotates the access key: the former contact's
+// token stops working and its next message is a request again.
+func TestSealedDelivery(t *testing.T) {
+	s := startSkyd(t)
+	ev := startEvil(t, s)
+	var log sendLog
+	var pushMu sync.Mutex
+	var pushedWithSender, pushedOutsideBuckets int
+	ev.set(func(acct string, f *wire.Frame) []*wire.Frame {
+		pushMu.Lock()
+		defer pushMu.Unlock()
+		for _, e := range pushed(f) {
+			if e.GetSender() != nil {
+				pushedWithSender++
+			}
+			if !wire.IsSealedSize(len(e.GetContent())) {
+				pushedOutsideBuckets++
+			}
+		}
+		return []*wire.Frame{f}
+	}, log.toServer)
+	alice := newUserAt(t, s, ev.url(), testOptions(nil))
+	bob := newUserAt(t, s, ev.url(), testOptions(nil))
+	a, b := alice.c.ID(), bob.c.ID()
+
+	alice.send(b, "hello bob")
+	texts(t, bob, 1)
+	got := log.take()
+	if len(got) != 1 || got[0].conn != a || !got[0].sealed || got[0].token || got[0].to != b {
+		t.Fatalf("first contact sent as %+v, want one sealed request on Alice's connection", got)
+	}
+	if err := bob.c.Accept(a); err != nil {
+		t.Fatal(err)
+	}
+	bob.send(a, "hi alice, a long answer: "+strings.Repeat("x", 3000))
+	texts(t, alice, 1)
+	alice.send(b, "now with your token")
+	texts(t, bob, 1)
+	alice.flush()
+	bob.flush()
+	for _, snd := range log.take() {
+		if snd.conn != "" || !snd.token || snd.sealed || snd.identified {
+			t.Fatalf("a send after both shared their keys: %+v, want a token on an anonymous connection", snd)
+		}
+		if !wire.IsSealedSize(snd.size) {
+			t.Fatalf("a sealed envelope of %d bytes", snd.size)
+		}
+	}
+
+	// Bob removes Alice: his access key rotates, her token is refused, and
+	// her next message arrives as a request.
+	if err := bob.c.RemoveContact(a); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "Bob's new verifier", func() bool {
+		bob.c.mu.Lock()
+		defer bob.c.mu.Unlock()
+		return bob.c.accessUploaded
+	})
+	alice.send(b, "are we still friends?")
+	if m := next(t, bob, func(e *MessageEvent) bool { return true }); !m.Message.Request || m.Message.From != a {
+		t.Fatalf("after rotation shown as %+v", m.Message)
+	}
+	sends := log.take()
+	last := sends[len(sends)-1]
+	if len(sends) < 2 || !sends[len(sends)-2].token || last.conn != a || !last.sealed {
+		t.Fatalf("after rotation Alice sent %+v: want the refused token, then a sealed request", sends)
+	}
+	pushMu.Lock()
+	defer pushMu.Unlock()
+	if pushedWithSender != 0 || pushedOutsideBuckets != 0 {
+		t.Fatalf("%d envelopes pushed with a sender, %d outside the sealed sizes", pushedWithSender, pushedOutsideBuckets)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	ctx := ctxT(t)
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: not within the timeout", what)
+		default:
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestTrustRootPinnedAtRegistration: registering checks the server's
+// certificate against the trust root the user was given before redeeming
+// the code, and leaves nothing behind when it does not match.
+func TestTrustRootPinnedAtRegistration(t *testing.T) {
+	s := startSkyd(t)
+	code := s.code()
+	dir := filepath.Join(t.TempDir(), "home")
+	other := TrustRoot{key: sealed.GenerateTrustRoot().Public()}
+	if _, err := Register(ctxT(t), dir, pass, s.url(), other, code, testOptions(nil)); !errors.Is(err, ErrTrustRoot) {
+		t.Fatalf("Register under another root: %v", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("a refused registration left %s behind: %v", dir, err)
+	}
+	if _, err := Register(ctxT(t), dir, pass, s.url(), TrustRoot{}, code, testOptions(nil)); !errors.Is(err, ErrNoTrustRoot) {
+		t.Fatalf("Register without a root: %v", err)
+	}
+	// The code was not spent: the right root registers with it.
+	c, err := Register(ctxT(t), dir, pass, s.url(), s.root, code, testOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.TrustRoot().String() != s.root.String() {
+		t.Fatal("the pinned root is not the one given")
+	}
+	for _, in := range []string{s.root.String(), " " + s.root.String() + "\n", strings.TrimRight(strings.NewReplacer("+", "-", "/", "_").Replace(s.root.String()), "=")} {
+		if r, err := ParseTrustRoot(in); err != nil || r != s.root {
+			t.Fatalf("ParseTrustRoot(%q) = %v, %v", in, r, err)
+		}
+	}
+	for _, in := range []string{"", "not base64!", "AAAA", s.root.String()[:40]} {
+		if _, err := ParseTrustRoot(in); err == nil {
+			t.Fatalf("ParseTrustRoot(%q) accepted", in)
+		}
+	}
+}
+
+// TestServerSwapsTrustRoot: a server certified later under another root
+// (a replaced or compromised server) cannot make the client use its
+// certificates: sending stops with ErrServerCertificate, and sealed
+// messages under the new root are not shown.
+func TestServerSwapsTrustRoot(t *testing.T) {
+	s := startSkyd(t)
+	alice := newUser(t, s, testOptions(nil))
+	bob := newUser(t, s, testOptions(nil))
+	a, b := alice.c.ID(), bob.c.ID()
+	alice.send(b, "before")
+	texts(t, bob, 1)
+
+	servertest.Certify(t, s.st) // a new root the clients never saw
+	s.restart()
+	alice.reopen()
+	alice.send(b, "after the swap")
+	if err := alice.c.Flush(ctxT(t)); !errors.Is(err, ErrServerCertificate) {
+		t.Fatalf("Flush after the swap: %v", err)
+	}
+	if n := len(alice.outbox()); n != 1 {
+		t.Fatalf("%d items left in the outbox, want the one held back", n)
+	}
+	// Bob, who also reconnects, does not take a certificate either.
+	bob.reopen()
+	bob.send(a, "to alice")
+	if err := bob.c.Flush(ctxT(t)); !errors.Is(err, ErrServerCertificate) {
+		t.Fatalf("Bob's Flush after the swap: %v", err)
+	}
+}
