@@ -139,7 +139,7 @@ func (c *Client) addOutgoing(tx *store.Tx, peer string, ct *content.Content) (st
 		return store.Message{}, err
 	}
 	ct.Version, ct.Sender, ct.SenderDevice, ct.Recipient = content.Version, c.acct.ID, c.acct.DeviceID, peer
-	ct.ID, ct.SentAt, ct.Seq = newContentID(), now, seq
+	ct.ID, ct.SentAt, ct.Seq, ct.AccessKey = newContentID(), now, seq, c.accessKey()
 	body, err := content.Encode(ct)
 	if err != nil {
 		return store.Message{}, err
@@ -158,7 +158,7 @@ func (c *Client) enqueueReceipt(tx *store.Tx, peer string, typ content.ReceiptTy
 	for len(ids) > 0 {
 		n := min(len(ids), content.MaxReceiptIDs)
 		ct := &content.Content{Version: content.Version, Sender: c.acct.ID, SenderDevice: c.acct.DeviceID, Recipient: peer,
-			ID: newContentID(), SentAt: now.Truncate(time.Millisecond), Kind: content.KindReceipt, Receipt: typ, IDs: ids[:n]}
+			ID: newContentID(), SentAt: now.Truncate(time.Millisecond), Kind: content.KindReceipt, Receipt: typ, IDs: ids[:n], AccessKey: c.accessKey()}
 		body, err := content.Encode(ct)
 		if err != nil {
 			return err
