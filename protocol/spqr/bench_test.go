@@ -65,3 +65,43 @@ func BenchmarkMarshal(b *testing.B) {
 		}
 	}
 }
+
+// benchOneWay measures what a session store does with SPQR for each message
+// of a one-way stream: restore, send, encode at the sender; restore, clone,
+// receive, encode at the receiver.
+func benchOneWay(b *testing.B, lite bool) {
+	x, y := pair(b)
+	if lite {
+		x.braid, y.braid = nil, nil
+	}
+	xb, _ := x.MarshalBinary()
+	yb, _ := y.MarshalBinary()
+	buf := make([]byte, 0, 4096)
+	for b.Loop() {
+		var s, r State
+		if err := s.UnmarshalBinary(xb); err != nil {
+			b.Fatal(err)
+		}
+		msg, _, err := s.Send()
+		if err != nil {
+			b.Fatal(err)
+		}
+		xb, _ = s.AppendBinary(buf[:0])
+		xb = append([]byte(nil), xb...)
+		if err := r.UnmarshalBinary(yb); err != nil {
+			b.Fatal(err)
+		}
+		c := r.Clone()
+		if _, err := c.Recv(msg); err != nil {
+			b.Fatal(err)
+		}
+		yb, _ = c.AppendBinary(buf[:0])
+		yb = append([]byte(nil), yb...)
+	}
+}
+
+// BenchmarkOneWay is SPQR's share of a one-way stream's steady state.
+func BenchmarkOneWay(b *testing.B) { benchOneWay(b, false) }
+
+// BenchmarkOneWayLite is the same with SPQR-lite states, for comparison.
+func BenchmarkOneWayLite(b *testing.B) { benchOneWay(b, true) }
