@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,8 +57,15 @@ func startNodesWith(t testing.TB, n int, joinNATS bool, extra ...string) *nodes 
 		ns.args = append(ns.args, append(args, extra...))
 		ns.urls = append(ns.urls, "ws://"+addr+"/v1/websocket")
 	}
-	// Migrate once, so the nodes do not all wait on the same lock.
+	// Migrate once, so the nodes do not all wait on the same lock, and
+	// certify the cluster for sealed sender as an operator would: every
+	// node serves the certificate kept in the database.
 	ns.admin("accounts", "list")
+	root := filepath.Join(t.TempDir(), "trust-root.key")
+	if out, err := exec.Command(skydBin, "admin", "trust-root", "init", "--out", root).CombinedOutput(); err != nil {
+		t.Fatalf("skyd admin trust-root init: %v\n%s", err, out)
+	}
+	ns.admin("trust-root", "certify", "--key", root)
 	ns.procs = make([]*proc, n)
 	for i := range n {
 		ns.start(i)
