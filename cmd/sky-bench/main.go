@@ -9,6 +9,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -61,7 +63,7 @@ type options struct {
 	rate                float64
 	duration, warmup    time.Duration
 	settle, settleMax   time.Duration
-	sources             string
+	sources, ca         string
 	concurrency         int
 	jsonOut             bool
 }
@@ -98,6 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.settle, "settle", 5*time.Second, "wait at least this long after opening idle connections before reading the server's memory")
 	fs.DurationVar(&o.settleMax, "settle-max", 5*time.Minute, "wait at most this long for two of the server's garbage collections after opening idle connections (the memory figure then excludes the garbage of opening them)")
 	fs.StringVar(&o.sources, "sources", "", "local addresses to connect from, a range (127.0.0.2-127.0.0.9) or a list; one address allows about 28,000 connections (default: spread over 127.0.0.x when connecting to loopback with many connections)")
+	fs.StringVar(&o.ca, "ca", "", "PEM file of the certificate authority (or self-signed certificate) to trust for a wss:// URL")
 	fs.IntVar(&o.concurrency, "concurrency", 64, "connections opened (or accounts registered) at once during setup")
 	fs.BoolVar(&o.jsonOut, "json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
@@ -274,7 +277,19 @@ func dialer(o *options) (*loadgen.Dialer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &loadgen.Dialer{URL: o.url, Sources: ips}, nil
+	d := &loadgen.Dialer{URL: o.url, Sources: ips}
+	if o.ca != "" {
+		pem, err := os.ReadFile(o.ca)
+		if err != nil {
+			return nil, fmt.Errorf("--ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca %s holds no PEM certificate", o.ca)
+		}
+		d.TLS = &tls.Config{RootCAs: pool}
+	}
+	return d, nil
 }
 
 // accounts returns the devices the run needs, registering what is missing.
