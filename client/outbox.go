@@ -207,7 +207,9 @@ func (c *Client) deliver(ctx context.Context, cn *conn.Conn, pool *anonPool, it 
 // sessions from fresh bundles where needed, and stores the ciphertexts in
 // the item before anything is sent.
 func (c *Client) seal(ctx context.Context, cn *conn.Conn, it store.Outgoing, item outItem) (outItem, error) {
-	padded, err := content.Pad(item.Content)
+	// The sealed envelope is padded to a sealed size (sealFor); padding
+	// the content to a bucket as well would only compound.
+	padded, err := content.PadForSealing(item.Content)
 	if err != nil {
 		return item, c.fail(it, err)
 	}

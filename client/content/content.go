@@ -1,6 +1,7 @@
 // Package content is the plaintext Sky clients put inside the Signal
 // session: one Content per message, in Sky's own versioned encoding, padded
-// to a few size buckets before it is encrypted.
+// before it is encrypted (to a few size buckets with Pad, or just marked with
+// PadForSealing when the sealed envelope around it is padded instead).
 //
 // A Content names its sender and recipient (so a server that rewrites the
 // envelope's sender is caught), carries the sender's stable message ID (for

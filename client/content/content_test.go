@@ -169,6 +169,22 @@ func TestPad(t *testing.T) {
 	}
 }
 
+func TestPadForSealing(t *testing.T) {
+	for _, n := range []int{0, 1, 255, 256, 70000} {
+		b := bytes.Repeat([]byte{7}, n)
+		p, err := PadForSealing(b)
+		if err != nil || len(p) != n+1 {
+			t.Fatalf("PadForSealing(%d bytes) = %d bytes, %v", n, len(p), err)
+		}
+		if u, err := Unpad(p); err != nil || !bytes.Equal(u, b) {
+			t.Fatalf("Unpad after PadForSealing(%d bytes): %v", n, err)
+		}
+	}
+	if _, err := PadForSealing(make([]byte, MaxPadded)); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("PadForSealing of the largest bucket: %v", err)
+	}
+}
+
 func TestFormatHidesText(t *testing.T) {
 	c := sample(KindText)
 	c.Text = "canary-7f3a"

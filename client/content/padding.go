@@ -26,7 +26,20 @@ func Pad(b []byte) ([]byte, error) {
 	return nil, fmt.Errorf("%w: %d bytes do not fit the largest bucket (%d)", ErrMalformed, len(b), MaxPadded)
 }
 
-// Unpad removes what Pad added. The padding is checked: after the last
+// PadForSealing appends only the end marker 0x80, for a plaintext whose
+// ciphertext is padded again before the server sees it: Sky's sealed
+// envelopes are padded to the server's sealed sizes, and padding twice to
+// coarse buckets would compound (a 4 KiB text would take 64 KiB instead of
+// 16 KiB). Unpad removes it like Pad's. A b too large for the last bucket is
+// an error.
+func PadForSealing(b []byte) ([]byte, error) {
+	if len(b) >= MaxPadded {
+		return nil, fmt.Errorf("%w: %d bytes do not fit the largest bucket (%d)", ErrMalformed, len(b), MaxPadded)
+	}
+	return append(append(make([]byte, 0, len(b)+1), b...), 0x80), nil
+}
+
+// Unpad removes what Pad or PadForSealing added. The padding is checked: after the last
 // non-zero byte, which must be 0x80, only zeros may follow.
 func Unpad(b []byte) ([]byte, error) {
 	for i := len(b) - 1; i >= 0; i-- {

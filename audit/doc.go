@@ -1,0 +1,35 @@
+// Package audit is the seized-server audit: it shows what someone who takes
+// a running skyd — its database files and write-ahead log, its PostgreSQL
+// tables, its logs at debug level, its /metrics page and a recording of
+// all its traffic — learns about the people who used it.
+//
+// The package holds the tools (Capture records every byte of every
+// connection and Decode turns a recording back into protocol frames;
+// SQLiteTables and PostgresTables dump every row of every table; Columns
+// reads the reviewed allow-list), and its test, TestSeizedServer, runs
+// three real clients through a scripted conversation whose texts carry
+// random canaries, seizes everything, and checks:
+//
+//   - no canary (nor any other plaintext) anywhere;
+//   - no sender on any sealed envelope, stored or pushed, and every send
+//     with a delivery token made on a connection that never authenticated;
+//   - no contact list: no row of any table names two accounts;
+//   - every stored or transmitted ciphertext is exactly one of the sealed
+//     sizes (wire.SealedSizes);
+//   - stored times are coarse (receive times on the hour, dates at
+//     midnight) and no IP address is kept, in the database or the logs;
+//   - every column of every table is on the allow-list in columns.txt,
+//     each with the reason the server keeps it; a new column fails the audit
+//     until someone reviews it and adds it there;
+//   - once the message TTL has passed (a manual clock), nothing of the
+//     conversation is left: no queued row and no ciphertext byte in the
+//     database files.
+//
+// Run it with
+//
+//	go test ./audit -run TestSeizedServer -v
+//
+// which prints a summary of what was seized. With SKY_REQUIRE_POSTGRES=1
+// (as in CI) it also audits a server on PostgreSQL, and fails if PostgreSQL
+// is unreachable.
+package audit
