@@ -1,6 +1,7 @@
 package server
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/skymsg/sky/server/store"
@@ -83,6 +84,7 @@ type sharedLimiter struct {
 	shared SharedLimiter
 	local  *keyedLimiter
 	s      *Server
+	logged atomic.Int64 // unix seconds of the last warning
 }
 
 func (l *sharedLimiter) take(key string, now time.Time) (time.Duration, bool) {
@@ -90,7 +92,9 @@ func (l *sharedLimiter) take(key string, now time.Time) (time.Duration, bool) {
 	if err == nil {
 		return wait, ok
 	}
-	l.s.log.Warn("shared rate limit unreachable; using this node's own", "err", err)
+	if t, last := time.Now().Unix(), l.logged.Load(); t-last >= 60 && l.logged.CompareAndSwap(last, t) {
+		l.s.log.Warn("shared rate limits unreachable; this node limits on its own meanwhile", "err", err)
+	}
 	return l.local.take(key, now)
 }
 

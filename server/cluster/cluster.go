@@ -101,6 +101,7 @@ type Cluster struct {
 
 	consumer        jetstream.ConsumeContext // reading the presence stream (under mu)
 	presenceCreated time.Time                // when that stream was made
+	wakes           chan []token             // recipients for publishWakes
 	stop            chan struct{}
 	done            sync.WaitGroup
 	closed          sync.Once
@@ -159,6 +160,7 @@ func Join(ctx context.Context, cfg Config) (*Cluster, error) {
 		limitKey: limitKey,
 		peers:    map[nodeID]time.Time{},
 		presence: map[token]*devicePresence{},
+		wakes:    make(chan []token, wakeQueue),
 		stop:     make(chan struct{}),
 	}
 	rand.Read(c.self[:])
@@ -168,8 +170,9 @@ func Join(ctx context.Context, cfg Config) (*Cluster, error) {
 		c.Close()
 		return nil, err
 	}
-	c.done.Add(1)
+	c.done.Add(2)
 	go c.heartbeats()
+	go c.publishWakes()
 	return c, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -619,4 +620,89 @@ func TestNATSOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(r, "after")
+}
+
+// TestNATSPause is the NATS half of acceptance test 18: NATS stops
+// (SIGSTOP) for 6 s while a sender on one node writes to a recipient on the
+// other. Sends keep being acknowledged meanwhile (nothing in the send path
+// waits for NATS for long), every acknowledged message arrives, once and in
+// order, and the cluster works as before once NATS goes on.
+func TestNATSPause(t *testing.T) {
+	nats := startNATS(t)
+	tc := newClusterAt(t, 2, server.Config{}, nats.url(), "pause")
+	s, _ := tc.register(0)
+	r, rd := tc.register(1)
+
+	var mu sync.Mutex
+	var acked []string
+	ackedDuring := 0
+	paused := false
+	stop := make(chan struct{})
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			msg := fmt.Sprintf("m%03d", i)
+			if err := s.Send(ctxT(t), rd.Account, rd.ID, []byte(msg)); err == nil {
+				mu.Lock()
+				acked = append(acked, msg)
+				if paused {
+					ackedDuring++
+				}
+				mu.Unlock()
+			}
+		}
+	}()
+	time.Sleep(500 * time.Millisecond)
+	nats.cmd.Process.Signal(syscall.SIGSTOP)
+	mu.Lock()
+	paused = true
+	mu.Unlock()
+	time.Sleep(6 * time.Second)
+	mu.Lock()
+	paused = false
+	mu.Unlock()
+	nats.cmd.Process.Signal(syscall.SIGCONT)
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	<-sent
+
+	mu.Lock()
+	want := append([]string(nil), acked...)
+	during := ackedDuring
+	mu.Unlock()
+	t.Logf("%d sends acknowledged, %d of them while NATS was stopped", len(want), during)
+	if during < 10 {
+		t.Fatalf("only %d sends acknowledged during the 6 s NATS pause: sending waited for NATS", during)
+	}
+	var got []string
+	for len(got) < len(want) {
+		e, err := r.Next(ctxT(t))
+		if err != nil {
+			t.Fatalf("after %d of %d messages: %v", len(got), len(want), err)
+		}
+		got = append(got, string(e.GetContent()))
+		if err := r.Ack(ctxT(t), e.GetId()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("delivered %v, want %v", got, want)
+	}
+	// Newest connection wins again, across nodes.
+	eventually(t, "newest-connection-wins works again", func() bool {
+		r2 := tc.connect(0, rd)
+		select {
+		case <-r.Done():
+			return true
+		case <-time.After(500 * time.Millisecond):
+			r2.CloseNow()
+			return false
+		}
+	})
 }

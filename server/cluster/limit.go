@@ -78,7 +78,8 @@ type limit struct {
 
 	mu      sync.Mutex
 	kv      jetstream.KeyValue
-	retryAt time.Time         // next attempt to create the bucket after a failure
+	retryAt time.Time         // until then, fail at once (after an error)
+	backoff time.Duration     // how long the next failure waits
 	cache   map[string]cached // last TAT this node read or wrote, per key
 }
 
@@ -95,7 +96,10 @@ type cached struct {
 	leaseUntil int64 // unix nanoseconds (the limit's clock) the lease is good until
 }
 
-var errLimitBusy = errors.New("cluster: shared rate limit contended; try again")
+var (
+	errLimitBusy    = errors.New("cluster: shared rate limit contended; try again")
+	errNotConnected = errors.New("cluster: not connected to NATS")
+)
 
 // Take implements server.SharedLimiter.
 func (l *limit) Take(key string, now time.Time) (time.Duration, bool, error) {
@@ -148,6 +152,7 @@ func (l *limit) take(key string, now time.Time) (time.Duration, bool, error) {
 		}
 		switch {
 		case err == nil:
+			l.succeeded()
 			l.remember(k, cached{tat: tat, rev: rev, seen: time.Now(), leased: int(n) - 1, leaseUntil: t + n*int64(l.interval)})
 			return 0, true, nil
 		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
@@ -187,16 +192,20 @@ func (l *limit) key(key string) (string, int) {
 	return hex.EncodeToString(sum[:16]), int(sum[16]) % limitStripes
 }
 
-// bucket returns the key-value bucket, creating it on first use (and again
-// at most once a second after a failure).
+// bucket returns the key-value bucket, creating it on first use. After an
+// error it fails at once for a second, then for longer up to 10 s while the
+// errors go on, so that sends do not each wait for a NATS that stalled.
 func (l *limit) bucket(ctx context.Context) (jetstream.KeyValue, error) {
+	if !l.c.nc.IsConnected() {
+		return nil, errNotConnected
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.kv != nil {
-		return l.kv, nil
-	}
 	if time.Now().Before(l.retryAt) {
 		return nil, fmt.Errorf("cluster: rate-limit bucket %s unavailable", l.bucketName)
+	}
+	if l.kv != nil {
+		return l.kv, nil
 	}
 	kv, err := l.c.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:      l.bucketName,
@@ -208,20 +217,34 @@ func (l *limit) bucket(ctx context.Context) (jetstream.KeyValue, error) {
 		MaxBytes:    64 << 20,
 	})
 	if err != nil {
-		l.retryAt = time.Now().Add(time.Second)
+		l.failedLocked()
 		return nil, fmt.Errorf("cluster: creating rate-limit bucket %s: %w", l.bucketName, err)
 	}
 	l.kv = kv
 	return kv, nil
 }
 
-// lost forgets the bucket kv after an error, so the next take creates it
-// again (after a second): a NATS server that restarted has lost it.
+// failedLocked starts or lengthens a pause after an error. l.mu is held.
+func (l *limit) failedLocked() {
+	l.backoff = min(max(2*l.backoff, time.Second), 10*time.Second)
+	l.retryAt = time.Now().Add(l.backoff)
+}
+
+// succeeded ends the backoff.
+func (l *limit) succeeded() {
+	l.mu.Lock()
+	l.backoff = 0
+	l.mu.Unlock()
+}
+
+// lost forgets the bucket kv after an error, so that a later take creates
+// it again (a NATS server that restarted has lost it), and pauses.
 func (l *limit) lost(kv jetstream.KeyValue) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.kv == kv {
-		l.kv, l.retryAt = nil, time.Now().Add(time.Second)
+		l.kv = nil
+		l.failedLocked()
 	}
 }
 

@@ -36,10 +36,13 @@ func newMetrics(r *metrics.Registry) *clusterMetrics {
 	}
 }
 
-// Committed implements server.Cluster: it publishes one wake message per
-// maxWakeTokens recipients. It never blocks: while NATS is away the client
-// buffers, and when even that fails the next reconnect tells every node to
-// re-read everything.
+// wakeQueue is how many commits' wake messages may wait for the publisher.
+const wakeQueue = 4096
+
+// Committed implements server.Cluster. It never blocks the group commit: a
+// publisher goroutine sends the wake messages, and should they pile up (NATS
+// stalled) they are dropped and every node is told to re-read everything
+// once NATS answers again.
 func (c *Cluster) Committed(to []store.Address) {
 	toks := make([]token, 0, len(to))
 	for _, a := range to {
@@ -47,14 +50,38 @@ func (c *Cluster) Committed(to []store.Address) {
 			toks = append(toks, t)
 		}
 	}
-	for len(toks) > 0 {
-		n := min(len(toks), maxWakeTokens)
-		if err := c.nc.Publish(c.subj.wake, encodeWake(c.self, toks[:n])); err != nil {
-			c.markLost()
+	if len(toks) == 0 {
+		return
+	}
+	select {
+	case c.wakes <- toks:
+	default:
+		c.markLost()
+	}
+}
+
+// publishWakes sends the wake messages Committed queued, one message per
+// maxWakeTokens recipients. While NATS is away the client buffers them;
+// when even that fails, the next reconnect makes every node re-read
+// everything.
+func (c *Cluster) publishWakes() {
+	defer c.done.Done()
+	for {
+		var toks []token
+		select {
+		case <-c.stop:
 			return
+		case toks = <-c.wakes:
 		}
-		c.m.wakesSent.Add(uint64(n))
-		toks = toks[n:]
+		for len(toks) > 0 {
+			n := min(len(toks), maxWakeTokens)
+			if err := c.nc.Publish(c.subj.wake, encodeWake(c.self, toks[:n])); err != nil {
+				c.markLost()
+				break
+			}
+			c.m.wakesSent.Add(uint64(n))
+			toks = toks[n:]
+		}
 	}
 }
 
