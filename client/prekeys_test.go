@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -8,27 +9,83 @@ import (
 	"github.com/skymsg/sky/wire"
 )
 
-// TestPreKeyTopUp is the client half of acceptance test 12: someone claims
-// Bob's one-time prekeys; Bob's client refills them when fewer than the
-// threshold are left, and a session still starts (last-resort Kyber key)
-// while they are out.
+// TestPreKeyTopUp is acceptance test 12: an attacker's client claims
+// Bob's one-time prekeys in a loop. The server hands out each one-time key
+// once, then Bob's last-resort Kyber key, and rate-limits the pair
+// (attacker, Bob) after its burst; a session still starts from the
+// last-resort key, and Bob's client refills its keys when fewer than the
+// threshold are left.
 func TestPreKeyTopUp(t *testing.T) {
 	s := startSkyd(t)
 	opts := testOptions(nil)
 	opts.PreKeyLow, opts.PreKeyTarget = 5, 8
 	alice := newUser(t, s, testOptions(nil))
+	mallory := newUser(t, s, testOptions(nil))
 	bob := newUser(t, s, opts)
 	b := bob.c.ID()
 	if ec, ky, err := bob.c.PreKeyCounts(ctxT(t)); err != nil || ec != 8 || ky != 8 {
 		t.Fatalf("after registration: %d EC, %d Kyber, %v", ec, ky, err)
 	}
-	cn, err := alice.c.connected(ctxT(t))
+	bob.pause() // Bob is offline while his keys are drained
+	cn, err := mallory.c.connected(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 8 { // the server's burst for one requester–target pair is 10
-		if _, err := cn.Call(ctxT(t), &wire.Request{Op: &wire.Request_FetchBundles{FetchBundles: &wire.FetchBundles{Account: b}}}); err != nil {
+	ecIDs, kyIDs := map[uint32]bool{}, map[uint32]bool{}
+	fetched, lastResort := 0, 0
+	for {
+		r, err := cn.Call(ctxT(t), &wire.Request{Op: &wire.Request_FetchBundles{FetchBundles: &wire.FetchBundles{Account: b}}})
+		if errors.Is(err, wire.ErrRateLimited) {
+			var we *wire.Error
+			errors.As(err, &we)
+			if we.RetryAfter() <= 0 {
+				t.Fatal("rate-limited without a retry time")
+			}
+			break
+		}
+		if err != nil {
 			t.Fatal(err)
+		}
+		fetched++
+		bd := r.GetBundles().GetBundles()[0]
+		if bd.GetKyberLastResort() {
+			lastResort++
+			if bd.GetOneTimeEc() != nil {
+				t.Fatal("a one-time EC key after the last-resort Kyber key")
+			}
+			continue
+		}
+		if ecIDs[bd.GetOneTimeEc().GetId()] || kyIDs[bd.GetKyber().GetId()] {
+			t.Fatalf("a one-time key handed out twice (EC %d, Kyber %d)", bd.GetOneTimeEc().GetId(), bd.GetKyber().GetId())
+		}
+		ecIDs[bd.GetOneTimeEc().GetId()], kyIDs[bd.GetKyber().GetId()] = true, true
+	}
+	if fetched != 10 || len(ecIDs) != 8 || len(kyIDs) != 8 || lastResort != 2 {
+		t.Fatalf("%d fetches before the limit (%d one-time EC, %d one-time Kyber, %d last-resort); want 10: 8, 8, 2", fetched, len(ecIDs), len(kyIDs), lastResort)
+	}
+	bob.start()
+	waitPreKeys(t, bob, 8) // Bob refills on connecting (fewer than 5 were left)
+	cn, err = mallory.c.connected(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 8 { // Alice's own bucket is untouched; drain Bob again
+		if _, err := cn.Call(ctxT(t), &wire.Request{Op: &wire.Request_FetchBundles{FetchBundles: &wire.FetchBundles{Account: b}}}); err == nil {
+			t.Fatal("the attacker's bucket refilled at once")
+		}
+	}
+	acn, err := alice.c.connected(ctxT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 8 {
+		r, err := acn.Call(ctxT(t), &wire.Request{Op: &wire.Request_FetchBundles{FetchBundles: &wire.FetchBundles{Account: b}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bd := r.GetBundles().GetBundles()[0]
+		if ecIDs[bd.GetOneTimeEc().GetId()] || kyIDs[bd.GetKyber().GetId()] {
+			t.Fatal("a refilled key reuses an ID handed out before")
 		}
 	}
 	if ec, ky, _ := bob.c.PreKeyCounts(ctxT(t)); ec != 0 || ky != 0 {
@@ -57,6 +114,24 @@ func TestPreKeyTopUp(t *testing.T) {
 	bob.reopen()
 	if ec, ky, _ := bob.c.PreKeyCounts(ctxT(t)); ec != 8 || ky != 8 {
 		t.Fatalf("after a restart: %d EC, %d Kyber", ec, ky)
+	}
+}
+
+func waitPreKeys(t *testing.T, u *user, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ec, ky, err := u.c.PreKeyCounts(ctxT(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ec == n && ky == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not topped up: %d EC, %d Kyber", ec, ky)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
