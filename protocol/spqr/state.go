@@ -65,7 +65,9 @@ func (s *State) Send() (msg []byte, key [32]byte, err error) {
 		return nil, key, errs.Newf(errs.InvalidState, "spqr: %v", err)
 	}
 	if sec != nil {
-		if err := s.chain.AddEpoch(sec.Epoch, sec.Secret[:]); err != nil {
+		err := s.chain.AddEpoch(sec.Epoch, sec.Secret[:])
+		clear(sec.Secret[:])
+		if err != nil {
 			return nil, key, err
 		}
 	}
@@ -108,7 +110,9 @@ func (s *State) recv(m braid.Message, index uint32) (key [32]byte, err error) {
 		return key, fmt.Errorf("%w: spqr: %w", errs.InvalidMessage, err)
 	}
 	if sec != nil {
-		if err := s.chain.AddEpoch(sec.Epoch, sec.Secret[:]); err != nil {
+		err := s.chain.AddEpoch(sec.Epoch, sec.Secret[:])
+		clear(sec.Secret[:])
+		if err != nil {
 			return key, err
 		}
 	}
