@@ -7,6 +7,7 @@ import (
 
 	"github.com/skymsg/sky/client/content"
 	"github.com/skymsg/sky/client/store"
+	"github.com/skymsg/sky/wire"
 )
 
 // Sending. Send stores the message and an outbox item in one transaction and
@@ -15,20 +16,9 @@ import (
 // sent, so an item interrupted by a crash or a lost connection is sent again
 // byte for byte and the recipient's session drops the copy.
 
-// ValidID reports whether id looks like a Sky ID: 10 characters from the
-// alphabet 2-9, a-z without i, l and o.
-func ValidID(id string) bool {
-	if len(id) != 10 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		ch := id[i]
-		if !(ch >= '2' && ch <= '9' || ch >= 'a' && ch <= 'z' && ch != 'i' && ch != 'l' && ch != 'o') {
-			return false
-		}
-	}
-	return true
-}
+// ValidID reports whether id looks like a Sky ID: wire.AccountIDLength
+// characters of wire.AccountIDAlphabet (2-9, a-z without i, l and o).
+func ValidID(id string) bool { return wire.ValidAccountID(id) }
 
 func (c *Client) checkPeer(peer string) error {
 	switch {

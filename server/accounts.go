@@ -10,15 +10,17 @@ import (
 	"time"
 
 	"github.com/skymsg/sky/server/store"
+	"github.com/skymsg/sky/wire"
 )
 
 // Alphabet is what account IDs and activation codes are written in: digits
 // and lower-case letters without 0, 1, i, l and o, which people confuse.
-const Alphabet = "23456789abcdefghjkmnpqrstuvwxyz"
+// The rule lives in package wire, which clients share.
+const Alphabet = wire.AccountIDAlphabet
 
 // AccountIDLength gives about 49.5 bits of randomness: collisions are
 // retried, and guessing a valid ID is hopeless.
-const AccountIDLength = 10
+const AccountIDLength = wire.AccountIDLength
 
 // codeLength gives about 99 bits: activation codes cannot be guessed.
 const codeLength = 20
@@ -39,18 +41,9 @@ func randomString(n int) string {
 // NewAccountID returns a random account ID.
 func NewAccountID() string { return randomString(AccountIDLength) }
 
-// ValidAccountID reports whether s could be an account ID.
-func ValidAccountID(s string) bool {
-	if len(s) != AccountIDLength {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if strings.IndexByte(Alphabet, s[i]) < 0 {
-			return false
-		}
-	}
-	return true
-}
+// ValidAccountID reports whether s could be an account ID
+// (wire.ValidAccountID).
+func ValidAccountID(s string) bool { return wire.ValidAccountID(s) }
 
 // HashCode is how an activation code is stored: SHA-256 of its canonical
 // form (lower case, with the dashes and spaces people type removed).
