@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -39,7 +40,8 @@ type Store struct {
 	countQueued *sql.Stmt         // on w
 	pending     *sql.Stmt         // on r
 
-	sync *walSync // makes commits durable
+	sync     *walSync     // makes commits durable
+	walChore atomic.Int32 // WAL maintenance the writer owes (choreNone, …)
 
 	queueMu sync.Mutex              // held by every write to messages, through its cache update
 	queued  map[store.Address]int64 // messages queued per device (see queuedNow)
@@ -102,17 +104,29 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
-// Checkpoints. PASSIVE checkpoints run beside the writer and keep the WAL
-// short. Now and then a TRUNCATE checkpoint empties the WAL file, so
-// deleted messages do not linger in old WAL frames; it blocks the writer
-// until every frame is copied, so it runs right after a PASSIVE checkpoint
-// has left little to copy (a stall of milliseconds, not the hundreds a
-// large backlog would cost), and regardless once truncateMax has passed.
+// Checkpoints. PASSIVE checkpoints run beside the writer every
+// passiveEvery and copy committed pages into the database file without
+// blocking anyone. Under steady writes that is not enough: SQLite starts
+// reusing the WAL from its beginning only when a write transaction starts
+// with every frame already copied, which never happens while commits follow
+// each other, so the WAL would grow without bound (gigabytes in minutes)
+// and hold the ciphertext of messages long deleted. So the writer itself,
+// between two transactions, checkpoints what the last PASSIVE checkpoint
+// left (little) and restarts the WAL once it has grown past
+// walRestartFrames, and truncates it to nothing at least every
+// truncateEvery. Done by the writer, these need no lock anyone else holds
+// and cost a few milliseconds of copying and syncing.
 const (
-	passiveEvery  = 100 * time.Millisecond
-	truncateEvery = time.Minute
-	truncateMax   = 5 * time.Minute
-	smallBacklog  = 512 // WAL frames (pages) left after a PASSIVE checkpoint
+	passiveEvery     = 100 * time.Millisecond
+	truncateEvery    = time.Minute
+	walRestartFrames = 16384 // 64 MiB of 4 KiB pages
+)
+
+// WAL maintenance the writer owes (Store.walChore).
+const (
+	choreNone = iota
+	choreRestart
+	choreTruncate
 )
 
 func (s *Store) checkpointLoop() {
@@ -126,19 +140,35 @@ func (s *Store) checkpointLoop() {
 			return
 		case <-tick.C:
 		}
-		// Errors (SQLITE_BUSY while a writer holds the lock) are retried
-		// on the next tick.
+		// Errors (SQLITE_BUSY while another checkpoint runs) are retried on
+		// the next tick.
 		var busy, logFrames, done int64
 		if err := s.cp.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done); err != nil {
 			continue
 		}
-		since := time.Since(lastTruncate)
-		if since >= truncateMax || (since >= truncateEvery && logFrames-done <= smallBacklog) {
-			if _, err := s.cp.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err == nil {
-				lastTruncate = time.Now()
-			}
+		switch {
+		case time.Since(lastTruncate) >= truncateEvery:
+			s.walChore.Store(choreTruncate)
+			lastTruncate = time.Now()
+		case logFrames > walRestartFrames:
+			s.walChore.CompareAndSwap(choreNone, choreRestart)
 		}
 	}
+}
+
+// doWALChore runs the WAL maintenance the checkpointer asked for, on the
+// writer connection between transactions.
+func (s *Store) doWALChore(ctx context.Context) {
+	mode := "RESTART"
+	switch s.walChore.Swap(choreNone) {
+	case choreNone:
+		return
+	case choreTruncate:
+		mode = "TRUNCATE"
+	}
+	// On failure (a reader holding an old snapshot past the busy timeout)
+	// the next PASSIVE checkpoint asks again.
+	s.w.ExecContext(ctx, "PRAGMA wal_checkpoint("+mode+")")
 }
 
 func (s *Store) prepare(ctx context.Context) error {
@@ -225,6 +255,7 @@ func (s *Store) commitTx(ctx context.Context, fn func(*sql.Tx) error, maxSeq fun
 	if err := s.sync.broken(); err != nil {
 		return 0, err
 	}
+	s.doWALChore(ctx)
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: begin: %w", err)
