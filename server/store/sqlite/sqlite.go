@@ -116,10 +116,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // walRestartFrames, and truncates it to nothing at least every
 // truncateEvery. Done by the writer, these need no lock anyone else holds
 // and cost a few milliseconds of copying and syncing.
-const (
-	passiveEvery     = 100 * time.Millisecond
-	truncateEvery    = time.Minute
-	walRestartFrames = 16384 // 64 MiB of 4 KiB pages
+var (
+	passiveEvery           = 100 * time.Millisecond
+	truncateEvery          = time.Minute
+	walRestartFrames int64 = 16384 // 64 MiB of 4 KiB pages
 )
 
 // WAL maintenance the writer owes (Store.walChore).

@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/skymsg/sky/server/store"
 	"github.com/skymsg/sky/server/store/storetest"
@@ -51,4 +53,46 @@ func TestPragmasAndReopen(t *testing.T) {
 	if _, err := Open(t.Context(), path); err == nil {
 		t.Fatal("opening a newer schema succeeded")
 	}
+}
+
+// TestWALStaysBounded: under writes that never pause, the WAL is restarted
+// once past its limit instead of growing with everything ever written.
+func TestWALStaysBounded(t *testing.T) {
+	defer func(f int64, p time.Duration) { walRestartFrames, passiveEvery = f, p }(walRestartFrames, passiveEvery)
+	walRestartFrames, passiveEvery = 256, 5*time.Millisecond // 1 MiB
+	path := filepath.Join(t.TempDir(), "sky.db")
+	s, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var h [32]byte
+	s.AddCodes(t.Context(), []store.Code{{Hash: h, Period: time.Hour, Expires: time.Now().Add(time.Hour)}})
+	if _, err := s.Register(t.Context(), store.Registration{CodeHash: h, ID: "acct000001", IdentityKey: []byte{1}, AuthKey: []byte{2}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	to := store.Address{Account: "acct000001", Device: 1}
+	body := make([]byte, 1024)
+	var prev []store.Ack
+	var biggest int64
+	deadline := time.Now().Add(20 * time.Second)
+	for written := 0; written < 24<<20 && time.Now().Before(deadline); written += 64 * len(body) {
+		b := &store.Batch{QueueCap: 1 << 20, Acks: prev}
+		for range 64 {
+			b.Messages = append(b.Messages, store.NewMessage{To: to, Received: time.Now(), Body: body})
+		}
+		if err := s.WriteBatch(t.Context(), b); err != nil {
+			t.Fatal(err)
+		}
+		prev = []store.Ack{{To: to, Seqs: b.Seqs}}
+		if fi, err := os.Stat(path + "-wal"); err == nil {
+			biggest = max(biggest, fi.Size())
+		}
+	}
+	// 24 MiB of messages written and deleted (far more WAL than that);
+	// the WAL stays within a few times its limit.
+	if biggest > 8<<20 {
+		t.Fatalf("the WAL grew to %d bytes with a 1 MiB restart limit", biggest)
+	}
+	t.Logf("largest WAL: %d bytes", biggest)
 }
