@@ -96,7 +96,7 @@ func (x *expiryIndex) reset() { *x = expiryIndex{} }
 // loadExpiries rebuilds the expiry index from message_keys. A key row that
 // does not open is left out here; reading its message reports ErrCorrupt.
 func (t *Tx) loadExpiries() error {
-	rows, err := t.tx.Query(`SELECT id, v FROM message_keys`)
+	rows, err := t.query(`SELECT id, v FROM message_keys`)
 	if err != nil {
 		return fmt.Errorf("reading message keys: %w", err)
 	}

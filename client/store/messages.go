@@ -64,7 +64,7 @@ func (t *Tx) AddMessage(m *Message) error {
 	}
 	// The row number is part of the associated data, so insert first and
 	// seal second.
-	res, err := t.tx.Exec(`INSERT INTO messages (conv, mid, v) VALUES (?, ?, x'')`, conv, mid)
+	res, err := t.exec(`INSERT INTO messages (conv, mid, v) VALUES (?, ?, x'')`, conv, mid)
 	if err != nil {
 		return fmt.Errorf("writing a message: %w", err)
 	}
@@ -88,7 +88,7 @@ func (t *Tx) writeMessage(id int64, conv []byte, m *Message, key *envelope.Key) 
 	pt := encodeMessage(m)
 	v := envelope.NewSealer(key).Seal(messageAD(id, conv), pt)
 	clear(pt)
-	if _, err := t.tx.Exec(`UPDATE messages SET v = ? WHERE id = ?`, v, id); err != nil {
+	if _, err := t.exec(`UPDATE messages SET v = ? WHERE id = ?`, v, id); err != nil {
 		return fmt.Errorf("writing a message: %w", err)
 	}
 	return nil
@@ -98,7 +98,7 @@ func (t *Tx) writeMessageKey(id int64, mk *messageKey) error {
 	pt := encodeMessageKey(mk)
 	v := t.s.seal.Seal(envelope.AD("message_keys", "v", envelope.RowID(id)), pt)
 	clear(pt)
-	if _, err := t.tx.Exec(`INSERT INTO message_keys (id, v) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET v = excluded.v`, id, v); err != nil {
+	if _, err := t.exec(`INSERT INTO message_keys (id, v) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET v = excluded.v`, id, v); err != nil {
 		return fmt.Errorf("writing a message key: %w", err)
 	}
 	t.setExpiry(id, mk.ExpiresAt)
@@ -108,7 +108,7 @@ func (t *Tx) writeMessageKey(id int64, mk *messageKey) error {
 // loadMessage reads and opens message id, and returns its key too.
 func (t *Tx) loadMessage(id int64) (Message, messageKey, []byte, error) {
 	var conv, v, kv []byte
-	err := t.tx.QueryRow(`SELECT m.conv, m.v, k.v FROM messages m JOIN message_keys k ON k.id = m.id WHERE m.id = ?`, id).Scan(&conv, &v, &kv)
+	err := t.queryRow(`SELECT m.conv, m.v, k.v FROM messages m JOIN message_keys k ON k.id = m.id WHERE m.id = ?`, id).Scan(&conv, &v, &kv)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Message{}, messageKey{}, nil, ErrNotFound
 	}
@@ -152,7 +152,7 @@ func (t *Tx) Message(id int64) (Message, error) {
 func (t *Tx) FindMessage(conversation, messageID string) (Message, error) {
 	var id int64
 	mid := t.hash("messages.mid", []byte(conversation), []byte(messageID))
-	err := t.tx.QueryRow(`SELECT id FROM messages WHERE mid = ? ORDER BY id LIMIT 1`, mid).Scan(&id)
+	err := t.queryRow(`SELECT id FROM messages WHERE mid = ? ORDER BY id LIMIT 1`, mid).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Message{}, ErrNotFound
 	}
@@ -183,7 +183,7 @@ func (t *Tx) LatestMessages(conversation string, limit int) ([]Message, error) {
 }
 
 func (t *Tx) queryMessages(query string, reverse bool, args ...any) ([]Message, error) {
-	rows, err := t.tx.Query(query, args...)
+	rows, err := t.query(query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading messages: %w", err)
 	}
@@ -276,7 +276,7 @@ func (t *Tx) deleteMessage(id int64) error {
 		`DELETE FROM outbox WHERE msg = ?`,
 		`DELETE FROM messages WHERE id = ?`,
 	} {
-		if _, err := t.tx.Exec(q, id); err != nil {
+		if _, err := t.exec(q, id); err != nil {
 			return fmt.Errorf("deleting a message: %w", err)
 		}
 	}
@@ -291,7 +291,7 @@ func (t *Tx) DeleteConversation(conversation string) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	rows, err := t.tx.Query(`SELECT id FROM messages WHERE conv = ?`, t.hash("messages.conv", []byte(conversation)))
+	rows, err := t.query(`SELECT id FROM messages WHERE conv = ?`, t.hash("messages.conv", []byte(conversation)))
 	if err != nil {
 		return fmt.Errorf("deleting a conversation: %w", err)
 	}

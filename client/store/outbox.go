@@ -21,7 +21,7 @@ func (t *Tx) sealerFor(msgRef int64) (*envelope.Sealer, error) {
 		return t.s.seal, nil
 	}
 	var kv []byte
-	err := t.tx.QueryRow(`SELECT v FROM message_keys WHERE id = ?`, msgRef).Scan(&kv)
+	err := t.queryRow(`SELECT v FROM message_keys WHERE id = ?`, msgRef).Scan(&kv)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: the queued item's message does not exist (it may have expired)", ErrNotFound)
 	}
@@ -52,7 +52,7 @@ func (t *Tx) Enqueue(o *Outgoing) error {
 	if o.MessageRef != 0 {
 		msg = o.MessageRef
 	}
-	res, err := t.tx.Exec(`INSERT INTO outbox (msg, v) VALUES (?, x'')`, msg)
+	res, err := t.exec(`INSERT INTO outbox (msg, v) VALUES (?, x'')`, msg)
 	if err != nil {
 		return fmt.Errorf("queueing an item: %w", err)
 	}
@@ -83,7 +83,7 @@ func (t *Tx) writeOutgoing(id int64, sealer *envelope.Sealer, o *Outgoing) error
 	pt := encodeOutgoing(o)
 	v := sealer.Seal(outboxAD(id), pt)
 	clear(pt)
-	if _, err := t.tx.Exec(`UPDATE outbox SET v = ? WHERE id = ?`, v, id); err != nil {
+	if _, err := t.exec(`UPDATE outbox SET v = ? WHERE id = ?`, v, id); err != nil {
 		return fmt.Errorf("queueing an item: %w", err)
 	}
 	return nil
@@ -91,7 +91,7 @@ func (t *Tx) writeOutgoing(id int64, sealer *envelope.Sealer, o *Outgoing) error
 
 // Outbox returns the queued items in the order they were queued.
 func (t *Tx) Outbox() ([]Outgoing, error) {
-	rows, err := t.tx.Query(`SELECT o.id, o.msg, o.v, k.v FROM outbox o LEFT JOIN message_keys k ON k.id = o.msg ORDER BY o.id`)
+	rows, err := t.query(`SELECT o.id, o.msg, o.v, k.v FROM outbox o LEFT JOIN message_keys k ON k.id = o.msg ORDER BY o.id`)
 	if err != nil {
 		return nil, fmt.Errorf("reading the outgoing queue: %w", err)
 	}
@@ -155,7 +155,7 @@ func (t *Tx) UpdateOutgoing(o Outgoing) error {
 		return err
 	}
 	var msg sql.NullInt64
-	err := t.tx.QueryRow(`SELECT msg FROM outbox WHERE id = ?`, o.ID).Scan(&msg)
+	err := t.queryRow(`SELECT msg FROM outbox WHERE id = ?`, o.ID).Scan(&msg)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound
 	}
@@ -177,7 +177,7 @@ func (t *Tx) Dequeue(id int64) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	if _, err := t.tx.Exec(`DELETE FROM outbox WHERE id = ?`, id); err != nil {
+	if _, err := t.exec(`DELETE FROM outbox WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("removing a queued item: %w", err)
 	}
 	t.scrub = true

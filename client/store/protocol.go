@@ -137,7 +137,7 @@ func (t *Tx) DeletePreKey(kind PreKeyKind, id uint32) error {
 	if _, err := t.del("prekeys", key); err != nil {
 		return err
 	}
-	if _, err := t.tx.Exec(`DELETE FROM prekey_uses WHERE grp = ?`, t.hash("prekeys", key)); err != nil {
+	if _, err := t.exec(`DELETE FROM prekey_uses WHERE grp = ?`, t.hash("prekeys", key)); err != nil {
 		return fmt.Errorf("deleting prekey uses: %w", err)
 	}
 	return nil
@@ -158,7 +158,7 @@ func (t *Tx) MarkPreKeyUsed(kind PreKeyKind, id uint32, use []byte) (bool, error
 	useKey := append(append([]byte{}, key...), use...)
 	k := t.hash("prekey_uses", useKey)
 	v := t.s.seal.Seal(envelope.AD("prekey_uses", "v", k), encodeKV(useKey, nil))
-	res, err := t.tx.Exec(`INSERT INTO prekey_uses (k, grp, v) VALUES (?, ?, ?) ON CONFLICT (k) DO NOTHING`, k, t.hash("prekeys", key), v)
+	res, err := t.exec(`INSERT INTO prekey_uses (k, grp, v) VALUES (?, ?, ?) ON CONFLICT (k) DO NOTHING`, k, t.hash("prekeys", key), v)
 	if err != nil {
 		return false, fmt.Errorf("recording a prekey use: %w", err)
 	}

@@ -25,7 +25,7 @@ func (t *Tx) MarkSeen(id string, at time.Time) (bool, error) {
 	}
 	k := t.hash("seen", []byte(id))
 	v := t.s.seal.Seal(envelope.AD("seen", "v", k), encodeSeen(id, toNanos(at)))
-	res, err := t.tx.Exec(`INSERT INTO seen (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING`, k, v)
+	res, err := t.exec(`INSERT INTO seen (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING`, k, v)
 	if err != nil {
 		return false, fmt.Errorf("writing the dedupe record: %w", err)
 	}
@@ -36,7 +36,7 @@ func (t *Tx) MarkSeen(id string, at time.Time) (bool, error) {
 // Seen reports whether id was marked seen.
 func (t *Tx) Seen(id string) (bool, error) {
 	var n int
-	err := t.tx.QueryRow(`SELECT count(*) FROM seen WHERE k = ?`, t.hash("seen", []byte(id))).Scan(&n)
+	err := t.queryRow(`SELECT count(*) FROM seen WHERE k = ?`, t.hash("seen", []byte(id))).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("reading the dedupe record: %w", err)
 	}
@@ -50,7 +50,7 @@ func (t *Tx) ForgetSeen(before time.Time) (int, error) {
 	if err := t.writable(); err != nil {
 		return 0, err
 	}
-	rows, err := t.tx.Query(`SELECT k, v FROM seen`)
+	rows, err := t.query(`SELECT k, v FROM seen`)
 	if err != nil {
 		return 0, fmt.Errorf("reading the dedupe record: %w", err)
 	}
@@ -80,7 +80,7 @@ func (t *Tx) ForgetSeen(before time.Time) (int, error) {
 		return 0, fmt.Errorf("reading the dedupe record: %w", err)
 	}
 	for _, k := range old {
-		if _, err := t.tx.Exec(`DELETE FROM seen WHERE k = ?`, k); err != nil {
+		if _, err := t.exec(`DELETE FROM seen WHERE k = ?`, k); err != nil {
 			return 0, fmt.Errorf("deleting from the dedupe record: %w", err)
 		}
 	}

@@ -30,6 +30,7 @@ type Store struct {
 	seal    *envelope.Sealer
 	index   *envelope.Index
 	exp     expiryIndex
+	stmts   map[string]*sql.Stmt // prepared statements by query (stmts.go)
 
 	scrubPending bool      // a replaced secret may still be in the WAL
 	lastScrub    time.Time // the last checkpoint (wall clock, rate limit only)
@@ -381,7 +382,7 @@ func (s *Store) closeDB() error {
 		return nil
 	}
 	s.closed = true
-	err := s.db.Close()
+	err := errors.Join(s.closeStmts(), s.db.Close())
 	s.dataKey.Zero()
 	s.seal, s.index = nil, nil
 	s.exp.reset()

@@ -30,6 +30,10 @@ type Tx struct {
 	// exp holds expiry changes (unix nanoseconds, 0: none) to apply to the
 	// in-memory expiry index after commit.
 	exp map[int64]int64
+	// stmts are the statements of this transaction by query; unprepared
+	// lists the queries to prepare on the database when it ends (stmts.go).
+	stmts      map[string]*sql.Stmt
+	unprepared []string
 }
 
 // String, GoString and Format show only the type. Formatting must not walk
@@ -65,6 +69,9 @@ func (s *Store) runLocked(readOnly bool, fn func(*Tx) error) error {
 		return fmt.Errorf("starting a store transaction: %w", err)
 	}
 	t := &Tx{s: s, tx: sqlTx, readOnly: readOnly}
+	// Deferred first, so it runs last: after the commit or rollback has
+	// given the connection back.
+	defer func() { s.prepareNew(t.unprepared) }()
 	done := false
 	defer func() {
 		if !done {
@@ -150,9 +157,9 @@ func (t *Tx) put(table string, key, grp, value []byte) error {
 	v := t.s.seal.Seal(envelope.AD(table, "v", k), encodeKV(key, value))
 	var err error
 	if grp == nil {
-		_, err = t.tx.Exec(`INSERT INTO `+table+` (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, k, v)
+		_, err = t.exec(`INSERT INTO `+table+` (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, k, v)
 	} else {
-		_, err = t.tx.Exec(`INSERT INTO `+table+` (k, grp, v) VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE SET grp = excluded.grp, v = excluded.v`, k, grp, v)
+		_, err = t.exec(`INSERT INTO `+table+` (k, grp, v) VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE SET grp = excluded.grp, v = excluded.v`, k, grp, v)
 	}
 	if err != nil {
 		return fmt.Errorf("writing to the store (%s): %w", table, err)
@@ -165,7 +172,7 @@ func (t *Tx) put(table string, key, grp, value []byte) error {
 func (t *Tx) get(table string, key []byte) ([]byte, error) {
 	k := t.hash(table, key)
 	var v []byte
-	err := t.tx.QueryRow(`SELECT v FROM `+table+` WHERE k = ?`, k).Scan(&v)
+	err := t.queryRow(`SELECT v FROM `+table+` WHERE k = ?`, k).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -199,7 +206,7 @@ func (t *Tx) del(table string, key []byte) (bool, error) {
 	if err := t.writable(); err != nil {
 		return false, err
 	}
-	res, err := t.tx.Exec(`DELETE FROM `+table+` WHERE k = ?`, t.hash(table, key))
+	res, err := t.exec(`DELETE FROM `+table+` WHERE k = ?`, t.hash(table, key))
 	if err != nil {
 		return false, fmt.Errorf("deleting from the store (%s): %w", table, err)
 	}
@@ -217,9 +224,9 @@ func (t *Tx) list(table string, grp []byte) ([]kvPair, error) {
 	var rows *sql.Rows
 	var err error
 	if grp == nil {
-		rows, err = t.tx.Query(`SELECT k, v FROM ` + table)
+		rows, err = t.query(`SELECT k, v FROM ` + table)
 	} else {
-		rows, err = t.tx.Query(`SELECT k, v FROM `+table+` WHERE grp = ?`, grp)
+		rows, err = t.query(`SELECT k, v FROM `+table+` WHERE grp = ?`, grp)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the store (%s): %w", table, err)
