@@ -79,7 +79,7 @@ type Config struct {
 	// Sealed delivery (see sealed.go). Zero values take the defaults.
 	SealedRate    Rate // sealed sends per anonymous connection; default 50/s, burst 200
 	RecipientRate Rate // sealed sends with a token per recipient account; default 100/s, burst 1000
-	RequestRate   Rate // sealed requests (first contacts) per sender account; default 1/min, burst 30
+	RequestRate   Rate // sealed requests (first contacts) per sender account; default 6/min, burst 50
 	// SenderCertLifetime is how long a sender certificate is valid;
 	// default 24h.
 	SenderCertLifetime time.Duration
@@ -143,7 +143,7 @@ func (c *Config) setDefaults() error {
 	defRate(&c.RegisterRate, Rate{Per: 5, Burst: 20})
 	defRate(&c.SealedRate, Rate{Per: 50, Burst: 200})
 	defRate(&c.RecipientRate, Rate{Per: 100, Burst: 1000})
-	defRate(&c.RequestRate, Rate{Per: 1.0 / 60, Burst: 30})
+	defRate(&c.RequestRate, Rate{Per: 0.1, Burst: 50})
 	def(&c.SenderCertLifetime, DefaultSenderCertLifetime)
 	def(&c.TimeGranularity, DefaultTimeGranularity)
 	c.TimeGranularity = max(min(c.TimeGranularity, c.MessageTTL/24), time.Second).Truncate(time.Second)
