@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,8 +22,12 @@ import (
 
 // BenchmarkIdleConnections measures the memory a skyd process holds per
 // idle authenticated WebSocket connection: it opens b.N connections to a
-// skyd subprocess and reports the growth of its resident set divided by
-// b.N (bytes/conn). Run with e.g. -benchtime 5000x.
+// skyd subprocess, waits until they are parked (no goroutine, no buffer),
+// forces a garbage collection in skyd (through --pprof) so that the
+// garbage of opening them is not counted, and reports the growth of its
+// resident set (bytes/conn) and of its live heap (heap-bytes/conn) divided
+// by b.N. Run with e.g. -benchtime 5000x. sky-bench --idle measures the
+// same against any skyd, waiting for collections instead of forcing one.
 func BenchmarkIdleConnections(b *testing.B) {
 	data := b.TempDir()
 	ctx := context.Background()
@@ -44,10 +50,22 @@ func BenchmarkIdleConnections(b *testing.B) {
 		devs[i] = &servertest.Device{Account: id, ID: 1, Key: priv}
 	}
 	st.Close()
-	p := startSkyd(b, "--data", data, "--listen", "127.0.0.1:0", "--metrics-listen", "")
+	p := startSkyd(b, "--data", data, "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0", "--pprof")
+	metricsURL := p.until(b, metricsRE)[1]
 	url := p.until(b, servingRE)[1]
-	time.Sleep(200 * time.Millisecond)
-	before := rss(b, p.cmd.Process.Pid)
+	settle := func() (rssBytes, heap float64) {
+		// Two forced collections, then a moment for freed memory to be
+		// returned to the system.
+		for range 2 {
+			if resp, err := http.Get(metricsURL + "/debug/pprof/heap?gc=1"); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}
+		time.Sleep(3 * time.Second)
+		return float64(rss(b, p.cmd.Process.Pid)), metric(b, metricsURL, "go_heap_objects_bytes")
+	}
+	beforeRSS, beforeHeap := settle()
 	b.ResetTimer()
 	clients := make([]*servertest.Client, 0, b.N)
 	for _, d := range devs {
@@ -61,12 +79,37 @@ func BenchmarkIdleConnections(b *testing.B) {
 		clients = append(clients, c)
 	}
 	b.StopTimer()
-	time.Sleep(time.Second)
-	after := rss(b, p.cmd.Process.Pid)
-	b.ReportMetric(float64(after-before)/float64(b.N), "bytes/conn")
+	for deadline := time.Now().Add(30 * time.Second); metric(b, metricsURL, "skyd_connections_parked") < float64(b.N); {
+		if time.Now().After(deadline) {
+			b.Fatalf("%v of %d idle connections parked", metric(b, metricsURL, "skyd_connections_parked"), b.N)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	afterRSS, afterHeap := settle()
+	b.ReportMetric((afterRSS-beforeRSS)/float64(b.N), "bytes/conn")
+	b.ReportMetric((afterHeap-beforeHeap)/float64(b.N), "heap-bytes/conn")
 	for _, c := range clients {
 		c.CloseNow()
 	}
+}
+
+// metric reads one unlabelled sample from a skyd's /metrics.
+func metric(b *testing.B, metricsURL, name string) float64 {
+	resp, err := http.Get(metricsURL + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	text, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(text)
+	if m == nil {
+		b.Fatalf("no %s in skyd's metrics", name)
+	}
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v
 }
 
 // rss returns the resident set size of process pid, in bytes.
