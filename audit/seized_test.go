@@ -604,7 +604,7 @@ func (s *summary) String() string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "seized-server audit, %s\n", s.backend)
 	fmt.Fprintf(&sb, "  conversation: %d accounts, %d canaries in the texts\n", s.accounts, s.canaries)
-	fmt.Fprintf(&sb, "  seized: %d database files (%d bytes), %d tables (%d rows, %d columns, all on the allow-list), %d log lines at debug level, /metrics (%d bytes), %d connections recorded (%d bytes)\n",
+	fmt.Fprintf(&sb, "  seized: %d database files (%d bytes), %d tables (%d rows, %d columns, all on the allow-list), the debug log (%d lines), /metrics (%d bytes), %d connections recorded (%d bytes)\n",
 		s.files, s.fileBytes, s.tables, s.rows, s.columns, s.logLines, s.metricsBytes, s.connections, s.trafficBytes)
 	fmt.Fprintf(&sb, "  canaries found: %d\n", s.canariesFound)
 	fmt.Fprintf(&sb, "  sends: %d with a delivery token on %d anonymous connections, %d sealed requests (first contacts), 0 identified; %d pushes, none naming a sender\n",

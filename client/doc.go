@@ -12,9 +12,9 @@
 //
 // # What the server can and cannot do
 //
-// The server is assumed hostile. Everything the client sends it is a Signal
-// session ciphertext of a padded Content (package client/content) that names
-// sender and recipient, so:
+// The server is assumed hostile. Everything the client sends it is a sealed
+// envelope around a Signal session ciphertext of a Content (package
+// client/content) that names sender and recipient, so:
 //
 //   - a rewritten sender field, a message from the wrong session, a replay
 //     or a duplicate is dropped (DroppedEvent), never shown;
@@ -29,8 +29,11 @@
 //     server's key directory or in a first message) is never used until the
 //     user compares safety numbers and accepts it (IdentityChangedError).
 //
-// Sealed sender (hiding the sender from the server) is not used yet:
-// skyd v1 does not accept sender-less envelopes.
+// Every message leaves as a sealed-sender envelope, padded to one of the
+// server's few sealed sizes: the server sees its recipient, never its
+// sender (sealed.go). The sender certificate inside is checked under the
+// trust root pinned at registration, which nothing the server sends can
+// replace.
 //
 // # Delivery
 //
