@@ -68,3 +68,12 @@ func TestColumnsAllowList(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecode: a recording of any bytes decodes or fails, never panics.
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte("GET /v1/websocket HTTP/1.1\r\nHost: x\r\n\r\n\x82\x80\x00\x00\x00\x00"), []byte("HTTP/1.1 101 Switching\r\n\r\n\x82\x00"))
+	f.Add([]byte{}, []byte{})
+	f.Fuzz(func(t *testing.T, in, out []byte) {
+		Decode(Stream{FromClient: in, FromServer: out})
+	})
+}

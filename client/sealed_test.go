@@ -207,3 +207,22 @@ func TestServerSwapsTrustRoot(t *testing.T) {
 		t.Fatalf("Bob's Flush after the swap: %v", err)
 	}
 }
+
+// FuzzParseTrustRoot: whatever is typed as a trust root gives a key or an
+// error, and a key prints back to itself.
+func FuzzParseTrustRoot(f *testing.F) {
+	f.Add("BXu6QIKVz5MA8gstzfOgRQGqyLqOwNKHL6INkv3IHWMF")
+	f.Add(" BXu6QIKVz5MA8gstzfOgRQGqyLqOwNKHL6INkv3IHWMF= ")
+	f.Add("BXu6QIKVz5MA8gstzfOgRQGqyLqOwNKHL6INkv3IHWMF"[:20])
+	f.Add("-_-_")
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseTrustRoot(s)
+		if err != nil {
+			return
+		}
+		again, err := ParseTrustRoot(r.String())
+		if err != nil || again != r {
+			t.Fatalf("%q parsed, but its text %q does not parse back", s, r.String())
+		}
+	})
+}

@@ -97,6 +97,13 @@ func loadSealed(ctx context.Context, st store.Store) (*sealedState, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseSealed(b)
+}
+
+// parseSealed decodes the stored sealed-sender record: {1: trust root's
+// public key, 2: server certificate, 3: server private key}, checking that
+// the certificate is the root's and the key the certificate's.
+func parseSealed(b []byte) (*sealedState, error) {
 	var rootB, certB, keyB []byte
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
