@@ -218,7 +218,7 @@ func audit(t *testing.T, b *backend) {
 	// answered, delivery and read receipts, a long message, and at the end
 	// two messages to someone who went offline (left queued).
 	opts := client.Options{KDF: keyfile.Params{Time: 1, MemoryKiB: 64, Threads: 1}, Clock: clock,
-		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond}
+		MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, ReceiptDelay: 100 * time.Millisecond}
 	var people []*person
 	for _, name := range []string{"alice", "bob", "carol"} {
 		c, err := client.Register(context.Background(), filepath.Join(t.TempDir(), name), []byte("passphrase of "+name), srv.URL, trustRoot, srv.Code(t, clock.Now()), opts)

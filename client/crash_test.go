@@ -32,7 +32,7 @@ func crashChild() {
 	dir, mode, peer := os.Getenv("SKY_CHILD_DIR"), os.Getenv("SKY_CRASH_CHILD"), os.Getenv("SKY_CHILD_PEER")
 	n, _ := strconv.Atoi(os.Getenv("SKY_CHILD_N"))
 	ctx := context.Background()
-	c, err := Open(ctx, dir, pass, Options{MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	c, err := Open(ctx, dir, pass, Options{MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, ReceiptDelay: 20 * time.Millisecond})
 	if err != nil {
 		fmt.Println("open:", err)
 		os.Exit(3)

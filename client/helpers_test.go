@@ -112,7 +112,8 @@ type user struct {
 }
 
 func testOptions(clk Clock) Options {
-	o := Options{KDF: tinyKDF, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, GapTimeout: 2 * time.Second}
+	o := Options{KDF: tinyKDF, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, GapTimeout: 2 * time.Second,
+		ReceiptDelay: 20 * time.Millisecond}
 	if clk != nil {
 		o.Clock = clk
 	}

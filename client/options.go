@@ -21,6 +21,9 @@ func (systemClock) Now() time.Time { return time.Now() }
 // system Sky replaces.
 const DefaultTimer = 30 * time.Second
 
+// DefaultReceiptDelay is the longest a receipt waits before it is sent.
+const DefaultReceiptDelay = 5 * time.Second
+
 // Options tune a Client. The zero value is what a user gets.
 type Options struct {
 	// Clock is the time source of timers and expiry (default: the system
@@ -44,6 +47,10 @@ type Options struct {
 	// one-time prekeys of a kind, the client uploads new ones up to
 	// PreKeyTarget. Defaults 20 and 100.
 	PreKeyLow, PreKeyTarget int
+	// ReceiptDelay is the most a delivery or read receipt waits, at random,
+	// before it is sent, so that the server cannot match a receipt to the
+	// message it confirms by their timing. Default 5 s; negative: none.
+	ReceiptDelay time.Duration
 	// MinBackoff and MaxBackoff bound the wait between reconnection attempts
 	// (doubling, with jitter). Defaults 500 ms and 1 minute.
 	MinBackoff, MaxBackoff time.Duration
@@ -64,6 +71,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PreKeyTarget <= o.PreKeyLow {
 		o.PreKeyTarget = max(100, o.PreKeyLow*2)
+	}
+	if o.ReceiptDelay == 0 {
+		o.ReceiptDelay = DefaultReceiptDelay
 	}
 	if o.MinBackoff <= 0 {
 		o.MinBackoff = 500 * time.Millisecond

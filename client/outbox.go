@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/skymsg/sky/client/conn"
@@ -79,8 +80,17 @@ func (c *Client) sendPass(ctx context.Context, cn *conn.Conn) error {
 	pool := &anonPool{url: c.acct.Server}
 	defer pool.close()
 	skip := map[string]bool{}
+	var due time.Time // the earliest receipt still waiting
 	for _, it := range items {
 		if skip[it.To] {
+			continue
+		}
+		if nb := notBefore(it); time.Now().Before(nb) {
+			// A receipt waiting for its time; what follows it is not
+			// held up (receipts have no place in the sender's order).
+			if due.IsZero() || nb.Before(due) {
+				due = nb
+			}
 			continue
 		}
 		err := c.deliver(ctx, cn, pool, it)
@@ -119,7 +129,31 @@ func (c *Client) sendPass(ctx context.Context, cn *conn.Conn) error {
 			skip[it.To] = true
 		}
 	}
+	if !due.IsZero() {
+		return &errRetry{err: errReceiptWaiting, wait: max(time.Until(due), time.Millisecond)}
+	}
 	return nil
+}
+
+var errReceiptWaiting = errors.New("a receipt waits for its time")
+
+// notBefore returns when the item may be sent (zero: now).
+func notBefore(it store.Outgoing) time.Time {
+	item, err := decodeOutItem(it.Payload)
+	if err != nil {
+		return time.Time{}
+	}
+	return item.NotBefore
+}
+
+// receiptDue returns when a receipt queued now may be sent: at a random
+// moment within Options.ReceiptDelay, in wall-clock time (it is about the
+// network's timing, not the user's).
+func (c *Client) receiptDue() time.Time {
+	if c.opts.ReceiptDelay <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(rand.N(c.opts.ReceiptDelay))
 }
 
 // fail gives up an item whose recipient does not exist.

@@ -226,3 +226,46 @@ func FuzzParseTrustRoot(f *testing.F) {
 		}
 	})
 }
+
+// TestReceiptsDelayed: a receipt waits a random time (up to
+// Options.ReceiptDelay) before it is sent, so the server cannot pair it
+// with the message it confirms by timing; messages queued after it to the
+// same person are not held up.
+func TestReceiptsDelayed(t *testing.T) {
+	s := startSkyd(t)
+	slow := testOptions(nil)
+	slow.ReceiptDelay = time.Hour
+	alice := newUser(t, s, testOptions(nil))
+	bob := newUser(t, s, slow)
+	a, b := alice.c.ID(), bob.c.ID()
+	alice.send(b, "hello")
+	texts(t, bob, 1)
+	if err := bob.c.Accept(a); err != nil {
+		t.Fatal(err)
+	}
+	alice.send(b, "are you there?") // Bob is a contact now: this gets a receipt
+	texts(t, bob, 1)
+	sent := time.Now()
+	bob.send(a, "yes")
+	if got := texts(t, alice, 1); got[0] != "yes" {
+		t.Fatalf("alice got %q", got)
+	}
+	items := bob.outbox()
+	if len(items) != 1 || items[0].MessageRef != 0 {
+		t.Fatalf("bob's outbox: %d items, want the waiting receipt", len(items))
+	}
+	it, err := decodeOutItem(items[0].Payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.NotBefore.Before(sent.Add(-time.Minute)) || it.NotBefore.After(sent.Add(time.Hour)) {
+		t.Fatalf("the receipt may go at %v (sent %v)", it.NotBefore, sent)
+	}
+	select {
+	case ev := <-alice.sub.Events():
+		if _, ok := ev.(*ReceiptEvent); ok {
+			t.Fatal("a receipt arrived at once")
+		}
+	case <-time.After(200 * time.Millisecond):
+	}
+}

@@ -153,7 +153,8 @@ func (c *Client) enqueueReceipt(tx *store.Tx, peer string, typ content.ReceiptTy
 		if err != nil {
 			return err
 		}
-		if err := tx.Enqueue(&store.Outgoing{To: peer, Payload: encodeOutItem(outItem{Content: body}), CreatedAt: now}); err != nil {
+		it := outItem{Content: body, NotBefore: c.receiptDue()}
+		if err := tx.Enqueue(&store.Outgoing{To: peer, Payload: encodeOutItem(it), CreatedAt: now}); err != nil {
 			return err
 		}
 		ids = ids[n:]
@@ -162,10 +163,12 @@ func (c *Client) enqueueReceipt(tx *store.Tx, peer string, typ content.ReceiptTy
 }
 
 // outItem is an outbox item: the content and, once encrypted, the
-// ciphertext for each of the recipient's devices.
+// ciphertext for each of the recipient's devices; receipts also say when
+// they may go (see receiptDue).
 type outItem struct {
-	Content []byte
-	Sealed  []deviceCiphertext
+	Content   []byte
+	Sealed    []deviceCiphertext
+	NotBefore time.Time // zero: at once
 }
 
 type deviceCiphertext struct {
@@ -178,6 +181,9 @@ func encodeOutItem(it outItem) store.Secret {
 	for _, d := range it.Sealed {
 		b = putBytes(b, 2, putBytes(putNum(nil, 1, uint64(d.Device)), 2, d.Bytes))
 	}
+	if !it.NotBefore.IsZero() {
+		b = putNum(b, 3, uint64(it.NotBefore.UnixNano()))
+	}
 	return b
 }
 
@@ -187,6 +193,9 @@ func decodeOutItem(b []byte) (outItem, error) {
 		return outItem{}, err
 	}
 	it := outItem{Content: f.one(1)}
+	if nb, ok := f.nums[3]; ok && nb > 0 && nb < 1<<62 {
+		it.NotBefore = time.Unix(0, int64(nb))
+	}
 	for _, d := range f.bytes[2] {
 		df, err := decodeFields(d)
 		if err != nil {
