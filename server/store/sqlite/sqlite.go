@@ -112,14 +112,17 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // each other, so the WAL would grow without bound (gigabytes in minutes)
 // and hold the ciphertext of messages long deleted. So the writer itself,
 // between two transactions, checkpoints what the last PASSIVE checkpoint
-// left (little) and restarts the WAL once it has grown past
-// walRestartFrames, and truncates it to nothing at least every
-// truncateEvery. Done by the writer, these need no lock anyone else holds
-// and cost a few milliseconds of copying and syncing.
+// left (little) and restarts the WAL from its beginning once past
+// walRestartFrames (a stall of milliseconds). At least every truncateEvery
+// the WAL is also emptied: truncated to nothing when little was written
+// since its last restart, or, under heavy writes, restarted, so that the
+// new frames overwrite the old ones within seconds (truncating a large file
+// stalls the writer about a millisecond per megabyte on some disks).
 var (
-	passiveEvery           = 100 * time.Millisecond
-	truncateEvery          = time.Minute
-	walRestartFrames int64 = 16384 // 64 MiB of 4 KiB pages
+	passiveEvery            = 100 * time.Millisecond
+	truncateEvery           = time.Minute
+	walRestartFrames  int64 = 16384 // 64 MiB of 4 KiB pages
+	walTruncateFrames int64 = 4096  // 16 MiB: truncating more would stall
 )
 
 // WAL maintenance the writer owes (Store.walChore).
@@ -147,11 +150,12 @@ func (s *Store) checkpointLoop() {
 			continue
 		}
 		switch {
-		case time.Since(lastTruncate) >= truncateEvery:
+		case time.Since(lastTruncate) >= truncateEvery && logFrames <= walTruncateFrames:
 			s.walChore.Store(choreTruncate)
 			lastTruncate = time.Now()
-		case logFrames > walRestartFrames:
+		case time.Since(lastTruncate) >= truncateEvery, logFrames > walRestartFrames:
 			s.walChore.CompareAndSwap(choreNone, choreRestart)
+			lastTruncate = time.Now()
 		}
 	}
 }
