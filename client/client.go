@@ -44,6 +44,7 @@ type Client struct {
 	accessUploaded bool                      // the server has its verifier (under mu)
 	cert           *sealed.SenderCertificate // the current sender certificate, or nil (under mu)
 	connSince      time.Time                 // when conn was established (under mu)
+	validCerts     map[string]bool           // sender certificates whose signatures checked out (under mu; certValid)
 
 	kick       chan struct{} // the outbox has new items
 	expiryKick chan struct{} // a new expiry may be due sooner
@@ -118,6 +119,9 @@ func newClient(st *store.Store, opts Options) (*Client, error) {
 		if err != nil {
 			return fmt.Errorf("%w: the identity key does not parse", store.ErrCorrupt)
 		}
+		// Prepared once: every sealed envelope opened or made, and every
+		// session started, agrees with this key.
+		kp.Private = kp.Private.Precompute()
 		c.local = protostore.Local{KeyPair: kp, RegistrationID: li.RegistrationID}
 		if err := c.loadSealed(tx); err != nil {
 			return err

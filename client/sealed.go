@@ -426,6 +426,37 @@ func (c *Client) post(ctx context.Context, cn *conn.Conn, pool *anonPool, peer s
 	return err
 }
 
+// maxValidCerts bounds the memo of sender certificates whose signatures
+// were checked.
+const maxValidCerts = 1024
+
+// certValid reports whether a sender certificate is signed under the
+// pinned trust root (sealed.SenderCertificate.Validate) and not expired at
+// at. The signature check, two XEdDSA verifications, is remembered per
+// certificate: a contact's certificate stays the same for a day.
+func (c *Client) certValid(cert *sealed.SenderCertificate, at time.Time) bool {
+	if at.After(cert.Expires()) {
+		return false
+	}
+	key := string(cert.Bytes())
+	c.mu.Lock()
+	ok := c.validCerts[key]
+	c.mu.Unlock()
+	if ok {
+		return true
+	}
+	if cert.Validate(at, c.root) != nil {
+		return false
+	}
+	c.mu.Lock()
+	if c.validCerts == nil || len(c.validCerts) >= maxValidCerts {
+		c.validCerts = map[string]bool{}
+	}
+	c.validCerts[key] = true
+	c.mu.Unlock()
+	return true
+}
+
 // isSealed reports whether an envelope is sealed: it has no sender, or its
 // content starts with a sealed-sender version byte (a sender field the
 // server added to a sealed envelope is ignored).
@@ -445,13 +476,12 @@ func (c *Client) unseal(env *wire.Envelope, now time.Time) (peer string, dev uin
 	if t := env.GetServerTime(); t > 0 {
 		at = time.Unix(t, 0)
 	}
-	r := &sealed.Recipient{Identity: c.local.KeyPair, UUID: c.acct.ID, DeviceID: c.acct.DeviceID, TrustRoots: []curve.PublicKey{c.root}}
-	sc, err := sealed.Decrypt(env.GetContent(), r, at)
+	sc, err := sealed.Open(env.GetContent(), c.local.KeyPair)
 	switch {
-	case errors.Is(err, sealed.ErrInvalidCertificate):
-		return "", 0, nil, key, "a sealed message whose sender certificate is not under the pinned trust root, or expired"
 	case err != nil:
 		return "", 0, nil, key, "a sealed message that does not open"
+	case !c.certValid(sc.Sender, at):
+		return "", 0, nil, key, "a sealed message whose sender certificate is not under the pinned trust root, or expired"
 	case sc.Type != sealed.TypeWhisper && sc.Type != sealed.TypePreKey:
 		return "", 0, nil, key, "a sealed message of a kind this version does not read"
 	}
