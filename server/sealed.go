@@ -13,6 +13,7 @@ import (
 	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/protocol/sealed"
 	"github.com/skymsg/sky/server/store"
+	"github.com/skymsg/sky/server/ws"
 	"github.com/skymsg/sky/wire"
 )
 
@@ -186,14 +187,24 @@ type anonState struct {
 }
 
 // goAnonymous makes this connection anonymous (its Hello asked so): it will
-// never authenticate, so the handshake timeout no longer applies.
+// never authenticate, so the handshake timeout no longer applies; instead
+// the connection lasts at most Config.AnonymousLifetime (clients open one
+// per batch of sends), so idle anonymous connections cannot hold the
+// server's connection slots.
 func (c *conn) goAnonymous() {
 	c.anon = &anonState{limiter: c.s.cfg.SealedRate.limiter()}
+	t := time.AfterFunc(c.s.cfg.AnonymousLifetime, func() {
+		c.fail(wire.Code_UNAVAILABLE, "an anonymous connection lasts at most "+c.s.cfg.AnonymousLifetime.String()+"; open a new one to send more", ws.StatusGoingAway)
+	})
 	c.mu.Lock()
 	if c.authTimer != nil {
 		c.authTimer.Stop()
-		c.authTimer = nil
 	}
+	if c.closed {
+		t.Stop()
+		t = nil
+	}
+	c.authTimer = t
 	c.mu.Unlock()
 }
 

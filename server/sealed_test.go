@@ -193,9 +193,9 @@ func TestSealedWithToken(t *testing.T) {
 }
 
 // TestAnonymousOutlivesHandshakeTimeout: an anonymous connection is not
-// closed for not authenticating.
+// closed for not authenticating, but it lasts at most AnonymousLifetime.
 func TestAnonymousOutlivesHandshakeTimeout(t *testing.T) {
-	e, _ := certified(t, server.Config{HandshakeTimeout: 100 * time.Millisecond})
+	e, _ := certified(t, server.Config{HandshakeTimeout: 100 * time.Millisecond, AnonymousLifetime: time.Second})
 	bob, b := e.register()
 	token := setToken(t, bob, b)
 	anon := e.anonymous()
@@ -208,6 +208,14 @@ func TestAnonymousOutlivesHandshakeTimeout(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if err := anon.SendSealed(ctxT(t), b.Account, b.ID, sealedBody(4096, 2), token); err != nil {
 		t.Fatalf("anonymous connection after the handshake timeout: %v", err)
+	}
+	select {
+	case <-anon.Done():
+		if f := anon.Fatal(); f.GetCode() != wire.Code_UNAVAILABLE {
+			t.Fatalf("closed with %v", f)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("an anonymous connection outlived its lifetime")
 	}
 }
 

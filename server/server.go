@@ -83,6 +83,9 @@ type Config struct {
 	// SenderCertLifetime is how long a sender certificate is valid;
 	// default 24h.
 	SenderCertLifetime time.Duration
+	// AnonymousLifetime is the longest an anonymous connection stays
+	// open; default 2 minutes.
+	AnonymousLifetime time.Duration
 	// TimeGranularity is what stored times are rounded down to: a queued
 	// message's receive time, so an undelivered message is deleted between
 	// MessageTTL − TimeGranularity and MessageTTL after it arrived. Default
@@ -145,6 +148,7 @@ func (c *Config) setDefaults() error {
 	defRate(&c.RecipientRate, Rate{Per: 100, Burst: 1000})
 	defRate(&c.RequestRate, Rate{Per: 0.1, Burst: 50})
 	def(&c.SenderCertLifetime, DefaultSenderCertLifetime)
+	def(&c.AnonymousLifetime, 2*time.Minute)
 	def(&c.TimeGranularity, DefaultTimeGranularity)
 	c.TimeGranularity = max(min(c.TimeGranularity, c.MessageTTL/24), time.Second).Truncate(time.Second)
 	return nil
