@@ -595,17 +595,11 @@ func seal1(m, _ *attacker) identity.KeyPair { return m.ik }
 func msg1(m, _ *attacker) *attacker         { return m }
 func msg2(_, m2 *attacker) *attacker        { return m2 }
 func randomID() []byte                      { id := make([]byte, 16); crand.Read(id); return id }
+// bobBundle fetches peer's bundle through u's connection and checks it as
+// a client does.
 func bobBundle(t *testing.T, u *user, peer string) *prekey.Bundle {
 	t.Helper()
-	cn, err := u.c.connected(ctxT(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := cn.Call(ctxT(t), &wire.Request{Op: &wire.Request_FetchBundles{FetchBundles: &wire.FetchBundles{Account: peer}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	bb, err := toBundle(r.GetBundles().GetBundles()[0])
+	bb, err := toBundle(fetchBundle(t, u, peer))
 	if err != nil {
 		t.Fatal(err)
 	}
