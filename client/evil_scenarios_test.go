@@ -595,6 +595,7 @@ func seal1(m, _ *attacker) identity.KeyPair { return m.ik }
 func msg1(m, _ *attacker) *attacker         { return m }
 func msg2(_, m2 *attacker) *attacker        { return m2 }
 func randomID() []byte                      { id := make([]byte, 16); crand.Read(id); return id }
+
 // bobBundle fetches peer's bundle through u's connection and checks it as
 // a client does.
 func bobBundle(t *testing.T, u *user, peer string) *prekey.Bundle {
