@@ -95,7 +95,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.window, "window", 64, "most unanswered sends per sender (the server allows 256)")
 	fs.IntVar(&o.size, "size", 1024, "message content bytes")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to measure")
-	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "load before measuring")
+	fs.DurationVar(&o.warmup, "warmup", 5*time.Second, "load before measuring (lets the server's heap and page cache reach their working size)")
 	fs.IntVar(&o.idle, "idle", 0, "idle authenticated connections to open and hold")
 	fs.DurationVar(&o.settle, "settle", 5*time.Second, "wait at least this long after opening idle connections before reading the server's memory")
 	fs.DurationVar(&o.settleMax, "settle-max", 5*time.Minute, "wait at most this long for two of the server's garbage collections after opening idle connections (the memory figure then excludes the garbage of opening them)")
