@@ -71,6 +71,16 @@ func (k Kind) String() string {
 		return "timer"
 	case KindReceipt:
 		return "receipt"
+	case KindGroupText:
+		return "group text"
+	case KindGroupUpdate:
+		return "group update"
+	case KindGroupLeave:
+		return "group leave"
+	case KindSenderKey:
+		return "sender key"
+	case KindGroupNotice:
+		return "group notice"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -107,7 +117,7 @@ type Content struct {
 	Version      uint32
 	Sender       string // the sender's Sky ID
 	SenderDevice uint32
-	Recipient    string // the recipient's Sky ID
+	Recipient    string // the recipient's Sky ID; empty for a group text or notice
 	ID           ID
 	SentAt       time.Time // the sender's clock, millisecond precision
 	// Seq numbers the sender's shown messages (texts and timer changes) in
@@ -125,6 +135,13 @@ type Content struct {
 	TimerV  uint64        // KindTimerChange: the change's version (see the client package)
 	Receipt ReceiptType   // KindReceipt
 	IDs     []ID          // KindReceipt: the messages it confirms
+
+	// The group kinds (group.go). Timer is the group's timer in texts,
+	// updates and notices.
+	GroupID      GroupID      // every group kind
+	Group        *Group       // KindGroupUpdate
+	Distribution []byte       // KindSenderKey: a sender key distribution message
+	Notice       *GroupNotice // KindGroupNotice
 }
 
 // Format hides the text under every fmt verb: content is never logged.
@@ -145,7 +162,9 @@ func (c *Content) Check() error {
 	switch {
 	case c.Sender == "" || len(c.Sender) > MaxAccountBytes || !utf8.ValidString(c.Sender):
 		return bad("bad sender")
-	case c.Recipient == "" || len(c.Recipient) > MaxAccountBytes || !utf8.ValidString(c.Recipient):
+	case groupWide(c.Kind) && c.Recipient != "":
+		return bad("a group text or notice names a recipient")
+	case !groupWide(c.Kind) && (c.Recipient == "" || len(c.Recipient) > MaxAccountBytes || !utf8.ValidString(c.Recipient)):
 		return bad("bad recipient")
 	case c.SenderDevice == 0:
 		return bad("no sender device")
@@ -175,6 +194,8 @@ func (c *Content) Check() error {
 		if len(c.IDs) == 0 || len(c.IDs) > MaxReceiptIDs || c.Seq != 0 {
 			return bad("a receipt names 1 to 1000 messages and has no sequence number")
 		}
+	case KindGroupText, KindGroupUpdate, KindGroupLeave, KindSenderKey, KindGroupNotice:
+		return c.checkGroup()
 	default:
 		return fmt.Errorf("%w (body kind %d)", ErrUnsupported, c.Kind)
 	}

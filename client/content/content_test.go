@@ -213,6 +213,10 @@ func FuzzDecode(f *testing.F) {
 		b, _ := Encode(sample(k))
 		f.Add(b)
 	}
+	for _, k := range groupKinds {
+		b, _ := Encode(groupSample(k))
+		f.Add(b)
+	}
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Decode(b)

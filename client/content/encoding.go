@@ -43,7 +43,9 @@ func Encode(c *Content) ([]byte, error) {
 	b = appendVarint(b, fVersion, Version)
 	b = appendString(b, fSender, c.Sender)
 	b = appendVarint(b, fSenderDevice, uint64(c.SenderDevice))
-	b = appendString(b, fRecipient, c.Recipient)
+	if c.Recipient != "" {
+		b = appendString(b, fRecipient, c.Recipient)
+	}
 	b = appendBytes(b, fID, c.ID[:])
 	b = appendVarint(b, fSentAt, uint64(c.SentAt.UnixMilli()))
 	if c.Seq != 0 {
@@ -67,6 +69,8 @@ func Encode(c *Content) ([]byte, error) {
 		for _, id := range c.IDs {
 			body = appendBytes(body, fReceiptIDs, id[:])
 		}
+	default:
+		body = appendGroupBody(body, c)
 	}
 	b = protowire.AppendTag(b, protowire.Number(c.Kind), protowire.BytesType)
 	return protowire.AppendBytes(b, body), nil
@@ -173,6 +177,9 @@ func Decode(b []byte) (*Content, error) {
 }
 
 func decodeBody(c *Content, b []byte) error {
+	if IsGroup(c.Kind) {
+		return decodeGroupBody(c, b)
+	}
 	var seen uint64
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
