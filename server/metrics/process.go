@@ -32,11 +32,17 @@ func (g *GaugeFunc) write(w io.Writer) {
 // costs. They describe the process only, never a client.
 func (r *Registry) RegisterProcess() {
 	r.GaugeFunc("process_resident_memory_bytes", "Resident memory of the process (RSS).", residentBytes)
-	r.GaugeFunc("go_memory_total_bytes", "Memory mapped by the Go runtime (heap, stacks, runtime structures).", runtimeValue("/memory/classes/total:bytes"))
+	r.GaugeFunc("go_memory_total_bytes", "Memory the Go runtime holds (heap, stacks, runtime structures), not counting what it has returned to the system.", goHeld)
 	r.GaugeFunc("go_heap_objects_bytes", "Memory held by live and not yet swept heap objects.", runtimeValue("/memory/classes/heap/objects:bytes"))
 	r.GaugeFunc("go_stack_bytes", "Memory of goroutine stacks.", runtimeValue("/memory/classes/heap/stacks:bytes"))
 	r.GaugeFunc("go_goroutines", "Goroutines that exist now.", runtimeValue("/sched/goroutines:goroutines"))
 	r.GaugeFunc("go_gc_cycles", "Garbage collections completed since start.", runtimeValue("/gc/cycles/total:gc-cycles"))
+}
+
+// goHeld is the memory the Go runtime has mapped minus what it has
+// released back to the system.
+func goHeld() float64 {
+	return runtimeValue("/memory/classes/total:bytes")() - runtimeValue("/memory/classes/heap/released:bytes")()
 }
 
 func runtimeValue(name string) func() float64 {
@@ -64,5 +70,5 @@ func residentBytes() float64 {
 			}
 		}
 	}
-	return runtimeValue("/memory/classes/total:bytes")()
+	return goHeld()
 }
