@@ -8,7 +8,7 @@ import (
 // Event is something that happened, delivered to subscribers in order:
 // *MessageEvent, *ReceiptEvent, *TimerEvent, *IdentityChangedEvent,
 // *GapEvent, *SentEvent, *FailedEvent, *DroppedEvent, *ConnectionEvent,
-// *LaggedEvent.
+// *LaggedEvent, *GroupEvent, *UnannouncedDeviceEvent.
 //
 // Events are notifications. The store is the truth: a subscriber that missed
 // events (LaggedEvent) reads Unread and History again.
@@ -45,10 +45,12 @@ type IdentityChangedEvent struct {
 
 // GapEvent: messages from Peer with sequence numbers up to Missing before
 // the next shown one never arrived (the server dropped them, or they expired
-// before they were sent); later messages are shown anyway.
+// before they were sent); later messages are shown anyway. Group is set
+// when they are Peer's messages to that group.
 type GapEvent struct {
 	Peer    string
 	Missing int
+	Group   string
 }
 
 // SentEvent: the server accepted an outgoing message.
@@ -86,16 +88,27 @@ type ConnectionEvent struct {
 // dropped for it.
 type LaggedEvent struct{ Missed int }
 
-func (*MessageEvent) event()         {}
-func (*ReceiptEvent) event()         {}
-func (*TimerEvent) event()           {}
-func (*IdentityChangedEvent) event() {}
-func (*GapEvent) event()             {}
-func (*SentEvent) event()            {}
-func (*FailedEvent) event()          {}
-func (*DroppedEvent) event()         {}
-func (*ConnectionEvent) event()      {}
-func (*LaggedEvent) event()          {}
+// UnannouncedDeviceEvent: the server named a device of Peer that Peer never
+// announced (today every account has only device 1), in the keys it handed
+// out or as the sender of a message. Nothing was encrypted to that device,
+// and what came from it was dropped. Only a hostile or broken server does
+// this.
+type UnannouncedDeviceEvent struct {
+	Peer   string
+	Device uint32
+}
+
+func (*MessageEvent) event()           {}
+func (*ReceiptEvent) event()           {}
+func (*TimerEvent) event()             {}
+func (*IdentityChangedEvent) event()   {}
+func (*GapEvent) event()               {}
+func (*SentEvent) event()              {}
+func (*FailedEvent) event()            {}
+func (*DroppedEvent) event()           {}
+func (*ConnectionEvent) event()        {}
+func (*LaggedEvent) event()            {}
+func (*UnannouncedDeviceEvent) event() {}
 
 // subscriptionBuffer is how many events wait for a slow subscriber before
 // it starts missing them.

@@ -53,9 +53,16 @@ type skyd struct {
 	srv   *servertest.Server
 	root  TrustRoot         // the operator's trust root, which clients pin
 	trust *sealed.TrustRoot // its private half, for tests that play a server minting certificates
+	cfg   server.Config     // the server's configuration but its store
 }
 
 func startSkyd(t testing.TB) *skyd {
+	t.Helper()
+	return startSkydConfig(t, server.Config{})
+}
+
+// startSkydConfig starts a server with cfg (for example other limits).
+func startSkydConfig(t testing.TB, cfg server.Config) *skyd {
 	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "skyd.db"))
 	if err != nil {
@@ -63,7 +70,7 @@ func startSkyd(t testing.TB) *skyd {
 	}
 	t.Cleanup(func() { st.Close() })
 	trust := servertest.Certify(t, st)
-	s := &skyd{t: t, st: st, root: TrustRoot{key: trust.Public()}, trust: trust}
+	s := &skyd{t: t, st: st, root: TrustRoot{key: trust.Public()}, trust: trust, cfg: cfg}
 	s.start("127.0.0.1:0")
 	t.Cleanup(func() { s.srv.Stop() })
 	return s
@@ -82,7 +89,9 @@ func (s *skyd) start(addr string) {
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	srv, err := servertest.StartOn(ln, server.Config{Store: s.st})
+	cfg := s.cfg
+	cfg.Store = s.st
+	srv, err := servertest.StartOn(ln, cfg)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -50,13 +50,14 @@ type Kind string
 const (
 	KindText  Kind = "text"  // a text message
 	KindTimer Kind = "timer" // a notice that the disappearing-messages timer changed
+	KindGroup Kind = "group" // a notice that a group changed (Message.Change says how)
 )
 
 // Message is one message of a conversation as the user sees it.
 type Message struct {
 	LocalID      int64  // this device's number for it (MarkRead takes it)
 	ID           string // the sender's stable message ID
-	Conversation string // the peer's Sky ID
+	Conversation string // the peer's Sky ID, or the group's ID for a group's messages
 	From         string // the sender's Sky ID
 	Outgoing     bool
 	Kind         Kind
@@ -70,7 +71,13 @@ type Message struct {
 	ExpiresAt  time.Time // when it is destroyed; zero while no countdown runs
 	State      State
 	Request    bool   // it belongs to a message request not yet accepted
-	Seq        uint64 // the sender's sequence number in this conversation
+	Seq        uint64 // the sender's sequence number in this conversation (in a group: of the sender's texts to it)
+	// Group is the group's ID for a group's text or notice (then
+	// Conversation is the same ID), GroupName its name as this client
+	// knows it now.
+	Group, GroupName string
+	// Change says what a group notice (KindGroup) reports.
+	Change *GroupChange
 }
 
 // Format hides the text under every fmt verb, so a message never reaches a
@@ -97,17 +104,53 @@ func fromStore(m store.Message, request bool) (Message, error) {
 		out.Kind = KindText
 	case content.KindTimerChange:
 		out.Kind = KindTimer
+	case content.KindGroupText:
+		out.Kind, out.Group = KindText, c.GroupID.String()
+	case content.KindGroupNotice:
+		n := c.Notice
+		out.Kind, out.Group, out.GroupName = KindGroup, c.GroupID.String(), n.Name
+		out.Change = &GroupChange{By: c.Sender, Version: n.Version, Name: n.Name, Joined: n.Joined, Added: n.Added, Removed: n.Removed,
+			Left: n.Left, AdminsAdded: n.AdminsAdded, AdminsRemoved: n.AdminsRemoved, Renamed: n.Renamed, TimerChanged: n.TimerChanged, Timer: c.Timer}
 	}
 	return out, nil
 }
 
+// nameGroups fills in the current name of the groups of group messages.
+func nameGroups(tx *store.Tx, ms []Message) error {
+	names := map[string]string{}
+	for i := range ms {
+		g := ms[i].Group
+		if g == "" {
+			continue
+		}
+		name, ok := names[g]
+		if !ok {
+			if id, err := content.ParseGroupID(g); err == nil {
+				r, err := loadGroup(tx, id)
+				if err != nil {
+					return err
+				}
+				if r != nil {
+					name = r.State.Name
+				}
+			}
+			names[g] = name
+		}
+		ms[i].GroupName = name
+	}
+	return nil
+}
+
 // senderOrder reorders a conversation's messages so that each sender's
 // messages follow their sequence numbers, keeping the positions at which
-// each sender's messages appear (the arrival order between the two sides).
+// each sender's messages appear (the arrival order between the senders).
+// Group notices (no sequence number) keep their places.
 func senderOrder(ms []Message) {
-	bySender := map[bool][]int{} // outgoing? → positions
+	bySender := map[string][]int{} // sender → positions
 	for i, m := range ms {
-		bySender[m.Outgoing] = append(bySender[m.Outgoing], i)
+		if m.Seq != 0 {
+			bySender[m.From] = append(bySender[m.From], i)
+		}
 	}
 	for _, pos := range bySender {
 		sub := make([]Message, len(pos))
@@ -167,7 +210,7 @@ func (c *Client) History(peer string, limit int) ([]Message, error) {
 			}
 			out = append(out, msg)
 		}
-		return nil
+		return nameGroups(tx, out)
 	})
 	senderOrder(out)
 	return out, err
@@ -186,7 +229,7 @@ func (c *Client) Unread() ([]Message, error) {
 			return err
 		}
 		for _, conv := range convs {
-			in, err := loadIn(tx, conv.ID)
+			upto, err := uptoOf(tx, conv.ID)
 			if err != nil {
 				return err
 			}
@@ -207,13 +250,18 @@ func (c *Client) Unread() ([]Message, error) {
 				if err != nil {
 					return err
 				}
-				if msg.Seq > in.Upto {
+				if u, err := upto(msg.From); err != nil {
+					return err
+				} else if msg.Seq > u {
 					continue // held for a gap
 				}
 				g = append(g, msg)
 			}
+			if err := nameGroups(tx, g); err != nil {
+				return err
+			}
 			if len(g) > 0 {
-				slices.SortStableFunc(g, func(a, b Message) int { return cmp.Compare(a.Seq, b.Seq) })
+				senderOrder(g)
 				groups = append(groups, g)
 			}
 		}
@@ -225,6 +273,26 @@ func (c *Client) Unread() ([]Message, error) {
 		out = append(out, g...)
 	}
 	return out, err
+}
+
+// uptoOf returns, for a conversation, how far each sender's messages have
+// been released: the peer's in a 1:1 conversation, each member's in a
+// group's.
+func uptoOf(tx *store.Tx, conv string) (func(sender string) (uint64, error), error) {
+	id, err := content.ParseGroupID(conv)
+	if err != nil {
+		in, err := loadIn(tx, conv)
+		return func(string) (uint64, error) { return in.Upto, nil }, err
+	}
+	seen := map[string]uint64{}
+	return func(sender string) (uint64, error) {
+		if u, ok := seen[sender]; ok {
+			return u, nil
+		}
+		in, err := loadIn(tx, trackKey(id, sender))
+		seen[sender] = in.Upto
+		return in.Upto, err
+	}, nil
 }
 
 // MarkRead records that the user read the messages (by LocalID): their
@@ -275,7 +343,7 @@ func (c *Client) MarkRead(localIDs ...int64) ([]Message, error) {
 				return err
 			}
 		}
-		return nil
+		return nameGroups(tx, out)
 	})
 	if err != nil {
 		return nil, err

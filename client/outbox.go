@@ -160,6 +160,15 @@ func (c *Client) receiptDue() time.Time {
 func (c *Client) fail(it store.Outgoing, why error) error {
 	var ev *FailedEvent
 	err := c.update(func(tx *store.Tx) error {
+		if item, err := decodeOutItem(it.Payload); err == nil && item.Group != nil {
+			// One member of a group cannot be reached: the message still
+			// goes to the others.
+			m, err := tx.Message(it.MessageRef)
+			if err == nil {
+				ev = &FailedEvent{Conversation: m.Conversation, MessageID: m.MessageID, Err: fmt.Errorf("to group member %s: %w", it.To, why)}
+			}
+			return tx.Dequeue(it.ID)
+		}
 		if it.MessageRef != 0 {
 			m, err := tx.Message(it.MessageRef)
 			if err == nil {
@@ -192,6 +201,13 @@ func (c *Client) deliver(ctx context.Context, cn *conn.Conn, pool *anonPool, it 
 	if cert == nil {
 		return &errRetry{err: errNoCertificate, wait: retryAfter}
 	}
+	if item.Group != nil {
+		// A group message waits, like everything to its recipient, while
+		// their key change waits for the user.
+		if err := c.view(func(tx *store.Tx) error { return c.refuseChanged(tx, it.To) }); err != nil {
+			return err
+		}
+	}
 	if len(item.Sealed) == 0 {
 		if item, err = c.seal(ctx, cn, it, item); err != nil {
 			return err
@@ -199,6 +215,11 @@ func (c *Client) deliver(ctx context.Context, cn *conn.Conn, pool *anonPool, it 
 	}
 	for _, d := range item.Sealed {
 		env, err := c.sealFor(it.To, d.Device, d.Bytes, cert)
+		if errors.Is(err, errNoPinned) && item.Group != nil {
+			// No session with the member ever came about (their account
+			// is gone): the group message cannot reach them.
+			return c.fail(it, ErrNoSuchAccount)
+		}
 		if err != nil {
 			return err
 		}
@@ -254,6 +275,7 @@ func (c *Client) seal(ctx context.Context, cn *conn.Conn, it store.Outgoing, ite
 				return err
 			}
 			devs, err = tx.SessionDevices(it.To)
+			devs = onlyAnnounced(it.To, devs) // never a device the peer did not announce
 			return err
 		}); err != nil {
 			return item, err
@@ -327,6 +349,12 @@ func (c *Client) fetchSessions(ctx context.Context, cn *conn.Conn, peer string) 
 		ps := protostore.New(tx, c.local, now)
 		local := protocol.Address{Name: c.acct.ID, DeviceID: c.acct.DeviceID}
 		for _, wb := range bundles {
+			if !announced(peer, wb.GetDevice()) {
+				// A device the server lists but peer never announced:
+				// no session with it, nothing encrypted to it.
+				events = append(events, &UnannouncedDeviceEvent{Peer: peer, Device: wb.GetDevice()})
+				continue
+			}
 			b, err := toBundle(wb)
 			if err != nil {
 				bad = err

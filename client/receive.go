@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -153,8 +154,19 @@ func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.St
 			return nil
 		}
 	}
+	if !announced(peer, dev) {
+		b.events = append(b.events, &UnannouncedDeviceEvent{Peer: peer, Device: dev})
+		return nil
+	}
 	if blocked, err := isBlocked(tx, peer); err != nil || blocked {
 		return err // rejected by the user: dropped without a trace
+	}
+	if len(raw) >= 2 && raw[0] == envSenderKey {
+		if certKey == nil {
+			b.drop(peer, "a group message outside a sealed envelope")
+			return nil
+		}
+		return c.receiveGroupMessage(ctx, tx, ps, peer, dev, raw[1:], *certKey, b)
 	}
 	if len(raw) < 2 || (raw[0] != envWhisper && raw[0] != envPreKey) {
 		b.drop(peer, "an envelope of unknown type")
@@ -277,6 +289,9 @@ func (c *Client) open(ctx context.Context, ps *protostore.Stores, local, addr pr
 func (c *Client) apply(tx *store.Tx, peer string, ct *content.Content, plain []byte, b *batch) error {
 	if ct.Kind == content.KindReceipt {
 		return c.applyReceipt(tx, peer, ct, b)
+	}
+	if content.IsGroup(ct.Kind) {
+		return c.applyGroupControl(tx, peer, ct, b) // groupreceive.go
 	}
 	contact, err := isContact(tx, peer)
 	if err != nil {
@@ -454,7 +469,11 @@ func (c *Client) releaseGaps(tx *store.Tx, peer string, b *batch) error {
 	for len(in.Held) > 0 && !in.Held[0].At.Add(c.opts.GapTimeout).After(b.now) {
 		missing := in.Held[0].Seq - in.Upto - 1
 		in.Upto = in.Held[0].Seq - 1
-		b.events = append(b.events, &GapEvent{Peer: peer, Missing: int(missing)})
+		gap := &GapEvent{Peer: peer, Missing: int(missing)}
+		if g, member, ok := strings.Cut(peer, "/"); ok { // a member's texts to a group (trackKey)
+			gap.Peer, gap.Group = member, g
+		}
+		b.events = append(b.events, gap)
 		absorb(in, peer, b)
 	}
 	return nil
@@ -536,6 +555,13 @@ func (c *Client) finishBatch(tx *store.Tx, b *batch) error {
 			msg, err := fromStore(m, req)
 			if err != nil {
 				return err
+			}
+			if msg.Group != "" {
+				one := []Message{msg}
+				if err := nameGroups(tx, one); err != nil {
+					return err
+				}
+				msg = one[0]
 			}
 			b.events = append(b.events, &MessageEvent{Message: msg})
 		}

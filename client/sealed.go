@@ -68,6 +68,7 @@ var (
 	ErrNoSealedSender = errors.New("the server's operator has not set up sealed sender (skyd admin trust-root certify), so nothing can be sent; ask them")
 
 	errNoCertificate = errors.New("no sender certificate from the server yet")
+	errNoPinned      = errors.New("no identity key pinned")
 )
 
 // TrustRoot is the public key of a server operator's trust root, which a
@@ -309,7 +310,7 @@ func (c *Client) sealFor(peer string, dev uint32, inner []byte, cert *sealed.Sen
 	err := c.view(func(tx *store.Tx) error {
 		k, ok, err := protostore.Pinned(tx, protocol.Address{Name: peer, DeviceID: dev})
 		if err == nil && !ok {
-			err = fmt.Errorf("no identity key pinned for %s", peer)
+			err = fmt.Errorf("%w for %s", errNoPinned, peer)
 		}
 		to = k
 		return err
@@ -482,7 +483,7 @@ func (c *Client) unseal(env *wire.Envelope, now time.Time) (peer string, dev uin
 		return "", 0, nil, key, "a sealed message that does not open"
 	case !c.certValid(sc.Sender, at):
 		return "", 0, nil, key, "a sealed message whose sender certificate is not under the pinned trust root, or expired"
-	case sc.Type != sealed.TypeWhisper && sc.Type != sealed.TypePreKey:
+	case sc.Type != sealed.TypeWhisper && sc.Type != sealed.TypePreKey && sc.Type != sealed.TypeSenderKey:
 		return "", 0, nil, key, "a sealed message of a kind this version does not read"
 	}
 	peer, dev = sc.Sender.UUID(), sc.Sender.DeviceID()

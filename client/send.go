@@ -164,11 +164,14 @@ func (c *Client) enqueueReceipt(tx *store.Tx, peer string, typ content.ReceiptTy
 
 // outItem is an outbox item: the content and, once encrypted, the
 // ciphertext for each of the recipient's devices; receipts also say when
-// they may go (see receiptDue).
+// they may go (see receiptDue). A group message's item has no content: it
+// names the group, and Sealed holds the one sender-key message, made before
+// it was queued (groupsend.go).
 type outItem struct {
 	Content   []byte
 	Sealed    []deviceCiphertext
 	NotBefore time.Time // zero: at once
+	Group     []byte    // a group message: the group's ID
 }
 
 type deviceCiphertext struct {
@@ -184,6 +187,9 @@ func encodeOutItem(it outItem) store.Secret {
 	if !it.NotBefore.IsZero() {
 		b = putNum(b, 3, uint64(it.NotBefore.UnixNano()))
 	}
+	if len(it.Group) > 0 {
+		b = putBytes(b, 4, it.Group)
+	}
 	return b
 }
 
@@ -192,7 +198,7 @@ func decodeOutItem(b []byte) (outItem, error) {
 	if err != nil {
 		return outItem{}, err
 	}
-	it := outItem{Content: f.one(1)}
+	it := outItem{Content: f.one(1), Group: f.one(4)}
 	if nb, ok := f.nums[3]; ok && nb > 0 && nb < 1<<62 {
 		it.NotBefore = time.Unix(0, int64(nb))
 	}
@@ -203,7 +209,7 @@ func decodeOutItem(b []byte) (outItem, error) {
 		}
 		it.Sealed = append(it.Sealed, deviceCiphertext{Device: uint32(df.nums[1]), Bytes: df.one(2)})
 	}
-	if len(it.Content) == 0 {
+	if len(it.Content) == 0 && (len(it.Group) != content.GroupIDSize || len(it.Sealed) == 0) {
 		return it, errBadSetting
 	}
 	return it, nil

@@ -141,6 +141,7 @@ type Content struct {
 	GroupID      GroupID      // every group kind
 	Group        *Group       // KindGroupUpdate
 	Distribution []byte       // KindSenderKey: a sender key distribution message
+	NextSeq      uint64       // KindSenderKey: the sequence number of the sender's next group text
 	Notice       *GroupNotice // KindGroupNotice
 }
 

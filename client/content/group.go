@@ -19,7 +19,8 @@ import (
 //     author's sender key, and the access keys the author knows of members.
 //   - KindGroupLeave: the sender leaves the group (1:1).
 //   - KindSenderKey: the sender's sender key for the group, a libsignal
-//     SenderKeyDistributionMessage (1:1).
+//     SenderKeyDistributionMessage (1:1), and the sequence number of the
+//     sender's next group text, so a new member expects nothing before it.
 //   - KindGroupText: a text to the group, encrypted once with the sender's
 //     sender key and sent to each member; it names the group instead of a
 //     recipient.
@@ -75,8 +76,10 @@ type Group struct {
 	// AccessKeys are members' access keys the author knows, so that
 	// members can send each other sealed messages with delivery tokens.
 	AccessKeys []MemberKey
-	// Distribution, when set, is the author's sender key for the group.
+	// Distribution, when set, is the author's sender key for the group,
+	// and NextSeq the sequence number of the author's next group text.
 	Distribution []byte
+	NextSeq      uint64
 }
 
 // MemberKey is a member's access key.
@@ -118,6 +121,7 @@ const (
 	gUpdateTimer  = 6
 	gAccessKey    = 7 // {1: id, 2: key}
 	gDistribution = 8 // also KindSenderKey's field 2
+	gNextSeq      = 9 // also KindSenderKey's field 3
 	// KindGroupNotice
 	gJoined        = 4
 	gAdded         = 5
@@ -257,8 +261,14 @@ func appendGroupBody(b []byte, c *Content) []byte {
 		if len(g.Distribution) > 0 {
 			b = appendBytes(b, gDistribution, g.Distribution)
 		}
+		if g.NextSeq != 0 {
+			b = appendVarint(b, gNextSeq, g.NextSeq)
+		}
 	case KindSenderKey:
 		b = appendBytes(b, 2, c.Distribution)
+		if c.NextSeq != 0 {
+			b = appendVarint(b, 3, c.NextSeq)
+		}
 	case KindGroupNotice:
 		n := c.Notice
 		if n.Version != 0 {
@@ -333,6 +343,8 @@ func decodeGroupBody(c *Content, b []byte) error {
 			if v, err = consumeBytes(&b, typ); err == nil {
 				c.Distribution = append([]byte(nil), v...)
 			}
+		case c.Kind == KindSenderKey && num == 3:
+			c.NextSeq, err = consumeVarint(&b, typ)
 		case c.Kind == KindGroupNotice:
 			err = decodeGroupNotice(c, num, typ, &b)
 		default:
@@ -447,6 +459,8 @@ func decodeGroupUpdate(c *Content, num protowire.Number, typ protowire.Type, b *
 		var v []byte
 		v, err = consumeBytes(b, typ)
 		g.Distribution = append([]byte(nil), v...)
+	case gNextSeq:
+		g.NextSeq, err = consumeVarint(b, typ)
 	default:
 		err = skipField(num, typ, b)
 	}

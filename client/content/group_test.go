@@ -25,10 +25,10 @@ func groupSample(kind Kind) *Content {
 		c.AccessKey = bytes.Repeat([]byte{0xAC}, AccessKeySize)
 		c.Group = &Group{Version: 3, Name: "Newsroom", Members: []string{"abcdefghjk", "mnpqrstuvw", "xyz2345678"},
 			Admins: []string{"abcdefghjk"}, AccessKeys: []MemberKey{{ID: "mnpqrstuvw", Key: bytes.Repeat([]byte{7}, AccessKeySize)}},
-			Distribution: []byte{0x33, 1, 2, 3}}
+			Distribution: []byte{0x33, 1, 2, 3}, NextSeq: 12}
 	case KindGroupLeave:
 	case KindSenderKey:
-		c.Distribution = []byte{0x33, 9, 9, 9}
+		c.Distribution, c.NextSeq = []byte{0x33, 9, 9, 9}, 7
 	case KindGroupNotice:
 		c.Recipient, c.Seq, c.Timer = "", 0, 5*time.Minute
 		c.Notice = &GroupNotice{Version: 3, Name: "Newsroom", Joined: true, Added: []string{"xyz2345678"}, Removed: []string{"a", "b"},

@@ -1,0 +1,183 @@
+package client
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/skymsg/sky/client/content"
+	"github.com/skymsg/sky/client/group"
+	"github.com/skymsg/sky/client/store"
+	"github.com/skymsg/sky/protocol"
+	"github.com/skymsg/sky/protocol/senderkey"
+	"github.com/skymsg/sky/protocol/sealed"
+)
+
+// Sending to a group. A group text is encrypted once, with the user's
+// sender key, and the one sender-key message goes to each member as its own
+// outbox item: a sealed envelope to the member's announced device, padded
+// like every other. Members that do not hold the user's current sender key
+// get it first, through their 1:1 session (an earlier item of their own
+// queue, so it arrives before the message).
+
+// envSenderKey is the type byte of a sender-key message in the outbox (the
+// sealed-sender content type of libsignal's SenderKeyMessage).
+const envSenderKey = byte(sealed.TypeSenderKey)
+
+// SendGroup queues a text to a group and returns it (State Pending; Sent
+// once the first member's envelope is accepted). The user must be a
+// member. The message carries the group's timer.
+func (c *Client) SendGroup(ref, text string) (Message, error) {
+	if len(text) > content.MaxTextBytes {
+		return Message{}, ErrTooLong
+	}
+	var out Message
+	err := c.update(func(tx *store.Tx) error {
+		r, err := findGroup(tx, ref)
+		if err != nil {
+			return err
+		}
+		if !r.Member(c.acct.ID) {
+			return ErrNotGroupMember
+		}
+		m, err := c.addGroupOutgoing(tx, r, text)
+		if err != nil {
+			return err
+		}
+		if out, err = fromStore(m, false); err != nil {
+			return err
+		}
+		out.GroupName = r.State.Name
+		return nil
+	})
+	if err != nil {
+		return Message{}, err
+	}
+	poke(c.kick)
+	poke(c.expiryKick)
+	c.notify()
+	return out, nil
+}
+
+// addGroupOutgoing stores a group text and queues it for every recipient.
+func (c *Client) addGroupOutgoing(tx *store.Tx, r *group.Record, text string) (store.Message, error) {
+	now := c.now().Truncate(time.Millisecond)
+	id := r.State.ID
+	rcpts := r.Recipients(c.acct.ID)
+	if err := c.distributeSenderKey(tx, id, rcpts); err != nil {
+		return store.Message{}, err
+	}
+	seq, err := nextGroupSeq(tx, id)
+	if err != nil {
+		return store.Message{}, err
+	}
+	ct := &content.Content{Version: content.Version, Sender: c.acct.ID, SenderDevice: c.acct.DeviceID, ID: newContentID(),
+		SentAt: now, Seq: seq, Kind: content.KindGroupText, GroupID: id, Text: text, Timer: r.State.Timer}
+	body, err := content.Encode(ct)
+	if err != nil {
+		return store.Message{}, err
+	}
+	padded, err := content.PadForSealing(body)
+	if err != nil {
+		return store.Message{}, err
+	}
+	sks := newSKStore(tx)
+	skm, err := senderkey.Encrypt(context.Background(), sks, c.self(), senderkey.DistributionID(id), padded)
+	if err != nil {
+		return store.Message{}, err
+	}
+	if err := sks.commit(); err != nil {
+		return store.Message{}, err
+	}
+	m := store.Message{Conversation: id.String(), Sender: c.acct.ID, MessageID: ct.ID.String(), Outgoing: true, State: store.Pending,
+		Body: body, SentAt: now, Timer: r.State.Timer}
+	if len(rcpts) == 0 {
+		m.State = store.Sent // a group of one: nobody to send to
+	}
+	if err := ensureGroupConversation(tx, &r.State, now); err != nil {
+		return m, err
+	}
+	if err := tx.AddMessage(&m); err != nil {
+		return m, err
+	}
+	item := encodeOutItem(outItem{Group: id[:], Sealed: []deviceCiphertext{{Device: announcedDevice, Bytes: append([]byte{envSenderKey}, skm...)}}})
+	for _, to := range rcpts {
+		if err := tx.Enqueue(&store.Outgoing{To: to, MessageRef: m.ID, Payload: item, CreatedAt: now}); err != nil {
+			return m, err
+		}
+	}
+	return m, nil
+}
+
+// self is this device's protocol address.
+func (c *Client) self() protocol.Address {
+	return protocol.Address{Name: c.acct.ID, DeviceID: c.acct.DeviceID}
+}
+
+// ownDistribution returns the user's sender key for a group as a
+// distribution message at its current iteration (making the key first if
+// there is none), and the sequence number of the user's next group text.
+func (c *Client) ownDistribution(tx *store.Tx, id content.GroupID) ([]byte, uint64, error) {
+	sks := newSKStore(tx)
+	dm, err := senderkey.CreateDistribution(context.Background(), sks, c.self(), senderkey.DistributionID(id))
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := sks.commit(); err != nil {
+		return nil, 0, err
+	}
+	seq, err := lastGroupSeq(tx, id)
+	return dm.Bytes(), seq + 1, err
+}
+
+// distributeSenderKey queues the user's current sender key for a group to
+// each of rcpts that does not hold it yet.
+func (c *Client) distributeSenderKey(tx *store.Tx, id content.GroupID, rcpts []string) error {
+	dist, nextSeq, err := c.ownDistribution(tx, id)
+	if err != nil {
+		return err
+	}
+	sent, err := loadSent(tx, id)
+	if err != nil {
+		return err
+	}
+	n := len(sent)
+	for _, m := range rcpts {
+		if _, ok := slices.BinarySearch(sent[:n], m); ok {
+			continue
+		}
+		if err := c.enqueueControl(tx, m, &content.Content{Kind: content.KindSenderKey, GroupID: id, Distribution: dist, NextSeq: nextSeq}); err != nil {
+			return err
+		}
+		sent = append(sent, m)
+	}
+	if len(sent) == n {
+		return nil
+	}
+	return saveSent(tx, id, sent)
+}
+
+// lastGroupSeq returns the sequence number of the user's last group text.
+func lastGroupSeq(tx *store.Tx, id content.GroupID) (uint64, error) {
+	b, err := setting(tx, setGroupSeq+id.String())
+	if err != nil || b == nil {
+		return 0, err
+	}
+	v, n := protowire.ConsumeVarint(b)
+	if n != len(b) {
+		return 0, errBadSetting
+	}
+	return v, nil
+}
+
+// nextGroupSeq takes the next sequence number of the user's group texts.
+func nextGroupSeq(tx *store.Tx, id content.GroupID) (uint64, error) {
+	seq, err := lastGroupSeq(tx, id)
+	if err != nil {
+		return 0, err
+	}
+	seq++
+	return seq, tx.SetSetting(setGroupSeq+id.String(), protowire.AppendVarint(nil, seq))
+}

@@ -1,0 +1,228 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/skymsg/sky/client/content"
+	"github.com/skymsg/sky/client/group"
+	"github.com/skymsg/sky/client/store"
+	"github.com/skymsg/sky/protocol"
+	"github.com/skymsg/sky/protocol/senderkey"
+)
+
+// What the client keeps about groups, in the store's settings (sealed like
+// everything else, their names hashed):
+const (
+	setGroups    = "groups"         // bytes repeated: the IDs of every group known
+	setGroup     = "group/"         // + group ID: group.Record
+	setGroupSent = "group-sk-sent/" // + group ID: bytes repeated, members holding the own current sender key
+	setGroupSeq  = "group-seq/"     // + group ID: varint, the last sequence number of an own group text
+	setSenderKey = "sk/"            // + sender "." device "/" + group ID: senderkey.Record
+	setGroupHeld = "group-held/"    // + group ID: held group items (heldItem), waiting for the group or a member
+	setHeldGrps  = "group-held-ids" // bytes repeated: the groups with held items, oldest first
+)
+
+// Bounds of what is held for groups not known yet (or senders not yet
+// members): per group, how many groups, and for how long.
+const (
+	maxHeldPerGroup = 200
+	maxHeldGroups   = 32
+	heldGroupTTL    = 48 * time.Hour
+)
+
+// loadGroup returns the record of a group, or nil if it is unknown.
+func loadGroup(tx *store.Tx, id content.GroupID) (*group.Record, error) {
+	b, err := setting(tx, setGroup+id.String())
+	if err != nil || b == nil {
+		return nil, err
+	}
+	r, err := group.ParseRecord(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: a group record does not decode", store.ErrCorrupt)
+	}
+	return r, nil
+}
+
+// saveGroup stores a group's record and lists the group.
+func saveGroup(tx *store.Tx, r *group.Record) error {
+	b, err := r.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	if err := tx.SetSetting(setGroup+r.State.ID.String(), b); err != nil {
+		return err
+	}
+	return addToList(tx, setGroups, r.State.ID.String())
+}
+
+// groupIDs returns every known group.
+func groupIDs(tx *store.Tx) ([]content.GroupID, error) {
+	list, err := stringList(tx, setGroups)
+	var out []content.GroupID
+	for _, s := range list {
+		id, perr := content.ParseGroupID(s)
+		if perr != nil {
+			return nil, fmt.Errorf("%w: the group list is damaged", store.ErrCorrupt)
+		}
+		out = append(out, id)
+	}
+	return out, err
+}
+
+// ensureGroupConversation gives the group its conversation settings (the
+// store lists conversations by them) with the group's timer.
+func ensureGroupConversation(tx *store.Tx, s *group.State, now time.Time) error {
+	conv, err := tx.Conversation(s.ID.String())
+	if err == nil && conv.Timer == s.Timer {
+		return nil
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return tx.PutConversation(store.Conversation{ID: s.ID.String(), Timer: s.Timer, UpdatedAt: now})
+}
+
+// skStore keeps sender-key records in the store, one setting per (sender
+// device, group). Writes wait in memory until commit, so a group message
+// that decrypts but then proves bad changes nothing.
+type skStore struct {
+	tx      *store.Tx
+	pending map[string][]byte
+}
+
+func newSKStore(tx *store.Tx) *skStore { return &skStore{tx: tx, pending: map[string][]byte{}} }
+
+func senderKeyName(sender protocol.Address, id senderkey.DistributionID) string {
+	return setSenderKey + sender.Name + "." + strconv.FormatUint(uint64(sender.DeviceID), 10) + "/" + content.GroupID(id).String()
+}
+
+// LoadSenderKey implements senderkey.Store.
+func (s *skStore) LoadSenderKey(_ context.Context, sender protocol.Address, id senderkey.DistributionID) (*senderkey.Record, error) {
+	name := senderKeyName(sender, id)
+	b, ok := s.pending[name]
+	if !ok {
+		var err error
+		if b, err = setting(s.tx, name); err != nil || b == nil {
+			return nil, err
+		}
+	}
+	r, err := senderkey.ParseRecord(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: a sender key does not decode", store.ErrCorrupt)
+	}
+	return r, nil
+}
+
+// StoreSenderKey implements senderkey.Store.
+func (s *skStore) StoreSenderKey(_ context.Context, sender protocol.Address, id senderkey.DistributionID, r *senderkey.Record) error {
+	b, err := r.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	s.pending[senderKeyName(sender, id)] = b
+	return nil
+}
+
+func (s *skStore) commit() error {
+	for name, b := range s.pending {
+		if err := s.tx.SetSetting(name, b); err != nil {
+			return err
+		}
+	}
+	clear(s.pending)
+	return nil
+}
+
+// forgetSenderKey deletes what the client holds of a member's sender key
+// for a group.
+func forgetSenderKey(tx *store.Tx, member string, id content.GroupID) error {
+	return tx.DeleteSetting(senderKeyName(protocol.Address{Name: member, DeviceID: announcedDevice}, senderkey.DistributionID(id)))
+}
+
+// heldItem is a group item that came before the client could use it: a
+// sender key or group message for a group it does not know yet, or from a
+// sender it does not count as a member yet (the change adding them is
+// still on its way). Both were authenticated before they were held.
+type heldItem struct {
+	Kind  uint64 // heldSenderKey or heldMessage
+	Peer  string
+	Dev   uint32
+	Bytes []byte // the distribution message, or the sender-key message
+	At    time.Time
+	Next  uint64 // a sender key's next sequence number
+}
+
+const (
+	heldSenderKey = 1
+	heldMessage   = 2
+)
+
+func loadHeld(tx *store.Tx, id content.GroupID) ([]heldItem, error) {
+	f, err := settingFields(tx, setGroupHeld+id.String())
+	if err != nil {
+		return nil, err
+	}
+	var out []heldItem
+	for _, b := range f.bytes[1] {
+		hf, err := decodeFields(b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, heldItem{Kind: hf.nums[1], Peer: string(hf.one(2)), Dev: uint32(hf.nums[3]), Bytes: hf.one(4),
+			At: time.Unix(0, int64(hf.nums[5])), Next: hf.nums[6]})
+	}
+	return out, nil
+}
+
+func saveHeld(tx *store.Tx, id content.GroupID, items []heldItem) error {
+	if len(items) == 0 {
+		if err := tx.DeleteSetting(setGroupHeld + id.String()); err != nil {
+			return err
+		}
+		return removeFromList(tx, setHeldGrps, id.String())
+	}
+	var b []byte
+	for _, it := range items {
+		rec := putBytes(putNum(nil, 1, it.Kind), 2, []byte(it.Peer))
+		rec = putBytes(putNum(rec, 3, uint64(it.Dev)), 4, it.Bytes)
+		b = putBytes(b, 1, putNum(putNum(rec, 5, uint64(it.At.UnixNano())), 6, it.Next))
+	}
+	if err := tx.SetSetting(setGroupHeld+id.String(), b); err != nil {
+		return err
+	}
+	return addToList(tx, setHeldGrps, id.String())
+}
+
+// hold keeps an item for a group until the group or its sender turns up,
+// within the bounds above (the oldest go first).
+func hold(tx *store.Tx, id content.GroupID, it heldItem) error {
+	items, err := loadHeld(tx, id)
+	if err != nil {
+		return err
+	}
+	items = append(items, it)
+	if len(items) > maxHeldPerGroup {
+		items = items[len(items)-maxHeldPerGroup:]
+	}
+	if len(items) == 1 {
+		groups, err := stringList(tx, setHeldGrps)
+		if err != nil {
+			return err
+		}
+		for len(groups) >= maxHeldGroups {
+			old, err := content.ParseGroupID(groups[0])
+			if err == nil {
+				err = saveHeld(tx, old, nil)
+			}
+			if err != nil {
+				return err
+			}
+			groups = groups[1:]
+		}
+	}
+	return saveHeld(tx, id, items)
+}
