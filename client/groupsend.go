@@ -11,8 +11,8 @@ import (
 	"github.com/skymsg/sky/client/group"
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/protocol"
-	"github.com/skymsg/sky/protocol/senderkey"
 	"github.com/skymsg/sky/protocol/sealed"
+	"github.com/skymsg/sky/protocol/senderkey"
 )
 
 // Sending to a group. A group text is encrypted once, with the user's
