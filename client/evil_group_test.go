@@ -1,0 +1,400 @@
+package client
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/skymsg/sky/client/content"
+	"github.com/skymsg/sky/client/group"
+	"github.com/skymsg/sky/client/store"
+	"github.com/skymsg/sky/protocol"
+	"github.com/skymsg/sky/protocol/curve"
+	"github.com/skymsg/sky/protocol/prekey"
+	"github.com/skymsg/sky/protocol/sealed"
+	"github.com/skymsg/sky/wire"
+)
+
+// injector is the evil server of acceptance test 11: it records every
+// sealed send by recipient device, adds a device 2 with an attacker's keys
+// to every account in the bundles it hands out, and keeps every envelope it
+// pushes, for replays.
+type injector struct {
+	mu       sync.Mutex
+	attacker *attacker
+	on       bool
+	sends    map[string]int              // "account.device" → sends
+	pushed   map[string][]*wire.Envelope // by account
+}
+
+func (in *injector) toServer(_ string, f *wire.Frame) []*wire.Frame {
+	if s := f.GetRequest().GetSend(); s != nil {
+		in.mu.Lock()
+		in.sends[fmt.Sprintf("%s.%d", s.GetAccount(), s.GetDevice())]++
+		in.mu.Unlock()
+	}
+	return []*wire.Frame{f}
+}
+
+func (in *injector) toClient(acct string, f *wire.Frame) []*wire.Frame {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if bs := f.GetResponse().GetBundles(); bs != nil && in.on {
+		extra := in.attacker.bundle()
+		extra.Device = 2
+		bs.Bundles = append(bs.Bundles, extra)
+	}
+	for _, e := range pushed(f) {
+		in.pushed[acct] = append(in.pushed[acct], proto.Clone(e).(*wire.Envelope))
+	}
+	return []*wire.Frame{f}
+}
+
+// sendsTo returns how many envelopes went to account (device 0: any).
+func (in *injector) sendsTo(account string, dev uint32) int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	n := 0
+	for k, v := range in.sends {
+		if k == fmt.Sprintf("%s.%d", account, dev) || (dev == 0 && strings.HasPrefix(k, account+".")) {
+			n += v
+		}
+	}
+	return n
+}
+
+// sendsToDevice returns how many envelopes went to device dev of anyone.
+func (in *injector) sendsToDevice(dev uint32) int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	n := 0
+	for k, v := range in.sends {
+		if strings.HasSuffix(k, fmt.Sprintf(".%d", dev)) {
+			n += v
+		}
+	}
+	return n
+}
+
+// resubscribe starts u's events afresh: what was announced before is gone.
+func (u *user) resubscribe() {
+	u.sub.Close()
+	u.sub = u.c.Subscribe()
+}
+
+// quietUntil collects u's events until a group text equal to sentinel
+// arrives, and fails on any group change or other group text on the way:
+// nothing forged, replayed or injected may show.
+func quietUntil(t *testing.T, u *user, gid, sentinel string) []Event {
+	t.Helper()
+	var seen []Event
+	for {
+		ev := next(t, u, func(e Event) bool { return true })
+		seen = append(seen, ev)
+		switch e := ev.(type) {
+		case *GroupEvent:
+			t.Fatalf("%s showed a group change: %+v", u.c.ID(), e.Change)
+		case *MessageEvent:
+			if e.Message.Group == gid && e.Message.Kind == KindText {
+				if e.Message.Text != sentinel {
+					t.Fatalf("%s showed %q from %s", u.c.ID(), e.Message.Text, e.Message.From)
+				}
+				return seen
+			}
+			if e.Message.Group != "" || e.Message.Kind == KindText {
+				t.Fatalf("%s showed %+v", u.c.ID(), e.Message)
+			}
+		}
+	}
+}
+
+func dropped(events []Event, reason string) bool {
+	return slices.ContainsFunc(events, func(e Event) bool {
+		d, ok := e.(*DroppedEvent)
+		return ok && (reason == "" || strings.Contains(d.Reason, reason))
+	})
+}
+
+// TestEvilGroupInjection is acceptance test 11 (Matrix's "More is Less"):
+// the server adds a device to every account's device list, and tries to
+// put a user into a group — with a forged change, a replayed old change, a
+// change from a member who is no admin, a stranger's own copy of the group,
+// and replays of everything it delivered. No group key and no message is
+// encrypted to the injected device or user; only genuine changes are shown.
+func TestEvilGroupInjection(t *testing.T) {
+	s := startSkyd(t)
+	ev := startEvil(t, s)
+	in := &injector{attacker: newAttacker(), on: true, sends: map[string]int{}, pushed: map[string][]*wire.Envelope{}}
+	ev.set(in.toClient, in.toServer)
+	alice := newUserAt(t, s, ev.url(), testOptions(nil))
+	bob := newUserAt(t, s, ev.url(), testOptions(nil))
+	carol := newUserAt(t, s, ev.url(), testOptions(nil))
+	mallory := newUser(t, s, testOptions(nil)) // a real account the attacker holds
+	dave := newUser(t, s, testOptions(nil))
+	a, b, c, m, d := alice.c.ID(), bob.c.ID(), carol.c.ID(), mallory.c.ID(), dave.c.ID()
+
+	// The group, made while the server lists a device 2 for everyone.
+	g, err := alice.c.CreateGroup("Desk", []string{b, c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gid := g.ID
+	for _, u := range []*user{bob, carol} {
+		groupChange(t, u, gid)
+	}
+	if e := next(t, alice, func(e *UnannouncedDeviceEvent) bool { return true }); e.Device != 2 {
+		t.Fatalf("event %+v", e)
+	}
+	if _, err := alice.c.SendGroup(gid, "first"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.c.SendGroup(gid, "second"); err != nil {
+		t.Fatal(err)
+	}
+	if got := groupTexts(t, carol, gid, 2); !eq(got, sorted(a+": first", b+": second")) {
+		t.Fatalf("carol got %q", got)
+	}
+	groupTexts(t, bob, gid, 1)
+	groupTexts(t, alice, gid, 1)
+	for _, u := range []*user{alice, bob} {
+		var devs []uint32
+		u.c.view(func(tx *store.Tx) (err error) {
+			for _, p := range []string{a, b, c} {
+				ds, err := tx.SessionDevices(p)
+				if err != nil {
+					return err
+				}
+				devs = append(devs, ds...)
+			}
+			return nil
+		})
+		if slices.Contains(devs, 2) {
+			t.Fatalf("%s made a session with an injected device: %v", u.c.ID(), devs)
+		}
+	}
+
+	// The injected device "sends" to alice: a real first message under the
+	// attacker's key, sealed with a certificate the server minted for
+	// bob's device 2. Dropped, and said so.
+	evilKey := curve.GenerateKeyPair()
+	sc, err := s.trust.Certify(77, evilKey.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer, err := sealed.NewIssuer(sc, evilKey.Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := issuer.Issue(sealed.Sender{UUID: b, DeviceID: 2, IdentityKey: in.attacker.ik.Public}, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner := in.attacker.firstMessage(t, b, a, bobBundle(t, alice, a), "from bob's new phone")
+	env, err := sealed.Encrypt(&sealed.Content{Type: sealed.MessageType(inner[0]), Sender: cert, Message: inner[1:]}, in.attacker.ik, alice.c.local.KeyPair.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.conn(a).inject(pushFrame(&wire.Envelope{Id: randomID(), ServerTime: time.Now().Unix(), Content: env})); err != nil {
+		t.Fatal(err)
+	}
+	if e := next(t, alice, func(e *UnannouncedDeviceEvent) bool { return e.Peer == b }); e.Device != 2 {
+		t.Fatalf("event %+v", e)
+	}
+
+	// A change that claims to be alice's, made by the server: a first
+	// message under the attacker's key, with a certificate minted for
+	// alice's device 1. Bob sees a key change to decide on, never the
+	// change; he keeps alice's key.
+	bob.resubscribe()
+	gidBytes, _ := content.ParseGroupID(gid)
+	forgedCert, err := issuer.Issue(sealed.Sender{UUID: a, DeviceID: 1, IdentityKey: in.attacker.ik.Public}, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	update := &content.Content{Version: content.Version, Sender: a, SenderDevice: 1, Recipient: b, ID: newContentID(), SentAt: time.Now(), Seq: 99,
+		Kind: content.KindGroupUpdate, GroupID: gidBytes, Timer: DefaultTimer,
+		Group: &content.Group{Version: 7, Name: "Desk", Members: sorted(a, b, c, m), Admins: sorted(a, m)}}
+	inner = in.attacker.firstContent(t, a, b, bobBundle(t, bob, b), update)
+	env, err = sealed.Encrypt(&sealed.Content{Type: sealed.MessageType(inner[0]), Sender: forgedCert, Message: inner[1:]}, in.attacker.ik, bob.c.local.KeyPair.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.conn(b).inject(pushFrame(&wire.Envelope{Id: randomID(), ServerTime: time.Now().Unix(), Content: env})); err != nil {
+		t.Fatal(err)
+	}
+	if e := next(t, bob, func(e Event) bool {
+		_, ic := e.(*IdentityChangedEvent)
+		_, ge := e.(*GroupEvent)
+		return ic || ge
+	}); !eq([]string{fmt.Sprintf("%T", e)}, []string{"*client.IdentityChangedEvent"}) {
+		t.Fatalf("bob: %+v", e)
+	}
+	if err := bob.c.KeepIdentity(a); err != nil {
+		t.Fatal(err)
+	}
+	if got := bob.members(gid); !eq(got, sorted(a, b, c)) {
+		t.Fatalf("bob's members after the forged change: %v", got)
+	}
+
+	// A member who is no admin (carol) adds mallory, with a change made and
+	// sent through her real session.
+	err = carol.c.update(func(tx *store.Tx) error {
+		r, err := findGroup(tx, gid)
+		if err != nil {
+			return err
+		}
+		forged := &content.Group{Version: r.State.Version + 1, Name: "Desk", Members: sorted(a, b, c, m), Admins: sorted(a, c)}
+		for _, to := range []string{a, b} {
+			if err := carol.c.enqueueControl(tx, to, &content.Content{Kind: content.KindGroupUpdate, GroupID: r.State.ID, Timer: r.State.Timer, Group: forged}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.resubscribe() // from here on, bob shows nothing but the sentinels
+	poke(carol.c.kick)
+	carol.flush()
+	if _, err := alice.c.SendGroup(gid, "sentinel 1"); err != nil {
+		t.Fatal(err)
+	}
+	if evs := quietUntil(t, bob, gid, "sentinel 1"); !dropped(evs, "not from an admin") {
+		t.Fatalf("bob did not drop carol's change: %v", evs)
+	}
+
+	// Mallory makes her own copy of the group, as its admin: her changes,
+	// sender key and messages reach the members, who use none of them.
+	quietUntil(t, carol, gid, "sentinel 1")
+	carol.resubscribe()
+	err = mallory.c.update(func(tx *store.Tx) error {
+		return saveGroup(tx, &group.Record{State: group.State{ID: gidBytes, Version: 1, Name: "Desk", Members: sorted(a, b, c, m), Admins: []string{m}, Timer: DefaultTimer}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mallory.c.AddMembers(gid, d); err != nil { // version 2, by a non-member
+		t.Fatal(err)
+	}
+	if _, err := mallory.c.RenameGroup(gid, "Mallory's"); err != nil { // version 3
+		t.Fatal(err)
+	}
+	if _, err := mallory.c.SendGroup(gid, "I am in"); err != nil {
+		t.Fatal(err)
+	}
+	mallory.flush()
+	time.Sleep(300 * time.Millisecond) // let the members store them first
+	if _, err := alice.c.SendGroup(gid, "sentinel 2"); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []*user{bob, carol} {
+		if evs := quietUntil(t, u, gid, "sentinel 2"); !dropped(evs, "refused") {
+			t.Fatalf("%s did not refuse mallory's changes: %v", u.c.ID(), evs)
+		}
+	}
+
+	// A replayed old change, through alice's real session: the group as it
+	// was at version 1 (before dave was added), sent again after.
+	if _, err := alice.c.AddMembers(gid, d); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []*user{bob, carol} {
+		if ch := groupChange(t, u, gid); !eq(ch.Added, []string{d}) || ch.By != a {
+			t.Fatalf("%s: the genuine change shows %+v", u.c.ID(), ch)
+		}
+		next(t, u, func(e *MessageEvent) bool { return e.Message.Kind == KindGroup }) // its notice
+	}
+	if ch := groupChange(t, dave, gid); !ch.Joined {
+		t.Fatalf("dave: %+v", ch)
+	}
+	err = alice.c.update(func(tx *store.Tx) error {
+		v1 := &content.Group{Version: 1, Name: "Desk", Members: sorted(a, b, c), Admins: []string{a}}
+		return alice.c.enqueueControl(tx, b, &content.Content{Kind: content.KindGroupUpdate, GroupID: gidBytes, Timer: DefaultTimer, Group: v1})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	poke(alice.c.kick)
+	if _, err := alice.c.SendGroup(gid, "sentinel 3"); err != nil {
+		t.Fatal(err)
+	}
+	if evs := quietUntil(t, bob, gid, "sentinel 3"); !dropped(evs, "older") {
+		t.Fatalf("bob did not drop the replayed change: %v", evs)
+	}
+	if got := bob.members(gid); !eq(got, sorted(a, b, c, d)) {
+		t.Fatalf("bob's members after the replay: %v", got)
+	}
+
+	// The server replays everything it pushed to bob, after his restart.
+	in.mu.Lock()
+	replay := slices.Clone(in.pushed[b])
+	in.mu.Unlock()
+	bob.reopen()
+	for i := 0; i < len(replay); i += 20 {
+		if err := ev.conn(b).inject(pushFrame(replay[i:min(i+20, len(replay))]...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := alice.c.SendGroup(gid, "sentinel 4"); err != nil {
+		t.Fatal(err)
+	}
+	quietUntil(t, bob, gid, "sentinel 4")
+
+	// What everyone holds and sent: the same members everywhere, mallory
+	// and device 2 never sent anything, mallory holds no one's key.
+	for _, u := range []*user{alice, bob, carol} {
+		u.flush()
+		if got := u.members(gid); !eq(got, sorted(a, b, c, d)) {
+			t.Fatalf("%s: members %v", u.c.ID(), got)
+		}
+		if got := historyTexts(t, u.c, gid); slices.Contains(got, "<I am in") {
+			t.Fatalf("%s shows mallory's message", u.c.ID())
+		}
+	}
+	if n := in.sendsTo(m, 0); n != 0 {
+		t.Fatalf("%d envelopes went to mallory", n)
+	}
+	if n := in.sendsToDevice(2); n != 0 {
+		t.Fatalf("%d envelopes went to an injected device", n)
+	}
+	if in.sendsTo(b, 1) == 0 || in.sendsTo(c, 1) == 0 {
+		t.Fatal("the recorder saw no sends at all")
+	}
+	held := senderKeysOf(t, mallory, gidBytes, a, b, c)
+	if len(held.Snapshot()) != 0 {
+		t.Fatalf("mallory holds %d sender keys of the group", len(held.Snapshot()))
+	}
+	if g, _ := mallory.c.Group(gid); g.Name != "Mallory's" {
+		t.Fatalf("mallory's own copy: %+v", g) // nothing of the real group reached her
+	}
+}
+
+// firstContent is a real first message (type byte and bytes) from the
+// attacker, claiming to be from, carrying content ct, to the device whose
+// bundle is given.
+func (m *attacker) firstContent(t *testing.T, from, to string, b *prekey.Bundle, ct *content.Content) []byte {
+	t.Helper()
+	local, remote := protocol.Address{Name: from, DeviceID: 1}, protocol.Address{Name: to, DeviceID: 1}
+	if err := protocol.ProcessPreKeyBundle(ctxT(t), m.store.Stores(), local, remote, b, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	body, err := content.Encode(ct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	padded, err := content.PadForSealing(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := protocol.Encrypt(ctxT(t), m.store.Stores(), local, remote, padded, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]byte{byte(msg.Type)}, msg.Bytes...)
+}
