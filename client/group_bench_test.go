@@ -1,0 +1,189 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/skymsg/sky/client/content"
+	"github.com/skymsg/sky/client/group"
+	"github.com/skymsg/sky/client/store"
+	"github.com/skymsg/sky/protocol/curve"
+	"github.com/skymsg/sky/wire"
+)
+
+// memberIDs returns n distinct Sky IDs that are not registered anywhere.
+func memberIDs(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		b := []byte("zzzzzzzzzz")
+		for j, k := len(b)-1, i; k > 0; j, k = j-1, k/len(wire.AccountIDAlphabet) {
+			b[j] = wire.AccountIDAlphabet[k%len(wire.AccountIDAlphabet)]
+		}
+		out[i] = string(b)
+	}
+	return out
+}
+
+// benchGroup gives u a group of u and members, as if created and every
+// member's identity key pinned and sender key handed out already: what a
+// group looks like in steady use.
+func benchGroup(b *testing.B, u *user, members []string) content.GroupID {
+	b.Helper()
+	var id content.GroupID
+	copy(id[:], "bench group "+fmt.Sprint(len(members)))
+	ch, err := group.Create(id, "bench", u.c.ID(), members, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	err = u.c.update(func(tx *store.Tx) error {
+		r, _, err := group.Apply(nil, ch, u.c.ID())
+		if err != nil {
+			return err
+		}
+		if err := saveGroup(tx, r); err != nil {
+			return err
+		}
+		for _, m := range members {
+			k := curve.GenerateKeyPair()
+			if err := tx.PutPeerIdentity(store.Address{Name: m, Device: 1}, store.PeerIdentity{Key: k.Public.Bytes(), FirstSeen: time.Now()}); err != nil {
+				return err
+			}
+		}
+		if _, _, err := u.c.ownDistribution(tx, id); err != nil {
+			return err
+		}
+		return saveSent(tx, id, members)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return id
+}
+
+// BenchmarkGroupSend is the sender's cost of one 100-byte group text, per
+// recipient: the text encrypted once with the sender key, stored, queued for
+// each member, and each member's sealed envelope made (two X25519
+// agreements, AES-CTR and HMAC, padding to 1 KiB) as the outbox makes it.
+// The network is left out: each envelope is then one Send on an anonymous
+// connection (TestGroupOfFifty measures that end to end).
+func BenchmarkGroupSend(b *testing.B) {
+	s := startSkyd(b)
+	alice := newUser(b, s, testOptions(nil))
+	alice.pause()
+	cert := alice.c.senderCertificate()
+	text := string(make([]byte, 100))
+	for _, n := range []int{10, 100, 1000} {
+		gid := benchGroup(b, alice, memberIDs(n-1))
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+			var rcpts, bytes int
+			for b.Loop() {
+				if _, err := alice.c.SendGroup(gid.String(), text); err != nil {
+					b.Fatal(err)
+				}
+				var items []store.Outgoing
+				if err := alice.c.view(func(tx *store.Tx) (err error) { items, err = tx.Outbox(); return }); err != nil {
+					b.Fatal(err)
+				}
+				for _, it := range items {
+					item, err := decodeOutItem(it.Payload)
+					if err != nil {
+						b.Fatal(err)
+					}
+					env, err := alice.c.sealFor(it.To, 1, item.Sealed[0].Bytes, cert)
+					if err != nil {
+						b.Fatal(err)
+					}
+					rcpts++
+					bytes += len(env)
+				}
+				err := alice.c.update(func(tx *store.Tx) error {
+					for _, it := range items {
+						if err := tx.Dequeue(it.ID); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(rcpts), "ns/recipient")
+			b.ReportMetric(float64(bytes)/float64(rcpts), "B/recipient")
+		})
+	}
+}
+
+// BenchmarkGroupReceive is a member's cost per received 100-byte group
+// text: open the sealed envelope and check its certificate, check the
+// sender's membership, decrypt with the sender key (and check its
+// signature), content checks, dedupe record, message and sender-key record
+// persisted in one transaction per push, events. batch is how many
+// envelopes one push carries.
+func BenchmarkGroupReceive(b *testing.B) {
+	s := startSkyd(b)
+	alice := newUser(b, s, testOptions(nil))
+	bob := newUser(b, s, testOptions(nil))
+	g, err := alice.c.CreateGroup("bench", []string{bob.c.ID()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	groupChange(b, bob, g.ID)
+	alice.pause()
+	bob.pause()
+	cert := alice.c.senderCertificate()
+	text := string(make([]byte, 100))
+	envelope := func() *wire.Envelope {
+		m, err := alice.c.SendGroup(g.ID, text)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var items []store.Outgoing
+		if err := alice.c.view(func(tx *store.Tx) (err error) { items, err = tx.Outbox(); return }); err != nil {
+			b.Fatal(err)
+		}
+		it := items[len(items)-1]
+		item, err := decodeOutItem(it.Payload)
+		if err != nil || item.Group == nil {
+			b.Fatalf("not the group message %s: %v", m.ID, err)
+		}
+		env, err := alice.c.sealFor(it.To, 1, item.Sealed[0].Bytes, cert)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := alice.c.update(func(tx *store.Tx) error { return tx.Dequeue(it.ID) }); err != nil {
+			b.Fatal(err)
+		}
+		return &wire.Envelope{Id: randomID(), ServerTime: time.Now().Unix(), Content: env}
+	}
+	for _, n := range []int{1, 64} {
+		b.Run(fmt.Sprintf("batch=%d", n), func(b *testing.B) {
+			var msgs int
+			for b.Loop() {
+				b.StopTimer()
+				envs := make([]*wire.Envelope, n)
+				for i := range envs {
+					envs[i] = envelope()
+				}
+				b.StartTimer()
+				bt, err := bob.c.receive(context.Background(), envs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				shown := 0
+				for _, e := range bt.events {
+					if m, ok := e.(*MessageEvent); ok && m.Message.Group == g.ID {
+						shown++
+					}
+				}
+				if shown != n {
+					b.Fatalf("%d of %d shown", shown, n)
+				}
+				msgs += n
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(msgs), "ns/msg")
+		})
+	}
+}
