@@ -162,20 +162,11 @@ const (
 )
 
 func loadHeld(tx *store.Tx, id content.GroupID) ([]heldItem, error) {
-	f, err := settingFields(tx, setGroupHeld+id.String())
+	b, err := setting(tx, setGroupHeld+id.String())
 	if err != nil {
 		return nil, err
 	}
-	var out []heldItem
-	for _, b := range f.bytes[1] {
-		hf, err := decodeFields(b)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, heldItem{Kind: hf.nums[1], Peer: string(hf.one(2)), Dev: uint32(hf.nums[3]), Bytes: hf.one(4),
-			At: time.Unix(0, int64(hf.nums[5])), Next: hf.nums[6]})
-	}
-	return out, nil
+	return decodeHeld(b)
 }
 
 func saveHeld(tx *store.Tx, id content.GroupID, items []heldItem) error {
@@ -185,16 +176,44 @@ func saveHeld(tx *store.Tx, id content.GroupID, items []heldItem) error {
 		}
 		return removeFromList(tx, setHeldGrps, id.String())
 	}
+	if err := tx.SetSetting(setGroupHeld+id.String(), encodeHeld(items)); err != nil {
+		return err
+	}
+	return addToList(tx, setHeldGrps, id.String())
+}
+
+// encodeHeld and decodeHeld are the stored form of held items: field 1
+// repeated, each {1: kind, 2: peer, 3: device, 4: bytes, 5: unix
+// nanoseconds, 6: next sequence number}.
+func encodeHeld(items []heldItem) []byte {
 	var b []byte
 	for _, it := range items {
 		rec := putBytes(putNum(nil, 1, it.Kind), 2, []byte(it.Peer))
 		rec = putBytes(putNum(rec, 3, uint64(it.Dev)), 4, it.Bytes)
 		b = putBytes(b, 1, putNum(putNum(rec, 5, uint64(it.At.UnixNano())), 6, it.Next))
 	}
-	if err := tx.SetSetting(setGroupHeld+id.String(), b); err != nil {
-		return err
+	return b
+}
+
+func decodeHeld(b []byte) ([]heldItem, error) {
+	f, err := decodeFields(b)
+	if err != nil {
+		return nil, err
 	}
-	return addToList(tx, setHeldGrps, id.String())
+	var out []heldItem
+	for _, b := range f.bytes[1] {
+		hf, err := decodeFields(b)
+		if err != nil {
+			return nil, err
+		}
+		it := heldItem{Kind: hf.nums[1], Peer: string(hf.one(2)), Dev: uint32(hf.nums[3]), Bytes: hf.one(4),
+			At: time.Unix(0, int64(hf.nums[5])), Next: hf.nums[6]}
+		if (it.Kind != heldSenderKey && it.Kind != heldMessage) || hf.nums[3] > 1<<32-1 || hf.nums[5] > 1<<62 {
+			return nil, errBadSetting
+		}
+		out = append(out, it)
+	}
+	return out, nil
 }
 
 // hold keeps an item for a group until the group or its sender turns up,

@@ -198,7 +198,10 @@ func decodeOutItem(b []byte) (outItem, error) {
 	if err != nil {
 		return outItem{}, err
 	}
-	it := outItem{Content: f.one(1), Group: f.one(4)}
+	it := outItem{Content: f.one(1)}
+	if g := f.one(4); len(g) > 0 {
+		it.Group = g
+	}
 	if nb, ok := f.nums[3]; ok && nb > 0 && nb < 1<<62 {
 		it.NotBefore = time.Unix(0, int64(nb))
 	}
@@ -209,7 +212,10 @@ func decodeOutItem(b []byte) (outItem, error) {
 		}
 		it.Sealed = append(it.Sealed, deviceCiphertext{Device: uint32(df.nums[1]), Bytes: df.one(2)})
 	}
-	if len(it.Content) == 0 && (len(it.Group) != content.GroupIDSize || len(it.Sealed) == 0) {
+	switch {
+	case len(it.Group) > 0 && (len(it.Group) != content.GroupIDSize || len(it.Sealed) == 0):
+		return it, errBadSetting // a group message's item holds its sender-key message
+	case len(it.Group) == 0 && len(it.Content) == 0:
 		return it, errBadSetting
 	}
 	return it, nil
