@@ -208,7 +208,7 @@ func decodeHeld(b []byte) ([]heldItem, error) {
 		}
 		it := heldItem{Kind: hf.nums[1], Peer: string(hf.one(2)), Dev: uint32(hf.nums[3]), Bytes: hf.one(4),
 			At: time.Unix(0, int64(hf.nums[5])), Next: hf.nums[6]}
-		if (it.Kind != heldSenderKey && it.Kind != heldMessage) || hf.nums[3] > 1<<32-1 || hf.nums[5] > 1<<62 {
+		if (it.Kind != heldSenderKey && it.Kind != heldMessage) || it.Peer == "" || len(it.Bytes) == 0 || hf.nums[3] > 1<<32-1 || hf.nums[5] > 1<<62 {
 			return nil, errBadSetting
 		}
 		out = append(out, it)
