@@ -27,6 +27,13 @@ import (
 //	requests.list      {}                             → [request]
 //	requests.accept    {"id": ID}                     → true
 //	requests.reject    {"id": ID}                     → true
+//	group.create       {"name": N, "members": [ID]}   → group
+//	group.add          {"group": G, "members": [ID]}  → group
+//	group.remove       {"group": G, "members": [ID]}  → group
+//	group.leave        {"group": G}                   → true
+//	group.list         {}                             → [group]
+//	group.send         {"group": G, "text": T}        → message
+//	group.history      {"group": G, "limit": N}       → [message]
 //	receive.subscribe  {}                             → {"subscription": N}
 //	receive.unsubscribe {"subscription": N}           → true
 //	id                 {}                             → {"id": ID}
@@ -198,12 +205,14 @@ func orNull(id json.RawMessage) json.RawMessage {
 }
 
 type params struct {
-	To           string `json:"to"`
-	Text         string `json:"text"`
-	ID           string `json:"id"`
-	Name         string `json:"name"`
-	Limit        int    `json:"limit"`
-	Subscription int    `json:"subscription"`
+	To           string   `json:"to"`
+	Text         string   `json:"text"`
+	ID           string   `json:"id"`
+	Name         string   `json:"name"`
+	Limit        int      `json:"limit"`
+	Subscription int      `json:"subscription"`
+	Group        string   `json:"group"`
+	Members      []string `json:"members"`
 }
 
 func (d *daemon) call(ctx context.Context, rc *rpcConn, req *rpcRequest, mine *[]int) (any, *rpcError) {
@@ -262,6 +271,8 @@ func (d *daemon) call(ctx context.Context, rc *rpcConn, req *rpcRequest, mine *[
 		return nil, fail(c.Accept(p.ID))
 	case "requests.reject":
 		return nil, fail(c.Reject(p.ID))
+	case "group.create", "group.add", "group.remove", "group.leave", "group.list", "group.send", "group.history":
+		return d.groupCall(req.Method, p)
 	case "receive.subscribe":
 		d.mu.Lock()
 		d.nextSub++

@@ -18,7 +18,10 @@
 // (HOME/sky.sock, mode 0600; one JSON object per line each way). Methods:
 // id, send {to, text}, history {id, limit}, contacts.list, contacts.add
 // {id, name}, contacts.remove {id}, requests.list, requests.accept {id},
-// requests.reject {id}, receive.subscribe (then "receive" notifications with
+// requests.reject {id}, group.create {name, members}, group.add {group,
+// members}, group.remove {group, members}, group.leave {group}, group.list,
+// group.send {group, text}, group.history {group, limit},
+// receive.subscribe (then "receive" notifications with
 // {subscription, message}: first the unread messages, then each new one;
 // a message delivered to a subscriber counts as read) and
 // receive.unsubscribe {subscription}. Messages have the fields of
@@ -49,6 +52,12 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
   receive [--follow] [--timeout D] [--json]
                                     print new messages and events
   history ID [--limit N] [--json]   print a conversation
+  group create NAME ID... | add GROUP ID... | remove GROUP ID... | rename GROUP NAME
+        | admin GROUP ID [--remove] | timer GROUP DURATION|off | leave GROUP
+                                    make and change groups (you are admin of the ones
+                                    you create; GROUP is a group's ID or name)
+  group list | show GROUP | send GROUP TEXT | send GROUP - | history GROUP [--json]
+                                    read and write in groups
   contacts add ID [--name N] | list [--json] | remove ID
   requests list [--json] | accept ID | reject ID
   verify ID [--qr] [--confirm | --keep-old]
@@ -158,6 +167,7 @@ func init() {
 		"send":     cmdSend,
 		"receive":  cmdReceive,
 		"history":  cmdHistory,
+		"group":    cmdGroup,
 		"contacts": cmdContacts,
 		"requests": cmdRequests,
 		"verify":   cmdVerify,

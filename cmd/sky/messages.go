@@ -158,7 +158,7 @@ func (p *printer) messages(ms []client.Message) error {
 				return err
 			}
 		} else {
-			human(p.e.stdout, m)
+			human(p.e.stdout, m, p.c.ID())
 		}
 	}
 	return nil
@@ -185,8 +185,18 @@ func (p *printer) event(ev client.Event) (bool, error) {
 		return false, p.note(map[string]any{"type": "timer", "conversation": e.Conversation, "timer": int64(e.Timer / time.Second), "by": e.By},
 			"%s set disappearing messages in the conversation with %s to %s", who, e.Conversation, formatTimer(e.Timer))
 	case *client.GapEvent:
-		return false, p.note(map[string]any{"type": "gap", "peer": e.Peer, "missing": e.Missing},
-			"%d message(s) from %s never arrived", e.Missing, e.Peer)
+		in := ""
+		if e.Group != "" {
+			in = " to group " + e.Group
+		}
+		return false, p.note(map[string]any{"type": "gap", "peer": e.Peer, "missing": e.Missing, "group": e.Group},
+			"%d message(s) from %s%s never arrived", e.Missing, e.Peer, in)
+	case *client.GroupEvent:
+		return false, p.note(map[string]any{"type": "group_change", "group": e.Group, "change": changeJSON(&e.Change)},
+			"group %s (%q): %s", e.Group, e.Change.Name, describeChange(&e.Change, p.c.ID()))
+	case *client.UnannouncedDeviceEvent:
+		return false, p.note(map[string]any{"type": "unannounced_device", "peer": e.Peer, "device": e.Device},
+			"the server claims %s has a device %d, which %s never announced; nothing was sent to it (the server may be hostile)", e.Peer, e.Device, e.Peer)
 	case *client.FailedEvent:
 		return false, p.note(map[string]any{"type": "failed", "conversation": e.Conversation, "id": e.MessageID, "error": e.Err.Error()},
 			"message %s to %s failed: %v", e.MessageID, e.Conversation, e.Err)
@@ -231,7 +241,13 @@ func cmdHistory(e *env, args []string) error {
 		return err
 	}
 	defer c.Close()
-	ms, err := c.History(peer, *limit)
+	return e.showHistory(c, peer, *limit, *asJSON)
+}
+
+// showHistory prints a conversation (a peer's or a group's) and marks it
+// read.
+func (e *env) showHistory(c *client.Client, conv string, limit int, asJSON bool) error {
+	ms, err := c.History(conv, limit)
 	if err != nil {
 		return err
 	}
@@ -263,12 +279,12 @@ func cmdHistory(e *env, args []string) error {
 		c.Flush(ctx)
 	}
 	for _, m := range ms {
-		if *asJSON {
+		if asJSON {
 			if err := writeJSON(e.stdout, toJSON(m)); err != nil {
 				return err
 			}
 		} else {
-			human(e.stdout, m)
+			human(e.stdout, m, c.ID())
 		}
 	}
 	return nil

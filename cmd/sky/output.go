@@ -27,6 +27,36 @@ type jsonMessage struct {
 	ExpiresAt    *time.Time `json:"expires_at"`
 	State        string     `json:"state"`
 	Request      bool       `json:"request"`
+	// A group's text or notice: the group's ID and name, and for a notice
+	// (kind "group") what changed.
+	Group     string      `json:"group,omitempty"`
+	GroupName string      `json:"group_name,omitempty"`
+	Change    *jsonChange `json:"change,omitempty"`
+}
+
+// jsonChange is what a group notice or group_change event reports.
+type jsonChange struct {
+	By            string   `json:"by"`
+	Version       uint64   `json:"version"`
+	Name          string   `json:"name"`
+	Joined        bool     `json:"joined"`
+	Added         []string `json:"added"`
+	Removed       []string `json:"removed"`
+	Left          []string `json:"left"`
+	AdminsAdded   []string `json:"admins_added"`
+	AdminsRemoved []string `json:"admins_removed"`
+	Renamed       bool     `json:"renamed"`
+	TimerChanged  bool     `json:"timer_changed"`
+	Timer         int64    `json:"timer"`
+}
+
+func changeJSON(ch *client.GroupChange) *jsonChange {
+	if ch == nil {
+		return nil
+	}
+	return &jsonChange{By: ch.By, Version: ch.Version, Name: ch.Name, Joined: ch.Joined, Added: orEmpty(ch.Added), Removed: orEmpty(ch.Removed),
+		Left: orEmpty(ch.Left), AdminsAdded: orEmpty(ch.AdminsAdded), AdminsRemoved: orEmpty(ch.AdminsRemoved), Renamed: ch.Renamed,
+		TimerChanged: ch.TimerChanged, Timer: int64(ch.Timer / time.Second)}
 }
 
 func optTime(t time.Time) *time.Time {
@@ -40,7 +70,8 @@ func optTime(t time.Time) *time.Time {
 func toJSON(m client.Message) jsonMessage {
 	return jsonMessage{Type: "message", ID: m.ID, LocalID: m.LocalID, Conversation: m.Conversation, From: m.From, Outgoing: m.Outgoing,
 		Kind: string(m.Kind), Text: m.Text, Timer: int64(m.Timer / time.Second), SentAt: m.SentAt.UTC(), ReceivedAt: optTime(m.ReceivedAt),
-		ReadAt: optTime(m.ReadAt), ExpiresAt: optTime(m.ExpiresAt), State: m.State.String(), Request: m.Request}
+		ReadAt: optTime(m.ReadAt), ExpiresAt: optTime(m.ExpiresAt), State: m.State.String(), Request: m.Request,
+		Group: m.Group, GroupName: m.GroupName, Change: changeJSON(m.Change)}
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -53,10 +84,16 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // human prints a message for a person: time, direction, sender, text.
-func human(w io.Writer, m client.Message) {
+// self is the user's own Sky ID.
+func human(w io.Writer, m client.Message, self string) {
 	when := m.SentAt.Local().Format("2006-01-02 15:04:05")
 	who := m.From
-	if m.Outgoing {
+	switch {
+	case m.Group != "" && m.Outgoing:
+		who = fmt.Sprintf("me → group %q", m.GroupName)
+	case m.Group != "":
+		who = fmt.Sprintf("%s in group %q", m.From, m.GroupName)
+	case m.Outgoing:
 		who = "me → " + m.Conversation
 	}
 	var tags []string
@@ -76,6 +113,9 @@ func human(w io.Writer, m client.Message) {
 	text := m.Text
 	if m.Kind == client.KindTimer {
 		text = "* disappearing messages: " + formatTimer(m.Timer) + " *"
+	}
+	if m.Kind == client.KindGroup && m.Change != nil {
+		text = "* " + describeChange(m.Change, self) + " *"
 	}
 	fmt.Fprintf(w, "%s %s%s: %s\n", when, who, tag, text)
 }
