@@ -296,3 +296,45 @@ func TestGroups(t *testing.T) {
 		t.Fatalf("dave's groups %+v %v", gs, err)
 	}
 }
+
+// TestBroadcast: a broadcast list sends one text as separate 1:1 messages;
+// the recipients see an ordinary message from the sender, and nothing of
+// the list or of each other.
+func TestBroadcast(t *testing.T) {
+	s := startSkyd(t)
+	alice := newUser(t, s, testOptions(nil))
+	bob := newUser(t, s, testOptions(nil))
+	carol := newUser(t, s, testOptions(nil))
+	a, b, c := alice.c.ID(), bob.c.ID(), carol.c.ID()
+	if err := alice.c.SaveBroadcastList("team", []string{c, b, b}); err != nil {
+		t.Fatal(err)
+	}
+	if ls, err := alice.c.BroadcastLists(); err != nil || len(ls) != 1 || !eq(ls[0].Members, sorted(b, c)) {
+		t.Fatalf("lists %+v %v", ls, err)
+	}
+	ms, err := alice.c.Broadcast("team", "meeting at noon")
+	if err != nil || len(ms) != 2 {
+		t.Fatalf("broadcast: %d messages, %v", len(ms), err)
+	}
+	for _, u := range []*user{bob, carol} {
+		m := next(t, u, func(e *MessageEvent) bool { return true }).Message
+		if m.From != a || m.Text != "meeting at noon" || m.Group != "" || m.Conversation != a {
+			t.Fatalf("%s got %+v", u.c.ID(), m)
+		}
+	}
+	if got := historyTexts(t, alice.c, b); !eq(got, []string{">meeting at noon"}) {
+		t.Fatalf("alice's conversation with bob: %q", got)
+	}
+	if _, err := alice.c.Broadcast("nope", "x"); !errors.Is(err, ErrNoSuchList) {
+		t.Fatalf("an unknown list: %v", err)
+	}
+	if err := alice.c.SaveBroadcastList("bad", []string{"not an id"}); !errors.Is(err, ErrInvalidID) {
+		t.Fatalf("a bad member: %v", err)
+	}
+	if err := alice.c.DeleteBroadcastList("team"); err != nil {
+		t.Fatal(err)
+	}
+	if ls, _ := alice.c.BroadcastLists(); len(ls) != 0 {
+		t.Fatalf("after deleting: %+v", ls)
+	}
+}

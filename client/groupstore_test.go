@@ -22,13 +22,15 @@ func TestHeldEncoding(t *testing.T) {
 }
 
 // FuzzGroupRecords feeds the group records the client stores (held items,
-// a group message's outbox item) arbitrary bytes: errors, never panics, and
+// a group message's outbox item, broadcast lists) arbitrary bytes: errors, never panics, and
 // what decodes encodes to the same.
 func FuzzGroupRecords(f *testing.F) {
 	f.Add(encodeHeld([]heldItem{{Kind: heldMessage, Peer: "abcdefghjk", Dev: 1, Bytes: []byte{1}, At: time.Unix(5, 0), Next: 2}}))
 	f.Add([]byte(encodeOutItem(outItem{Group: make([]byte, 16), Sealed: []deviceCiphertext{{Device: 1, Bytes: []byte{7, 0x33}}}})))
+	f.Add(encodeBroadcastLists([]BroadcastList{{Name: "team", Members: []string{"abcdefghjk", "mnpqrstuvw"}}}))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
+		decodeBroadcastLists(b)
 		if items, err := decodeHeld(b); err == nil {
 			again, err := decodeHeld(encodeHeld(items))
 			if err != nil || !reflect.DeepEqual(again, items) {

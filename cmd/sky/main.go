@@ -58,6 +58,8 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
                                     you create; GROUP is a group's ID or name)
   group list | show GROUP | send GROUP TEXT | send GROUP - | history GROUP [--json]
                                     read and write in groups
+  broadcast create NAME ID... | list | delete NAME | send NAME TEXT
+                                    a broadcast list: one text sent to each as a 1:1 message
   contacts add ID [--name N] | list [--json] | remove ID
   requests list [--json] | accept ID | reject ID
   verify ID [--qr] [--confirm | --keep-old]
@@ -162,18 +164,19 @@ var commands map[string]func(*env, []string) error
 
 func init() {
 	commands = map[string]func(*env, []string) error{
-		"init":     cmdInit,
-		"id":       cmdID,
-		"send":     cmdSend,
-		"receive":  cmdReceive,
-		"history":  cmdHistory,
-		"group":    cmdGroup,
-		"contacts": cmdContacts,
-		"requests": cmdRequests,
-		"verify":   cmdVerify,
-		"timer":    cmdTimer,
-		"panic":    cmdPanic,
-		"account":  cmdAccount,
-		"daemon":   cmdDaemon,
+		"init":      cmdInit,
+		"id":        cmdID,
+		"send":      cmdSend,
+		"receive":   cmdReceive,
+		"history":   cmdHistory,
+		"group":     cmdGroup,
+		"broadcast": cmdBroadcast,
+		"contacts":  cmdContacts,
+		"requests":  cmdRequests,
+		"verify":    cmdVerify,
+		"timer":     cmdTimer,
+		"panic":     cmdPanic,
+		"account":   cmdAccount,
+		"daemon":    cmdDaemon,
 	}
 }

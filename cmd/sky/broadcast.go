@@ -1,0 +1,104 @@
+package main
+
+// Broadcast lists: one text to many, as separate 1:1 messages.
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/skymsg/sky/client"
+)
+
+const broadcastUsage = "broadcast expects create NAME ID..., list, delete NAME, or send NAME TEXT"
+
+func cmdBroadcast(e *env, args []string) error {
+	if len(args) == 0 {
+		return usageError(broadcastUsage)
+	}
+	sub, rest := args[0], args[1:]
+	fs := flag.NewFlagSet("broadcast "+sub, flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "")
+	switch sub {
+	case "create":
+		pos, err := parse(fs, rest, 2, 1+1000, "NAME ID...")
+		if err != nil {
+			return err
+		}
+		ids, err := lowerIDs(pos[1:])
+		if err != nil {
+			return err
+		}
+		return withClient(e, func(c *client.Client) error { return c.SaveBroadcastList(pos[0], ids) })
+	case "delete":
+		pos, err := parse(fs, rest, 1, 1, "NAME")
+		if err != nil {
+			return err
+		}
+		return withClient(e, func(c *client.Client) error { return c.DeleteBroadcastList(pos[0]) })
+	case "list":
+		if _, err := parse(fs, rest, 0, 0, "no arguments"); err != nil {
+			return err
+		}
+		return withClient(e, func(c *client.Client) error {
+			ls, err := c.BroadcastLists()
+			if err != nil {
+				return err
+			}
+			for _, l := range ls {
+				if *asJSON {
+					if err := writeJSON(e.stdout, map[string]any{"type": "broadcast_list", "name": l.Name, "members": l.Members}); err != nil {
+						return err
+					}
+					continue
+				}
+				fmt.Fprintf(e.stdout, "%s: %s\n", l.Name, strings.Join(l.Members, " "))
+			}
+			return nil
+		})
+	case "send":
+		pos, err := parse(fs, rest, 2, 2, "NAME TEXT (or NAME - to read the text from stdin)")
+		if err != nil {
+			return err
+		}
+		text, err := e.text(pos[1])
+		if err != nil {
+			return err
+		}
+		c, err := e.open()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		ms, sendErr := c.Broadcast(pos[0], text)
+		if len(ms) == 0 && sendErr != nil {
+			return fmt.Errorf("cannot send to the broadcast list %s: %w", pos[0], sendErr)
+		}
+		stop := e.online(c)
+		defer stop()
+		if err := e.flush(c); err != nil {
+			return fmt.Errorf("cannot send to the broadcast list %s: %w", pos[0], err)
+		}
+		for _, m := range ms {
+			if h, err := c.History(m.Conversation, 20); err == nil {
+				for _, x := range h {
+					if x.ID == m.ID {
+						m = x
+					}
+				}
+			}
+			if *asJSON {
+				if err := writeJSON(e.stdout, toJSON(m)); err != nil {
+					return err
+				}
+				continue
+			}
+			fmt.Fprintf(e.stdout, "%s %s %s\n", m.Conversation, m.ID, m.State)
+		}
+		if sendErr != nil {
+			return fmt.Errorf("not sent to every recipient: %w", sendErr)
+		}
+		return nil
+	}
+	return usageError("%s, not %q", broadcastUsage, sub)
+}
