@@ -255,6 +255,21 @@ func audit(t *testing.T, b *backend) {
 	must(t, carol.c.Accept(bob.id()))
 	carol.send(t, bob, "Yes? "+cs.next())
 	bob.await(t, 1)
+	// A group of the three, its name a canary: alice creates it, alice and
+	// bob write to it.
+	g, err := alice.c.CreateGroup("Group "+cs.next(), []string{bob.id(), carol.id()})
+	must(t, err)
+	for _, p := range []*person{bob, carol} {
+		p.awaitGroup(t, g.ID)
+	}
+	must(t, errOf(alice.c.SendGroup(g.ID, "To the group: "+cs.next())))
+	bob.await(t, 1)
+	carol.await(t, 1)
+	must(t, errOf(bob.c.SendGroup(g.ID, "Group reply "+cs.next())))
+	alice.await(t, 1)
+	carol.await(t, 1)
+	gid, err := hex.DecodeString(g.ID)
+	must(t, err)
 	for _, p := range people {
 		p.flush(t)
 	}
@@ -270,7 +285,7 @@ func audit(t *testing.T, b *backend) {
 	ids := []string{alice.id(), bob.id(), carol.id()}
 
 	// Seize everything now.
-	sum := &summary{backend: b.name, accounts: len(ids), canaries: len(cs)}
+	sum := &summary{backend: b.name, accounts: len(ids), canaries: len(cs), groups: 1}
 	tables := b.tables(t)
 	files := b.files(t)
 	var metricsOut bytes.Buffer
@@ -304,11 +319,11 @@ func audit(t *testing.T, b *backend) {
 	sum.files = len(files)
 	sum.tables = len(tables)
 
-	// No canary, anywhere.
-	for _, c := range cs {
+	// No canary, anywhere; nor the group's ID, raw or in hex.
+	for _, c := range append(slices.Clone([]string(cs)), string(gid), g.ID) {
 		for w, data := range where {
 			if bytes.Contains(data, []byte(c)) {
-				t.Errorf("canary %s found in %s", c, w)
+				t.Errorf("canary or group ID %q found in %s", c, w)
 				sum.canariesFound++
 			}
 		}
@@ -372,6 +387,24 @@ func audit(t *testing.T, b *backend) {
 	sum.logLines = strings.Count(logOut, "\n")
 	t.Log("\n" + sum.String())
 }
+
+// awaitGroup waits until the person has joined group gid.
+func (p *person) awaitGroup(t *testing.T, gid string) {
+	t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case ev := <-p.sub.Events():
+			if g, ok := ev.(*client.GroupEvent); ok && g.Group == gid && g.Change.Joined {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("%s: not in the group within 20 s", p.name)
+		}
+	}
+}
+
+func errOf[T any](_ T, err error) error { return err }
 
 func must(t *testing.T, err error) {
 	t.Helper()
@@ -582,6 +615,7 @@ type summary struct {
 	sizeCount                               map[int]int
 	fragments, fragmentsLeft                int
 	links, idsLogged, addresses             int
+	groups                                  int
 }
 
 func (s *summary) sizes(n int) {
@@ -603,7 +637,7 @@ func (s *summary) String() string {
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "seized-server audit, %s\n", s.backend)
-	fmt.Fprintf(&sb, "  conversation: %d accounts, %d canaries in the texts\n", s.accounts, s.canaries)
+	fmt.Fprintf(&sb, "  conversation: %d accounts, %d canaries in the texts, %d group of all three (its name a canary, its ID searched for too)\n", s.accounts, s.canaries, s.groups)
 	fmt.Fprintf(&sb, "  seized: %d database files (%d bytes), %d tables (%d rows, %d columns, all on the allow-list), the debug log (%d lines), /metrics (%d bytes), %d connections recorded (%d bytes)\n",
 		s.files, s.fileBytes, s.tables, s.rows, s.columns, s.logLines, s.metricsBytes, s.connections, s.trafficBytes)
 	fmt.Fprintf(&sb, "  canaries found: %d\n", s.canariesFound)
