@@ -397,3 +397,37 @@ func FuzzParseRecord(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkRecord1000 is what a member pays to load (and check) and to
+// store the record of a full group, as it does for every group message
+// and change it receives.
+func BenchmarkRecord1000(b *testing.B) {
+	members := make([]string, MaxMembers-1)
+	for i := range members {
+		members[i] = testID(i + 1)
+	}
+	ch, err := Create(gid, "big", alice, members, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, _, err := Apply(nil, ch, alice)
+	if err != nil {
+		b.Fatal(err)
+	}
+	enc, _ := r.MarshalBinary()
+	b.Run("parse", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := ParseRecord(enc); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(enc)), "record-bytes")
+	})
+	b.Run("marshal", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := r.MarshalBinary(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
