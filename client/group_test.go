@@ -338,3 +338,54 @@ func TestBroadcast(t *testing.T) {
 		t.Fatalf("after deleting: %+v", ls)
 	}
 }
+
+// TestGroupHeldUntilKnown: what a member receives before it can use it —
+// a new member's sender key and text, ahead of the change that adds the new
+// member — is held and read once the change arrives. The server delivers
+// bob's backlog in reverse.
+func TestGroupHeldUntilKnown(t *testing.T) {
+	s := startSkyd(t)
+	ev := startEvil(t, s)
+	alice := newUser(t, s, testOptions(nil))
+	bob := newUserAt(t, s, ev.url(), testOptions(nil))
+	dave := newUser(t, s, testOptions(nil))
+	a, b, d := alice.c.ID(), bob.c.ID(), dave.c.ID()
+	g, err := alice.c.CreateGroup("Desk", []string{b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupChange(t, bob, g.ID)
+	bob.pause()
+	if _, err := alice.c.AddMembers(g.ID, d); err != nil {
+		t.Fatal(err)
+	}
+	alice.flush()
+	groupChange(t, dave, g.ID)
+	if _, err := dave.c.SendGroup(g.ID, "early"); err != nil {
+		t.Fatal(err)
+	}
+	dave.flush()
+	var mu sync.Mutex
+	reversed := 0
+	ev.set(func(acct string, f *wire.Frame) []*wire.Frame {
+		if envs := pushed(f); acct == b && len(envs) > 1 {
+			slices.Reverse(envs)
+			mu.Lock()
+			reversed += len(envs)
+			mu.Unlock()
+		}
+		return []*wire.Frame{f}
+	}, nil)
+	bob.start()
+	if ch := groupChange(t, bob, g.ID); !eq(ch.Added, []string{d}) || ch.By != a {
+		t.Fatalf("bob: %+v", ch)
+	}
+	if got := groupTexts(t, bob, g.ID, 1); !eq(got, []string{d + ": early"}) {
+		t.Fatalf("bob got %q", got)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if reversed < 3 {
+		t.Fatalf("the backlog came in pieces (%d reversed); the test proves nothing", reversed)
+	}
+}

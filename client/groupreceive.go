@@ -30,21 +30,26 @@ func trackKey(id content.GroupID, member string) string { return id.String() + "
 // receiveGroupMessage handles a sealed sender-key message from peer's
 // device dev, whose certificate vouches for certKey.
 func (c *Client) receiveGroupMessage(ctx context.Context, tx *store.Tx, ps *protostore.Stores, peer string, dev uint32, skm []byte, certKey curve.PublicKey, b *batch) error {
-	addr := protocol.Address{Name: peer, DeviceID: dev}
-	pinned, ok, err := ps.PinnedIdentity(addr)
-	if err != nil {
-		return err
-	}
-	if !ok || pinned != certKey {
-		b.drop(peer, "a group message whose certificate does not vouch for the sender's pinned identity key")
-		return nil
-	}
 	m, err := senderkey.ParseMessage(skm)
 	if err != nil {
 		b.drop(peer, "a malformed group message")
 		return nil
 	}
-	return c.groupMessage(ctx, tx, content.GroupID(m.DistributionID), peer, dev, skm, b)
+	id := content.GroupID(m.DistributionID)
+	pinned, ok, err := ps.PinnedIdentity(protocol.Address{Name: peer, DeviceID: dev})
+	switch {
+	case err != nil:
+		return err
+	case !ok:
+		// No session with the sender yet: their sender key (which
+		// starts one) is still on its way. Held with the key the
+		// certificate vouched for, which must be the one pinned then.
+		return hold(tx, id, heldItem{Kind: heldMessage, Peer: peer, Dev: dev, Bytes: skm, At: b.now, Key: certKey.Bytes()})
+	case pinned != certKey:
+		b.drop(peer, "a group message whose certificate does not vouch for the sender's pinned identity key")
+		return nil
+	}
+	return c.groupMessage(ctx, tx, id, peer, dev, skm, b)
 }
 
 // groupMessage decrypts and shows an authenticated sender-key message, or
@@ -321,6 +326,21 @@ func (c *Client) useHeld(tx *store.Tx, id content.GroupID, b *batch) error {
 			}
 		}
 		for _, it := range msgs {
+			if len(it.Key) > 0 {
+				pinned, ok, err := protostore.Pinned(tx, protocol.Address{Name: it.Peer, DeviceID: it.Dev})
+				switch {
+				case err != nil:
+					return err
+				case !ok:
+					if err := hold(tx, id, it); err != nil {
+						return err
+					}
+					continue
+				case string(pinned.Bytes()) != string(it.Key):
+					b.drop(it.Peer, "a group message whose certificate does not vouch for the sender's pinned identity key")
+					continue
+				}
+			}
 			if err := c.groupMessage(context.Background(), tx, id, it.Peer, it.Dev, it.Bytes, b); err != nil {
 				return err
 			}

@@ -154,6 +154,10 @@ type heldItem struct {
 	Bytes []byte // the distribution message, or the sender-key message
 	At    time.Time
 	Next  uint64 // a sender key's next sequence number
+	// Key, for a message that came before any session with its sender,
+	// is the identity key its certificate vouched for: it must be the one
+	// pinned for the sender when the message is used.
+	Key []byte
 }
 
 const (
@@ -184,13 +188,17 @@ func saveHeld(tx *store.Tx, id content.GroupID, items []heldItem) error {
 
 // encodeHeld and decodeHeld are the stored form of held items: field 1
 // repeated, each {1: kind, 2: peer, 3: device, 4: bytes, 5: unix
-// nanoseconds, 6: next sequence number}.
+// nanoseconds, 6: next sequence number, 7: identity key}.
 func encodeHeld(items []heldItem) []byte {
 	var b []byte
 	for _, it := range items {
 		rec := putBytes(putNum(nil, 1, it.Kind), 2, []byte(it.Peer))
 		rec = putBytes(putNum(rec, 3, uint64(it.Dev)), 4, it.Bytes)
-		b = putBytes(b, 1, putNum(putNum(rec, 5, uint64(it.At.UnixNano())), 6, it.Next))
+		rec = putNum(putNum(rec, 5, uint64(it.At.UnixNano())), 6, it.Next)
+		if len(it.Key) > 0 {
+			rec = putBytes(rec, 7, it.Key)
+		}
+		b = putBytes(b, 1, rec)
 	}
 	return b
 }
@@ -207,7 +215,10 @@ func decodeHeld(b []byte) ([]heldItem, error) {
 			return nil, err
 		}
 		it := heldItem{Kind: hf.nums[1], Peer: string(hf.one(2)), Dev: uint32(hf.nums[3]), Bytes: hf.one(4),
-			At: time.Unix(0, int64(hf.nums[5])), Next: hf.nums[6]}
+			At: time.Unix(0, int64(hf.nums[5])), Next: hf.nums[6], Key: hf.one(7)}
+		if len(it.Key) == 0 {
+			it.Key = nil
+		}
 		if (it.Kind != heldSenderKey && it.Kind != heldMessage) || it.Peer == "" || len(it.Bytes) == 0 || hf.nums[3] > 1<<32-1 || hf.nums[5] > 1<<62 {
 			return nil, errBadSetting
 		}

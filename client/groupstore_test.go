@@ -9,7 +9,7 @@ import (
 func TestHeldEncoding(t *testing.T) {
 	items := []heldItem{
 		{Kind: heldSenderKey, Peer: "abcdefghjk", Dev: 1, Bytes: []byte{0x33, 1}, At: time.Unix(0, 1_790_000_000_000_000_000), Next: 5},
-		{Kind: heldMessage, Peer: "mnpqrstuvw", Dev: 1, Bytes: []byte{0x33, 2, 3}, At: time.Unix(0, 1_790_000_000_000_000_001)},
+		{Kind: heldMessage, Peer: "mnpqrstuvw", Dev: 1, Bytes: []byte{0x33, 2, 3}, At: time.Unix(0, 1_790_000_000_000_000_001), Key: []byte{5, 1, 2}},
 	}
 	got, err := decodeHeld(encodeHeld(items))
 	if err != nil || !reflect.DeepEqual(got, items) {
