@@ -7,8 +7,10 @@
 // account (Open), sends texts (Send), receives a stream of events
 // (Subscribe), reads conversations (History, Unread, MarkRead), manages
 // contacts and message requests, verifies safety numbers (SafetyNumber,
-// Verify), sets disappearing-message timers (SetTimer, SetDefaultTimer) and
-// sets a panic passphrase (SetPanic).
+// Verify), sets disappearing-message timers (SetTimer, SetDefaultTimer),
+// talks in groups (CreateGroup, SendGroup, AddMembers, RemoveMembers,
+// LeaveGroup, …) and to broadcast lists (Broadcast), and sets a panic
+// passphrase (SetPanic).
 //
 // # What the server can and cannot do
 //
@@ -28,6 +30,17 @@
 //   - identity keys are pinned on first use; a different key later (from the
 //     server's key directory or in a first message) is never used until the
 //     user compares safety numbers and accepts it (IdentityChangedError).
+//
+// Groups (groups.go) live only on their members' clients. A change is
+// made by an admin and sent to each member inside the 1:1 session; a member
+// applies it only if the session's peer is an admin of its own copy of the
+// group and the version is newer (package client/group), and shows it
+// (GroupEvent). Group texts are encrypted once with the sender's sender key
+// and sent to each member's device as its own sealed envelope; a member
+// encrypts texts and its sender key only for the members of its own copy,
+// and replaces its sender key when someone leaves or is removed. Nothing is
+// ever encrypted to a device an account did not announce (devices.go): the
+// server cannot add a member or a device.
 //
 // Every message leaves as a sealed-sender envelope, padded to one of the
 // server's few sealed sizes: the server sees its recipient, never its
