@@ -233,6 +233,9 @@ func (c *Client) AddMembers(ref string, ids ...string) (Group, error) {
 // the user must be its admin. Every remaining member replaces its sender
 // key, so the removed cannot read later messages.
 func (c *Client) RemoveMembers(ref string, ids ...string) (Group, error) {
+	if slices.Contains(ids, c.acct.ID) {
+		return Group{}, errors.New("to take yourself out of a group, leave it (sky group leave GROUP)")
+	}
 	if err := c.checkMembers(ids); err != nil {
 		return Group{}, err
 	}
