@@ -48,6 +48,15 @@ var implementations = []implementation{
 // startNodePeer starts the libsignal peer, or reports it unavailable.
 func startNodePeer(t *testing.T) *Peer {
 	t.Helper()
+	node := requireNode(t)
+	return startPeer(t, "node", node, filepath.Join("node", "peer.js"))
+}
+
+// requireNode returns the path of node after checking that the Node peer's
+// dependencies are installed at the pinned libsignal version, or reports them
+// unavailable.
+func requireNode(t testing.TB) string {
+	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
 		testenv.Unavailable(t, "INTEROP", "node not found in PATH: install Node.js 20 or newer, then run `npm ci --prefix interop/node`")
@@ -61,7 +70,7 @@ func startNodePeer(t *testing.T) *Peer {
 	if err := json.Unmarshal(b, &pkg); err != nil || pkg.Version != libsignalVersion {
 		t.Fatalf("%s has version %q, want %s: run `npm ci --prefix interop/node` to install what package-lock.json pins", manifest, pkg.Version, libsignalVersion)
 	}
-	return startPeer(t, "node", node, filepath.Join("node", "peer.js"))
+	return node
 }
 
 var goPeer struct {
