@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/skymsg/sky/client/content"
 	"github.com/skymsg/sky/client/store"
@@ -387,5 +388,49 @@ func TestGroupHeldUntilKnown(t *testing.T) {
 	defer mu.Unlock()
 	if reversed < 3 {
 		t.Fatalf("the backlog came in pieces (%d reversed); the test proves nothing", reversed)
+	}
+}
+
+// TestGroupConcurrentAdmins: two admins change the group at once while
+// offline; when they come back every member settles on the same state, and
+// the admin whose change lost makes it again, so nothing is lost.
+func TestGroupConcurrentAdmins(t *testing.T) {
+	s := startSkyd(t)
+	alice := newUser(t, s, testOptions(nil))
+	bob := newUser(t, s, testOptions(nil))
+	carol := newUser(t, s, testOptions(nil))
+	dave := newUser(t, s, testOptions(nil))
+	a, b, c, d := alice.c.ID(), bob.c.ID(), carol.c.ID(), dave.c.ID()
+	g, err := alice.c.CreateGroup("Desk", []string{b, c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := alice.c.SetGroupAdmin(g.ID, b, true); err != nil {
+		t.Fatal(err)
+	}
+	waitChange(t, bob, g.ID, func(ch GroupChange) bool { return eq(ch.AdminsAdded, []string{b}) })
+	alice.pause()
+	bob.pause()
+	if _, err := alice.c.AddMembers(g.ID, d); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.c.RenameGroup(g.ID, "Night desk"); err != nil {
+		t.Fatal(err)
+	}
+	alice.start()
+	bob.start()
+	want := sorted(a, b, c, d)
+	for _, u := range []*user{alice, bob, carol, dave} {
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			g, err := u.c.Group(g.ID)
+			if err == nil && eq(g.Members, want) && g.Name == "Night desk" && g.Version == 4 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s settled on %+v, %v", u.c.ID(), g, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 }

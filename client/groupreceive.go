@@ -164,6 +164,15 @@ func (c *Client) applyGroupUpdate(tx *store.Tx, peer string, dev uint32, ct *con
 		if err := keepGroupAccess(tx, c.acct.ID, g.AccessKeys); err != nil {
 			return err
 		}
+		if r != nil && r.Author == c.acct.ID && r.Base != nil && r.State.Version == next.State.Version {
+			// The user's own change lost to a concurrent one: make it
+			// again on top of the winner (what is left of it).
+			if ch, err := next.Redo(c.acct.ID, r.Base, &r.State); err == nil {
+				if next, err = c.commitChange(tx, next, ch, b); err != nil {
+					return err
+				}
+			}
+		}
 		r = next
 	}
 	if len(g.Distribution) > 0 && r != nil {

@@ -1,6 +1,7 @@
 package group
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -430,4 +431,32 @@ func BenchmarkRecord1000(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestRedo: the admin whose concurrent change lost makes it again on top
+// of the winner; what the winner already did is not done twice.
+func TestRedo(t *testing.T) {
+	create := mustCreate(t, bob, carol)
+	create.Admins = []string{alice, bob}
+	ra, _ := mustApply(t, nil, create, alice)
+	rb, _ := mustApply(t, nil, create, bob)
+	x := propose(t, ra, alice, func(s *State) { s.Members = append(s.Members, dave); s.Name = "X" })
+	y := propose(t, rb, bob, func(s *State) { s.Members = append(s.Members, dave); s.Timer = time.Minute })
+	loser, winner, own := x, y, ra
+	if dx, dy := x.Digest(), y.Digest(); bytes.Compare(dx[:], dy[:]) > 0 {
+		loser, winner, own = y, x, rb
+	}
+	mine, _ := mustApply(t, own, loser, loser.Author)
+	won, _ := mustApply(t, mine, winner, loser.Author)
+	redo, err := won.Redo(loser.Author, &create.State, &loser.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if redo.Version != winner.Version+1 || !slices.Equal(redo.Members, []string{alice, bob, carol, dave}) ||
+		redo.Name != "X" || redo.Timer != time.Minute || redo.Author != loser.Author {
+		t.Fatalf("redone: %+v (lost %+v, won %+v)", redo.State, loser.State, winner.State)
+	}
+	if _, err := won.Redo(loser.Author, &create.State, &winner.State); !errors.Is(err, ErrUnchanged) {
+		t.Fatalf("redoing what the winner did: %v", err)
+	}
 }

@@ -213,3 +213,24 @@ func (r *Record) LeaveChange(self string) (ch Change, ok bool, err error) {
 	}
 	return Change{State: s, Author: self}, true, nil
 }
+
+// Redo returns the change with which an admin (self) makes again, on top of
+// r, what its own change did that lost to a concurrent one: lost is the
+// state its change made, base the state it was made from. Only what the
+// winner did not already do is redone (ErrUnchanged: nothing).
+func (r *Record) Redo(self string, base, lost *State) (Change, error) {
+	d := diff(base, lost)
+	d.Renamed, d.TimerChanged = base.Name != lost.Name, base.Timer != lost.Timer
+	return r.Propose(self, func(s *State) {
+		s.Members = append(s.Members, d.Added...)
+		s.Members = slices.DeleteFunc(s.Members, func(m string) bool { return contains(d.Removed, m) })
+		s.Admins = append(s.Admins, d.AdminsAdded...)
+		s.Admins = slices.DeleteFunc(s.Admins, func(a string) bool { return contains(d.AdminsRemoved, a) })
+		if d.Renamed {
+			s.Name = lost.Name
+		}
+		if d.TimerChanged {
+			s.Timer = lost.Timer
+		}
+	})
+}
