@@ -181,15 +181,7 @@ func TestEvilGroupInjection(t *testing.T) {
 	// The injected device "sends" to alice: a real first message under the
 	// attacker's key, sealed with a certificate the server minted for
 	// bob's device 2. Dropped, and said so.
-	evilKey := curve.GenerateKeyPair()
-	sc, err := s.trust.Certify(77, evilKey.Public)
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer, err := sealed.NewIssuer(sc, evilKey.Private)
-	if err != nil {
-		t.Fatal(err)
-	}
+	issuer, _ := mintingIssuer(t, s)
 	cert, err := issuer.Issue(sealed.Sender{UUID: b, DeviceID: 2, IdentityKey: in.attacker.ik.Public}, time.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -373,6 +365,22 @@ func TestEvilGroupInjection(t *testing.T) {
 	if g, _ := mallory.c.Group(gid); g.Name != "Mallory's" {
 		t.Fatalf("mallory's own copy: %+v", g) // nothing of the real group reached her
 	}
+}
+
+// mintingIssuer is what a server holding its certified key can do: issue
+// sender certificates naming anyone, with any identity key.
+func mintingIssuer(t *testing.T, s *skyd) (*sealed.Issuer, curve.KeyPair) {
+	t.Helper()
+	key := curve.GenerateKeyPair()
+	sc, err := s.trust.Certify(77, key.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer, err := sealed.NewIssuer(sc, key.Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return issuer, key
 }
 
 // firstContent is a real first message (type byte and bytes) from the

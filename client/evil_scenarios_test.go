@@ -522,15 +522,7 @@ func TestEvilSenderSpoofing(t *testing.T) {
 
 	// The server mints certificates with its own key.
 	bundle := bobBundle(t, alice, b)
-	evilKey := curve.GenerateKeyPair()
-	sc, err := s.trust.Certify(77, evilKey.Public)
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer, err := sealed.NewIssuer(sc, evilKey.Private)
-	if err != nil {
-		t.Fatal(err)
-	}
+	issuer, evilKey := mintingIssuer(t, s)
 	otherRoot := sealed.GenerateTrustRoot()
 	osc, _ := otherRoot.Certify(1, evilKey.Public)
 	otherIssuer, _ := sealed.NewIssuer(osc, evilKey.Private)

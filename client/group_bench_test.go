@@ -64,8 +64,9 @@ func benchGroup(b *testing.B, u *user, members []string) content.GroupID {
 
 // BenchmarkGroupSend is the sender's cost of one 100-byte group text, per
 // recipient: the text encrypted once with the sender key, stored, queued for
-// each member, and each member's sealed envelope made (two X25519
-// agreements, AES-CTR and HMAC, padding to 1 KiB) as the outbox makes it.
+// each member, and each member's sealed envelope made (an ephemeral key and
+// two X25519 agreements, AES-CTR and HMAC, padding to 1 KiB) as the outbox
+// makes it.
 // The network is left out: each envelope is then one Send on an anonymous
 // connection (TestGroupOfFifty measures that end to end).
 func BenchmarkGroupSend(b *testing.B) {

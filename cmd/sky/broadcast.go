@@ -80,13 +80,7 @@ func cmdBroadcast(e *env, args []string) error {
 			return fmt.Errorf("cannot send to the broadcast list %s: %w", pos[0], err)
 		}
 		for _, m := range ms {
-			if h, err := c.History(m.Conversation, 20); err == nil {
-				for _, x := range h {
-					if x.ID == m.ID {
-						m = x
-					}
-				}
-			}
+			m = latest(c, m)
 			if *asJSON {
 				if err := writeJSON(e.stdout, toJSON(m)); err != nil {
 					return err

@@ -240,15 +240,8 @@ func (d *daemon) call(ctx context.Context, rc *rpcConn, req *rpcRequest, mine *[
 		}
 		return toJSON(m), nil
 	case "history":
-		ms, err := c.History(p.ID, p.Limit)
-		if err != nil {
-			return nil, fail(err)
-		}
-		out := []jsonMessage{}
-		for _, m := range ms {
-			out = append(out, toJSON(m))
-		}
-		return out, nil
+		out, err := historyJSON(c, p.ID, p.Limit)
+		return out, fail(err)
 	case "contacts.list":
 		cs, err := c.Contacts()
 		out := []map[string]any{}
@@ -292,6 +285,16 @@ func (d *daemon) call(ctx context.Context, rc *rpcConn, req *rpcRequest, mine *[
 		return nil, nil
 	}
 	return nil, &rpcError{rpcMethodNotFound, fmt.Sprintf("no method %q; see sky's documentation for the daemon's methods", req.Method)}
+}
+
+// historyJSON returns a conversation as the daemon answers it.
+func historyJSON(c *client.Client, conv string, limit int) ([]jsonMessage, error) {
+	ms, err := c.History(conv, limit)
+	out := []jsonMessage{}
+	for _, m := range ms {
+		out = append(out, toJSON(m))
+	}
+	return out, err
 }
 
 // fanout delivers new messages to subscribers as they arrive.

@@ -252,18 +252,7 @@ func cmdGroupSend(e *env, fs *flag.FlagSet, asJSON *bool, rest []string) error {
 	if err := e.flush(c); err != nil {
 		return fmt.Errorf("cannot send to the group %s: %w", pos[0], err)
 	}
-	if h, err := c.History(m.Conversation, 0); err == nil {
-		for _, x := range h {
-			if x.ID == m.ID {
-				m = x
-			}
-		}
-	}
-	if *asJSON {
-		return writeJSON(e.stdout, toJSON(m))
-	}
-	fmt.Fprintf(e.stdout, "%s %s\n", m.ID, m.State)
-	return nil
+	return e.printSent(latest(c, m), *asJSON)
 }
 
 // text returns a message's text from the command line, or from stdin for
@@ -371,13 +360,9 @@ func (d *daemon) groupCall(method string, p params) (any, *rpcError) {
 		if err != nil {
 			return nil, fail(err)
 		}
-		ms, err := c.History(g.ID, p.Limit)
+		out, err := historyJSON(c, g.ID, p.Limit)
 		if err != nil {
 			return nil, fail(err)
-		}
-		out := []jsonMessage{}
-		for _, m := range ms {
-			out = append(out, toJSON(m))
 		}
 		return out, nil
 	}

@@ -4,10 +4,8 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -21,19 +19,13 @@ func cmdSend(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	to, text := strings.ToLower(pos[0]), pos[1]
+	to := strings.ToLower(pos[0])
 	if !client.ValidID(to) {
 		return client.ErrInvalidID
 	}
-	if text == "-" {
-		b, err := io.ReadAll(io.LimitReader(e.stdin, 1<<20))
-		if err != nil {
-			return fmt.Errorf("reading the text from stdin failed: %w", err)
-		}
-		text = strings.TrimSuffix(string(b), "\n")
-	}
-	if strings.TrimSpace(text) == "" {
-		return errors.New("the message is empty; give some text")
+	text, err := e.text(pos[1])
+	if err != nil {
+		return err
 	}
 	c, err := e.open()
 	if err != nil {
@@ -49,14 +41,25 @@ func cmdSend(e *env, args []string) error {
 	if err := e.flush(c); err != nil {
 		return fmt.Errorf("cannot send to %s: %w", to, err)
 	}
-	if h, err := c.History(to, 0); err == nil {
+	return e.printSent(latest(c, m), *asJSON)
+}
+
+// latest returns a message as its conversation holds it now (its state
+// after the outbox was flushed).
+func latest(c *client.Client, m client.Message) client.Message {
+	if h, err := c.History(m.Conversation, 20); err == nil {
 		for _, x := range h {
 			if x.ID == m.ID {
-				m = x
+				return x
 			}
 		}
 	}
-	if *asJSON {
+	return m
+}
+
+// printSent prints a message just sent: its ID and state, or its JSON.
+func (e *env) printSent(m client.Message, asJSON bool) error {
+	if asJSON {
 		return writeJSON(e.stdout, toJSON(m))
 	}
 	fmt.Fprintf(e.stdout, "%s %s\n", m.ID, m.State)
