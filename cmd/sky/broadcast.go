@@ -21,15 +21,11 @@ func cmdBroadcast(e *env, args []string) error {
 	asJSON := fs.Bool("json", false, "")
 	switch sub {
 	case "create":
-		pos, err := parse(fs, rest, 2, 1+1000, "NAME ID...")
+		name, ids, err := parseIDs(fs, rest, "NAME ID...")
 		if err != nil {
 			return err
 		}
-		ids, err := lowerIDs(pos[1:])
-		if err != nil {
-			return err
-		}
-		return withClient(e, func(c *client.Client) error { return c.SaveBroadcastList(pos[0], ids) })
+		return withClient(e, func(c *client.Client) error { return c.SaveBroadcastList(name, ids) })
 	case "delete":
 		pos, err := parse(fs, rest, 1, 1, "NAME")
 		if err != nil {

@@ -51,29 +51,21 @@ func cmdGroup(e *env, args []string) error {
 	asJSON := fs.Bool("json", false, "")
 	switch sub {
 	case "create":
-		pos, err := parse(fs, rest, 2, 1+1000, "NAME ID... (the members besides you)")
+		name, ids, err := parseIDs(fs, rest, "NAME ID... (the members besides you)")
 		if err != nil {
 			return err
 		}
-		ids, err := lowerIDs(pos[1:])
-		if err != nil {
-			return err
-		}
-		return e.groupChange(*asJSON, func(c *client.Client) (client.Group, error) { return c.CreateGroup(pos[0], ids) })
+		return e.groupChange(*asJSON, func(c *client.Client) (client.Group, error) { return c.CreateGroup(name, ids) })
 	case "add", "remove":
-		pos, err := parse(fs, rest, 2, 1+1000, "GROUP ID...")
-		if err != nil {
-			return err
-		}
-		ids, err := lowerIDs(pos[1:])
+		ref, ids, err := parseIDs(fs, rest, "GROUP ID...")
 		if err != nil {
 			return err
 		}
 		return e.groupChange(*asJSON, func(c *client.Client) (client.Group, error) {
 			if sub == "add" {
-				return c.AddMembers(pos[0], ids...)
+				return c.AddMembers(ref, ids...)
 			}
-			return c.RemoveMembers(pos[0], ids...)
+			return c.RemoveMembers(ref, ids...)
 		})
 	case "rename":
 		pos, err := parse(fs, rest, 2, 2, "GROUP NAME")
@@ -156,6 +148,16 @@ func cmdGroup(e *env, args []string) error {
 		})
 	}
 	return usageError("%s, not %q", groupUsage, sub)
+}
+
+// parseIDs parses "FIRST ID...": a name or group, then 1 to 1000 Sky IDs.
+func parseIDs(fs *flag.FlagSet, args []string, what string) (string, []string, error) {
+	pos, err := parse(fs, args, 2, 1+1000, what)
+	if err != nil {
+		return "", nil, err
+	}
+	ids, err := lowerIDs(pos[1:])
+	return pos[0], ids, err
 }
 
 // lowerIDs checks Sky IDs given on the command line.
