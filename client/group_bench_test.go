@@ -10,6 +10,7 @@ import (
 	"github.com/skymsg/sky/client/group"
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/protocol/curve"
+	"github.com/skymsg/sky/server"
 	"github.com/skymsg/sky/wire"
 )
 
@@ -185,6 +186,75 @@ func BenchmarkGroupReceive(b *testing.B) {
 				msgs += n
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(msgs), "ns/msg")
+		})
+	}
+}
+
+// BenchmarkGroupFanout is the wall time, per recipient, of one group text
+// to members registered on a real skyd over loopback, everything included:
+// queueing, each member's sealed envelope, and its Send with the member's
+// delivery token on a fresh anonymous connection (the outbox opens one per
+// recipient, so the server cannot link the sends by connection), until the
+// server has committed them all. The members are offline; their messages
+// wait at the server. Each member's identity key and access key are known,
+// as after the group's first messages.
+func BenchmarkGroupFanout(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
+			s := startSkydConfig(b, server.Config{RegisterRate: server.Rate{Per: 10000, Burst: 10000}})
+			alice := newUser(b, s, testOptions(nil))
+			few := testOptions(nil)
+			few.PreKeyLow, few.PreKeyTarget = 1, 2
+			var ids []string
+			keys := map[string][2][]byte{} // identity key, access key
+			for range n - 1 {
+				c, err := Register(ctxT(b), b.TempDir()+"/m", pass, s.url(), s.root, s.code(), few)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ids = append(ids, c.ID())
+				keys[c.ID()] = [2][]byte{c.local.KeyPair.Public.Bytes(), c.accessKey()}
+				c.Close()
+			}
+			var id content.GroupID
+			copy(id[:], "fanout")
+			ch, err := group.Create(id, "fanout", alice.c.ID(), ids, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			err = alice.c.update(func(tx *store.Tx) error {
+				r, _, err := group.Apply(nil, ch, alice.c.ID())
+				if err == nil {
+					err = saveGroup(tx, r)
+				}
+				for m, k := range keys {
+					if err == nil {
+						err = tx.PutPeerIdentity(store.Address{Name: m, Device: 1}, store.PeerIdentity{Key: k[0], FirstSeen: time.Now()})
+					}
+					if err == nil {
+						err = tx.SetSetting(setPeerAccess+m, k[1])
+					}
+				}
+				if err == nil {
+					_, _, err = alice.c.ownDistribution(tx, id)
+				}
+				if err == nil {
+					err = saveSent(tx, id, ids)
+				}
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			text := string(make([]byte, 100))
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := alice.c.SendGroup(id.String(), text); err != nil {
+					b.Fatal(err)
+				}
+				alice.flush()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*(n-1)), "ns/recipient")
 		})
 	}
 }

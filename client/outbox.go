@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/skymsg/sky/client/conn"
@@ -81,58 +82,104 @@ func (c *Client) sendPass(ctx context.Context, cn *conn.Conn) error {
 	defer pool.close()
 	skip := map[string]bool{}
 	var due time.Time // the earliest receipt still waiting
-	for _, it := range items {
-		if skip[it.To] {
-			continue
-		}
-		if nb := notBefore(it); time.Now().Before(nb) {
-			// A receipt waiting for its time; what follows it is not
-			// held up (receipts have no place in the sender's order).
-			if due.IsZero() || nb.Before(due) {
-				due = nb
+	for len(items) > 0 {
+		// A wave: the next items, each to a recipient not yet in it, sent
+		// at once (a group text fans out to its members this way); each
+		// recipient's items still go in order, one wave after another.
+		var wave []store.Outgoing
+		in := map[string]bool{}
+		for len(items) > 0 && len(wave) < fanout && !in[items[0].To] {
+			it := items[0]
+			items = items[1:]
+			if skip[it.To] {
+				continue
 			}
-			continue
-		}
-		err := c.deliver(ctx, cn, pool, it)
-		c.mu.Lock()
-		delete(c.blocked, it.To)
-		c.mu.Unlock()
-		var retry *errRetry
-		switch {
-		case err == nil:
-		case errors.Is(err, ErrIdentityChanged):
-			c.mu.Lock()
-			c.blocked[it.To] = err
-			c.mu.Unlock()
-			skip[it.To] = true
-		case errors.Is(err, ErrNoSuchAccount):
-			if err := c.fail(it, err); err != nil {
-				return err
+			if nb := notBefore(it); time.Now().Before(nb) {
+				// A receipt waiting for its time; what follows it is not
+				// held up (receipts have no place in the sender's order).
+				if due.IsZero() || nb.Before(due) {
+					due = nb
+				}
+				continue
 			}
-		case errors.Is(err, ErrExpired), errors.Is(err, ErrRevoked):
-			c.mu.Lock()
-			c.sendErr = err
-			c.mu.Unlock()
-			return nil
-		case errors.As(err, &retry):
+			in[it.To] = true
+			wave = append(wave, it)
+		}
+		errs := make([]error, len(wave))
+		sent := make([]bool, len(wave))
+		var wg sync.WaitGroup
+		for i, it := range wave {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sent[i], errs[i] = c.deliver(ctx, cn, pool, it)
+			}()
+		}
+		wg.Wait()
+		// What the server accepted leaves the outbox in one transaction.
+		var done []store.Outgoing
+		for i, it := range wave {
+			if sent[i] {
+				done = append(done, it)
+			}
+		}
+		if err := c.recordSent(done); err != nil {
 			return err
-		default:
-			if ctx.Err() != nil || errors.Is(err, conn.ErrClosed) {
+		}
+		for i, it := range wave {
+			if stop, err := c.delivered(ctx, it, errs[i], skip); stop {
 				return err
 			}
-			// Anything else (a bundle that does not verify, a store
-			// failure) keeps the recipient's items for the next pass.
-			c.opts.Logger.Warn("an outgoing message could not be sent; will retry", "err", err)
-			c.mu.Lock()
-			c.blocked[it.To] = err
-			c.mu.Unlock()
-			skip[it.To] = true
 		}
 	}
 	if !due.IsZero() {
 		return &errRetry{err: errReceiptWaiting, wait: max(time.Until(due), time.Millisecond)}
 	}
 	return nil
+}
+
+// fanout is how many items, each to another recipient, the outbox sends at
+// once.
+const fanout = 16
+
+// delivered handles the outcome of delivering it: stop says the pass ends
+// here, with err.
+func (c *Client) delivered(ctx context.Context, it store.Outgoing, err error, skip map[string]bool) (stop bool, _ error) {
+	c.mu.Lock()
+	delete(c.blocked, it.To)
+	c.mu.Unlock()
+	var retry *errRetry
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrIdentityChanged):
+		c.mu.Lock()
+		c.blocked[it.To] = err
+		c.mu.Unlock()
+		skip[it.To] = true
+	case errors.Is(err, ErrNoSuchAccount):
+		if err := c.fail(it, err); err != nil {
+			return true, err
+		}
+	case errors.Is(err, ErrExpired), errors.Is(err, ErrRevoked):
+		c.mu.Lock()
+		c.sendErr = err
+		c.mu.Unlock()
+		return true, nil
+	case errors.As(err, &retry):
+		return true, err
+	default:
+		if ctx.Err() != nil || errors.Is(err, conn.ErrClosed) {
+			return true, err
+		}
+		// Anything else (a bundle that does not verify, a store
+		// failure) keeps the recipient's items for the next pass.
+		c.opts.Logger.Warn("an outgoing message could not be sent; will retry", "err", err)
+		c.mu.Lock()
+		c.blocked[it.To] = err
+		c.mu.Unlock()
+		skip[it.To] = true
+	}
+	return false, nil
 }
 
 var errReceiptWaiting = errors.New("a receipt waits for its time")
@@ -189,28 +236,29 @@ func (c *Client) fail(it store.Outgoing, why error) error {
 	return err
 }
 
-// deliver encrypts (once) and sends one item, then dequeues it. The
-// session ciphertext is kept in the item; the sealed envelope around it is
-// made at each attempt, with the current sender certificate.
-func (c *Client) deliver(ctx context.Context, cn *conn.Conn, pool *anonPool, it store.Outgoing) error {
+// deliver encrypts (once) and sends one item; sent says the server
+// accepted it, and recordSent then dequeues it. The session ciphertext is
+// kept in the item; the sealed envelope around it is made at each attempt,
+// with the current sender certificate.
+func (c *Client) deliver(ctx context.Context, cn *conn.Conn, pool *anonPool, it store.Outgoing) (sent bool, _ error) {
 	item, err := decodeOutItem(it.Payload)
 	if err != nil {
-		return c.fail(it, err) // a damaged item can never be sent
+		return false, c.fail(it, err) // a damaged item can never be sent
 	}
 	cert := c.senderCertificate()
 	if cert == nil {
-		return &errRetry{err: errNoCertificate, wait: retryAfter}
+		return false, &errRetry{err: errNoCertificate, wait: retryAfter}
 	}
 	if item.Group != nil {
 		// A group message waits, like everything to its recipient, while
 		// their key change waits for the user.
 		if err := c.view(func(tx *store.Tx) error { return c.refuseChanged(tx, it.To) }); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if len(item.Sealed) == 0 {
 		if item, err = c.seal(ctx, cn, it, item); err != nil {
-			return err
+			return false, err
 		}
 	}
 	for _, d := range item.Sealed {
@@ -218,10 +266,10 @@ func (c *Client) deliver(ctx context.Context, cn *conn.Conn, pool *anonPool, it 
 		if errors.Is(err, errNoPinned) && item.Group != nil {
 			// No session with the member ever came about (their account
 			// is gone): the group message cannot reach them.
-			return c.fail(it, ErrNoSuchAccount)
+			return false, c.fail(it, ErrNoSuchAccount)
 		}
 		if err != nil {
-			return err
+			return false, err
 		}
 		err = c.post(ctx, cn, pool, it.To, d.Device, env)
 		switch {
@@ -229,31 +277,46 @@ func (c *Client) deliver(ctx context.Context, cn *conn.Conn, pool *anonPool, it 
 		case errors.Is(err, wire.ErrRateLimited), errors.Is(err, wire.ErrQueueFull), errors.Is(err, wire.ErrUnavailable), errors.Is(err, wire.ErrInternal):
 			var we *wire.Error
 			errors.As(err, &we)
-			return &errRetry{err: err, wait: max(we.RetryAfter(), retryAfter)}
+			return false, &errRetry{err: err, wait: max(we.RetryAfter(), retryAfter)}
 		default:
-			return serverError(err)
+			return false, serverError(err)
 		}
 	}
-	var ev *SentEvent
-	err = c.update(func(tx *store.Tx) error {
-		if it.MessageRef != 0 {
-			m, err := tx.Message(it.MessageRef)
-			switch {
-			case errors.Is(err, store.ErrNotFound):
-			case err != nil:
-				return err
-			case m.State == store.Pending:
-				m.State = store.Sent
-				if err := tx.UpdateMessage(m); err != nil {
+	return true, nil
+}
+
+// recordSent dequeues items the server accepted and marks their messages
+// Sent, in one transaction.
+func (c *Client) recordSent(items []store.Outgoing) error {
+	if len(items) == 0 {
+		return nil
+	}
+	var events []Event
+	err := c.update(func(tx *store.Tx) error {
+		events = events[:0]
+		for _, it := range items {
+			if it.MessageRef != 0 {
+				m, err := tx.Message(it.MessageRef)
+				switch {
+				case errors.Is(err, store.ErrNotFound):
+				case err != nil:
 					return err
+				case m.State == store.Pending:
+					m.State = store.Sent
+					if err := tx.UpdateMessage(m); err != nil {
+						return err
+					}
+					events = append(events, &SentEvent{Conversation: m.Conversation, MessageID: m.MessageID})
 				}
-				ev = &SentEvent{Conversation: m.Conversation, MessageID: m.MessageID}
+			}
+			if err := tx.Dequeue(it.ID); err != nil {
+				return err
 			}
 		}
-		return tx.Dequeue(it.ID)
+		return nil
 	})
-	if err == nil && ev != nil {
-		c.emit(ev)
+	if err == nil {
+		c.emit(events...)
 	}
 	return err
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/skymsg/sky/client/conn"
@@ -368,13 +369,19 @@ func keepPeerAccess(tx *store.Tx, peer string, key []byte) error {
 // anonPool holds the anonymous connections of one outbox pass: one per
 // recipient, so the server cannot even tell that two sealed messages to
 // different people came from the same sender.
+// It is safe for concurrent use (the outbox sends to several recipients
+// at once).
 type anonPool struct {
 	url   string
+	mu    sync.Mutex
 	conns map[string]*conn.Conn
 }
 
 func (p *anonPool) get(ctx context.Context, peer string) (*conn.Conn, error) {
-	if cn := p.conns[peer]; cn != nil {
+	p.mu.Lock()
+	cn := p.conns[peer]
+	p.mu.Unlock()
+	if cn != nil {
 		select {
 		case <-cn.Done():
 		default:
@@ -387,14 +394,21 @@ func (p *anonPool) get(ctx context.Context, peer string) (*conn.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.conns == nil {
 		p.conns = map[string]*conn.Conn{}
+	}
+	if old := p.conns[peer]; old != nil {
+		old.Close()
 	}
 	p.conns[peer] = cn
 	return cn, nil
 }
 
 func (p *anonPool) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, cn := range p.conns {
 		cn.Close()
 	}
