@@ -67,7 +67,7 @@ func crashTest(t *testing.T, storeArgs ...string) {
 	sendCtx, stopSend := context.WithCancel(context.Background())
 	var recvWG, sendWG sync.WaitGroup
 	recvWG.Add(1)
-	go func() { defer recvWG.Done(); receive(recvCtx, url, recv, h) }()
+	go func() { defer recvWG.Done(); receive(recvCtx, []string{url}, 0, recv, h) }()
 	for i, d := range senders {
 		sendWG.Add(1)
 		go func() { defer sendWG.Done(); send(sendCtx, url, d, recv, i, h) }()
@@ -137,18 +137,40 @@ func (h *history) counts() (int, int, int) {
 func (h *history) check(lostOnly bool) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	problems := h.lost()
+	if lostOnly {
+		return problems
+	}
+	return append(problems, h.misdelivered(false)...)
+}
+
+// lost lists acknowledged messages never delivered. h.mu is held.
+func (h *history) lost() []string {
+	var problems []string
+	seen := map[string]bool{}
+	for _, c := range h.delivered {
+		seen[c] = true
+	}
+	for c := range h.acked {
+		if !seen[c] {
+			problems = append(problems, "acknowledged but never delivered: "+c)
+		}
+	}
+	return problems
+}
+
+// misdelivered lists deliveries never sent, messages delivered more than
+// once under different IDs, and messages delivered out of their sender's
+// order (with ackedOnly, of acknowledged messages only). h.mu is held.
+func (h *history) misdelivered(ackedOnly bool) []string {
 	var problems []string
 	seen := map[string]int{}
 	for _, c := range h.delivered {
 		seen[c]++
 	}
-	for c := range h.acked {
-		if seen[c] == 0 {
-			problems = append(problems, "acknowledged but never delivered: "+c)
-		}
-	}
-	if lostOnly {
-		return problems
+	what := "message"
+	if ackedOnly {
+		what = "acknowledged message"
 	}
 	last := map[string]int{}
 	for _, c := range h.delivered {
@@ -159,21 +181,26 @@ func (h *history) check(lostOnly bool) []string {
 			problems = append(problems, fmt.Sprintf("delivered %d times under different IDs: %s", seen[c], c))
 			seen[c] = 1
 		}
+		if ackedOnly && !h.acked[c] {
+			continue
+		}
 		sender, seqStr, _ := strings.Cut(c, ":")
 		seq, _ := strconv.Atoi(seqStr)
 		if prev, ok := last[sender]; ok && seq <= prev {
-			problems = append(problems, fmt.Sprintf("sender %s: message %d delivered after %d", sender, seq, prev))
+			problems = append(problems, fmt.Sprintf("sender %s: %s %d delivered after %d", sender, what, seq, prev))
 		}
 		last[sender] = seq
 	}
 	return problems
 }
 
-// dialAuth connects and authenticates, retrying while skyd restarts.
-func dialAuth(ctx context.Context, url string, d *servertest.Device) *servertest.Client {
+// dialAuth connects d to node urls[*at], or to the next ones in turn while
+// that fails (a killed or restarting node), until ctx ends; *at is left at
+// the node used.
+func dialAuth(ctx context.Context, urls []string, at *int, d *servertest.Device) *servertest.Client {
 	for ctx.Err() == nil {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		c, err := servertest.Dial(cctx, url)
+		c, err := servertest.Dial(cctx, urls[*at%len(urls)])
 		if err == nil {
 			if _, err = c.Authenticate(cctx, d); err == nil {
 				cancel()
@@ -182,6 +209,7 @@ func dialAuth(ctx context.Context, url string, d *servertest.Device) *servertest
 			c.CloseNow()
 		}
 		cancel()
+		*at++
 		time.Sleep(20 * time.Millisecond)
 	}
 	return nil
@@ -196,10 +224,10 @@ type pendingSend struct {
 // waiting for answers, and never retries: an unanswered send is attempted,
 // not acknowledged.
 func send(ctx context.Context, url string, d, to *servertest.Device, i int, h *history) {
-	n := 0
+	n, node := 0, 0
 	pad := strings.Repeat("x", 200)
 	for ctx.Err() == nil {
-		c := dialAuth(ctx, url, d)
+		c := dialAuth(ctx, []string{url}, &node, d)
 		if c == nil {
 			return
 		}
@@ -253,10 +281,11 @@ func send(ctx context.Context, url string, d, to *servertest.Device, i int, h *h
 	}
 }
 
-// receive records every pushed envelope and acknowledges it.
-func receive(ctx context.Context, url string, d *servertest.Device, h *history) {
+// receive records every pushed envelope and acknowledges it; when its node
+// (urls[node]) dies it moves to the next one.
+func receive(ctx context.Context, urls []string, node int, d *servertest.Device, h *history) {
 	for ctx.Err() == nil {
-		c := dialAuth(ctx, url, d)
+		c := dialAuth(ctx, urls, &node, d)
 		if c == nil {
 			return
 		}
@@ -275,6 +304,7 @@ func receive(ctx context.Context, url string, d *servertest.Device, h *history) 
 			}
 		}
 		c.CloseNow()
+		node++
 	}
 }
 
@@ -305,5 +335,22 @@ func TestCrashChecker(t *testing.T) {
 		if (tc.want == "") != (got == "") || !strings.Contains(got, tc.want) {
 			t.Errorf("%s: problems %q, want one mentioning %q", name, got, tc.want)
 		}
+	}
+	// checkAcked requires the order of acknowledged messages only.
+	h := newHistory()
+	for _, c := range []string{"s0:0", "s0:1", "s0:2"} {
+		h.attempt(c)
+	}
+	h.ack("s0:0")
+	h.deliver([]byte("a"), "s0:1")
+	h.deliver([]byte("b"), "s0:0")
+	if got := h.checkAcked(); len(got) != 0 {
+		t.Errorf("checkAcked: problems %q with an unacknowledged message early", got)
+	}
+	h.ack("s0:2")
+	h.deliver([]byte("c"), "s0:2")
+	h.deliver([]byte("d"), "s0:0")
+	if got := strings.Join(h.checkAcked(), "; "); !strings.Contains(got, "acknowledged message 0 delivered after 2") || !strings.Contains(got, "delivered 2 times") {
+		t.Errorf("checkAcked: problems %q, want the acknowledged message 0 after 2 and twice", got)
 	}
 }

@@ -131,26 +131,6 @@ func (ns *nodes) devices(n int) []*servertest.Device {
 	return devs
 }
 
-// dialNode connects d to node *at, or to the next ones in turn while that
-// fails (a killed or restarting node); *at is left at the node used.
-func dialNode(ctx context.Context, urls []string, at *int, d *servertest.Device) *servertest.Client {
-	for ctx.Err() == nil {
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		c, err := servertest.Dial(cctx, urls[*at%len(urls)])
-		if err == nil {
-			if _, err = c.Authenticate(cctx, d); err == nil {
-				cancel()
-				return c
-			}
-			c.CloseNow()
-		}
-		cancel()
-		*at++
-		time.Sleep(20 * time.Millisecond)
-	}
-	return nil
-}
-
 // stallAfter is how long a client waits for a node's answer before it
 // takes the node for dead and moves to the next one.
 const stallAfter = 2 * time.Second
@@ -162,7 +142,7 @@ func clusterSend(ctx context.Context, urls []string, node int, d, to *servertest
 	n := 0
 	pad := strings.Repeat("x", 200)
 	for ctx.Err() == nil {
-		c := dialNode(ctx, urls, &node, d)
+		c := dialAuth(ctx, urls, &node, d)
 		if c == nil {
 			return
 		}
@@ -217,33 +197,6 @@ func clusterSend(ctx context.Context, urls []string, node int, d, to *servertest
 	}
 }
 
-// clusterReceive records every pushed envelope and acknowledges it; when
-// its node dies it moves to the next one.
-func clusterReceive(ctx context.Context, urls []string, node int, d *servertest.Device, h *history) {
-	for ctx.Err() == nil {
-		c := dialNode(ctx, urls, &node, d)
-		if c == nil {
-			return
-		}
-		var ids [][]byte
-		for {
-			e, err := c.Next(ctx)
-			if err != nil {
-				break
-			}
-			content, _, _ := strings.Cut(string(e.GetContent()), ":x")
-			h.deliver(e.GetId(), content)
-			ids = append(ids, e.GetId())
-			if len(c.Pushes) == 0 || len(ids) >= 128 {
-				c.Start(ctx, servertest.AckRequest(ids...))
-				ids = nil
-			}
-		}
-		c.CloseNow()
-		node++
-	}
-}
-
 // traffic is senders and receivers spread over the nodes: sender i sends to
 // receiver i mod len(receivers) through a node other than the receiver's.
 type traffic struct {
@@ -259,7 +212,7 @@ func startTraffic(ns *nodes, receivers, senders []*servertest.Device) *traffic {
 	tr.stopSend, tr.stopRecv = stopSend, stopRecv
 	for i, d := range receivers {
 		tr.recvWG.Add(1)
-		go func() { defer tr.recvWG.Done(); clusterReceive(recvCtx, ns.urls, i, d, tr.h) }()
+		go func() { defer tr.recvWG.Done(); receive(recvCtx, ns.urls, i, d, tr.h) }()
 	}
 	for i, d := range senders {
 		to := i % len(receivers)
@@ -356,28 +309,7 @@ func TestMultiNodePause(t *testing.T) {
 // checkAcked is check with per-sender order required of acknowledged
 // messages only.
 func (h *history) checkAcked() []string {
-	problems := h.check(true)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	seen := map[string]int{}
-	last := map[string]int{}
-	for _, c := range h.delivered {
-		seen[c]++
-		if !h.attempted[c] {
-			problems = append(problems, "delivered but never sent: "+c)
-		}
-		if seen[c] == 2 {
-			problems = append(problems, "delivered twice under different IDs: "+c)
-		}
-		if !h.acked[c] {
-			continue
-		}
-		sender, seqStr, _ := strings.Cut(c, ":")
-		seq, _ := strconv.Atoi(seqStr)
-		if prev, ok := last[sender]; ok && seq <= prev {
-			problems = append(problems, fmt.Sprintf("sender %s: acknowledged message %d delivered after %d", sender, seq, prev))
-		}
-		last[sender] = seq
-	}
-	return problems
+	return append(h.lost(), h.misdelivered(true)...)
 }
