@@ -57,38 +57,9 @@ func cmdBroadcast(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		text, err := e.text(pos[1])
-		if err != nil {
-			return err
-		}
-		c, err := e.open()
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		ms, sendErr := c.Broadcast(pos[0], text)
-		if len(ms) == 0 && sendErr != nil {
-			return fmt.Errorf("cannot send to the broadcast list %s: %w", pos[0], sendErr)
-		}
-		stop := e.online(c)
-		defer stop()
-		if err := e.flush(c); err != nil {
-			return fmt.Errorf("cannot send to the broadcast list %s: %w", pos[0], err)
-		}
-		for _, m := range ms {
-			m = latest(c, m)
-			if *asJSON {
-				if err := writeJSON(e.stdout, toJSON(m)); err != nil {
-					return err
-				}
-				continue
-			}
-			fmt.Fprintf(e.stdout, "%s %s %s\n", m.Conversation, m.ID, m.State)
-		}
-		if sendErr != nil {
-			return fmt.Errorf("not sent to every recipient: %w", sendErr)
-		}
-		return nil
+		return e.sendText("the broadcast list "+pos[0], pos[1], *asJSON, true, func(c *client.Client, text string) ([]client.Message, error) {
+			return c.Broadcast(pos[0], text)
+		})
 	}
 	return usageError("%s, not %q", broadcastUsage, sub)
 }

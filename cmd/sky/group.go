@@ -236,25 +236,9 @@ func cmdGroupSend(e *env, fs *flag.FlagSet, asJSON *bool, rest []string) error {
 	if err != nil {
 		return err
 	}
-	text, err := e.text(pos[1])
-	if err != nil {
-		return err
-	}
-	c, err := e.open()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	m, err := c.SendGroup(pos[0], text)
-	if err != nil {
-		return fmt.Errorf("cannot send to the group %s: %w", pos[0], err)
-	}
-	stop := e.online(c)
-	defer stop()
-	if err := e.flush(c); err != nil {
-		return fmt.Errorf("cannot send to the group %s: %w", pos[0], err)
-	}
-	return e.printSent(latest(c, m), *asJSON)
+	return e.sendText("the group "+pos[0], pos[1], *asJSON, false, func(c *client.Client, text string) ([]client.Message, error) {
+		return one(c.SendGroup(pos[0], text))
+	})
 }
 
 // text returns a message's text from the command line, or from stdin for

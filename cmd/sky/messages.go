@@ -23,7 +23,20 @@ func cmdSend(e *env, args []string) error {
 	if !client.ValidID(to) {
 		return client.ErrInvalidID
 	}
-	text, err := e.text(pos[1])
+	return e.sendText(to, pos[1], *asJSON, false, func(c *client.Client, text string) ([]client.Message, error) {
+		return one(c.Send(to, text))
+	})
+}
+
+// sendText sends a text from the command line (or stdin, for "-"): it
+// queues the text with queue, stays online until the outbox is sent (or the
+// server is found unreachable) and prints each message queued as its
+// conversation now holds it: its ID and state (after the conversation, with
+// withConversation), or its JSON. to names the recipients in errors. When
+// queue made some messages and failed for other recipients, those are sent
+// and printed before the failure is reported.
+func (e *env) sendText(to, arg string, asJSON, withConversation bool, queue func(c *client.Client, text string) ([]client.Message, error)) error {
+	text, err := e.text(arg)
 	if err != nil {
 		return err
 	}
@@ -32,16 +45,40 @@ func cmdSend(e *env, args []string) error {
 		return err
 	}
 	defer c.Close()
-	m, err := c.Send(to, text)
-	if err != nil {
-		return fmt.Errorf("cannot send to %s: %w", to, err)
+	ms, queueErr := queue(c, text)
+	if len(ms) == 0 && queueErr != nil {
+		return fmt.Errorf("cannot send to %s: %w", to, queueErr)
 	}
 	stop := e.online(c)
 	defer stop()
 	if err := e.flush(c); err != nil {
 		return fmt.Errorf("cannot send to %s: %w", to, err)
 	}
-	return e.printSent(latest(c, m), *asJSON)
+	for _, m := range ms {
+		m = latest(c, m)
+		if asJSON {
+			if err := writeJSON(e.stdout, toJSON(m)); err != nil {
+				return err
+			}
+			continue
+		}
+		if withConversation {
+			fmt.Fprintf(e.stdout, "%s ", m.Conversation)
+		}
+		fmt.Fprintf(e.stdout, "%s %s\n", m.ID, m.State)
+	}
+	if queueErr != nil {
+		return fmt.Errorf("not sent to every recipient: %w", queueErr)
+	}
+	return nil
+}
+
+// one is a single queued message as sendText's queue returns it.
+func one(m client.Message, err error) ([]client.Message, error) {
+	if err != nil {
+		return nil, err
+	}
+	return []client.Message{m}, nil
 }
 
 // latest returns a message as its conversation holds it now (its state
@@ -55,15 +92,6 @@ func latest(c *client.Client, m client.Message) client.Message {
 		}
 	}
 	return m
-}
-
-// printSent prints a message just sent: its ID and state, or its JSON.
-func (e *env) printSent(m client.Message, asJSON bool) error {
-	if asJSON {
-		return writeJSON(e.stdout, toJSON(m))
-	}
-	fmt.Fprintf(e.stdout, "%s %s\n", m.ID, m.State)
-	return nil
 }
 
 func cmdReceive(e *env, args []string) error {
