@@ -1,6 +1,8 @@
 package prekey
 
 import (
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/protocol/internal/errs"
 	"github.com/skymsg/sky/protocol/internal/pb"
@@ -73,16 +75,12 @@ func (b *Bundle) MarshalBinary() ([]byte, error) {
 // (and session setup always calls it).
 func ParseBundle(data []byte) (*Bundle, error) {
 	var b Bundle
-	var seen [12]bool
 	var preKey, spk, ik, kyber []byte
 	r := pb.NewReader(data)
 	for {
 		num, ok := r.Next()
 		if !ok {
 			break
-		}
-		if num >= 1 && num <= 11 {
-			seen[num] = true
 		}
 		switch num {
 		case 1:
@@ -114,19 +112,19 @@ func ParseBundle(data []byte) (*Bundle, error) {
 	if r.Err() != nil {
 		return nil, errs.Newf(errs.InvalidKey, "bundle: %v", r.Err())
 	}
-	for _, n := range []int{1, 2, 5, 6, 7, 8, 9, 10, 11} {
-		if !seen[n] {
+	for _, n := range []protowire.Number{1, 2, 5, 6, 7, 8, 9, 10, 11} {
+		if !r.Seen(n) {
 			return nil, errs.Newf(errs.InvalidKey, "bundle lacks field %d", n)
 		}
 	}
-	if seen[3] != seen[4] {
+	if r.Seen(3) != r.Seen(4) {
 		return nil, errs.New(errs.InvalidKey, "bundle has a one-time prekey ID without the key or the other way round")
 	}
 	if len(b.SignedPreKeySignature) != curve.SignatureSize || len(b.KyberPreKeySignature) != curve.SignatureSize {
 		return nil, errs.New(errs.InvalidKey, "bundle signature is not 64 bytes")
 	}
 	var err error
-	if seen[4] {
+	if r.Seen(4) {
 		k, err := curve.ParsePublicKey(preKey)
 		if err != nil {
 			return nil, err

@@ -105,7 +105,6 @@ type ecRecord struct {
 	pub, priv []byte
 	sig       []byte
 	ts        uint64
-	hasID     bool
 }
 
 func parseEC(b []byte) (ecRecord, error) {
@@ -118,7 +117,7 @@ func parseEC(b []byte) (ecRecord, error) {
 		}
 		switch num {
 		case 1:
-			rec.id, rec.hasID = r.Uint32(), true
+			rec.id = r.Uint32()
 		case 2:
 			rec.pub = r.Bytes()
 		case 3:
@@ -131,7 +130,7 @@ func parseEC(b []byte) (ecRecord, error) {
 			r.Skip(num)
 		}
 	}
-	if r.Err() != nil || !rec.hasID || rec.pub == nil || rec.priv == nil {
+	if r.Err() != nil || !r.Seen(1) || rec.pub == nil || rec.priv == nil {
 		return rec, errs.New(errs.InvalidState, "prekey record malformed or incomplete")
 	}
 	return rec, nil
@@ -184,7 +183,6 @@ func ParseSignedPreKey(b []byte) (SignedPreKey, error) {
 func ParseKyberPreKey(b []byte) (KyberPreKey, error) {
 	var k KyberPreKey
 	var pub, sec, sig []byte
-	var hasID bool
 	r := pb.NewReader(b)
 	for {
 		num, ok := r.Next()
@@ -193,7 +191,7 @@ func ParseKyberPreKey(b []byte) (KyberPreKey, error) {
 		}
 		switch num {
 		case 1:
-			k.ID, hasID = r.Uint32(), true
+			k.ID = r.Uint32()
 		case 2:
 			pub = r.Bytes()
 		case 3:
@@ -208,7 +206,7 @@ func ParseKyberPreKey(b []byte) (KyberPreKey, error) {
 			r.Skip(num)
 		}
 	}
-	if r.Err() != nil || !hasID || len(sig) != curve.SignatureSize {
+	if r.Err() != nil || !r.Seen(1) || len(sig) != curve.SignatureSize {
 		return KyberPreKey{}, errs.New(errs.InvalidState, "Kyber prekey record malformed or incomplete")
 	}
 	s, err := kem.ParseSecretKey(sec)

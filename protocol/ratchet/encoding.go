@@ -109,16 +109,12 @@ func Parse(b []byte) (*State, error) {
 		return nil, errs.New(errs.InvalidState, "session state of an unknown format")
 	}
 	s := &State{}
-	var seen [13]bool
 	var err error
 	r := pb.NewReader(b[1:])
 	for err == nil {
 		num, ok := r.Next()
 		if !ok {
 			break
-		}
-		if num >= 1 && num <= 12 {
-			seen[num] = true
 		}
 		switch num {
 		case 1:
@@ -162,8 +158,8 @@ func Parse(b []byte) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, n := range []int{1, 2, 3, 4, 6, 8, 9} {
-		if !seen[n] {
+	for _, n := range []protowire.Number{1, 2, 3, 4, 6, 8, 9} {
+		if !r.Seen(n) {
 			return nil, errs.Newf(errs.InvalidState, "session state lacks field %d", n)
 		}
 	}
@@ -180,15 +176,11 @@ func parseKey(r *pb.Reader) (curve.PublicKey, error) {
 
 func (sc *senderChain) parse(b []byte) error {
 	r := pb.NewReader(b)
-	var seen [5]bool
 	var err error
 	for err == nil {
 		num, ok := r.Next()
 		if !ok {
 			break
-		}
-		if num >= 1 && num <= 4 {
-			seen[num] = true
 		}
 		switch num {
 		case 1:
@@ -208,7 +200,7 @@ func (sc *senderChain) parse(b []byte) error {
 	if err != nil {
 		return err
 	}
-	if r.Err() != nil || !seen[1] || !seen[2] || !seen[3] {
+	if r.Err() != nil || !r.Seen(1, 2, 3) {
 		return errs.New(errs.InvalidState, "session state: malformed sending chain")
 	}
 	return nil
@@ -216,16 +208,12 @@ func (sc *senderChain) parse(b []byte) error {
 
 func (rc *receiverChain) parse(b []byte) error {
 	r := pb.NewReader(b)
-	var seen [5]bool
 	var skipped []byte
 	var err error
 	for err == nil {
 		num, ok := r.Next()
 		if !ok {
 			break
-		}
-		if num >= 1 && num <= 4 {
-			seen[num] = true
 		}
 		switch num {
 		case 1:
@@ -243,7 +231,7 @@ func (rc *receiverChain) parse(b []byte) error {
 	if err != nil {
 		return err
 	}
-	if r.Err() != nil || !seen[1] || !seen[2] {
+	if r.Err() != nil || !r.Seen(1, 2) {
 		return errs.New(errs.InvalidState, "session state: malformed receiving chain")
 	}
 	const size = 4 + 32
@@ -267,15 +255,11 @@ func (rc *receiverChain) parse(b []byte) error {
 func parsePending(b []byte) (*Pending, error) {
 	p := &Pending{}
 	r := pb.NewReader(b)
-	var seen [7]bool
 	var err error
 	for err == nil {
 		num, ok := r.Next()
 		if !ok {
 			break
-		}
-		if num >= 1 && num <= 6 {
-			seen[num] = true
 		}
 		switch num {
 		case 1:
@@ -297,7 +281,7 @@ func parsePending(b []byte) (*Pending, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.Err() != nil || !seen[2] || !seen[3] || !seen[5] || len(p.KyberCiphertext) != kem.CiphertextSize {
+	if r.Err() != nil || !r.Seen(2, 3, 5) || len(p.KyberCiphertext) != kem.CiphertextSize {
 		return nil, errs.New(errs.InvalidState, "session state: malformed pending prekey message")
 	}
 	return p, nil

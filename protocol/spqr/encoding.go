@@ -3,6 +3,8 @@ package spqr
 import (
 	"encoding/binary"
 
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/skymsg/sky/protocol/internal/errs"
 	"github.com/skymsg/sky/protocol/internal/pb"
 	"github.com/skymsg/sky/protocol/spqr/braid"
@@ -154,14 +156,10 @@ const maxLinks = 64
 func ParseChain(b []byte) (*Chain, error) {
 	c := &Chain{}
 	r := pb.NewReader(b)
-	var seen [8]bool
 	for {
 		num, ok := r.Next()
 		if !ok {
 			break
-		}
-		if num >= 1 && num <= 6 {
-			seen[num] = true
 		}
 		switch num {
 		case 1:
@@ -192,8 +190,8 @@ func ParseChain(b []byte) (*Chain, error) {
 	if r.Err() != nil {
 		return nil, errs.Newf(errs.InvalidState, "spqr: chain: %v", r.Err())
 	}
-	for _, n := range []int{1, 2, 3, 4, 5, 6} {
-		if !seen[n] {
+	for _, n := range []protowire.Number{1, 2, 3, 4, 5, 6} {
+		if !r.Seen(n) {
 			return nil, errs.Newf(errs.InvalidState, "spqr: chain lacks field %d", n)
 		}
 	}
@@ -213,7 +211,6 @@ func ParseChain(b []byte) (*Chain, error) {
 func parseLink(b []byte, p Params) (link, error) {
 	var l link
 	r := pb.NewReader(b)
-	var got [3]bool
 	for {
 		num, ok := r.Next()
 		if !ok {
@@ -230,12 +227,11 @@ func parseLink(b []byte, p Params) (link, error) {
 			} else {
 				l.recv = h
 			}
-			got[num] = true
 		default:
 			r.Skip(num)
 		}
 	}
-	if r.Err() != nil || !got[1] || !got[2] {
+	if r.Err() != nil || !r.Seen(1, 2) {
 		return l, errs.New(errs.InvalidState, "spqr: malformed chain epoch")
 	}
 	return l, nil

@@ -13,9 +13,10 @@ import (
 // Reader walks the fields of one encoded message. The first malformed field,
 // or the first accessor used with the wrong wire type, sets Err and ends the walk.
 type Reader struct {
-	b   []byte
-	typ protowire.Type
-	err error
+	b    []byte
+	typ  protowire.Type
+	err  error
+	seen uint64 // bit n set: field n (below 64) has appeared
 }
 
 // NewReader returns a Reader over b. Byte values it returns alias b.
@@ -46,7 +47,21 @@ func (r *Reader) Next() (protowire.Number, bool) {
 	}
 	r.b = r.b[n:]
 	r.typ = typ
+	if num < 64 {
+		r.seen |= 1 << num
+	}
 	return num, true
+}
+
+// Seen reports whether every field numbered nums (each below 64) has
+// appeared so far; decoders call it after the walk for required fields.
+func (r *Reader) Seen(nums ...protowire.Number) bool {
+	for _, n := range nums {
+		if n >= 64 || r.seen&(1<<n) == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // Uint64 returns the current field, which must be a varint.

@@ -46,6 +46,9 @@ func TestReader(t *testing.T) {
 	if r.Err() != nil || len(got) != 3 || got[0] != uint32(300) || got[1] != "abc" || got[2] != true {
 		t.Fatalf("got %v, %v", got, r.Err())
 	}
+	if !r.Seen(1, 2, 3, 9) || !r.Seen() || r.Seen(1, 4) || r.Seen(64) {
+		t.Fatal("Seen does not report the fields that appeared")
+	}
 	bad := map[string][]byte{
 		"wrong type":     AppendUint64(nil, 2, 1),
 		"truncated":      b[:len(b)-1],
