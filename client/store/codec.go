@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"time"
+
+	"github.com/skymsg/sky/client/store/envelope"
 )
 
 // Records are encoded as a version byte followed by fields in a fixed order:
@@ -85,6 +87,15 @@ func (r *reader) copyBytes() []byte {
 }
 
 func (r *reader) str() string { return string(r.bytes()) }
+
+// key reads a data key, which must be envelope.KeySize bytes long.
+func (r *reader) key() envelope.Key {
+	k, ok := envelope.KeyFrom(r.bytes())
+	if !ok {
+		r.err = errRecord
+	}
+	return k
+}
 
 func (r *reader) uint() uint64 {
 	if r.err != nil {

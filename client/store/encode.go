@@ -138,13 +138,7 @@ func encodeMessageKey(k *messageKey) []byte {
 
 func decodeMessageKey(b []byte) (messageKey, error) {
 	r := newReader(b)
-	var k messageKey
-	key, ok := envelope.KeyFrom(r.bytes())
-	if !ok {
-		r.err = errRecord
-	}
-	k.Key = key
-	k.ExpiresAt = r.int()
+	k := messageKey{Key: r.key(), ExpiresAt: r.int()}
 	if k.ExpiresAt < 0 {
 		r.err = errRecord
 	}
@@ -192,14 +186,7 @@ func encodePanicState(p *panicState) []byte {
 
 func decodePanicState(b []byte) (panicState, error) {
 	r := newReader(b)
-	var p panicState
-	k, ok1 := envelope.KeyFrom(r.bytes())
-	kek, ok2 := envelope.KeyFrom(r.bytes())
-	if !ok1 || !ok2 {
-		r.err = errRecord
-	}
-	p.Key, p.KEK = k, kek
-	p.DeleteAccount = r.bool()
+	p := panicState{Key: r.key(), KEK: r.key(), DeleteAccount: r.bool()}
 	return p, r.done()
 }
 
