@@ -32,13 +32,8 @@ func ParseSignalMessage(b []byte) (SignalMessage, error) {
 	}
 	m.Version = b[0]
 	m.MAC = b[len(b)-MACSize:]
-	fs, err := fields(b[1 : len(b)-MACSize])
-	if err != nil {
-		return m, fmt.Errorf("SignalMessage: %w", err)
-	}
-	var seen [7]bool
-	for _, f := range fs {
-		m.FieldOrder = append(m.FieldOrder, f.Num)
+	var err error
+	m.FieldOrder, err = eachField("SignalMessage", b[1:len(b)-MACSize], func(f field) (err error) {
 		switch f.Num {
 		case 1:
 			m.RatchetKey, err = bytesField(f, "ratchet_key", 33)
@@ -56,19 +51,12 @@ func ParseSignalMessage(b []byte) (SignalMessage, error) {
 		case 6:
 			m.Addresses, err = bytesField(f, "addresses", 36)
 		}
-		if err != nil {
-			return m, fmt.Errorf("SignalMessage: %w", err)
-		}
-		if f.Num < len(seen) {
-			seen[f.Num] = true
-		}
+		return err
+	})
+	if err != nil {
+		return m, err
 	}
-	for num, name := range map[int]string{1: "ratchet_key", 2: "counter", 4: "ciphertext"} {
-		if !seen[num] {
-			return m, fmt.Errorf("SignalMessage: required field %s (%d) is missing", name, num)
-		}
-	}
-	return m, nil
+	return m, requireFields("SignalMessage", m.FieldOrder, map[int]string{1: "ratchet_key", 2: "counter", 4: "ciphertext"})
 }
 
 // PreKeySignalMessage is a parsed PreKeySignalMessage (envelope type 3):
@@ -94,13 +82,8 @@ func ParsePreKeySignalMessage(b []byte) (PreKeySignalMessage, error) {
 		return m, errors.New("PreKeySignalMessage is empty")
 	}
 	m.Version = b[0]
-	fs, err := fields(b[1:])
-	if err != nil {
-		return m, fmt.Errorf("PreKeySignalMessage: %w", err)
-	}
-	var seen [9]bool
-	for _, f := range fs {
-		m.FieldOrder = append(m.FieldOrder, f.Num)
+	var err error
+	m.FieldOrder, err = eachField("PreKeySignalMessage", b[1:], func(f field) (err error) {
 		switch f.Num {
 		case 1:
 			var id uint32
@@ -121,17 +104,13 @@ func ParsePreKeySignalMessage(b []byte) (PreKeySignalMessage, error) {
 		case 8:
 			m.KyberCiphertext, err = bytesField(f, "kyber_ciphertext", 1569)
 		}
-		if err != nil {
-			return m, fmt.Errorf("PreKeySignalMessage: %w", err)
-		}
-		if f.Num < len(seen) {
-			seen[f.Num] = true
-		}
+		return err
+	})
+	if err == nil {
+		err = requireFields("PreKeySignalMessage", m.FieldOrder, map[int]string{2: "base_key", 3: "identity_key", 4: "message", 6: "signed_pre_key_id", 7: "kyber_pre_key_id", 8: "kyber_ciphertext"})
 	}
-	for num, name := range map[int]string{2: "base_key", 3: "identity_key", 4: "message", 6: "signed_pre_key_id", 7: "kyber_pre_key_id", 8: "kyber_ciphertext"} {
-		if !seen[num] {
-			return m, fmt.Errorf("PreKeySignalMessage: required field %s (%d) is missing", name, num)
-		}
+	if err != nil {
+		return m, err
 	}
 	m.Signal, err = ParseSignalMessage(m.Message)
 	if err != nil {

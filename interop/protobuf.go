@@ -3,6 +3,8 @@ package interop
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 )
 
 // A minimal proto2 reader for the few libsignal messages the tests inspect.
@@ -74,6 +76,35 @@ func fields(b []byte) ([]field, error) {
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// eachField splits the message b into fields and hands each to set, in wire
+// order, until set fails. Errors are prefixed with what (the message's name).
+// It returns the field numbers in wire order, up to the one that failed.
+func eachField(what string, b []byte, set func(f field) error) ([]int, error) {
+	fs, err := fields(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	var order []int
+	for _, f := range fs {
+		order = append(order, f.Num)
+		if err := set(f); err != nil {
+			return order, fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	return order, nil
+}
+
+// requireFields names the first of the required fields (number to name) not
+// in order, the field numbers eachField returned.
+func requireFields(what string, order []int, required map[int]string) error {
+	for _, num := range slices.Sorted(maps.Keys(required)) {
+		if !slices.Contains(order, num) {
+			return fmt.Errorf("%s: required field %s (%d) is missing", what, required[num], num)
+		}
+	}
+	return nil
 }
 
 // uint32Field checks that f is a varint that fits 32 bits.

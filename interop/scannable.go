@@ -14,11 +14,7 @@ type Scannable struct {
 // ParseScannable parses the scannable form of a safety number.
 func ParseScannable(b []byte) (Scannable, error) {
 	var s Scannable
-	fs, err := fields(b)
-	if err != nil {
-		return s, fmt.Errorf("scannable fingerprint: %w", err)
-	}
-	for _, f := range fs {
+	_, err := eachField("scannable fingerprint", b, func(f field) (err error) {
 		switch f.Num {
 		case 1:
 			s.Version, err = uint32Field(f, "version")
@@ -31,9 +27,10 @@ func ParseScannable(b []byte) (Scannable, error) {
 				s.Remote = content
 			}
 		}
-		if err != nil {
-			return s, fmt.Errorf("scannable fingerprint: %w", err)
-		}
+		return err
+	})
+	if err != nil {
+		return s, err
 	}
 	if s.Local == nil || s.Remote == nil {
 		return s, fmt.Errorf("scannable fingerprint: local or remote fingerprint missing")

@@ -26,11 +26,7 @@ func ParseSenderKeyDistribution(b []byte) (SenderKeyDistribution, error) {
 		return m, errors.New("SenderKeyDistributionMessage is empty")
 	}
 	m.Version = b[0]
-	fs, err := fields(b[1:])
-	if err != nil {
-		return m, fmt.Errorf("SenderKeyDistributionMessage: %w", err)
-	}
-	for _, f := range fs {
+	_, err := eachField("SenderKeyDistributionMessage", b[1:], func(f field) (err error) {
 		switch f.Num {
 		case 1:
 			m.DistributionID, err = bytesField(f, "distribution_uuid", 16)
@@ -43,9 +39,10 @@ func ParseSenderKeyDistribution(b []byte) (SenderKeyDistribution, error) {
 		case 5:
 			m.SigningKey, err = bytesField(f, "signing_key", 33)
 		}
-		if err != nil {
-			return m, fmt.Errorf("SenderKeyDistributionMessage: %w", err)
-		}
+		return err
+	})
+	if err != nil {
+		return m, err
 	}
 	if m.DistributionID == nil || m.ChainKey == nil || m.SigningKey == nil {
 		return m, errors.New("SenderKeyDistributionMessage: distribution id, chain key or signing key missing")
@@ -76,11 +73,7 @@ func ParseSenderKeyMessage(b []byte) (SenderKeyMessage, error) {
 	}
 	m.Version = b[0]
 	m.Signature = b[len(b)-SenderKeySignatureSize:]
-	fs, err := fields(b[1 : len(b)-SenderKeySignatureSize])
-	if err != nil {
-		return m, fmt.Errorf("SenderKeyMessage: %w", err)
-	}
-	for _, f := range fs {
+	_, err := eachField("SenderKeyMessage", b[1:len(b)-SenderKeySignatureSize], func(f field) (err error) {
 		switch f.Num {
 		case 1:
 			m.DistributionID, err = bytesField(f, "distribution_uuid", 16)
@@ -91,9 +84,10 @@ func ParseSenderKeyMessage(b []byte) (SenderKeyMessage, error) {
 		case 4:
 			m.Ciphertext, err = bytesField(f, "ciphertext", 0)
 		}
-		if err != nil {
-			return m, fmt.Errorf("SenderKeyMessage: %w", err)
-		}
+		return err
+	})
+	if err != nil {
+		return m, err
 	}
 	if m.DistributionID == nil || m.Ciphertext == nil {
 		return m, errors.New("SenderKeyMessage: distribution id or ciphertext missing")
