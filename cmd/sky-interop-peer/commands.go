@@ -163,7 +163,13 @@ func bundle(p *peer, r *request) (any, error) {
 	return map[string]any{"bundle": p.bundle(oneTime)}, nil
 }
 
+// remote returns the address the request names (arguments "peer" and
+// "device_id"). Every command naming one needs "init" first, so remote
+// checks that before it reads the arguments.
 func (p *peer) remote(r *request) (protocol.Address, error) {
+	if err := p.ready(); err != nil {
+		return protocol.Address{}, err
+	}
 	name, err := r.string("peer")
 	if err != nil {
 		return protocol.Address{}, err
@@ -232,9 +238,6 @@ func parseBundle(r *request) (*prekey.Bundle, error) {
 }
 
 func processBundle(p *peer, r *request) (any, error) {
-	if err := p.ready(); err != nil {
-		return nil, err
-	}
 	remote, err := p.remote(r)
 	if err != nil {
 		return nil, err
@@ -254,9 +257,6 @@ func processBundle(p *peer, r *request) (any, error) {
 }
 
 func encrypt(p *peer, r *request) (any, error) {
-	if err := p.ready(); err != nil {
-		return nil, err
-	}
 	remote, err := p.remote(r)
 	if err != nil {
 		return nil, err
@@ -273,9 +273,6 @@ func encrypt(p *peer, r *request) (any, error) {
 }
 
 func decrypt(p *peer, r *request) (any, error) {
-	if err := p.ready(); err != nil {
-		return nil, err
-	}
 	remote, err := p.remote(r)
 	if err != nil {
 		return nil, err
@@ -309,16 +306,13 @@ func messageType(r *request) (protocol.MessageType, error) {
 }
 
 func fingerprintCmd(p *peer, r *request) (any, error) {
-	if err := p.ready(); err != nil {
-		return nil, err
-	}
 	remote, err := p.remote(r)
 	if err != nil {
 		return nil, err
 	}
-	their, ok := p.store.Identity(remote)
-	if !ok {
-		return nil, fmt.Errorf("%w (no identity key recorded for %s)", protocol.ErrNoSession, remote)
+	their, err := p.identity(remote)
+	if err != nil {
+		return nil, err
 	}
 	local, err := identifier(r, "local_identifier", p.addr.Name, "own name")
 	if err != nil {
@@ -333,6 +327,15 @@ func fingerprintCmd(p *peer, r *request) (any, error) {
 		return nil, err
 	}
 	return map[string]string{"displayable": fp.Displayable, "scannable": encode64(fp.Scannable)}, nil
+}
+
+// identity returns the identity key recorded for remote.
+func (p *peer) identity(remote protocol.Address) (curve.PublicKey, error) {
+	k, ok := p.store.Identity(remote)
+	if !ok {
+		return k, fmt.Errorf("%w (no identity key recorded for %s)", protocol.ErrNoSession, remote)
+	}
+	return k, nil
 }
 
 // identifier returns a base64 argument, or by default the 16 UUID bytes of name.

@@ -44,9 +44,6 @@ func groupCreate(p *peer, r *request) (any, error) {
 
 // groupProcess records the sender key a peer distributed.
 func groupProcess(p *peer, r *request) (any, error) {
-	if err := p.ready(); err != nil {
-		return nil, err
-	}
 	remote, err := p.remote(r)
 	if err != nil {
 		return nil, err
@@ -87,9 +84,6 @@ func groupEncrypt(p *peer, r *request) (any, error) {
 
 // groupDecrypt decrypts a group message from a peer.
 func groupDecrypt(p *peer, r *request) (any, error) {
-	if err := p.ready(); err != nil {
-		return nil, err
-	}
 	remote, err := p.remote(r)
 	if err != nil {
 		return nil, err

@@ -121,8 +121,10 @@ func TestRequestErrors(t *testing.T) {
 		{`{"id":4,"cmd":"init"}`, "BadRequest"},
 		{`{"id":5,"cmd":"init","name":"x","device_id":128}`, "BadRequest"},
 		{`{"id":6,"cmd":"init","name":"x","registration_id":16384}`, "BadRequest"},
-		{`{"id":7,"cmd":"sealed_encrypt"}`, "BadRequest"},                     // before init
-		{`{"id":8,"cmd":"group_create","distribution_id":"x"}`, "BadRequest"}, // before init
+		{`{"id":7,"cmd":"sealed_encrypt"}`, "BadRequest"},                         // before init
+		{`{"id":8,"cmd":"group_create","distribution_id":"x"}`, "BadRequest"},     // before init
+		{`{"id":9,"cmd":"group_process","peer":"x","skdm":"AA=="}`, "BadRequest"}, // before init
+		{`{"id":10,"cmd":"decrypt","peer":"x","type":2,"ciphertext":"AA=="}`, "BadRequest"},
 	}
 	for _, tc := range cases {
 		r, quit := p.handle([]byte(tc.req))

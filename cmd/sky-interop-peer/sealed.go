@@ -110,19 +110,17 @@ func sealedEncrypt(p *peer, r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	var group []byte
-	if r.has("group_id") {
-		if group, err = r.bytes("group_id"); err != nil {
-			return nil, err
-		}
+	group, err := bytesOr(r, "group_id", nil)
+	if err != nil {
+		return nil, err
 	}
 	c, err := protocol.Encrypt(ctx, p.store.Stores(), p.addr, remote, pt, time.Now())
 	if err != nil {
 		return nil, err
 	}
-	their, ok := p.store.Identity(remote)
-	if !ok {
-		return nil, fmt.Errorf("%w (no identity key recorded for %s)", protocol.ErrNoSession, remote)
+	their, err := p.identity(remote)
+	if err != nil {
+		return nil, err
 	}
 	content := &sealed.Content{Type: sealed.MessageType(c.Type), Sender: p.sealed.cert, Message: c.Bytes,
 		Hint: sealed.ContentHint(hint), GroupID: group}
