@@ -38,7 +38,7 @@ var (
 
 // IdentityChangedError says that a peer's identity key is not the one pinned
 // for them. Nothing is sent to the new key until the user compares safety
-// numbers and accepts it (Client.Verify with confirm). errors.Is(err,
+// numbers and accepts it (Client.Verify with the number compared). errors.Is(err,
 // ErrIdentityChanged) is true.
 type IdentityChangedError struct {
 	Peer     string
@@ -54,7 +54,7 @@ func (e *IdentityChangedError) Error() string {
 		was = "verified "
 	}
 	return fmt.Sprintf("the identity key of your %scontact %s changed, so nothing is sent to them: it could be a new phone or someone in between; "+
-		"compare safety numbers with them in person (sky verify %s) and accept the new key only if they match (sky verify %s --confirm)",
+		"compare safety numbers with them in person (sky verify %s) and accept the new key only if they match (sky verify %s --confirm NUMBER)",
 		was, e.Peer, e.Peer, e.Peer)
 }
 

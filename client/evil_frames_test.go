@@ -113,7 +113,7 @@ func TestEvilServerFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 	next(t, bob, func(e *TimerEvent) bool { return true })
-	if err := alice.c.Verify(ctxT(t), b); err != nil {
+	if err := alice.c.Verify(ctxT(t), b, mustSN(t, bob.c, a).Digits); err != nil {
 		t.Fatal(err)
 	}
 	alice.flush()

@@ -148,7 +148,9 @@ func ExampleClient_Verify() {
 	if sn.Changed {
 		fmt.Println("their key changed: only confirm if the numbers match in person")
 	}
-	c.Verify(context.Background(), "mnpqrstuvw")
+	// Only once the numbers matched: confirm the number compared (if the
+	// key changed meanwhile, Verify refuses with ErrSafetyNumberChanged).
+	c.Verify(context.Background(), "mnpqrstuvw", sn.Digits)
 }
 
 // Disappearing messages: a conversation's timer, and the default for new

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -148,16 +149,38 @@ func (c *Client) SafetyNumber(peer string) (SafetyNumber, error) {
 	if key == nil {
 		return out, fmt.Errorf("%w: no identity key of %s is known yet; send them a message (or receive one) first", ErrNotFound, peer)
 	}
-	theirs, err := curve.ParsePublicKey(key)
-	if err != nil {
-		return out, fmt.Errorf("%w: a pinned identity key does not parse", store.ErrCorrupt)
-	}
-	fp, err := fingerprint.New(fingerprint.Version, fingerprint.Iterations, []byte(c.acct.ID), c.local.KeyPair.Public, []byte(peer), theirs)
+	fp, err := c.fingerprint(peer, key)
 	if err != nil {
 		return out, err
 	}
 	out.Digits, out.Scannable = fp.Displayable, fp.Scannable
 	return out, nil
+}
+
+// fingerprint computes the safety number of the user and peer's key.
+func (c *Client) fingerprint(peer string, key []byte) (fingerprint.Fingerprint, error) {
+	theirs, err := curve.ParsePublicKey(key)
+	if err != nil {
+		return fingerprint.Fingerprint{}, fmt.Errorf("%w: a pinned identity key does not parse", store.ErrCorrupt)
+	}
+	return fingerprint.New(fingerprint.Version, fingerprint.Iterations, []byte(c.acct.ID), c.local.KeyPair.Public, []byte(peer), theirs)
+}
+
+// ErrSafetyNumberChanged: Verify was given a safety number that is not the
+// current one of the user and the peer.
+var ErrSafetyNumberChanged = errors.New("that is not the current safety number (their key may have changed since you compared it, " +
+	"or the number was mistyped), so nothing was marked verified: show the safety number again (sky verify ID) and compare the number shown now")
+
+// sameNumber reports whether number, as the user gave it (spaces, tabs and
+// dashes between the digits allowed), is digits.
+func sameNumber(number, digits string) bool {
+	n := strings.Map(func(r rune) rune {
+		if r == ' ' || r == '\t' || r == '-' {
+			return -1
+		}
+		return r
+	}, number)
+	return n == digits
 }
 
 // CompareScanned reports whether scanned, the content of the QR code on the
@@ -171,11 +194,18 @@ func (c *Client) CompareScanned(peer string, scanned []byte) (bool, error) {
 }
 
 // Verify records that the user compared safety numbers with peer and they
-// matched: the pinned key is marked verified. If peer presented a new key,
+// matched: number is the safety number the user compared (SafetyNumber's
+// Digits, or the digits as read out; spaces and dashes are ignored). The key
+// that number belongs to is marked verified. If peer presented a new key,
 // that key replaces the pinned one (verified), the old session is archived,
 // queued messages to peer go out again, and messages that arrived with the
 // new key are read now.
-func (c *Client) Verify(ctx context.Context, peer string) error {
+//
+// The number binds the decision to the key the user saw: if the key waiting
+// for a decision changed after the user read its number (a server can
+// present a new one at any moment), Verify fails with
+// ErrSafetyNumberChanged and changes nothing.
+func (c *Client) Verify(ctx context.Context, peer, number string) error {
 	if err := c.checkPeer(peer); err != nil {
 		return err
 	}
@@ -194,8 +224,14 @@ func (c *Client) Verify(ctx context.Context, peer string) error {
 			if err != nil {
 				return err
 			}
+			if err := c.checkNumber(peer, pinned.Key, number); err != nil {
+				return err
+			}
 			pinned.Verified = true
 			return tx.PutPeerIdentity(addr, pinned)
+		}
+		if err := c.checkNumber(peer, p.Key, number); err != nil {
+			return err
 		}
 		addr := store.Address{Name: peer, Device: p.Device}
 		if err := tx.PutPeerIdentity(addr, store.PeerIdentity{Key: p.Key, Verified: true, FirstSeen: now}); err != nil {
@@ -240,6 +276,19 @@ func (c *Client) Verify(ctx context.Context, peer string) error {
 	}
 	poke(c.kick)
 	c.notify()
+	return nil
+}
+
+// checkNumber fails with ErrSafetyNumberChanged unless number is the safety
+// number of the user and peer's key.
+func (c *Client) checkNumber(peer string, key []byte, number string) error {
+	fp, err := c.fingerprint(peer, key)
+	if err != nil {
+		return err
+	}
+	if !sameNumber(number, fp.Displayable) {
+		return ErrSafetyNumberChanged
+	}
 	return nil
 }
 

@@ -62,9 +62,10 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
                                     a broadcast list: one text sent to each as a 1:1 message
   contacts add ID [--name N] | list [--json] | remove ID
   requests list [--json] | accept ID | reject ID
-  verify ID [--qr] [--confirm | --keep-old]
-                                    show the safety number; --confirm marks it verified
-                                    (or accepts a new key), --keep-old refuses a new key
+  verify ID [--qr] [--confirm NUMBER | --keep-old]
+                                    show the safety number; --confirm NUMBER marks the
+                                    number compared verified (or accepts a new key),
+                                    --keep-old refuses a new key
   timer ID [DURATION|off]           show or set a conversation's disappearing timer
   timer --default [DURATION|off]    show or set the timer of new conversations
   panic set [--delete-account] | clear | status | wipe-after N

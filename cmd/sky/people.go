@@ -116,19 +116,41 @@ func cmdVerify(e *env, args []string) error {
 	qr := fs.Bool("qr", false, "")
 	confirm := fs.Bool("confirm", false, "")
 	keep := fs.Bool("keep-old", false, "")
-	pos, err := parse(fs, args, 1, 1, "ID [--qr] [--confirm | --keep-old]")
+	pos, err := parse(fs, args, 1, 13, "ID [--qr] [--confirm NUMBER | --keep-old]")
 	if err != nil {
 		return err
 	}
 	peer := strings.ToLower(pos[0])
+	// The number the user compared: --confirm accepts exactly that key,
+	// not whatever key is pending by the time this command runs.
+	number := strings.Join(pos[1:], "")
+	switch {
+	case *confirm && *keep:
+		return usageError("verify takes --confirm or --keep-old, not both")
+	case *confirm && number == "":
+		return usageError("verify --confirm needs the safety number you compared: sky verify ID --confirm NUMBER (as sky verify ID shows it)")
+	case !*confirm && number != "":
+		return usageError("verify takes a safety number only with --confirm")
+	}
 	return withClient(e, func(c *client.Client) error {
 		sn, err := c.SafetyNumber(peer)
 		if err != nil {
 			return err
 		}
+		if *confirm {
+			if err := c.Verify(e.ctx, peer, number); err != nil {
+				return err
+			}
+			if sn.Changed {
+				fmt.Fprintf(e.stdout, "Accepted the new key of %s and marked it verified.\n", peer)
+			} else {
+				fmt.Fprintf(e.stdout, "Marked %s as verified.\n", peer)
+			}
+			return nil
+		}
 		if sn.Changed {
 			fmt.Fprintf(e.stdout, "WARNING: %s presented a NEW identity key. Nothing is sent to them until you decide:\n"+
-				"compare the number below with theirs in person; if it matches run sky verify %s --confirm, if not run sky verify %s --keep-old.\n", peer, peer, peer)
+				"compare the number below with theirs in person; if it matches run the command below, if not run sky verify %s --keep-old.\n", peer, peer)
 		}
 		fmt.Fprintf(e.stdout, "Safety number with %s:\n", peer)
 		g := sn.Groups()
@@ -141,26 +163,16 @@ func cmdVerify(e *env, args []string) error {
 			}
 		}
 		switch {
-		case *confirm && *keep:
-			return usageError("verify takes --confirm or --keep-old, not both")
 		case *keep:
 			if err := c.KeepIdentity(peer); err != nil {
 				return err
 			}
 			fmt.Fprintf(e.stdout, "Refused the new key; %s keeps the key you had.\n", peer)
-		case *confirm:
-			if err := c.Verify(e.ctx, peer); err != nil {
-				return err
-			}
-			if sn.Changed {
-				fmt.Fprintf(e.stdout, "Accepted the new key of %s and marked it verified.\n", peer)
-			} else {
-				fmt.Fprintf(e.stdout, "Marked %s as verified.\n", peer)
-			}
 		case sn.Verified:
 			fmt.Fprintf(e.stdout, "%s is verified.\n", peer)
 		default:
-			fmt.Fprintf(e.stdout, "Compare these digits with %s in person (or scan their code); if they match, run: sky verify %s --confirm\n", peer, peer)
+			fmt.Fprintf(e.stdout, "Compare these digits with %s in person (or scan their code); if they match, run:\n  sky verify %s --confirm %s\n",
+				peer, peer, strings.Join(g, " "))
 		}
 		return nil
 	})
