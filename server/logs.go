@@ -25,22 +25,80 @@ func (w scrubWriter) Write(p []byte) (int, error) {
 }
 
 // ScrubAddresses replaces every IPv4 or IPv6 address in s, with or without
-// a port or brackets, by "[address]".
+// a port, brackets or a zone, by "[address]". Addresses are found wherever
+// they stand, not only between spaces: net's errors pair them
+// ("read tcp 10.0.0.1:443->203.0.113.7:50123: connection reset by peer"),
+// and text may quote or label them ("addr=203.0.113.7").
 func ScrubAddresses(s string) string {
-	fields := strings.Fields(s)
-	changed := false
-	for i, f := range fields {
-		core := strings.TrimRight(f, ":,;.)")
-		core = strings.TrimLeft(core, "(")
-		if isAddress(core) {
-			fields[i] = strings.Replace(f, core, "[address]", 1)
-			changed = true
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(s); {
+		if !isAddrByte(s[i]) {
+			i++
+			continue
 		}
+		j := i
+		for j < len(s) && (isAddrByte(s[j]) || s[j] == '%' && j > i) {
+			if s[j] == '%' { // an IPv6 zone: letters, digits and a few marks
+				j++
+				for j < len(s) && isZoneByte(s[j]) {
+					j++
+				}
+				continue
+			}
+			j++
+		}
+		// The run may end in punctuation (a colon or full stop after the
+		// address). No address with port and zone is longer than
+		// maxAddressLen, so longer runs are not parsed at all.
+		if end := addressEnd(s[i:j]); end > 0 && (i == 0 || !isWordByte(s[i-1])) {
+			b.WriteString(s[last:i])
+			b.WriteString("[address]")
+			last = i + end
+		}
+		i = j
 	}
-	if !changed {
+	if last == 0 {
 		return s
 	}
-	return strings.Join(fields, " ")
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// addressEnd returns the length of the address run starts with, or 0: the
+// whole run, or the run without the punctuation after it (one mark, or all).
+func addressEnd(run string) int {
+	if len(run) > maxAddressLen+2 {
+		return 0
+	}
+	trimmed := strings.TrimRight(run, ":.")
+	for _, c := range []string{run, run[:len(run)-1], trimmed} {
+		if len(c) >= 2 && isAddress(c) {
+			return len(c)
+		}
+	}
+	return 0
+}
+
+// maxAddressLen bounds the text of an address: a bracketed IPv6 address
+// with a zone and a port.
+const maxAddressLen = 80
+
+// isAddrByte reports whether c can be part of an address with a port:
+// hex digits, dots, colons and brackets.
+func isAddrByte(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == '.' || c == ':' || c == '[' || c == ']'
+}
+
+func isZoneByte(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '-' || c == '.'
+}
+
+// isWordByte reports whether c continues a word, so that hex-looking
+// letters inside one ("deadbeef::" in "xdeadbeef::") are not taken for the
+// start of an address.
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
 }
 
 func isAddress(s string) bool {

@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -312,6 +313,11 @@ func TestScrubAddresses(t *testing.T) {
 		"accept from 10.0.0.1, then fe80::1%eth0 and ::1.":        "accept from [address], then [address] and [address].",
 		"nothing here: 12 items at 3:04, version 1.2.3 (ok)":      "nothing here: 12 items at 3:04, version 1.2.3 (ok)",
 		"http: Accept error: accept tcp 127.0.0.1:7443: too many": "http: Accept error: accept tcp [address]: too many",
+		// net's errors pair the local and the remote address.
+		"http: TLS handshake error from 203.0.113.7:50123: read tcp 10.0.0.1:443->203.0.113.7:50123: read: connection reset by peer": "http: TLS handshake error from [address]: read tcp [address]->[address]: read: connection reset by peer",
+		"write tcp [2001:db8::1]:443->[2001:db8::7]:50123: broken pipe":                                                              "write tcp [address]->[address]: broken pipe",
+		"addr=203.0.113.7 peer=\"2001:db8::7\" (fe80::1%eth0.100) 2001:db8:: ::ffff:198.51.100.1":                                    "addr=[address] peer=\"[address]\" ([address]) [address] [address]",
+		"ids deadbeef cafe:12 xcafe::1 1.2.3.4.5 " + strings.Repeat("1:", 100):                                                       "ids deadbeef cafe:12 xcafe::1 1.2.3.4.5 " + strings.Repeat("1:", 100),
 	} {
 		if got := server.ScrubAddresses(in); got != want {
 			t.Errorf("ScrubAddresses(%q)\n = %q\nwant %q", in, got, want)
