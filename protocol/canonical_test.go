@@ -11,6 +11,7 @@ import (
 	"github.com/skymsg/sky/protocol"
 	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/protocol/message"
+	"github.com/skymsg/sky/protocol/ratchet"
 )
 
 // TestNonCanonicalBaseKeyRefused is acceptance test 5 for the session ID:
@@ -74,8 +75,15 @@ func TestRecordAndStoreRedacted(t *testing.T) {
 	rec, _ := alice.store.LoadSession(ctx, bob.addr)
 	ik, _ := alice.store.IdentityKeyPair(ctx)
 	secret := fmt.Sprintf("%x", ik.Private.Bytes()[:8])
-	for _, v := range []any{rec, alice.store, alice.store.Stores(), rec.Current()} {
-		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x"} {
+	type holder struct { // held by value
+		R protocol.SessionRecord
+		S ratchet.State
+	}
+	rec.ArchiveCurrent() // an archived state is kept encoded: its bytes must not show either
+	alice.startSession(t, bob, true)
+	rec, _ = alice.store.LoadSession(ctx, bob.addr)
+	for _, v := range []any{rec, *rec, alice.store, alice.store.Stores(), rec.Current(), *rec.Current(), holder{*rec, *rec.Current()}} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q", "%d"} {
 			got := fmt.Sprintf(verb, v)
 			if strings.Contains(got, secret) || !strings.Contains(got, "redacted") {
 				t.Errorf("Sprintf(%s, %T) = %.120s", verb, v, got)

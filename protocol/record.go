@@ -168,4 +168,4 @@ func ParseSessionRecord(b []byte) (*SessionRecord, error) {
 }
 
 // Format redacts the record under every fmt verb.
-func (r *SessionRecord) Format(f fmt.State, _ rune) { redact.Format(f, "protocol.SessionRecord") }
+func (r SessionRecord) Format(f fmt.State, _ rune) { redact.Format(f, "protocol.SessionRecord") }

@@ -188,9 +188,25 @@ func TestPadForSealing(t *testing.T) {
 func TestFormatHidesText(t *testing.T) {
 	c := sample(KindText)
 	c.Text = "canary-7f3a"
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q"} {
-		if out := fmt.Sprintf(verb, *c) + fmt.Sprintf(verb, c); strings.Contains(out, "canary") || strings.Contains(out, fmt.Sprintf("%x", "canary")) {
-			t.Errorf("%s shows the text: %s", verb, out)
+	c.AccessKey = bytes.Repeat([]byte{0xa7}, AccessKeySize)
+	g := Group{Version: 3, Name: "canary-group", Members: []string{"a", "b"}, Admins: []string{"a"},
+		AccessKeys:   []MemberKey{{ID: "b", Key: bytes.Repeat([]byte{0xa7}, AccessKeySize)}},
+		Distribution: bytes.Repeat([]byte{0xa7}, 64)}
+	type holder struct { // a struct holding them by value (fmt formats exported fields with their own Format)
+		C Content
+		G Group
+		K []MemberKey
+	}
+	type embedder struct{ Group }
+	secrets := []string{"canary", fmt.Sprintf("%x", "canary"), "a7a7a7a7", "167 167 167 167", "0xa7, 0xa7", `\xa7\xa7`, "\xa7"}
+	for _, v := range []any{*c, c, g, &g, g.AccessKeys[0], g.AccessKeys, holder{*c, g, g.AccessKeys}, &holder{*c, g, g.AccessKeys}, embedder{g}} {
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q", "%d"} {
+			out := fmt.Sprintf(verb, v)
+			for _, s := range secrets {
+				if strings.Contains(out, s) {
+					t.Errorf("Sprintf(%s, %T) shows a secret or the text: %s", verb, v, out)
+				}
+			}
 		}
 	}
 }

@@ -82,10 +82,22 @@ type Group struct {
 	NextSeq      uint64
 }
 
+// Format shows only the group's version and sizes under every fmt verb:
+// a Group carries access keys, its author's sender key and its name.
+func (g Group) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "content.Group{version %d, %d members, %d admins, %d access keys, sender key %t, keys and name redacted}",
+		g.Version, len(g.Members), len(g.Admins), len(g.AccessKeys), len(g.Distribution) > 0)
+}
+
 // MemberKey is a member's access key.
 type MemberKey struct {
 	ID  string
 	Key []byte
+}
+
+// Format shows only whose key it is under every fmt verb.
+func (k MemberKey) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "content.MemberKey{%s, key redacted}", k.ID)
 }
 
 // GroupNotice is the body of a KindGroupNotice: what an accepted change

@@ -155,13 +155,13 @@ func (sk *SecretKey) Decapsulate(ciphertext []byte) ([SharedSize]byte, error) {
 }
 
 // Format redacts the key under every fmt verb.
-func (sk *SecretKey) Format(f fmt.State, _ rune) { redact.Format(f, "kem.SecretKey") }
+func (sk SecretKey) Format(f fmt.State, _ rune) { redact.Format(f, "kem.SecretKey") }
 
 // String redacts the key.
-func (sk *SecretKey) String() string { return redact.String("kem.SecretKey") }
+func (sk SecretKey) String() string { return redact.String("kem.SecretKey") }
 
 // GoString redacts the key.
-func (sk *SecretKey) GoString() string { return redact.String("kem.SecretKey") }
+func (sk SecretKey) GoString() string { return redact.String("kem.SecretKey") }
 
 // KeyPair is a Kyber1024 key pair.
 type KeyPair struct {

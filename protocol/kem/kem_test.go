@@ -200,8 +200,9 @@ func TestSeedFormMatchesFIPS203(t *testing.T) {
 func TestSecretRedacted(t *testing.T) {
 	kp := GenerateKeyPair()
 	seed := hex.EncodeToString(kp.Secret.Bytes()[1:9])
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x"} {
-		for _, v := range []any{kp.Secret, kp, &kp} {
+	type holder struct{ Secret SecretKey } // held by value
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q", "%d"} {
+		for _, v := range []any{kp.Secret, *kp.Secret, kp, &kp, holder{*kp.Secret}} {
 			got := fmt.Sprintf(verb, v)
 			if strings.Contains(got, seed) || !strings.Contains(got, "redacted") {
 				t.Errorf("Sprintf(%s, %T) = %.80q", verb, v, got)

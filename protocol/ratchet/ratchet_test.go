@@ -313,10 +313,14 @@ func mustEncode(t *testing.T, s *State) []byte {
 func TestStateRedacted(t *testing.T) {
 	a, _ := pair(t)
 	root := fmt.Sprintf("%x", a.rootKey[:6])
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x"} {
-		got := fmt.Sprintf(verb, a)
-		if strings.Contains(got, root) || !strings.Contains(got, "redacted") {
-			t.Errorf("Sprintf(%s) = %q", verb, got)
+	rootDec := strings.Trim(fmt.Sprint(a.rootKey[:6]), "[]")
+	type holder struct{ S State } // held by value
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q", "%d"} {
+		for _, v := range []any{a, *a, holder{*a}} {
+			got := fmt.Sprintf(verb, v)
+			if strings.Contains(got, root) || strings.Contains(got, rootDec) || !strings.Contains(got, "redacted") {
+				t.Errorf("Sprintf(%s, %T) = %.200q", verb, v, got)
+			}
 		}
 	}
 }

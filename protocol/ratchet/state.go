@@ -183,7 +183,7 @@ func (s *State) Clone() *State {
 }
 
 // Format redacts the state's keys under every fmt verb.
-func (s *State) Format(f fmt.State, _ rune) { redact.Format(f, "ratchet.State") }
+func (s State) Format(f fmt.State, _ rune) { redact.Format(f, "ratchet.State") }
 
 // errNoSender is returned for a state without a sending chain, which only a
 // corrupt record can produce.

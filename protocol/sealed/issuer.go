@@ -52,15 +52,15 @@ func (t *TrustRoot) Certify(keyID uint32, serverKey curve.PublicKey) (*ServerCer
 }
 
 // Format prints the public key and redacts the private key, whatever the verb.
-func (t *TrustRoot) Format(f fmt.State, _ rune) {
+func (t TrustRoot) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "{Public:%s Private:%s}", t.public, redact.String("sealed.TrustRoot"))
 }
 
 // String redacts the private key.
-func (t *TrustRoot) String() string { return fmt.Sprint(t) }
+func (t TrustRoot) String() string { return fmt.Sprint(t) }
 
 // GoString redacts the private key.
-func (t *TrustRoot) GoString() string { return fmt.Sprint(t) }
+func (t TrustRoot) GoString() string { return fmt.Sprint(t) }
 
 // Issuer mints short-lived sender certificates on a server: it holds the
 // server's private key and the certificate the trust root gave that key.
@@ -89,12 +89,12 @@ func (is *Issuer) Issue(s Sender, expires time.Time) (*SenderCertificate, error)
 }
 
 // Format redacts the server key, whatever the verb.
-func (is *Issuer) Format(f fmt.State, _ rune) {
+func (is Issuer) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "{ServerKeyID:%d Key:%s}", is.cert.keyID, redact.String("sealed.Issuer"))
 }
 
 // String redacts the server key.
-func (is *Issuer) String() string { return fmt.Sprint(is) }
+func (is Issuer) String() string { return fmt.Sprint(is) }
 
 // GoString redacts the server key.
-func (is *Issuer) GoString() string { return fmt.Sprint(is) }
+func (is Issuer) GoString() string { return fmt.Sprint(is) }

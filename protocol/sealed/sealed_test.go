@@ -321,7 +321,12 @@ func must(b []byte, err error) []byte {
 // TestSecretsRedacted formats the secret-holding types under every verb.
 func TestSecretsRedacted(t *testing.T) {
 	w := newWorld(t)
-	secrets := map[string]any{"TrustRoot": w.root, "Issuer": w.issuer}
+	type holder struct { // held by value
+		R TrustRoot
+		I Issuer
+	}
+	secrets := map[string]any{"TrustRoot": w.root, "Issuer": w.issuer, "TrustRoot value": *w.root, "Issuer value": *w.issuer,
+		"holder": holder{*w.root, *w.issuer}}
 	hidden := [][]byte{w.root.private.Bytes(), w.serverKey.Private.Bytes()}
 	for name, v := range secrets {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%X", "%q", "%d"} {

@@ -105,16 +105,16 @@ func ParseDistributionMessage(b []byte) (*DistributionMessage, error) {
 }
 
 // Format prints m with its chain key redacted, whatever the verb.
-func (m *DistributionMessage) Format(f fmt.State, _ rune) {
+func (m DistributionMessage) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "{DistributionID:%s ChainID:%d Iteration:%d ChainKey:%s SigningKey:%s}",
 		m.DistributionID, m.ChainID, m.Iteration, redact.String("senderkey.ChainKey"), m.SigningKey)
 }
 
 // String redacts the chain key.
-func (m *DistributionMessage) String() string { return fmt.Sprint(m) }
+func (m DistributionMessage) String() string { return fmt.Sprint(m) }
 
 // GoString redacts the chain key.
-func (m *DistributionMessage) GoString() string { return fmt.Sprint(m) }
+func (m DistributionMessage) GoString() string { return fmt.Sprint(m) }
 
 // Message is a group message (libsignal's SenderKeyMessage): 0x33 ||
 // {1: distribution UUID, 2: chain ID, 3: iteration, 4: ciphertext} ||

@@ -181,7 +181,7 @@ func (st *state) keyFor(iteration uint32) (messageKey, func(), error) {
 }
 
 // Format describes the record without its keys, whatever the verb.
-func (r *Record) Format(f fmt.State, _ rune) {
+func (r Record) Format(f fmt.State, _ rune) {
 	fmt.Fprintf(f, "senderkey.Record{")
 	for i, st := range r.states {
 		if i > 0 {
@@ -194,7 +194,7 @@ func (r *Record) Format(f fmt.State, _ rune) {
 }
 
 // String describes the record without its keys.
-func (r *Record) String() string { return fmt.Sprint(r) }
+func (r Record) String() string { return fmt.Sprint(r) }
 
 // GoString describes the record without its keys.
-func (r *Record) GoString() string { return fmt.Sprint(r) }
+func (r Record) GoString() string { return fmt.Sprint(r) }

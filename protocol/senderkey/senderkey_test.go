@@ -433,7 +433,12 @@ func TestSecretsRedacted(t *testing.T) {
 	d, _ := CreateDistribution(ctx, p.aliceStore, alice, group)
 	r, _ := p.aliceStore.LoadSenderKey(ctx, alice, group)
 	hidden := [][]byte{d.ChainKey[:], r.states[0].signingPriv.Bytes()}
-	for name, v := range map[string]any{"DistributionMessage": d, "Record": r} {
+	type holder struct { // held by value
+		D DistributionMessage
+		R Record
+	}
+	for name, v := range map[string]any{"DistributionMessage": d, "Record": r,
+		"DistributionMessage value": *d, "Record value": *r, "holder": holder{*d, *r}} {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q"} {
 			out := fmt.Sprintf(verb, v)
 			if !strings.Contains(out, "redacted") {

@@ -272,4 +272,4 @@ func cloneKept(k []keptKey) []keptKey {
 }
 
 // Format redacts the chain's keys under every fmt verb.
-func (c *Chain) Format(f fmt.State, _ rune) { redact.Format(f, "spqr.Chain") }
+func (c Chain) Format(f fmt.State, _ rune) { redact.Format(f, "spqr.Chain") }

@@ -227,10 +227,13 @@ func TestChainEncodingRoundTrip(t *testing.T) {
 func TestChainRedacted(t *testing.T) {
 	c := NewChain(bytes.Repeat([]byte{7}, 32), A2B, Params{})
 	seed := fmt.Sprintf("%x", c.links[0].send.seed[:8])
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x"} {
-		got := fmt.Sprintf(verb, c)
-		if strings.Contains(got, seed) || !strings.Contains(got, "redacted") {
-			t.Errorf("Sprintf(%s) = %q", verb, got)
+	type holder struct{ C Chain } // held by value
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q", "%d"} {
+		for _, v := range []any{c, *c, holder{*c}} {
+			got := fmt.Sprintf(verb, v)
+			if strings.Contains(got, seed) || !strings.Contains(got, "redacted") {
+				t.Errorf("Sprintf(%s, %T) = %q", verb, v, got)
+			}
 		}
 	}
 }

@@ -142,6 +142,6 @@ func (s *State) Clone() *State {
 }
 
 // Format redacts the state under every fmt verb.
-func (s *State) Format(f fmt.State, _ rune) {
+func (s State) Format(f fmt.State, _ rune) {
 	io.WriteString(f, "<spqr.State: redacted>")
 }

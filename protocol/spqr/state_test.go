@@ -355,7 +355,7 @@ func TestStateEncoding(t *testing.T) {
 	if err := s.UnmarshalBinary(mixed); !errors.Is(err, errs.InvalidState) {
 		t.Errorf("state with a chain behind its braid accepted: %v", err)
 	}
-	if got := fmt.Sprintf("%v %+v %#v %s %x", a, a, a, a, a); strings.Count(got, "redacted") != 5 {
+	if got := fmt.Sprintf("%v %+v %#v %s %x %v %+v %#v", a, a, a, a, a, *a, *a, struct{ S State }{*a}); strings.Count(got, "redacted") != 8 {
 		t.Errorf("state not redacted: %s", got)
 	}
 }

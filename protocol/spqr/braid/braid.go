@@ -185,11 +185,11 @@ func random(b []byte) {
 
 // Format, String and GoString keep the state's secrets out of logs; they
 // show only the epoch and phase.
-func (s *State) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }
-func (s *State) String() string {
+func (s State) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }
+func (s State) String() string {
 	return fmt.Sprintf("braid.State{epoch %d, %v, secrets redacted}", s.epoch, s.phase)
 }
-func (s *State) GoString() string { return s.String() }
+func (s State) GoString() string { return s.String() }
 
 // Format, String and GoString keep the secret out of logs.
 func (e EpochSecret) Format(f fmt.State, _ rune) { io.WriteString(f, e.String()) }

@@ -300,10 +300,13 @@ func TestUnmarshalRejects(t *testing.T) {
 func TestStateRedacts(t *testing.T) {
 	a := New([]byte("k"), true)
 	a.Send()
-	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x"} {
-		s := fmt.Sprintf(verb, a)
-		if !strings.Contains(s, "redacted") || strings.Contains(s, fmt.Sprintf("%x", a.seed[:4])) {
-			t.Errorf("%s: %q", verb, s)
+	type holder struct{ S State } // held by value
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q", "%d"} {
+		for _, v := range []any{a, *a, holder{*a}} {
+			s := fmt.Sprintf(verb, v)
+			if !strings.Contains(s, "redacted") || strings.Contains(s, fmt.Sprintf("%x", a.seed[:4])) || strings.Contains(s, fmt.Sprint(a.seed[:4])) {
+				t.Errorf("%s, %T: %q", verb, v, s)
+			}
 		}
 	}
 	sec := EpochSecret{Epoch: 3, Secret: [32]byte{0xab, 0xcd}}
