@@ -27,11 +27,16 @@ const (
 )
 
 // Bounds of what is held for groups not known yet (or senders not yet
-// members): per group, how many groups, and for how long.
+// members): per group, in items and in bytes, how many groups, and for how
+// long. A group message from a sender with no session yet is held before
+// anything authenticates it (its certificate is the server's to mint), so
+// the server can fill these bounds at will: the byte bound keeps the
+// storage it can take small, and each rewrite of a group's list cheap.
 const (
-	maxHeldPerGroup = 200
-	maxHeldGroups   = 32
-	heldGroupTTL    = 48 * time.Hour
+	maxHeldPerGroup      = 200
+	maxHeldBytesPerGroup = 2 << 20
+	maxHeldGroups        = 32
+	heldGroupTTL         = 48 * time.Hour
 )
 
 // loadGroup returns the record of a group, or nil if it is unknown.
@@ -227,6 +232,9 @@ func decodeHeld(b []byte) ([]heldItem, error) {
 	return out, nil
 }
 
+// heldSize is about what an item takes in its group's list.
+func heldSize(it heldItem) int { return len(it.Bytes) + len(it.Key) + len(it.Peer) + 32 }
+
 // hold keeps an item for a group until the group or its sender turns up,
 // within the bounds above (the oldest go first).
 func hold(tx *store.Tx, id content.GroupID, it heldItem) error {
@@ -234,11 +242,20 @@ func hold(tx *store.Tx, id content.GroupID, it heldItem) error {
 	if err != nil {
 		return err
 	}
+	fresh := len(items) == 0
 	items = append(items, it)
-	if len(items) > maxHeldPerGroup {
-		items = items[len(items)-maxHeldPerGroup:]
+	size := 0
+	for _, x := range items {
+		size += heldSize(x)
 	}
-	if len(items) == 1 {
+	for len(items) > 1 && (len(items) > maxHeldPerGroup || size > maxHeldBytesPerGroup) {
+		size -= heldSize(items[0])
+		items = items[1:]
+	}
+	if size > maxHeldBytesPerGroup {
+		items = nil // a single item over the bound is not kept either
+	}
+	if fresh && len(items) > 0 {
 		groups, err := stringList(tx, setHeldGrps)
 		if err != nil {
 			return err

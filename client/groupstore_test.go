@@ -1,9 +1,13 @@
 package client
 
 import (
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/skymsg/sky/client/content"
+	"github.com/skymsg/sky/client/store"
 )
 
 func TestHeldEncoding(t *testing.T) {
@@ -41,4 +45,94 @@ func FuzzGroupRecords(f *testing.F) {
 			t.Fatal("a group item without its sender-key message decoded")
 		}
 	})
+}
+
+// TestHeldBounded: what is held for groups is bounded in items, in bytes
+// per group and in groups, the oldest going first — a server can make up
+// held items at will (from senders with no session, under certificates it
+// mints), as large as a sealed envelope allows.
+func TestHeldBounded(t *testing.T) {
+	st, err := store.Create(filepath.Join(t.TempDir(), "s"), []byte("pw"), store.Options{KDF: tinyKDF})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	at := time.Unix(1_790_000_000, 0)
+	item := func(n, size int) heldItem {
+		b := make([]byte, size)
+		b[0] = byte(n)
+		return heldItem{Kind: heldMessage, Peer: "abcdefghjk", Dev: 1, Bytes: b, At: at.Add(time.Duration(n)), Key: make([]byte, 33)}
+	}
+	big, small, other := content.GroupID{1}, content.GroupID{2}, content.GroupID{3}
+	err = st.Update(func(tx *store.Tx) error {
+		for n := range 2 * maxHeldGroups {
+			if err := hold(tx, content.GroupID{9, byte(n)}, item(n, 10)); err != nil {
+				return err
+			}
+		}
+		for n := range 100 { // 100 items of 200 KiB: 20 MB unless bounded
+			if err := hold(tx, big, item(n, 200<<10)); err != nil {
+				return err
+			}
+		}
+		for n := range 300 {
+			if err := hold(tx, small, item(n, 100)); err != nil {
+				return err
+			}
+		}
+		if err := hold(tx, other, item(0, maxHeldBytesPerGroup+1)); err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = st.View(func(tx *store.Tx) error {
+		b, err := setting(tx, setGroupHeld+big.String())
+		if err != nil {
+			return err
+		}
+		items, err := decodeHeld(b)
+		if err != nil {
+			return err
+		}
+		if len(b) > maxHeldBytesPerGroup+1024 || len(items) == 0 || items[len(items)-1].Bytes[0] != 99 {
+			t.Errorf("a group holds %d bytes in %d items (newest kept: %v)", len(b), len(items), len(items) > 0 && items[len(items)-1].Bytes[0] == 99)
+		}
+		if items, err := loadHeld(tx, small); err != nil || len(items) != maxHeldPerGroup || items[0].Bytes[0] != byte(300-maxHeldPerGroup) {
+			t.Errorf("small items: %d kept, %v", len(items), err)
+		}
+		if items, err := loadHeld(tx, other); err != nil || len(items) != 0 {
+			t.Errorf("an item over the byte bound was kept: %d, %v", len(items), err)
+		}
+		groups, err := stringList(tx, setHeldGrps)
+		if err != nil || len(groups) > maxHeldGroups {
+			t.Errorf("%d groups hold items, %v", len(groups), err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestHeldEnvelopesBounded(t *testing.T) {
+	var envs [][]byte
+	for n := range 3 * maxHeldEnvelopes {
+		size := 100
+		if n%2 == 0 {
+			size = 256 << 10 // the largest sealed envelope
+		}
+		e := make([]byte, size)
+		e[0], e[1] = byte(n), byte(n>>8)
+		envs = keepHeldEnvelope(envs, e)
+	}
+	total := 0
+	for _, e := range envs {
+		total += len(e)
+	}
+	if len(envs) == 0 || len(envs) > maxHeldEnvelopes || total > maxHeldEnvelopeBytes || int(envs[len(envs)-1][0])|int(envs[len(envs)-1][1])<<8 != 3*maxHeldEnvelopes-1 {
+		t.Fatalf("%d envelopes of %d bytes held", len(envs), total)
+	}
 }

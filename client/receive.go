@@ -37,9 +37,29 @@ const (
 	envPreKey  = byte(protocol.TypePreKey)
 )
 
-// maxHeldEnvelopes bounds the envelopes kept while a key change waits for
-// the user's decision.
-const maxHeldEnvelopes = 100
+// maxHeldEnvelopes and maxHeldEnvelopeBytes bound the envelopes kept per
+// peer while a key change waits for the user's decision. A server can make
+// such envelopes at will (a first message under a key of its own), so the
+// byte bound keeps what it can take small, and each rewrite cheap.
+const (
+	maxHeldEnvelopes     = 100
+	maxHeldEnvelopeBytes = 4 << 20
+)
+
+// keepHeldEnvelope adds an envelope to the ones held, dropping the oldest
+// beyond the bounds.
+func keepHeldEnvelope(envs [][]byte, kept []byte) [][]byte {
+	envs = append(envs, kept)
+	size := 0
+	for _, e := range envs {
+		size += len(e)
+	}
+	for len(envs) > 0 && (len(envs) > maxHeldEnvelopes || size > maxHeldEnvelopeBytes) {
+		size -= len(envs[0])
+		envs = envs[1:]
+	}
+	return envs
+}
 
 // batch collects what handling one push produced.
 type batch struct {
@@ -612,13 +632,12 @@ func (c *Client) identityChangedOnReceive(tx *store.Tx, peer string, dev uint32,
 	if err != nil {
 		return err
 	}
-	envs := list.bytes[1]
-	if len(envs) >= maxHeldEnvelopes {
-		envs = envs[len(envs)-maxHeldEnvelopes+1:]
-	}
 	var out []byte
-	for _, e := range append(envs, kept) {
+	for _, e := range keepHeldEnvelope(list.bytes[1], kept) {
 		out = putBytes(out, 1, e)
+	}
+	if out == nil {
+		return tx.DeleteSetting(setHeldEnv + peer)
 	}
 	return tx.SetSetting(setHeldEnv+peer, out)
 }
