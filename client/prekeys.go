@@ -3,9 +3,11 @@ package client
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/skymsg/sky/client/conn"
 	"github.com/skymsg/sky/client/store"
+	"github.com/skymsg/sky/protocol"
 	"github.com/skymsg/sky/protocol/prekey"
 	"github.com/skymsg/sky/wire"
 )
@@ -31,6 +33,81 @@ func nextID(id uint32) uint32 {
 	return id + 1
 }
 
+// Rotation of the signed and last-resort prekeys. A first message made
+// without a one-time prekey — and the server decides whether a bundle
+// carries one — is protected by these two keys alone, so they are replaced
+// every signedPreKeyLife: once a replaced pair is deleted, a copy of such a
+// message (the server's, say) no longer opens even with the device's keys.
+// A replaced pair is kept for retiredPreKeyKeep, long enough for every
+// first message made with it: a sender repeats it until answered, for at
+// most protocol.MaxUnacknowledgedAge, and the server holds a message for at
+// most 30 days.
+const (
+	signedPreKeyLife  = 7 * 24 * time.Hour
+	retiredPreKeyKeep = protocol.MaxUnacknowledgedAge + 31*24*time.Hour
+)
+
+// newSignedPreKeys makes a new current signed and last-resort prekey.
+func (c *Client) newSignedPreKeys(tx *store.Tx, ps *prekeyState, now time.Time) error {
+	ik := c.local.KeyPair
+	ps.SignedID = nextID(ps.SignedID)
+	b, _ := prekey.NewSignedPreKey(ps.SignedID, ik, now).MarshalBinary()
+	if err := tx.PutPreKey(store.SignedPreKey, ps.SignedID, b); err != nil {
+		return err
+	}
+	ps.NextKyber = nextID(ps.NextKyber)
+	ps.LastResortID = ps.NextKyber
+	b, _ = prekey.NewKyberPreKey(ps.LastResortID, ik, now, true).MarshalBinary()
+	if err := tx.PutPreKey(store.KyberPreKey, ps.LastResortID, b); err != nil {
+		return err
+	}
+	ps.SignedUploaded, ps.SignedAt = false, now.Unix()
+	return nil
+}
+
+// rotatePreKeys replaces the signed and last-resort prekeys when they are
+// older than signedPreKeyLife, and deletes replaced ones older than
+// retiredPreKeyKeep. It reports whether there is a new pair to upload.
+func (c *Client) rotatePreKeys(tx *store.Tx, now time.Time) (bool, error) {
+	ps, err := loadPreKeyState(tx)
+	if err != nil || ps.SignedID == 0 {
+		return false, err
+	}
+	rotated := false
+	if age := now.Sub(time.Unix(ps.SignedAt, 0)); age >= signedPreKeyLife {
+		ps.Retired = append(ps.Retired, retiredPreKeys{SignedID: ps.SignedID, LastResortID: ps.LastResortID, At: now.Unix()})
+		if err := c.newSignedPreKeys(tx, &ps, now); err != nil {
+			return false, err
+		}
+		rotated = true
+	}
+	keep := ps.Retired[:0]
+	for _, r := range ps.Retired {
+		if now.Sub(time.Unix(r.At, 0)) < retiredPreKeyKeep {
+			keep = append(keep, r)
+			continue
+		}
+		if err := tx.DeletePreKey(store.SignedPreKey, r.SignedID); err != nil {
+			return false, err
+		}
+		if err := tx.DeletePreKey(store.KyberPreKey, r.LastResortID); err != nil {
+			return false, err
+		}
+	}
+	ps.Retired = keep
+	return rotated, savePreKeyState(tx, ps)
+}
+
+// lastResortIDs returns the last-resort Kyber prekeys kept, current and
+// retired: they are never pruned as one-time keys.
+func (ps *prekeyState) lastResortIDs() []uint32 {
+	ids := []uint32{ps.LastResortID}
+	for _, r := range ps.Retired {
+		ids = append(ids, r.LastResortID)
+	}
+	return ids
+}
+
 // generatePreKeys stores nEC new one-time EC and nKyber one-time Kyber
 // prekeys, and the signed and last-resort keys if there are none yet.
 func (c *Client) generatePreKeys(tx *store.Tx, nEC, nKyber int) error {
@@ -41,23 +118,14 @@ func (c *Client) generatePreKeys(tx *store.Tx, nEC, nKyber int) error {
 	now := c.now()
 	ik := c.local.KeyPair
 	if ps.SignedID == 0 {
-		ps.SignedID = 1
-		b, _ := prekey.NewSignedPreKey(ps.SignedID, ik, now).MarshalBinary()
-		if err := tx.PutPreKey(store.SignedPreKey, ps.SignedID, b); err != nil {
+		if err := c.newSignedPreKeys(tx, &ps, now); err != nil {
 			return err
 		}
-		ps.NextKyber = nextID(ps.NextKyber)
-		ps.LastResortID = ps.NextKyber
-		b, _ = prekey.NewKyberPreKey(ps.LastResortID, ik, now, true).MarshalBinary()
-		if err := tx.PutPreKey(store.KyberPreKey, ps.LastResortID, b); err != nil {
-			return err
-		}
-		ps.SignedUploaded = false
 	}
-	if err := prunePreKeys(tx, store.OneTimePreKey, nEC, 0); err != nil {
+	if err := prunePreKeys(tx, store.OneTimePreKey, nEC); err != nil {
 		return err
 	}
-	if err := prunePreKeys(tx, store.KyberPreKey, nKyber, ps.LastResortID); err != nil {
+	if err := prunePreKeys(tx, store.KyberPreKey, nKyber, ps.lastResortIDs()...); err != nil {
 		return err
 	}
 	for range nEC {
@@ -78,13 +146,13 @@ func (c *Client) generatePreKeys(tx *store.Tx, nEC, nKyber int) error {
 }
 
 // prunePreKeys deletes the oldest one-time prekeys of kind so that adding
-// n more stays within maxLocalPreKeys; keep is never deleted.
-func prunePreKeys(tx *store.Tx, kind store.PreKeyKind, n int, keep uint32) error {
+// n more stays within maxLocalPreKeys; keep are never deleted.
+func prunePreKeys(tx *store.Tx, kind store.PreKeyKind, n int, keep ...uint32) error {
 	ids, err := tx.PreKeyIDs(kind)
 	if err != nil {
 		return err
 	}
-	ids = slices.DeleteFunc(ids, func(id uint32) bool { return id == keep })
+	ids = slices.DeleteFunc(ids, func(id uint32) bool { return slices.Contains(keep, id) })
 	for _, id := range ids[:max(0, min(len(ids), len(ids)+n-maxLocalPreKeys))] {
 		if err := tx.DeletePreKey(kind, id); err != nil {
 			return err
@@ -145,7 +213,7 @@ func (c *Client) pendingUpload(limit int) (*wire.UploadPreKeys, prekeyState, err
 			return err
 		}
 		for _, id := range kyIDs {
-			if id > ps.UploadedKyber && id != ps.LastResortID && len(up.OneTimeKyber) < limit-len(up.OneTimeEc) {
+			if id > ps.UploadedKyber && !slices.Contains(ps.lastResortIDs(), id) && len(up.OneTimeKyber) < limit-len(up.OneTimeEc) {
 				b, err := tx.PreKey(store.KyberPreKey, id)
 				if err != nil {
 					return err
@@ -200,8 +268,12 @@ func (c *Client) uploadPending(ctx context.Context, cn *conn.Conn) (*wire.PreKey
 	}
 }
 
-// maintainPreKeys uploads pending keys and tops the server up to the target.
+// maintainPreKeys rotates the signed and last-resort prekeys when due,
+// uploads pending keys and tops the server up to the target.
 func (c *Client) maintainPreKeys(ctx context.Context, cn *conn.Conn) error {
+	if err := c.update(func(tx *store.Tx) error { _, err := c.rotatePreKeys(tx, c.now()); return err }); err != nil {
+		return err
+	}
 	if _, err := c.uploadPending(ctx, cn); err != nil {
 		return err
 	}

@@ -178,3 +178,109 @@ func FuzzSettings(f *testing.F) {
 		}
 	})
 }
+
+// TestSignedPreKeyRotation: the signed and last-resort prekeys — all that
+// protects a first message made without a one-time prekey, which the
+// server decides to hand out or not — are replaced every
+// signedPreKeyLife. A first message made with the replaced pair still
+// opens while it is kept; after retiredPreKeyKeep the pair is deleted, so
+// a recorded copy of such a message no longer opens with the device's keys.
+func TestSignedPreKeyRotation(t *testing.T) {
+	s := startSkyd(t)
+	clk := newClock()
+	alice := newUser(t, s, testOptions(clk))
+	bob := newUser(t, s, testOptions(clk))
+	b := bob.c.ID()
+	old := fetchBundle(t, alice, b)
+
+	// Alice writes first while Bob is offline; a week passes.
+	bob.pause()
+	alice.send(b, "from before the rotation")
+	alice.flush()
+	clk.Advance(signedPreKeyLife + time.Hour)
+	bob.start()
+	if got := texts(t, bob, 1); got[0] != "from before the rotation" {
+		t.Fatalf("bob got %q", got)
+	}
+	waitFor(t, "a new signed prekey uploaded", func() bool {
+		var ps prekeyState
+		if err := bob.c.view(func(tx *store.Tx) (err error) { ps, err = loadPreKeyState(tx); return }); err != nil {
+			t.Fatal(err)
+		}
+		return ps.SignedID != old.GetSignedEc().GetId() && ps.SignedUploaded
+	})
+	if nb := fetchBundle(t, alice, b); nb.GetSignedEc().GetId() == old.GetSignedEc().GetId() {
+		t.Fatal("the server still hands out the replaced signed prekey")
+	}
+	oldLR := lastResortOf(t, bob, old)
+	if !hasPreKey(t, bob, store.SignedPreKey, old.GetSignedEc().GetId()) || !hasPreKey(t, bob, store.KyberPreKey, oldLR) {
+		t.Fatal("the replaced signed or last-resort prekey is gone at once; first messages on their way need them")
+	}
+
+	// Long after, the replaced pair is deleted; the current one stays.
+	clk.Advance(retiredPreKeyKeep)
+	var ps prekeyState
+	if err := bob.c.update(func(tx *store.Tx) (err error) {
+		if _, err = bob.c.rotatePreKeys(tx, clk.Now()); err != nil {
+			return err
+		}
+		ps, err = loadPreKeyState(tx)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []struct {
+		kind store.PreKeyKind
+		id   uint32
+	}{{store.SignedPreKey, old.GetSignedEc().GetId()}, {store.KyberPreKey, oldLR}} {
+		if hasPreKey(t, bob, k.kind, k.id) {
+			t.Fatalf("prekey %d (kind %d) is still kept after %v", k.id, k.kind, retiredPreKeyKeep)
+		}
+	}
+	if !hasPreKey(t, bob, store.SignedPreKey, ps.SignedID) || !hasPreKey(t, bob, store.KyberPreKey, ps.LastResortID) || len(ps.Retired) > 2 {
+		t.Fatalf("prekey state after the deletion: %+v", ps)
+	}
+	// Sessions still start with Bob.
+	carol := newUser(t, s, testOptions(clk))
+	carol.send(b, "after")
+	if got := texts(t, bob, 1); got[0] != "after" {
+		t.Fatalf("bob got %q", got)
+	}
+}
+
+func hasPreKey(t *testing.T, u *user, kind store.PreKeyKind, id uint32) bool {
+	t.Helper()
+	var ok bool
+	err := u.c.view(func(tx *store.Tx) error {
+		_, err := tx.PreKey(kind, id)
+		ok = err == nil
+		if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+// lastResortOf returns the last-resort Kyber prekey current when bundle b
+// was handed out (the bundle itself may carry a one-time one).
+func lastResortOf(t *testing.T, u *user, b *wire.Bundle) uint32 {
+	t.Helper()
+	if b.GetKyberLastResort() {
+		return b.GetKyber().GetId()
+	}
+	var ps prekeyState
+	if err := u.c.view(func(tx *store.Tx) (err error) { ps, err = loadPreKeyState(tx); return }); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range ps.Retired {
+		if r.SignedID == b.GetSignedEc().GetId() {
+			return r.LastResortID
+		}
+	}
+	t.Fatalf("no record of the last-resort key of signed prekey %d", b.GetSignedEc().GetId())
+	return 0
+}

@@ -116,6 +116,18 @@ type prekeyState struct {
 	UploadedEC, UploadedKyber uint32 // one-time keys up to these IDs are on the server
 	SignedID, LastResortID    uint32 // the current signed EC and last-resort Kyber prekeys
 	SignedUploaded            bool   // both are on the server
+	// SignedAt is when the current signed and last-resort prekeys were
+	// made (unix seconds; 0 in stores made before rotation existed).
+	SignedAt int64
+	// Retired are earlier signed and last-resort prekeys, kept for first
+	// messages still on their way, oldest first.
+	Retired []retiredPreKeys
+}
+
+// retiredPreKeys is a signed and a last-resort prekey that were replaced.
+type retiredPreKeys struct {
+	SignedID, LastResortID uint32
+	At                     int64 // when they were replaced, unix seconds
 }
 
 func loadPreKeyState(tx *store.Tx) (prekeyState, error) {
@@ -123,8 +135,16 @@ func loadPreKeyState(tx *store.Tx) (prekeyState, error) {
 	if err != nil {
 		return prekeyState{}, err
 	}
-	return prekeyState{uint32(f.nums[1]), uint32(f.nums[2]), uint32(f.nums[3]), uint32(f.nums[4]),
-		uint32(f.nums[5]), uint32(f.nums[6]), f.nums[7] == 1}, nil
+	ps := prekeyState{uint32(f.nums[1]), uint32(f.nums[2]), uint32(f.nums[3]), uint32(f.nums[4]),
+		uint32(f.nums[5]), uint32(f.nums[6]), f.nums[7] == 1, int64(f.nums[8]), nil}
+	for _, b := range f.bytes[9] {
+		rf, err := decodeFields(b)
+		if err != nil {
+			return prekeyState{}, err
+		}
+		ps.Retired = append(ps.Retired, retiredPreKeys{uint32(rf.nums[1]), uint32(rf.nums[2]), int64(rf.nums[3])})
+	}
+	return ps, nil
 }
 
 func savePreKeyState(tx *store.Tx, p prekeyState) error {
@@ -133,8 +153,11 @@ func savePreKeyState(tx *store.Tx, p prekeyState) error {
 	if p.SignedUploaded {
 		up = 1
 	}
-	for i, v := range []uint64{uint64(p.NextEC), uint64(p.NextKyber), uint64(p.UploadedEC), uint64(p.UploadedKyber), uint64(p.SignedID), uint64(p.LastResortID), up} {
+	for i, v := range []uint64{uint64(p.NextEC), uint64(p.NextKyber), uint64(p.UploadedEC), uint64(p.UploadedKyber), uint64(p.SignedID), uint64(p.LastResortID), up, uint64(max(p.SignedAt, 0))} {
 		b = putNum(b, protowire.Number(i+1), v)
+	}
+	for _, r := range p.Retired {
+		b = putBytes(b, 9, putNum(putNum(putNum(nil, 1, uint64(r.SignedID)), 2, uint64(r.LastResortID)), 3, uint64(max(r.At, 0))))
 	}
 	return tx.SetSetting(setPreKeys, b)
 }
