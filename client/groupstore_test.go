@@ -70,12 +70,12 @@ func TestHeldBounded(t *testing.T) {
 				return err
 			}
 		}
-		for n := range 100 { // 100 items of 200 KiB: 20 MB unless bounded
-			if err := hold(tx, big, item(n, 200<<10)); err != nil {
+		for n := range 20 { // 20 items of 256 KiB: 5 MiB unless bounded
+			if err := hold(tx, big, item(n, 256<<10)); err != nil {
 				return err
 			}
 		}
-		for n := range 300 {
+		for n := range maxHeldPerGroup + 20 {
 			if err := hold(tx, small, item(n, 100)); err != nil {
 				return err
 			}
@@ -97,10 +97,10 @@ func TestHeldBounded(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if len(b) > maxHeldBytesPerGroup+1024 || len(items) == 0 || items[len(items)-1].Bytes[0] != 99 {
-			t.Errorf("a group holds %d bytes in %d items (newest kept: %v)", len(b), len(items), len(items) > 0 && items[len(items)-1].Bytes[0] == 99)
+		if len(b) > maxHeldBytesPerGroup+1024 || len(items) == 0 || items[len(items)-1].Bytes[0] != 19 {
+			t.Errorf("a group holds %d bytes in %d items (newest kept: %v)", len(b), len(items), len(items) > 0 && items[len(items)-1].Bytes[0] == 19)
 		}
-		if items, err := loadHeld(tx, small); err != nil || len(items) != maxHeldPerGroup || items[0].Bytes[0] != byte(300-maxHeldPerGroup) {
+		if items, err := loadHeld(tx, small); err != nil || len(items) != maxHeldPerGroup || items[0].Bytes[0] != 20 {
 			t.Errorf("small items: %d kept, %v", len(items), err)
 		}
 		if items, err := loadHeld(tx, other); err != nil || len(items) != 0 {
