@@ -79,6 +79,8 @@ type conn struct {
 	needDrain  bool
 	pushDue    bool          // live messages or a drain are waiting
 	out        []byte        // encoded frames waiting to be written
+	pongAt     int           // where in out the pong not yet taken by the writer starts
+	pongLen    int           // its length; 0: none waiting
 	spare      []byte        // the writer's other buffer
 	authTimer  *time.Timer   // until authentication
 	outAnswers int           // responses in out; each frees a request slot once written

@@ -242,11 +242,19 @@ func (c *conn) frame(h ws.Header, p []byte) bool {
 	}
 }
 
-// queueControl queues a control frame (a pong).
+// queueControl queues a control frame (a pong). At most one pong waits to
+// be written, the answer to the most recent ping (RFC 6455 allows that): a
+// client that sends pings and does not read the answers would otherwise
+// make the server buffer them without bound (pings take no request slot).
 func (c *conn) queueControl(op ws.Opcode, p []byte) {
 	c.mu.Lock()
 	if !c.closing {
+		if c.pongLen > 0 { // replace the pong still waiting
+			c.out = append(c.out[:c.pongAt], c.out[c.pongAt+c.pongLen:]...)
+		}
+		c.pongAt = len(c.out)
 		c.out = ws.AppendFrame(c.out, op, p, nil)
+		c.pongLen = len(c.out) - c.pongAt
 		c.kickLocked()
 	}
 	c.mu.Unlock()

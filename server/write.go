@@ -61,6 +61,7 @@ func (c *conn) writeLoop() {
 		}
 		buf := c.out
 		c.out, c.spare = c.spare, nil
+		c.pongLen = 0 // a pong in buf is on its way; the next ping queues another
 		answers := c.outAnswers
 		c.outAnswers = 0
 		push := c.pushDue && !c.closing
