@@ -29,7 +29,14 @@
 //     the client send key material;
 //   - identity keys are pinned on first use; a different key later (from the
 //     server's key directory or in a first message) is never used until the
-//     user compares safety numbers and accepts it (IdentityChangedError).
+//     user compares safety numbers and accepts it (IdentityChangedError);
+//     Verify is given the number compared, so a key the server presents
+//     after the user read the number is not the one accepted;
+//   - the signed and last-resort prekeys, all that protects a first message
+//     when the server hands out no one-time prekey, are replaced every week
+//     and deleted two months later (prekeys.go);
+//   - what waits for a sender, a group or a key decision is bounded in
+//     items and in bytes.
 //
 // Groups (groups.go) live only on their members' clients. A change is
 // made by an admin and sent to each member inside the 1:1 session; a member
