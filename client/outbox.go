@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -200,7 +199,7 @@ func (c *Client) receiptDue() time.Time {
 	if c.opts.ReceiptDelay <= 0 {
 		return time.Time{}
 	}
-	return time.Now().Add(rand.N(c.opts.ReceiptDelay))
+	return time.Now().Add(randDuration(c.opts.ReceiptDelay))
 }
 
 // fail gives up an item whose recipient does not exist.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -71,7 +70,7 @@ func (c *Client) Run(ctx context.Context) error {
 		if time.Since(start) > time.Minute {
 			backoff = c.opts.MinBackoff
 		}
-		wait := backoff/2 + rand.N(backoff/2+1)
+		wait := backoff/2 + randDuration(backoff/2+1)
 		if we := (*wire.Error)(nil); errors.As(err, &we) && we.RetryAfter() > wait {
 			wait = we.RetryAfter()
 		}
