@@ -3,12 +3,12 @@ package cluster
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	mrand "math/rand/v2"
 	"sync"
 	"time"
 
@@ -128,7 +128,7 @@ func (l *limit) take(key string, now time.Time) (time.Duration, bool, error) {
 	}
 	for try := range limitRetries {
 		if try > 0 {
-			time.Sleep(time.Duration(mrand.Int64N(int64(time.Millisecond) << min(try, 4))))
+			time.Sleep(jitter(time.Millisecond << min(try, 4)))
 		}
 		e, ok := l.cached(k)
 		if !ok {
@@ -274,4 +274,12 @@ func (l *limit) remember(k string, e cached) {
 		}
 	}
 	l.cache[k] = e
+}
+
+// jitter returns a random pause in [0, n) for contention retries, drawn
+// from crypto/rand as all of Sky's randomness is.
+func jitter(n time.Duration) time.Duration {
+	var b [8]byte
+	rand.Read(b[:])
+	return time.Duration(binary.LittleEndian.Uint64(b[:]) % uint64(n))
 }
