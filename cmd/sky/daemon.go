@@ -118,6 +118,10 @@ func cmdDaemon(e *env, args []string) error {
 }
 
 // listenUnix listens on path with mode 0600, replacing a stale socket.
+//
+// The socket is bound inside a fresh directory only this user can enter and
+// made 0600 there before it is moved into place, so there is no moment in
+// which another user could connect to it.
 func listenUnix(path string) (net.Listener, error) {
 	if nc, err := net.Dial("unix", path); err == nil {
 		nc.Close()
@@ -127,15 +131,39 @@ func listenUnix(path string) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("unix", path)
+	tmp, err := os.MkdirTemp(filepath.Dir(path), ".sock-")
+	if err != nil {
+		return nil, fmt.Errorf("cannot prepare the socket %s: %w", path, err)
+	}
+	defer os.RemoveAll(tmp)
+	bound := filepath.Join(tmp, "s")
+	ln, err := net.Listen("unix", bound)
 	if err != nil {
 		return nil, fmt.Errorf("cannot listen on %s: %w", path, err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	if err := os.Chmod(bound, 0o600); err != nil {
 		ln.Close()
 		return nil, err
 	}
-	return ln, nil
+	if err := os.Rename(bound, path); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("cannot listen on %s: %w", path, err)
+	}
+	return socketListener{ln, path}, nil
+}
+
+// socketListener removes its socket file when closed (the listener itself
+// would remove the name it was bound to, not the one it was moved to).
+type socketListener struct {
+	net.Listener
+	path string
+}
+
+func (l socketListener) Close() error {
+	err := l.Listener.Close()
+	os.Remove(l.path)
+	return err
 }
 
 type daemon struct {
