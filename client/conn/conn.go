@@ -72,11 +72,11 @@ type Conn struct {
 	ws      *websocket.Conn
 	welcome *wire.Welcome
 
-	mu      sync.Mutex
-	nextID  uint64
-	pending map[uint64]chan *wire.Response
-	err     error       // why the connection ended
-	fatal   *wire.Error // the connection-level Error frame, if any
+	calls wire.Calls // requests waiting for their responses
+
+	mu    sync.Mutex
+	err   error       // why the connection ended
+	fatal *wire.Error // the connection-level Error frame, if any
 
 	pushes    chan []*wire.Envelope
 	done      chan struct{}
@@ -107,7 +107,7 @@ func dial(ctx context.Context, rawURL string, anonymous bool) (*Conn, error) {
 		return nil, fmt.Errorf("cannot reach the Sky server at %s: %w", u, err)
 	}
 	ws.SetReadLimit(wire.MaxServerFrameBytes)
-	c := &Conn{ws: ws, pending: map[uint64]chan *wire.Response{}, pushes: make(chan []*wire.Envelope, PushBuffer), done: make(chan struct{}), quit: make(chan struct{})}
+	c := &Conn{ws: ws, pushes: make(chan []*wire.Envelope, PushBuffer), done: make(chan struct{}), quit: make(chan struct{})}
 	if err := c.write(ctx, &wire.Frame{Body: &wire.Frame_Hello{Hello: &wire.Hello{Versions: []uint32{wire.Version}, Anonymous: anonymous}}}); err != nil {
 		ws.CloseNow()
 		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
@@ -165,11 +165,8 @@ func (c *Conn) readLoop() {
 			err = c.fatal
 		}
 		c.err = err
-		for id, ch := range c.pending {
-			close(ch)
-			delete(c.pending, id)
-		}
 		c.mu.Unlock()
+		c.calls.Close()
 		close(c.done)
 		c.ws.CloseNow()
 	}()
@@ -180,13 +177,7 @@ func (c *Conn) readLoop() {
 		}
 		switch b := f.GetBody().(type) {
 		case *wire.Frame_Response:
-			c.mu.Lock()
-			ch := c.pending[b.Response.GetId()]
-			delete(c.pending, b.Response.GetId())
-			c.mu.Unlock()
-			if ch != nil {
-				ch <- b.Response
-			}
+			c.calls.Deliver(b.Response)
 		case *wire.Frame_Push:
 			if len(b.Push.GetEnvelopes()) == 0 {
 				continue
@@ -262,22 +253,12 @@ func (c *Conn) Close() error {
 // Start sends a request and returns a channel that receives its response,
 // or is closed without one if the connection ends first.
 func (c *Conn) Start(ctx context.Context, req *wire.Request) (<-chan *wire.Response, error) {
-	ch := make(chan *wire.Response, 1)
-	c.mu.Lock()
-	select {
-	case <-c.done:
-		c.mu.Unlock()
+	ch, ok := c.calls.Add(req)
+	if !ok {
 		return nil, ErrClosed
-	default:
 	}
-	c.nextID++
-	req.Id = c.nextID
-	c.pending[req.Id] = ch
-	c.mu.Unlock()
 	if err := c.write(ctx, &wire.Frame{Body: &wire.Frame_Request{Request: req}}); err != nil {
-		c.mu.Lock()
-		delete(c.pending, req.Id)
-		c.mu.Unlock()
+		c.calls.Cancel(req.Id)
 		return nil, err
 	}
 	return ch, nil

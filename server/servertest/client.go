@@ -28,11 +28,11 @@ type Client struct {
 	ws      *websocket.Conn
 	Welcome *wire.Welcome
 
-	mu      sync.Mutex
-	nextID  uint64
-	pending map[uint64]chan *wire.Response
-	err     error       // why the connection ended
-	fatal   *wire.Error // the connection-level Error frame, if any
+	calls wire.Calls // requests waiting for their responses
+
+	mu    sync.Mutex
+	err   error       // why the connection ended
+	fatal *wire.Error // the connection-level Error frame, if any
 
 	// Pushes receives every pushed envelope in order.
 	Pushes chan *wire.Envelope
@@ -61,7 +61,7 @@ func dial(ctx context.Context, url string, hello *wire.Hello) (*Client, error) {
 		return nil, err
 	}
 	ws.SetReadLimit(wire.MaxServerFrameBytes)
-	c := &Client{ws: ws, pending: map[uint64]chan *wire.Response{}, Pushes: make(chan *wire.Envelope, 1<<16), done: make(chan struct{})}
+	c := &Client{ws: ws, Pushes: make(chan *wire.Envelope, 1<<16), done: make(chan struct{})}
 	if err := c.WriteFrame(ctx, &wire.Frame{Body: &wire.Frame_Hello{Hello: hello}}); err != nil {
 		ws.CloseNow()
 		return nil, err
@@ -110,11 +110,8 @@ func (c *Client) readLoop() {
 	defer func() {
 		c.mu.Lock()
 		c.err = err
-		for id, ch := range c.pending {
-			close(ch)
-			delete(c.pending, id)
-		}
 		c.mu.Unlock()
+		c.calls.Close()
 		close(c.done)
 		close(c.Pushes)
 	}()
@@ -125,13 +122,7 @@ func (c *Client) readLoop() {
 		}
 		switch b := f.GetBody().(type) {
 		case *wire.Frame_Response:
-			c.mu.Lock()
-			ch := c.pending[b.Response.GetId()]
-			delete(c.pending, b.Response.GetId())
-			c.mu.Unlock()
-			if ch != nil {
-				ch <- b.Response
-			}
+			c.calls.Deliver(b.Response)
 		case *wire.Frame_Push:
 			for _, e := range b.Push.GetEnvelopes() {
 				c.Pushes <- e
@@ -170,32 +161,15 @@ func (c *Client) CloseNow() error { return c.ws.CloseNow() }
 // Start sends a request and returns a channel that receives its response
 // (closed without one if the connection ends first).
 func (c *Client) Start(ctx context.Context, req *wire.Request) (<-chan *wire.Response, error) {
-	ch := make(chan *wire.Response, 1)
-	c.mu.Lock()
-	if c.err != nil || isClosed(c.done) {
-		c.mu.Unlock()
+	ch, ok := c.calls.Add(req)
+	if !ok {
 		return nil, ErrClosed
 	}
-	c.nextID++
-	req.Id = c.nextID
-	c.pending[req.Id] = ch
-	c.mu.Unlock()
 	if err := c.WriteFrame(ctx, &wire.Frame{Body: &wire.Frame_Request{Request: req}}); err != nil {
-		c.mu.Lock()
-		delete(c.pending, req.Id)
-		c.mu.Unlock()
+		c.calls.Cancel(req.Id)
 		return nil, err
 	}
 	return ch, nil
-}
-
-func isClosed(ch chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
 }
 
 // Call sends a request and waits for its response. A response carrying an
