@@ -2,49 +2,47 @@ package sealed
 
 import (
 	"bytes"
-	"encoding/hex"
-	"encoding/json"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/protocol/identity"
+	"github.com/skymsg/sky/protocol/internal/testvec"
 )
 
 // vectors is testdata/libsignal-vectors.json, made by libsignal 0.103.0
 // (testdata/libsignal.js vectors; see testdata/README.md).
 type vectors struct {
-	TrustRootPrivate     hexBytes `json:"trust_root_private"`
-	TrustRootPublic      hexBytes `json:"trust_root_public"`
-	OtherTrustRootPublic hexBytes `json:"other_trust_root_public"`
-	ServerPrivate        hexBytes `json:"server_private"`
-	ServerPublic         hexBytes `json:"server_public"`
-	SenderPrivate        hexBytes `json:"sender_private"`
-	SenderPublic         hexBytes `json:"sender_public"`
-	SenderUUID           string   `json:"sender_uuid"`
-	SenderDevice         uint32   `json:"sender_device"`
-	RecipientPrivate     hexBytes `json:"recipient_private"`
-	RecipientPublic      hexBytes `json:"recipient_public"`
-	RecipientUUID        string   `json:"recipient_uuid"`
-	Expires              uint64   `json:"expires"`
+	TrustRootPrivate     testvec.Hex `json:"trust_root_private"`
+	TrustRootPublic      testvec.Hex `json:"trust_root_public"`
+	OtherTrustRootPublic testvec.Hex `json:"other_trust_root_public"`
+	ServerPrivate        testvec.Hex `json:"server_private"`
+	ServerPublic         testvec.Hex `json:"server_public"`
+	SenderPrivate        testvec.Hex `json:"sender_private"`
+	SenderPublic         testvec.Hex `json:"sender_public"`
+	SenderUUID           string      `json:"sender_uuid"`
+	SenderDevice         uint32      `json:"sender_device"`
+	RecipientPrivate     testvec.Hex `json:"recipient_private"`
+	RecipientPublic      testvec.Hex `json:"recipient_public"`
+	RecipientUUID        string      `json:"recipient_uuid"`
+	Expires              uint64      `json:"expires"`
 	ServerCertificates   map[string]struct {
-		ID          uint32   `json:"id"`
-		Bytes       hexBytes `json:"bytes"`
-		Certificate hexBytes `json:"certificate"`
+		ID          uint32      `json:"id"`
+		Bytes       testvec.Hex `json:"bytes"`
+		Certificate testvec.Hex `json:"certificate"`
 	} `json:"server_certificates"`
 	SenderCertificates map[string]struct {
-		Bytes       hexBytes          `json:"bytes"`
-		Certificate hexBytes          `json:"certificate"`
+		Bytes       testvec.Hex       `json:"bytes"`
+		Certificate testvec.Hex       `json:"certificate"`
 		E164        *string           `json:"e164"`
 		ValidAt     []int64           `json:"valid_at"`
 		Valid       map[string][]bool `json:"valid"`
 	} `json:"sender_certificates"`
 	Contents []struct {
-		Name     string   `json:"name"`
-		USMC     hexBytes `json:"usmc"`
-		Envelope hexBytes `json:"envelope"`
-		Opened   opened   `json:"opened"`
+		Name     string      `json:"name"`
+		USMC     testvec.Hex `json:"usmc"`
+		Envelope testvec.Hex `json:"envelope"`
+		Opened   opened      `json:"opened"`
 	} `json:"contents"`
 }
 
@@ -63,28 +61,10 @@ type opened struct {
 	ValidAtOracle bool    `json:"valid"`
 }
 
-type hexBytes []byte
-
-func (h *hexBytes) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
-	}
-	v, err := hex.DecodeString(s)
-	*h = v
-	return err
-}
-
 func loadVectors(t testing.TB) *vectors {
 	t.Helper()
-	b, err := os.ReadFile("testdata/libsignal-vectors.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var v vectors
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
+	testvec.Load(t, "testdata/libsignal-vectors.json", &v)
 	return &v
 }
 

@@ -2,61 +2,41 @@ package senderkey
 
 import (
 	"bytes"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"math/rand/v2"
-	"os"
 	"testing"
 
 	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/protocol/internal/cbc"
 	"github.com/skymsg/sky/protocol/internal/errs"
+	"github.com/skymsg/sky/protocol/internal/testvec"
 )
 
 // vectors is testdata/libsignal-vectors.json, made by libsignal 0.103.0
 // (testdata/libsignal.js; see testdata/README.md).
 type vectors struct {
-	DistributionID string   `json:"distribution_id"`
-	SKDM           hexBytes `json:"skdm"`
-	ChainID        uint32   `json:"chain_id"`
-	ChainKey       hexBytes `json:"chain_key"`
+	DistributionID string      `json:"distribution_id"`
+	SKDM           testvec.Hex `json:"skdm"`
+	ChainID        uint32      `json:"chain_id"`
+	ChainKey       testvec.Hex `json:"chain_key"`
 	Messages       []struct {
-		Plaintext hexBytes `json:"plaintext"`
-		Message   hexBytes `json:"message"`
+		Plaintext testvec.Hex `json:"plaintext"`
+		Message   testvec.Hex `json:"message"`
 	} `json:"messages"`
-	SKDMAfter hexBytes `json:"skdm_after"`
+	SKDMAfter testvec.Hex `json:"skdm_after"`
 	Fixed     struct {
-		ChainKey       hexBytes `json:"chain_key"`
-		SigningPrivate hexBytes `json:"signing_private"`
-		SigningPublic  hexBytes `json:"signing_public"`
-		SKDM           hexBytes `json:"skdm"`
-		SKM            hexBytes `json:"skm"`
+		ChainKey       testvec.Hex `json:"chain_key"`
+		SigningPrivate testvec.Hex `json:"signing_private"`
+		SigningPublic  testvec.Hex `json:"signing_public"`
+		SKDM           testvec.Hex `json:"skdm"`
+		SKM            testvec.Hex `json:"skm"`
 	} `json:"fixed"`
-}
-
-type hexBytes []byte
-
-func (h *hexBytes) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
-	}
-	v, err := hex.DecodeString(s)
-	*h = v
-	return err
 }
 
 func loadVectors(t testing.TB) *vectors {
 	t.Helper()
-	b, err := os.ReadFile("testdata/libsignal-vectors.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var v vectors
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
+	testvec.Load(t, "testdata/libsignal-vectors.json", &v)
 	return &v
 }
 

@@ -3,47 +3,29 @@ package authenticator
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/skymsg/sky/protocol/internal/testvec"
 )
 
-type hexBytes []byte
-
-func (h *hexBytes) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
-	}
-	v, err := hex.DecodeString(s)
-	*h = v
-	return err
-}
-
 type vectors struct {
-	AuthKey, Initial hexBytes
+	AuthKey, Initial testvec.Hex
 	Updates          []struct {
 		Epoch                 uint64
-		Before, Secret, After hexBytes
+		Before, Secret, After testvec.Hex
 	}
 	HeaderMACs, CiphertextMACs []struct {
 		Epoch           uint64
-		Keys, Data, MAC hexBytes
+		Keys, Data, MAC testvec.Hex
 	}
 }
 
 func load(t *testing.T) vectors {
-	b, err := os.ReadFile("testdata/libsignal.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var v vectors
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
+	testvec.Load(t, "testdata/libsignal.json", &v)
 	if len(v.Updates) == 0 || len(v.HeaderMACs) == 0 || len(v.CiphertextMACs) == 0 {
 		t.Fatal("vectors missing")
 	}
