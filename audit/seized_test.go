@@ -53,11 +53,10 @@ func TestSeizedServer(t *testing.T) {
 
 // backend is the store under audit and how to seize it.
 type backend struct {
-	name   string
-	st     store.Store
-	path   string // SQLite: the database file
-	url    string // PostgreSQL
-	closed bool
+	name string
+	st   store.Store
+	path string // SQLite: the database file
+	url  string // PostgreSQL
 }
 
 func (b *backend) tables(t *testing.T) []Table {

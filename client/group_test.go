@@ -64,8 +64,6 @@ type sendsRecorder struct {
 	sent map[string][][]byte // "account.device" → contents
 }
 
-func (r *sendsRecorder) hook(string, *wire.Frame) []*wire.Frame { return nil }
-
 func (r *sendsRecorder) toServer(_ string, f *wire.Frame) []*wire.Frame {
 	if s := f.GetRequest().GetSend(); s != nil {
 		r.mu.Lock()

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -271,13 +270,6 @@ func historyTexts(t testing.TB, c *Client, peer string) []string {
 }
 
 func eq(a, b []string) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
-
-func mustBe(t testing.TB, err, want error) {
-	t.Helper()
-	if !errors.Is(err, want) {
-		t.Fatalf("got %v, want %v", err, want)
-	}
-}
 
 func shortCtx(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)

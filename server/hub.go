@@ -101,9 +101,3 @@ func (h *hub) closeAll() {
 		go c.goingAway() // closing waits for the peer; do all at once
 	}
 }
-
-func (h *hub) size() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.all)
-}

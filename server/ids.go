@@ -26,12 +26,6 @@ func newIDCodec(key []byte) (*idCodec, error) {
 	return &idCodec{block: b}, nil
 }
 
-func (c *idCodec) encode(seq uint64) []byte {
-	var out [16]byte
-	c.encodeTo(&out, seq)
-	return out[:]
-}
-
 // encodeTo writes the ID of seq into out, without allocating.
 func (c *idCodec) encodeTo(out *[16]byte, seq uint64) {
 	var p [16]byte

@@ -70,10 +70,3 @@ func (k *keyedLimiter) prune(now time.Time) {
 		}
 	}
 }
-
-// size returns how many keys are held.
-func (k *keyedLimiter) size() int {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	return len(k.m)
-}

@@ -15,10 +15,3 @@ func (s Secret) Zero() { clear(s) }
 func (s Secret) String() string                { return fmt.Sprintf("store.Secret{%d bytes redacted}", len(s)) }
 func (s Secret) GoString() string              { return s.String() }
 func (s Secret) Format(f fmt.State, verb rune) { fmt.Fprint(f, s.String()) }
-
-func cloneSecret(b []byte) Secret {
-	if b == nil {
-		return nil
-	}
-	return Secret(append([]byte{}, b...))
-}
