@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -98,12 +97,9 @@ func buildGoPeer() {
 		goPeer.missing = "the Go peer cmd/sky-interop-peer does not exist in this tree (it is built by the protocol core work); `go build ./cmd/sky-interop-peer` must succeed"
 		return
 	}
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(gobin); err != nil {
-		gobin = "go"
-	}
 	goPeer.path = filepath.Join(tempDir, "sky-interop-peer")
-	cmd := exec.Command(gobin, "build", "-o", goPeer.path, "./cmd/sky-interop-peer")
+	// go test puts the go command it runs under first in PATH.
+	cmd := exec.Command("go", "build", "-o", goPeer.path, "./cmd/sky-interop-peer")
 	cmd.Dir = ".."
 	if out, err := cmd.CombinedOutput(); err != nil {
 		goPeer.err = fmt.Errorf("building the Go peer failed (go build ./cmd/sky-interop-peer): %v\n%s", err, out)

@@ -3,8 +3,6 @@ package testenv
 import (
 	"encoding/json"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"testing"
 )
 
@@ -16,11 +14,8 @@ import (
 // are part of the test, not an optional facility.
 func FetchModule(t testing.TB, module, version string) string {
 	t.Helper()
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	cmd := exec.Command(goTool, "mod", "download", "-json", module+"@"+version)
+	// go test puts the go command it runs under first in PATH.
+	cmd := exec.Command("go", "mod", "download", "-json", module+"@"+version)
 	cmd.Dir = t.TempDir()
 	out, err := cmd.Output()
 	var j struct{ Dir, Error string }
