@@ -7,12 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/skymsg/sky/internal/testenv"
 	"github.com/skymsg/sky/interop"
-	"github.com/skymsg/sky/protocol/curve"
-	"github.com/skymsg/sky/protocol/identity"
 )
 
 // startOracle runs libsignal 0.103.0 as testdata/libsignal.js oracle, which
@@ -44,51 +41,31 @@ func startOracle(t *testing.T) *interop.Peer {
 // refuse Sky envelopes with a flipped byte.
 func TestLibsignalOpensSkyEnvelopes(t *testing.T) {
 	o := startOracle(t)
-	root := GenerateTrustRoot()
-	serverKey := curve.GenerateKeyPair()
-	sc, err := root.Certify(42, serverKey.Public)
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer, err := NewIssuer(sc, serverKey.Private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sender, recipient := identity.Generate(), identity.Generate()
-	expires := time.UnixMilli(1_800_000_000_000)
-	cert, err := issuer.Issue(Sender{UUID: "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee", DeviceID: 5, IdentityKey: sender.Public}, expires)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recipientPriv := recipient.Private.Bytes()
-	for _, c := range testContents(cert) {
-		env, err := Encrypt(c, sender, recipient.Public)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, at := range []int64{expires.UnixMilli(), expires.UnixMilli() + 1} {
+	w := newWorld(t)
+	expires := w.aliceCert.Expires().UnixMilli()
+	recipientPriv := w.bob.Private.Bytes()
+	for _, c := range testContents(w.aliceCert) {
+		env := w.seal(t, c)
+		for _, at := range []int64{expires, expires + 1} {
 			var got opened
 			err := o.Call(interop.Request{"cmd": "open", "recipient": recipientPriv, "envelope": env,
-				"trust_root": root.Public().Bytes(), "time": at}, &got)
+				"trust_root": w.root.Public().Bytes(), "time": at}, &got)
 			if err != nil {
 				t.Fatalf("libsignal cannot open Sky's %v envelope: %v", c.Type, err)
 			}
 			checkOpenedByLibsignal(t, c, &got)
-			if got.ValidAtOracle != (at == expires.UnixMilli()) {
-				t.Errorf("libsignal says Sky's certificate valid=%v at %d (expiry %d)", got.ValidAtOracle, at, expires.UnixMilli())
+			if got.ValidAtOracle != (at == expires) {
+				t.Errorf("libsignal says Sky's certificate valid=%v at %d (expiry %d)", got.ValidAtOracle, at, expires)
 			}
 		}
 	}
-	env, err := Encrypt(testContents(cert)[0], sender, recipient.Public)
-	if err != nil {
-		t.Fatal(err)
-	}
+	env := w.seal(t, testContents(w.aliceCert)[0])
 	for _, i := range []int{0, 3, 40, 60, len(env) - 11, len(env) - 1} {
 		bad := bytes.Clone(env)
 		bad[i] ^= 0x40
 		var got opened
 		if err := o.Call(interop.Request{"cmd": "open", "recipient": recipientPriv, "envelope": bad,
-			"trust_root": root.Public().Bytes(), "time": 0}, &got); err == nil {
+			"trust_root": w.root.Public().Bytes(), "time": 0}, &got); err == nil {
 			t.Errorf("libsignal opened a Sky envelope with byte %d flipped", i)
 		}
 	}
@@ -98,24 +75,8 @@ func TestLibsignalOpensSkyEnvelopes(t *testing.T) {
 // opens them.
 func TestSkyOpensLibsignalEnvelopes(t *testing.T) {
 	o := startOracle(t)
-	root := GenerateTrustRoot()
-	serverKey := curve.GenerateKeyPair()
-	sc, err := root.Certify(1, serverKey.Public)
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuer, err := NewIssuer(sc, serverKey.Private)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sender, recipient := identity.Generate(), identity.Generate()
-	now := time.UnixMilli(1_750_000_000_000)
-	cert, err := issuer.Issue(Sender{UUID: "11111111-2222-4333-8444-555555555555", DeviceID: 2, IdentityKey: sender.Public}, now.Add(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &Recipient{Identity: recipient, UUID: "99999999-2222-4333-8444-555555555555", DeviceID: 1, TrustRoots: []curve.PublicKey{root.Public()}}
-	for _, c := range testContents(cert) {
+	w := newWorld(t)
+	for _, c := range testContents(w.aliceCert) {
 		content, err := c.Bytes()
 		if err != nil {
 			t.Fatal(err)
@@ -123,11 +84,11 @@ func TestSkyOpensLibsignalEnvelopes(t *testing.T) {
 		var got struct {
 			Envelope []byte `json:"envelope"`
 		}
-		if err := o.Call(interop.Request{"cmd": "seal", "sender": sender.Private.Bytes(),
-			"recipient_public": recipient.Public.Bytes(), "content": content}, &got); err != nil {
+		if err := o.Call(interop.Request{"cmd": "seal", "sender": w.alice.Private.Bytes(),
+			"recipient_public": w.bob.Public.Bytes(), "content": content}, &got); err != nil {
 			t.Fatalf("libsignal cannot seal Sky's %v content: %v", c.Type, err)
 		}
-		opened, err := Decrypt(got.Envelope, r, now)
+		opened, err := Decrypt(got.Envelope, w.bobR, w.now)
 		if err != nil {
 			t.Fatalf("Sky cannot open libsignal's %v envelope: %v", c.Type, err)
 		}
