@@ -220,23 +220,30 @@ const (
 	envelopeID, envelopeContent                        = 1, 4
 )
 
-// appendSend appends a Send request frame (masked) for content.
-func (c *Conn) appendSend(dst []byte, to Device, content []byte) []byte {
+// appendRequest appends the frame header (masking key m) and the Frame and
+// Request prefixes of the next request, whose operation is field op of
+// bodyLen bytes; the caller appends the body and masks from start.
+func (c *Conn) appendRequest(dst []byte, op protowire.Number, bodyLen int) (out []byte, start int, m [4]byte) {
 	c.nextID++
-	sendLen := protowire.SizeTag(sendAccount) + protowire.SizeBytes(len(to.Account)) +
-		protowire.SizeTag(sendDevice) + protowire.SizeVarint(uint64(to.ID)) +
-		protowire.SizeTag(sendContent) + protowire.SizeBytes(len(content))
-	reqLen := protowire.SizeTag(requestID) + protowire.SizeVarint(c.nextID) + protowire.SizeTag(requestSend) + protowire.SizeBytes(sendLen)
+	reqLen := protowire.SizeTag(requestID) + protowire.SizeVarint(c.nextID) + protowire.SizeTag(op) + protowire.SizeBytes(bodyLen)
 	frameLen := protowire.SizeTag(frameRequest) + protowire.SizeBytes(reqLen)
-	m := c.mask()
+	m = c.mask()
 	dst = ws.AppendHeader(dst, true, ws.OpBinary, frameLen, &m)
-	start := len(dst)
+	start = len(dst)
 	dst = protowire.AppendTag(dst, frameRequest, protowire.BytesType)
 	dst = protowire.AppendVarint(dst, uint64(reqLen))
 	dst = protowire.AppendTag(dst, requestID, protowire.VarintType)
 	dst = protowire.AppendVarint(dst, c.nextID)
-	dst = protowire.AppendTag(dst, requestSend, protowire.BytesType)
-	dst = protowire.AppendVarint(dst, uint64(sendLen))
+	dst = protowire.AppendTag(dst, op, protowire.BytesType)
+	return protowire.AppendVarint(dst, uint64(bodyLen)), start, m
+}
+
+// appendSend appends a Send request frame (masked) for content.
+func (c *Conn) appendSend(dst []byte, to Device, content []byte) []byte {
+	sendLen := protowire.SizeTag(sendAccount) + protowire.SizeBytes(len(to.Account)) +
+		protowire.SizeTag(sendDevice) + protowire.SizeVarint(uint64(to.ID)) +
+		protowire.SizeTag(sendContent) + protowire.SizeBytes(len(content))
+	dst, start, m := c.appendRequest(dst, requestSend, sendLen)
 	dst = protowire.AppendTag(dst, sendAccount, protowire.BytesType)
 	dst = protowire.AppendString(dst, to.Account)
 	dst = protowire.AppendTag(dst, sendDevice, protowire.VarintType)
@@ -249,22 +256,11 @@ func (c *Conn) appendSend(dst []byte, to Device, content []byte) []byte {
 
 // appendAck appends an Ack request frame (masked) for ids.
 func (c *Conn) appendAck(dst []byte, ids [][]byte) []byte {
-	c.nextID++
 	ackLen := 0
 	for _, id := range ids {
 		ackLen += protowire.SizeTag(ackIDs) + protowire.SizeBytes(len(id))
 	}
-	reqLen := protowire.SizeTag(requestID) + protowire.SizeVarint(c.nextID) + protowire.SizeTag(requestAck) + protowire.SizeBytes(ackLen)
-	frameLen := protowire.SizeTag(frameRequest) + protowire.SizeBytes(reqLen)
-	m := c.mask()
-	dst = ws.AppendHeader(dst, true, ws.OpBinary, frameLen, &m)
-	start := len(dst)
-	dst = protowire.AppendTag(dst, frameRequest, protowire.BytesType)
-	dst = protowire.AppendVarint(dst, uint64(reqLen))
-	dst = protowire.AppendTag(dst, requestID, protowire.VarintType)
-	dst = protowire.AppendVarint(dst, c.nextID)
-	dst = protowire.AppendTag(dst, requestAck, protowire.BytesType)
-	dst = protowire.AppendVarint(dst, uint64(ackLen))
+	dst, start, m := c.appendRequest(dst, requestAck, ackLen)
 	for _, id := range ids {
 		dst = protowire.AppendTag(dst, ackIDs, protowire.BytesType)
 		dst = protowire.AppendBytes(dst, id)
