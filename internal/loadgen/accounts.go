@@ -163,11 +163,31 @@ func CodesFromCommand(argv []string) CodeSource {
 // progress, if set, is called after each registration.
 func RegisterDevices(ctx context.Context, d *Dialer, codes []string, concurrency int, progress func()) ([]Device, error) {
 	var (
-		mu    sync.Mutex
-		out   []Device
-		first error
-		wg    sync.WaitGroup
+		mu  sync.Mutex
+		out []Device
+	)
+	err := forEach(ctx, len(codes), concurrency, progress, func(i int) error {
+		dev, err := registerOne(ctx, d, codes[i])
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		out = append(out, dev)
+		mu.Unlock()
+		return nil
+	})
+	return out, err
+}
+
+// forEach runs work(i) for every i below n on up to concurrency goroutines,
+// calling progress (if set) after each success. A goroutine stops at its
+// first error, all of them once ctx ends; forEach returns the first error.
+func forEach(ctx context.Context, n, concurrency int, progress func(), work func(i int) error) error {
+	var (
 		next  atomic.Int64
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
 	)
 	for range max(1, concurrency) {
 		wg.Add(1)
@@ -175,19 +195,15 @@ func RegisterDevices(ctx context.Context, d *Dialer, codes []string, concurrency
 			defer wg.Done()
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= len(codes) || ctx.Err() != nil {
+				if i >= n || ctx.Err() != nil {
 					return
 				}
-				dev, err := registerOne(ctx, d, codes[i])
-				mu.Lock()
-				if err != nil && first == nil {
-					first = err
-				}
-				if err == nil {
-					out = append(out, dev)
-				}
-				mu.Unlock()
-				if err != nil {
+				if err := work(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
 					return
 				}
 				if progress != nil {
@@ -197,7 +213,7 @@ func RegisterDevices(ctx context.Context, d *Dialer, codes []string, concurrency
 		}()
 	}
 	wg.Wait()
-	return out, first
+	return first
 }
 
 func registerOne(ctx context.Context, d *Dialer, code string) (Device, error) {

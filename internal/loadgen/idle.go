@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/skymsg/sky/server/ws"
@@ -24,57 +22,19 @@ type Idle struct {
 // concurrency at a time. progress, if set, is called after each.
 func OpenIdle(ctx context.Context, d *Dialer, devs []Device, concurrency int, progress func()) (*Idle, error) {
 	idle := &Idle{conns: make([]net.Conn, len(devs))}
-	var (
-		next  atomic.Int64
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-	)
-	for range max(1, concurrency) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(devs) || ctx.Err() != nil {
-					return
-				}
-				nc, err := openIdle(ctx, d, devs[i])
-				if err != nil {
-					mu.Lock()
-					if first == nil {
-						first = fmt.Errorf("idle connection %d: %w", i, err)
-					}
-					mu.Unlock()
-					return
-				}
-				idle.conns[i] = nc
-				if progress != nil {
-					progress()
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if first != nil {
+	err := forEach(ctx, len(devs), concurrency, progress, func(i int) error {
+		c, err := dialAuth(ctx, d, devs[i])
+		if err != nil {
+			return fmt.Errorf("idle connection %d: %w", i, err)
+		}
+		idle.conns[i] = c.nc
+		return nil
+	})
+	if err != nil {
 		idle.Close()
-		return nil, first
+		return nil, err
 	}
 	return idle, ctx.Err()
-}
-
-func openIdle(ctx context.Context, d *Dialer, dev Device) (net.Conn, error) {
-	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	c, err := d.Dial(cctx)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.Authenticate(cctx, dev); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return c.nc, nil
 }
 
 // Len returns how many connections were opened.
