@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,24 +22,9 @@ var tinyKDF = keyfile.Params{Time: 1, MemoryKiB: 64, Threads: 1}
 
 var pass = []byte("correct horse battery staple")
 
-// clock is a manual clock shared by a test's clients.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newClock returns a manual clock for a test's clients.
+func newClock() *servertest.Clock {
+	return servertest.NewClock(time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 // skyd is a real server on a fixed loopback address that can be restarted
