@@ -3,13 +3,12 @@ package protocol_test
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
-	"os"
 	"testing"
 
 	"github.com/skymsg/sky/protocol"
 	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/protocol/identity"
+	"github.com/skymsg/sky/protocol/internal/testvec"
 	"github.com/skymsg/sky/protocol/kem"
 	"github.com/skymsg/sky/protocol/memstore"
 	"github.com/skymsg/sky/protocol/message"
@@ -55,14 +54,8 @@ func mustHex(t *testing.T, s string) []byte {
 
 // libsignalBob loads the vector and builds Bob's stores from his keys.
 func libsignalBob(t *testing.T) (libsignalSession, *memstore.Store, protocol.Address, protocol.Address) {
-	b, err := os.ReadFile("testdata/libsignal_first_messages.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var v libsignalSession
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
+	testvec.Load(t, "testdata/libsignal_first_messages.json", &v)
 	priv := func(s string) curve.PrivateKey {
 		p, err := curve.ParsePrivateKey(mustHex(t, s))
 		if err != nil {

@@ -3,10 +3,8 @@ package curve
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -14,6 +12,7 @@ import (
 	"filippo.io/edwards25519/field"
 
 	"github.com/skymsg/sky/protocol/internal/errs"
+	"github.com/skymsg/sky/protocol/internal/testvec"
 	"github.com/skymsg/sky/protocol/internal/wycheproof"
 )
 
@@ -109,14 +108,8 @@ type libsignalVectors struct {
 }
 
 func loadLibsignal(t *testing.T) libsignalVectors {
-	b, err := os.ReadFile("testdata/libsignal_vectors.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var v libsignalVectors
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
+	testvec.Load(t, "testdata/libsignal_vectors.json", &v)
 	return v
 }
 

@@ -3,13 +3,12 @@ package fingerprint
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"os"
 	"testing"
 
 	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/protocol/internal/errs"
+	"github.com/skymsg/sky/protocol/internal/testvec"
 )
 
 type vector struct {
@@ -45,14 +44,8 @@ func key(t *testing.T, s string) curve.PublicKey {
 // 5200 iterations as the apps use it, version 1 with phone numbers, and
 // edge cases (2 iterations, empty identifier, equal identifiers).
 func TestLibsignalFingerprints(t *testing.T) {
-	b, err := os.ReadFile("testdata/libsignal_fingerprints.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var file struct{ Cases []vector }
-	if err := json.Unmarshal(b, &file); err != nil {
-		t.Fatal(err)
-	}
+	testvec.Load(t, "testdata/libsignal_fingerprints.json", &file)
 	if len(file.Cases) != 4 {
 		t.Fatalf("%d cases", len(file.Cases))
 	}

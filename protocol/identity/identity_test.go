@@ -3,30 +3,23 @@ package identity
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/protocol/internal/errs"
+	"github.com/skymsg/sky/protocol/internal/testvec"
 )
 
 // TestLibsignalSerialization compares with IdentityKeyPair.serialize() of
 // libsignal 0.103.0 (testdata/libsignal_identity.json).
 func TestLibsignalSerialization(t *testing.T) {
-	b, err := os.ReadFile("testdata/libsignal_identity.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var v struct {
 		IKP struct{ Private, Public, Serialized string } `json:"identity_key_pair"`
 	}
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
+	testvec.Load(t, "testdata/libsignal_identity.json", &v)
 	priv, _ := hex.DecodeString(v.IKP.Private)
 	p, err := curve.ParsePrivateKey(priv)
 	if err != nil {

@@ -7,14 +7,13 @@ import (
 	"crypto/sha256"
 	"crypto/sha3"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/skymsg/sky/protocol/internal/errs"
+	"github.com/skymsg/sky/protocol/internal/testvec"
 )
 
 type vectors struct {
@@ -34,14 +33,8 @@ type vectors struct {
 }
 
 func load(t *testing.T) vectors {
-	b, err := os.ReadFile("testdata/kyber1024_round3.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var v vectors
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
+	testvec.Load(t, "testdata/kyber1024_round3.json", &v)
 	if len(v.KAT) != 5 || len(v.Decaps) != 3 {
 		t.Fatalf("vector file has %d KAT and %d decaps entries", len(v.KAT), len(v.Decaps))
 	}

@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/skymsg/sky/protocol"
 	"github.com/skymsg/sky/protocol/identity"
+	"github.com/skymsg/sky/protocol/internal/testvec"
 	"github.com/skymsg/sky/protocol/memstore"
 )
 
@@ -23,10 +22,6 @@ import (
 // session keeps working both ways, in SPQR-lite form (epoch 1), because a
 // lite record does not hold the authentication key the braid would need.
 func TestLiteSessionRecordsKeepDecrypting(t *testing.T) {
-	raw, err := os.ReadFile("testdata/lite-session-records.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var fx struct {
 		AliceName, BobName                 string
 		AliceIdentity, BobIdentity         string
@@ -37,9 +32,7 @@ func TestLiteSessionRecordsKeepDecrypting(t *testing.T) {
 			Bytes, Plaintext string
 		}
 	}
-	if err := json.Unmarshal(raw, &fx); err != nil {
-		t.Fatal(err)
-	}
+	testvec.Load(t, "testdata/lite-session-records.json", &fx)
 	ctx := context.Background()
 	unhex := func(s string) []byte {
 		b, err := hex.DecodeString(s)

@@ -3,16 +3,15 @@ package spqr
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/skymsg/sky/protocol/internal/errs"
 	"github.com/skymsg/sky/protocol/internal/pb"
+	"github.com/skymsg/sky/protocol/internal/testvec"
 	"github.com/skymsg/sky/protocol/spqr/braid"
 )
 
@@ -189,14 +188,8 @@ func unhex(t *testing.T, s string) []byte {
 // keep exchanging messages with each other, stay in the lite format, and
 // interoperate with a peer running the braid, as libsignal does with them.
 func TestLiteSessionsKeepDecrypting(t *testing.T) {
-	raw, err := os.ReadFile("testdata/lite-sessions.json")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var fx liteFixture
-	if err := json.Unmarshal(raw, &fx); err != nil {
-		t.Fatal(err)
-	}
+	testvec.Load(t, "testdata/lite-sessions.json", &fx)
 	for i, sess := range fx.Sessions {
 		var a, b State
 		if err := a.UnmarshalBinary(unhex(t, sess.Alice)); err != nil {
