@@ -5,13 +5,11 @@
 package wycheproof
 
 import (
-	"encoding/hex"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/skymsg/sky/internal/testenv"
+	"github.com/skymsg/sky/protocol/internal/testvec"
 )
 
 // Module and Version pin the vectors.
@@ -24,28 +22,11 @@ const (
 func Load(t testing.TB, name string, v any) {
 	t.Helper()
 	dir := testenv.FetchModule(t, Module, Version)
-	b, err := os.ReadFile(filepath.Join(dir, "testvectors_v1", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
+	testvec.Load(t, filepath.Join(dir, "testvectors_v1", name), v)
 }
 
 // Hex is a byte string written in hex in the vector files.
-type Hex []byte
-
-// UnmarshalJSON decodes a JSON string of hex digits.
-func (h *Hex) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
-	}
-	d, err := hex.DecodeString(s)
-	*h = d
-	return err
-}
+type Hex = testvec.Hex
 
 // Test holds the fields every vector has.
 type Test struct {
