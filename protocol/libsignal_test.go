@@ -5,10 +5,10 @@ import (
 	"encoding/hex"
 	"testing"
 
+	"github.com/skymsg/sky/internal/testvec"
 	"github.com/skymsg/sky/protocol"
 	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/protocol/identity"
-	"github.com/skymsg/sky/protocol/internal/testvec"
 	"github.com/skymsg/sky/protocol/kem"
 	"github.com/skymsg/sky/protocol/memstore"
 	"github.com/skymsg/sky/protocol/message"

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha3"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/skymsg/sky/internal/testenv"
+	"github.com/skymsg/sky/internal/testvec"
 )
 
 // Pinned vector modules, read through testenv.FetchModule from the module
@@ -42,19 +42,6 @@ func readJSON(t *testing.T, path string, v any) {
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-}
-
-// hexBytes is a hex string in a vector file.
-type hexBytes []byte
-
-func (h *hexBytes) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
-	}
-	d, err := hex.DecodeString(s)
-	*h = d
-	return err
 }
 
 type wycheproofFile[T any] struct {
@@ -89,7 +76,7 @@ func TestWycheproofDecaps(t *testing.T) {
 	type vector struct {
 		TcID           int
 		Comment        string
-		Seed, Ek, C, K hexBytes
+		Seed, Ek, C, K testvec.Hex
 		Result         string
 	}
 	valid := 0
@@ -129,7 +116,7 @@ func TestWycheproofEncaps(t *testing.T) {
 		TcID        int
 		Comment     string
 		Flags       []string
-		Ek, M, C, K hexBytes
+		Ek, M, C, K testvec.Hex
 		Result      string
 	}
 	valid := 0
@@ -170,7 +157,7 @@ func TestWycheproofEncaps(t *testing.T) {
 func TestWycheproofKeygenSeed(t *testing.T) {
 	type vector struct {
 		TcID         int
-		Seed, Ek, Dk hexBytes
+		Seed, Ek, Dk testvec.Hex
 		Result       string
 	}
 	for _, v := range wycheproof[vector](t, "mlkem_768_keygen_seed_test.json") {
@@ -194,7 +181,7 @@ func TestWycheproofSemiExpandedDecaps(t *testing.T) {
 	type vector struct {
 		TcID     int
 		Comment  string
-		Dk, C, K hexBytes
+		Dk, C, K testvec.Hex
 		Result   string
 	}
 	for _, v := range wycheproof[vector](t, "mlkem_768_semi_expanded_decaps_test.json") {
@@ -217,11 +204,11 @@ type acvpFile struct {
 		TgID         int
 		ParameterSet string
 		Function     string
-		Dk           hexBytes
+		Dk           testvec.Hex
 		Tests        []struct {
 			TcID         int
-			D, Z, Ek, Dk hexBytes
-			M, C, K      hexBytes
+			D, Z, Ek, Dk testvec.Hex
+			M, C, K      testvec.Hex
 		}
 	}
 }

@@ -11,8 +11,8 @@ import (
 	"filippo.io/edwards25519"
 	"filippo.io/edwards25519/field"
 
+	"github.com/skymsg/sky/internal/testvec"
 	"github.com/skymsg/sky/protocol/internal/errs"
-	"github.com/skymsg/sky/protocol/internal/testvec"
 	"github.com/skymsg/sky/protocol/internal/wycheproof"
 )
 

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/skymsg/sky/internal/testvec"
 	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/protocol/internal/errs"
-	"github.com/skymsg/sky/protocol/internal/testvec"
 )
 
 type vector struct {

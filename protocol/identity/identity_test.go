@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/skymsg/sky/internal/testvec"
 	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/protocol/internal/errs"
-	"github.com/skymsg/sky/protocol/internal/testvec"
 )
 
 // TestLibsignalSerialization compares with IdentityKeyPair.serialize() of

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/skymsg/sky/internal/testvec"
 	"github.com/skymsg/sky/protocol/internal/errs"
-	"github.com/skymsg/sky/protocol/internal/testvec"
 )
 
 type vectors struct {

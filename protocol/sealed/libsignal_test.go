@@ -5,9 +5,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skymsg/sky/internal/testvec"
 	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/protocol/identity"
-	"github.com/skymsg/sky/protocol/internal/testvec"
 )
 
 // vectors is testdata/libsignal-vectors.json, made by libsignal 0.103.0

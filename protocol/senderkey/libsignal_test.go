@@ -6,10 +6,10 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/skymsg/sky/internal/testvec"
 	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/protocol/internal/cbc"
 	"github.com/skymsg/sky/protocol/internal/errs"
-	"github.com/skymsg/sky/protocol/internal/testvec"
 )
 
 // vectors is testdata/libsignal-vectors.json, made by libsignal 0.103.0

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skymsg/sky/internal/testvec"
 	"github.com/skymsg/sky/protocol"
 	"github.com/skymsg/sky/protocol/identity"
-	"github.com/skymsg/sky/protocol/internal/testvec"
 	"github.com/skymsg/sky/protocol/memstore"
 )
 

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/skymsg/sky/internal/testvec"
 	"github.com/skymsg/sky/protocol/internal/errs"
 	"github.com/skymsg/sky/protocol/internal/pb"
-	"github.com/skymsg/sky/protocol/internal/testvec"
 	"github.com/skymsg/sky/protocol/spqr/braid"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/skymsg/sky/internal/testenv"
-	"github.com/skymsg/sky/protocol/internal/testvec"
+	"github.com/skymsg/sky/internal/testvec"
 )
 
 // Module and Version pin the vectors.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/skymsg/sky/protocol/internal/testvec"
+	"github.com/skymsg/sky/internal/testvec"
 )
 
 type vectors struct {

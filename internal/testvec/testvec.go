@@ -1,6 +1,6 @@
-// Package testvec reads the JSON test vectors that the protocol packages'
-// tests keep in their testdata folders (most of them made by libsignal; each
-// testdata/README.md says how).
+// Package testvec reads JSON test vector files, such as those the protocol
+// packages keep in their testdata folders (most of them made by libsignal;
+// each testdata/README.md says how), with byte strings written in hex.
 package testvec
 
 import (
