@@ -20,7 +20,9 @@ func TestPongsDoNotPileUp(t *testing.T) {
 	for i := range 100_000 {
 		c.queueControl(ws.OpPong, []byte{byte(i), byte(i >> 8), byte(i >> 16)})
 	}
-	pong := func(i int) []byte { return ws.AppendFrame(nil, ws.OpPong, []byte{byte(i), byte(i >> 8), byte(i >> 16)}, nil) }
+	pong := func(i int) []byte {
+		return ws.AppendFrame(nil, ws.OpPong, []byte{byte(i), byte(i >> 8), byte(i >> 16)}, nil)
+	}
 	if want := append(bytes.Clone(before), pong(99_999)...); !bytes.Equal(c.out, want) {
 		t.Fatalf("after 100,000 pings %d bytes wait to be written, want %d (the response and one pong)", len(c.out), len(want))
 	}
