@@ -64,7 +64,9 @@
 // nothing is lost or doubled by a crash, a lost connection or a restart, and
 // messages written offline go out when the client connects. Delivery and read
 // receipts are end-to-end encrypted messages to contacts, never to message
-// requests that were not accepted.
+// requests that were not accepted. Requests are bounded (Options.MaxRequests
+// waiting, Options.MaxRequestMessages each): a hostile server can pose as
+// any number of strangers, and must not be able to fill the disk.
 //
 // # Disappearing messages and panic
 //

@@ -54,6 +54,11 @@ type Options struct {
 	// MinBackoff and MaxBackoff bound the wait between reconnection attempts
 	// (doubling, with jitter). Defaults 500 ms and 1 minute.
 	MinBackoff, MaxBackoff time.Duration
+	// MaxRequests bounds the message requests waiting for the user (default
+	// DefaultMaxRequests): a message that would start one more is dropped
+	// with a DroppedEvent. MaxRequestMessages bounds the messages one request
+	// keeps (default DefaultMaxRequestMessages). See requestlimits.go.
+	MaxRequests, MaxRequestMessages int
 }
 
 func (o Options) withDefaults() Options {
@@ -74,6 +79,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ReceiptDelay == 0 {
 		o.ReceiptDelay = DefaultReceiptDelay
+	}
+	if o.MaxRequests <= 0 {
+		o.MaxRequests = DefaultMaxRequests
+	}
+	if o.MaxRequestMessages <= 0 {
+		o.MaxRequestMessages = DefaultMaxRequestMessages
 	}
 	if o.MinBackoff <= 0 {
 		o.MinBackoff = 500 * time.Millisecond

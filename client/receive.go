@@ -214,6 +214,13 @@ func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.St
 		ps.Discard()
 		return c.identityChangedOnReceive(tx, peer, dev, env, raw, b)
 	}
+	if drop, err := c.requestRoom(tx, peer, ct.Kind); err != nil || drop != "" {
+		ps.Discard() // no session with a stranger the user has no room for
+		if err == nil {
+			b.drop(peer, drop)
+		}
+		return err
+	}
 	fresh, err := tx.MarkSeen("msg/"+peer+"/"+ct.ID.String(), b.now)
 	if err != nil {
 		return err
@@ -324,6 +331,11 @@ func (c *Client) apply(tx *store.Tx, peer string, ct *content.Content, plain []b
 			if err := tx.PutRequest(store.Request{ID: peer, FirstAt: b.now}); err != nil {
 				return err
 			}
+		} else if full, err := c.requestFull(tx, peer); err != nil {
+			return err
+		} else if full {
+			b.drop(peer, fmt.Sprintf("a message beyond the %d a message request keeps; accept the request to see more", c.opts.MaxRequestMessages))
+			return c.track(tx, peer, ct.Seq, 0, b)
 		}
 	}
 	conv, err := tx.Conversation(peer)

@@ -1,0 +1,94 @@
+package client
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/skymsg/sky/client/store"
+)
+
+// TestRequestLimits: strangers cannot grow the store without bound. With
+// room for two requests of three messages each, a third stranger's message
+// is dropped with no session kept (the user's requests are not pushed out),
+// a request keeps only its first three messages, rejecting one makes room,
+// and accepting a request lifts its message bound.
+func TestRequestLimits(t *testing.T) {
+	s := startSkyd(t)
+	opts := testOptions(nil)
+	opts.MaxRequests, opts.MaxRequestMessages = 2, 3
+	bob := newUser(t, s, opts)
+	b := bob.c.ID()
+	strangers := make([]*user, 3)
+	for i := range strangers {
+		strangers[i] = newUser(t, s, testOptions(nil))
+	}
+	s0, s1, s2 := strangers[0], strangers[1], strangers[2]
+
+	for i := range 5 {
+		s0.send(b, fmt.Sprint("s0 ", i))
+	}
+	s0.flush()
+	if got := texts(t, bob, 3); !eq(got, []string{"s0 0", "s0 1", "s0 2"}) {
+		t.Fatalf("bob got %q", got)
+	}
+	for range 2 {
+		d := next(t, bob, func(e *DroppedEvent) bool { return true })
+		if d.From != s0.c.ID() || !strings.Contains(d.Reason, "beyond the 3 a message request keeps") {
+			t.Fatalf("dropped %+v", d)
+		}
+	}
+
+	s1.send(b, "s1 hello")
+	s1.flush()
+	if got := texts(t, bob, 1); got[0] != "s1 hello" {
+		t.Fatalf("bob got %q", got)
+	}
+
+	s2.send(b, "s2 hello")
+	s2.flush()
+	d := next(t, bob, func(e *DroppedEvent) bool { return true })
+	if d.From != s2.c.ID() || !strings.Contains(d.Reason, "while 2 wait") {
+		t.Fatalf("dropped %+v", d)
+	}
+	reqs, err := bob.c.Requests()
+	if err != nil || len(reqs) != 2 || reqs[0].ID != s0.c.ID() || reqs[0].Messages != 3 || reqs[1].ID != s1.c.ID() {
+		t.Fatalf("requests %+v, %v", reqs, err)
+	}
+	if h, err := bob.c.History(s2.c.ID(), 0); err != nil || len(h) != 0 {
+		t.Fatalf("history of the dropped stranger: %d messages, %v", len(h), err)
+	}
+	if err := bob.c.view(func(tx *store.Tx) error {
+		devs, err := tx.SessionDevices(s2.c.ID())
+		if err == nil && len(devs) != 0 {
+			err = fmt.Errorf("bob kept a session with the stranger he had no room for: devices %v", devs)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Rejecting one makes room: the stranger's next message (still a first
+	// message on their side) starts a request.
+	if err := bob.c.Reject(s1.c.ID()); err != nil {
+		t.Fatal(err)
+	}
+	s2.send(b, "s2 again")
+	s2.flush()
+	got := next(t, bob, func(e *MessageEvent) bool { return true }).Message
+	if got.From != s2.c.ID() || got.Text != "s2 again" || !got.Request {
+		t.Fatalf("bob got %+v", got)
+	}
+
+	// An accepted request keeps everything.
+	if err := bob.c.Accept(s0.c.ID()); err != nil {
+		t.Fatal(err)
+	}
+	for i := 5; i < 9; i++ {
+		s0.send(b, fmt.Sprint("s0 ", i))
+	}
+	s0.flush()
+	if got := texts(t, bob, 4); !eq(got, []string{"s0 5", "s0 6", "s0 7", "s0 8"}) {
+		t.Fatalf("bob got %q", got)
+	}
+}
