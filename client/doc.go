@@ -65,8 +65,9 @@
 // messages written offline go out when the client connects. Delivery and read
 // receipts are end-to-end encrypted messages to contacts, never to message
 // requests that were not accepted. Requests are bounded (Options.MaxRequests
-// waiting, Options.MaxRequestMessages each): a hostile server can pose as
-// any number of strangers, and must not be able to fill the disk.
+// waiting, Options.MaxRequestMessages each, and group invitations from
+// strangers by Options.MaxGroups): a hostile server can pose as any number
+// of strangers, and must not be able to fill the disk.
 //
 // # Disappearing messages and panic
 //

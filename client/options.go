@@ -59,6 +59,10 @@ type Options struct {
 	// with a DroppedEvent. MaxRequestMessages bounds the messages one request
 	// keeps (default DefaultMaxRequestMessages). See requestlimits.go.
 	MaxRequests, MaxRequestMessages int
+	// MaxGroups: once the user is in this many groups, a group invitation
+	// from someone who is not a contact is dropped (default
+	// DefaultMaxGroups).
+	MaxGroups int
 }
 
 func (o Options) withDefaults() Options {
@@ -85,6 +89,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxRequestMessages <= 0 {
 		o.MaxRequestMessages = DefaultMaxRequestMessages
+	}
+	if o.MaxGroups <= 0 {
+		o.MaxGroups = DefaultMaxGroups
 	}
 	if o.MinBackoff <= 0 {
 		o.MinBackoff = 500 * time.Millisecond

@@ -214,7 +214,7 @@ func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.St
 		ps.Discard()
 		return c.identityChangedOnReceive(tx, peer, dev, env, raw, b)
 	}
-	if drop, err := c.requestRoom(tx, peer, ct.Kind); err != nil || drop != "" {
+	if drop, err := c.requestRoom(tx, peer, ct); err != nil || drop != "" {
 		ps.Discard() // no session with a stranger the user has no room for
 		if err == nil {
 			b.drop(peer, drop)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/skymsg/sky/client/content"
 	"github.com/skymsg/sky/client/store"
 )
 
@@ -91,4 +92,82 @@ func TestRequestLimits(t *testing.T) {
 	if got := texts(t, bob, 4); !eq(got, []string{"s0 5", "s0 6", "s0 7", "s0 8"}) {
 		t.Fatalf("bob got %q", got)
 	}
+}
+
+// TestGroupInvitationLimit: once the user is in MaxGroups groups, a stranger
+// cannot add them to another (nothing of it is kept, not even a session),
+// a contact still can, and leaving a group makes room again.
+func TestGroupInvitationLimit(t *testing.T) {
+	s := startSkyd(t)
+	opts := testOptions(nil)
+	opts.MaxGroups = 1
+	bob := newUser(t, s, opts)
+	alice := newUser(t, s, testOptions(nil))
+	s0 := newUser(t, s, testOptions(nil))
+	s1 := newUser(t, s, testOptions(nil))
+	b := bob.c.ID()
+	if err := bob.c.AddContact(alice.c.ID(), "Alice"); err != nil {
+		t.Fatal(err)
+	}
+
+	g0, err := s0.c.CreateGroup("first", []string{b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch := groupChange(t, bob, g0.ID); !ch.Joined || ch.By != s0.c.ID() {
+		t.Fatalf("bob's change %+v", ch)
+	}
+
+	g1, err := s1.c.CreateGroup("second", []string{b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := next(t, bob, func(e *DroppedEvent) bool { return true })
+	if d.From != s1.c.ID() || !strings.Contains(d.Reason, "while you are in 1 groups") {
+		t.Fatalf("dropped %+v", d)
+	}
+	if err := bob.c.view(func(tx *store.Tx) error {
+		if r, err := loadGroup(tx, mustGroupID(t, g1.ID)); err != nil || r != nil {
+			return fmt.Errorf("bob holds the refused group: %v, %v", r, err)
+		}
+		devs, err := tx.SessionDevices(s1.c.ID())
+		if err == nil && len(devs) != 0 {
+			err = fmt.Errorf("bob kept a session with the stranger: devices %v", devs)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// A contact can still add him.
+	g2, err := alice.c.CreateGroup("desk", []string{b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch := groupChange(t, bob, g2.ID); !ch.Joined || ch.By != alice.c.ID() {
+		t.Fatalf("bob's change %+v", ch)
+	}
+
+	// Leaving both makes room for a stranger's group again.
+	for _, g := range []string{g0.ID, g2.ID} {
+		if err := bob.c.LeaveGroup(g); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g3, err := s1.c.CreateGroup("third", []string{b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch := groupChange(t, bob, g3.ID); !ch.Joined || ch.By != s1.c.ID() {
+		t.Fatalf("bob's change %+v", ch)
+	}
+}
+
+func mustGroupID(t testing.TB, s string) content.GroupID {
+	t.Helper()
+	id, err := content.ParseGroupID(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
