@@ -23,6 +23,10 @@ const MaxArchivedStates = 40
 type SessionRecord struct {
 	current  *ratchet.State
 	archived [][]byte // encoded states, newest first
+	// stateSize is the encoded size of the current state when it was last
+	// parsed or encoded: MarshalBinary sizes its buffer by it, so that a
+	// state carrying SPQR chunks is encoded without regrowing the buffer.
+	stateSize int
 }
 
 // NewSessionRecord returns an empty record.
@@ -91,7 +95,7 @@ const formatRecord = 0x01
 // state (if any) and field 2 each archived state, newest first. The result
 // holds secret keys.
 func (r *SessionRecord) MarshalBinary() ([]byte, error) {
-	size := 640
+	size := 640 + r.stateSize
 	for _, a := range r.archived {
 		size += len(a) + 4
 	}
@@ -103,6 +107,7 @@ func (r *SessionRecord) MarshalBinary() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		r.stateSize = len(b)
 	}
 	for _, a := range r.archived {
 		b = pb.AppendBytes(b, 2, a)
@@ -147,7 +152,7 @@ func ParseSessionRecord(b []byte) (*SessionRecord, error) {
 			if err != nil {
 				return nil, err
 			}
-			r.current = st
+			r.current, r.stateSize = st, len(v)
 		case 2:
 			v := rd.Bytes()
 			if rd.Err() != nil {
