@@ -46,7 +46,7 @@ func cmdInit(e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("creating the account failed: %w", err)
 	}
-	defer c.Close()
+	defer e.release(c)
 	if *asJSON {
 		return writeJSON(e.stdout, map[string]string{"id": c.ID(), "server": c.Server()})
 	}
@@ -65,7 +65,7 @@ func cmdID(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer e.release(c)
 	fmt.Fprintln(e.stdout, c.ID())
 	if *qr {
 		return renderQR(e.stdout, []byte(c.ContactURI()))

@@ -37,6 +37,11 @@ import (
 //	receive.subscribe  {}                             → {"subscription": N}
 //	receive.unsubscribe {"subscription": N}           → true
 //	id                 {}                             → {"id": ID}
+//	cli                {"args": [ARG], "stdin": T}    → {"stdout": T, "stderr": T, "status": N}
+//
+// cli runs one of sky's everyday commands (id, send, history, contacts,
+// requests, group, broadcast, verify, timer) as sky would and returns what
+// it printed: sky uses it while a daemon holds the store (viadaemon.go).
 //
 // A subscription first gets the unread messages, then each new one, as
 // notifications {"jsonrpc":"2.0","method":"receive","params":{"subscription":N,"message":{…}}};
@@ -77,7 +82,7 @@ func cmdDaemon(e *env, args []string) error {
 		return err
 	}
 	if *socket == "" {
-		*socket = filepath.Join(e.home, "sky.sock")
+		*socket = defaultSocket(e.home)
 	}
 	c, err := e.open()
 	if err != nil {
@@ -90,7 +95,7 @@ func cmdDaemon(e *env, args []string) error {
 	}
 	defer os.Remove(*socket)
 	defer ln.Close()
-	d := &daemon{c: c, subs: map[int]*rpcConn{}}
+	d := &daemon{c: c, home: e.home, subs: map[int]*rpcConn{}}
 	go d.fanout(e.ctx)
 	stop := e.online(c)
 	defer stop()
@@ -168,6 +173,7 @@ func (l socketListener) Close() error {
 
 type daemon struct {
 	c       *client.Client
+	home    string // for commands run with cli
 	mu      sync.Mutex
 	nextSub int
 	subs    map[int]*rpcConn
@@ -241,6 +247,7 @@ type params struct {
 	Subscription int      `json:"subscription"`
 	Group        string   `json:"group"`
 	Members      []string `json:"members"`
+	cliParams
 }
 
 func (d *daemon) call(ctx context.Context, rc *rpcConn, req *rpcRequest, mine *[]int) (any, *rpcError) {
@@ -294,6 +301,12 @@ func (d *daemon) call(ctx context.Context, rc *rpcConn, req *rpcRequest, mine *[
 		return nil, fail(c.Reject(p.ID))
 	case "group.create", "group.add", "group.remove", "group.leave", "group.list", "group.send", "group.history":
 		return d.groupCall(req.Method, p)
+	case "cli":
+		r, rerr := d.runCLI(ctx, p.cliParams)
+		if rerr != nil {
+			return nil, rerr
+		}
+		return r, nil
 	case "receive.subscribe":
 		d.mu.Lock()
 		d.nextSub++

@@ -178,7 +178,7 @@ func (e *env) groupChange(asJSON bool, fn func(c *client.Client) (client.Group, 
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer e.release(c)
 	g, err := fn(c)
 	if err != nil {
 		return fmt.Errorf("cannot change the group: %w", err)

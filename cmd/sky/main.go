@@ -24,8 +24,11 @@
 // receive.subscribe (then "receive" notifications with
 // {subscription, message}: first the unread messages, then each new one;
 // a message delivered to a subscriber counts as read) and
-// receive.unsubscribe {subscription}. Messages have the fields of
-// "receive --json".
+// receive.unsubscribe {subscription}, and cli {args, stdin}. Messages have
+// the fields of "receive --json". While a daemon serves on HOME/sky.sock, sky
+// has it carry out id, send, history, contacts, requests, group, broadcast,
+// verify and timer (with cli, asking for no passphrase); the other commands
+// need the daemon stopped.
 package main
 
 import (
@@ -38,6 +41,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/skymsg/sky/client"
 )
 
 const usage = `sky is the Sky client.
@@ -73,6 +78,9 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
                                     and the wipe after N failed unlocks (0: never)
   account status [--json] | delete [--yes]
   daemon [--socket PATH]            stay connected; serve JSON-RPC 2.0 on a unix socket
+                                    (HOME/sky.sock); while it runs there, id, send, history,
+                                    contacts, requests, group, broadcast, verify and timer
+                                    go through it
 
 Durations: 30s, 5m, 1h, 2d, 4w (5 seconds to 4 weeks), or off.
 Environment: SKY_HOME, SKY_PASSPHRASE, SKY_PANIC_PASSPHRASE.
@@ -98,9 +106,12 @@ func sky() int {
 
 // report prints err as one line and returns the exit status.
 func report(err error, stderr io.Writer) int {
+	var status exitStatus
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &status):
+		return int(status) // its message is printed already
 	case errors.Is(err, flag.ErrHelp):
 		return 2
 	case errors.Is(err, errUsage):
@@ -124,6 +135,9 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// shared, in a daemon running a command for sky (viadaemon.go), is the
+	// daemon's client: open returns it, online and release leave it be.
+	shared *client.Client
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -158,6 +172,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	e.home = home
+	if ok, err := e.viaDaemon(args); ok {
+		return err
+	}
 	return h(e, rest)
 }
 

@@ -44,7 +44,7 @@ func (e *env) sendText(to, arg string, asJSON, withConversation bool, queue func
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer e.release(c)
 	ms, queueErr := queue(c, text)
 	if len(ms) == 0 && queueErr != nil {
 		return fmt.Errorf("cannot send to %s: %w", to, queueErr)
@@ -106,7 +106,7 @@ func cmdReceive(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer e.release(c)
 	sub := c.Subscribe()
 	defer sub.Close()
 	// What is stored already is shown even when the server is unreachable.
@@ -271,7 +271,7 @@ func cmdHistory(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer e.release(c)
 	return e.showHistory(c, peer, *limit, *asJSON)
 }
 

@@ -31,12 +31,18 @@ func (e *env) options() client.Options {
 
 // open unlocks the account.
 func (e *env) open() (*client.Client, error) {
+	if e.shared != nil {
+		return e.shared, nil
+	}
 	ok, err := store.Exists(storeDir(e.home))
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s: %w", e.home, err)
 	}
 	if !ok {
 		return nil, e.noAccount()
+	}
+	if e.daemonRunning() {
+		return nil, errInUse // said before the passphrase is asked for in vain
 	}
 	pass, err := e.passphrase(false)
 	if err != nil {
@@ -52,7 +58,7 @@ func (e *env) open() (*client.Client, error) {
 	case errors.Is(err, client.ErrNoAccount):
 		return nil, e.noAccount()
 	case errors.Is(err, client.ErrLocked):
-		return nil, errors.New("the Sky account is in use by another process (is \"sky daemon\" running? stop it, or talk to it over its socket)")
+		return nil, errInUse
 	case err != nil:
 		return nil, fmt.Errorf("cannot open the Sky account: %w", err)
 	}
@@ -61,6 +67,9 @@ func (e *env) open() (*client.Client, error) {
 
 // online runs the client's connection in the background; stop ends it.
 func (e *env) online(c *client.Client) (stop func()) {
+	if c == e.shared {
+		return func() {} // the daemon keeps it online
+	}
 	ctx, cancel := context.WithCancel(e.ctx)
 	done := make(chan struct{})
 	go func() {

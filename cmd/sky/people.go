@@ -64,7 +64,7 @@ func withClient(e *env, fn func(c *client.Client) error) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	defer e.release(c)
 	return fn(c)
 }
 

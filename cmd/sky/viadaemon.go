@@ -1,0 +1,152 @@
+package main
+
+// Commands through a running daemon. "sky daemon" holds the store (a second
+// process cannot open it), so while one serves on HOME/sky.sock the
+// everyday commands — id, send, history, contacts, requests, group,
+// broadcast, verify, timer — are carried out by it: the command line is
+// sent with the daemon's "cli" method, the daemon runs it on its unlocked
+// client exactly as sky would, and sky prints what it printed and exits
+// with its status. No passphrase is asked for: whoever can reach the socket
+// (mode 0600) can already do all of this through the daemon's other
+// methods. Commands that need the passphrase or the connection to
+// themselves (init, receive, panic, account, daemon) are never carried out
+// by the daemon; they say the store is in use.
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/skymsg/sky/client"
+)
+
+// daemonCommands are the commands a daemon carries out for sky.
+var daemonCommands = []string{"id", "send", "history", "contacts", "requests", "group", "broadcast", "verify", "timer"}
+
+// maxStdin bounds the text a command sent to the daemon reads from stdin
+// (as e.text does).
+const maxStdin = 1 << 20
+
+// errInUse is what a command the daemon does not carry out says while one
+// holds the store.
+var errInUse = errors.New("the Sky account is in use by another process (is \"sky daemon\" running? it carries out " +
+	"id, send, history, contacts, requests, group, broadcast, verify and timer; stop it for the other commands)")
+
+// daemonRunning reports whether a daemon answers on the home's socket.
+func (e *env) daemonRunning() bool {
+	nc, err := net.DialTimeout("unix", defaultSocket(e.home), time.Second)
+	if err != nil {
+		return false
+	}
+	nc.Close()
+	return true
+}
+
+// cliParams are the daemon's "cli" method's parameters.
+type cliParams struct {
+	Args  []string `json:"args"`
+	Stdin string   `json:"stdin"`
+}
+
+// cliResult is what the daemon's "cli" method answers: what the command
+// printed and its exit status.
+type cliResult struct {
+	Stdout string `json:"stdout"`
+	Stderr string `json:"stderr"`
+	Status int    `json:"status"`
+}
+
+// exitStatus ends sky with a status whose message was printed already.
+type exitStatus int
+
+func (s exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(s)) }
+
+// defaultSocket is where sky daemon listens unless told otherwise, and
+// where sky looks for it.
+func defaultSocket(home string) string { return filepath.Join(home, "sky.sock") }
+
+// viaDaemon runs the command through the daemon serving on the home's
+// socket. It reports false, having done nothing, when the command is not
+// one a daemon carries out or no daemon answers there.
+func (e *env) viaDaemon(args []string) (bool, error) {
+	if !slices.Contains(daemonCommands, args[0]) {
+		return false, nil
+	}
+	nc, err := net.DialTimeout("unix", defaultSocket(e.home), time.Second)
+	if err != nil {
+		return false, nil // no daemon (or a stale socket): sky opens the store itself
+	}
+	defer nc.Close()
+	p := cliParams{Args: args}
+	if slices.Contains(args[1:], "-") {
+		b, err := io.ReadAll(io.LimitReader(e.stdin, maxStdin))
+		if err != nil {
+			return true, fmt.Errorf("reading the text from stdin failed: %w", err)
+		}
+		p.Stdin = string(b)
+	}
+	req, err := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 1, "method": "cli", "params": p})
+	if err != nil {
+		return true, err
+	}
+	go func() { // an interrupted sky stops waiting; the daemon finishes the command
+		<-e.ctx.Done()
+		nc.Close()
+	}()
+	if _, err := nc.Write(append(req, '\n')); err != nil {
+		return true, fmt.Errorf("the sky daemon on %s did not take the command: %w", defaultSocket(e.home), err)
+	}
+	var resp struct {
+		Result *cliResult `json:"result"`
+		Error  *rpcError  `json:"error"`
+	}
+	line, err := bufio.NewReaderSize(nc, 64<<10).ReadBytes('\n')
+	if err == nil {
+		err = json.Unmarshal(line, &resp)
+	}
+	switch {
+	case err != nil:
+		return true, fmt.Errorf("the sky daemon on %s did not answer: %v", defaultSocket(e.home), err)
+	case resp.Error != nil:
+		return true, fmt.Errorf("the sky daemon on %s refused the command: %s", defaultSocket(e.home), resp.Error.Message)
+	case resp.Result == nil:
+		return true, fmt.Errorf("the sky daemon on %s gave an empty answer", defaultSocket(e.home))
+	}
+	io.WriteString(e.stdout, resp.Result.Stdout)
+	io.WriteString(e.stderr, resp.Result.Stderr)
+	if resp.Result.Status != 0 {
+		return true, exitStatus(resp.Result.Status)
+	}
+	return true, nil
+}
+
+// runCLI is the daemon's "cli" method: it runs a command line on the
+// daemon's client, as sky would have with the store to itself.
+func (d *daemon) runCLI(ctx context.Context, p cliParams) (*cliResult, *rpcError) {
+	if len(p.Args) == 0 || !slices.Contains(daemonCommands, p.Args[0]) {
+		return nil, &rpcError{rpcInvalidParams, "cli runs only these commands: " + strings.Join(daemonCommands, ", ")}
+	}
+	if len(p.Stdin) > maxStdin {
+		return nil, &rpcError{rpcInvalidParams, "stdin is too long"}
+	}
+	var stdout, stderr strings.Builder
+	sub := &env{ctx: ctx, home: d.home, stdin: strings.NewReader(p.Stdin), stdout: &stdout, stderr: &stderr,
+		getenv: func(string) string { return "" }, shared: d.c}
+	status := report(commands[p.Args[0]](sub, p.Args[1:]), &stderr)
+	return &cliResult{Stdout: stdout.String(), Stderr: stderr.String(), Status: status}, nil
+}
+
+// release closes a client that open returned, unless it is the daemon's.
+func (e *env) release(c *client.Client) {
+	if c != e.shared {
+		c.Close()
+	}
+}
