@@ -44,8 +44,12 @@ import (
 // it printed: sky uses it while a daemon holds the store (viadaemon.go).
 //
 // A subscription first gets the unread messages, then each new one, as
-// notifications {"jsonrpc":"2.0","method":"receive","params":{"subscription":N,"message":{…}}};
-// a message delivered to a subscriber counts as read.
+// notifications {"jsonrpc":"2.0","method":"receive","params":{"subscription":N,"message":{…},"line":L}};
+// a message delivered to a subscriber counts as read. Other events (receipts,
+// timer and group changes, gaps, failures, drops) come as
+// {"jsonrpc":"2.0","method":"event","params":{"subscription":N,"event":{…},"line":L}},
+// the event as "receive --json" prints it. L is the line "receive" prints
+// for a person.
 
 // JSON-RPC 2.0 error codes.
 const (
@@ -357,6 +361,10 @@ func (d *daemon) fanout(ctx context.Context) {
 				d.deliverMessages([]client.Message{e.Message})
 			case *client.LaggedEvent:
 				d.deliverUnread()
+			default:
+				if obj, line, ok := describeEvent(ev, d.c.ID()); ok {
+					d.deliverEvent(obj, line)
+				}
 			}
 		case <-t.C:
 		}
@@ -397,8 +405,26 @@ func (d *daemon) deliverMessages(ms []client.Message) {
 		return
 	}
 	for _, m := range read {
+		line := humanLine(m, d.c.ID())
 		for id, rc := range subs {
-			rc.write(map[string]any{"jsonrpc": "2.0", "method": "receive", "params": map[string]any{"subscription": id, "message": toJSON(m)}})
+			rc.write(map[string]any{"jsonrpc": "2.0", "method": "receive", "params": map[string]any{"subscription": id, "message": toJSON(m), "line": line}})
 		}
+	}
+}
+
+// deliverEvent sends an event other than a message (a receipt, a timer or
+// group change, a gap, a failure, a drop) to every subscriber, as receive
+// shows it: the object of --json and the line for a person.
+func (d *daemon) deliverEvent(obj map[string]any, line string) {
+	d.deliver.Lock()
+	defer d.deliver.Unlock()
+	d.mu.Lock()
+	subs := make(map[int]*rpcConn, len(d.subs))
+	for id, rc := range d.subs {
+		subs[id] = rc
+	}
+	d.mu.Unlock()
+	for id, rc := range subs {
+		rc.write(map[string]any{"jsonrpc": "2.0", "method": "event", "params": map[string]any{"subscription": id, "event": obj, "line": line}})
 	}
 }

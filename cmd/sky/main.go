@@ -22,12 +22,14 @@
 // members}, group.remove {group, members}, group.leave {group}, group.list,
 // group.send {group, text}, group.history {group, limit},
 // receive.subscribe (then "receive" notifications with
-// {subscription, message}: first the unread messages, then each new one;
-// a message delivered to a subscriber counts as read) and
+// {subscription, message, line}: first the unread messages, then each new
+// one; a message delivered to a subscriber counts as read; and "event"
+// notifications {subscription, event, line} for receipts and other events)
+// and
 // receive.unsubscribe {subscription}, and cli {args, stdin}. Messages have
 // the fields of "receive --json". While a daemon serves on HOME/sky.sock, sky
-// has it carry out id, send, history, contacts, requests, group, broadcast,
-// verify and timer (with cli, asking for no passphrase); the other commands
+// has it carry out id, send, receive, history, contacts, requests, group,
+// broadcast, verify and timer (asking for no passphrase); the other commands
 // need the daemon stopped.
 package main
 
@@ -78,9 +80,9 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
                                     and the wipe after N failed unlocks (0: never)
   account status [--json] | delete [--yes]
   daemon [--socket PATH]            stay connected; serve JSON-RPC 2.0 on a unix socket
-                                    (HOME/sky.sock); while it runs there, id, send, history,
-                                    contacts, requests, group, broadcast, verify and timer
-                                    go through it
+                                    (HOME/sky.sock); while it runs there, id, send, receive,
+                                    history, contacts, requests, group, broadcast, verify and
+                                    timer go through it
 
 Durations: 30s, 5m, 1h, 2d, 4w (5 seconds to 4 weeks), or off.
 Environment: SKY_HOME, SKY_PASSPHRASE, SKY_PANIC_PASSPHRASE.

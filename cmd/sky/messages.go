@@ -202,48 +202,63 @@ func (p *printer) event(ev client.Event) (bool, error) {
 		return true, p.messages([]client.Message{e.Message})
 	case *client.LaggedEvent:
 		return false, p.unread()
+	}
+	if obj, line, ok := describeEvent(ev, p.c.ID()); ok {
+		return false, p.note(obj, line)
+	}
+	return false, nil
+}
+
+// describeEvent gives an event other than a message as receive prints it:
+// the JSON object of --json, and the line for a person. ok is false for
+// events receive does not show. self is the user's own Sky ID.
+func describeEvent(ev client.Event, self string) (obj map[string]any, line string, ok bool) {
+	note := func(o map[string]any, format string, args ...any) (map[string]any, string, bool) {
+		return o, fmt.Sprintf(format, args...), true
+	}
+	switch e := ev.(type) {
 	case *client.ReceiptEvent:
-		return false, p.note(map[string]any{"type": "receipt", "conversation": e.Conversation, "ids": e.MessageIDs, "state": e.State.String()},
+		return note(map[string]any{"type": "receipt", "conversation": e.Conversation, "ids": e.MessageIDs, "state": e.State.String()},
 			"%s: %d message(s) %s", e.Conversation, len(e.MessageIDs), e.State)
 	case *client.IdentityChangedEvent:
-		return false, p.note(map[string]any{"type": "identity_changed", "peer": e.Peer, "verified": e.Verified},
+		return note(map[string]any{"type": "identity_changed", "peer": e.Peer, "verified": e.Verified},
 			"%s", (&client.IdentityChangedError{Peer: e.Peer, Verified: e.Verified}).Error())
 	case *client.TimerEvent:
 		who := e.By
-		if e.By == p.c.ID() {
+		if e.By == self {
 			who = "you"
 		}
-		return false, p.note(map[string]any{"type": "timer", "conversation": e.Conversation, "timer": int64(e.Timer / time.Second), "by": e.By},
+		return note(map[string]any{"type": "timer", "conversation": e.Conversation, "timer": int64(e.Timer / time.Second), "by": e.By},
 			"%s set disappearing messages in the conversation with %s to %s", who, e.Conversation, formatTimer(e.Timer))
 	case *client.GapEvent:
 		in := ""
 		if e.Group != "" {
 			in = " to group " + e.Group
 		}
-		return false, p.note(map[string]any{"type": "gap", "peer": e.Peer, "missing": e.Missing, "group": e.Group},
+		return note(map[string]any{"type": "gap", "peer": e.Peer, "missing": e.Missing, "group": e.Group},
 			"%d message(s) from %s%s never arrived", e.Missing, e.Peer, in)
 	case *client.GroupEvent:
-		return false, p.note(map[string]any{"type": "group_change", "group": e.Group, "change": changeJSON(&e.Change)},
-			"group %s (%q): %s", e.Group, e.Change.Name, describeChange(&e.Change, p.c.ID()))
+		return note(map[string]any{"type": "group_change", "group": e.Group, "change": changeJSON(&e.Change)},
+			"group %s (%q): %s", e.Group, e.Change.Name, describeChange(&e.Change, self))
 	case *client.UnannouncedDeviceEvent:
-		return false, p.note(map[string]any{"type": "unannounced_device", "peer": e.Peer, "device": e.Device},
+		return note(map[string]any{"type": "unannounced_device", "peer": e.Peer, "device": e.Device},
 			"the server claims %s has a device %d, which %s never announced; nothing was sent to it (the server may be hostile)", e.Peer, e.Device, e.Peer)
 	case *client.FailedEvent:
-		return false, p.note(map[string]any{"type": "failed", "conversation": e.Conversation, "id": e.MessageID, "error": e.Err.Error()},
+		return note(map[string]any{"type": "failed", "conversation": e.Conversation, "id": e.MessageID, "error": e.Err.Error()},
 			"message %s to %s failed: %v", e.MessageID, e.Conversation, e.Err)
 	case *client.DroppedEvent:
-		return false, p.note(map[string]any{"type": "dropped", "from": e.From, "reason": e.Reason},
+		return note(map[string]any{"type": "dropped", "from": e.From, "reason": e.Reason},
 			"dropped a message (claimed sender %q): %s", e.From, e.Reason)
 	}
-	return false, nil
+	return nil, "", false
 }
 
 // note prints an event: a JSON object with --json, else a line on stderr.
-func (p *printer) note(obj map[string]any, format string, args ...any) error {
+func (p *printer) note(obj map[string]any, line string) error {
 	if p.json {
 		return writeJSON(p.e.stdout, obj)
 	}
-	fmt.Fprintf(p.e.stderr, "sky: "+format+"\n", args...)
+	fmt.Fprintf(p.e.stderr, "sky: %s\n", line)
 	return nil
 }
 

@@ -83,6 +83,13 @@ func writeJSON(w io.Writer, v any) error {
 	return err
 }
 
+// humanLine is human's line for m, without its newline.
+func humanLine(m client.Message, self string) string {
+	var b strings.Builder
+	human(&b, m, self)
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
 // human prints a message for a person: time, direction, sender, text.
 // self is the user's own Sky ID.
 func human(w io.Writer, m client.Message, self string) {

@@ -6,17 +6,18 @@ package main
 // broadcast, verify, timer — are carried out by it: the command line is
 // sent with the daemon's "cli" method, the daemon runs it on its unlocked
 // client exactly as sky would, and sky prints what it printed and exits
-// with its status. No passphrase is asked for: whoever can reach the socket
-// (mode 0600) can already do all of this through the daemon's other
-// methods. Commands that need the passphrase or the connection to
-// themselves (init, receive, panic, account, daemon) are never carried out
-// by the daemon; they say the store is in use.
+// with its status. receive becomes a subscription, printed as receive
+// prints. No passphrase is asked for: whoever can reach the socket (mode
+// 0600) can already do all of this through the daemon's other methods.
+// Commands that need the passphrase (init, panic, account, daemon) are never
+// carried out by the daemon; they say the store is in use.
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -38,7 +39,7 @@ const maxStdin = 1 << 20
 // errInUse is what a command the daemon does not carry out says while one
 // holds the store.
 var errInUse = errors.New("the Sky account is in use by another process (is \"sky daemon\" running? it carries out " +
-	"id, send, history, contacts, requests, group, broadcast, verify and timer; stop it for the other commands)")
+	"id, send, receive, history, contacts, requests, group, broadcast, verify and timer; stop it for the other commands)")
 
 // daemonRunning reports whether a daemon answers on the home's socket.
 func (e *env) daemonRunning() bool {
@@ -77,6 +78,9 @@ func defaultSocket(home string) string { return filepath.Join(home, "sky.sock") 
 // socket. It reports false, having done nothing, when the command is not
 // one a daemon carries out or no daemon answers there.
 func (e *env) viaDaemon(args []string) (bool, error) {
+	if args[0] == "receive" {
+		return e.receiveViaDaemon(args[1:])
+	}
 	if !slices.Contains(daemonCommands, args[0]) {
 		return false, nil
 	}
@@ -148,5 +152,78 @@ func (d *daemon) runCLI(ctx context.Context, p cliParams) (*cliResult, *rpcError
 func (e *env) release(c *client.Client) {
 	if c != e.shared {
 		c.Close()
+	}
+}
+
+// receiveViaDaemon is receive through a daemon: a subscription, printed as
+// receive prints what it gets itself (the daemon renders each message and
+// event as receive would). It reports false, having done nothing, when no
+// daemon answers.
+func (e *env) receiveViaDaemon(args []string) (bool, error) {
+	fs := flag.NewFlagSet("receive", flag.ContinueOnError)
+	follow := fs.Bool("follow", false, "")
+	timeout := fs.Duration("timeout", 5*time.Second, "")
+	asJSON := fs.Bool("json", false, "")
+	if _, err := parse(fs, args, 0, 0, "no arguments"); err != nil {
+		return true, err
+	}
+	nc, err := net.DialTimeout("unix", defaultSocket(e.home), time.Second)
+	if err != nil {
+		return false, nil
+	}
+	defer nc.Close()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-e.ctx.Done():
+			nc.Close()
+		case <-done:
+		}
+	}()
+	if _, err := io.WriteString(nc, `{"jsonrpc":"2.0","id":1,"method":"receive.subscribe"}`+"\n"); err != nil {
+		return true, fmt.Errorf("the sky daemon on %s did not take the subscription: %w", defaultSocket(e.home), err)
+	}
+	r := bufio.NewReaderSize(nc, 64<<10)
+	idle := time.Now().Add(*timeout)
+	for {
+		if !*follow {
+			nc.SetReadDeadline(idle)
+		}
+		line, err := r.ReadBytes('\n')
+		var ne net.Error
+		switch {
+		case e.ctx.Err() != nil, errors.As(err, &ne) && ne.Timeout():
+			return true, nil // interrupted, or quiet for the timeout: done
+		case err != nil:
+			return true, fmt.Errorf("the sky daemon on %s went away: %v", defaultSocket(e.home), err)
+		}
+		var msg struct {
+			Method string `json:"method"`
+			Params struct {
+				Message json.RawMessage `json:"message"`
+				Event   json.RawMessage `json:"event"`
+				Line    string          `json:"line"`
+			} `json:"params"`
+			Error *rpcError `json:"error"`
+		}
+		if err := json.Unmarshal(line, &msg); err != nil {
+			return true, fmt.Errorf("the sky daemon on %s sent something that is not JSON", defaultSocket(e.home))
+		}
+		switch {
+		case msg.Error != nil:
+			return true, fmt.Errorf("the sky daemon on %s refused the subscription: %s", defaultSocket(e.home), msg.Error.Message)
+		case msg.Method == "receive" && *asJSON:
+			fmt.Fprintf(e.stdout, "%s\n", msg.Params.Message)
+		case msg.Method == "receive":
+			fmt.Fprintln(e.stdout, msg.Params.Line)
+		case msg.Method == "event" && *asJSON:
+			fmt.Fprintf(e.stdout, "%s\n", msg.Params.Event)
+		case msg.Method == "event":
+			fmt.Fprintf(e.stderr, "sky: %s\n", msg.Params.Line)
+		}
+		if msg.Method == "receive" {
+			idle = time.Now().Add(*timeout)
+		}
 	}
 }
