@@ -380,17 +380,24 @@ func (d *daemon) deliverUnread() {
 	}
 }
 
+// subscribers returns the current subscriptions (a copy: writing to them
+// happens outside d.mu).
+func (d *daemon) subscribers() map[int]*rpcConn {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	subs := make(map[int]*rpcConn, len(d.subs))
+	for id, rc := range d.subs {
+		subs[id] = rc
+	}
+	return subs
+}
+
 // deliverMessages sends those of ms still unread to every subscriber and
 // marks them read.
 func (d *daemon) deliverMessages(ms []client.Message) {
 	d.deliver.Lock()
 	defer d.deliver.Unlock()
-	d.mu.Lock()
-	subs := make(map[int]*rpcConn, len(d.subs))
-	for id, rc := range d.subs {
-		subs[id] = rc
-	}
-	d.mu.Unlock()
+	subs := d.subscribers()
 	if len(subs) == 0 || len(ms) == 0 {
 		return
 	}
@@ -418,12 +425,7 @@ func (d *daemon) deliverMessages(ms []client.Message) {
 func (d *daemon) deliverEvent(obj map[string]any, line string) {
 	d.deliver.Lock()
 	defer d.deliver.Unlock()
-	d.mu.Lock()
-	subs := make(map[int]*rpcConn, len(d.subs))
-	for id, rc := range d.subs {
-		subs[id] = rc
-	}
-	d.mu.Unlock()
+	subs := d.subscribers()
 	for id, rc := range subs {
 		rc.write(map[string]any{"jsonrpc": "2.0", "method": "event", "params": map[string]any{"subscription": id, "event": obj, "line": line}})
 	}
