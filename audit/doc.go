@@ -25,9 +25,14 @@
 //     conversation is left: no queued row and no ciphertext byte in the
 //     database files.
 //
-// Run it with
+// TestSeizedCluster does the same for what NATS carries and keeps for a
+// cluster of two nodes: a wiretap on the cluster's subjects and key-value
+// buckets, and every message its JetStream streams hold, searched for
+// canaries, account IDs, group IDs and pieces of ciphertext.
 //
-//	go test ./audit -run TestSeizedServer -v
+// Run them with
+//
+//	go test ./audit -run 'TestSeizedServer|TestSeizedCluster' -v
 //
 // which prints a summary of what was seized. With SKY_REQUIRE_POSTGRES=1
 // (as in CI) it also audits a server on PostgreSQL, and fails if PostgreSQL

@@ -122,6 +122,16 @@ type person struct {
 	done chan struct{}
 }
 
+// startPerson runs c online as name until the test ends.
+func startPerson(t *testing.T, name string, c *client.Client) *person {
+	p := &person{name: name, c: c, sub: c.Subscribe(), done: make(chan struct{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.stop = cancel
+	go func() { defer close(p.done); c.Run(ctx) }()
+	t.Cleanup(func() { p.offline(); c.Close() })
+	return p
+}
+
 func (p *person) id() string { return p.c.ID() }
 
 // await waits for n incoming texts and returns them.
@@ -224,12 +234,7 @@ func audit(t *testing.T, b *backend) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := &person{name: name, c: c, sub: c.Subscribe(), done: make(chan struct{})}
-		ctx, cancel := context.WithCancel(context.Background())
-		p.stop = cancel
-		go func() { defer close(p.done); c.Run(ctx) }()
-		t.Cleanup(func() { p.offline(); c.Close() })
-		people = append(people, p)
+		people = append(people, startPerson(t, name, c))
 	}
 	alice, bob, carol := people[0], people[1], people[2]
 	var cs canaries
