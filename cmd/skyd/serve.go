@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,9 +11,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"path/filepath"
 	"time"
 
+	"golang.org/x/crypto/acme"
 	"golang.org/x/crypto/acme/autocert"
 
 	"github.com/skymsg/sky/server"
@@ -27,6 +31,7 @@ type serveFlags struct {
 	listen, metricsListen string
 	tlsCert, tlsKey       string
 	acmeDomain, acmeCache string
+	acmeDirectory, acmeCA string
 	ttl                   time.Duration
 	queueCap, maxConns    int
 	logLevel              string
@@ -45,6 +50,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.tlsKey, "tls-key", "", "TLS private key file (PEM), with --tls-cert")
 	fs.StringVar(&f.acmeDomain, "acme-domain", "", "obtain a certificate for this domain from Let's Encrypt (ACME TLS-ALPN; serve on port 443)")
 	fs.StringVar(&f.acmeCache, "acme-cache", "", "directory for ACME certificates (default: DATA/acme)")
+	fs.StringVar(&f.acmeDirectory, "acme-directory", acme.LetsEncryptURL, "the ACME CA's directory URL, for a CA other than Let's Encrypt (an organisation's own, such as step-ca)")
+	fs.StringVar(&f.acmeCA, "acme-ca", "", "PEM file of the root certificates to trust for the ACME CA's own HTTPS (default: the system's)")
 	fs.DurationVar(&f.ttl, "message-ttl", server.DefaultMessageTTL, "delete undelivered messages this old (at most 720h)")
 	fs.IntVar(&f.queueCap, "queue-cap", server.DefaultQueueCap, "most messages queued for one device")
 	fs.IntVar(&f.maxConns, "max-connections", server.DefaultMaxConnections, "most simultaneous client connections")
@@ -169,10 +176,15 @@ func (f *serveFlags) tlsConfig() (*tls.Config, error) {
 			}
 			cache = filepath.Join(dir, "acme")
 		}
+		ac, err := f.acmeClient()
+		if err != nil {
+			return nil, err
+		}
 		m := &autocert.Manager{
 			Prompt:     autocert.AcceptTOS,
 			HostPolicy: autocert.HostWhitelist(f.acmeDomain),
 			Cache:      autocert.DirCache(cache),
+			Client:     ac,
 		}
 		c := m.TLSConfig()
 		c.MinVersion = tls.VersionTLS12
@@ -182,6 +194,31 @@ func (f *serveFlags) tlsConfig() (*tls.Config, error) {
 		return nil, fmt.Errorf("refusing plain WebSocket on %s, which is not a loopback address: pass --tls-cert and --tls-key, or --acme-domain, or listen on 127.0.0.1 behind a TLS proxy", f.listen)
 	}
 	return nil, nil
+}
+
+// acmeClient is the ACME client of --acme-directory, trusting --acme-ca's
+// roots (if given) for the CA's HTTPS.
+func (f *serveFlags) acmeClient() (*acme.Client, error) {
+	u, err := url.Parse(f.acmeDirectory)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, fmt.Errorf("--acme-directory must be an https:// URL, got %q", f.acmeDirectory)
+	}
+	c := &acme.Client{DirectoryURL: f.acmeDirectory}
+	if f.acmeCA == "" {
+		return c, nil
+	}
+	pem, err := os.ReadFile(f.acmeCA)
+	if err != nil {
+		return nil, fmt.Errorf("reading --acme-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--acme-ca %s holds no PEM certificate", f.acmeCA)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	c.HTTPClient = &http.Client{Transport: tr, Timeout: time.Minute}
+	return c, nil
 }
 
 // loopback reports whether addr (host:port) names only loopback interfaces.
