@@ -183,6 +183,7 @@ func (b *batcher) finish(w *written) {
 			live = append(live, liveMessage{
 				Message: store.Message{Seq: batch.Seqs[j], To: m.To, From: m.From, Received: m.Received.Truncate(time.Second), Body: m.Body},
 				arrived: o.arrived,
+				prev:    batch.Prevs[j],
 			})
 		}
 	}

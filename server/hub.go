@@ -12,6 +12,10 @@ import (
 type liveMessage struct {
 	store.Message
 	arrived time.Time
+	// prev is the batch's Prevs entry: a connection whose cursor is below
+	// it has not pushed a message queued before this one, committed by
+	// another process, and must read the store first.
+	prev uint64
 }
 
 // hub knows every open connection, and which device each authenticated one

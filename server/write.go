@@ -133,11 +133,12 @@ func (c *conn) writeAll(b []byte) error {
 
 // appendPushes appends Push frames with what is waiting for this device:
 // first the store's backlog when a drain is due (after authentication or a
-// live-buffer overflow), then the live messages, skipping anything at or
-// below the cursor. A long backlog is written page by page.
+// live-buffer overflow, or when a live message follows one this connection
+// has not pushed), then the live messages, skipping anything at or below
+// the cursor. A long backlog is written page by page.
 func (c *conn) appendPushes(buf []byte, live []liveMessage, drain bool, addr store.Address) ([]byte, error) {
 	cutoff := c.s.cutoff()
-	if drain {
+	if drain || gap(live, c.cursor) {
 		for {
 			msgs, err := c.s.st.Pending(c.s.ctx, addr, c.cursor, cutoff, pushPage)
 			if err != nil {
@@ -171,6 +172,22 @@ func (c *conn) appendPushes(buf []byte, live []liveMessage, drain bool, addr sto
 		}
 	}
 	return c.appendEnvelopes(buf, fresh), nil
+}
+
+// gap reports whether pushing live after cursor would pass over a message
+// queued before one of them that is not among them: one another process
+// committed (see store.Batch.Prevs).
+func gap(live []liveMessage, cursor uint64) bool {
+	for _, m := range live {
+		if m.Seq <= cursor {
+			continue
+		}
+		if m.prev > cursor {
+			return true
+		}
+		cursor = m.Seq
+	}
+	return false
 }
 
 // placeholderID stands for a message ID when only lengths are computed.

@@ -220,7 +220,8 @@ type Ack struct {
 }
 
 // Batch is one group commit: enqueues and acknowledgements applied in one
-// durable transaction. WriteBatch fills Seqs and Errs, one per message.
+// durable transaction. WriteBatch fills Seqs, Prevs and Errs, one per
+// message.
 type Batch struct {
 	Messages []NewMessage
 	Acks     []Ack
@@ -228,6 +229,13 @@ type Batch struct {
 	QueueCap int
 
 	Seqs []uint64
+	// Prevs[i] is at least the Seq of every message queued for message i's
+	// recipient before it (0 when none is): a connection that has pushed
+	// that device everything up to Prevs[i] can push message i next and miss
+	// nothing. Without it, a message committed by another process (another
+	// node, or a skyd killed while committing) could be passed over by a
+	// connection that pushes what its own node commits.
+	Prevs []uint64
 	// Errs[i] is nil, ErrNotFound (no such recipient device) or
 	// ErrQueueFull. A failed message is not stored; the others are.
 	Errs []error

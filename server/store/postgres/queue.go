@@ -18,6 +18,7 @@ import (
 func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		b.Seqs = make([]uint64, len(b.Messages))
+		b.Prevs = make([]uint64, len(b.Messages))
 		b.Errs = make([]error, len(b.Messages))
 		delta, err := applyAcks(ctx, tx, b.Acks)
 		if err != nil {
@@ -29,7 +30,7 @@ func (s *Store) WriteBatch(ctx context.Context, b *store.Batch) error {
 		return adjustQueued(ctx, tx, delta)
 	})
 	if err != nil {
-		b.Seqs, b.Errs = nil, nil
+		b.Seqs, b.Prevs, b.Errs = nil, nil, nil
 		return fmt.Errorf("postgres: write batch: %w", err)
 	}
 	return nil
@@ -116,6 +117,10 @@ func insertMessages(ctx context.Context, tx pgx.Tx, b *store.Batch, delta map[st
 		return err
 	}
 	slices.Sort(seqs)
+	last, err := lastQueued(ctx, tx, b, admitted)
+	if err != nil {
+		return err
+	}
 	n := len(admitted)
 	var (
 		accts, senders   = make([]string, n), make([]*string, n)
@@ -126,6 +131,7 @@ func insertMessages(ctx context.Context, tx pgx.Tx, b *store.Batch, delta map[st
 	for j, i := range admitted {
 		m := b.Messages[i]
 		b.Seqs[i] = uint64(seqs[j])
+		b.Prevs[i], last[m.To] = last[m.To], b.Seqs[i]
 		accts[j], devs[j], recv[j], bodies[j] = m.To.Account, int64(m.To.Device), m.Received.Unix(), m.Body
 		if !m.From.IsZero() {
 			acct, dev := m.From.Account, int64(m.From.Device)
@@ -174,6 +180,32 @@ func queueRoom(ctx context.Context, tx pgx.Tx, b *store.Batch, delta map[store.A
 		room[a] = max(int64(b.QueueCap)-(queued+delta[a]), 0)
 	}
 	return room, res.Close()
+}
+
+// lastQueued returns the newest sequence number queued for each recipient
+// of the admitted messages (0: none). It runs after queueRoom has locked
+// their device rows, in statements of its own, so it sees every batch that
+// held those locks before, also one committed by another process.
+func lastQueued(ctx context.Context, tx pgx.Tx, b *store.Batch, admitted []int) (map[store.Address]uint64, error) {
+	last := map[store.Address]uint64{}
+	for _, i := range admitted {
+		last[b.Messages[i].To] = 0
+	}
+	addrs := sortedAddrs(last)
+	var pb pgx.Batch
+	for _, a := range addrs {
+		pb.Queue(`SELECT COALESCE(MAX(seq), 0) FROM messages WHERE account = $1 AND device = $2`, a.Account, int64(a.Device))
+	}
+	res := tx.SendBatch(ctx, &pb)
+	defer res.Close()
+	for _, a := range addrs {
+		var seq int64
+		if err := res.QueryRow().Scan(&seq); err != nil {
+			return nil, err
+		}
+		last[a] = uint64(seq)
+	}
+	return last, res.Close()
 }
 
 // Pending implements store.Queue.

@@ -148,6 +148,7 @@ func (s *Store) DeleteAccount(ctx context.Context, id string) error {
 		for a := range s.queued {
 			if a.Account == id {
 				delete(s.queued, a)
+				delete(s.last, a)
 			}
 		}
 	}()

@@ -31,21 +31,25 @@ func (s *Store) CommitBatch(ctx context.Context, b *store.Batch) (wait func() er
 	ctx = context.WithoutCancel(ctx)
 	s.queueMu.Lock()
 	defer s.queueMu.Unlock()
-	counts := map[store.Address]int64{}
+	counts, lasts := map[store.Address]int64{}, map[store.Address]uint64{}
 	t, err := s.commitTx(ctx, func(tx *sql.Tx) error {
 		b.Seqs = make([]uint64, len(b.Messages))
+		b.Prevs = make([]uint64, len(b.Messages))
 		b.Errs = make([]error, len(b.Messages))
 		if err := s.applyAcks(ctx, tx, b.Acks, counts); err != nil {
 			return err
 		}
-		return s.insertMessages(ctx, tx, b, counts)
+		return s.insertMessages(ctx, tx, b, counts, lasts)
 	}, func() uint64 { return slices.Max(append(b.Seqs, 0)) })
 	if err != nil {
-		b.Seqs, b.Errs = nil, nil
+		b.Seqs, b.Prevs, b.Errs = nil, nil, nil
 		return nil, fmt.Errorf("sqlite: write batch: %w", err)
 	}
 	for a, n := range counts {
 		s.queued[a] = n
+	}
+	for a, seq := range lasts {
+		s.last[a] = seq
 	}
 	return func() error {
 		if err := s.sync.wait(t); err != nil {
@@ -57,29 +61,46 @@ func (s *Store) CommitBatch(ctx context.Context, b *store.Batch) (wait func() er
 
 // The number of messages queued for each device is kept in memory
 // (s.queued, under s.queueMu), read from the messages table the first time
-// a device receives, and updated after every commit. All writes go through
+// a device receives, and updated after every commit; so is the newest
+// sequence number committed for it (s.last, for Batch.Prevs). All writes go through
 // this Store, so it stays exact, and enforcing the queue cap costs no
 // statement per device per batch. Every write to messages holds s.queueMu
 // from its transaction to the cache update after its commit.
 
 // queuedNow returns a's queue length as seen inside tx (including tx's own
-// changes so far), or ok false if there is no such device.
-func (s *Store) queuedNow(ctx context.Context, tx *sql.Tx, a store.Address, counts map[store.Address]int64) (n int64, ok bool, err error) {
+// changes so far), or ok false if there is no such device. Reading it from
+// the table, it also reads into lasts the newest sequence number queued for
+// a.
+func (s *Store) queuedNow(ctx context.Context, tx *sql.Tx, a store.Address, counts map[store.Address]int64, lasts map[store.Address]uint64) (n int64, ok bool, err error) {
 	if n, ok := counts[a]; ok {
 		return n, true, nil
 	}
 	if n, ok := s.queued[a]; ok {
 		return n, true, nil
 	}
-	err = tx.StmtContext(ctx, s.countQueued).QueryRowContext(ctx, a.Account, a.Device).Scan(&n)
+	var last int64
+	err = tx.StmtContext(ctx, s.countQueued).QueryRowContext(ctx, a.Account, a.Device).Scan(&n, &last)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, false, nil
 	}
 	if err != nil {
 		return 0, false, err
 	}
-	counts[a] = n
+	counts[a], lasts[a] = n, uint64(last)
 	return n, true, nil
+}
+
+// setPrevs fills b.Prevs for the accepted messages (in batch order) and
+// records in lasts the newest sequence number of each recipient.
+func (s *Store) setPrevs(b *store.Batch, accepted []int, lasts map[store.Address]uint64) {
+	for _, i := range accepted {
+		to := b.Messages[i].To
+		prev, ok := lasts[to]
+		if !ok {
+			prev = s.last[to]
+		}
+		b.Prevs[i], lasts[to] = prev, b.Seqs[i]
+	}
 }
 
 // deleteSizes are the sequence-number counts of the prepared DELETE
@@ -148,13 +169,13 @@ func (s *Store) applyAcks(ctx context.Context, tx *sql.Tx, acks []store.Ack, cou
 // statements; a run of messages is inserted with the largest that fit.
 var insertSizes = []int{64, 16, 4, 1}
 
-func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, b *store.Batch, counts map[store.Address]int64) error {
+func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, b *store.Batch, counts map[store.Address]int64, lasts map[store.Address]uint64) error {
 	if len(b.Messages) == 0 {
 		return nil
 	}
 	accepted := make([]int, 0, len(b.Messages))
 	for i, m := range b.Messages {
-		n, ok, err := s.queuedNow(ctx, tx, m.To, counts)
+		n, ok, err := s.queuedNow(ctx, tx, m.To, counts, lasts)
 		switch {
 		case err != nil:
 			return err
@@ -167,6 +188,7 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, b *store.Batch, 
 			counts[m.To] = n + 1
 		}
 	}
+	defer s.setPrevs(b, accepted, lasts) // once every accepted message has its Seq
 	args := make([]any, 0, min(len(accepted), insertSizes[0])*6)
 	stmts := map[int]*sql.Stmt{}
 	for len(accepted) > 0 {

@@ -45,6 +45,7 @@ type Store struct {
 
 	queueMu sync.Mutex              // held by every write to messages, through its cache update
 	queued  map[store.Address]int64 // messages queued per device (see queuedNow)
+	last    map[store.Address]uint64 // newest sequence number committed per device (see queuedNow)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -86,7 +87,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	cp.SetMaxOpenConns(1)
-	s := &Store{w: w, r: r, cp: cp, stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{}), queued: map[store.Address]int64{}}
+	s := &Store{w: w, r: r, cp: cp, stopCheckpoints: make(chan struct{}), checkpointsDone: make(chan struct{}), queued: map[store.Address]int64{}, last: map[store.Address]uint64{}}
 	if err := s.prepare(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
@@ -181,7 +182,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		dst **sql.Stmt
 		sql string
 	}{
-		{s.w, &s.countQueued, `SELECT (SELECT count(*) FROM messages WHERE account = ?1 AND device = ?2) FROM devices WHERE account = ?1 AND id = ?2`},
+		{s.w, &s.countQueued, `SELECT (SELECT count(*) FROM messages WHERE account = ?1 AND device = ?2), (SELECT COALESCE(MAX(seq), 0) FROM messages WHERE account = ?1 AND device = ?2) FROM devices WHERE account = ?1 AND id = ?2`},
 		{s.r, &s.pending, `SELECT seq, sender, sender_device, received, body FROM messages
 			WHERE account = ? AND device = ? AND seq > ? AND seq <= ? AND received > ? ORDER BY seq LIMIT ?`},
 	} {

@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConcurrentBundles", testConcurrentBundles},
 		{"QueueOrderAndAck", testQueueOrderAndAck},
 		{"QueueIsolation", testQueueIsolation},
+		{"QueuePrevs", testQueuePrevs},
 		{"QueueCap", testQueueCap},
 		{"QueueUnknownRecipient", testQueueUnknownRecipient},
 		{"Expiry", testExpiry},
@@ -474,6 +475,46 @@ func testQueueOrderAndAck(t *testing.T, s store.Store) {
 	left, _ := s.Pending(ctx(t), bob, 0, t0.Add(-time.Hour), 100)
 	if len(left) != 9 || left[0].Seq != b.Seqs[1] || left[1].Seq != b.Seqs[3] {
 		t.Fatalf("after ack: %d left, first seqs %d %d", len(left), left[0].Seq, left[1].Seq)
+	}
+}
+
+// testQueuePrevs: each message's Prevs entry covers every message queued
+// for its recipient before it (within the batch and before it) and is below
+// its own Seq; other devices' messages do not count.
+func testQueuePrevs(t *testing.T, s store.Store) {
+	newAccount(t, s, "alice")
+	newAccount(t, s, "bob")
+	newAccount(t, s, "carol")
+	alice := store.Address{Account: "alice", Device: 1}
+	bob := store.Address{Account: "bob", Device: 1}
+	carol := store.Address{Account: "carol", Device: 1}
+	msg := func(to store.Address) store.NewMessage {
+		return store.NewMessage{To: to, From: alice, Received: t0, Body: []byte("x")}
+	}
+	first := &store.Batch{QueueCap: 100, Messages: []store.NewMessage{msg(bob), msg(carol), msg(bob)}}
+	if err := s.WriteBatch(ctx(t), first); err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Prevs) != 3 || first.Prevs[0] != 0 || first.Prevs[1] != 0 || first.Prevs[2] != first.Seqs[0] {
+		t.Fatalf("first batch: seqs %v, prevs %v; want prevs [0 0 %d]", first.Seqs, first.Prevs, first.Seqs[0])
+	}
+	second := &store.Batch{QueueCap: 100, Messages: []store.NewMessage{msg(carol), msg(bob)}}
+	if err := s.WriteBatch(ctx(t), second); err != nil {
+		t.Fatal(err)
+	}
+	if second.Prevs[0] < first.Seqs[1] || second.Prevs[0] >= second.Seqs[0] ||
+		second.Prevs[1] < first.Seqs[2] || second.Prevs[1] >= second.Seqs[1] {
+		t.Fatalf("second batch: seqs %v, prevs %v; first batch's seqs %v", second.Seqs, second.Prevs, first.Seqs)
+	}
+	// After every message is acknowledged, what comes next is covered by
+	// anything below its own number.
+	ack := &store.Batch{QueueCap: 100, Acks: []store.Ack{{To: bob, Seqs: []uint64{first.Seqs[0], first.Seqs[2], second.Seqs[1]}}},
+		Messages: []store.NewMessage{msg(bob)}}
+	if err := s.WriteBatch(ctx(t), ack); err != nil {
+		t.Fatal(err)
+	}
+	if ack.Prevs[0] >= ack.Seqs[0] {
+		t.Fatalf("after acks: seq %d, prev %d", ack.Seqs[0], ack.Prevs[0])
 	}
 }
 
