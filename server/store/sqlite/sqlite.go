@@ -43,8 +43,8 @@ type Store struct {
 	sync     *walSync     // makes commits durable
 	walChore atomic.Int32 // WAL maintenance the writer owes (choreNone, …)
 
-	queueMu sync.Mutex              // held by every write to messages, through its cache update
-	queued  map[store.Address]int64 // messages queued per device (see queuedNow)
+	queueMu sync.Mutex               // held by every write to messages, through its cache update
+	queued  map[store.Address]int64  // messages queued per device (see queuedNow)
 	last    map[store.Address]uint64 // newest sequence number committed per device (see queuedNow)
 }
 
