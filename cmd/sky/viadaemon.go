@@ -144,8 +144,19 @@ func (d *daemon) runCLI(ctx context.Context, p cliParams) (*cliResult, *rpcError
 	var stdout, stderr strings.Builder
 	sub := &env{ctx: ctx, home: d.home, stdin: strings.NewReader(p.Stdin), stdout: &stdout, stderr: &stderr,
 		getenv: func(string) string { return "" }, shared: d.c}
-	status := report(commands[p.Args[0]](sub, p.Args[1:]), &stderr)
+	status := report(runGuarded(sub, p.Args), &stderr)
 	return &cliResult{Stdout: stdout.String(), Stderr: stderr.String(), Status: status}, nil
+}
+
+// runGuarded runs a command for a client of the daemon; a bug that panics
+// fails that command instead of taking the daemon down with it.
+func runGuarded(e *env, args []string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the daemon failed running %q (a bug; please report it): %v", args[0], r)
+		}
+	}()
+	return commands[args[0]](e, args[1:])
 }
 
 // release closes a client that open returned, unless it is the daemon's.
