@@ -207,7 +207,7 @@ func (d *daemon) serve(ctx context.Context, nc net.Conn) {
 		d.mu.Unlock()
 	}()
 	sc := bufio.NewScanner(nc)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	sc.Buffer(make([]byte, 64<<10), 8<<20) // room for a cli call carrying a 1 MiB stdin, JSON-escaped
 	for sc.Scan() {
 		var req rpcRequest
 		if err := json.Unmarshal(sc.Bytes(), &req); err != nil {
