@@ -257,8 +257,8 @@ func TestEvilGroupInjection(t *testing.T) {
 	if _, err := alice.c.SendGroup(gid, "sentinel 1"); err != nil {
 		t.Fatal(err)
 	}
-	if evs := quietUntil(t, bob, gid, "sentinel 1"); !dropped(evs, "not from an admin") {
-		t.Fatalf("bob did not drop carol's change: %v", evs)
+	if evs := quietUntil(t, bob, gid, "sentinel 1"); !dropped(evs, "not from an admin") || !dropped(evs, c+" claims to be an admin of this group") {
+		t.Fatalf("bob did not drop carol's change, or did not say it may be forged: %v", evs)
 	}
 
 	// Mallory makes her own copy of the group, as its admin: her changes,

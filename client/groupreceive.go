@@ -141,6 +141,19 @@ func (c *Client) applyGroupControl(tx *store.Tx, peer string, ct *content.Conten
 	return c.track(tx, peer, ct.Seq, 0, b)
 }
 
+// forgeryHint explains a refused change whose author claims to be an admin
+// of a group the user is in, which the user's copy does not show. A
+// newcomer takes the first copy of a group that reaches it (there is no
+// server to ask), so either that author or whoever the user joined from
+// may hold a forged copy; only the people can tell.
+func forgeryHint(r *group.Record, ch group.Change, author, self string, err error) string {
+	if !errors.Is(err, group.ErrNotAdmin) || !r.Member(self) || !ch.IsAdmin(author) || !ch.IsMember(self) {
+		return ""
+	}
+	return ". " + author + " claims to be an admin of this group, which your copy of it does not show: one of the two copies may be forged; " +
+		"compare the group's admins and members with " + author + " and with whoever added you"
+}
+
 // applyGroupUpdate judges a group's new state sent by peer (package
 // client/group says what is accepted); a refused change changes nothing and
 // shows nothing.
@@ -156,7 +169,7 @@ func (c *Client) applyGroupUpdate(tx *store.Tx, peer string, dev uint32, ct *con
 	switch {
 	case errors.Is(err, group.ErrDuplicate):
 	case err != nil:
-		b.drop(peer, "a group change was refused: "+err.Error())
+		b.drop(peer, "a group change was refused: "+err.Error()+forgeryHint(r, ch, peer, c.acct.ID, err))
 	default:
 		if err := c.afterChange(tx, r, next, out, peer, b); err != nil {
 			return err
