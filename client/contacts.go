@@ -106,15 +106,9 @@ func (c *Client) Requests() ([]Request, error) {
 			return err
 		}
 		for _, r := range rs {
-			ms, err := tx.Messages(r.ID, 0, 0)
+			n, err := waitingFrom(tx, r.ID, now)
 			if err != nil {
 				return err
-			}
-			n := 0
-			for _, m := range ms {
-				if !m.Outgoing && (m.ExpiresAt.IsZero() || m.ExpiresAt.After(now)) {
-					n++
-				}
 			}
 			out = append(out, Request{ID: r.ID, FirstAt: r.FirstAt, Messages: n})
 		}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/skymsg/sky/client/content"
 	"github.com/skymsg/sky/client/store"
@@ -92,15 +93,19 @@ func (c *Client) groupRoom(tx *store.Tx, id content.GroupID) (drop string, err e
 // requestFull reports whether the request conversation with peer already
 // holds the most messages from them a request may hold.
 func (c *Client) requestFull(tx *store.Tx, peer string) (bool, error) {
+	n, err := waitingFrom(tx, peer, c.now())
+	return n >= c.opts.MaxRequestMessages, err
+}
+
+// waitingFrom counts the messages from peer in their conversation that have
+// not expired by now.
+func waitingFrom(tx *store.Tx, peer string, now time.Time) (int, error) {
 	ms, err := tx.Messages(peer, 0, 0)
-	if err != nil {
-		return false, err
-	}
 	n := 0
 	for _, m := range ms {
-		if !m.Outgoing {
+		if !m.Outgoing && (m.ExpiresAt.IsZero() || m.ExpiresAt.After(now)) {
 			n++
 		}
 	}
-	return n >= c.opts.MaxRequestMessages, nil
+	return n, err
 }
