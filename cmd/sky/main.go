@@ -24,8 +24,7 @@
 // receive.subscribe (then "receive" notifications with
 // {subscription, message, line}: first the unread messages, then each new
 // one; a message delivered to a subscriber counts as read; and "event"
-// notifications {subscription, event, line} for receipts and other events)
-// and
+// notifications {subscription, event, line} for receipts and other events),
 // receive.unsubscribe {subscription}, and cli {args, stdin}. Messages have
 // the fields of "receive --json". While a daemon serves on HOME/sky.sock, sky
 // has it carry out id, send, receive, history, contacts, requests, group,

@@ -94,12 +94,26 @@ func latest(c *client.Client, m client.Message) client.Message {
 	return m
 }
 
-func cmdReceive(e *env, args []string) error {
+// receiveFlags are receive's options, the same whether sky or a daemon
+// receives.
+type receiveFlags struct {
+	follow, json bool
+	timeout      time.Duration
+}
+
+func parseReceive(args []string) (receiveFlags, error) {
+	var f receiveFlags
 	fs := flag.NewFlagSet("receive", flag.ContinueOnError)
-	follow := fs.Bool("follow", false, "")
-	timeout := fs.Duration("timeout", 5*time.Second, "")
-	asJSON := fs.Bool("json", false, "")
-	if _, err := parse(fs, args, 0, 0, "no arguments"); err != nil {
+	fs.BoolVar(&f.follow, "follow", false, "")
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "")
+	fs.BoolVar(&f.json, "json", false, "")
+	_, err := parse(fs, args, 0, 0, "no arguments")
+	return f, err
+}
+
+func cmdReceive(e *env, args []string) error {
+	f, err := parseReceive(args)
+	if err != nil {
 		return err
 	}
 	c, err := e.open()
@@ -110,7 +124,7 @@ func cmdReceive(e *env, args []string) error {
 	sub := c.Subscribe()
 	defer sub.Close()
 	// What is stored already is shown even when the server is unreachable.
-	p := &printer{e: e, c: c, json: *asJSON, shown: map[int64]bool{}}
+	p := &printer{e: e, c: c, json: f.json, shown: map[int64]bool{}}
 	if err := p.unread(); err != nil {
 		return err
 	}
@@ -122,11 +136,11 @@ func cmdReceive(e *env, args []string) error {
 	if err := p.unread(); err != nil { // what arrived while connecting
 		return err
 	}
-	idle := time.NewTimer(*timeout)
+	idle := time.NewTimer(f.timeout)
 	defer idle.Stop()
 	for {
 		var deadline <-chan time.Time
-		if !*follow {
+		if !f.follow {
 			deadline = idle.C
 		}
 		select {
@@ -143,7 +157,7 @@ func cmdReceive(e *env, args []string) error {
 				return err
 			}
 			if shown {
-				idle.Reset(*timeout)
+				idle.Reset(f.timeout)
 			}
 		}
 	}

@@ -7,17 +7,17 @@ package main
 // sent with the daemon's "cli" method, the daemon runs it on its unlocked
 // client exactly as sky would, and sky prints what it printed and exits
 // with its status. receive becomes a subscription, printed as receive
-// prints. No passphrase is asked for: whoever can reach the socket (mode
-// 0600) can already do all of this through the daemon's other methods.
-// Commands that need the passphrase (init, panic, account, daemon) are never
-// carried out by the daemon; they say the store is in use.
+// prints. No passphrase is asked for: the socket (mode 0600) admits only the
+// user, who unlocked the store when starting the daemon, and whose daemon
+// already sends and reads for whatever reaches it. Commands that need the
+// passphrase or could wipe or delete (init, panic, account, daemon) are
+// never carried out by the daemon; they say the store is in use.
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -39,7 +39,7 @@ const maxStdin = 1 << 20
 // errInUse is what a command the daemon does not carry out says while one
 // holds the store.
 var errInUse = errors.New("the Sky account is in use by another process (is \"sky daemon\" running? it carries out " +
-	"id, send, receive, history, contacts, requests, group, broadcast, verify and timer; stop it for the other commands)")
+	"receive and " + strings.Join(daemonCommands, ", ") + "; stop it for the other commands)")
 
 // daemonRunning reports whether a daemon answers on the home's socket.
 func (e *env) daemonRunning() bool {
@@ -171,11 +171,8 @@ func (e *env) release(c *client.Client) {
 // event as receive would). It reports false, having done nothing, when no
 // daemon answers.
 func (e *env) receiveViaDaemon(args []string) (bool, error) {
-	fs := flag.NewFlagSet("receive", flag.ContinueOnError)
-	follow := fs.Bool("follow", false, "")
-	timeout := fs.Duration("timeout", 5*time.Second, "")
-	asJSON := fs.Bool("json", false, "")
-	if _, err := parse(fs, args, 0, 0, "no arguments"); err != nil {
+	f, err := parseReceive(args)
+	if err != nil {
 		return true, err
 	}
 	nc, err := net.DialTimeout("unix", defaultSocket(e.home), time.Second)
@@ -196,9 +193,9 @@ func (e *env) receiveViaDaemon(args []string) (bool, error) {
 		return true, fmt.Errorf("the sky daemon on %s did not take the subscription: %w", defaultSocket(e.home), err)
 	}
 	r := bufio.NewReaderSize(nc, 64<<10)
-	idle := time.Now().Add(*timeout)
+	idle := time.Now().Add(f.timeout)
 	for {
-		if !*follow {
+		if !f.follow {
 			nc.SetReadDeadline(idle)
 		}
 		line, err := r.ReadBytes('\n')
@@ -224,17 +221,17 @@ func (e *env) receiveViaDaemon(args []string) (bool, error) {
 		switch {
 		case msg.Error != nil:
 			return true, fmt.Errorf("the sky daemon on %s refused the subscription: %s", defaultSocket(e.home), msg.Error.Message)
-		case msg.Method == "receive" && *asJSON:
+		case msg.Method == "receive" && f.json:
 			fmt.Fprintf(e.stdout, "%s\n", msg.Params.Message)
 		case msg.Method == "receive":
 			fmt.Fprintln(e.stdout, msg.Params.Line)
-		case msg.Method == "event" && *asJSON:
+		case msg.Method == "event" && f.json:
 			fmt.Fprintf(e.stdout, "%s\n", msg.Params.Event)
 		case msg.Method == "event":
 			fmt.Fprintf(e.stderr, "sky: %s\n", msg.Params.Line)
 		}
 		if msg.Method == "receive" {
-			idle = time.Now().Add(*timeout)
+			idle = time.Now().Add(f.timeout)
 		}
 	}
 }
