@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -92,38 +93,15 @@ func cmdDaemon(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	ln, err := listenUnix(*socket)
+	h, err := e.newHost(*socket)
 	if err != nil {
+		c.Close()
 		return err
 	}
-	defer os.Remove(*socket)
-	defer ln.Close()
-	d := &daemon{c: c, home: e.home, subs: map[int]*rpcConn{}}
-	go d.fanout(e.ctx)
-	stop := e.online(c)
-	defer stop()
+	defer h.close()
+	h.adopt(c)
 	fmt.Fprintf(e.stderr, "sky: daemon for %s listening on %s\n", c.ID(), *socket)
-	go func() {
-		<-e.ctx.Done()
-		ln.Close()
-	}()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if e.ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("the daemon's socket failed: %w", err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			d.serve(e.ctx, nc)
-		}()
-	}
+	return h.serve()
 }
 
 // listenUnix listens on path with mode 0600, replacing a stale socket.
@@ -175,6 +153,11 @@ func (l socketListener) Close() error {
 	return err
 }
 
+// errLockedHost is what a daemon answers while its host is locked.
+var errLockedHost = errors.New("the Sky account is locked; unlock it in the sky that holds it (sky web's page or sky tui)")
+
+// daemon answers JSON-RPC for one unlocked stretch of a host (host.go); with
+// no client, for a locked host, every call answers errLockedHost.
 type daemon struct {
 	c       *client.Client
 	home    string // for commands run with cli
@@ -269,6 +252,9 @@ func (d *daemon) call(ctx context.Context, rc *rpcConn, req *rpcRequest, mine *[
 		return &rpcError{rpcServerError, oneLine(err.Error())}
 	}
 	c := d.c
+	if c == nil {
+		return nil, &rpcError{rpcServerError, errLockedHost.Error()}
+	}
 	switch req.Method {
 	case "id":
 		return map[string]string{"id": c.ID()}, nil

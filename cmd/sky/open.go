@@ -14,9 +14,17 @@ import (
 // connectTimeout is how long a command waits for the server.
 const connectTimeout = 15 * time.Second
 
-func (e *env) noAccount() error {
-	return fmt.Errorf("there is no Sky account in %s; create one with: sky init --server URL --trust-root KEY --code CODE", e.home)
+func (e *env) noAccount() error { return noAccountError{e.home} }
+
+// noAccountError says there is no account in the home (none was made, or the
+// panic passphrase erased it); it matches client.ErrNoAccount.
+type noAccountError struct{ home string }
+
+func (n noAccountError) Error() string {
+	return fmt.Sprintf("there is no Sky account in %s; create one with: sky init --server URL --trust-root KEY --code CODE", n.home)
 }
+
+func (noAccountError) Unwrap() error { return client.ErrNoAccount }
 
 // testKDF, when set, is the Argon2id cost of the stores init makes. Only
 // the command's own tests set it (main_test.go), so that hundreds of unlocks
@@ -48,6 +56,15 @@ func (e *env) open() (*client.Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	return e.unlock(pass)
+}
+
+// unlock opens the account with pass. Every unlock goes through it (the
+// terminal prompt, sky web's page, sky tui's screen), so a wrong passphrase,
+// the wipe after N failures and the panic passphrase behave and take the
+// same time whichever asked; after a panic wipe it says there is no account,
+// exactly as on a fresh install.
+func (e *env) unlock(pass []byte) (*client.Client, error) {
 	c, err := client.Open(e.ctx, storeDir(e.home), pass, e.options())
 	var wrong *store.WrongPassphraseError
 	switch {
