@@ -14,9 +14,15 @@ import (
 
 // Prekeys. The client keeps PreKeyTarget one-time prekeys of each kind on
 // the server and tops them up when fewer than PreKeyLow are left. Keys are
-// stored before they are uploaded, and what has been uploaded is recorded
-// after the server confirmed it, so an upload interrupted by a crash is
-// simply repeated (the server replaces keys with the same ID).
+// stored before they are uploaded. One-time keys are recorded as uploaded
+// in the same transaction that picks them, before the request leaves, so a
+// one-time key is offered to the server at most once: the server hands each
+// one out once and deletes it, and a repeated upload after a lost answer
+// would put a key back that a sender already holds (issue 20). An upload
+// that never arrived only leaves keys on the device; the count the server
+// reports then stays low and fresh keys are made. The signed and
+// last-resort keys are recorded after the server confirmed them, and sent
+// again until then (they are not one-time).
 
 const maxPreKeyID = 0xFFFFFF // libsignal's prekey IDs are 24-bit
 
@@ -161,12 +167,12 @@ func prunePreKeys(tx *store.Tx, kind store.PreKeyKind, n int, keep ...uint32) er
 	return nil
 }
 
-// pendingUpload is one UploadPreKeys request's worth of keys not yet known
-// to be on the server.
+// pendingUpload is one UploadPreKeys request's worth of keys not yet
+// offered to the server. The one-time keys in it count as uploaded from now.
 func (c *Client) pendingUpload(limit int) (*wire.UploadPreKeys, prekeyState, error) {
 	up := &wire.UploadPreKeys{}
 	var ps prekeyState
-	err := c.view(func(tx *store.Tx) error {
+	err := c.update(func(tx *store.Tx) error {
 		var err error
 		if ps, err = loadPreKeyState(tx); err != nil {
 			return err
@@ -225,7 +231,13 @@ func (c *Client) pendingUpload(limit int) (*wire.UploadPreKeys, prekeyState, err
 				up.OneTimeKyber = append(up.OneTimeKyber, &wire.PreKey{Id: id, Key: k.KeyPair.Public.Bytes(), Signature: k.Signature[:]})
 			}
 		}
-		return nil
+		for _, k := range up.OneTimeEc {
+			ps.UploadedEC = max(ps.UploadedEC, k.GetId())
+		}
+		for _, k := range up.OneTimeKyber {
+			ps.UploadedKyber = max(ps.UploadedKyber, k.GetId())
+		}
+		return savePreKeyState(tx, ps)
 	})
 	return up, ps, err
 }
@@ -246,20 +258,15 @@ func (c *Client) uploadPending(ctx context.Context, cn *conn.Conn) (*wire.PreKey
 			return nil, err
 		}
 		counts = r.GetPrekeyCounts()
+		if up.SignedEc == nil {
+			continue
+		}
 		err = c.update(func(tx *store.Tx) error {
 			ps, err := loadPreKeyState(tx)
 			if err != nil {
 				return err
 			}
-			if up.SignedEc != nil {
-				ps.SignedUploaded = true
-			}
-			for _, k := range up.OneTimeEc {
-				ps.UploadedEC = max(ps.UploadedEC, k.GetId())
-			}
-			for _, k := range up.OneTimeKyber {
-				ps.UploadedKyber = max(ps.UploadedKyber, k.GetId())
-			}
+			ps.SignedUploaded = true
 			return savePreKeyState(tx, ps)
 		})
 		if err != nil {

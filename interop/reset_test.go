@@ -110,3 +110,43 @@ func TestSafetyNumbers(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionResetSameKyber is the scenario of issue 20: after a first
+// session, the responder publishes a fresh bundle without new_kyber (so it
+// names the Kyber prekey of the first session again), the initiator starts
+// over from it, and both directions work. It does so twice, once with and
+// once without a one-time prekey, so the Kyber prekey serves three sessions:
+// a peer that made it one-time and deleted it on first use, yet still named
+// it, fails here. The bundle must name only keys its owner still holds.
+func TestSessionResetSameKyber(t *testing.T) {
+	forEachPairing(t, func(t *testing.T, a, b *side) {
+		establish(t, a, b)
+		for round, oneTime := range []bool{true, false} {
+			fresh, err := b.Bundle(BundleOptions{OneTimePreKey: oneTime})
+			if err != nil {
+				t.Fatalf("%s: bundle: %v", b.Label, err)
+			}
+			if fresh.KyberPreKeyID != b.id.Bundle.KyberPreKeyID || fresh.SignedPreKeyID != b.id.Bundle.SignedPreKeyID {
+				t.Fatalf("%s: bundle without new_kyber/new_signed changed ids (kyber %d→%d, signed %d→%d)", b.Label, b.id.Bundle.KyberPreKeyID, fresh.KyberPreKeyID, b.id.Bundle.SignedPreKeyID, fresh.SignedPreKeyID)
+			}
+			if (fresh.PreKeyID != nil) != oneTime {
+				t.Fatalf("%s: bundle with one_time_pre_key=%v has pre_key_id %v", b.Label, oneTime, fresh.PreKeyID)
+			}
+			if err := a.ProcessBundle(b.addr(), fresh); err != nil {
+				t.Fatalf("round %d: %s: process_bundle of the fresh bundle: %v", round, a.Label, err)
+			}
+			restart := a.send(b, 2)
+			if restart[0].ct.Type != 3 {
+				t.Fatalf("round %d: %s: first message after the reset has type %d, want 3 (PreKey)", round, a.Label, restart[0].ct.Type)
+			}
+			b.receive(a, restart)
+			reply := b.send(a, 2)
+			if reply[0].ct.Type != 2 {
+				t.Fatalf("round %d: %s: reply on the new session has type %d, want 2", round, b.Label, reply[0].ct.Type)
+			}
+			a.receive(b, reply)
+			b.receive(a, a.send(b, 3))
+			a.receive(b, b.send(a, 3))
+		}
+	})
+}

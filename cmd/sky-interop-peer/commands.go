@@ -96,8 +96,14 @@ func (p *peer) newSigned() {
 	p.store.StoreSignedPreKey(p.signed)
 }
 
+// newKyber makes the Kyber prekey every bundle names until the next
+// new_kyber. It is a last-resort key: bundles go on naming it after a session
+// used it, so it must stay usable (the store records base keys to refuse a
+// replayed first message instead of deleting it), as libsignal's peer keeps
+// its Kyber key. A one-time key here would be deleted on first use and a
+// later bundle would name a key the peer no longer holds (issue 20).
 func (p *peer) newKyber() {
-	p.kyber = prekey.NewKyberPreKey(p.kyber.ID+1, p.ik, time.Now(), false)
+	p.kyber = prekey.NewKyberPreKey(p.kyber.ID+1, p.ik, time.Now(), true)
 	p.store.StoreKyberPreKey(p.kyber)
 }
 
