@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/skymsg/sky/client"
+	"github.com/skymsg/sky/ui/safetext"
 )
 
 const broadcastUsage = "broadcast expects create NAME ID..., list, delete NAME, or send NAME TEXT"
@@ -48,7 +49,7 @@ func cmdBroadcast(e *env, args []string) error {
 					}
 					continue
 				}
-				fmt.Fprintf(e.stdout, "%s: %s\n", l.Name, strings.Join(l.Members, " "))
+				fmt.Fprintf(e.stdout, "%s: %s\n", safetext.Line(l.Name), strings.Join(l.Members, " "))
 			}
 			return nil
 		})

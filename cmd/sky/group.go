@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/skymsg/sky/client"
+	"github.com/skymsg/sky/ui/safetext"
 )
 
 const groupUsage = "group expects create NAME ID..., add GROUP ID..., remove GROUP ID..., rename GROUP NAME, " +
@@ -211,7 +212,7 @@ func printGroup(w io.Writer, g client.Group, asJSON, full bool) error {
 	if len(tags) > 0 {
 		tag = " [" + strings.Join(tags, ", ") + "]"
 	}
-	fmt.Fprintf(w, "%s %s (%d members)%s\n", g.ID, g.Name, len(g.Members), tag)
+	fmt.Fprintf(w, "%s %s (%d members)%s\n", g.ID, safetext.Line(g.Name), len(g.Members), tag)
 	if full {
 		for _, m := range g.Members {
 			role := ""

@@ -44,6 +44,7 @@ import (
 	"syscall"
 
 	"github.com/skymsg/sky/client"
+	"github.com/skymsg/sky/ui/safetext"
 )
 
 const usage = `sky is the Sky client.
@@ -124,8 +125,10 @@ func report(err error, stderr io.Writer) int {
 	return 1
 }
 
+// oneLine is s on one line, inert: errors may quote what a peer or the
+// server chose.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return safetext.Line(strings.Join(strings.Fields(s), " "))
 }
 
 // env is what every command gets.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/skymsg/sky/client"
+	"github.com/skymsg/sky/ui/safetext"
 )
 
 func cmdSend(e *env, args []string) error {
@@ -259,10 +260,10 @@ func describeEvent(ev client.Event, self string) (obj map[string]any, line strin
 			"the server claims %s has a device %d, which %s never announced; nothing was sent to it (the server may be hostile)", e.Peer, e.Device, e.Peer)
 	case *client.FailedEvent:
 		return note(map[string]any{"type": "failed", "conversation": e.Conversation, "id": e.MessageID, "error": e.Err.Error()},
-			"message %s to %s failed: %v", e.MessageID, e.Conversation, e.Err)
+			"message %s to %s failed: %s", e.MessageID, e.Conversation, safetext.Line(e.Err.Error()))
 	case *client.DroppedEvent:
 		return note(map[string]any{"type": "dropped", "from": e.From, "reason": e.Reason},
-			"dropped a message (claimed sender %q): %s", e.From, e.Reason)
+			"dropped a message (claimed sender %q): %s", e.From, safetext.Line(e.Reason))
 	}
 	return nil, "", false
 }

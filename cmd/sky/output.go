@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/skymsg/sky/client"
+	"github.com/skymsg/sky/ui/safetext"
 )
 
 // jsonMessage is a message as --json prints it.
@@ -91,17 +92,20 @@ func humanLine(m client.Message, self string) string {
 }
 
 // human prints a message for a person: time, direction, sender, text.
-// self is the user's own Sky ID.
+// self is the user's own Sky ID. Everything a peer chose is printed inert
+// (package safetext): escapes shown, never run, and each line of the text
+// after the first marked as this message's, so no text can pose as a line
+// from someone else.
 func human(w io.Writer, m client.Message, self string) {
 	when := m.SentAt.Local().Format("2006-01-02 15:04:05")
-	who := m.From
+	who := safetext.Line(m.From)
 	switch {
 	case m.Group != "" && m.Outgoing:
 		who = fmt.Sprintf("me → group %q", m.GroupName)
 	case m.Group != "":
 		who = fmt.Sprintf("%s in group %q", m.From, m.GroupName)
 	case m.Outgoing:
-		who = "me → " + m.Conversation
+		who = "me → " + safetext.Line(m.Conversation)
 	}
 	var tags []string
 	if m.Request {
@@ -117,7 +121,7 @@ func human(w io.Writer, m client.Message, self string) {
 	if len(tags) > 0 {
 		tag = " [" + strings.Join(tags, ", ") + "]"
 	}
-	text := m.Text
+	text := safetext.Text(m.Text)
 	if m.Kind == client.KindTimer {
 		text = "* disappearing messages: " + formatTimer(m.Timer) + " *"
 	}

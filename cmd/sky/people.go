@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/skymsg/sky/client"
+	"github.com/skymsg/sky/ui/safetext"
 )
 
 func cmdContacts(e *env, args []string) error {
@@ -51,7 +52,7 @@ func cmdContacts(e *env, args []string) error {
 				if ct.Verified {
 					v = " (verified)"
 				}
-				fmt.Fprintf(e.stdout, "%s %s%s\n", ct.ID, ct.Name, v)
+				fmt.Fprintf(e.stdout, "%s %s%s\n", ct.ID, safetext.Line(ct.Name), v)
 			}
 			return nil
 		})
