@@ -47,6 +47,11 @@ type Options struct {
 	// one-time prekeys of a kind, the client uploads new ones up to
 	// PreKeyTarget. Defaults 20 and 100.
 	PreKeyLow, PreKeyTarget int
+	// PreKeyCheck is how often a connected client asks the server how many
+	// one-time prekeys it still holds, so that keys taken without messages
+	// following (a drain) are replaced soon; while the count keeps falling
+	// between checks it asks five times as often. Default 5 minutes.
+	PreKeyCheck time.Duration
 	// ReceiptDelay is the most a delivery or read receipt waits, at random,
 	// before it is sent, so that the server cannot match a receipt to the
 	// message it confirms by their timing. Default 5 s; negative: none.
@@ -80,6 +85,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PreKeyTarget <= o.PreKeyLow {
 		o.PreKeyTarget = max(100, o.PreKeyLow*2)
+	}
+	if o.PreKeyCheck <= 0 {
+		o.PreKeyCheck = 5 * time.Minute
 	}
 	if o.ReceiptDelay == 0 {
 		o.ReceiptDelay = DefaultReceiptDelay

@@ -276,19 +276,21 @@ func (c *Client) uploadPending(ctx context.Context, cn *conn.Conn) (*wire.PreKey
 }
 
 // maintainPreKeys rotates the signed and last-resort prekeys when due,
-// uploads pending keys and tops the server up to the target.
-func (c *Client) maintainPreKeys(ctx context.Context, cn *conn.Conn) error {
+// uploads pending keys and tops the server up to the target. It returns the
+// fewer of the server's two one-time counts before and after topping up.
+func (c *Client) maintainPreKeys(ctx context.Context, cn *conn.Conn) (seen, left int, err error) {
 	if err := c.update(func(tx *store.Tx) error { _, err := c.rotatePreKeys(tx, c.now()); return err }); err != nil {
-		return err
+		return 0, 0, err
 	}
 	if _, err := c.uploadPending(ctx, cn); err != nil {
-		return err
+		return 0, 0, err
 	}
 	r, err := cn.Call(ctx, &wire.Request{Op: &wire.Request_GetPrekeyCounts{GetPrekeyCounts: &wire.GetPreKeyCounts{}}})
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
 	counts := r.GetPrekeyCounts()
+	seen = int(min(counts.GetEc(), counts.GetKyber()))
 	low, target := uint32(c.opts.PreKeyLow), c.opts.PreKeyTarget
 	nEC, nKy := 0, 0
 	if counts.GetEc() < low {
@@ -298,13 +300,15 @@ func (c *Client) maintainPreKeys(ctx context.Context, cn *conn.Conn) error {
 		nKy = target - int(counts.GetKyber())
 	}
 	if nEC == 0 && nKy == 0 {
-		return nil
+		return seen, seen, nil
 	}
 	if err := c.update(func(tx *store.Tx) error { return c.generatePreKeys(tx, nEC, nKy) }); err != nil {
-		return err
+		return seen, seen, err
 	}
-	_, err = c.uploadPending(ctx, cn)
-	return err
+	if counts, err = c.uploadPending(ctx, cn); err != nil || counts == nil {
+		return seen, seen, err
+	}
+	return seen, int(min(counts.GetEc(), counts.GetKyber())), nil
 }
 
 // PreKeyCounts asks the server how many one-time prekeys of each kind it

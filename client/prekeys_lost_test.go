@@ -123,3 +123,29 @@ func TestPreKeyUploadAnswerLost(t *testing.T) {
 		}
 	}
 }
+
+// TestPreKeyTopUpAfterDrain (issue 10, item 4): someone takes a connected
+// client's one-time prekeys without sending anything, so no first message
+// tells the client its keys were used. It still tops up soon, from the
+// count it asks the server for every PreKeyCheck.
+func TestPreKeyTopUpAfterDrain(t *testing.T) {
+	s := startSkyd(t)
+	opts := testOptions(nil)
+	opts.PreKeyLow, opts.PreKeyTarget = 5, 8
+	opts.PreKeyCheck = 300 * time.Millisecond
+	bob := newUser(t, s, opts)
+	mallory := newUser(t, s, testOptions(nil))
+	b := bob.c.ID()
+	taken := map[string]bool{}
+	for _, id := range takeOneTime(t, mallory, b, 6) {
+		taken[id] = true
+	}
+	start := time.Now()
+	waitPreKeys(t, bob, 8)
+	t.Logf("topped up %v after the drain", time.Since(start).Round(time.Millisecond))
+	for _, id := range takeOneTime(t, bob, b, 2) {
+		if taken[id] {
+			t.Fatalf("one-time prekeys %s handed out twice", id)
+		}
+	}
+}

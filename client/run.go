@@ -181,14 +181,26 @@ func (c *Client) runConn(ctx context.Context) error {
 }
 
 // prekeyLoop keeps the server's one-time prekeys topped up: on connecting,
-// after first messages used some, and hourly.
+// after first messages used some, and every PreKeyCheck (a fifth of it
+// while the server's count keeps falling between checks: someone is
+// taking keys, perhaps without sending anything).
 func (c *Client) prekeyLoop(ctx context.Context, cn *conn.Conn) {
-	t := time.NewTicker(time.Hour)
+	t := time.NewTimer(c.opts.PreKeyCheck)
 	defer t.Stop()
+	left := -1 // keys the server held after the last check
 	for {
-		if err := c.maintainPreKeys(ctx, cn); err != nil && ctx.Err() == nil {
+		wait := c.opts.PreKeyCheck
+		seen, after, err := c.maintainPreKeys(ctx, cn)
+		if err != nil && ctx.Err() == nil {
 			c.opts.Logger.Warn("topping up prekeys failed", "err", err)
 		}
+		if err == nil {
+			if left >= 0 && seen < left {
+				wait /= 5
+			}
+			left = after
+		}
+		t.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
