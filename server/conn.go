@@ -1,9 +1,11 @@
 package server
 
 import (
+	"container/list"
 	"crypto/rand"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -67,6 +69,17 @@ type conn struct {
 	acct                           store.Account // IdentityKey dropped
 	acctChecked                    time.Time
 	anon                           *anonState // set when the Hello asked for an anonymous connection
+	open                           bool       // authenticated or anonymous: full-size frames allowed
+	charged                        int64      // bytes of rbuf and frag charged to the frame budget
+	frameStart                     time.Time  // when the frame being read began; zero between frames
+	deadline                       time.Time  // the socket's read deadline
+	deadlineSet                    bool
+
+	// Guarded by the server's admission lock: set while this connection
+	// is counted as unauthenticated.
+	unauth *list.Element
+	src    netip.Addr
+	since  time.Time
 
 	// Writer goroutine only.
 	cursor uint64 // highest sequence number pushed
@@ -103,14 +116,30 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.conns.Add(1) > int64(s.cfg.MaxConnections) {
+		// Make room by closing the oldest connection that has had its
+		// chance to authenticate and has not; refuse if there is none.
+		victim := s.adm.oldest(evictAfter)
+		if victim == nil {
+			s.conns.Add(-1)
+			s.m.connectionsRefused.Inc()
+			w.Header().Set("Retry-After", "10")
+			http.Error(w, "skyd is at its connection limit; retry later", http.StatusServiceUnavailable)
+			return
+		}
+		s.m.connectionsEvicted.Inc()
+		go victim.closeNow()
+	}
+	src := sourceKey(r.RemoteAddr)
+	if !s.adm.reserve(src) {
 		s.conns.Add(-1)
 		s.m.connectionsRefused.Inc()
 		w.Header().Set("Retry-After", "10")
-		http.Error(w, "skyd is at its connection limit; retry later", http.StatusServiceUnavailable)
+		http.Error(w, "too many connections from your address have not authenticated; authenticate the open ones or retry later", http.StatusTooManyRequests)
 		return
 	}
 	nc, rest, err := ws.Upgrade(w, r)
 	if err != nil {
+		s.adm.unreserve(src)
 		s.conns.Add(-1)
 		return // Upgrade has answered with an HTTP error
 	}
@@ -126,15 +155,17 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		c.rc = rawConn(nc)
 	}
 	if len(rest) > 0 {
-		c.rbuf = getReadBuf(len(rest))
-		c.rlen = copy(c.rbuf, rest)
+		c.rbuf = getReadBuf()
+		c.rlen = copy(c.rbuf, rest) // rest is what net/http had buffered: a few KiB
 	}
 	if !s.hub.add(c, &s.connWG) {
+		s.adm.unreserve(src)
 		s.conns.Add(-1)
 		nc.Write(ws.AppendClose(nil, ws.StatusGoingAway, "skyd is shutting down", nil))
 		nc.Close()
 		return
 	}
+	s.adm.track(c, src)
 	s.m.connectionsTotal.Inc()
 	s.m.active.Add(1)
 	t := time.AfterFunc(s.cfg.HandshakeTimeout, func() {
@@ -185,7 +216,11 @@ func (c *conn) address() store.Address {
 // fail queues a connection-level Error frame and a close frame, then closes
 // the connection once the client answers (or closeWait has passed).
 func (c *conn) fail(code wire.Code, msg string, status ws.StatusCode) {
-	f := &wire.Frame{Body: &wire.Frame_Error{Error: wire.NewError(code, msg)}}
+	c.failErr(wire.NewError(code, msg), status)
+}
+
+func (c *conn) failErr(e *wire.Error, status ws.StatusCode) {
+	f := &wire.Frame{Body: &wire.Frame_Error{Error: e}}
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
@@ -193,7 +228,7 @@ func (c *conn) fail(code wire.Code, msg string, status ws.StatusCode) {
 	}
 	c.ensureOutLocked()
 	c.out = appendProtoFrame(c.out, f)
-	c.startClosingLocked(status, code.String())
+	c.startClosingLocked(status, e.GetCode().String())
 	c.mu.Unlock()
 }
 
@@ -203,10 +238,14 @@ func (c *conn) fail(code wire.Code, msg string, status ws.StatusCode) {
 // client's data unread, would reset the connection and could destroy the
 // error frame on its way).
 func (c *conn) failBroken(code wire.Code, msg string, status ws.StatusCode) {
+	c.failBrokenErr(wire.NewError(code, msg), status)
+}
+
+func (c *conn) failBrokenErr(e *wire.Error, status ws.StatusCode) {
 	c.mu.Lock()
 	c.halfClose = true
 	c.mu.Unlock()
-	c.fail(code, msg, status)
+	c.failErr(e, status)
 }
 
 // startClosingLocked queues our close frame; nothing is queued after it.
@@ -258,6 +297,7 @@ func (c *conn) finishLocked() func() {
 	}
 	c.finished = true
 	return func() {
+		c.s.adm.release(c)
 		c.s.hub.remove(c)
 		c.s.m.active.Add(-1)
 		c.s.conns.Add(-1)

@@ -8,3 +8,6 @@ func ParkedConnections(s *Server) int {
 	}
 	return s.poller.Len()
 }
+
+// FrameBytesHeld returns the bytes charged to the frame budget now.
+func FrameBytesHeld(s *Server) int64 { return s.frames.used.Load() }

@@ -100,6 +100,8 @@ func (c *conn) becomeAuthed(a store.Address, acct store.Account) {
 	acct.IdentityKey = nil // not needed here; an idle connection keeps little
 	c.acct, c.acctChecked = acct, c.s.now()
 	c.challenge = nil
+	c.open = true
+	c.s.adm.release(c)
 	c.mu.Lock()
 	if c.authTimer != nil {
 		c.authTimer.Stop()

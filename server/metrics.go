@@ -6,6 +6,7 @@ import "github.com/skymsg/sky/server/metrics"
 // account, a device, an address or a size.
 type serverMetrics struct {
 	connectionsTotal, connectionsRefused       *metrics.Counter
+	connectionsEvicted, overBudget             *metrics.Counter
 	active                                     *metrics.Gauge
 	authOK, authFailed, registered             *metrics.Counter
 	stored, rejected, pushed, acked, expired   *metrics.Counter
@@ -20,6 +21,8 @@ func newServerMetrics(r *metrics.Registry) *serverMetrics {
 	return &serverMetrics{
 		connectionsTotal:   r.Counter("skyd_connections_total", "WebSocket connections accepted."),
 		connectionsRefused: r.Counter("skyd_connections_refused_total", "Connections refused at the connection limit."),
+		connectionsEvicted: r.Counter("skyd_connections_evicted_total", "Unauthenticated connections closed to make room at the connection limit."),
+		overBudget:         r.Counter("skyd_frames_over_budget_total", "Connections closed because the server-wide budget for frames being received was spent."),
 		active:             r.Gauge("skyd_connections_open", "WebSocket connections open now."),
 		authOK:             r.Counter("skyd_authentications_total", "Device authentications.", "result", "ok"),
 		authFailed:         r.Counter("skyd_authentications_total", "Device authentications.", "result", "failed"),

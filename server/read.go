@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"time"
@@ -12,22 +13,17 @@ import (
 
 const (
 	// readBufSize is the pooled read buffer: many pipelined requests fit
-	// in one read. Bigger frames get a buffer of their own.
+	// in one read. A bigger frame grows a buffer of its own as its bytes
+	// arrive, charged to the server's frame budget.
 	readBufSize = 16 << 10
-	// frameTimeout bounds how long a client may take to finish a frame it
-	// has started sending.
-	frameTimeout = 30 * time.Second
+	// DefaultFrameTimeout bounds how long a client may take to finish a
+	// frame, from its first byte.
+	DefaultFrameTimeout = 30 * time.Second
 )
 
 var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
 
-// getReadBuf returns a buffer of at least n bytes.
-func getReadBuf(n int) []byte {
-	if n > readBufSize {
-		return make([]byte, n)
-	}
-	return *readBufs.Get().(*[]byte)
-}
+func getReadBuf() []byte { return *readBufs.Get().(*[]byte) }
 
 func putReadBuf(b []byte) {
 	if cap(b) == readBufSize {
@@ -52,38 +48,36 @@ func (c *conn) Wake() {
 // readLoop reads and handles frames until the connection closes or parks.
 func (c *conn) readLoop() {
 	parkable := c.rc != nil && c.s.cfg.IdleAfter > 0
-	deadline := false
 	for {
 		need, ok := c.parse()
 		if !ok {
 			c.stopReading(false)
 			return
 		}
-		if c.rbuf == nil {
-			c.rbuf = getReadBuf(need)
-		} else if need > len(c.rbuf) {
-			nb := make([]byte, need)
-			copy(nb, c.rbuf[:c.rlen])
-			putReadBuf(c.rbuf)
-			c.rbuf = nb
+		if !c.sizeReadBuf(need) {
+			c.stopReading(false)
+			return
 		}
 		switch {
-		case c.rlen > 0:
-			c.nc.SetReadDeadline(time.Now().Add(frameTimeout))
-			deadline = true
+		case c.rlen > 0 || c.fragging:
+			// A frame (or fragmented message) has begun: it must be
+			// complete within the frame timeout of its first byte, however
+			// slowly its bytes come.
+			if c.frameStart.IsZero() {
+				c.frameStart = time.Now()
+			}
+			c.setDeadline(c.frameStart.Add(c.s.cfg.FrameTimeout))
 		case parkable:
-			c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleAfter))
-			deadline = true
-		case deadline:
-			c.nc.SetReadDeadline(time.Time{})
-			deadline = false
+			c.setDeadline(time.Now().Add(c.s.cfg.IdleAfter))
+		default:
+			c.setDeadline(time.Time{})
 		}
 		n, err := c.nc.Read(c.rbuf[c.rlen:])
 		c.rlen += n
 		if err == nil || n > 0 {
 			continue
 		}
-		if errors.Is(err, os.ErrDeadlineExceeded) && c.rlen == 0 && parkable {
+		if errors.Is(err, os.ErrDeadlineExceeded) && c.rlen == 0 && !c.fragging && parkable {
 			if c.park() {
 				return
 			}
@@ -95,6 +89,61 @@ func (c *conn) readLoop() {
 	}
 }
 
+// setDeadline sets the socket's read deadline unless it is set already.
+func (c *conn) setDeadline(t time.Time) {
+	if t.Equal(c.deadline) && (!t.IsZero() || c.deadlineSet) {
+		return
+	}
+	c.nc.SetReadDeadline(t)
+	c.deadline, c.deadlineSet = t, true
+}
+
+// sizeReadBuf makes sure there is room to read into: a pooled buffer, grown
+// (doubling, at most to need) only once it is full, so a frame's buffer is
+// never more than twice the bytes that have actually arrived, and shrunk
+// back once no big frame is waiting. False if the frame budget is spent
+// (the connection is then told so and closed).
+func (c *conn) sizeReadBuf(need int) bool {
+	switch {
+	case c.rbuf == nil:
+		c.rbuf = getReadBuf()
+	case len(c.rbuf) > readBufSize && need <= readBufSize && c.rlen <= readBufSize:
+		nb := getReadBuf()
+		c.rlen = copy(nb, c.rbuf[:c.rlen])
+		c.rbuf = nb
+		c.setCharge(int64(cap(c.frag)))
+	case c.rlen == len(c.rbuf) && need > len(c.rbuf):
+		size := min(need, 2*len(c.rbuf))
+		if !c.setCharge(int64(size-readBufSize) + int64(cap(c.frag))) {
+			c.overBudget()
+			return false
+		}
+		nb := make([]byte, size)
+		copy(nb, c.rbuf[:c.rlen])
+		putReadBuf(c.rbuf)
+		c.rbuf = nb
+	}
+	return true
+}
+
+// setCharge charges the frame budget want bytes in all for this
+// connection's buffers; false, and nothing changed, if it is spent.
+func (c *conn) setCharge(want int64) bool {
+	if !c.s.frames.take(want-c.charged, c.anon != nil) {
+		return false
+	}
+	c.charged = want
+	return true
+}
+
+// overBudget refuses a frame the frame budget has no room for.
+func (c *conn) overBudget() {
+	c.s.m.overBudget.Inc()
+	e := wire.NewError(wire.Code_UNAVAILABLE, "the server is receiving too many large frames at once; retry shortly")
+	e.RetryAfterMs = 1000
+	c.failBrokenErr(e, ws.StatusTryAgainLater)
+}
+
 // park gives back the read buffer and arms the poller; false if the
 // connection must keep reading instead. On true the caller's goroutine
 // must end without touching the connection.
@@ -104,8 +153,7 @@ func (c *conn) park() bool {
 	if c.closed {
 		return false
 	}
-	putReadBuf(c.rbuf)
-	c.rbuf, c.rlen = nil, 0
+	c.dropReadBufs()
 	if err := c.s.poller.Arm(&c.reg, c.rc, c); err != nil {
 		return false
 	}
@@ -113,13 +161,20 @@ func (c *conn) park() bool {
 	return true
 }
 
+// dropReadBufs gives back the read buffers and their charge.
+func (c *conn) dropReadBufs() {
+	putReadBuf(c.rbuf)
+	c.rbuf, c.rlen, c.frag, c.fragging = nil, 0, nil, false
+	c.frameStart = time.Time{}
+	c.setCharge(0)
+}
+
 // stopReading ends the reading goroutine (closing the socket if drop).
 func (c *conn) stopReading(drop bool) {
 	if drop {
 		c.closeNow()
 	}
-	putReadBuf(c.rbuf)
-	c.rbuf, c.rlen, c.frag = nil, 0, nil
+	c.dropReadBufs()
 	c.mu.Lock()
 	c.reading = false
 	done := c.finishLocked()
@@ -136,11 +191,11 @@ func (c *conn) parse() (need int, ok bool) {
 	need = readBufSize
 	for pos < c.rlen {
 		b := c.rbuf[pos:c.rlen]
-		h, n, err := ws.ParseHeader(b, wire.MaxClientFrameBytes)
+		h, n, err := ws.ParseHeader(b, int64(c.frameLimit()))
 		if err != nil {
 			c.s.m.badFrames.Inc()
 			if errors.Is(err, ws.ErrTooBig) {
-				c.failBroken(wire.Code_TOO_LARGE, "frame over the size limit; keep frames under Limits.max_frame_bytes", ws.StatusMessageTooBig)
+				c.failBroken(wire.Code_TOO_LARGE, c.tooLarge(), ws.StatusMessageTooBig)
 			} else {
 				c.failBroken(wire.Code_BAD_REQUEST, "invalid WebSocket framing", ws.StatusProtocolError)
 			}
@@ -162,6 +217,11 @@ func (c *conn) parse() (need int, ok bool) {
 		payload := b[n:total]
 		ws.MaskBytes(h.Mask, 0, payload)
 		pos += total
+		if !c.fragging && (h.Fin || h.Op.IsControl()) {
+			// The next frame's clock starts with its first byte; a
+			// fragmented message keeps its first fragment's.
+			c.frameStart = time.Time{}
+		}
 		if !c.frame(h, payload) {
 			return 0, false
 		}
@@ -219,27 +279,64 @@ func (c *conn) frame(h ws.Header, p []byte) bool {
 			return c.message(p)
 		}
 		c.fragging = true
-		c.frag = append(c.frag[:0], p...)
-		return true
+		return c.appendFrag(p)
 	default: // continuation
 		if !c.fragging {
 			c.fail(wire.Code_BAD_REQUEST, "a continuation frame outside a fragmented message", ws.StatusProtocolError)
 			return true
 		}
-		if len(c.frag)+len(p) > wire.MaxClientFrameBytes {
-			c.s.m.badFrames.Inc()
-			c.fail(wire.Code_TOO_LARGE, "message over the size limit; keep frames under Limits.max_frame_bytes", ws.StatusMessageTooBig)
-			c.frag, c.fragging = nil, false
-			return true
+		if !c.appendFrag(p) {
+			return false
 		}
-		c.frag = append(c.frag, p...)
 		if !h.Fin {
 			return true
 		}
 		msg := c.frag
 		c.frag, c.fragging = nil, false
-		return c.message(msg)
+		c.frameStart = time.Time{}
+		ok := c.message(msg)
+		c.setCharge(c.charged - int64(cap(msg)))
+		return ok
 	}
+}
+
+// frameLimit is the largest frame (or fragmented message) this connection
+// may send now: small until it has authenticated or gone anonymous.
+func (c *conn) frameLimit() int {
+	if c.open {
+		return wire.MaxClientFrameBytes
+	}
+	return preAuthFrameBytes
+}
+
+func (c *conn) tooLarge() string {
+	if c.open {
+		return fmt.Sprintf("message over the %d-byte size limit; keep frames under Limits.max_frame_bytes", wire.MaxClientFrameBytes)
+	}
+	return fmt.Sprintf("frame over the %d-byte limit before authentication: Hello, Authenticate and Register are small", preAuthFrameBytes)
+}
+
+// appendFrag adds p to the fragmented message being assembled, within the
+// frame limit and the frame budget; false if the connection reads no more.
+func (c *conn) appendFrag(p []byte) bool {
+	n := len(c.frag) + len(p)
+	if n > c.frameLimit() {
+		c.s.m.badFrames.Inc()
+		c.failBroken(wire.Code_TOO_LARGE, c.tooLarge(), ws.StatusMessageTooBig)
+		return false
+	}
+	if n > cap(c.frag) {
+		size := min(max(n, 2*cap(c.frag), 512), c.frameLimit())
+		if !c.setCharge(c.charged + int64(size-cap(c.frag))) {
+			c.overBudget()
+			return false
+		}
+		nb := make([]byte, len(c.frag), size)
+		copy(nb, c.frag)
+		c.frag = nb
+	}
+	c.frag = append(c.frag, p...)
+	return true
 }
 
 // queueControl queues a control frame (a pong). At most one pong waits to

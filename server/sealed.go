@@ -193,6 +193,7 @@ type anonState struct {
 // server's connection slots.
 func (c *conn) goAnonymous() {
 	c.anon = &anonState{limiter: c.s.cfg.SealedRate.limiter()}
+	c.open = true
 	t := time.AfterFunc(c.s.cfg.AnonymousLifetime, func() {
 		c.fail(wire.Code_UNAVAILABLE, "an anonymous connection lasts at most "+c.s.cfg.AnonymousLifetime.String()+"; open a new one to send more", ws.StatusGoingAway)
 	})

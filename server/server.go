@@ -84,8 +84,22 @@ type Config struct {
 	// default 24h.
 	SenderCertLifetime time.Duration
 	// AnonymousLifetime is the longest an anonymous connection stays
-	// open; default 2 minutes.
+	// open; default 30 seconds (a client opens one per outbox pass).
 	AnonymousLifetime time.Duration
+	// FrameTimeout is how long a client may take to send one frame (or
+	// fragmented message), from its first byte; default 30s.
+	FrameTimeout time.Duration
+	// FrameMemory bounds, server-wide, the bytes held for frames being
+	// received beyond each reading connection's pooled 16 KiB buffer;
+	// anonymous connections may hold a quarter of it. A frame that does
+	// not fit closes its connection with "try again later". Default 128 MiB.
+	FrameMemory int64
+	// MaxUnauthenticatedPerAddress bounds the connections from one source
+	// address (IPv6: one /64) that have not authenticated, anonymous ones
+	// included. Default 1024; negative: no limit (behind a reverse proxy
+	// every connection comes from the proxy's address). The counts are
+	// kept in memory only, never logged or stored.
+	MaxUnauthenticatedPerAddress int
 	// TimeGranularity is what stored times are rounded down to: a queued
 	// message's receive time, so an undelivered message is deleted between
 	// MessageTTL − TimeGranularity and MessageTTL after it arrived. Default
@@ -148,7 +162,14 @@ func (c *Config) setDefaults() error {
 	defRate(&c.RecipientRate, Rate{Per: 100, Burst: 1000})
 	defRate(&c.RequestRate, Rate{Per: 0.1, Burst: 50})
 	def(&c.SenderCertLifetime, DefaultSenderCertLifetime)
-	def(&c.AnonymousLifetime, 2*time.Minute)
+	def(&c.AnonymousLifetime, 30*time.Second)
+	def(&c.FrameTimeout, DefaultFrameTimeout)
+	if c.FrameMemory <= 0 {
+		c.FrameMemory = DefaultFrameMemory
+	}
+	if c.MaxUnauthenticatedPerAddress == 0 {
+		c.MaxUnauthenticatedPerAddress = DefaultMaxUnauthenticatedPerAddress
+	}
 	def(&c.TimeGranularity, DefaultTimeGranularity)
 	c.TimeGranularity = max(min(c.TimeGranularity, c.MessageTTL/24), time.Second).Truncate(time.Second)
 	return nil
@@ -165,6 +186,8 @@ type Server struct {
 	hub    *hub
 	batch  *batcher
 	poller *netpoll.Poller // nil where unsupported or Config.IdleAfter < 0
+	adm    *admission
+	frames *frameBudget
 
 	cluster       Cluster // nil on a node of its own
 	sendLimit     limiter
@@ -203,6 +226,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		log:     cfg.Logger,
 		m:       newServerMetrics(cfg.Metrics),
 		hub:     newHub(),
+		adm:     newAdmission(cfg.MaxUnauthenticatedPerAddress),
+		frames:  newFrameBudget(cfg.FrameMemory),
 		cluster: cfg.Cluster,
 	}
 	s.sendLimit = s.newLimiter("send", cfg.SendRate)

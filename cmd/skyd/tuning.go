@@ -17,6 +17,8 @@ import (
 // tuningFlags are the operator's knobs for limits, memory and profiling.
 type tuningFlags struct {
 	sendRate, requestRate, registerRate rateFlag
+	unauthPerAddress                    int
+	frameMemory                         string
 	pprof                               bool
 	gcPercent                           int
 	memoryLimit                         string
@@ -26,6 +28,9 @@ func (t *tuningFlags) register(fs *flag.FlagSet) {
 	fs.Var(&t.sendRate, "send-rate", "messages per second per account, and burst, as RATE/BURST (default 100/1000)")
 	fs.Var(&t.requestRate, "request-rate", "requests per second per connection, and burst, as RATE/BURST (default 200/400)")
 	fs.Var(&t.registerRate, "register-rate", "registrations per second on this server, and burst, as RATE/BURST (default 5/20)")
+	fs.IntVar(&t.unauthPerAddress, "max-unauthenticated-per-address", server.DefaultMaxUnauthenticatedPerAddress,
+		"most connections from one source address (IPv6: one /64) that have not authenticated, anonymous ones included; 0: no limit (behind a reverse proxy every connection has the proxy's address). Counted in memory only, never logged")
+	fs.StringVar(&t.frameMemory, "frame-memory", "128MiB", "memory, server-wide, for frames being received beyond each connection's 16 KiB buffer (anonymous connections: a quarter); a frame that does not fit is refused with \"try again later\"")
 	fs.BoolVar(&t.pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the metrics address (keep it on loopback)")
 	fs.IntVar(&t.gcPercent, "gc-percent", defaultGCPercent, "Go garbage collector target (GOGC): heap growth, in percent of live data, between collections; lower saves memory, higher saves CPU")
 	fs.StringVar(&t.memoryLimit, "memory-limit", "", "soft limit of the Go runtime's memory, e.g. 4GiB (GOMEMLIMIT): the collector works harder near it (default: none, or $GOMEMLIMIT)")
@@ -42,6 +47,19 @@ const defaultGCPercent = 200
 // apply sets the limits on cfg and the collector settings on the runtime.
 func (t *tuningFlags) apply(cfg *server.Config, fs *flag.FlagSet) error {
 	cfg.SendRate, cfg.ConnRate, cfg.RegisterRate = server.Rate(t.sendRate), server.Rate(t.requestRate), server.Rate(t.registerRate)
+	switch {
+	case t.unauthPerAddress < 0:
+		return fmt.Errorf("--max-unauthenticated-per-address %d: give a count, or 0 for no limit", t.unauthPerAddress)
+	case t.unauthPerAddress == 0:
+		cfg.MaxUnauthenticatedPerAddress = -1
+	default:
+		cfg.MaxUnauthenticatedPerAddress = t.unauthPerAddress
+	}
+	fm, err := parseBytes(t.frameMemory)
+	if err != nil || fm < 1<<20 {
+		return fmt.Errorf("--frame-memory %q: give a size of at least 1MiB, e.g. 128MiB", t.frameMemory)
+	}
+	cfg.FrameMemory = fm
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if set["gc-percent"] || os.Getenv("GOGC") == "" {

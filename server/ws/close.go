@@ -20,6 +20,7 @@ const (
 	StatusPolicyViolation StatusCode = 1008
 	StatusMessageTooBig   StatusCode = 1009
 	StatusInternalError   StatusCode = 1011
+	StatusTryAgainLater   StatusCode = 1013
 )
 
 // AppendClose appends a close frame carrying code and reason (cut to fit a
