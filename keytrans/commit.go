@@ -14,8 +14,8 @@ const OpeningSize = 16
 // from the opening, the binding from HMAC-SHA-256's collision resistance.
 var commitKey = sha256.Sum256([]byte("Sky key transparency commitment v1"))
 
-// Commit returns a commitment to value under label (the account ID) and
-// its random opening. Without the opening the commitment says nothing about
+// Commit returns a commitment to value under label (the entry's key, the
+// VRF output that stands for the account ID) and its random opening. Without the opening the commitment says nothing about
 // the value.
 func Commit(label, value []byte) (c [32]byte, opening [OpeningSize]byte) {
 	if _, err := rand.Read(opening[:]); err != nil {

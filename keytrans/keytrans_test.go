@@ -44,7 +44,7 @@ func (f *fixture) publish(set map[string][]byte) {
 	var leaves []prefix.Leaf
 	for acct, v := range set {
 		key, _ := Index(f.vrfKey, acct)
-		c, o := Commit([]byte(acct), v)
+		c, o := Commit(key[:], v)
 		f.versions[acct]++
 		f.values[acct], f.openings[acct] = v, o
 		leaves = append(leaves, prefix.Leaf{Key: key, Version: f.versions[acct], Commitment: c})
@@ -437,4 +437,46 @@ func TestDecodersRefuse(t *testing.T) {
 	if _, err := DecodeEpoch(huge); err == nil {
 		t.Error("epoch claiming 4 billion updates decoded")
 	}
+}
+
+func TestDirectoryHistory(t *testing.T) {
+	f := standardFixture(t)
+	f.dir.Retain = 2
+	// Bob at the second head, then again after his key changes.
+	for e := range 3 {
+		f.publish(map[string][]byte{"acct0-1": identityKey(300 + e)})
+	}
+	n := f.dir.Head().Size
+	p, err := f.dir.GetAt(n-1, mustKey(f, "acct0-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := f.heads[n-2].Head
+	leaf, err := prefix.Verify(old.PrefixRoot, mustKey(f, "acct0-1"), p)
+	if err != nil || leaf == nil || leaf.Version != f.versions["acct0-1"]-1 {
+		t.Fatalf("lookup at the previous head: %+v, %v", leaf, err)
+	}
+	if _, err := f.dir.GetAt(n-2, mustKey(f, "acct0-1")); !errors.Is(err, ErrNoSuchHead) {
+		t.Fatalf("a head beyond Retain answered: %v", err)
+	}
+	if _, err := f.dir.GetAt(n+1, mustKey(f, "acct0-1")); !errors.Is(err, ErrNoSuchHead) {
+		t.Fatalf("a future head answered: %v", err)
+	}
+	// Prepare changes nothing until the epoch is replayed.
+	before := f.dir.Head()
+	e, h := f.dir.Prepare(5000, []prefix.Leaf{{Key: mustKey(f, "zed"), Version: 1}})
+	if f.dir.Head() != before {
+		t.Fatal("Prepare changed the directory")
+	}
+	if err := f.dir.Replay(e); err != nil || f.dir.Head() != h {
+		t.Fatalf("replaying the prepared epoch: %v", err)
+	}
+	if err := f.dir.Replay(e); err == nil {
+		t.Fatal("an epoch replayed twice")
+	}
+}
+
+func mustKey(f *fixture, acct string) prefix.Key {
+	k, _ := Index(f.vrfKey, acct)
+	return k
 }

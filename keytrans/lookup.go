@@ -59,7 +59,7 @@ func VerifyLookup(c *DirectoryCertificate, h *Head, account string, l *Lookup) (
 		}
 		return nil, nil
 	}
-	if !OpensTo(leaf.Commitment, l.Opening, []byte(account), l.Value) {
+	if !OpensTo(leaf.Commitment, l.Opening, key[:], l.Value) {
 		return nil, errors.Join(ErrLookup, errors.New("the value is not the one committed to"))
 	}
 	return &Entry{Version: leaf.Version, Value: l.Value}, nil

@@ -50,3 +50,16 @@ func (f *Frontier) Root() Hash {
 	}
 	return h
 }
+
+// Frontier returns the frontier of the tree's first n leaves (n ≤ Size).
+func (t *Tree) Frontier(n uint64) *Frontier {
+	f := &Frontier{size: n}
+	var lo uint64
+	for lvl := bits.Len64(n) - 1; lvl >= 0; lvl-- {
+		if n&(1<<lvl) != 0 {
+			f.nodes = append(f.nodes, t.levels[lvl][lo>>lvl])
+			lo += 1 << lvl
+		}
+	}
+	return f
+}

@@ -65,6 +65,9 @@ func TestRootsAndProofs(t *testing.T) {
 	for n := uint64(1); n <= max; n++ {
 		f.Append(leaves[n-1])
 		root := mth(leaves[:n])
+		if tf := tree.Frontier(n); tf.Root() != root || tf.Size() != n {
+			t.Fatalf("size %d: the tree's frontier has another root", n)
+		}
 		if tree.Root(n) != root || f.Root() != root {
 			t.Fatalf("size %d: roots disagree with the reference", n)
 		}

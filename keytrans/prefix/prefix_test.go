@@ -91,6 +91,27 @@ func TestTreeMatchesReferenceAndUpdate(t *testing.T) {
 	}
 }
 
+func TestSnapshots(t *testing.T) {
+	tree := &Tree{}
+	for i := range 100 {
+		tree.Set(leaf(i, 1))
+	}
+	snap := *tree
+	root := snap.Root()
+	for i := range 200 {
+		tree.Set(leaf(i, 2))
+	}
+	if snap.Root() != root || snap.Len() != 100 {
+		t.Fatal("a snapshot changed when the tree did")
+	}
+	for i := range 100 {
+		got, err := Verify(root, key(i), snap.Get(key(i)))
+		if err != nil || got == nil || got.Version != 1 {
+			t.Fatalf("snapshot lookup %d: %v, %v", i, got, err)
+		}
+	}
+}
+
 func TestEmptyTree(t *testing.T) {
 	tree := &Tree{}
 	p := tree.Get(key(1))

@@ -1,7 +1,10 @@
 package prefix
 
 // A Tree is the whole prefix tree in memory, as the directory keeps it.
-// It is not safe for concurrent use.
+// Set never changes a node: it copies the path it changes, so a copy of a
+// Tree (a plain assignment) is a snapshot that later Sets leave intact and
+// that may be read concurrently with them. One Tree value must not be Set
+// from two goroutines at once.
 type Tree struct {
 	root *node
 	n    int
@@ -69,19 +72,18 @@ func insert(n *node, l *Leaf, depth int) *node {
 		return nn
 	}
 	if n.leaf != nil {
-		if n.leaf.Key == l.Key {
-			n.leaf = l
-			n.rehash()
-			return n
-		}
 		nn := &node{leaf: l}
 		nn.rehash()
+		if n.leaf.Key == l.Key {
+			return nn
+		}
 		return join(n, nn, depth)
 	}
+	c := *n
 	b := bit(&l.Key, depth)
-	n.child[b] = insert(n.child[b], l, depth+1)
-	n.rehash()
-	return n
+	c.child[b] = insert(n.child[b], l, depth+1)
+	c.rehash()
+	return &c
 }
 
 // join makes the subtree at depth holding two leaves with different keys.
