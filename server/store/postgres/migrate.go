@@ -68,6 +68,21 @@ CREATE INDEX messages_received ON messages (received);
 	// 2: sealed delivery: each account's delivery-token verifier (NULL:
 	// only message requests reach it).
 	`ALTER TABLE accounts ADD COLUMN delivery_verifier BYTEA;`,
+	// 3: the key directory (server/keydir): published epochs, the values
+	// entries open to, values waiting for the next epoch, auditors'
+	// countersignatures. Entries are named by VRF output, never account ID.
+	`
+CREATE TABLE kt_epochs (epoch BIGINT PRIMARY KEY, record BYTEA NOT NULL, head BYTEA NOT NULL);
+CREATE TABLE kt_values (
+	idx BYTEA NOT NULL,
+	version BIGINT NOT NULL,
+	opening BYTEA NOT NULL,
+	value BYTEA NOT NULL,
+	PRIMARY KEY (idx, version)
+);
+CREATE TABLE kt_pending (idx BYTEA PRIMARY KEY, value BYTEA NOT NULL);
+CREATE TABLE kt_countersigs (auditor BYTEA PRIMARY KEY, size BIGINT NOT NULL, signature BYTEA NOT NULL);
+`,
 }
 
 // migrationLock is the advisory lock key that serialises migrations.

@@ -65,6 +65,21 @@ CREATE INDEX messages_received ON messages (received);
 	// 2: sealed delivery: each account's delivery-token verifier (NULL:
 	// only message requests reach it).
 	`ALTER TABLE accounts ADD COLUMN delivery_verifier BLOB;`,
+	// 3: the key directory (server/keydir): published epochs, the values
+	// entries open to, values waiting for the next epoch, auditors'
+	// countersignatures. Entries are named by VRF output, never account ID.
+	`
+CREATE TABLE kt_epochs (epoch INTEGER PRIMARY KEY, record BLOB NOT NULL, head BLOB NOT NULL);
+CREATE TABLE kt_values (
+	idx BLOB NOT NULL,
+	version INTEGER NOT NULL,
+	opening BLOB NOT NULL,
+	value BLOB NOT NULL,
+	PRIMARY KEY (idx, version)
+) WITHOUT ROWID;
+CREATE TABLE kt_pending (idx BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE kt_countersigs (auditor BLOB PRIMARY KEY, size INTEGER NOT NULL, signature BLOB NOT NULL) WITHOUT ROWID;
+`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

@@ -47,6 +47,8 @@ func Run(t *testing.T, open Opener) {
 		{"Secret", testSecret},
 		{"Sealed", testSealed},
 		{"Pipelined", testPipelined},
+		{"KeyDir", testKeyDir},
+		{"KeyDirOneWriter", testKeyDirOneWriter},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
