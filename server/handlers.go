@@ -24,7 +24,7 @@ func (c *conn) handle(req *wire.Request) {
 	id := req.GetId()
 	if c.anon != nil {
 		switch req.GetOp().(type) {
-		case *wire.Request_Send:
+		case *wire.Request_Send, *wire.Request_BlobGet:
 		default:
 			c.refuseAnonymous(id)
 			return
@@ -54,7 +54,9 @@ func (c *conn) handle(req *wire.Request) {
 	case *wire.Request_SetDeliveryVerifier:
 		c.setDeliveryVerifier(id, op.SetDeliveryVerifier)
 	default:
-		c.replyErr(id, wire.NewError(wire.Code_BAD_REQUEST, "request has no known operation; check the client's protocol version"))
+		if !c.handleBlob(req) {
+			c.replyErr(id, wire.NewError(wire.Code_BAD_REQUEST, "request has no known operation; check the client's protocol version"))
+		}
 	}
 }
 

@@ -437,6 +437,7 @@ func (c *conn) handshake(data []byte) bool {
 			MaxPrekeysPerUpload: wire.MaxPreKeysPerUpload,
 			MessageTtlSeconds:   uint32(c.s.cfg.MessageTTL / time.Second),
 			MaxInflightRequests: uint32(c.s.cfg.MaxInflight),
+			MaxBlobBytes:        c.s.maxBlobBytes(),
 		},
 	}
 	f = &wire.Frame{Body: &wire.Frame_Welcome{Welcome: welcome}}

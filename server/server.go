@@ -109,6 +109,8 @@ type Config struct {
 	// Cluster links this node to others sharing Store (see Cluster); nil
 	// runs a node on its own.
 	Cluster Cluster
+
+	Blobs BlobConfig // attachments (blobs.go); off without a Store
 }
 
 func (c *Config) setDefaults() error {
@@ -196,6 +198,7 @@ type Server struct {
 	sealedLimit   limiter // sealed sends with a token, per recipient
 	requestLimit  limiter // sealed requests, per sender
 	sealed        atomic.Pointer[sealedState]
+	blobs         *blobState // nil: no attachments
 
 	conns    atomic.Int64
 	ctx      context.Context // cancelled by Close
@@ -235,6 +238,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.registerLimit = s.newLimiter("register", cfg.RegisterRate)
 	s.sealedLimit = s.newLimiter("sealed", cfg.RecipientRate)
 	s.requestLimit = s.newLimiter("request", cfg.RequestRate)
+	if err := s.initBlobs(); err != nil {
+		return nil, err
+	}
 	if err := s.sweep(ctx); err != nil {
 		return nil, fmt.Errorf("server: first expiry sweep: %w", err)
 	}
@@ -314,6 +320,9 @@ func (s *Server) sweep(ctx context.Context) error {
 	}
 	s.m.expired.Add(uint64(n))
 	if _, err := s.st.SweepCodes(ctx, s.now()); err != nil {
+		return err
+	}
+	if err := s.sweepBlobs(ctx); err != nil {
 		return err
 	}
 	now := s.now()

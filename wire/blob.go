@@ -64,3 +64,9 @@ func BlobPaddedOf(n int64) int64 {
 	}
 	return p
 }
+
+// Sentinels of the attachment errors, for errors.Is.
+var (
+	ErrQuotaExceeded = &Error{Code: Code_QUOTA_EXCEEDED}
+	ErrBlobOffset    = &Error{Code: Code_BLOB_OFFSET}
+)

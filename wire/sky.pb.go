@@ -51,6 +51,8 @@ const (
 	Code_SLOW_CLIENT           Code = 19 // the client did not read fast enough
 	Code_REPLACED              Code = 20 // the same device connected again elsewhere
 	Code_TOKEN_REJECTED        Code = 21 // the delivery token is not the recipient's: send a message request instead
+	Code_QUOTA_EXCEEDED        Code = 50 // the account uploaded its quota of attachment bytes; retry after retry_after_ms
+	Code_BLOB_OFFSET           Code = 51 // a BlobPut not at the upload's current end: ask BlobStatus and go on from there
 )
 
 // Enum value maps for Code.
@@ -78,6 +80,8 @@ var (
 		19: "SLOW_CLIENT",
 		20: "REPLACED",
 		21: "TOKEN_REJECTED",
+		50: "QUOTA_EXCEEDED",
+		51: "BLOB_OFFSET",
 	}
 	Code_value = map[string]int32{
 		"CODE_UNSPECIFIED":      0,
@@ -102,6 +106,8 @@ var (
 		"SLOW_CLIENT":           19,
 		"REPLACED":              20,
 		"TOKEN_REJECTED":        21,
+		"QUOTA_EXCEEDED":        50,
+		"BLOB_OFFSET":           51,
 	}
 )
 
@@ -424,6 +430,7 @@ type Limits struct {
 	MaxPrekeysPerUpload uint32                 `protobuf:"varint,3,opt,name=max_prekeys_per_upload,json=maxPrekeysPerUpload,proto3" json:"max_prekeys_per_upload,omitempty"` // one-time keys, both kinds together
 	MessageTtlSeconds   uint32                 `protobuf:"varint,4,opt,name=message_ttl_seconds,json=messageTtlSeconds,proto3" json:"message_ttl_seconds,omitempty"`         // undelivered messages are deleted after this
 	MaxInflightRequests uint32                 `protobuf:"varint,5,opt,name=max_inflight_requests,json=maxInflightRequests,proto3" json:"max_inflight_requests,omitempty"`   // requests sent but not answered
+	MaxBlobBytes        uint64                 `protobuf:"varint,30,opt,name=max_blob_bytes,json=maxBlobBytes,proto3" json:"max_blob_bytes,omitempty"`                       // the longest blob (BlobCreate.size) this server takes; 0: no attachments
 	unknownFields       protoimpl.UnknownFields
 	sizeCache           protoimpl.SizeCache
 }
@@ -493,6 +500,13 @@ func (x *Limits) GetMaxInflightRequests() uint32 {
 	return 0
 }
 
+func (x *Limits) GetMaxBlobBytes() uint64 {
+	if x != nil {
+		return x.MaxBlobBytes
+	}
+	return 0
+}
+
 type Request struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"` // chosen by the client; echoed in the Response
@@ -509,6 +523,11 @@ type Request struct {
 	//	*Request_DeleteAccount
 	//	*Request_GetSenderCertificate
 	//	*Request_SetDeliveryVerifier
+	//	*Request_BlobCreate
+	//	*Request_BlobPut
+	//	*Request_BlobStatus
+	//	*Request_BlobFinish
+	//	*Request_BlobGet
 	Op            isRequest_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -657,6 +676,51 @@ func (x *Request) GetSetDeliveryVerifier() *SetDeliveryVerifier {
 	return nil
 }
 
+func (x *Request) GetBlobCreate() *BlobCreate {
+	if x != nil {
+		if x, ok := x.Op.(*Request_BlobCreate); ok {
+			return x.BlobCreate
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetBlobPut() *BlobPut {
+	if x != nil {
+		if x, ok := x.Op.(*Request_BlobPut); ok {
+			return x.BlobPut
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetBlobStatus() *BlobStatus {
+	if x != nil {
+		if x, ok := x.Op.(*Request_BlobStatus); ok {
+			return x.BlobStatus
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetBlobFinish() *BlobFinish {
+	if x != nil {
+		if x, ok := x.Op.(*Request_BlobFinish); ok {
+			return x.BlobFinish
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetBlobGet() *BlobGet {
+	if x != nil {
+		if x, ok := x.Op.(*Request_BlobGet); ok {
+			return x.BlobGet
+		}
+	}
+	return nil
+}
+
 type isRequest_Op interface {
 	isRequest_Op()
 }
@@ -705,6 +769,26 @@ type Request_SetDeliveryVerifier struct {
 	SetDeliveryVerifier *SetDeliveryVerifier `protobuf:"bytes,20,opt,name=set_delivery_verifier,json=setDeliveryVerifier,proto3,oneof"`
 }
 
+type Request_BlobCreate struct {
+	BlobCreate *BlobCreate `protobuf:"bytes,30,opt,name=blob_create,json=blobCreate,proto3,oneof"`
+}
+
+type Request_BlobPut struct {
+	BlobPut *BlobPut `protobuf:"bytes,31,opt,name=blob_put,json=blobPut,proto3,oneof"`
+}
+
+type Request_BlobStatus struct {
+	BlobStatus *BlobStatus `protobuf:"bytes,32,opt,name=blob_status,json=blobStatus,proto3,oneof"`
+}
+
+type Request_BlobFinish struct {
+	BlobFinish *BlobFinish `protobuf:"bytes,33,opt,name=blob_finish,json=blobFinish,proto3,oneof"`
+}
+
+type Request_BlobGet struct {
+	BlobGet *BlobGet `protobuf:"bytes,34,opt,name=blob_get,json=blobGet,proto3,oneof"`
+}
+
 func (*Request_Register) isRequest_Op() {}
 
 func (*Request_Authenticate) isRequest_Op() {}
@@ -727,6 +811,16 @@ func (*Request_GetSenderCertificate) isRequest_Op() {}
 
 func (*Request_SetDeliveryVerifier) isRequest_Op() {}
 
+func (*Request_BlobCreate) isRequest_Op() {}
+
+func (*Request_BlobPut) isRequest_Op() {}
+
+func (*Request_BlobStatus) isRequest_Op() {}
+
+func (*Request_BlobFinish) isRequest_Op() {}
+
+func (*Request_BlobGet) isRequest_Op() {}
+
 type Response struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -743,6 +837,10 @@ type Response struct {
 	//	*Response_AccountDeleted
 	//	*Response_SenderCertificate
 	//	*Response_DeliveryVerifierSet
+	//	*Response_BlobCreated
+	//	*Response_BlobOffset
+	//	*Response_BlobFinished
+	//	*Response_BlobData
 	Result        isResponse_Result `protobuf_oneof:"result"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -889,6 +987,42 @@ func (x *Response) GetDeliveryVerifierSet() *DeliveryVerifierSet {
 	return nil
 }
 
+func (x *Response) GetBlobCreated() *BlobCreated {
+	if x != nil {
+		if x, ok := x.Result.(*Response_BlobCreated); ok {
+			return x.BlobCreated
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetBlobOffset() *BlobOffset {
+	if x != nil {
+		if x, ok := x.Result.(*Response_BlobOffset); ok {
+			return x.BlobOffset
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetBlobFinished() *BlobFinished {
+	if x != nil {
+		if x, ok := x.Result.(*Response_BlobFinished); ok {
+			return x.BlobFinished
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetBlobData() *BlobData {
+	if x != nil {
+		if x, ok := x.Result.(*Response_BlobData); ok {
+			return x.BlobData
+		}
+	}
+	return nil
+}
+
 type isResponse_Result interface {
 	isResponse_Result()
 }
@@ -933,6 +1067,22 @@ type Response_DeliveryVerifierSet struct {
 	DeliveryVerifierSet *DeliveryVerifierSet `protobuf:"bytes,20,opt,name=delivery_verifier_set,json=deliveryVerifierSet,proto3,oneof"`
 }
 
+type Response_BlobCreated struct {
+	BlobCreated *BlobCreated `protobuf:"bytes,30,opt,name=blob_created,json=blobCreated,proto3,oneof"`
+}
+
+type Response_BlobOffset struct {
+	BlobOffset *BlobOffset `protobuf:"bytes,31,opt,name=blob_offset,json=blobOffset,proto3,oneof"` // answers BlobPut and BlobStatus
+}
+
+type Response_BlobFinished struct {
+	BlobFinished *BlobFinished `protobuf:"bytes,33,opt,name=blob_finished,json=blobFinished,proto3,oneof"`
+}
+
+type Response_BlobData struct {
+	BlobData *BlobData `protobuf:"bytes,34,opt,name=blob_data,json=blobData,proto3,oneof"`
+}
+
 func (*Response_Registered) isResponse_Result() {}
 
 func (*Response_Authenticated) isResponse_Result() {}
@@ -952,6 +1102,14 @@ func (*Response_AccountDeleted) isResponse_Result() {}
 func (*Response_SenderCertificate) isResponse_Result() {}
 
 func (*Response_DeliveryVerifierSet) isResponse_Result() {}
+
+func (*Response_BlobCreated) isResponse_Result() {}
+
+func (*Response_BlobOffset) isResponse_Result() {}
+
+func (*Response_BlobFinished) isResponse_Result() {}
+
+func (*Response_BlobData) isResponse_Result() {}
 
 type Error struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2383,6 +2541,460 @@ func (x *Sender) GetDevice() uint32 {
 	return 0
 }
 
+// BlobCreate starts an upload of a blob of size bytes, which must be one of
+// the blob lengths (wire.BlobPaddedOf) and at most Limits.max_blob_bytes.
+type BlobCreate struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Size          uint64                 `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlobCreate) Reset() {
+	*x = BlobCreate{}
+	mi := &file_sky_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlobCreate) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlobCreate) ProtoMessage() {}
+
+func (x *BlobCreate) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlobCreate.ProtoReflect.Descriptor instead.
+func (*BlobCreate) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *BlobCreate) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+type BlobCreated struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"` // 16 random bytes: the blob's name and its only capability
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlobCreated) Reset() {
+	*x = BlobCreated{}
+	mi := &file_sky_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlobCreated) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlobCreated) ProtoMessage() {}
+
+func (x *BlobCreated) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlobCreated.ProtoReflect.Descriptor instead.
+func (*BlobCreated) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *BlobCreated) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+// BlobPut writes data at offset, which must be the upload's current end;
+// data is wire.BlobTransferBytes long except for the last put, which ends
+// the blob.
+type BlobPut struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Offset        uint64                 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	Data          []byte                 `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlobPut) Reset() {
+	*x = BlobPut{}
+	mi := &file_sky_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlobPut) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlobPut) ProtoMessage() {}
+
+func (x *BlobPut) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlobPut.ProtoReflect.Descriptor instead.
+func (*BlobPut) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *BlobPut) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *BlobPut) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *BlobPut) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+// BlobStatus asks how far an unfinished upload got (to resume it).
+type BlobStatus struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlobStatus) Reset() {
+	*x = BlobStatus{}
+	mi := &file_sky_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlobStatus) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlobStatus) ProtoMessage() {}
+
+func (x *BlobStatus) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlobStatus.ProtoReflect.Descriptor instead.
+func (*BlobStatus) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *BlobStatus) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+type BlobOffset struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Offset        uint64                 `protobuf:"varint,1,opt,name=offset,proto3" json:"offset,omitempty"` // bytes the server holds
+	Size          uint64                 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`     // the declared size
+	Finished      bool                   `protobuf:"varint,3,opt,name=finished,proto3" json:"finished,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlobOffset) Reset() {
+	*x = BlobOffset{}
+	mi := &file_sky_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlobOffset) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlobOffset) ProtoMessage() {}
+
+func (x *BlobOffset) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlobOffset.ProtoReflect.Descriptor instead.
+func (*BlobOffset) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *BlobOffset) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *BlobOffset) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *BlobOffset) GetFinished() bool {
+	if x != nil {
+		return x.Finished
+	}
+	return false
+}
+
+// BlobFinish makes a complete upload downloadable.
+type BlobFinish struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlobFinish) Reset() {
+	*x = BlobFinish{}
+	mi := &file_sky_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlobFinish) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlobFinish) ProtoMessage() {}
+
+func (x *BlobFinish) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlobFinish.ProtoReflect.Descriptor instead.
+func (*BlobFinish) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *BlobFinish) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+type BlobFinished struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlobFinished) Reset() {
+	*x = BlobFinished{}
+	mi := &file_sky_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlobFinished) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlobFinished) ProtoMessage() {}
+
+func (x *BlobFinished) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlobFinished.ProtoReflect.Descriptor instead.
+func (*BlobFinished) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{39}
+}
+
+// BlobGet reads up to length bytes (at most wire.BlobTransferBytes) of a
+// finished blob at offset. An unknown, unfinished or expired blob is
+// NOT_FOUND, all alike.
+type BlobGet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Offset        uint64                 `protobuf:"varint,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	Length        uint32                 `protobuf:"varint,3,opt,name=length,proto3" json:"length,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlobGet) Reset() {
+	*x = BlobGet{}
+	mi := &file_sky_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlobGet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlobGet) ProtoMessage() {}
+
+func (x *BlobGet) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlobGet.ProtoReflect.Descriptor instead.
+func (*BlobGet) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *BlobGet) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *BlobGet) GetOffset() uint64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *BlobGet) GetLength() uint32 {
+	if x != nil {
+		return x.Length
+	}
+	return 0
+}
+
+type BlobData struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Data          []byte                 `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+	Size          uint64                 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"` // the blob's length
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BlobData) Reset() {
+	*x = BlobData{}
+	mi := &file_sky_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BlobData) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BlobData) ProtoMessage() {}
+
+func (x *BlobData) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BlobData.ProtoReflect.Descriptor instead.
+func (*BlobData) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *BlobData) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *BlobData) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
 var File_sky_proto protoreflect.FileDescriptor
 
 const file_sky_proto_rawDesc = "" +
@@ -2405,13 +3017,14 @@ const file_sky_proto_rawDesc = "" +
 	"\vserver_time\x18\x03 \x01(\x03R\n" +
 	"serverTime\x12+\n" +
 	"\x06limits\x18\x04 \x01(\v2\x13.sky.wire.v1.LimitsR\x06limits\x12-\n" +
-	"\x12server_certificate\x18\x05 \x01(\fR\x11serverCertificate\"\xf5\x01\n" +
+	"\x12server_certificate\x18\x05 \x01(\fR\x11serverCertificate\"\x9b\x02\n" +
 	"\x06Limits\x12*\n" +
 	"\x11max_message_bytes\x18\x01 \x01(\rR\x0fmaxMessageBytes\x12&\n" +
 	"\x0fmax_frame_bytes\x18\x02 \x01(\rR\rmaxFrameBytes\x123\n" +
 	"\x16max_prekeys_per_upload\x18\x03 \x01(\rR\x13maxPrekeysPerUpload\x12.\n" +
 	"\x13message_ttl_seconds\x18\x04 \x01(\rR\x11messageTtlSeconds\x122\n" +
-	"\x15max_inflight_requests\x18\x05 \x01(\rR\x13maxInflightRequests\"\xeb\x05\n" +
+	"\x15max_inflight_requests\x18\x05 \x01(\rR\x13maxInflightRequests\x12$\n" +
+	"\x0emax_blob_bytes\x18\x1e \x01(\x04R\fmaxBlobBytes\"\x85\b\n" +
 	"\aRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x123\n" +
 	"\bregister\x18\n" +
@@ -2426,8 +3039,16 @@ const file_sky_proto_rawDesc = "" +
 	"getAccount\x12C\n" +
 	"\x0edelete_account\x18\x12 \x01(\v2\x1a.sky.wire.v1.DeleteAccountH\x00R\rdeleteAccount\x12Y\n" +
 	"\x16get_sender_certificate\x18\x13 \x01(\v2!.sky.wire.v1.GetSenderCertificateH\x00R\x14getSenderCertificate\x12V\n" +
-	"\x15set_delivery_verifier\x18\x14 \x01(\v2 .sky.wire.v1.SetDeliveryVerifierH\x00R\x13setDeliveryVerifierB\x04\n" +
-	"\x02op\"\xbd\x05\n" +
+	"\x15set_delivery_verifier\x18\x14 \x01(\v2 .sky.wire.v1.SetDeliveryVerifierH\x00R\x13setDeliveryVerifier\x12:\n" +
+	"\vblob_create\x18\x1e \x01(\v2\x17.sky.wire.v1.BlobCreateH\x00R\n" +
+	"blobCreate\x121\n" +
+	"\bblob_put\x18\x1f \x01(\v2\x14.sky.wire.v1.BlobPutH\x00R\ablobPut\x12:\n" +
+	"\vblob_status\x18  \x01(\v2\x17.sky.wire.v1.BlobStatusH\x00R\n" +
+	"blobStatus\x12:\n" +
+	"\vblob_finish\x18! \x01(\v2\x17.sky.wire.v1.BlobFinishH\x00R\n" +
+	"blobFinish\x121\n" +
+	"\bblob_get\x18\" \x01(\v2\x14.sky.wire.v1.BlobGetH\x00R\ablobGetB\x04\n" +
+	"\x02op\"\xb0\a\n" +
 	"\bResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12(\n" +
 	"\x05error\x18\x02 \x01(\v2\x12.sky.wire.v1.ErrorR\x05error\x129\n" +
@@ -2443,7 +3064,12 @@ const file_sky_proto_rawDesc = "" +
 	"\aaccount\x18\x11 \x01(\v2\x18.sky.wire.v1.AccountInfoH\x00R\aaccount\x12F\n" +
 	"\x0faccount_deleted\x18\x12 \x01(\v2\x1b.sky.wire.v1.AccountDeletedH\x00R\x0eaccountDeleted\x12O\n" +
 	"\x12sender_certificate\x18\x13 \x01(\v2\x1e.sky.wire.v1.SenderCertificateH\x00R\x11senderCertificate\x12V\n" +
-	"\x15delivery_verifier_set\x18\x14 \x01(\v2 .sky.wire.v1.DeliveryVerifierSetH\x00R\x13deliveryVerifierSetB\b\n" +
+	"\x15delivery_verifier_set\x18\x14 \x01(\v2 .sky.wire.v1.DeliveryVerifierSetH\x00R\x13deliveryVerifierSet\x12=\n" +
+	"\fblob_created\x18\x1e \x01(\v2\x18.sky.wire.v1.BlobCreatedH\x00R\vblobCreated\x12:\n" +
+	"\vblob_offset\x18\x1f \x01(\v2\x17.sky.wire.v1.BlobOffsetH\x00R\n" +
+	"blobOffset\x12@\n" +
+	"\rblob_finished\x18! \x01(\v2\x19.sky.wire.v1.BlobFinishedH\x00R\fblobFinished\x124\n" +
+	"\tblob_data\x18\" \x01(\v2\x15.sky.wire.v1.BlobDataH\x00R\bblobDataB\b\n" +
 	"\x06result\"n\n" +
 	"\x05Error\x12%\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x11.sky.wire.v1.CodeR\x04code\x12\x18\n" +
@@ -2528,7 +3154,35 @@ const file_sky_proto_rawDesc = "" +
 	"\acontent\x18\x04 \x01(\fR\acontent\":\n" +
 	"\x06Sender\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x16\n" +
-	"\x06device\x18\x02 \x01(\rR\x06device*\xa3\x03\n" +
+	"\x06device\x18\x02 \x01(\rR\x06device\" \n" +
+	"\n" +
+	"BlobCreate\x12\x12\n" +
+	"\x04size\x18\x01 \x01(\x04R\x04size\"\x1d\n" +
+	"\vBlobCreated\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id\"E\n" +
+	"\aBlobPut\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x04R\x06offset\x12\x12\n" +
+	"\x04data\x18\x03 \x01(\fR\x04data\"\x1c\n" +
+	"\n" +
+	"BlobStatus\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id\"T\n" +
+	"\n" +
+	"BlobOffset\x12\x16\n" +
+	"\x06offset\x18\x01 \x01(\x04R\x06offset\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\x12\x1a\n" +
+	"\bfinished\x18\x03 \x01(\bR\bfinished\"\x1c\n" +
+	"\n" +
+	"BlobFinish\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id\"\x0e\n" +
+	"\fBlobFinished\"I\n" +
+	"\aBlobGet\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x04R\x06offset\x12\x16\n" +
+	"\x06length\x18\x03 \x01(\rR\x06length\"2\n" +
+	"\bBlobData\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size*\xc8\x03\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vBAD_REQUEST\x10\x01\x12\x17\n" +
@@ -2554,7 +3208,9 @@ const file_sky_proto_rawDesc = "" +
 	"\x15ALREADY_AUTHENTICATED\x10\x12\x12\x0f\n" +
 	"\vSLOW_CLIENT\x10\x13\x12\f\n" +
 	"\bREPLACED\x10\x14\x12\x12\n" +
-	"\x0eTOKEN_REJECTED\x10\x15B\x1cZ\x1agithub.com/skymsg/sky/wireb\x06proto3"
+	"\x0eTOKEN_REJECTED\x10\x15\x12\x12\n" +
+	"\x0eQUOTA_EXCEEDED\x102\x12\x0f\n" +
+	"\vBLOB_OFFSET\x103B\x1cZ\x1agithub.com/skymsg/sky/wireb\x06proto3"
 
 var (
 	file_sky_proto_rawDescOnce sync.Once
@@ -2569,7 +3225,7 @@ func file_sky_proto_rawDescGZIP() []byte {
 }
 
 var file_sky_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sky_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_sky_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
 var file_sky_proto_goTypes = []any{
 	(Code)(0),                    // 0: sky.wire.v1.Code
 	(*Frame)(nil),                // 1: sky.wire.v1.Frame
@@ -2605,6 +3261,15 @@ var file_sky_proto_goTypes = []any{
 	(*Push)(nil),                 // 31: sky.wire.v1.Push
 	(*Envelope)(nil),             // 32: sky.wire.v1.Envelope
 	(*Sender)(nil),               // 33: sky.wire.v1.Sender
+	(*BlobCreate)(nil),           // 34: sky.wire.v1.BlobCreate
+	(*BlobCreated)(nil),          // 35: sky.wire.v1.BlobCreated
+	(*BlobPut)(nil),              // 36: sky.wire.v1.BlobPut
+	(*BlobStatus)(nil),           // 37: sky.wire.v1.BlobStatus
+	(*BlobOffset)(nil),           // 38: sky.wire.v1.BlobOffset
+	(*BlobFinish)(nil),           // 39: sky.wire.v1.BlobFinish
+	(*BlobFinished)(nil),         // 40: sky.wire.v1.BlobFinished
+	(*BlobGet)(nil),              // 41: sky.wire.v1.BlobGet
+	(*BlobData)(nil),             // 42: sky.wire.v1.BlobData
 }
 var file_sky_proto_depIdxs = []int32{
 	2,  // 0: sky.wire.v1.Frame.hello:type_name -> sky.wire.v1.Hello
@@ -2625,34 +3290,43 @@ var file_sky_proto_depIdxs = []int32{
 	25, // 15: sky.wire.v1.Request.delete_account:type_name -> sky.wire.v1.DeleteAccount
 	26, // 16: sky.wire.v1.Request.get_sender_certificate:type_name -> sky.wire.v1.GetSenderCertificate
 	28, // 17: sky.wire.v1.Request.set_delivery_verifier:type_name -> sky.wire.v1.SetDeliveryVerifier
-	7,  // 18: sky.wire.v1.Response.error:type_name -> sky.wire.v1.Error
-	9,  // 19: sky.wire.v1.Response.registered:type_name -> sky.wire.v1.Registered
-	11, // 20: sky.wire.v1.Response.authenticated:type_name -> sky.wire.v1.Authenticated
-	13, // 21: sky.wire.v1.Response.sent:type_name -> sky.wire.v1.Sent
-	15, // 22: sky.wire.v1.Response.acked:type_name -> sky.wire.v1.Acked
-	19, // 23: sky.wire.v1.Response.prekey_counts:type_name -> sky.wire.v1.PreKeyCounts
-	21, // 24: sky.wire.v1.Response.bundles:type_name -> sky.wire.v1.Bundles
-	24, // 25: sky.wire.v1.Response.account:type_name -> sky.wire.v1.AccountInfo
-	30, // 26: sky.wire.v1.Response.account_deleted:type_name -> sky.wire.v1.AccountDeleted
-	27, // 27: sky.wire.v1.Response.sender_certificate:type_name -> sky.wire.v1.SenderCertificate
-	29, // 28: sky.wire.v1.Response.delivery_verifier_set:type_name -> sky.wire.v1.DeliveryVerifierSet
-	0,  // 29: sky.wire.v1.Error.code:type_name -> sky.wire.v1.Code
-	24, // 30: sky.wire.v1.Authenticated.account:type_name -> sky.wire.v1.AccountInfo
-	16, // 31: sky.wire.v1.UploadPreKeys.signed_ec:type_name -> sky.wire.v1.PreKey
-	16, // 32: sky.wire.v1.UploadPreKeys.last_resort_kyber:type_name -> sky.wire.v1.PreKey
-	16, // 33: sky.wire.v1.UploadPreKeys.one_time_ec:type_name -> sky.wire.v1.PreKey
-	16, // 34: sky.wire.v1.UploadPreKeys.one_time_kyber:type_name -> sky.wire.v1.PreKey
-	22, // 35: sky.wire.v1.Bundles.bundles:type_name -> sky.wire.v1.Bundle
-	16, // 36: sky.wire.v1.Bundle.signed_ec:type_name -> sky.wire.v1.PreKey
-	16, // 37: sky.wire.v1.Bundle.kyber:type_name -> sky.wire.v1.PreKey
-	16, // 38: sky.wire.v1.Bundle.one_time_ec:type_name -> sky.wire.v1.PreKey
-	32, // 39: sky.wire.v1.Push.envelopes:type_name -> sky.wire.v1.Envelope
-	33, // 40: sky.wire.v1.Envelope.sender:type_name -> sky.wire.v1.Sender
-	41, // [41:41] is the sub-list for method output_type
-	41, // [41:41] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	34, // 18: sky.wire.v1.Request.blob_create:type_name -> sky.wire.v1.BlobCreate
+	36, // 19: sky.wire.v1.Request.blob_put:type_name -> sky.wire.v1.BlobPut
+	37, // 20: sky.wire.v1.Request.blob_status:type_name -> sky.wire.v1.BlobStatus
+	39, // 21: sky.wire.v1.Request.blob_finish:type_name -> sky.wire.v1.BlobFinish
+	41, // 22: sky.wire.v1.Request.blob_get:type_name -> sky.wire.v1.BlobGet
+	7,  // 23: sky.wire.v1.Response.error:type_name -> sky.wire.v1.Error
+	9,  // 24: sky.wire.v1.Response.registered:type_name -> sky.wire.v1.Registered
+	11, // 25: sky.wire.v1.Response.authenticated:type_name -> sky.wire.v1.Authenticated
+	13, // 26: sky.wire.v1.Response.sent:type_name -> sky.wire.v1.Sent
+	15, // 27: sky.wire.v1.Response.acked:type_name -> sky.wire.v1.Acked
+	19, // 28: sky.wire.v1.Response.prekey_counts:type_name -> sky.wire.v1.PreKeyCounts
+	21, // 29: sky.wire.v1.Response.bundles:type_name -> sky.wire.v1.Bundles
+	24, // 30: sky.wire.v1.Response.account:type_name -> sky.wire.v1.AccountInfo
+	30, // 31: sky.wire.v1.Response.account_deleted:type_name -> sky.wire.v1.AccountDeleted
+	27, // 32: sky.wire.v1.Response.sender_certificate:type_name -> sky.wire.v1.SenderCertificate
+	29, // 33: sky.wire.v1.Response.delivery_verifier_set:type_name -> sky.wire.v1.DeliveryVerifierSet
+	35, // 34: sky.wire.v1.Response.blob_created:type_name -> sky.wire.v1.BlobCreated
+	38, // 35: sky.wire.v1.Response.blob_offset:type_name -> sky.wire.v1.BlobOffset
+	40, // 36: sky.wire.v1.Response.blob_finished:type_name -> sky.wire.v1.BlobFinished
+	42, // 37: sky.wire.v1.Response.blob_data:type_name -> sky.wire.v1.BlobData
+	0,  // 38: sky.wire.v1.Error.code:type_name -> sky.wire.v1.Code
+	24, // 39: sky.wire.v1.Authenticated.account:type_name -> sky.wire.v1.AccountInfo
+	16, // 40: sky.wire.v1.UploadPreKeys.signed_ec:type_name -> sky.wire.v1.PreKey
+	16, // 41: sky.wire.v1.UploadPreKeys.last_resort_kyber:type_name -> sky.wire.v1.PreKey
+	16, // 42: sky.wire.v1.UploadPreKeys.one_time_ec:type_name -> sky.wire.v1.PreKey
+	16, // 43: sky.wire.v1.UploadPreKeys.one_time_kyber:type_name -> sky.wire.v1.PreKey
+	22, // 44: sky.wire.v1.Bundles.bundles:type_name -> sky.wire.v1.Bundle
+	16, // 45: sky.wire.v1.Bundle.signed_ec:type_name -> sky.wire.v1.PreKey
+	16, // 46: sky.wire.v1.Bundle.kyber:type_name -> sky.wire.v1.PreKey
+	16, // 47: sky.wire.v1.Bundle.one_time_ec:type_name -> sky.wire.v1.PreKey
+	32, // 48: sky.wire.v1.Push.envelopes:type_name -> sky.wire.v1.Envelope
+	33, // 49: sky.wire.v1.Envelope.sender:type_name -> sky.wire.v1.Sender
+	50, // [50:50] is the sub-list for method output_type
+	50, // [50:50] is the sub-list for method input_type
+	50, // [50:50] is the sub-list for extension type_name
+	50, // [50:50] is the sub-list for extension extendee
+	0,  // [0:50] is the sub-list for field type_name
 }
 
 func init() { file_sky_proto_init() }
@@ -2680,6 +3354,11 @@ func file_sky_proto_init() {
 		(*Request_DeleteAccount)(nil),
 		(*Request_GetSenderCertificate)(nil),
 		(*Request_SetDeliveryVerifier)(nil),
+		(*Request_BlobCreate)(nil),
+		(*Request_BlobPut)(nil),
+		(*Request_BlobStatus)(nil),
+		(*Request_BlobFinish)(nil),
+		(*Request_BlobGet)(nil),
 	}
 	file_sky_proto_msgTypes[5].OneofWrappers = []any{
 		(*Response_Registered)(nil),
@@ -2692,6 +3371,10 @@ func file_sky_proto_init() {
 		(*Response_AccountDeleted)(nil),
 		(*Response_SenderCertificate)(nil),
 		(*Response_DeliveryVerifierSet)(nil),
+		(*Response_BlobCreated)(nil),
+		(*Response_BlobOffset)(nil),
+		(*Response_BlobFinished)(nil),
+		(*Response_BlobData)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -2699,7 +3382,7 @@ func file_sky_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sky_proto_rawDesc), len(file_sky_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   33,
+			NumMessages:   42,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -36,6 +36,7 @@ type serveFlags struct {
 	queueCap, maxConns    int
 	logLevel              string
 	tuning                tuningFlags
+	blobs                 blobFlags
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -44,6 +45,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var f serveFlags
 	f.storeFlags.register(fs)
 	f.clusterFlags.register(fs)
+	f.blobs.register(fs)
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:7443", "address for client WebSocket connections; anything but loopback needs TLS")
 	fs.StringVar(&f.metricsListen, "metrics-listen", "127.0.0.1:7444", "address for /metrics and /healthz (empty: off)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (PEM), with --tls-key")
@@ -107,6 +109,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := f.tuning.apply(&cfg, fs); err != nil {
 		return err
 	}
+	blobs, bst, err := f.blobs.open(ctx, dataDir, f.clusterFlags, f.ttl)
+	if err != nil {
+		return err
+	}
+	if bst != nil {
+		defer bst.Close()
+	}
+	cfg.Blobs = blobs
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		return err

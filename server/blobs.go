@@ -1,0 +1,344 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/skymsg/sky/server/blob"
+	"github.com/skymsg/sky/server/metrics"
+	"github.com/skymsg/sky/wire"
+)
+
+// Attachments: blobs of padded ciphertext, uploaded in chunks on an
+// authenticated connection and downloaded by ID on any connection (see
+// docs/protocol.md, "Attachments"). The server keeps no record of who
+// uploaded a blob: the quota and rate are buckets in memory keyed by
+// account, like every rate limit, and forgotten once refilled.
+
+// Defaults for BlobConfig fields left zero.
+const (
+	DefaultMaxFileBytes = 100 << 20
+	DefaultUploadWindow = 24 * time.Hour
+	DefaultBlobQuota    = 1 << 30 // bytes per account per day
+)
+
+// BlobConfig configures attachments. A nil Store turns them off.
+type BlobConfig struct {
+	Store blob.Store
+	// MaxFileBytes is the largest file accepted, before padding; default
+	// 100 MiB. Blobs may be as long as that file's padded blob.
+	MaxFileBytes int64
+	// Quota is the bytes an account may upload: Per bytes per second on
+	// average, bursts of Burst bytes; default 1 GiB a day.
+	Quota Rate
+	// UploadRate is the uploads an account may start; default 1/s, burst 100.
+	UploadRate Rate
+	// UploadWindow is how long an upload may stay unfinished before it is
+	// deleted; default 24h, at most the message TTL.
+	UploadWindow time.Duration
+}
+
+// blobState is a server's attachment side.
+type blobState struct {
+	st                              blob.Store
+	maxLen                          int64
+	window                          time.Duration
+	quota                           *byteQuota
+	uploads                         limiter
+	created, finished, swept        *metrics.Counter
+	bytesIn, bytesOut, quotaRefused *metrics.Counter
+}
+
+func (s *Server) initBlobs() error {
+	c := &s.cfg.Blobs
+	if c.Store == nil {
+		return nil
+	}
+	if c.MaxFileBytes <= 0 {
+		c.MaxFileBytes = DefaultMaxFileBytes
+	}
+	padded := wire.BlobPadded(c.MaxFileBytes)
+	if padded == 0 {
+		return fmt.Errorf("server: the largest attachment (%d bytes) is over the protocol's %d", c.MaxFileBytes, int64(wire.MaxBlobPadded))
+	}
+	if c.Quota.Per <= 0 || c.Quota.Burst <= 0 {
+		c.Quota = Rate{Per: DefaultBlobQuota / 86400.0, Burst: DefaultBlobQuota}
+	}
+	if c.UploadRate.Per <= 0 || c.UploadRate.Burst <= 0 {
+		c.UploadRate = Rate{Per: 1, Burst: 100}
+	}
+	if c.UploadWindow <= 0 {
+		c.UploadWindow = DefaultUploadWindow
+	}
+	c.UploadWindow = min(c.UploadWindow, s.cfg.MessageTTL)
+	r := s.cfg.Metrics
+	s.blobs = &blobState{
+		st: c.Store, maxLen: wire.BlobLen(padded), window: c.UploadWindow,
+		quota:        newByteQuota(c.Quota),
+		uploads:      s.newLimiter("blob-uploads", c.UploadRate),
+		created:      r.Counter("skyd_blob_uploads_total", "Attachment uploads started."),
+		finished:     r.Counter("skyd_blob_uploads_finished_total", "Attachment uploads finished."),
+		swept:        r.Counter("skyd_blobs_expired_total", "Attachment blobs and unfinished uploads deleted by the sweeper."),
+		bytesIn:      r.Counter("skyd_blob_bytes_in_total", "Attachment bytes uploaded."),
+		bytesOut:     r.Counter("skyd_blob_bytes_out_total", "Attachment bytes downloaded."),
+		quotaRefused: r.Counter("skyd_blob_quota_refused_total", "Uploads refused by the per-account quota."),
+	}
+	return nil
+}
+
+// maxBlobBytes is what Limits announces: 0 when attachments are off.
+func (s *Server) maxBlobBytes() uint64 {
+	if s.blobs == nil {
+		return 0
+	}
+	return uint64(s.blobs.maxLen)
+}
+
+// sweepBlobs deletes blobs as old as the message TTL and unfinished
+// uploads older than the upload window.
+func (s *Server) sweepBlobs(ctx context.Context) error {
+	if s.blobs == nil {
+		return nil
+	}
+	now := s.now()
+	n, err := s.blobs.st.Sweep(ctx, s.cutoff(), now.Add(-s.blobs.window))
+	s.blobs.swept.Add(uint64(n))
+	s.blobs.quota.prune(now)
+	s.blobs.uploads.prune(now)
+	return err
+}
+
+// handleBlob handles the attachment requests; false if req is not one.
+func (c *conn) handleBlob(req *wire.Request) bool {
+	id := req.GetId()
+	switch op := req.GetOp().(type) {
+	case *wire.Request_BlobCreate:
+		c.blobCreate(id, op.BlobCreate)
+	case *wire.Request_BlobPut:
+		c.blobPut(id, op.BlobPut)
+	case *wire.Request_BlobStatus:
+		c.blobStatus(id, op.BlobStatus)
+	case *wire.Request_BlobFinish:
+		c.blobFinish(id, op.BlobFinish)
+	case *wire.Request_BlobGet:
+		c.blobGet(id, op.BlobGet)
+	default:
+		return false
+	}
+	return true
+}
+
+var errNoBlobs = wire.NewError(wire.Code_UNSUPPORTED, "this server takes no attachments; ask its operator")
+
+// blobReady says why this connection may not upload, if it may not.
+func (c *conn) blobReady() *wire.Error {
+	switch {
+	case c.s.blobs == nil:
+		return errNoBlobs
+	case c.anon != nil || !c.isAuthed():
+		return errNotAuthenticated
+	}
+	return nil
+}
+
+func blobID(b []byte) (blob.ID, *wire.Error) {
+	var id blob.ID
+	if len(b) != len(id) {
+		return id, badRequest("a blob ID is %d bytes", len(id))
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
+// blobError turns a blob store error into what the client is told.
+func (c *conn) blobError(err error) *wire.Error {
+	switch {
+	case errors.Is(err, blob.ErrNotFound):
+		return wire.NewError(wire.Code_NOT_FOUND, "no such attachment: it expired, was never finished, or never existed; ask the sender to send it again")
+	case errors.Is(err, blob.ErrOffset), errors.Is(err, blob.ErrIncomplete):
+		return wire.NewError(wire.Code_BLOB_OFFSET, "the upload is not where this request expects it: ask BlobStatus and go on from its offset")
+	case errors.Is(err, blob.ErrFinished):
+		return badRequest("the upload is already finished")
+	case errors.Is(err, blob.ErrTooLong), errors.Is(err, blob.ErrChunk):
+		return badRequest("a put carries %d bytes except the last, which ends the blob at its declared size", wire.BlobTransferBytes)
+	}
+	c.s.log.Error("blob storage error", "err", err)
+	e := wire.NewError(wire.Code_UNAVAILABLE, "the server could not reach its attachment storage; retry shortly")
+	e.RetryAfterMs = 1000
+	return e
+}
+
+func (c *conn) blobCreate(id uint64, r *wire.BlobCreate) {
+	if e := c.blobReady(); e != nil {
+		c.replyErr(id, e)
+		return
+	}
+	b := c.s.blobs
+	size := int64(min(r.GetSize(), 1<<62))
+	switch {
+	case wire.BlobPaddedOf(size) == 0:
+		c.replyErr(id, badRequest("%d is not a blob length: pad the file to its size class (wire.BlobPadded)", size))
+		return
+	case size > b.maxLen:
+		c.replyErr(id, wire.NewError(wire.Code_TOO_LARGE, fmt.Sprintf("the file is over this server's limit of %d bytes per attachment", c.s.cfg.Blobs.MaxFileBytes)))
+		return
+	}
+	now := c.s.now()
+	if e := c.mayPost(now); e != nil {
+		c.replyErr(id, e)
+		return
+	}
+	if wait, ok := b.uploads.take(c.addr.Account, now); !ok {
+		c.s.m.rateLimited.Inc()
+		c.replyErr(id, rateLimited("this account starts uploads too fast", wait))
+		return
+	}
+	if wait, ok := b.quota.take(c.addr.Account, size, now); !ok {
+		b.quotaRefused.Inc()
+		e := wire.NewError(wire.Code_QUOTA_EXCEEDED, "this account uploaded its quota of attachment bytes for now; retry later or send a smaller file")
+		e.RetryAfterMs = uint32(min(max(wait.Milliseconds(), 1), 1<<31))
+		c.replyErr(id, e)
+		return
+	}
+	bid := blob.NewID()
+	if err := b.st.Create(c.s.ctx, bid, size, c.s.coarse(now)); err != nil {
+		c.replyErr(id, c.blobError(err))
+		return
+	}
+	b.created.Inc()
+	c.reply(id, &wire.Response{Result: &wire.Response_BlobCreated{BlobCreated: &wire.BlobCreated{Id: bid[:]}}})
+}
+
+func (c *conn) blobPut(id uint64, r *wire.BlobPut) {
+	if e := c.blobReady(); e != nil {
+		c.replyErr(id, e)
+		return
+	}
+	bid, e := blobID(r.GetId())
+	if e == nil && (len(r.GetData()) == 0 || len(r.GetData()) > wire.BlobTransferBytes || r.GetOffset() > 1<<62) {
+		e = badRequest("a put carries 1 to %d bytes", wire.BlobTransferBytes)
+	}
+	if e != nil {
+		c.replyErr(id, e)
+		return
+	}
+	off := int64(r.GetOffset())
+	if err := c.s.blobs.st.Put(c.s.ctx, bid, off, r.GetData()); err != nil {
+		c.replyErr(id, c.blobError(err))
+		return
+	}
+	c.s.blobs.bytesIn.Add(uint64(len(r.GetData())))
+	c.reply(id, &wire.Response{Result: &wire.Response_BlobOffset{BlobOffset: &wire.BlobOffset{Offset: uint64(off) + uint64(len(r.GetData()))}}})
+}
+
+func (c *conn) blobStatus(id uint64, r *wire.BlobStatus) {
+	if e := c.blobReady(); e != nil {
+		c.replyErr(id, e)
+		return
+	}
+	bid, e := blobID(r.GetId())
+	if e != nil {
+		c.replyErr(id, e)
+		return
+	}
+	in, err := c.s.blobs.st.Stat(c.s.ctx, bid)
+	if err != nil {
+		c.replyErr(id, c.blobError(err))
+		return
+	}
+	c.reply(id, &wire.Response{Result: &wire.Response_BlobOffset{BlobOffset: &wire.BlobOffset{
+		Offset: uint64(in.Have), Size: uint64(in.Size), Finished: in.Finished,
+	}}})
+}
+
+func (c *conn) blobFinish(id uint64, r *wire.BlobFinish) {
+	if e := c.blobReady(); e != nil {
+		c.replyErr(id, e)
+		return
+	}
+	bid, e := blobID(r.GetId())
+	if e != nil {
+		c.replyErr(id, e)
+		return
+	}
+	if err := c.s.blobs.st.Finish(c.s.ctx, bid); err != nil {
+		c.replyErr(id, c.blobError(err))
+		return
+	}
+	c.s.blobs.finished.Inc()
+	c.reply(id, &wire.Response{Result: &wire.Response_BlobFinished{BlobFinished: &wire.BlobFinished{}}})
+}
+
+// blobGet serves a download, on any connection: the ID is the capability.
+func (c *conn) blobGet(id uint64, r *wire.BlobGet) {
+	if c.s.blobs == nil {
+		c.replyErr(id, errNoBlobs)
+		return
+	}
+	bid, e := blobID(r.GetId())
+	if e == nil && (r.GetLength() == 0 || r.GetLength() > wire.BlobTransferBytes || r.GetOffset() > 1<<62) {
+		e = badRequest("a get asks for 1 to %d bytes", wire.BlobTransferBytes)
+	}
+	if e != nil {
+		c.replyErr(id, e)
+		return
+	}
+	buf := make([]byte, r.GetLength())
+	n, size, err := c.s.blobs.st.ReadAt(c.s.ctx, bid, buf, int64(r.GetOffset()))
+	if err != nil {
+		c.replyErr(id, c.blobError(err))
+		return
+	}
+	c.s.blobs.bytesOut.Add(uint64(n))
+	c.reply(id, &wire.Response{Result: &wire.Response_BlobData{BlobData: &wire.BlobData{Data: buf[:n], Size: uint64(size)}}})
+}
+
+// byteQuota is a token bucket of bytes per key, in memory only.
+type byteQuota struct {
+	r  Rate
+	mu sync.Mutex
+	m  map[string]*keyed
+}
+
+func newByteQuota(r Rate) *byteQuota { return &byteQuota{r: r, m: map[string]*keyed{}} }
+
+// take spends n bytes of key's bucket at now, or says how long to wait.
+func (q *byteQuota) take(key string, n int64, now time.Time) (time.Duration, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	e := q.m[key]
+	if e == nil {
+		e = &keyed{l: rate.NewLimiter(rate.Limit(q.r.Per), q.r.Burst)}
+		q.m[key] = e
+	}
+	e.last = now
+	if n > int64(q.r.Burst) {
+		return 24 * time.Hour, false
+	}
+	res := e.l.ReserveN(now, int(n))
+	if !res.OK() {
+		return 24 * time.Hour, false
+	}
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return d, false
+	}
+	return 0, true
+}
+
+// prune forgets buckets untouched for long enough to have refilled.
+func (q *byteQuota) prune(now time.Time) {
+	refill := time.Duration(float64(q.r.Burst)/q.r.Per*float64(time.Second)) + time.Second
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for k, e := range q.m {
+		if now.Sub(e.last) > refill {
+			delete(q.m, k)
+		}
+	}
+}
