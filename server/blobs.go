@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/skymsg/sky/server/blob"
 	"github.com/skymsg/sky/server/metrics"
@@ -48,7 +45,7 @@ type blobState struct {
 	st                              blob.Store
 	maxLen                          int64
 	window                          time.Duration
-	quota                           *byteQuota
+	quota                           byteQuota
 	uploads                         limiter
 	created, finished, swept        *metrics.Counter
 	bytesIn, bytesOut, quotaRefused *metrics.Counter
@@ -215,16 +212,12 @@ func (c *conn) blobCreate(id uint64, r *wire.BlobCreate) {
 }
 
 func (c *conn) blobPut(id uint64, r *wire.BlobPut) {
-	if e := c.blobReady(); e != nil {
-		c.replyErr(id, e)
+	bid, ok := c.uploadID(id, r.GetId())
+	if !ok {
 		return
 	}
-	bid, e := blobID(r.GetId())
-	if e == nil && (len(r.GetData()) == 0 || len(r.GetData()) > wire.BlobTransferBytes || r.GetOffset() > 1<<62) {
-		e = badRequest("a put carries 1 to %d bytes", wire.BlobTransferBytes)
-	}
-	if e != nil {
-		c.replyErr(id, e)
+	if len(r.GetData()) == 0 || len(r.GetData()) > wire.BlobTransferBytes || r.GetOffset() > 1<<62 {
+		c.replyErr(id, badRequest("a put carries 1 to %d bytes", wire.BlobTransferBytes))
 		return
 	}
 	off := int64(r.GetOffset())
@@ -236,14 +229,24 @@ func (c *conn) blobPut(id uint64, r *wire.BlobPut) {
 	c.reply(id, &wire.Response{Result: &wire.Response_BlobOffset{BlobOffset: &wire.BlobOffset{Offset: uint64(off) + uint64(len(r.GetData()))}}})
 }
 
-func (c *conn) blobStatus(id uint64, r *wire.BlobStatus) {
-	if e := c.blobReady(); e != nil {
-		c.replyErr(id, e)
-		return
+// uploadID checks that this connection may upload and that raw is a blob
+// ID; on false it has answered the request.
+func (c *conn) uploadID(id uint64, raw []byte) (blob.ID, bool) {
+	e := c.blobReady()
+	var bid blob.ID
+	if e == nil {
+		bid, e = blobID(raw)
 	}
-	bid, e := blobID(r.GetId())
 	if e != nil {
 		c.replyErr(id, e)
+		return bid, false
+	}
+	return bid, true
+}
+
+func (c *conn) blobStatus(id uint64, r *wire.BlobStatus) {
+	bid, ok := c.uploadID(id, r.GetId())
+	if !ok {
 		return
 	}
 	in, err := c.s.blobs.st.Stat(c.s.ctx, bid)
@@ -257,13 +260,8 @@ func (c *conn) blobStatus(id uint64, r *wire.BlobStatus) {
 }
 
 func (c *conn) blobFinish(id uint64, r *wire.BlobFinish) {
-	if e := c.blobReady(); e != nil {
-		c.replyErr(id, e)
-		return
-	}
-	bid, e := blobID(r.GetId())
-	if e != nil {
-		c.replyErr(id, e)
+	bid, ok := c.uploadID(id, r.GetId())
+	if !ok {
 		return
 	}
 	if err := c.s.blobs.st.Finish(c.s.ctx, bid); err != nil {
@@ -298,29 +296,23 @@ func (c *conn) blobGet(id uint64, r *wire.BlobGet) {
 	c.reply(id, &wire.Response{Result: &wire.Response_BlobData{BlobData: &wire.BlobData{Data: buf[:n], Size: uint64(size)}}})
 }
 
-// byteQuota is a token bucket of bytes per key, in memory only.
-type byteQuota struct {
-	r  Rate
-	mu sync.Mutex
-	m  map[string]*keyed
-}
+// byteQuota is a token bucket of bytes per key, in memory only: a
+// keyedLimiter whose tokens are bytes.
+type byteQuota struct{ *keyedLimiter }
 
-func newByteQuota(r Rate) *byteQuota { return &byteQuota{r: r, m: map[string]*keyed{}} }
+func newByteQuota(r Rate) byteQuota { return byteQuota{newKeyedLimiter(r)} }
 
 // take spends n bytes of key's bucket at now, or says how long to wait.
-func (q *byteQuota) take(key string, n int64, now time.Time) (time.Duration, bool) {
+func (q byteQuota) take(key string, n int64, now time.Time) (time.Duration, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	e := q.m[key]
 	if e == nil {
-		e = &keyed{l: rate.NewLimiter(rate.Limit(q.r.Per), q.r.Burst)}
+		e = &keyed{l: q.rate.limiter()}
 		q.m[key] = e
 	}
 	e.last = now
-	if n > int64(q.r.Burst) {
-		return 24 * time.Hour, false
-	}
-	res := e.l.ReserveN(now, int(n))
+	res := e.l.ReserveN(now, int(min(n, 1<<40)))
 	if !res.OK() {
 		return 24 * time.Hour, false
 	}
@@ -329,16 +321,4 @@ func (q *byteQuota) take(key string, n int64, now time.Time) (time.Duration, boo
 		return d, false
 	}
 	return 0, true
-}
-
-// prune forgets buckets untouched for long enough to have refilled.
-func (q *byteQuota) prune(now time.Time) {
-	refill := time.Duration(float64(q.r.Burst)/q.r.Per*float64(time.Second)) + time.Second
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	for k, e := range q.m {
-		if now.Sub(e.last) > refill {
-			delete(q.m, k)
-		}
-	}
 }
