@@ -106,6 +106,7 @@ func newClient(st *store.Store, opts Options) (*Client, error) {
 	c := &Client{opts: opts.withDefaults(), st: st, changed: make(chan struct{}), blocked: map[string]error{},
 		subs: map[*Subscription]struct{}{}, heldPeers: map[string]bool{},
 		kick: make(chan struct{}, 1), expiryKick: make(chan struct{}, 1), prekeyKick: make(chan struct{}, 1), sealedKick: make(chan struct{}, 1), stop: make(chan struct{})}
+	st.SetClock(c.now) // a sent message's countdown starts by the client's clock
 	err := st.View(func(tx *store.Tx) error {
 		var err error
 		if c.acct, err = tx.Account(); err != nil {

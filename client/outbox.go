@@ -315,6 +315,7 @@ func (c *Client) recordSent(items []store.Outgoing) error {
 		return nil
 	})
 	if err == nil {
+		poke(c.expiryKick) // the sent messages' countdowns started
 		c.emit(events...)
 	}
 	return err

@@ -118,19 +118,36 @@ func (t *Tx) loadExpiries() error {
 }
 
 // Expire destroys every message whose expiry is at or before now (the
-// caller's clock, so tests can use a fake one): their keys, their sealed
-// rows and any queued item that carries them, then checkpoints the WAL so no
-// copy remains in it. It reports how many went and when the next expires.
+// caller's clock, so tests can use a fake one): their keys and their sealed
+// rows, then checkpoints the WAL so no copy remains in it. It reports how
+// many went and when the next expires.
+//
+// A message that still has items in the outgoing queue is never destroyed
+// by its timer (an outbox item leaves only by being sent or by the user
+// deleting its message): its countdown stops, and starts again when its last
+// item is sent (Dequeue). Stores written before countdowns waited for
+// sending hold such messages.
 func (s *Store) Expire(now time.Time) (Expired, error) {
 	var res Expired
 	err := s.Update(func(t *Tx) error {
-		ids := t.s.exp.due(now.UnixNano())
-		for _, id := range ids {
+		res = Expired{}
+		for _, id := range t.s.exp.due(now.UnixNano()) {
+			q, err := t.queued(id)
+			if err != nil {
+				return err
+			}
+			if q {
+				if err := t.stopCountdown(id); err != nil {
+					return err
+				}
+				res.Held++
+				continue
+			}
 			if err := t.deleteMessage(id); err != nil {
 				return err
 			}
+			res.Deleted++
 		}
-		res.Deleted = len(ids)
 		return nil
 	})
 	if err != nil {
@@ -138,6 +155,38 @@ func (s *Store) Expire(now time.Time) (Expired, error) {
 	}
 	res.Next = s.NextExpiry()
 	return res, nil
+}
+
+// stopCountdown clears message id's expiry.
+func (t *Tx) stopCountdown(id int64) error {
+	var kv []byte
+	if err := t.queryRow(`SELECT v FROM message_keys WHERE id = ?`, id).Scan(&kv); err != nil {
+		return fmt.Errorf("reading a message key: %w", err)
+	}
+	mk, err := t.openMessageKey(id, kv)
+	if err != nil {
+		return err
+	}
+	defer mk.Key.Zero()
+	mk.ExpiresAt = 0
+	return t.writeMessageKey(id, &mk)
+}
+
+// SetClock sets the clock that starts a sent message's countdown (Dequeue);
+// the default is the system clock. The SDK passes its own, so that tests
+// with a manual clock cross timers.
+func (s *Store) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clock = now
+}
+
+// now is the store's clock; called with s.mu held.
+func (s *Store) now() time.Time {
+	if s.clock == nil {
+		return time.Now()
+	}
+	return s.clock()
 }
 
 // NextExpiry returns when the next message expires, or the zero time.

@@ -45,8 +45,10 @@ func messageAD(id int64, conv []byte) []byte {
 }
 
 // AddMessage stores a new message and sets m.ID. For an outgoing message with
-// a timer and no ExpiresAt, the countdown starts at SentAt (the sender's copy
-// counts from sending); an incoming one's starts at MarkRead.
+// a timer and no ExpiresAt that is already sent, the countdown starts at
+// SentAt; a Pending one's starts when its last queued item is sent (Dequeue),
+// so a message written offline never disappears unsent. An incoming one's
+// starts at MarkRead; a Failed message has none (failedStays).
 func (t *Tx) AddMessage(m *Message) error {
 	if err := t.writable(); err != nil {
 		return err
@@ -54,9 +56,10 @@ func (t *Tx) AddMessage(m *Message) error {
 	if err := checkMessage(m); err != nil {
 		return err
 	}
-	if m.Outgoing && m.Timer > 0 && m.ExpiresAt.IsZero() && !m.SentAt.IsZero() {
+	if m.Outgoing && m.Timer > 0 && m.ExpiresAt.IsZero() && !m.SentAt.IsZero() && m.State != Pending {
 		m.ExpiresAt = m.SentAt.Add(m.Timer)
 	}
+	failedStays(m)
 	conv := t.hash("messages.conv", []byte(m.Conversation))
 	var mid []byte
 	if m.MessageID != "" {
@@ -230,6 +233,7 @@ func (t *Tx) UpdateMessage(m Message) error {
 	if old.Conversation != m.Conversation || old.MessageID != m.MessageID {
 		return invalid("a message's conversation and message ID cannot change")
 	}
+	failedStays(&m)
 	if err := t.writeMessage(m.ID, conv, &m, &mk.Key); err != nil {
 		return err
 	}
@@ -259,6 +263,15 @@ func (t *Tx) MarkRead(id int64, at time.Time) (Message, error) {
 		m.ExpiresAt = m.ReadAt.Add(m.Timer)
 	}
 	return m, t.UpdateMessage(m)
+}
+
+// failedStays stops the countdown of an outgoing message that failed: it
+// stays, with why, until the user dismisses it (DeleteMessage), so a
+// failure is never hidden by the timer.
+func failedStays(m *Message) {
+	if m.Outgoing && m.State == Failed {
+		m.ExpiresAt = time.Time{}
+	}
 }
 
 // DeleteMessage destroys message id (its key first) and any queued item that

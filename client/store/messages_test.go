@@ -93,7 +93,7 @@ func TestTimerSemantics(t *testing.T) {
 
 func TestExpiriesSurviveReopen(t *testing.T) {
 	dir, s := newTestStore(t, Options{})
-	m := addMessage(t, s, Message{Conversation: "bob-id", Outgoing: true, Body: Secret("x"), SentAt: t0, Timer: time.Minute})
+	m := addMessage(t, s, Message{Conversation: "bob-id", Outgoing: true, State: Sent, Body: Secret("x"), SentAt: t0, Timer: time.Minute})
 	s.Close()
 	s = reopen(t, dir)
 	if got := s.NextExpiry(); !got.Equal(m.ExpiresAt) {
@@ -251,12 +251,18 @@ func TestOutbox(t *testing.T) {
 		q[1].Attempts != 3 || q[2].To != "carol-id" {
 		t.Fatalf("queue after reopen: %v", q)
 	}
-	// The item that carries a disappearing message goes with it.
-	if _, err := s.Expire(msg.ExpiresAt); err != nil {
+	// The item that carries an unsent disappearing message stays whatever
+	// the clock says; it leaves by being sent, or with its message deleted
+	// by the user.
+	if _, err := s.Expire(t0.Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
+	if q = queue(); len(q) != 3 {
+		t.Fatalf("queue after the message's time passed: %v", q)
+	}
+	update(t, s, func(tx *Tx) error { return tx.DeleteMessage(msg.ID) })
 	if q = queue(); len(q) != 2 || q[0].ID != items[1].ID {
-		t.Fatalf("queue after the message expired: %v", q)
+		t.Fatalf("queue after the message was deleted: %v", q)
 	}
 	update(t, s, func(tx *Tx) error { return tx.Dequeue(items[1].ID) })
 	if q = queue(); len(q) != 1 || q[0].ID != items[2].ID {
@@ -395,7 +401,7 @@ func TestConcurrentUse(t *testing.T) {
 		go func() {
 			for i := range each {
 				err := s.Update(func(tx *Tx) error {
-					m := Message{Conversation: fmt.Sprint("peer-", w), Outgoing: true, Body: Secret("x"), SentAt: t0, Timer: time.Duration(i%3) * time.Second}
+					m := Message{Conversation: fmt.Sprint("peer-", w), Outgoing: true, State: Sent, Body: Secret("x"), SentAt: t0, Timer: time.Duration(i%3) * time.Second}
 					return tx.AddMessage(&m)
 				})
 				if err != nil {
@@ -445,4 +451,121 @@ func TestConcurrentUse(t *testing.T) {
 	if want := writers * 9; total != want {
 		t.Fatalf("%d messages left, want %d", total, want)
 	}
+}
+
+// TestUnsentMessageOutlivesItsTimer: a message written while offline is
+// never destroyed by its own timer before it is sent (issue 11, item 1); its
+// countdown starts when its last queued item leaves, a failed one stays until
+// dismissed, and a store that started counting at queueing (older versions)
+// holds the message until it is sent.
+func TestUnsentMessageOutlivesItsTimer(t *testing.T) {
+	const timer = 30 * time.Second
+	clock := t0
+	type step struct {
+		name  string
+		state State
+		items int       // queued items carrying the message (a group: one per member)
+		old   bool      // written by an older version: ExpiresAt set at queueing
+		fail  bool      // the last item is given up and the message marked Failed
+		want  time.Time // the expiry after the last item left; zero: none
+	}
+	for _, tc := range []step{
+		{name: "1:1", items: 1, want: t0.Add(time.Hour + timer)},
+		{name: "group of three", items: 3, want: t0.Add(time.Hour + timer)},
+		{name: "older store", items: 1, old: true, want: t0.Add(time.Hour + timer)},
+		{name: "failed", items: 1, fail: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, s := newTestStore(t, Options{})
+			clock = t0
+			s.SetClock(func() time.Time { return clock })
+			m := Message{Conversation: "bob-id", Outgoing: true, State: Pending, Body: Secret("queued-A"), SentAt: t0, Timer: timer}
+			if tc.old {
+				m.ExpiresAt = t0.Add(timer)
+			}
+			m = addMessage(t, s, m)
+			if !tc.old && !m.ExpiresAt.IsZero() {
+				t.Fatalf("an unsent message counts down: expires %v", m.ExpiresAt)
+			}
+			var items []Outgoing
+			update(t, s, func(tx *Tx) error {
+				for i := range tc.items {
+					o := Outgoing{To: fmt.Sprintf("member-%d", i), MessageRef: m.ID, Payload: Secret("envelope"), CreatedAt: t0}
+					if err := tx.Enqueue(&o); err != nil {
+						return err
+					}
+					items = append(items, o)
+				}
+				return nil
+			})
+			// Offline for an hour: the timer's time passes, nothing goes.
+			clock = t0.Add(time.Hour)
+			res, err := s.Expire(clock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Deleted != 0 {
+				t.Fatalf("Expire destroyed %d unsent message(s)", res.Deleted)
+			}
+			if got := outbox(t, s); len(got) != tc.items {
+				t.Fatalf("outbox after the timer's time: %d items, want %d", len(got), tc.items)
+			}
+			if got, err := getMessage(t, s, m.ID); err != nil || !got.ExpiresAt.IsZero() {
+				t.Fatalf("unsent message after the timer's time: %v, expires %v", err, got.ExpiresAt)
+			}
+			// Back online: the items leave one by one.
+			for i, o := range items {
+				last := i == len(items)-1
+				update(t, s, func(tx *Tx) error {
+					cur, err := tx.Message(m.ID)
+					if err != nil {
+						return err
+					}
+					switch {
+					case last && tc.fail:
+						cur.State = Failed
+					case cur.State == Pending:
+						cur.State = Sent
+					}
+					if err := tx.UpdateMessage(cur); err != nil {
+						return err
+					}
+					return tx.Dequeue(o.ID)
+				})
+				got, err := getMessage(t, s, m.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !last && !got.ExpiresAt.IsZero() {
+					t.Fatalf("countdown started with %d item(s) still queued", len(items)-1-i)
+				}
+				if last && !got.ExpiresAt.Equal(tc.want) {
+					t.Fatalf("expiry after the last item left: %v, want %v", got.ExpiresAt, tc.want)
+				}
+			}
+			if _, err := s.Expire(clock.Add(timer - time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := getMessage(t, s, m.ID); err != nil {
+				t.Fatalf("sent message gone before its timer: %v", err)
+			}
+			_, err = s.Expire(t0.Add(100 * 24 * time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = getMessage(t, s, m.ID)
+			if tc.fail != (err == nil) {
+				t.Fatalf("long after: message lookup %v (failed messages stay until dismissed, sent ones go)", err)
+			}
+		})
+	}
+}
+
+func outbox(t testing.TB, s *Store) []Outgoing {
+	t.Helper()
+	var q []Outgoing
+	if err := s.View(func(tx *Tx) (err error) { q, err = tx.Outbox(); return }); err != nil {
+		t.Fatal(err)
+	}
+	return q
 }

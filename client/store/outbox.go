@@ -173,13 +173,62 @@ func (t *Tx) UpdateOutgoing(o Outgoing) error {
 }
 
 // Dequeue removes item id (sent, or given up); a missing one is not an error.
+// When it was the last item of an outgoing message with a timer, that
+// message's countdown starts now (the store's clock): the sender's copy counts
+// from sending, not from queueing.
 func (t *Tx) Dequeue(id int64) error {
 	if err := t.writable(); err != nil {
 		return err
+	}
+	var msg sql.NullInt64
+	err := t.queryRow(`SELECT msg FROM outbox WHERE id = ?`, id).Scan(&msg)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the outgoing queue: %w", err)
 	}
 	if _, err := t.exec(`DELETE FROM outbox WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("removing a queued item: %w", err)
 	}
 	t.scrub = true
+	if msg.Valid {
+		return t.startSentCountdown(msg.Int64)
+	}
 	return nil
+}
+
+// queued reports whether message id still has items in the outgoing queue.
+func (t *Tx) queued(id int64) (bool, error) {
+	var one int
+	err := t.queryRow(`SELECT 1 FROM outbox WHERE msg = ? LIMIT 1`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading the outgoing queue: %w", err)
+	}
+	return true, nil
+}
+
+// startSentCountdown starts the timer of outgoing message id once nothing
+// of it is queued any more, unless it runs already, the message failed (it
+// stays until dismissed) or it was never sent.
+func (t *Tx) startSentCountdown(id int64) error {
+	if q, err := t.queued(id); err != nil || q {
+		return err
+	}
+	m, mk, _, err := t.loadMessage(id)
+	defer mk.Key.Zero()
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if !m.Outgoing || m.Timer <= 0 || mk.ExpiresAt != 0 || m.State == Pending || m.State == Failed {
+		return nil
+	}
+	mk.ExpiresAt = t.s.now().Add(m.Timer).UnixNano()
+	return t.writeMessageKey(id, &mk)
 }

@@ -105,8 +105,10 @@ type Message struct {
 	// Timer is the disappearing timer that applies to this message (0: off).
 	Timer time.Duration
 	// ExpiresAt is when the message is destroyed; zero while no countdown
-	// runs. AddMessage sets it to SentAt+Timer for outgoing messages and
-	// MarkRead to ReadAt+Timer for incoming ones, unless already set.
+	// runs. For outgoing messages it is set when the last queued item is
+	// sent (Dequeue: that moment plus Timer; AddMessage: SentAt+Timer for a
+	// message stored as already sent), never for a Failed one; for incoming
+	// ones MarkRead sets ReadAt+Timer. Already set, it is kept.
 	ExpiresAt time.Time
 }
 
@@ -139,5 +141,6 @@ func (o Outgoing) Format(f fmt.State, verb rune) { fmt.Fprint(f, o.String()) }
 // Expired reports what Expire did.
 type Expired struct {
 	Deleted int       // messages destroyed
+	Held    int       // messages whose time had come but still had queued items: their countdown waits for sending
 	Next    time.Time // the next expiry, zero if none is scheduled
 }

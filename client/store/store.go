@@ -30,6 +30,7 @@ type Store struct {
 	seal    *envelope.Sealer
 	index   *envelope.Index
 	exp     expiryIndex
+	clock   func() time.Time     // starts sent messages' countdowns; nil: time.Now
 	stmts   map[string]*sql.Stmt // prepared statements by query (stmts.go)
 
 	scrubPending bool      // a replaced secret may still be in the WAL
