@@ -207,7 +207,7 @@ func pushEnvelope(m *liveMessage, id []byte) wire.PushEnvelope {
 func (c *conn) appendEnvelopes(buf []byte, msgs []liveMessage) []byte {
 	for len(msgs) > 0 {
 		fields, size, n := 0, 0, 0
-		for n < len(msgs) && (n == 0 || size+len(msgs[n].Body) <= maxPushFrame) {
+		for n < len(msgs) && n < wire.MaxPushEnvelopes && (n == 0 || size+len(msgs[n].Body) <= maxPushFrame) {
 			pe := pushEnvelope(&msgs[n], placeholderID)
 			fields += pe.FieldLen()
 			size += len(msgs[n].Body)

@@ -31,6 +31,9 @@ const (
 	// MaxServerFrameBytes is the largest frame a server sends (a Push of
 	// several envelopes); clients should accept frames this large.
 	MaxServerFrameBytes = 1 << 20
+	// MaxPushEnvelopes is the most envelopes one Push frame may hold; a
+	// client refuses a larger one before decoding it.
+	MaxPushEnvelopes = 1024
 	// MaxPreKeysPerUpload caps the one-time prekeys (both kinds together)
 	// in one UploadPreKeys.
 	MaxPreKeysPerUpload = 100

@@ -40,6 +40,10 @@ const (
 	// PushBuffer is how many pushes may wait for the owner before the
 	// connection stops reading (the server then holds the rest).
 	PushBuffer = 16
+	// MaxQueuedPushBytes bounds the decoded size of the pushes waiting for
+	// the owner (the first one waits whatever its size): past it the
+	// connection stops reading, and the server holds the rest.
+	MaxQueuedPushBytes = 8 << 20
 )
 
 // NormalizeURL turns what a user types (ws://host:port, wss://host,
@@ -78,7 +82,9 @@ type Conn struct {
 	err   error       // why the connection ended
 	fatal *wire.Error // the connection-level Error frame, if any
 
-	pushes    chan []*wire.Envelope
+	pushes    chan []*wire.Envelope // to the owner, from forward
+	queued    chan queuedPush       // from readLoop to forward
+	queue     pushBudget
 	done      chan struct{}
 	quit      chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -107,7 +113,8 @@ func dial(ctx context.Context, rawURL string, anonymous bool) (*Conn, error) {
 		return nil, fmt.Errorf("cannot reach the Sky server at %s: %w", u, err)
 	}
 	ws.SetReadLimit(wire.MaxServerFrameBytes)
-	c := &Conn{ws: ws, pushes: make(chan []*wire.Envelope, PushBuffer), done: make(chan struct{}), quit: make(chan struct{})}
+	c := &Conn{ws: ws, pushes: make(chan []*wire.Envelope), queued: make(chan queuedPush, PushBuffer), done: make(chan struct{}), quit: make(chan struct{})}
+	c.queue.freed = make(chan struct{}, 1)
 	if err := c.write(ctx, &wire.Frame{Body: &wire.Frame_Hello{Hello: &wire.Hello{Versions: []uint32{wire.Version}, Anonymous: anonymous}}}); err != nil {
 		ws.CloseNow()
 		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
@@ -128,6 +135,7 @@ func dial(ctx context.Context, rawURL string, anonymous bool) (*Conn, error) {
 	}
 	c.welcome = w
 	go c.readLoop()
+	go c.forward()
 	go c.pingLoop()
 	return c, nil
 }
@@ -153,6 +161,9 @@ func (c *Conn) read(ctx context.Context) (*wire.Frame, error) {
 	}
 	if typ != websocket.MessageBinary {
 		return nil, fmt.Errorf("%w: a text frame", wire.ErrMalformed)
+	}
+	if err := checkFrameShape(b); err != nil {
+		return nil, err
 	}
 	return wire.Decode(b, wire.MaxServerFrameBytes)
 }
@@ -182,9 +193,7 @@ func (c *Conn) readLoop() {
 			if len(b.Push.GetEnvelopes()) == 0 {
 				continue
 			}
-			select {
-			case c.pushes <- b.Push.GetEnvelopes():
-			case <-c.quit:
+			if !c.enqueue(b.Push.GetEnvelopes()) {
 				err = ErrClosed
 				return
 			}
