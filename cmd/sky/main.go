@@ -83,6 +83,7 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
                                     (HOME/sky.sock); while it runs there, id, send, receive,
                                     history, contacts, requests, group, broadcast, verify and
                                     timer go through it
+  tui [ID|NAME|GROUP] [--no-mouse]  chat in the terminal (holds the daemon's socket too)
 
 Durations: 30s, 5m, 1h, 2d, 4w (5 seconds to 4 weeks), or off.
 Environment: SKY_HOME, SKY_PASSPHRASE, SKY_PANIC_PASSPHRASE.
@@ -200,5 +201,6 @@ func init() {
 		"panic":     cmdPanic,
 		"account":   cmdAccount,
 		"daemon":    cmdDaemon,
+		"tui":       cmdTUI,
 	}
 }

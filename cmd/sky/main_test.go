@@ -157,6 +157,7 @@ func TestScripts(t *testing.T) {
 			},
 			"rpc":         rpcCmd,
 			"kdf-default": kdfDefaultCmd,
+			"tmux":        tmuxCmd,
 		},
 	})
 }
