@@ -20,6 +20,7 @@ import (
 //	tmux start NAME ARGS...  run ARGS (e.g. sky --home bob tui) in a 100×30 terminal
 //	tmux type NAME TEXT      type TEXT literally
 //	tmux key NAME KEY...     press keys (tmux names: Enter, Down, C-c, …)
+//	tmux size NAME W H       resize the terminal to W×H
 //	tmux wait NAME REGEXP    wait up to 20 s until the screen matches; the screen is then the stdout
 //	tmux title NAME          the terminal's title as the programs in it set it, as stdout
 //	tmux gone NAME           wait up to 10 s until the program in NAME ended
@@ -35,7 +36,7 @@ func tmuxCmd(ts *testscript.TestScript, neg bool, args []string) {
 		return
 	}
 	if len(args) < 2 {
-		ts.Fatalf("usage: tmux require, or tmux start|type|key|wait|title|gone NAME ...")
+		ts.Fatalf("usage: tmux require, or tmux start|type|key|size|wait|title|gone NAME ...")
 	}
 	op, name, rest := args[0], args[1], args[2:]
 	switch op {
@@ -45,6 +46,11 @@ func tmuxCmd(ts *testscript.TestScript, neg bool, args []string) {
 		tmux(ts, "send-keys", "-t", name, "-l", strings.Join(rest, " "))
 	case "key":
 		tmux(ts, append([]string{"send-keys", "-t", name}, rest...)...)
+	case "size":
+		if len(rest) != 2 {
+			ts.Fatalf("usage: tmux size NAME W H")
+		}
+		tmux(ts, "resize-window", "-t", name, "-x", rest[0], "-y", rest[1])
 	case "wait":
 		re, err := regexp.Compile("(?m)" + strings.Join(rest, " "))
 		ts.Check(err)

@@ -164,13 +164,26 @@ func (m *Model) loadOpen() {
 			unread = append(unread, msg.LocalID)
 		}
 	}
-	if len(unread) > 0 {
-		if _, err := m.b.MarkRead(unread...); err != nil {
-			m.status = "cannot mark the messages read: " + err.Error()
-		}
-	}
+	m.markRead(unread...)
 	c.unread = 0
 	m.header = m.readHeader(c)
+}
+
+// markRead marks shown messages read and shows them as read (their
+// disappearing timers may start now).
+func (m *Model) markRead(ids ...int64) {
+	if len(ids) == 0 {
+		return
+	}
+	read, err := m.b.MarkRead(ids...)
+	if err != nil {
+		m.status = "cannot mark the messages read: " + err.Error()
+	}
+	for _, r := range read {
+		if i := slices.IndexFunc(m.msgs, func(x client.Message) bool { return x.LocalID == r.LocalID }); i >= 0 {
+			m.msgs[i] = r
+		}
+	}
 }
 
 // header is what the right pane's first line says about the open

@@ -66,7 +66,7 @@ func (m *Model) message(msg client.Message) tea.Cmd {
 			m.msgs = append(m.msgs, msg)
 		}
 		if !msg.Outgoing {
-			m.b.MarkRead(msg.LocalID)
+			m.markRead(msg.LocalID)
 		}
 		return m.expiryTick()
 	}
