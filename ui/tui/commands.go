@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	tea "charm.land/bubbletea/v2"
+
+	"github.com/skymsg/sky/ui/safetext"
 )
 
 // helpLines is what /help shows.
@@ -71,7 +73,7 @@ func (m *Model) command(line string) tea.Cmd {
 		return m.run(append([]string{"timer", c.id}, args...))
 	case "/accept", "/block":
 		if c.kind != kindRequest {
-			return m.refuse(name + " works on a message request; " + inert(c.label()) + " is not one")
+			return m.refuse(name + " works on a message request; " + safetext.Line(c.label()) + " is not one")
 		}
 		verb := "accept"
 		if name == "/block" {
@@ -84,7 +86,7 @@ func (m *Model) command(line string) tea.Cmd {
 		}
 		return m.run(append([]string{"group"}, args...))
 	}
-	return m.refuse("unknown command " + inert(name) + "; /help lists them (//text sends a text starting with /)")
+	return m.refuse("unknown command " + safetext.Line(name) + "; /help lists them (//text sends a text starting with /)")
 }
 
 func (m *Model) refuse(why string) tea.Cmd {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/skymsg/sky/client"
+	"github.com/skymsg/sky/ui/safetext"
 )
 
 // kind is what a conversation is.
@@ -130,11 +131,11 @@ func (m *Model) resolve(ref string) (conv, error) {
 	case len(found) == 1:
 		return found[0], nil
 	case len(found) > 1:
-		return conv{}, fmt.Errorf("several conversations are called %q; give the ID instead", inert(ref))
+		return conv{}, fmt.Errorf("several conversations are called %q; give the ID instead", safetext.Line(ref))
 	case client.ValidID(strings.ToLower(ref)):
 		return conv{id: strings.ToLower(ref), kind: kindContact, transient: true}, nil
 	}
-	return conv{}, fmt.Errorf("%q is neither a Sky ID nor the name of a contact or group", inert(ref))
+	return conv{}, fmt.Errorf("%q is neither a Sky ID nor the name of a contact or group", safetext.Line(ref))
 }
 
 // openConv shows c in the right pane and marks its messages read.

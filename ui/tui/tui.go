@@ -9,9 +9,9 @@
 // do exactly what the command line does.
 //
 // Everything a peer chooses (message texts, group names, and what commands
-// print about them) is drawn inert: control characters, escape sequences
-// and bidirectional overrides are shown as visible placeholders, never
-// passed to the terminal.
+// print about them) is drawn inert by package safetext: control
+// characters, escape sequences and bidirectional overrides are shown as
+// visible escapes (\x1b, \u202e), never passed to the terminal.
 package tui
 
 import (

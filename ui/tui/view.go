@@ -10,6 +10,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/skymsg/sky/client"
+	"github.com/skymsg/sky/ui/safetext"
 )
 
 // measure counts cells as the renderer does: by wcwidth until the terminal
@@ -200,7 +201,7 @@ func (m *Model) listEntry(c conv, selected bool) line {
 	case c.verified:
 		mark = "✓"
 	}
-	text := mark + " " + inert(c.label())
+	text := mark + " " + safetext.Line(c.label())
 	if c.unread > 0 {
 		text += fmt.Sprintf(" (%d)", c.unread)
 	}
@@ -252,7 +253,7 @@ func (m *Model) headerLines(w int) []line {
 	if c == nil {
 		return []line{{text: "No conversation open: pick one on the left (↑/↓, Enter).", style: &styleFaint}}
 	}
-	name := inert(c.label())
+	name := safetext.Line(c.label())
 	switch c.kind {
 	case kindGroup:
 		text := fmt.Sprintf("# %s (%d members)", name, c.members)
@@ -310,8 +311,8 @@ func (m *Model) messageBlock(msg client.Message, w int) []line {
 	if msg.Outgoing {
 		at, st = msg.SentAt, &styleMe
 	}
-	prefix := at.In(m.loc).Format("15:04") + " " + inert(who) + ": "
-	text := msg.Text // made inert line by line in wrapped
+	prefix := at.In(m.loc).Format("15:04") + " " + safetext.Line(who) + ": "
+	text := msg.Text // made inert line by line in wrapped (safetext.Lines)
 	var style *lipgloss.Style
 	switch msg.Kind {
 	case client.KindTimer:
@@ -333,9 +334,7 @@ func (m *Model) messageBlock(msg client.Message, w int) []line {
 func (m *Model) wrapped(prefix string, pst *lipgloss.Style, text string, st *lipgloss.Style, w int) []line {
 	var out []line
 	first := true
-	text = strings.ReplaceAll(strings.ReplaceAll(text, "\r\n", "\n"), "\t", "    ")
-	for _, para := range strings.Split(text, "\n") {
-		para = inert(para)
+	for _, para := range safetext.Lines(strings.ReplaceAll(text, "\t", "    ")) {
 		indent := "  "
 		if first {
 			indent = prefix
@@ -372,7 +371,7 @@ func (m *Model) statusLine() line {
 	}
 	text := m.self + " · " + state
 	if m.status != "" {
-		return line{prefix: text + " · ", prefixStyle: &styleFaint, text: inert(m.status), style: &styleWarn}
+		return line{prefix: text + " · ", prefixStyle: &styleFaint, text: safetext.Line(m.status), style: &styleWarn}
 	}
 	return line{text: text, style: &styleFaint}
 }
@@ -414,7 +413,7 @@ func groupText(msg client.Message) string {
 		}
 	}
 	if ch.Joined {
-		parts = append(parts, "made the group "+inert(ch.Name))
+		parts = append(parts, "made the group "+safetext.Line(ch.Name))
 	}
 	add("added", ch.Added)
 	add("removed", ch.Removed)
@@ -422,7 +421,7 @@ func groupText(msg client.Message) string {
 	add("made admin", ch.AdminsAdded)
 	add("removed as admin", ch.AdminsRemoved)
 	if ch.Renamed {
-		parts = append(parts, "renamed the group to "+inert(ch.Name))
+		parts = append(parts, "renamed the group to "+safetext.Line(ch.Name))
 	}
 	if ch.TimerChanged {
 		parts = append(parts, "set the disappearing timer to "+timerText(ch.Timer))
