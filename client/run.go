@@ -226,7 +226,7 @@ func (c *Client) connected(ctx context.Context) (*conn.Conn, error) {
 		case <-ch:
 		case <-ctx.Done():
 			if err != nil {
-				return nil, fmt.Errorf("%w (%v)", ErrNotConnected, err)
+				return nil, fmt.Errorf("%w (%w)", ErrNotConnected, err)
 			}
 			return nil, ErrNotConnected
 		}
@@ -286,7 +286,7 @@ func (c *Client) Flush(ctx context.Context) error {
 		case <-ctx.Done():
 			if cn == nil {
 				if connErr != nil {
-					return fmt.Errorf("%w (%v)", ErrOffline, connErr)
+					return fmt.Errorf("%w (%w)", ErrOffline, connErr)
 				}
 				return ErrOffline
 			}

@@ -108,9 +108,9 @@ func dial(ctx context.Context, rawURL string, anonymous bool) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	ws, _, err := websocket.Dial(ctx, u, &websocket.DialOptions{CompressionMode: websocket.CompressionDisabled})
+	ws, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the Sky server at %s: %w", u, err)
+		return nil, dialError(ctx, u, resp, err)
 	}
 	ws.SetReadLimit(wire.MaxServerFrameBytes)
 	c := &Conn{ws: ws, pushes: make(chan []*wire.Envelope), queued: make(chan queuedPush, PushBuffer), done: make(chan struct{}), quit: make(chan struct{})}
@@ -122,6 +122,9 @@ func dial(ctx context.Context, rawURL string, anonymous bool) (*Conn, error) {
 	f, err := c.read(ctx)
 	if err != nil {
 		ws.CloseNow()
+		if ctx.Err() != nil {
+			return nil, &DialError{URL: u, Reason: "the server accepted the connection but sent no Welcome in time (is this skyd?)", Err: ctx.Err()}
+		}
 		return nil, fmt.Errorf("%w: %v", ErrHandshake, err)
 	}
 	if e := f.GetError(); e != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/skymsg/sky/client"
+	"github.com/skymsg/sky/client/conn"
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/client/store/keyfile"
 )
@@ -106,9 +107,27 @@ func (e *env) connect(c *client.Client) (stop func(), err error) {
 	defer cancel()
 	if err := c.WaitConnected(ctx); err != nil {
 		stop()
-		return nil, fmt.Errorf("cannot reach the Sky server at %s: %w", c.Server(), errors.Unwrap(err))
+		return nil, unreachable(c.Server(), err)
 	}
 	return stop, nil
+}
+
+// unreachable says why the server at url could not be reached: the last
+// connection attempt's reason (refused, timed out, TLS, not skyd, the trust
+// root), or that no attempt finished in time.
+func unreachable(url string, err error) error {
+	var dial *conn.DialError
+	switch {
+	case errors.As(err, &dial):
+		return dial
+	case errors.Is(err, client.ErrTrustRoot), errors.Is(err, client.ErrAuthFailed), errors.Is(err, client.ErrRevoked), errors.Is(err, client.ErrExpired):
+		return err
+	case err == client.ErrNotConnected: // no attempt finished in time
+		return fmt.Errorf("cannot reach the Sky server at %s: timed out after %s (no answer; check the address, that skyd runs there, and your network)", url, connectTimeout)
+	case errors.Is(err, client.ErrNotConnected):
+		return fmt.Errorf("cannot reach the Sky server at %s: %v", url, err)
+	}
+	return err
 }
 
 // flush sends what is queued; offline, it says the rest stays queued.
@@ -117,7 +136,12 @@ func (e *env) flush(c *client.Client) error {
 	defer cancel()
 	err := c.Flush(ctx)
 	if errors.Is(err, client.ErrOffline) {
-		fmt.Fprintf(e.stderr, "sky: the server at %s is unreachable; the message is queued and goes out at the next sky receive, send or daemon\n", c.Server())
+		why := ""
+		var dial *conn.DialError
+		if errors.As(err, &dial) {
+			why = " (" + dial.Reason + ")"
+		}
+		fmt.Fprintf(e.stderr, "sky: the server at %s is unreachable%s; the message is queued and goes out at the next sky receive, send or daemon\n", c.Server(), why)
 		return nil
 	}
 	return err
