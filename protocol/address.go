@@ -1,11 +1,10 @@
 package protocol
 
 import (
-	"encoding/hex"
 	"fmt"
-	"strings"
 
 	"github.com/skymsg/sky/protocol/message"
+	"github.com/skymsg/sky/protocol/serviceid"
 )
 
 // Address names one device of a remote (or the local) account: the
@@ -21,25 +20,14 @@ func (a Address) String() string { return fmt.Sprintf("%s.%d", a.Name, a.DeviceI
 
 // serviceIDSize is the fixed-width binary form of a service ID: a kind byte
 // (0 ACI, 1 PNI) and the 16 UUID bytes.
-const serviceIDSize = 17
+const serviceIDSize = serviceid.Size
 
 // ServiceID returns the fixed-width binary service ID of a name, as libsignal
 // parses it: a hyphenated UUID (any case) is an ACI, "PNI:" followed by one
 // is a PNI; anything else is not a service ID.
 func ServiceID(name string) ([serviceIDSize]byte, bool) {
-	var out [serviceIDSize]byte
-	if rest, ok := strings.CutPrefix(name, "PNI:"); ok {
-		out[0] = 1
-		name = rest
-	}
-	if len(name) != 36 || name[8] != '-' || name[13] != '-' || name[18] != '-' || name[23] != '-' {
-		return out, false
-	}
-	hexDigits := name[0:8] + name[9:13] + name[14:18] + name[19:23] + name[24:36]
-	if _, err := hex.Decode(out[1:], []byte(hexDigits)); err != nil {
-		return out, false
-	}
-	return out, true
+	id, ok := serviceid.Parse(name)
+	return id, ok
 }
 
 // UUIDBytes returns the 16 UUID bytes of a service ID name.

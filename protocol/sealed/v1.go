@@ -68,12 +68,15 @@ func seal(content []byte, from identity.KeyPair, to curve.PublicKey, eph curve.K
 	return pb.AppendBytes(b, 3, body), nil
 }
 
-// Open removes the sealed-sender layer with the recipient's identity and
-// returns the content. It checks both MACs (in constant time) and that the
+// Open removes the sealed-sender layer (v1, or a v2 ReceivedMessage) with
+// the recipient's identity and returns the content. It checks both MACs (in constant time) and that the
 // certificate's identity key is the key the envelope was sealed with, but
 // not the certificate itself: use Decrypt, or Content.Sender.Validate. Every
 // failure wraps protocol.ErrInvalidMessage.
 func Open(envelope []byte, to identity.KeyPair) (*Content, error) {
+	if len(envelope) > 0 && envelope[0]>>4 == 2 {
+		return openV2(envelope, to) // a v2 ReceivedMessage (v2.go)
+	}
 	eph, static, body, err := parseEnvelope(envelope)
 	if err != nil {
 		return nil, err
