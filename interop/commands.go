@@ -224,6 +224,41 @@ func (p *Peer) SealedDecrypt(ciphertext []byte, timestampMS int64) (Unsealed, er
 	return u, err
 }
 
+// SealedMultiEncrypt encrypts plaintext under the peer's sender key for a
+// distribution and seals it once for all recipients (sealed sender v2);
+// excluded may be nil.
+func (p *Peer) SealedMultiEncrypt(distributionID string, recipients []Address, plaintext []byte, contentHint int, excluded []string) ([]byte, error) {
+	rs := make([]Request, len(recipients))
+	for i, a := range recipients {
+		rs[i] = a.args(Request{})
+	}
+	r := Request{"cmd": "sealed_multi_encrypt", "distribution_id": distributionID, "recipients": rs, "plaintext": nonNil(plaintext), "content_hint": contentHint}
+	if excluded != nil {
+		r["excluded"] = excluded
+	}
+	var v struct {
+		Ciphertext []byte `json:"ciphertext"`
+	}
+	err := p.Call(r, &v)
+	return v.Ciphertext, err
+}
+
+// Split is the result of sealed_multi_split: one recipient's
+// ReceivedMessage, its devices and the excluded accounts.
+type Split struct {
+	Ciphertext []byte   `json:"ciphertext"`
+	DeviceIDs  []uint32 `json:"device_ids"`
+	Excluded   []string `json:"excluded"`
+}
+
+// SealedMultiSplit cuts the ReceivedMessage of the account named peer from
+// a sealed sender v2 SentMessage, as a server does.
+func (p *Peer) SealedMultiSplit(sent []byte, peer string) (Split, error) {
+	var v Split
+	err := p.Call(Request{"cmd": "sealed_multi_split", "ciphertext": nonNil(sent), "peer": peer}, &v)
+	return v, err
+}
+
 // GroupCreate creates (or re-sends) the peer's sender key for a distribution.
 func (p *Peer) GroupCreate(distributionID string) ([]byte, error) {
 	var v struct {

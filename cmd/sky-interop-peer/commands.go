@@ -33,20 +33,22 @@ type peer struct {
 type command func(*peer, *request) (any, error)
 
 var commands = map[string]command{
-	"ping":           ping,
-	"init":           initPeer,
-	"bundle":         bundle,
-	"process_bundle": processBundle,
-	"encrypt":        encrypt,
-	"decrypt":        decrypt,
-	"fingerprint":    fingerprintCmd,
-	"sealed_config":  sealedConfig,
-	"sealed_encrypt": sealedEncrypt,
-	"sealed_decrypt": sealedDecrypt,
-	"group_create":   groupCreate,
-	"group_process":  groupProcess,
-	"group_encrypt":  groupEncrypt,
-	"group_decrypt":  groupDecrypt,
+	"ping":                 ping,
+	"init":                 initPeer,
+	"bundle":               bundle,
+	"process_bundle":       processBundle,
+	"encrypt":              encrypt,
+	"decrypt":              decrypt,
+	"fingerprint":          fingerprintCmd,
+	"sealed_config":        sealedConfig,
+	"sealed_encrypt":       sealedEncrypt,
+	"sealed_decrypt":       sealedDecrypt,
+	"sealed_multi_encrypt": sealedMultiEncrypt,
+	"sealed_multi_split":   sealedMultiSplit,
+	"group_create":         groupCreate,
+	"group_process":        groupProcess,
+	"group_encrypt":        groupEncrypt,
+	"group_decrypt":        groupDecrypt,
 }
 
 func ping(*peer, *request) (any, error) {

@@ -131,10 +131,12 @@ func sealedEncrypt(p *peer, r *request) (any, error) {
 	return map[string]string{"ciphertext": encode64(env)}, nil
 }
 
-// sealedDecrypt opens a sealed message, validates its sender certificate
-// against the configured trust root at timestamp_ms (default: now), refuses
-// self-sends, and decrypts the 1:1 message inside from the sender the
-// certificate names. Nothing is changed unless all of that succeeds.
+// sealedDecrypt opens a sealed message (v1, or a v2 ReceivedMessage),
+// validates its sender certificate against the configured trust root at
+// timestamp_ms (default: now), refuses self-sends, and decrypts the message
+// inside from the sender the certificate names: a 1:1 message, or a
+// sender-key message as group_decrypt does. Nothing is changed unless all
+// of that succeeds.
 func sealedDecrypt(p *peer, r *request) (any, error) {
 	if err := p.sealedReady(); err != nil {
 		return nil, err
@@ -152,11 +154,16 @@ func sealedDecrypt(p *peer, r *request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.Type != sealed.TypeWhisper && c.Type != sealed.TypePreKey {
-		return nil, fmt.Errorf("%w (a sealed %v message is not a 1:1 message)", protocol.ErrInvalidMessage, c.Type)
+	var pt []byte
+	switch c.Type {
+	case sealed.TypeWhisper, sealed.TypePreKey:
+		from := protocol.Address{Name: c.Sender.UUID(), DeviceID: c.Sender.DeviceID()}
+		pt, err = protocol.Decrypt(ctx, p.store.Stores(), p.addr, from, protocol.Ciphertext{Type: protocol.MessageType(c.Type), Bytes: c.Message})
+	case sealed.TypeSenderKey:
+		pt, err = p.openSenderKey(c)
+	default:
+		err = fmt.Errorf("%w (a sealed %v message is neither a 1:1 nor a group message)", protocol.ErrInvalidMessage, c.Type)
 	}
-	from := protocol.Address{Name: c.Sender.UUID(), DeviceID: c.Sender.DeviceID()}
-	pt, err := protocol.Decrypt(ctx, p.store.Stores(), p.addr, from, protocol.Ciphertext{Type: protocol.MessageType(c.Type), Bytes: c.Message})
 	if err != nil {
 		return nil, err
 	}

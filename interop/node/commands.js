@@ -1,6 +1,9 @@
 // The commands of PEER-PROTOCOL.md, each implemented with libsignal's own API.
 
 import * as SignalClient from '@signalapp/libsignal-client';
+// The server-side splitter of sealed sender v2 messages; the package ships it
+// but does not re-export it from its index.
+import SealedSenderMultiRecipientMessage from '@signalapp/libsignal-client/dist/SealedSenderMultiRecipientMessage.js';
 import * as arg from './args.js';
 import * as stores from './stores.js';
 import { failure } from './errors.js';
@@ -251,17 +254,72 @@ export const commands = {
     if (!usmc.senderCertificate().validate(s.sealed.trustRoot, now)) {
       throw failure('InvalidSenderCertificate', 'sender certificate rejected: not signed under the trust root, or expired');
     }
-    const result = await SignalClient.sealedSenderDecryptMessage(
-      ciphertext, s.sealed.trustRoot, now, null, s.name, s.deviceId,
-      s.sessions, s.identities, s.preKeys, s.signedPreKeys, s.kyberPreKeys);
     const groupId = usmc.groupId();
-    return {
-      sender_uuid: result.senderUuid(),
-      sender_device_id: result.deviceId(),
+    const fields = {
       message_type: usmc.msgType(),
       content_hint: usmc.contentHint(),
       group_id: groupId === null || groupId.length === 0 ? null : encode(groupId),
+    };
+    if (usmc.msgType() === SignalClient.CiphertextMessageType.SenderKey) {
+      // libsignal's sealedSenderDecryptMessage takes 1:1 messages only; a
+      // sender-key content is decrypted as group_decrypt does, from the
+      // device the (validated) certificate names.
+      const cert = usmc.senderCertificate();
+      if (cert.senderUuid() === s.name && cert.senderDeviceId() === s.deviceId) {
+        throw failure('InvalidMessage', 'sealed sender message from this device itself');
+      }
+      const from = SignalClient.ProtocolAddress.new(cert.senderUuid(), cert.senderDeviceId());
+      const plaintext = await SignalClient.groupDecrypt(from, s.senderKeys, usmc.contents());
+      return { sender_uuid: cert.senderUuid(), sender_device_id: cert.senderDeviceId(), ...fields, plaintext: encode(plaintext) };
+    }
+    const result = await SignalClient.sealedSenderDecryptMessage(
+      ciphertext, s.sealed.trustRoot, now, null, s.name, s.deviceId,
+      s.sessions, s.identities, s.preKeys, s.signedPreKeys, s.kyberPreKeys);
+    return {
+      sender_uuid: result.senderUuid(),
+      sender_device_id: result.deviceId(),
+      ...fields,
       plaintext: encode(result.message()),
+    };
+  },
+
+  async sealed_multi_encrypt(req) {
+    const s = need();
+    if (s.sealed === null) throw failure('BadRequest', 'send "sealed_config" first');
+    const list = req.recipients;
+    if (!Array.isArray(list) || list.some((r) => r === null || typeof r !== 'object' || Array.isArray(r))) {
+      throw failure('BadRequest', 'argument "recipients" must be an array of objects');
+    }
+    const recipients = list.map((r) => remote(r));
+    const excludedNames = req.excluded ?? [];
+    if (!Array.isArray(excludedNames) || excludedNames.some((n) => typeof n !== 'string')) {
+      throw failure('BadRequest', 'argument "excluded" must be an array of strings');
+    }
+    const excludedRecipients = excludedNames.map((n) => SignalClient.ServiceId.parseFromServiceIdString(n));
+    const inner = await SignalClient.groupEncrypt(
+      s.address, arg.uuid(req, 'distribution_id'), s.senderKeys, arg.bytes(req, 'plaintext'));
+    const usmc = SignalClient.UnidentifiedSenderMessageContent.new(
+      inner, s.sealed.senderCertificate, arg.integer(req, 'content_hint', 0), arg.bytes(req, 'group_id', null));
+    const sent = await SignalClient.sealedSenderMultiRecipientEncrypt({
+      content: usmc, recipients, excludedRecipients, identityStore: s.identities, sessionStore: s.sessions,
+    });
+    return { ciphertext: encode(sent) };
+  },
+
+  async sealed_multi_split(req) {
+    const name = arg.string(req, 'peer');
+    let msg;
+    try {
+      msg = new SealedSenderMultiRecipientMessage(arg.bytes(req, 'ciphertext'));
+    } catch (err) {
+      throw failure('InvalidMessage', `invalid sealed sender v2 message: ${err.message}`);
+    }
+    const recipient = msg.recipientsByServiceIdString()[name.toLowerCase()];
+    if (recipient === undefined) throw failure('InvalidMessage', `${name} is not a recipient of this message`);
+    return {
+      ciphertext: encode(msg.messageForRecipient(recipient)),
+      device_ids: recipient.deviceIds,
+      excluded: [...msg.excludedRecipientServiceIdStrings()],
     };
   },
 
