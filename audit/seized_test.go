@@ -21,6 +21,7 @@ import (
 	"github.com/skymsg/sky/client"
 	"github.com/skymsg/sky/client/store/keyfile"
 	"github.com/skymsg/sky/server"
+	"github.com/skymsg/sky/server/keydir"
 	"github.com/skymsg/sky/server/metrics"
 	"github.com/skymsg/sky/server/servertest"
 	"github.com/skymsg/sky/server/store"
@@ -192,7 +193,9 @@ func audit(t *testing.T, b *backend) {
 	clock := servertest.NewClock(time.Now().UTC().Truncate(time.Hour).Add(17*time.Minute + 23*time.Second))
 	var logs lockedBuffer
 	reg := metrics.NewRegistry()
-	servertest.Certify(t, b.st)
+	sealedRoot := servertest.Certify(t, b.st)
+	// The key directory runs too, so its tables are seized with the rest.
+	must(t, errOf(keydir.CertifyWithRoot(context.Background(), b.st.(keydir.Store), sealedRoot, 0)))
 	root, err := server.TrustRoot(context.Background(), b.st)
 	if err != nil {
 		t.Fatal(err)
@@ -287,6 +290,7 @@ func audit(t *testing.T, b *backend) {
 	alice.flush(t)
 	bob.flush(t)
 	ids := []string{alice.id(), bob.id(), carol.id()}
+	must(t, srv.KeyDir().Tick(context.Background())) // publish everyone's key
 
 	// Seize everything now.
 	sum := &summary{backend: b.name, accounts: len(ids), canaries: len(cs), groups: 1}
@@ -480,6 +484,17 @@ func checkRows(tables []Table, ids []string, sum *summary) (problems []string) {
 					problems = append(problems, fmt.Sprintf("a receive time %d not on the hour", r))
 				}
 			}
+		case "kt_epochs", "kt_values", "kt_pending", "kt_countersigs":
+			for _, row := range tb.Rows {
+				sum.ktRows++
+				for _, v := range row {
+					for _, id := range ids {
+						if bytes.Contains(valueBytes(v), []byte(id)) {
+							problems = append(problems, fmt.Sprintf("the key directory's %s names account %s", tb.Name, id))
+						}
+					}
+				}
+			}
 		case "accounts", "codes":
 			for _, col := range []string{"created", "sub_end", "expires"} {
 				if i := tb.Column(col); i >= 0 {
@@ -620,6 +635,7 @@ type summary struct {
 	fragments, fragmentsLeft                int
 	links, idsLogged, addresses             int
 	groups                                  int
+	ktRows                                  int
 }
 
 func (s *summary) sizes(n int) {
@@ -650,6 +666,7 @@ func (s *summary) String() string {
 	fmt.Fprintf(&sb, "  queued when seized: %d messages, none naming a sender, receive times on the hour\n", s.queued)
 	fmt.Fprintf(&sb, "  ciphertext sizes seen: %s\n", strings.Join(sizes, ", "))
 	fmt.Fprintf(&sb, "  rows linking two accounts: %d; account IDs in logs or metrics: %d; IP addresses stored or logged: %d\n", s.links, s.idsLogged, s.addresses)
+	fmt.Fprintf(&sb, "  key directory: %d rows (epochs, values, pending, countersignatures), none naming an account (entries are VRF outputs)\n", s.ktRows)
 	fmt.Fprintf(&sb, "  after the TTL: 0 messages queued; %d of %d ciphertext fragments left in the database files\n", s.fragmentsLeft, s.fragments)
 	return sb.String()
 }

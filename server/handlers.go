@@ -54,7 +54,7 @@ func (c *conn) handle(req *wire.Request) {
 	case *wire.Request_SetDeliveryVerifier:
 		c.setDeliveryVerifier(id, op.SetDeliveryVerifier)
 	default:
-		if !c.handleBlob(req) {
+		if !c.handleBlob(req) && !c.handleKeyDir(req) {
 			c.replyErr(id, wire.NewError(wire.Code_BAD_REQUEST, "request has no known operation; check the client's protocol version"))
 		}
 	}
@@ -184,6 +184,7 @@ func (c *conn) register(id uint64, r *wire.Register) {
 		return
 	}
 	c.s.m.registered.Inc()
+	c.s.keyDirQueue(acct.ID, reg.IdentityKey)
 	c.becomeAuthed(store.Address{Account: acct.ID, Device: 1}, acct)
 	c.reply(id, &wire.Response{Result: &wire.Response_Registered{Registered: &wire.Registered{
 		Account: acct.ID, Device: 1, SubscriptionEnd: acct.SubscriptionEnd.Unix(),

@@ -23,6 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/skymsg/sky/server/keydir"
 	"github.com/skymsg/sky/server/metrics"
 	"github.com/skymsg/sky/server/netpoll"
 	"github.com/skymsg/sky/server/store"
@@ -111,6 +112,8 @@ type Config struct {
 	Cluster Cluster
 
 	Blobs BlobConfig // attachments (blobs.go); off without a Store
+
+	KeyDir KeyDirConfig // the key directory (keydir.go)
 }
 
 func (c *Config) setDefaults() error {
@@ -198,7 +201,8 @@ type Server struct {
 	sealedLimit   limiter // sealed sends with a token, per recipient
 	requestLimit  limiter // sealed requests, per sender
 	sealed        atomic.Pointer[sealedState]
-	blobs         *blobState // nil: no attachments
+	blobs         *blobState  // nil: no attachments
+	kd            *keydir.Dir // nil: no key directory (keydir.go)
 
 	conns    atomic.Int64
 	ctx      context.Context // cancelled by Close
@@ -262,6 +266,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	})
 	if s.cluster != nil {
 		s.cluster.Attach(clusterNode{s})
+	}
+	if err := s.startKeyDir(ctx); err != nil {
+		return nil, err
 	}
 	s.wg.Add(2)
 	go func() { defer s.wg.Done(); s.batch.run() }()

@@ -528,6 +528,12 @@ type Request struct {
 	//	*Request_BlobStatus
 	//	*Request_BlobFinish
 	//	*Request_BlobGet
+	//	*Request_KeydirGetHead
+	//	*Request_KeydirSearch
+	//	*Request_KeydirMonitor
+	//	*Request_KeydirConsistency
+	//	*Request_KeydirLog
+	//	*Request_KeydirCountersign
 	Op            isRequest_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -721,6 +727,60 @@ func (x *Request) GetBlobGet() *BlobGet {
 	return nil
 }
 
+func (x *Request) GetKeydirGetHead() *KeyDirGetHead {
+	if x != nil {
+		if x, ok := x.Op.(*Request_KeydirGetHead); ok {
+			return x.KeydirGetHead
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetKeydirSearch() *KeyDirSearch {
+	if x != nil {
+		if x, ok := x.Op.(*Request_KeydirSearch); ok {
+			return x.KeydirSearch
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetKeydirMonitor() *KeyDirMonitor {
+	if x != nil {
+		if x, ok := x.Op.(*Request_KeydirMonitor); ok {
+			return x.KeydirMonitor
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetKeydirConsistency() *KeyDirConsistency {
+	if x != nil {
+		if x, ok := x.Op.(*Request_KeydirConsistency); ok {
+			return x.KeydirConsistency
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetKeydirLog() *KeyDirLog {
+	if x != nil {
+		if x, ok := x.Op.(*Request_KeydirLog); ok {
+			return x.KeydirLog
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetKeydirCountersign() *KeyDirCountersign {
+	if x != nil {
+		if x, ok := x.Op.(*Request_KeydirCountersign); ok {
+			return x.KeydirCountersign
+		}
+	}
+	return nil
+}
+
 type isRequest_Op interface {
 	isRequest_Op()
 }
@@ -789,6 +849,31 @@ type Request_BlobGet struct {
 	BlobGet *BlobGet `protobuf:"bytes,34,opt,name=blob_get,json=blobGet,proto3,oneof"`
 }
 
+type Request_KeydirGetHead struct {
+	// Key directory (key transparency), see docs/protocol.md.
+	KeydirGetHead *KeyDirGetHead `protobuf:"bytes,45,opt,name=keydir_get_head,json=keydirGetHead,proto3,oneof"`
+}
+
+type Request_KeydirSearch struct {
+	KeydirSearch *KeyDirSearch `protobuf:"bytes,46,opt,name=keydir_search,json=keydirSearch,proto3,oneof"`
+}
+
+type Request_KeydirMonitor struct {
+	KeydirMonitor *KeyDirMonitor `protobuf:"bytes,47,opt,name=keydir_monitor,json=keydirMonitor,proto3,oneof"`
+}
+
+type Request_KeydirConsistency struct {
+	KeydirConsistency *KeyDirConsistency `protobuf:"bytes,48,opt,name=keydir_consistency,json=keydirConsistency,proto3,oneof"`
+}
+
+type Request_KeydirLog struct {
+	KeydirLog *KeyDirLog `protobuf:"bytes,49,opt,name=keydir_log,json=keydirLog,proto3,oneof"`
+}
+
+type Request_KeydirCountersign struct {
+	KeydirCountersign *KeyDirCountersign `protobuf:"bytes,50,opt,name=keydir_countersign,json=keydirCountersign,proto3,oneof"`
+}
+
 func (*Request_Register) isRequest_Op() {}
 
 func (*Request_Authenticate) isRequest_Op() {}
@@ -821,6 +906,18 @@ func (*Request_BlobFinish) isRequest_Op() {}
 
 func (*Request_BlobGet) isRequest_Op() {}
 
+func (*Request_KeydirGetHead) isRequest_Op() {}
+
+func (*Request_KeydirSearch) isRequest_Op() {}
+
+func (*Request_KeydirMonitor) isRequest_Op() {}
+
+func (*Request_KeydirConsistency) isRequest_Op() {}
+
+func (*Request_KeydirLog) isRequest_Op() {}
+
+func (*Request_KeydirCountersign) isRequest_Op() {}
+
 type Response struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -841,6 +938,11 @@ type Response struct {
 	//	*Response_BlobOffset
 	//	*Response_BlobFinished
 	//	*Response_BlobData
+	//	*Response_KeydirHead
+	//	*Response_KeydirLookup
+	//	*Response_KeydirProof
+	//	*Response_KeydirEpochs
+	//	*Response_KeydirCountersigned
 	Result        isResponse_Result `protobuf_oneof:"result"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1023,6 +1125,51 @@ func (x *Response) GetBlobData() *BlobData {
 	return nil
 }
 
+func (x *Response) GetKeydirHead() *KeyDirHead {
+	if x != nil {
+		if x, ok := x.Result.(*Response_KeydirHead); ok {
+			return x.KeydirHead
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetKeydirLookup() *KeyDirLookup {
+	if x != nil {
+		if x, ok := x.Result.(*Response_KeydirLookup); ok {
+			return x.KeydirLookup
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetKeydirProof() *KeyDirProof {
+	if x != nil {
+		if x, ok := x.Result.(*Response_KeydirProof); ok {
+			return x.KeydirProof
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetKeydirEpochs() *KeyDirEpochs {
+	if x != nil {
+		if x, ok := x.Result.(*Response_KeydirEpochs); ok {
+			return x.KeydirEpochs
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetKeydirCountersigned() *KeyDirCountersigned {
+	if x != nil {
+		if x, ok := x.Result.(*Response_KeydirCountersigned); ok {
+			return x.KeydirCountersigned
+		}
+	}
+	return nil
+}
+
 type isResponse_Result interface {
 	isResponse_Result()
 }
@@ -1083,6 +1230,26 @@ type Response_BlobData struct {
 	BlobData *BlobData `protobuf:"bytes,34,opt,name=blob_data,json=blobData,proto3,oneof"`
 }
 
+type Response_KeydirHead struct {
+	KeydirHead *KeyDirHead `protobuf:"bytes,45,opt,name=keydir_head,json=keydirHead,proto3,oneof"`
+}
+
+type Response_KeydirLookup struct {
+	KeydirLookup *KeyDirLookup `protobuf:"bytes,46,opt,name=keydir_lookup,json=keydirLookup,proto3,oneof"` // answers KeyDirSearch and KeyDirMonitor
+}
+
+type Response_KeydirProof struct {
+	KeydirProof *KeyDirProof `protobuf:"bytes,48,opt,name=keydir_proof,json=keydirProof,proto3,oneof"`
+}
+
+type Response_KeydirEpochs struct {
+	KeydirEpochs *KeyDirEpochs `protobuf:"bytes,49,opt,name=keydir_epochs,json=keydirEpochs,proto3,oneof"`
+}
+
+type Response_KeydirCountersigned struct {
+	KeydirCountersigned *KeyDirCountersigned `protobuf:"bytes,50,opt,name=keydir_countersigned,json=keydirCountersigned,proto3,oneof"`
+}
+
 func (*Response_Registered) isResponse_Result() {}
 
 func (*Response_Authenticated) isResponse_Result() {}
@@ -1110,6 +1277,16 @@ func (*Response_BlobOffset) isResponse_Result() {}
 func (*Response_BlobFinished) isResponse_Result() {}
 
 func (*Response_BlobData) isResponse_Result() {}
+
+func (*Response_KeydirHead) isResponse_Result() {}
+
+func (*Response_KeydirLookup) isResponse_Result() {}
+
+func (*Response_KeydirProof) isResponse_Result() {}
+
+func (*Response_KeydirEpochs) isResponse_Result() {}
+
+func (*Response_KeydirCountersigned) isResponse_Result() {}
 
 type Error struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2995,6 +3172,616 @@ func (x *BlobData) GetSize() uint64 {
 	return 0
 }
 
+// KeyDirGetHead asks for the newest signed head.
+type KeyDirGetHead struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyDirGetHead) Reset() {
+	*x = KeyDirGetHead{}
+	mi := &file_sky_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyDirGetHead) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyDirGetHead) ProtoMessage() {}
+
+func (x *KeyDirGetHead) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyDirGetHead.ProtoReflect.Descriptor instead.
+func (*KeyDirGetHead) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{42}
+}
+
+type KeyDirHead struct {
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Certificate     []byte                 `protobuf:"bytes,1,opt,name=certificate,proto3" json:"certificate,omitempty"`                                 // keytrans.DirectoryCertificate, signed by the trust root
+	Head            []byte                 `protobuf:"bytes,2,opt,name=head,proto3" json:"head,omitempty"`                                               // keytrans.SignedHead, the newest
+	Audits          []*KeyDirAudit         `protobuf:"bytes,3,rep,name=audits,proto3" json:"audits,omitempty"`                                           // each named auditor's newest countersignature
+	IntervalSeconds uint32                 `protobuf:"varint,4,opt,name=interval_seconds,json=intervalSeconds,proto3" json:"interval_seconds,omitempty"` // a head is published this often
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *KeyDirHead) Reset() {
+	*x = KeyDirHead{}
+	mi := &file_sky_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyDirHead) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyDirHead) ProtoMessage() {}
+
+func (x *KeyDirHead) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyDirHead.ProtoReflect.Descriptor instead.
+func (*KeyDirHead) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *KeyDirHead) GetCertificate() []byte {
+	if x != nil {
+		return x.Certificate
+	}
+	return nil
+}
+
+func (x *KeyDirHead) GetHead() []byte {
+	if x != nil {
+		return x.Head
+	}
+	return nil
+}
+
+func (x *KeyDirHead) GetAudits() []*KeyDirAudit {
+	if x != nil {
+		return x.Audits
+	}
+	return nil
+}
+
+func (x *KeyDirHead) GetIntervalSeconds() uint32 {
+	if x != nil {
+		return x.IntervalSeconds
+	}
+	return 0
+}
+
+type KeyDirAudit struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Head          []byte                 `protobuf:"bytes,1,opt,name=head,proto3" json:"head,omitempty"`           // the keytrans.SignedHead it countersigned
+	Signature     []byte                 `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"` // keytrans.AuditorSignature (the auditor's key, then its signature)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyDirAudit) Reset() {
+	*x = KeyDirAudit{}
+	mi := &file_sky_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyDirAudit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyDirAudit) ProtoMessage() {}
+
+func (x *KeyDirAudit) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyDirAudit.ProtoReflect.Descriptor instead.
+func (*KeyDirAudit) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *KeyDirAudit) GetHead() []byte {
+	if x != nil {
+		return x.Head
+	}
+	return nil
+}
+
+func (x *KeyDirAudit) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+// KeyDirSearch asks for an account's entry at the head of the given size
+// (0: the newest; otherwise one of the last 64).
+type KeyDirSearch struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Account       string                 `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	Size          uint64                 `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyDirSearch) Reset() {
+	*x = KeyDirSearch{}
+	mi := &file_sky_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyDirSearch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyDirSearch) ProtoMessage() {}
+
+func (x *KeyDirSearch) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyDirSearch.ProtoReflect.Descriptor instead.
+func (*KeyDirSearch) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *KeyDirSearch) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *KeyDirSearch) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+// KeyDirMonitor is KeyDirSearch for the connection's own account; the
+// server also queues the account's identity key if the entry lacks it.
+type KeyDirMonitor struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Size          uint64                 `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyDirMonitor) Reset() {
+	*x = KeyDirMonitor{}
+	mi := &file_sky_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyDirMonitor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyDirMonitor) ProtoMessage() {}
+
+func (x *KeyDirMonitor) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyDirMonitor.ProtoReflect.Descriptor instead.
+func (*KeyDirMonitor) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *KeyDirMonitor) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+type KeyDirLookup struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Head          []byte                 `protobuf:"bytes,1,opt,name=head,proto3" json:"head,omitempty"`     // keytrans.SignedHead the proof is against
+	Lookup        []byte                 `protobuf:"bytes,2,opt,name=lookup,proto3" json:"lookup,omitempty"` // keytrans.Lookup
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyDirLookup) Reset() {
+	*x = KeyDirLookup{}
+	mi := &file_sky_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyDirLookup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyDirLookup) ProtoMessage() {}
+
+func (x *KeyDirLookup) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyDirLookup.ProtoReflect.Descriptor instead.
+func (*KeyDirLookup) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *KeyDirLookup) GetHead() []byte {
+	if x != nil {
+		return x.Head
+	}
+	return nil
+}
+
+func (x *KeyDirLookup) GetLookup() []byte {
+	if x != nil {
+		return x.Lookup
+	}
+	return nil
+}
+
+// KeyDirConsistency asks for the proof that the head of size from is a
+// prefix of the head of size to (0: the newest).
+type KeyDirConsistency struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          uint64                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	To            uint64                 `protobuf:"varint,2,opt,name=to,proto3" json:"to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyDirConsistency) Reset() {
+	*x = KeyDirConsistency{}
+	mi := &file_sky_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyDirConsistency) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyDirConsistency) ProtoMessage() {}
+
+func (x *KeyDirConsistency) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyDirConsistency.ProtoReflect.Descriptor instead.
+func (*KeyDirConsistency) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *KeyDirConsistency) GetFrom() uint64 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *KeyDirConsistency) GetTo() uint64 {
+	if x != nil {
+		return x.To
+	}
+	return 0
+}
+
+type KeyDirProof struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Proof         []byte                 `protobuf:"bytes,1,opt,name=proof,proto3" json:"proof,omitempty"` // logtree.EncodeProof
+	Head          []byte                 `protobuf:"bytes,2,opt,name=head,proto3" json:"head,omitempty"`   // the keytrans.SignedHead of size to
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyDirProof) Reset() {
+	*x = KeyDirProof{}
+	mi := &file_sky_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyDirProof) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyDirProof) ProtoMessage() {}
+
+func (x *KeyDirProof) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyDirProof.ProtoReflect.Descriptor instead.
+func (*KeyDirProof) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *KeyDirProof) GetProof() []byte {
+	if x != nil {
+		return x.Proof
+	}
+	return nil
+}
+
+func (x *KeyDirProof) GetHead() []byte {
+	if x != nil {
+		return x.Head
+	}
+	return nil
+}
+
+// KeyDirLog asks for epochs from the given number, for auditors.
+type KeyDirLog struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          uint64                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	Limit         uint32                 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"` // at most 64; fewer if they would not fit one frame
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyDirLog) Reset() {
+	*x = KeyDirLog{}
+	mi := &file_sky_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyDirLog) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyDirLog) ProtoMessage() {}
+
+func (x *KeyDirLog) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyDirLog.ProtoReflect.Descriptor instead.
+func (*KeyDirLog) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *KeyDirLog) GetFrom() uint64 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *KeyDirLog) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type KeyDirEpochs struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Epochs        [][]byte               `protobuf:"bytes,1,rep,name=epochs,proto3" json:"epochs,omitempty"` // keytrans.Epoch
+	Heads         [][]byte               `protobuf:"bytes,2,rep,name=heads,proto3" json:"heads,omitempty"`   // the keytrans.SignedHead of each
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyDirEpochs) Reset() {
+	*x = KeyDirEpochs{}
+	mi := &file_sky_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyDirEpochs) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyDirEpochs) ProtoMessage() {}
+
+func (x *KeyDirEpochs) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyDirEpochs.ProtoReflect.Descriptor instead.
+func (*KeyDirEpochs) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *KeyDirEpochs) GetEpochs() [][]byte {
+	if x != nil {
+		return x.Epochs
+	}
+	return nil
+}
+
+func (x *KeyDirEpochs) GetHeads() [][]byte {
+	if x != nil {
+		return x.Heads
+	}
+	return nil
+}
+
+// KeyDirCountersign hands the server an auditor's countersignature of the
+// head of the given size, to pass on to clients.
+type KeyDirCountersign struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Size          uint64                 `protobuf:"varint,1,opt,name=size,proto3" json:"size,omitempty"`
+	Signature     []byte                 `protobuf:"bytes,2,opt,name=signature,proto3" json:"signature,omitempty"` // keytrans.AuditorSignature
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyDirCountersign) Reset() {
+	*x = KeyDirCountersign{}
+	mi := &file_sky_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyDirCountersign) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyDirCountersign) ProtoMessage() {}
+
+func (x *KeyDirCountersign) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyDirCountersign.ProtoReflect.Descriptor instead.
+func (*KeyDirCountersign) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *KeyDirCountersign) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *KeyDirCountersign) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
+type KeyDirCountersigned struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyDirCountersigned) Reset() {
+	*x = KeyDirCountersigned{}
+	mi := &file_sky_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyDirCountersigned) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyDirCountersigned) ProtoMessage() {}
+
+func (x *KeyDirCountersigned) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyDirCountersigned.ProtoReflect.Descriptor instead.
+func (*KeyDirCountersigned) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{53}
+}
+
 var File_sky_proto protoreflect.FileDescriptor
 
 const file_sky_proto_rawDesc = "" +
@@ -3024,7 +3811,7 @@ const file_sky_proto_rawDesc = "" +
 	"\x16max_prekeys_per_upload\x18\x03 \x01(\rR\x13maxPrekeysPerUpload\x12.\n" +
 	"\x13message_ttl_seconds\x18\x04 \x01(\rR\x11messageTtlSeconds\x122\n" +
 	"\x15max_inflight_requests\x18\x05 \x01(\rR\x13maxInflightRequests\x12$\n" +
-	"\x0emax_blob_bytes\x18\x1e \x01(\x04R\fmaxBlobBytes\"\x85\b\n" +
+	"\x0emax_blob_bytes\x18\x1e \x01(\x04R\fmaxBlobBytes\"\xad\v\n" +
 	"\aRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x123\n" +
 	"\bregister\x18\n" +
@@ -3047,8 +3834,16 @@ const file_sky_proto_rawDesc = "" +
 	"blobStatus\x12:\n" +
 	"\vblob_finish\x18! \x01(\v2\x17.sky.wire.v1.BlobFinishH\x00R\n" +
 	"blobFinish\x121\n" +
-	"\bblob_get\x18\" \x01(\v2\x14.sky.wire.v1.BlobGetH\x00R\ablobGetB\x04\n" +
-	"\x02op\"\xb0\a\n" +
+	"\bblob_get\x18\" \x01(\v2\x14.sky.wire.v1.BlobGetH\x00R\ablobGet\x12D\n" +
+	"\x0fkeydir_get_head\x18- \x01(\v2\x1a.sky.wire.v1.KeyDirGetHeadH\x00R\rkeydirGetHead\x12@\n" +
+	"\rkeydir_search\x18. \x01(\v2\x19.sky.wire.v1.KeyDirSearchH\x00R\fkeydirSearch\x12C\n" +
+	"\x0ekeydir_monitor\x18/ \x01(\v2\x1a.sky.wire.v1.KeyDirMonitorH\x00R\rkeydirMonitor\x12O\n" +
+	"\x12keydir_consistency\x180 \x01(\v2\x1e.sky.wire.v1.KeyDirConsistencyH\x00R\x11keydirConsistency\x127\n" +
+	"\n" +
+	"keydir_log\x181 \x01(\v2\x16.sky.wire.v1.KeyDirLogH\x00R\tkeydirLog\x12O\n" +
+	"\x12keydir_countersign\x182 \x01(\v2\x1e.sky.wire.v1.KeyDirCountersignH\x00R\x11keydirCountersignB\x04\n" +
+	"\x02op\"\x86\n" +
+	"\n" +
 	"\bResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12(\n" +
 	"\x05error\x18\x02 \x01(\v2\x12.sky.wire.v1.ErrorR\x05error\x129\n" +
@@ -3069,7 +3864,13 @@ const file_sky_proto_rawDesc = "" +
 	"\vblob_offset\x18\x1f \x01(\v2\x17.sky.wire.v1.BlobOffsetH\x00R\n" +
 	"blobOffset\x12@\n" +
 	"\rblob_finished\x18! \x01(\v2\x19.sky.wire.v1.BlobFinishedH\x00R\fblobFinished\x124\n" +
-	"\tblob_data\x18\" \x01(\v2\x15.sky.wire.v1.BlobDataH\x00R\bblobDataB\b\n" +
+	"\tblob_data\x18\" \x01(\v2\x15.sky.wire.v1.BlobDataH\x00R\bblobData\x12:\n" +
+	"\vkeydir_head\x18- \x01(\v2\x17.sky.wire.v1.KeyDirHeadH\x00R\n" +
+	"keydirHead\x12@\n" +
+	"\rkeydir_lookup\x18. \x01(\v2\x19.sky.wire.v1.KeyDirLookupH\x00R\fkeydirLookup\x12=\n" +
+	"\fkeydir_proof\x180 \x01(\v2\x18.sky.wire.v1.KeyDirProofH\x00R\vkeydirProof\x12@\n" +
+	"\rkeydir_epochs\x181 \x01(\v2\x19.sky.wire.v1.KeyDirEpochsH\x00R\fkeydirEpochs\x12U\n" +
+	"\x14keydir_countersigned\x182 \x01(\v2 .sky.wire.v1.KeyDirCountersignedH\x00R\x13keydirCountersignedB\b\n" +
 	"\x06result\"n\n" +
 	"\x05Error\x12%\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x11.sky.wire.v1.CodeR\x04code\x12\x18\n" +
@@ -3182,7 +3983,41 @@ const file_sky_proto_rawDesc = "" +
 	"\x06length\x18\x03 \x01(\rR\x06length\"2\n" +
 	"\bBlobData\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data\x12\x12\n" +
-	"\x04size\x18\x02 \x01(\x04R\x04size*\xc8\x03\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\"\x0f\n" +
+	"\rKeyDirGetHead\"\x9f\x01\n" +
+	"\n" +
+	"KeyDirHead\x12 \n" +
+	"\vcertificate\x18\x01 \x01(\fR\vcertificate\x12\x12\n" +
+	"\x04head\x18\x02 \x01(\fR\x04head\x120\n" +
+	"\x06audits\x18\x03 \x03(\v2\x18.sky.wire.v1.KeyDirAuditR\x06audits\x12)\n" +
+	"\x10interval_seconds\x18\x04 \x01(\rR\x0fintervalSeconds\"?\n" +
+	"\vKeyDirAudit\x12\x12\n" +
+	"\x04head\x18\x01 \x01(\fR\x04head\x12\x1c\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"<\n" +
+	"\fKeyDirSearch\x12\x18\n" +
+	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x12\n" +
+	"\x04size\x18\x02 \x01(\x04R\x04size\"#\n" +
+	"\rKeyDirMonitor\x12\x12\n" +
+	"\x04size\x18\x01 \x01(\x04R\x04size\":\n" +
+	"\fKeyDirLookup\x12\x12\n" +
+	"\x04head\x18\x01 \x01(\fR\x04head\x12\x16\n" +
+	"\x06lookup\x18\x02 \x01(\fR\x06lookup\"7\n" +
+	"\x11KeyDirConsistency\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\x04R\x04from\x12\x0e\n" +
+	"\x02to\x18\x02 \x01(\x04R\x02to\"7\n" +
+	"\vKeyDirProof\x12\x14\n" +
+	"\x05proof\x18\x01 \x01(\fR\x05proof\x12\x12\n" +
+	"\x04head\x18\x02 \x01(\fR\x04head\"5\n" +
+	"\tKeyDirLog\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\x04R\x04from\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\"<\n" +
+	"\fKeyDirEpochs\x12\x16\n" +
+	"\x06epochs\x18\x01 \x03(\fR\x06epochs\x12\x14\n" +
+	"\x05heads\x18\x02 \x03(\fR\x05heads\"E\n" +
+	"\x11KeyDirCountersign\x12\x12\n" +
+	"\x04size\x18\x01 \x01(\x04R\x04size\x12\x1c\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\x15\n" +
+	"\x13KeyDirCountersigned*\xc8\x03\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vBAD_REQUEST\x10\x01\x12\x17\n" +
@@ -3225,7 +4060,7 @@ func file_sky_proto_rawDescGZIP() []byte {
 }
 
 var file_sky_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sky_proto_msgTypes = make([]protoimpl.MessageInfo, 42)
+var file_sky_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
 var file_sky_proto_goTypes = []any{
 	(Code)(0),                    // 0: sky.wire.v1.Code
 	(*Frame)(nil),                // 1: sky.wire.v1.Frame
@@ -3270,6 +4105,18 @@ var file_sky_proto_goTypes = []any{
 	(*BlobFinished)(nil),         // 40: sky.wire.v1.BlobFinished
 	(*BlobGet)(nil),              // 41: sky.wire.v1.BlobGet
 	(*BlobData)(nil),             // 42: sky.wire.v1.BlobData
+	(*KeyDirGetHead)(nil),        // 43: sky.wire.v1.KeyDirGetHead
+	(*KeyDirHead)(nil),           // 44: sky.wire.v1.KeyDirHead
+	(*KeyDirAudit)(nil),          // 45: sky.wire.v1.KeyDirAudit
+	(*KeyDirSearch)(nil),         // 46: sky.wire.v1.KeyDirSearch
+	(*KeyDirMonitor)(nil),        // 47: sky.wire.v1.KeyDirMonitor
+	(*KeyDirLookup)(nil),         // 48: sky.wire.v1.KeyDirLookup
+	(*KeyDirConsistency)(nil),    // 49: sky.wire.v1.KeyDirConsistency
+	(*KeyDirProof)(nil),          // 50: sky.wire.v1.KeyDirProof
+	(*KeyDirLog)(nil),            // 51: sky.wire.v1.KeyDirLog
+	(*KeyDirEpochs)(nil),         // 52: sky.wire.v1.KeyDirEpochs
+	(*KeyDirCountersign)(nil),    // 53: sky.wire.v1.KeyDirCountersign
+	(*KeyDirCountersigned)(nil),  // 54: sky.wire.v1.KeyDirCountersigned
 }
 var file_sky_proto_depIdxs = []int32{
 	2,  // 0: sky.wire.v1.Frame.hello:type_name -> sky.wire.v1.Hello
@@ -3295,38 +4142,50 @@ var file_sky_proto_depIdxs = []int32{
 	37, // 20: sky.wire.v1.Request.blob_status:type_name -> sky.wire.v1.BlobStatus
 	39, // 21: sky.wire.v1.Request.blob_finish:type_name -> sky.wire.v1.BlobFinish
 	41, // 22: sky.wire.v1.Request.blob_get:type_name -> sky.wire.v1.BlobGet
-	7,  // 23: sky.wire.v1.Response.error:type_name -> sky.wire.v1.Error
-	9,  // 24: sky.wire.v1.Response.registered:type_name -> sky.wire.v1.Registered
-	11, // 25: sky.wire.v1.Response.authenticated:type_name -> sky.wire.v1.Authenticated
-	13, // 26: sky.wire.v1.Response.sent:type_name -> sky.wire.v1.Sent
-	15, // 27: sky.wire.v1.Response.acked:type_name -> sky.wire.v1.Acked
-	19, // 28: sky.wire.v1.Response.prekey_counts:type_name -> sky.wire.v1.PreKeyCounts
-	21, // 29: sky.wire.v1.Response.bundles:type_name -> sky.wire.v1.Bundles
-	24, // 30: sky.wire.v1.Response.account:type_name -> sky.wire.v1.AccountInfo
-	30, // 31: sky.wire.v1.Response.account_deleted:type_name -> sky.wire.v1.AccountDeleted
-	27, // 32: sky.wire.v1.Response.sender_certificate:type_name -> sky.wire.v1.SenderCertificate
-	29, // 33: sky.wire.v1.Response.delivery_verifier_set:type_name -> sky.wire.v1.DeliveryVerifierSet
-	35, // 34: sky.wire.v1.Response.blob_created:type_name -> sky.wire.v1.BlobCreated
-	38, // 35: sky.wire.v1.Response.blob_offset:type_name -> sky.wire.v1.BlobOffset
-	40, // 36: sky.wire.v1.Response.blob_finished:type_name -> sky.wire.v1.BlobFinished
-	42, // 37: sky.wire.v1.Response.blob_data:type_name -> sky.wire.v1.BlobData
-	0,  // 38: sky.wire.v1.Error.code:type_name -> sky.wire.v1.Code
-	24, // 39: sky.wire.v1.Authenticated.account:type_name -> sky.wire.v1.AccountInfo
-	16, // 40: sky.wire.v1.UploadPreKeys.signed_ec:type_name -> sky.wire.v1.PreKey
-	16, // 41: sky.wire.v1.UploadPreKeys.last_resort_kyber:type_name -> sky.wire.v1.PreKey
-	16, // 42: sky.wire.v1.UploadPreKeys.one_time_ec:type_name -> sky.wire.v1.PreKey
-	16, // 43: sky.wire.v1.UploadPreKeys.one_time_kyber:type_name -> sky.wire.v1.PreKey
-	22, // 44: sky.wire.v1.Bundles.bundles:type_name -> sky.wire.v1.Bundle
-	16, // 45: sky.wire.v1.Bundle.signed_ec:type_name -> sky.wire.v1.PreKey
-	16, // 46: sky.wire.v1.Bundle.kyber:type_name -> sky.wire.v1.PreKey
-	16, // 47: sky.wire.v1.Bundle.one_time_ec:type_name -> sky.wire.v1.PreKey
-	32, // 48: sky.wire.v1.Push.envelopes:type_name -> sky.wire.v1.Envelope
-	33, // 49: sky.wire.v1.Envelope.sender:type_name -> sky.wire.v1.Sender
-	50, // [50:50] is the sub-list for method output_type
-	50, // [50:50] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	43, // 23: sky.wire.v1.Request.keydir_get_head:type_name -> sky.wire.v1.KeyDirGetHead
+	46, // 24: sky.wire.v1.Request.keydir_search:type_name -> sky.wire.v1.KeyDirSearch
+	47, // 25: sky.wire.v1.Request.keydir_monitor:type_name -> sky.wire.v1.KeyDirMonitor
+	49, // 26: sky.wire.v1.Request.keydir_consistency:type_name -> sky.wire.v1.KeyDirConsistency
+	51, // 27: sky.wire.v1.Request.keydir_log:type_name -> sky.wire.v1.KeyDirLog
+	53, // 28: sky.wire.v1.Request.keydir_countersign:type_name -> sky.wire.v1.KeyDirCountersign
+	7,  // 29: sky.wire.v1.Response.error:type_name -> sky.wire.v1.Error
+	9,  // 30: sky.wire.v1.Response.registered:type_name -> sky.wire.v1.Registered
+	11, // 31: sky.wire.v1.Response.authenticated:type_name -> sky.wire.v1.Authenticated
+	13, // 32: sky.wire.v1.Response.sent:type_name -> sky.wire.v1.Sent
+	15, // 33: sky.wire.v1.Response.acked:type_name -> sky.wire.v1.Acked
+	19, // 34: sky.wire.v1.Response.prekey_counts:type_name -> sky.wire.v1.PreKeyCounts
+	21, // 35: sky.wire.v1.Response.bundles:type_name -> sky.wire.v1.Bundles
+	24, // 36: sky.wire.v1.Response.account:type_name -> sky.wire.v1.AccountInfo
+	30, // 37: sky.wire.v1.Response.account_deleted:type_name -> sky.wire.v1.AccountDeleted
+	27, // 38: sky.wire.v1.Response.sender_certificate:type_name -> sky.wire.v1.SenderCertificate
+	29, // 39: sky.wire.v1.Response.delivery_verifier_set:type_name -> sky.wire.v1.DeliveryVerifierSet
+	35, // 40: sky.wire.v1.Response.blob_created:type_name -> sky.wire.v1.BlobCreated
+	38, // 41: sky.wire.v1.Response.blob_offset:type_name -> sky.wire.v1.BlobOffset
+	40, // 42: sky.wire.v1.Response.blob_finished:type_name -> sky.wire.v1.BlobFinished
+	42, // 43: sky.wire.v1.Response.blob_data:type_name -> sky.wire.v1.BlobData
+	44, // 44: sky.wire.v1.Response.keydir_head:type_name -> sky.wire.v1.KeyDirHead
+	48, // 45: sky.wire.v1.Response.keydir_lookup:type_name -> sky.wire.v1.KeyDirLookup
+	50, // 46: sky.wire.v1.Response.keydir_proof:type_name -> sky.wire.v1.KeyDirProof
+	52, // 47: sky.wire.v1.Response.keydir_epochs:type_name -> sky.wire.v1.KeyDirEpochs
+	54, // 48: sky.wire.v1.Response.keydir_countersigned:type_name -> sky.wire.v1.KeyDirCountersigned
+	0,  // 49: sky.wire.v1.Error.code:type_name -> sky.wire.v1.Code
+	24, // 50: sky.wire.v1.Authenticated.account:type_name -> sky.wire.v1.AccountInfo
+	16, // 51: sky.wire.v1.UploadPreKeys.signed_ec:type_name -> sky.wire.v1.PreKey
+	16, // 52: sky.wire.v1.UploadPreKeys.last_resort_kyber:type_name -> sky.wire.v1.PreKey
+	16, // 53: sky.wire.v1.UploadPreKeys.one_time_ec:type_name -> sky.wire.v1.PreKey
+	16, // 54: sky.wire.v1.UploadPreKeys.one_time_kyber:type_name -> sky.wire.v1.PreKey
+	22, // 55: sky.wire.v1.Bundles.bundles:type_name -> sky.wire.v1.Bundle
+	16, // 56: sky.wire.v1.Bundle.signed_ec:type_name -> sky.wire.v1.PreKey
+	16, // 57: sky.wire.v1.Bundle.kyber:type_name -> sky.wire.v1.PreKey
+	16, // 58: sky.wire.v1.Bundle.one_time_ec:type_name -> sky.wire.v1.PreKey
+	32, // 59: sky.wire.v1.Push.envelopes:type_name -> sky.wire.v1.Envelope
+	33, // 60: sky.wire.v1.Envelope.sender:type_name -> sky.wire.v1.Sender
+	45, // 61: sky.wire.v1.KeyDirHead.audits:type_name -> sky.wire.v1.KeyDirAudit
+	62, // [62:62] is the sub-list for method output_type
+	62, // [62:62] is the sub-list for method input_type
+	62, // [62:62] is the sub-list for extension type_name
+	62, // [62:62] is the sub-list for extension extendee
+	0,  // [0:62] is the sub-list for field type_name
 }
 
 func init() { file_sky_proto_init() }
@@ -3359,6 +4218,12 @@ func file_sky_proto_init() {
 		(*Request_BlobStatus)(nil),
 		(*Request_BlobFinish)(nil),
 		(*Request_BlobGet)(nil),
+		(*Request_KeydirGetHead)(nil),
+		(*Request_KeydirSearch)(nil),
+		(*Request_KeydirMonitor)(nil),
+		(*Request_KeydirConsistency)(nil),
+		(*Request_KeydirLog)(nil),
+		(*Request_KeydirCountersign)(nil),
 	}
 	file_sky_proto_msgTypes[5].OneofWrappers = []any{
 		(*Response_Registered)(nil),
@@ -3375,6 +4240,11 @@ func file_sky_proto_init() {
 		(*Response_BlobOffset)(nil),
 		(*Response_BlobFinished)(nil),
 		(*Response_BlobData)(nil),
+		(*Response_KeydirHead)(nil),
+		(*Response_KeydirLookup)(nil),
+		(*Response_KeydirProof)(nil),
+		(*Response_KeydirEpochs)(nil),
+		(*Response_KeydirCountersigned)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3382,7 +4252,7 @@ func file_sky_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sky_proto_rawDesc), len(file_sky_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   42,
+			NumMessages:   54,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

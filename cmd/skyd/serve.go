@@ -37,6 +37,7 @@ type serveFlags struct {
 	logLevel              string
 	tuning                tuningFlags
 	blobs                 blobFlags
+	keydir                keyDirFlags
 }
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -46,6 +47,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f.storeFlags.register(fs)
 	f.clusterFlags.register(fs)
 	f.blobs.register(fs)
+	f.keydir.register(fs)
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:7443", "address for client WebSocket connections; anything but loopback needs TLS")
 	fs.StringVar(&f.metricsListen, "metrics-listen", "127.0.0.1:7444", "address for /metrics and /healthz (empty: off)")
 	fs.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate file (PEM), with --tls-key")
@@ -117,6 +119,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer bst.Close()
 	}
 	cfg.Blobs = blobs
+	if cfg.KeyDir, err = f.keydir.config(); err != nil {
+		return err
+	}
 	srv, err := server.New(ctx, cfg)
 	if err != nil {
 		return err

@@ -75,6 +75,9 @@ func trustRootCertify(ctx context.Context, st store.Store, args []string, stdout
 	if err != nil {
 		return fmt.Errorf("certifying the server key: %w", err)
 	}
+	if err := certifyKeyDir(ctx, st, root); err != nil {
+		return err
+	}
 	fmt.Fprintln(stdout, encodePublic(root))
 	fmt.Fprintf(stderr, "skyd: server key %d certified by this trust root (running servers use it within a minute); "+
 		"you can take the private key offline again\n", cert.KeyID())
@@ -176,6 +179,9 @@ func firstStartTrustRoot(ctx context.Context, st store.Store, dir string, stdout
 		return err
 	}
 	if _, err := server.Certify(ctx, st, root, 0); err != nil {
+		return err
+	}
+	if err := certifyKeyDir(ctx, st, root); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "skyd: first start. Trust root (clients pin it: sky init --trust-root KEY):\n%s\n", encodePublic(root))

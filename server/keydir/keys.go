@@ -8,6 +8,7 @@ import (
 	"github.com/skymsg/sky/keytrans"
 	"github.com/skymsg/sky/keytrans/vrf"
 	"github.com/skymsg/sky/protocol/curve"
+	"github.com/skymsg/sky/protocol/sealed"
 	"github.com/skymsg/sky/server/store"
 )
 
@@ -55,6 +56,21 @@ func Certify(ctx context.Context, st Store, root curve.PrivateKey, keyID uint32)
 		return nil, err
 	}
 	return cert, nil
+}
+
+// CertifyWithRoot is Certify with the operator's trust root as
+// protocol/sealed holds it (the one that certifies the sealed-sender
+// server key).
+func CertifyWithRoot(ctx context.Context, st Store, root *sealed.TrustRoot, keyID uint32) (*keytrans.DirectoryCertificate, error) {
+	b, err := root.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	priv, err := curve.ParsePrivateKey(b)
+	if err != nil {
+		return nil, err
+	}
+	return Certify(ctx, st, priv, keyID)
 }
 
 // LoadKeys reads the stored keys; ErrNotCertified if there are none.
