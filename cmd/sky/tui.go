@@ -11,7 +11,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"golang.org/x/term"
 
-	"github.com/skymsg/sky/client"
 	"github.com/skymsg/sky/ui/tui"
 )
 
@@ -39,16 +38,17 @@ func cmdTUI(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	d, stopServing, err := hostDaemon(e, c, *socket)
+	h, err := e.newHost(*socket) // the daemon's socket and the connection, shared with sky daemon and sky web
 	if err != nil {
+		c.Close()
 		return err
 	}
-	defer stopServing()
-	stop := e.online(c)
-	defer stop()
+	defer h.close()
+	h.adopt(c)
+	go h.serve() // ends when h closes
 	sub := c.Subscribe()
 	defer sub.Close()
+	d := &daemon{c: c, home: e.home}
 	cfg := tui.Config{Backend: c, Events: sub.Events(), Run: d.tuiRun(e.ctx), NoMouse: *noMouse}
 	if len(pos) == 1 {
 		cfg.Open = pos[0]
@@ -68,31 +68,6 @@ func terminal(e *env) (in, out *os.File, ok bool) {
 		return nil, nil, false
 	}
 	return in, out, true
-}
-
-// hostDaemon serves the daemon's JSON-RPC socket for c while the chat runs,
-// as sky daemon does; stop closes the socket.
-func hostDaemon(e *env, c *client.Client, socket string) (*daemon, func(), error) {
-	ln, err := listenUnix(socket)
-	if err != nil {
-		return nil, nil, err
-	}
-	ctx, cancel := context.WithCancel(e.ctx)
-	d := &daemon{c: c, home: e.home, subs: map[int]*rpcConn{}}
-	go d.fanout(ctx)
-	go func() {
-		for {
-			nc, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				go func() { <-ctx.Done(); nc.Close() }()
-				d.serve(ctx, nc)
-			}()
-		}
-	}()
-	return d, func() { cancel(); ln.Close() }, nil
 }
 
 // tuiRun carries out the chat's composer commands as the daemon's cli

@@ -102,6 +102,26 @@ func (m *Model) reload() {
 	}
 }
 
+// maxKeyScan bounds how many contacts the chat checks for a changed key
+// when it starts (each check computes a safety number, about a millisecond).
+const maxKeyScan = 500
+
+// scanKeys flags the contacts whose new identity key waits for the user's
+// decision since before the chat started (later changes come as events).
+func (m *Model) scanKeys() {
+	n := 0
+	for i := range m.convs {
+		c := &m.convs[i]
+		if c.kind != kindContact || n >= maxKeyScan {
+			continue
+		}
+		n++
+		if sn, err := m.b.SafetyNumber(c.id); err == nil && sn.Changed {
+			c.changed = true
+		}
+	}
+}
+
 // find returns the list's entry for id, or nil.
 func (m *Model) find(id string) *conv {
 	if i := m.index(id); i >= 0 {

@@ -127,6 +127,7 @@ func New(cfg Config) *Model {
 	m.composer.CharLimit = 16 << 10
 	m.composer.KeyMap.Paste.SetEnabled(false) // the terminal's own paste arrives as a PasteMsg
 	m.reload()
+	m.scanKeys()
 	if cfg.Open != "" {
 		c, err := m.resolve(cfg.Open)
 		if err != nil {

@@ -2,6 +2,7 @@ package tui
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -284,6 +285,51 @@ func TestEvents(t *testing.T) {
 	hs.send(eventMsg{&client.ConnectionEvent{Connected: true}})
 	if !strings.Contains(hs.screen(), self+" · online") {
 		t.Errorf("the connection is not shown:\n%s", hs.screen())
+	}
+}
+
+func TestKeyChangedBeforeStart(t *testing.T) {
+	f := world()
+	f.changed[bob] = true
+	hs := newHarness(t, f, Config{}, 80, 16)
+	if !strings.Contains(hs.screen(), "! bob") {
+		t.Errorf("bob's pending key change is not flagged in the list:\n%s", hs.screen())
+	}
+	hs.typeLine("") // nothing happens on an empty line
+	hs.send(tea.KeyPressMsg{Code: 'n', Mod: tea.ModCtrl})
+	hs.send(tea.KeyPressMsg{Code: 'n', Mod: tea.ModCtrl})
+	if hs.m.open.id != bob || !strings.Contains(hs.screen(), "NEW SAFETY NUMBER") {
+		t.Errorf("bob's chat does not say his key changed:\n%s", hs.screen())
+	}
+}
+
+func TestScroll(t *testing.T) {
+	f := world()
+	for i := range 40 {
+		f.incoming(bob, bob, fmt.Sprintf("line %d", i), 5)
+	}
+	hs := newHarness(t, f, Config{Open: bob}, 80, 16)
+	if !strings.Contains(hs.screen(), "line 39") || strings.Contains(hs.screen(), "line 29") {
+		t.Fatalf("the newest messages are not the ones shown:\n%s", hs.screen())
+	}
+	hs.key(tea.KeyPgUp)
+	hs.send(tea.MouseWheelMsg{X: 40, Y: 5, Button: tea.MouseWheelUp})
+	s := hs.screen()
+	if strings.Contains(s, "line 39") || !strings.Contains(s, "more lines below") {
+		t.Errorf("PgUp and the wheel do not scroll back:\n%s", s)
+	}
+	for range 20 {
+		hs.key(tea.KeyPgUp)
+	}
+	if !strings.Contains(hs.screen(), "line 0") {
+		t.Errorf("scrolling back does not stop at the first message:\n%s", hs.screen())
+	}
+	checkLayout(t, hs)
+	for range 20 {
+		hs.key(tea.KeyPgDown)
+	}
+	if !strings.Contains(hs.screen(), "line 39") {
+		t.Errorf("PgDn does not come back to the newest:\n%s", hs.screen())
 	}
 }
 

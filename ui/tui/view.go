@@ -238,8 +238,8 @@ func (m *Model) chatLines(h, w int) []line {
 	out = append(out, lines[start:end]...)
 	rule := strings.Repeat("─", w)
 	if m.scroll > 0 {
-		rule = m.fit(fmt.Sprintf("── %d more lines below (pgdown) ", m.scroll), w)
-		rule = strings.ReplaceAll(rule, " ", "─")
+		label := fmt.Sprintf("── %d more lines below (PgDn) ", m.scroll)
+		rule = m.fit(label+strings.Repeat("─", max(w-m.cells(label), 0)), w)
 	}
 	out = append(out, line{text: rule, style: &styleFaint})
 	out = append(out, m.composerLine())
@@ -378,9 +378,9 @@ func (m *Model) statusLine() line {
 
 func (m *Model) helpText() string {
 	if m.focus == focusList {
-		return " ↑/↓ choose · Enter open · Tab composer · PgUp/PgDn scroll · q quit"
+		return " ↑/↓ choose · Enter open · Tab write · PgUp/PgDn scroll · q quit"
 	}
-	return " Enter send · /help commands · Esc list · ctrl+n/p next/prev chat · PgUp/PgDn scroll · ctrl+c quit"
+	return " Enter send · /help · Esc list · ^N/^P chats · PgUp/PgDn scroll · ^C quit"
 }
 
 // timerText writes a disappearing timer in its largest whole unit.
