@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/skymsg/sky/internal/loadgen"
+	"github.com/skymsg/sky/cmd/sky-bench/loadgen"
 	"github.com/skymsg/sky/server"
 	"github.com/skymsg/sky/server/metrics"
 	"github.com/skymsg/sky/server/servertest"

@@ -25,7 +25,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/skymsg/sky/internal/loadgen"
+	"github.com/skymsg/sky/cmd/sky-bench/loadgen"
 )
 
 const usage = `sky-bench measures a running skyd with simulated clients.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/skymsg/sky/internal/loadgen"
+	"github.com/skymsg/sky/cmd/sky-bench/loadgen"
 )
 
 // report is what sky-bench prints (as text, or as JSON with --json).
