@@ -60,7 +60,7 @@ func needles(c *Client, peerKey []byte, peer, canary string) map[string][]byte {
 		"the canary in hex":        []byte(hex.EncodeToString([]byte(canary))),
 		"the contact's ID":         []byte(peer),
 		"the contact's key":        peerKey,
-		"the own private identity": c.local.KeyPair.Private.Bytes(),
+		"the own private identity": c.core.Local.KeyPair.Private.Bytes(),
 	}
 }
 
@@ -94,7 +94,7 @@ func TestAcceptance21NoTraceAfterExpiry(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	aliceKey, bobKey := alice.c.local.KeyPair.Public.Bytes(), bob.c.local.KeyPair.Public.Bytes()
+	aliceKey, bobKey := alice.c.core.Local.KeyPair.Public.Bytes(), bob.c.core.Local.KeyPair.Public.Bytes()
 	na, nb := needles(alice.c, bobKey, b, canary), needles(bob.c, aliceKey, a, canary)
 	alice.close()
 	bob.close()
@@ -133,7 +133,7 @@ func TestAcceptance22Panic(t *testing.T) {
 	if set, del, err := alice.c.PanicSettings(); !set || !del || err != nil {
 		t.Fatalf("panic settings %v %v %v", set, del, err)
 	}
-	na := needles(alice.c, bob.c.local.KeyPair.Public.Bytes(), b, canary)
+	na := needles(alice.c, bob.c.core.Local.KeyPair.Public.Bytes(), b, canary)
 	alice.close()
 
 	// Same work for the real and the panic passphrase.
@@ -177,8 +177,8 @@ func TestAcceptance23Redaction(t *testing.T) {
 	canary := canaryText()
 	m := alice.send(bob.c.ID(), canary)
 	in := next(t, bob, func(e *MessageEvent) bool { return true })
-	secrets := [][]byte{[]byte(canary), alice.c.local.KeyPair.Private.Bytes(), alice.c.auth.Seed(), []byte(hex.EncodeToString(alice.c.auth.Seed())),
-		[]byte(hex.EncodeToString(alice.c.local.KeyPair.Private.Bytes()))}
+	secrets := [][]byte{[]byte(canary), alice.c.core.Local.KeyPair.Private.Bytes(), alice.c.core.AuthSeed(), []byte(hex.EncodeToString(alice.c.core.AuthSeed())),
+		[]byte(hex.EncodeToString(alice.c.core.Local.KeyPair.Private.Bytes()))}
 	for _, v := range []any{m, &m, in, *in, alice.c, &IdentityChangedError{Peer: bob.c.ID()}} {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q"} {
 			out := fmt.Sprintf(verb, v)

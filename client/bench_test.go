@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/skymsg/sky/client/content"
+	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/client/protostore"
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/protocol"
@@ -19,14 +20,14 @@ import (
 func (u *user) envelope(tb testing.TB, peer, text string, seq uint64) *wire.Envelope {
 	tb.Helper()
 	var env *wire.Envelope
-	err := u.c.update(func(tx *store.Tx) error {
+	err := u.c.core.Update(func(tx *store.Tx) error {
 		body, err := content.Encode(&content.Content{Version: content.Version, Sender: u.c.ID(), SenderDevice: 1, Recipient: peer,
-			ID: newContentID(), SentAt: time.Now(), Seq: seq, Kind: content.KindText, Text: text})
+			ID: core.NewContentID(), SentAt: time.Now(), Seq: seq, Kind: content.KindText, Text: text})
 		if err != nil {
 			return err
 		}
 		padded, _ := content.Pad(body)
-		ps := protostore.New(tx, u.c.local, time.Now())
+		ps := protostore.New(tx, u.c.core.Local, time.Now())
 		ct, err := protocol.Encrypt(context.Background(), ps.Protocol(), protocol.Address{Name: u.c.ID(), DeviceID: 1},
 			protocol.Address{Name: peer, DeviceID: 1}, padded, time.Now())
 		if err != nil {
@@ -64,7 +65,7 @@ func BenchmarkReceive(b *testing.B) {
 	bob.pause()
 	text := string(make([]byte, 100))
 	seq := uint64(1)
-	cert := alice.c.senderCertificate()
+	cert := alice.c.core.SenderCertificate()
 	for _, tc := range []struct {
 		n      int
 		sealed bool
@@ -79,7 +80,7 @@ func BenchmarkReceive(b *testing.B) {
 					seq++
 					envs[i] = alice.envelope(b, bo, text, seq)
 					if tc.sealed { // as Alice's outbox sends it: sealed and padded
-						env, err := alice.c.sealFor(bo, 1, envs[i].Content, cert)
+						env, err := alice.c.core.SealFor(bo, 1, envs[i].Content, cert)
 						if err != nil {
 							b.Fatal(err)
 						}
@@ -87,12 +88,12 @@ func BenchmarkReceive(b *testing.B) {
 					}
 				}
 				b.StartTimer()
-				bt, err := bob.c.receive(context.Background(), envs)
+				bt, err := bob.c.core.Receive(context.Background(), envs)
 				if err != nil {
 					b.Fatal(err)
 				}
 				shown := 0
-				for _, e := range bt.events {
+				for _, e := range bt.Events {
 					if _, ok := e.(*MessageEvent); ok {
 						shown++
 					}

@@ -2,56 +2,35 @@ package client
 
 import (
 	"context"
-	"crypto/ed25519"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 
-	"github.com/skymsg/sky/client/conn"
-	"github.com/skymsg/sky/client/protostore"
+	"github.com/skymsg/sky/client/broadcast"
+	"github.com/skymsg/sky/client/core"
+	"github.com/skymsg/sky/client/group"
+	"github.com/skymsg/sky/client/requests"
 	"github.com/skymsg/sky/client/store"
-	"github.com/skymsg/sky/protocol/curve"
-	"github.com/skymsg/sky/protocol/identity"
-	"github.com/skymsg/sky/protocol/sealed"
-	"github.com/skymsg/sky/wire"
+	"github.com/skymsg/sky/client/timers"
+	"github.com/skymsg/sky/client/trust"
 )
 
 // Client is one Sky account on this device: its unlocked store and, while
 // Run runs, its connection to the server. Its methods are safe for
 // concurrent use.
+//
+// A Client is the client core (package client/core: the account, the store,
+// the connection, the send and receive pipelines, the events) with its
+// concerns wired on: groups, broadcast lists, message requests,
+// verification and timers, each its own package built on the core. This
+// package only wires them together and decides, for each received
+// envelope, which of them owns it (receive.go).
 type Client struct {
-	opts  Options
-	st    *store.Store
-	local protostore.Local
-	acct  store.Account
-	auth  ed25519.PrivateKey
-
-	mu        sync.Mutex
-	conn      *conn.Conn // the live, authenticated connection, or nil
-	connErr   error      // why the last connection attempt or connection failed
-	running   bool
-	closed    bool
-	changed   chan struct{}    // closed and replaced whenever the outbox or connection state changes
-	blocked   map[string]error // recipients the outbox cannot send to, and why
-	sendErr   error            // why nothing can be sent (expired, revoked), until the next connection
-	subs      map[*Subscription]struct{}
-	heldPeers map[string]bool // peers with messages held for a gap
-
-	// Sealed sending (sealed.go).
-	root           curve.PublicKey           // the pinned trust root
-	access         []byte                    // own access key (under mu)
-	accessUploaded bool                      // the server has its verifier (under mu)
-	cert           *sealed.SenderCertificate // the current sender certificate, or nil (under mu)
-	connSince      time.Time                 // when conn was established (under mu)
-	validCerts     map[string]bool           // sender certificates whose signatures checked out (under mu; certValid)
-
-	kick       chan struct{} // the outbox has new items
-	expiryKick chan struct{} // a new expiry may be due sooner
-	prekeyKick chan struct{} // one-time prekeys were used
-	sealedKick chan struct{} // the access key changed: upload its verifier
-	stop       chan struct{}
-	wg         sync.WaitGroup
+	core      *core.Core
+	groups    *group.Groups
+	broadcast *broadcast.Lists
+	requests  *requests.Requests
+	trust     *trust.Trust
+	timers    *timers.Timers
 }
 
 // Open unlocks the account in dir with passphrase.
@@ -62,175 +41,135 @@ type Client struct {
 // When the user chose, on setting the panic passphrase, to delete the account
 // on the server as well, Open does that first (best effort, within ctx).
 func Open(ctx context.Context, dir string, passphrase []byte, opts Options) (*Client, error) {
-	st, err := store.Open(dir, passphrase)
-	var wiped *store.WipedError
-	if errors.As(err, &wiped) {
-		if wiped.DeleteAccount && wiped.Account != nil {
-			deleteServerAccount(ctx, *wiped.Account)
-		}
-		return nil, ErrNoAccount
-	}
+	c, err := core.Open(ctx, dir, passphrase, opts)
 	if err != nil {
 		return nil, err
 	}
-	c, err := newClient(st, opts)
+	return assemble(c), nil
+}
+
+// Register creates a new account: it creates the encrypted store in dir
+// (which must be empty or missing) protected by passphrase, generates the
+// identity key, the device's authentication key and prekeys, redeems the
+// activation code at the server, and uploads the public prekeys. The
+// returned Client is open; its ID is the new Sky ID.
+//
+// root is the server operator's trust root, given to the user out of band
+// with the activation code. The server must present a certificate signed by
+// it before the code is redeemed (ErrTrustRoot otherwise), and the client
+// pins it for good: sealed messages are accepted, and sender certificates
+// used, only under this root.
+//
+// If the server refuses (for example an unknown code), the new store is
+// erased again, so the user can simply try again.
+func Register(ctx context.Context, dir string, passphrase []byte, serverURL string, root TrustRoot, code string, opts Options) (*Client, error) {
+	c, err := core.Register(ctx, dir, passphrase, serverURL, root, code, opts)
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
-	return c, nil
+	return assemble(c), nil
 }
 
-// deleteServerAccount deletes the account on its server after a panic wipe:
-// connect, authenticate, delete. Failures are silent (the wipe already
-// happened; the server's expiry of idle accounts is the fallback).
-func deleteServerAccount(ctx context.Context, a store.Account) {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if len(a.Credential) != ed25519.SeedSize {
-		return
-	}
-	cn, err := conn.Dial(ctx, a.Server)
-	if err != nil {
-		return
-	}
-	defer cn.Close()
-	key := ed25519.NewKeyFromSeed(a.Credential)
-	if _, err := cn.Authenticate(ctx, a.ID, a.DeviceID, key); err != nil {
-		return
-	}
-	cn.Call(ctx, &wire.Request{Op: &wire.Request_DeleteAccount{DeleteAccount: &wire.DeleteAccount{}}})
+// assemble wires the concerns onto a core.
+func assemble(c *core.Core) *Client {
+	cl := &Client{core: c, groups: group.New(c), broadcast: broadcast.New(c), requests: requests.New(c),
+		trust: trust.New(c), timers: timers.New(c)}
+	c.SetReceiver(cl.receiveOne)
+	c.SetGroupNamer(cl.groups.Name)
+	return cl
 }
 
-func newClient(st *store.Store, opts Options) (*Client, error) {
-	c := &Client{opts: opts.withDefaults(), st: st, changed: make(chan struct{}), blocked: map[string]error{},
-		subs: map[*Subscription]struct{}{}, heldPeers: map[string]bool{},
-		kick: make(chan struct{}, 1), expiryKick: make(chan struct{}, 1), prekeyKick: make(chan struct{}, 1), sealedKick: make(chan struct{}, 1), stop: make(chan struct{})}
-	st.SetClock(c.now) // a sent message's countdown starts by the client's clock
-	err := st.View(func(tx *store.Tx) error {
-		var err error
-		if c.acct, err = tx.Account(); err != nil {
-			return err
-		}
-		li, err := tx.LocalIdentity()
-		if err != nil {
-			return err
-		}
-		kp, err := identity.Parse(li.KeyPair)
-		if err != nil {
-			return fmt.Errorf("%w: the identity key does not parse", store.ErrCorrupt)
-		}
-		// Prepared once: every sealed envelope opened or made, and every
-		// session started, agrees with this key.
-		kp.Private = kp.Private.Precompute()
-		c.local = protostore.Local{KeyPair: kp, RegistrationID: li.RegistrationID}
-		if err := c.loadSealed(tx); err != nil {
-			return err
-		}
-		held, err := stringList(tx, setHeldPeers)
-		for _, p := range held {
-			c.heldPeers[p] = true
-		}
+// forgetPeer destroys what the concerns keep about peer, when the user
+// rejects them (the core forgets its own part).
+func forgetPeer(tx *store.Tx, peer string) error {
+	if err := timers.Forget(tx, peer); err != nil {
 		return err
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		// a store without an account: registration never finished
-		return nil, fmt.Errorf("%w (registration did not finish; remove the directory and run sky init again)", ErrNoAccount)
 	}
-	if err != nil {
-		return nil, err
-	}
-	if len(c.acct.Credential) != ed25519.SeedSize {
-		return nil, fmt.Errorf("%w: the device credential is damaged", store.ErrCorrupt)
-	}
-	c.auth = ed25519.NewKeyFromSeed(c.acct.Credential)
-	// Anything overdue goes before anything is shown.
-	if _, err := c.Expire(); err != nil {
-		return nil, err
-	}
-	c.wg.Add(1)
-	go c.expiryLoop()
-	return c, nil
+	return trust.Forget(tx, peer)
 }
 
 // Format shows only the account and the store's directory, under every fmt
 // verb: a Client holds keys.
-func (c *Client) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "client.Client{%s on %s, store %s}", c.acct.ID, c.acct.Server, c.st.Dir())
-}
+func (c *Client) Format(f fmt.State, verb rune) { c.core.Format(f, verb) }
 
 // ID returns the own Sky ID.
-func (c *Client) ID() string { return c.acct.ID }
+func (c *Client) ID() string { return c.core.ID() }
 
 // Server returns the server's URL.
-func (c *Client) Server() string { return c.acct.Server }
+func (c *Client) Server() string { return c.core.Server() }
 
 // Dir returns the directory of the client's store.
-func (c *Client) Dir() string { return c.st.Dir() }
-
-func (c *Client) now() time.Time { return c.opts.Clock.Now() }
+func (c *Client) Dir() string { return c.core.Dir() }
 
 // Close stops the connection and background work and locks the store.
-func (c *Client) Close() error {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil
-	}
-	c.closed = true
-	close(c.stop)
-	cn := c.conn
-	for s := range c.subs {
-		s.close()
-	}
-	c.mu.Unlock()
-	if cn != nil {
-		cn.Close()
-	}
-	c.wg.Wait()
-	return c.st.Close()
+func (c *Client) Close() error { return c.core.Close() }
+
+// Run connects and stays connected until ctx is done or the client is
+// closed; then it returns nil. It returns an error only when connecting can
+// never work (ErrAuthFailed: the server does not know this device).
+// Connection changes are announced with ConnectionEvent.
+func (c *Client) Run(ctx context.Context) error { return c.core.Run(ctx) }
+
+// Connected reports whether the client is connected now.
+func (c *Client) Connected() bool { return c.core.Connected() }
+
+// WaitConnected waits until the client is connected (Run must be running).
+func (c *Client) WaitConnected(ctx context.Context) error { return c.core.WaitConnected(ctx) }
+
+// Flush waits until the outbox is empty: everything queued is on the server.
+// It returns early with the reason when the rest cannot be sent now — an
+// *IdentityChangedError, ErrExpired, ErrRevoked — and with ErrOffline (what
+// is queued stays queued) when ctx ends while the client is not connected.
+func (c *Client) Flush(ctx context.Context) error { return c.core.Flush(ctx) }
+
+// Subscribe starts a subscription to events. Call Close when done.
+func (c *Client) Subscribe() *Subscription { return c.core.Subscribe() }
+
+// TrustRoot returns the trust root this client pinned at registration.
+func (c *Client) TrustRoot() TrustRoot { return c.core.TrustRoot() }
+
+// PreKeyCounts asks the server how many one-time prekeys of each kind it
+// holds for this device.
+func (c *Client) PreKeyCounts(ctx context.Context) (ec, kyber int, err error) {
+	return c.core.PreKeyCounts(ctx)
 }
 
-// halt stops the background work but leaves the store open (for Register
-// to erase it).
-func (c *Client) halt() {
-	c.mu.Lock()
-	if !c.closed {
-		c.closed = true
-		close(c.stop)
-	}
-	c.mu.Unlock()
-	c.wg.Wait()
+// Send queues a text message to peer and returns it (State Pending). It is
+// sent as soon as the client is connected; SentEvent, ReceiptEvent and
+// FailedEvent follow. Sending to someone makes them a contact (accepting
+// their message request, if any).
+//
+// It fails with an *IdentityChangedError while peer's new identity key
+// waits for the user's decision.
+func (c *Client) Send(peer, text string) (Message, error) { return c.core.Send(peer, text) }
+
+// History returns the last limit messages (limit <= 0: all) of the
+// conversation with peer, oldest first, in each sender's order. Expired
+// messages are never returned, even if expiry has not run yet.
+func (c *Client) History(peer string, limit int) ([]Message, error) {
+	return c.core.History(peer, limit)
 }
 
-// notify wakes everyone waiting for a change of the outbox or connection.
-func (c *Client) notify() {
-	c.mu.Lock()
-	close(c.changed)
-	c.changed = make(chan struct{})
-	c.mu.Unlock()
-}
+// Unread returns the incoming messages the user has not read yet, each
+// conversation in its sender's order, conversations by their first unread
+// message. Messages held back for a missing earlier one are left out until
+// it arrives or the gap timeout passes.
+func (c *Client) Unread() ([]Message, error) { return c.core.Unread() }
 
-func poke(ch chan struct{}) {
-	select {
-	case ch <- struct{}{}:
-	default:
-	}
-}
+// MarkRead records that the user read the messages (by LocalID): their
+// disappearing timers start now, and read receipts go to the senders that
+// are contacts (never to message requests). It returns the messages it
+// marked, with their expiry.
+func (c *Client) MarkRead(localIDs ...int64) ([]Message, error) { return c.core.MarkRead(localIDs...) }
 
-// update runs fn in a store transaction.
-func (c *Client) update(fn func(tx *store.Tx) error) error {
-	err := c.st.Update(fn)
-	if errors.Is(err, store.ErrClosed) {
-		return ErrClosed
-	}
-	return err
-}
+// Expire destroys every message whose time has come (by the client's
+// clock), with its key, and reports how many went. The client does this by
+// itself, on time, while it is open; tests with a manual clock call it.
+func (c *Client) Expire() (int, error) { return c.core.Expire() }
 
-func (c *Client) view(fn func(tx *store.Tx) error) error {
-	err := c.st.View(fn)
-	if errors.Is(err, store.ErrClosed) {
-		return ErrClosed
-	}
-	return err
-}
+// DefaultTimer returns the account default timer of new conversations.
+func (c *Client) DefaultTimer() (time.Duration, error) { return c.core.DefaultTimer() }
+
+// SetDefaultTimer sets the account default timer of new conversations
+// (0: off). Existing conversations keep theirs.
+func (c *Client) SetDefaultTimer(d time.Duration) error { return c.core.SetDefaultTimer(d) }

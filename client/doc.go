@@ -34,11 +34,11 @@
 //     after the user read the number is not the one accepted;
 //   - the signed and last-resort prekeys, all that protects a first message
 //     when the server hands out no one-time prekey, are replaced every week
-//     and deleted two months later (prekeys.go);
+//     and deleted two months later (package client/core, prekeys.go);
 //   - what waits for a sender, a group or a key decision is bounded in
 //     items and in bytes.
 //
-// Groups (groups.go) live only on their members' clients. A change is
+// Groups (package client/group) live only on their members' clients. A change is
 // made by an admin and sent to each member inside the 1:1 session; a member
 // applies it only if the session's peer is an admin of its own copy of the
 // group and the version is newer (package client/group), and shows it
@@ -46,12 +46,12 @@
 // and sent to each member's device as its own sealed envelope; a member
 // encrypts texts and its sender key only for the members of its own copy,
 // and replaces its sender key when someone leaves or is removed. Nothing is
-// ever encrypted to a device an account did not announce (devices.go): the
+// ever encrypted to a device an account did not announce (core/devices.go): the
 // server cannot add a member or a device.
 //
 // Every message leaves as a sealed-sender envelope, padded to one of the
 // server's few sealed sizes: the server sees its recipient, never its
-// sender (sealed.go). The sender certificate inside is checked under the
+// sender (core/sealed.go). The sender certificate inside is checked under the
 // trust root pinned at registration, which nothing the server sends can
 // replace.
 //

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/protocol/sealed"
@@ -19,18 +20,16 @@ import (
 func keyState(t *testing.T, u *user, peer string) string {
 	t.Helper()
 	var sb strings.Builder
-	kp, _ := u.c.local.KeyPair.MarshalBinary()
-	fmt.Fprintf(&sb, "identity %x reg %d root %s\n", kp, u.c.local.RegistrationID, u.c.TrustRoot())
-	u.c.mu.Lock()
-	fmt.Fprintf(&sb, "access %x\n", u.c.access)
-	u.c.mu.Unlock()
-	err := u.c.view(func(tx *store.Tx) error {
+	kp, _ := u.c.core.Local.KeyPair.MarshalBinary()
+	fmt.Fprintf(&sb, "identity %x reg %d root %s\n", kp, u.c.core.Local.RegistrationID, u.c.TrustRoot())
+	fmt.Fprintf(&sb, "access %x\n", u.c.core.AccessKey())
+	err := u.c.core.View(func(tx *store.Tx) error {
 		acct, err := tx.Account()
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(&sb, "account %s %s %d %x\n", acct.ID, acct.Server, acct.DeviceID, []byte(acct.Credential))
-		ps, err := loadPreKeyState(tx)
+		ps, err := core.LoadPreKeyState(tx)
 		if err != nil {
 			return err
 		}
@@ -54,7 +53,7 @@ func keyState(t *testing.T, u *user, peer string) string {
 			return err
 		}
 		fmt.Fprintf(&sb, "timer %v\n", conv.Timer)
-		if b, err := setting(tx, setBlocked+peer); err != nil || b != nil {
+		if b, err := core.IsBlocked(tx, peer); err != nil || b {
 			fmt.Fprintf(&sb, "blocked %v %v\n", b, err)
 		}
 		return nil
@@ -71,11 +70,9 @@ func keyState(t *testing.T, u *user, peer string) string {
 
 // secrets are bytes of a client's private keys that must never leave it.
 func secrets(u *user) [][]byte {
-	kp := u.c.local.KeyPair
+	kp := u.c.core.Local.KeyPair
 	priv := kp.Curve().Private.Bytes()
-	u.c.mu.Lock()
-	defer u.c.mu.Unlock()
-	return [][]byte{priv, u.c.acct.Credential, u.c.access}
+	return [][]byte{priv, u.c.core.Credential(), u.c.core.AccessKey()}
 }
 
 // frameHook is one hostile behaviour of the server in the table below.
@@ -198,7 +195,7 @@ func TestEvilServerFrames(t *testing.T) {
 		}
 	}
 	junkCert := bytes.Repeat([]byte{0x0A, 0x01}, 40)
-	otherCert, _ := otherIssuer.Issue(sealed.Sender{UUID: a, DeviceID: 1, IdentityKey: alice.c.local.KeyPair.Public}, time.Now().Add(time.Hour))
+	otherCert, _ := otherIssuer.Issue(sealed.Sender{UUID: a, DeviceID: 1, IdentityKey: alice.c.core.Local.KeyPair.Public}, time.Now().Add(time.Hour))
 	reconnects := map[string]bool{}
 
 	for _, tc := range []struct {
@@ -215,9 +212,9 @@ func TestEvilServerFrames(t *testing.T) {
 			return r
 		}}}},
 		{"SenderCertificate: under another root", frameHook{response: map[string]func(*wire.Response) *wire.Response{"GetSenderCertificate": certAsResponse(otherCert.Bytes())}}},
-		{"SenderCertificate: for someone else", frameHook{response: map[string]func(*wire.Response) *wire.Response{"GetSenderCertificate": certAsResponse(certFor(b, alice.c.local.KeyPair.Public, time.Now().Add(time.Hour)))}}},
+		{"SenderCertificate: for someone else", frameHook{response: map[string]func(*wire.Response) *wire.Response{"GetSenderCertificate": certAsResponse(certFor(b, alice.c.core.Local.KeyPair.Public, time.Now().Add(time.Hour)))}}},
 		{"SenderCertificate: for another key", frameHook{response: map[string]func(*wire.Response) *wire.Response{"GetSenderCertificate": certAsResponse(certFor(a, newAttacker().ik.Public, time.Now().Add(time.Hour)))}}},
-		{"SenderCertificate: expired", frameHook{response: map[string]func(*wire.Response) *wire.Response{"GetSenderCertificate": certAsResponse(certFor(a, alice.c.local.KeyPair.Public, time.Now().Add(-time.Hour)))}}},
+		{"SenderCertificate: expired", frameHook{response: map[string]func(*wire.Response) *wire.Response{"GetSenderCertificate": certAsResponse(certFor(a, alice.c.core.Local.KeyPair.Public, time.Now().Add(-time.Hour)))}}},
 		{"SenderCertificate: garbage", frameHook{response: map[string]func(*wire.Response) *wire.Response{"GetSenderCertificate": certAsResponse(junkCert)}}},
 		{"SenderCertificate: refused", frameHook{response: map[string]func(*wire.Response) *wire.Response{"GetSenderCertificate": errResponse(wire.Code_UNSUPPORTED)}}},
 		{"DeliveryVerifierSet: refused", frameHook{response: map[string]func(*wire.Response) *wire.Response{"SetDeliveryVerifier": errResponse(wire.Code_INTERNAL)}}},
@@ -257,8 +254,8 @@ func TestEvilServerFrames(t *testing.T) {
 			&wire.Envelope{Id: randomID(), ServerTime: 1 << 62, Sender: &wire.Sender{Account: a, Device: 1}, Content: []byte{2, 9}},
 		)}},
 		{"Push: Alice's own certificate around garbage", frameHook{inject: func(t *testing.T) []*wire.Frame {
-			cert, _ := sealed.ParseSenderCertificate(certFor(a, alice.c.local.KeyPair.Public, time.Now().Add(time.Hour)))
-			env, _ := sealed.Encrypt(&sealed.Content{Type: sealed.TypeWhisper, Sender: cert, Message: []byte("x")}, newAttacker().ik, alice.c.local.KeyPair.Public)
+			cert, _ := sealed.ParseSenderCertificate(certFor(a, alice.c.core.Local.KeyPair.Public, time.Now().Add(time.Hour)))
+			env, _ := sealed.Encrypt(&sealed.Content{Type: sealed.TypeWhisper, Sender: cert, Message: []byte("x")}, newAttacker().ik, alice.c.core.Local.KeyPair.Public)
 			return pushOf(&wire.Envelope{Id: randomID(), ServerTime: time.Now().Unix(), Content: env})(t)
 		}}},
 		{"Error: replaced", frameHook{inject: errFrame(wire.Code_REPLACED)}},
@@ -288,7 +285,7 @@ func TestEvilServerFrames(t *testing.T) {
 				}
 			}
 			if tc.hook.response["SetDeliveryVerifier"] != nil {
-				if err := alice.c.rotateAccessKey(); err != nil {
+				if err := alice.c.core.RotateAccessKey(); err != nil {
 					t.Fatal(err)
 				}
 				beforeA = keyState(t, alice, b) // the user's own change

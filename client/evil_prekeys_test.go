@@ -78,7 +78,7 @@ func (r *bundleRewriter) sent(acct string) int {
 func sessionsWith(t *testing.T, u *user, peer string) []uint32 {
 	t.Helper()
 	var devs []uint32
-	if err := u.c.view(func(tx *store.Tx) (err error) { devs, err = tx.SessionDevices(peer); return }); err != nil {
+	if err := u.c.core.View(func(tx *store.Tx) (err error) { devs, err = tx.SessionDevices(peer); return }); err != nil {
 		t.Fatal(err)
 	}
 	return devs
@@ -190,7 +190,7 @@ func TestEvilPreKeyTampering(t *testing.T) {
 				env := &wire.Envelope{Id: randomID(), ServerTime: time.Now().Unix(), Sender: &wire.Sender{Account: claimed, Device: 1}, Content: inner}
 				if asSealed {
 					cert, _ := issuer.Issue(sealed.Sender{UUID: claimed, DeviceID: 1, IdentityKey: m.ik.Public}, time.Now().Add(time.Hour))
-					sealedEnv, err := sealed.Encrypt(&sealed.Content{Type: sealed.TypePreKey, Sender: cert, Message: inner[1:]}, m.ik, bob.c.local.KeyPair.Public)
+					sealedEnv, err := sealed.Encrypt(&sealed.Content{Type: sealed.TypePreKey, Sender: cert, Message: inner[1:]}, m.ik, bob.c.core.Local.KeyPair.Public)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -223,7 +223,7 @@ func TestEvilPreKeyTampering(t *testing.T) {
 // an attacker's client would.
 func fetchBundle(t *testing.T, u *user, peer string) *wire.Bundle {
 	t.Helper()
-	cn, err := u.c.connected(ctxT(t))
+	cn, err := u.c.core.Conn(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/skymsg/sky/client/content"
+	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/protocol"
 	"github.com/skymsg/sky/protocol/curve"
@@ -96,7 +97,7 @@ func (s *substitution) hooks(victim string, a *attacker) (toClient, toServer fun
 // session reset or a reinstall on the other side leads to).
 func archiveSessions(t *testing.T, u *user, peer string) {
 	t.Helper()
-	err := u.c.update(func(tx *store.Tx) error {
+	err := u.c.core.Update(func(tx *store.Tx) error {
 		devs, err := tx.SessionDevices(peer)
 		if err != nil {
 			return err
@@ -148,12 +149,12 @@ func TestEvilIdentitySubstitution(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		real, _ := fingerprint.New(fingerprint.Version, fingerprint.Iterations, []byte(alice.c.ID()), alice.c.local.KeyPair.Public, []byte(b), bob.c.local.KeyPair.Public)
-		fake, _ := fingerprint.New(fingerprint.Version, fingerprint.Iterations, []byte(alice.c.ID()), alice.c.local.KeyPair.Public, []byte(b), mallory.ik.Public)
+		real, _ := fingerprint.New(fingerprint.Version, fingerprint.Iterations, []byte(alice.c.ID()), alice.c.core.Local.KeyPair.Public, []byte(b), bob.c.core.Local.KeyPair.Public)
+		fake, _ := fingerprint.New(fingerprint.Version, fingerprint.Iterations, []byte(alice.c.ID()), alice.c.core.Local.KeyPair.Public, []byte(b), mallory.ik.Public)
 		if sn.Digits == real.Displayable || sn.Digits != fake.Displayable || sn.Verified {
 			t.Fatalf("the safety number does not expose the substituted key")
 		}
-		realForBob, _ := fingerprint.New(fingerprint.Version, fingerprint.Iterations, []byte(b), bob.c.local.KeyPair.Public, []byte(alice.c.ID()), alice.c.local.KeyPair.Public)
+		realForBob, _ := fingerprint.New(fingerprint.Version, fingerprint.Iterations, []byte(b), bob.c.core.Local.KeyPair.Public, []byte(alice.c.ID()), alice.c.core.Local.KeyPair.Public)
 		if ok, err := alice.c.CompareScanned(b, realForBob.Scannable); ok || err != nil {
 			t.Fatalf("Bob's QR code matched the substituted key: %v %v", ok, err)
 		}
@@ -263,7 +264,7 @@ func TestEvilKeyChangeInFirstMessage(t *testing.T) {
 
 	// Mallory builds a real first message to Bob from Bob's real bundle.
 	mallory := newAttacker()
-	fetch, err := alice.c.connected(ctxT(t))
+	fetch, err := alice.c.core.Conn(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +272,7 @@ func TestEvilKeyChangeInFirstMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bb, err := toBundle(r.GetBundles().GetBundles()[0])
+	bb, err := core.ToBundle(r.GetBundles().GetBundles()[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -560,7 +561,7 @@ func TestEvilSenderSpoofing(t *testing.T) {
 			}
 			inner := tc.msgBy(m1, m2).firstMessage(t, tc.claimed, b, bundle, "send me your keys")
 			env, err := sealed.Encrypt(&sealed.Content{Type: sealed.MessageType(inner[0]), Sender: cert, Message: inner[1:]},
-				tc.sealBy(m1, m2), bob.c.local.KeyPair.Public)
+				tc.sealBy(m1, m2), bob.c.core.Local.KeyPair.Public)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -604,7 +605,7 @@ func randomID() []byte                      { id := make([]byte, 16); crand.Read
 // a client does.
 func bobBundle(t *testing.T, u *user, peer string) *prekey.Bundle {
 	t.Helper()
-	bb, err := toBundle(fetchBundle(t, u, peer))
+	bb, err := core.ToBundle(fetchBundle(t, u, peer))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -636,7 +637,7 @@ type contentT struct {
 func (c *contentT) padded(t *testing.T) []byte {
 	t.Helper()
 	b, err := content.Encode(&content.Content{Version: content.Version, Sender: c.from, SenderDevice: 1, Recipient: c.to,
-		ID: newContentID(), SentAt: time.Now(), Seq: c.seq, Kind: content.KindText, Text: c.text})
+		ID: core.NewContentID(), SentAt: time.Now(), Seq: c.seq, Kind: content.KindText, Text: c.text})
 	if err != nil {
 		t.Fatal(err)
 	}

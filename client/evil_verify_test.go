@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/protocol"
 	"github.com/skymsg/sky/wire"
 )
@@ -15,7 +16,7 @@ import (
 // choosing, claiming to come from a. fetcher fetches the bundle.
 func forgeFirstMessage(t *testing.T, fetcher *user, a, b string, id, text string) *wire.Envelope {
 	t.Helper()
-	cn, err := fetcher.c.connected(ctxT(t))
+	cn, err := fetcher.c.core.Conn(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +24,7 @@ func forgeFirstMessage(t *testing.T, fetcher *user, a, b string, id, text string
 	if err != nil {
 		t.Fatal(err)
 	}
-	bb, err := toBundle(r.GetBundles().GetBundles()[0])
+	bb, err := core.ToBundle(r.GetBundles().GetBundles()[0])
 	if err != nil {
 		t.Fatal(err)
 	}

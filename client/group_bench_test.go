@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/skymsg/sky/client/content"
+	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/client/group"
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/protocol/curve"
@@ -38,12 +39,12 @@ func benchGroup(b *testing.B, u *user, members []string) content.GroupID {
 	if err != nil {
 		b.Fatal(err)
 	}
-	err = u.c.update(func(tx *store.Tx) error {
+	err = u.c.core.Update(func(tx *store.Tx) error {
 		r, _, err := group.Apply(nil, ch, u.c.ID())
 		if err != nil {
 			return err
 		}
-		if err := saveGroup(tx, r); err != nil {
+		if err := group.SaveRecord(tx, r); err != nil {
 			return err
 		}
 		for _, m := range members {
@@ -52,10 +53,10 @@ func benchGroup(b *testing.B, u *user, members []string) content.GroupID {
 				return err
 			}
 		}
-		if _, _, err := u.c.ownDistribution(tx, id); err != nil {
+		if _, _, err := u.c.groups.OwnDistribution(tx, id); err != nil {
 			return err
 		}
-		return saveSent(tx, id, members)
+		return group.SaveSent(tx, id, members)
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -74,7 +75,7 @@ func BenchmarkGroupSend(b *testing.B) {
 	s := startSkyd(b)
 	alice := newUser(b, s, testOptions(nil))
 	alice.pause()
-	cert := alice.c.senderCertificate()
+	cert := alice.c.core.SenderCertificate()
 	text := string(make([]byte, 100))
 	for _, n := range []int{10, 100, 1000} {
 		gid := benchGroup(b, alice, memberIDs(n-1))
@@ -85,22 +86,22 @@ func BenchmarkGroupSend(b *testing.B) {
 					b.Fatal(err)
 				}
 				var items []store.Outgoing
-				if err := alice.c.view(func(tx *store.Tx) (err error) { items, err = tx.Outbox(); return }); err != nil {
+				if err := alice.c.core.View(func(tx *store.Tx) (err error) { items, err = tx.Outbox(); return }); err != nil {
 					b.Fatal(err)
 				}
 				for _, it := range items {
-					item, err := decodeOutItem(it.Payload)
+					item, err := core.DecodeOutItem(it.Payload)
 					if err != nil {
 						b.Fatal(err)
 					}
-					env, err := alice.c.sealFor(it.To, 1, item.Sealed[0].Bytes, cert)
+					env, err := alice.c.core.SealFor(it.To, 1, item.Sealed[0].Bytes, cert)
 					if err != nil {
 						b.Fatal(err)
 					}
 					rcpts++
 					bytes += len(env)
 				}
-				err := alice.c.update(func(tx *store.Tx) error {
+				err := alice.c.core.Update(func(tx *store.Tx) error {
 					for _, it := range items {
 						if err := tx.Dequeue(it.ID); err != nil {
 							return err
@@ -135,7 +136,7 @@ func BenchmarkGroupReceive(b *testing.B) {
 	groupChange(b, bob, g.ID)
 	alice.pause()
 	bob.pause()
-	cert := alice.c.senderCertificate()
+	cert := alice.c.core.SenderCertificate()
 	text := string(make([]byte, 100))
 	envelope := func() *wire.Envelope {
 		m, err := alice.c.SendGroup(g.ID, text)
@@ -143,19 +144,19 @@ func BenchmarkGroupReceive(b *testing.B) {
 			b.Fatal(err)
 		}
 		var items []store.Outgoing
-		if err := alice.c.view(func(tx *store.Tx) (err error) { items, err = tx.Outbox(); return }); err != nil {
+		if err := alice.c.core.View(func(tx *store.Tx) (err error) { items, err = tx.Outbox(); return }); err != nil {
 			b.Fatal(err)
 		}
 		it := items[len(items)-1]
-		item, err := decodeOutItem(it.Payload)
+		item, err := core.DecodeOutItem(it.Payload)
 		if err != nil || item.Group == nil {
 			b.Fatalf("not the group message %s: %v", m.ID, err)
 		}
-		env, err := alice.c.sealFor(it.To, 1, item.Sealed[0].Bytes, cert)
+		env, err := alice.c.core.SealFor(it.To, 1, item.Sealed[0].Bytes, cert)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := alice.c.update(func(tx *store.Tx) error { return tx.Dequeue(it.ID) }); err != nil {
+		if err := alice.c.core.Update(func(tx *store.Tx) error { return tx.Dequeue(it.ID) }); err != nil {
 			b.Fatal(err)
 		}
 		return &wire.Envelope{Id: randomID(), ServerTime: time.Now().Unix(), Content: env}
@@ -170,12 +171,12 @@ func BenchmarkGroupReceive(b *testing.B) {
 					envs[i] = envelope()
 				}
 				b.StartTimer()
-				bt, err := bob.c.receive(context.Background(), envs)
+				bt, err := bob.c.core.Receive(context.Background(), envs)
 				if err != nil {
 					b.Fatal(err)
 				}
 				shown := 0
-				for _, e := range bt.events {
+				for _, e := range bt.Events {
 					if m, ok := e.(*MessageEvent); ok && m.Message.Group == g.ID {
 						shown++
 					}
@@ -213,7 +214,7 @@ func BenchmarkGroupFanout(b *testing.B) {
 					b.Fatal(err)
 				}
 				ids = append(ids, c.ID())
-				keys[c.ID()] = [2][]byte{c.local.KeyPair.Public.Bytes(), c.accessKey()}
+				keys[c.ID()] = [2][]byte{c.core.Local.KeyPair.Public.Bytes(), c.core.AccessKey()}
 				c.Close()
 			}
 			var id content.GroupID
@@ -222,24 +223,24 @@ func BenchmarkGroupFanout(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			err = alice.c.update(func(tx *store.Tx) error {
+			err = alice.c.core.Update(func(tx *store.Tx) error {
 				r, _, err := group.Apply(nil, ch, alice.c.ID())
 				if err == nil {
-					err = saveGroup(tx, r)
+					err = group.SaveRecord(tx, r)
 				}
 				for m, k := range keys {
 					if err == nil {
 						err = tx.PutPeerIdentity(store.Address{Name: m, Device: 1}, store.PeerIdentity{Key: k[0], FirstSeen: time.Now()})
 					}
 					if err == nil {
-						err = tx.SetSetting(setPeerAccess+m, k[1])
+						err = core.KeepSharedAccess(tx, m, k[1])
 					}
 				}
 				if err == nil {
-					_, _, err = alice.c.ownDistribution(tx, id)
+					_, _, err = alice.c.groups.OwnDistribution(tx, id)
 				}
 				if err == nil {
-					err = saveSent(tx, id, ids)
+					err = group.SaveSent(tx, id, ids)
 				}
 				return err
 			})

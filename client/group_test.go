@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/skymsg/sky/client/content"
+	"github.com/skymsg/sky/client/group"
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/protocol"
 	"github.com/skymsg/sky/protocol/sealed"
@@ -89,7 +90,7 @@ func senderKeyMessages(t *testing.T, u *user, envs [][]byte) [][]byte {
 	t.Helper()
 	var out [][]byte
 	for _, e := range envs {
-		sc, err := sealed.Open(e, u.c.local.KeyPair)
+		sc, err := sealed.Open(e, u.c.core.Local.KeyPair)
 		if err != nil {
 			t.Fatalf("an envelope to %s does not open: %v", u.c.ID(), err)
 		}
@@ -104,8 +105,8 @@ func senderKeyMessages(t *testing.T, u *user, envs [][]byte) [][]byte {
 func senderKeysOf(t *testing.T, u *user, gid content.GroupID, members ...string) *senderkey.MemoryStore {
 	t.Helper()
 	ms := senderkey.NewMemoryStore()
-	err := u.c.view(func(tx *store.Tx) error {
-		sks := newSKStore(tx)
+	err := u.c.core.View(func(tx *store.Tx) error {
+		sks := group.SenderKeys(tx)
 		for _, m := range members {
 			addr := protocol.Address{Name: m, DeviceID: 1}
 			r, err := sks.LoadSenderKey(context.Background(), addr, senderkey.DistributionID(gid))

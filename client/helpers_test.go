@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/client/store/keyfile"
 	"github.com/skymsg/sky/protocol/sealed"
@@ -53,7 +54,7 @@ func startSkydConfig(t testing.TB, cfg server.Config) *skyd {
 	}
 	t.Cleanup(func() { st.Close() })
 	trust := servertest.Certify(t, st)
-	s := &skyd{t: t, st: st, root: TrustRoot{key: trust.Public()}, trust: trust, cfg: cfg}
+	s := &skyd{t: t, st: st, root: core.NewTrustRoot(trust.Public()), trust: trust, cfg: cfg}
 	s.start("127.0.0.1:0")
 	t.Cleanup(func() { s.srv.Stop() })
 	return s
@@ -228,7 +229,7 @@ func (u *user) flush() {
 func (u *user) outbox() []store.Outgoing {
 	u.t.Helper()
 	var items []store.Outgoing
-	if err := u.c.view(func(tx *store.Tx) (err error) { items, err = tx.Outbox(); return }); err != nil {
+	if err := u.c.core.View(func(tx *store.Tx) (err error) { items, err = tx.Outbox(); return }); err != nil {
 		u.t.Fatal(err)
 	}
 	return items

@@ -16,7 +16,7 @@ import (
 // if a bundle has none left.
 func takeOneTime(t *testing.T, u *user, account string, n int) []string {
 	t.Helper()
-	cn, err := u.c.connected(ctxT(t))
+	cn, err := u.c.core.Conn(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/wire"
 )
@@ -27,7 +28,7 @@ func TestPreKeyTopUp(t *testing.T) {
 		t.Fatalf("after registration: %d EC, %d Kyber, %v", ec, ky, err)
 	}
 	bob.pause() // Bob is offline while his keys are drained
-	cn, err := mallory.c.connected(ctxT(t))
+	cn, err := mallory.c.core.Conn(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func TestPreKeyTopUp(t *testing.T) {
 	}
 	bob.start()
 	waitPreKeys(t, bob, 8) // Bob refills on connecting (fewer than 5 were left)
-	cn, err = mallory.c.connected(ctxT(t))
+	cn, err = mallory.c.core.Conn(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +75,7 @@ func TestPreKeyTopUp(t *testing.T) {
 			t.Fatal("the attacker's bucket refilled at once")
 		}
 	}
-	acn, err := alice.c.connected(ctxT(t))
+	acn, err := alice.c.core.Conn(ctxT(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,21 +142,21 @@ func TestLocalPreKeysBounded(t *testing.T) {
 	s := startSkyd(t)
 	bob := newUser(t, s, testOptions(nil))
 	for range 15 {
-		if err := bob.c.update(func(tx *store.Tx) error { return bob.c.generatePreKeys(tx, 100, 100) }); err != nil {
+		if err := bob.c.core.Update(func(tx *store.Tx) error { return bob.c.core.GeneratePreKeys(tx, 100, 100) }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	bob.c.view(func(tx *store.Tx) error {
+	bob.c.core.View(func(tx *store.Tx) error {
 		ec, _ := tx.PreKeyIDs(store.OneTimePreKey)
 		ky, _ := tx.PreKeyIDs(store.KyberPreKey)
-		if len(ec) != maxLocalPreKeys || len(ky) != maxLocalPreKeys+1 { // + the last-resort key
+		if len(ec) != core.MaxLocalPreKeys || len(ky) != core.MaxLocalPreKeys+1 { // + the last-resort key
 			t.Errorf("%d EC and %d Kyber prekeys kept", len(ec), len(ky))
 		}
-		ps, _ := loadPreKeyState(tx)
+		ps, _ := core.LoadPreKeyState(tx)
 		if _, err := tx.PreKey(store.KyberPreKey, ps.LastResortID); err != nil {
 			t.Errorf("the last-resort key went: %v", err)
 		}
-		if ec[0] != ps.NextEC-maxLocalPreKeys+1 {
+		if ec[0] != ps.NextEC-core.MaxLocalPreKeys+1 {
 			t.Errorf("not the oldest were pruned: first kept %d, next %d", ec[0], ps.NextEC)
 		}
 		return nil
@@ -165,15 +166,15 @@ func TestLocalPreKeysBounded(t *testing.T) {
 // FuzzSettings feeds the SDK's own record decoders (settings, outbox items,
 // held-message states) arbitrary bytes: errors, never panics.
 func FuzzSettings(f *testing.F) {
-	f.Add([]byte(encodeOutItem(outItem{Content: []byte("c"), Sealed: []deviceCiphertext{{Device: 1, Bytes: []byte{2, 1}}}})))
-	f.Add(putBytes(putNum(nil, 1, 5), 2, putNum(putNum(putNum(nil, 1, 7), 2, 3), 3, 99)))
+	f.Add([]byte(core.EncodeOutItem(core.OutItem{Content: []byte("c"), Sealed: []core.DeviceCiphertext{{Device: 1, Bytes: []byte{2, 1}}}})))
+	f.Add(core.PutBytes(core.PutNum(nil, 1, 5), 2, core.PutNum(core.PutNum(core.PutNum(nil, 1, 7), 2, 3), 3, 99)))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		decodeOutItem(b)
-		if fs, err := decodeFields(b); err == nil {
-			fs.one(1)
-			for _, h := range fs.bytes[2] {
-				decodeFields(h)
+		core.DecodeOutItem(b)
+		if fs, err := core.DecodeFields(b); err == nil {
+			fs.One(1)
+			for _, h := range fs.Bytes[2] {
+				core.DecodeFields(h)
 			}
 		}
 	})
@@ -182,8 +183,8 @@ func FuzzSettings(f *testing.F) {
 // TestSignedPreKeyRotation: the signed and last-resort prekeys — all that
 // protects a first message made without a one-time prekey, which the
 // server decides to hand out or not — are replaced every
-// signedPreKeyLife. A first message made with the replaced pair still
-// opens while it is kept; after retiredPreKeyKeep the pair is deleted, so
+// core.SignedPreKeyLife. A first message made with the replaced pair still
+// opens while it is kept; after core.RetiredPreKeyKeep the pair is deleted, so
 // a recorded copy of such a message no longer opens with the device's keys.
 func TestSignedPreKeyRotation(t *testing.T) {
 	s := startSkyd(t)
@@ -197,14 +198,14 @@ func TestSignedPreKeyRotation(t *testing.T) {
 	bob.pause()
 	alice.send(b, "from before the rotation")
 	alice.flush()
-	clk.Advance(signedPreKeyLife + time.Hour)
+	clk.Advance(core.SignedPreKeyLife + time.Hour)
 	bob.start()
 	if got := texts(t, bob, 1); got[0] != "from before the rotation" {
 		t.Fatalf("bob got %q", got)
 	}
 	waitFor(t, "a new signed prekey uploaded", func() bool {
-		var ps prekeyState
-		if err := bob.c.view(func(tx *store.Tx) (err error) { ps, err = loadPreKeyState(tx); return }); err != nil {
+		var ps core.PreKeyState
+		if err := bob.c.core.View(func(tx *store.Tx) (err error) { ps, err = core.LoadPreKeyState(tx); return }); err != nil {
 			t.Fatal(err)
 		}
 		return ps.SignedID != old.GetSignedEc().GetId() && ps.SignedUploaded
@@ -218,13 +219,13 @@ func TestSignedPreKeyRotation(t *testing.T) {
 	}
 
 	// Long after, the replaced pair is deleted; the current one stays.
-	clk.Advance(retiredPreKeyKeep)
-	var ps prekeyState
-	if err := bob.c.update(func(tx *store.Tx) (err error) {
-		if _, err = bob.c.rotatePreKeys(tx, clk.Now()); err != nil {
+	clk.Advance(core.RetiredPreKeyKeep)
+	var ps core.PreKeyState
+	if err := bob.c.core.Update(func(tx *store.Tx) (err error) {
+		if _, err = bob.c.core.RotatePreKeys(tx, clk.Now()); err != nil {
 			return err
 		}
-		ps, err = loadPreKeyState(tx)
+		ps, err = core.LoadPreKeyState(tx)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -234,7 +235,7 @@ func TestSignedPreKeyRotation(t *testing.T) {
 		id   uint32
 	}{{store.SignedPreKey, old.GetSignedEc().GetId()}, {store.KyberPreKey, oldLR}} {
 		if hasPreKey(t, bob, k.kind, k.id) {
-			t.Fatalf("prekey %d (kind %d) is still kept after %v", k.id, k.kind, retiredPreKeyKeep)
+			t.Fatalf("prekey %d (kind %d) is still kept after %v", k.id, k.kind, core.RetiredPreKeyKeep)
 		}
 	}
 	if !hasPreKey(t, bob, store.SignedPreKey, ps.SignedID) || !hasPreKey(t, bob, store.KyberPreKey, ps.LastResortID) || len(ps.Retired) > 2 {
@@ -251,7 +252,7 @@ func TestSignedPreKeyRotation(t *testing.T) {
 func hasPreKey(t *testing.T, u *user, kind store.PreKeyKind, id uint32) bool {
 	t.Helper()
 	var ok bool
-	err := u.c.view(func(tx *store.Tx) error {
+	err := u.c.core.View(func(tx *store.Tx) error {
 		_, err := tx.PreKey(kind, id)
 		ok = err == nil
 		if errors.Is(err, store.ErrNotFound) {
@@ -272,8 +273,8 @@ func lastResortOf(t *testing.T, u *user, b *wire.Bundle) uint32 {
 	if b.GetKyberLastResort() {
 		return b.GetKyber().GetId()
 	}
-	var ps prekeyState
-	if err := u.c.view(func(tx *store.Tx) (err error) { ps, err = loadPreKeyState(tx); return }); err != nil {
+	var ps core.PreKeyState
+	if err := u.c.core.View(func(tx *store.Tx) (err error) { ps, err = core.LoadPreKeyState(tx); return }); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range ps.Retired {

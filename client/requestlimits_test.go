@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/skymsg/sky/client/content"
+	"github.com/skymsg/sky/client/group"
 	"github.com/skymsg/sky/client/store"
 )
 
@@ -60,7 +61,7 @@ func TestRequestLimits(t *testing.T) {
 	if h, err := bob.c.History(s2.c.ID(), 0); err != nil || len(h) != 0 {
 		t.Fatalf("history of the dropped stranger: %d messages, %v", len(h), err)
 	}
-	if err := bob.c.view(func(tx *store.Tx) error {
+	if err := bob.c.core.View(func(tx *store.Tx) error {
 		devs, err := tx.SessionDevices(s2.c.ID())
 		if err == nil && len(devs) != 0 {
 			err = fmt.Errorf("bob kept a session with the stranger he had no room for: devices %v", devs)
@@ -127,8 +128,8 @@ func TestGroupInvitationLimit(t *testing.T) {
 	if !strings.Contains(d.Reason, "while you are in 1 groups") {
 		t.Fatalf("dropped %+v", d)
 	}
-	if err := bob.c.view(func(tx *store.Tx) error {
-		if r, err := loadGroup(tx, mustGroupID(t, g1.ID)); err != nil || r != nil {
+	if err := bob.c.core.View(func(tx *store.Tx) error {
+		if r, err := group.LoadRecord(tx, mustGroupID(t, g1.ID)); err != nil || r != nil {
 			return fmt.Errorf("bob holds the refused group: %v, %v", r, err)
 		}
 		devs, err := tx.SessionDevices(s1.c.ID())

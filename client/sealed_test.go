@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/protocol/sealed"
 	"github.com/skymsg/sky/server/servertest"
 	"github.com/skymsg/sky/wire"
@@ -107,9 +108,7 @@ func TestSealedDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "Bob's new verifier", func() bool {
-		bob.c.mu.Lock()
-		defer bob.c.mu.Unlock()
-		return bob.c.accessUploaded
+		return bob.c.core.AccessUploaded()
 	})
 	alice.send(b, "are we still friends?")
 	if m := next(t, bob, func(e *MessageEvent) bool { return true }); !m.Message.Request || m.Message.From != a {
@@ -147,7 +146,7 @@ func TestTrustRootPinnedAtRegistration(t *testing.T) {
 	s := startSkyd(t)
 	code := s.code()
 	dir := filepath.Join(t.TempDir(), "home")
-	other := TrustRoot{key: sealed.GenerateTrustRoot().Public()}
+	other := core.NewTrustRoot(sealed.GenerateTrustRoot().Public())
 	if _, err := Register(ctxT(t), dir, pass, s.url(), other, code, testOptions(nil)); !errors.Is(err, ErrTrustRoot) {
 		t.Fatalf("Register under another root: %v", err)
 	}
@@ -254,7 +253,7 @@ func TestReceiptsDelayed(t *testing.T) {
 	if len(items) != 1 || items[0].MessageRef != 0 {
 		t.Fatalf("bob's outbox: %d items, want the waiting receipt", len(items))
 	}
-	it, err := decodeOutItem(items[0].Payload)
+	it, err := core.DecodeOutItem(items[0].Payload)
 	if err != nil {
 		t.Fatal(err)
 	}

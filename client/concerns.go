@@ -1,0 +1,134 @@
+package client
+
+import (
+	"context"
+	"time"
+)
+
+// Groups (package client/group), broadcast lists (package client/broadcast),
+// timers (package client/timers) and the account (the core).
+
+// Groups returns every group the client knows (also those the user left),
+// by name.
+func (c *Client) Groups() ([]Group, error) { return c.groups.Groups() }
+
+// Group returns a group by its ID or, if no ID matches, by its name.
+func (c *Client) Group(ref string) (Group, error) { return c.groups.Group(ref) }
+
+// CreateGroup creates a group of the user (its admin) and members, and
+// sends it to them. Its timer is the account's default timer.
+func (c *Client) CreateGroup(name string, members []string) (Group, error) {
+	return c.groups.CreateGroup(name, members)
+}
+
+// AddMembers adds members to a group; the user must be its admin. They
+// receive the group's state, and the user's sender key as it is now (so
+// they cannot read earlier messages).
+func (c *Client) AddMembers(ref string, ids ...string) (Group, error) {
+	return c.groups.AddMembers(ref, ids...)
+}
+
+// RemoveMembers removes members from a group (and their admin rights);
+// the user must be its admin. Every remaining member replaces its sender
+// key, so the removed cannot read later messages.
+func (c *Client) RemoveMembers(ref string, ids ...string) (Group, error) {
+	return c.groups.RemoveMembers(ref, ids...)
+}
+
+// RenameGroup renames a group; the user must be its admin.
+func (c *Client) RenameGroup(ref, name string) (Group, error) { return c.groups.RenameGroup(ref, name) }
+
+// SetGroupAdmin makes a member an admin of the group (admin true) or takes
+// that away; the user must be an admin.
+func (c *Client) SetGroupAdmin(ref, id string, admin bool) (Group, error) {
+	return c.groups.SetGroupAdmin(ref, id, admin)
+}
+
+// SetGroupTimer changes a group's disappearing-messages timer (0: off);
+// the user must be an admin.
+func (c *Client) SetGroupTimer(ref string, d time.Duration) (Group, error) {
+	return c.groups.SetGroupTimer(ref, d)
+}
+
+// LeaveGroup leaves a group. An admin leaves with a change (making another
+// member admin if it was the only one); anyone else tells the members, who
+// stop sending to the user at once, and an admin removes the user.
+func (c *Client) LeaveGroup(ref string) error { return c.groups.LeaveGroup(ref) }
+
+// SendGroup queues a text to a group and returns it (State Pending; Sent
+// once the first member's envelope is accepted). The user must be a
+// member. The message carries the group's timer.
+func (c *Client) SendGroup(ref, text string) (Message, error) { return c.groups.SendGroup(ref, text) }
+
+// SaveBroadcastList creates or replaces the broadcast list name.
+func (c *Client) SaveBroadcastList(name string, members []string) error {
+	return c.broadcast.SaveBroadcastList(name, members)
+}
+
+// BroadcastLists returns the broadcast lists, by name.
+func (c *Client) BroadcastLists() ([]BroadcastList, error) { return c.broadcast.BroadcastLists() }
+
+// DeleteBroadcastList deletes a broadcast list (the messages sent to it
+// stay in their conversations).
+func (c *Client) DeleteBroadcastList(name string) error { return c.broadcast.DeleteBroadcastList(name) }
+
+// Broadcast sends text to every recipient of the broadcast list name, as a
+// separate 1:1 message each (Send), and returns the messages queued. A
+// recipient that cannot be sent to now (a key change waiting for the user)
+// is left out; the error then names each.
+func (c *Client) Broadcast(name, text string) ([]Message, error) {
+	return c.broadcast.Broadcast(name, text)
+}
+
+// Timer returns the disappearing-messages timer of the conversation with
+// peer (the account default for a conversation that has not started).
+func (c *Client) Timer(peer string) (time.Duration, error) { return c.timers.Timer(peer) }
+
+// SetTimer changes the timer of the conversation with peer (0: off) and
+// tells peer through the session; both see a timer-change notice.
+func (c *Client) SetTimer(peer string, d time.Duration) error { return c.timers.SetTimer(peer, d) }
+
+// AccountInfo asks the server about the account. Run must be running; it
+// waits for the connection until ctx ends.
+func (c *Client) AccountInfo(ctx context.Context) (AccountInfo, error) {
+	return c.core.AccountInfo(ctx)
+}
+
+// DeleteAccount deletes the account on the server (its queued messages and
+// prekeys with it) and then erases the local store. The Client is closed
+// afterwards. Run must be running; it waits for the connection until ctx
+// ends.
+func (c *Client) DeleteAccount(ctx context.Context) error { return c.core.DeleteAccount(ctx) }
+
+// Wipe crypto-erases the local store now, exactly as the panic passphrase
+// does, and closes the client. The server account is left as it is.
+func (c *Client) Wipe() error { return c.core.Wipe() }
+
+// SetPanic sets (or replaces) the panic passphrase. Typed at any later
+// unlock it erases the store, and with deleteAccount also deletes the
+// account on the server. An unlock with it costs the same work as a real
+// unlock.
+func (c *Client) SetPanic(passphrase []byte, deleteAccount bool) error {
+	return c.core.SetPanic(passphrase, deleteAccount)
+}
+
+// ClearPanic removes the panic passphrase.
+func (c *Client) ClearPanic() error { return c.core.ClearPanic() }
+
+// PanicSettings reports whether a panic passphrase is set and whether it
+// also deletes the server account.
+func (c *Client) PanicSettings() (set, deleteAccount bool, err error) { return c.core.PanicSettings() }
+
+// ChangePassphrase changes the passphrase (see store.ChangePassphrase: the
+// panic passphrase typed as current wipes the store).
+func (c *Client) ChangePassphrase(current, next []byte) error {
+	return c.core.ChangePassphrase(current, next)
+}
+
+// SetMaxFailedUnlocks makes the store erase itself (as the panic passphrase
+// does, without deleting the server account) after n failed unlocks in a
+// row; 0 turns that off.
+func (c *Client) SetMaxFailedUnlocks(n int) error { return c.core.SetMaxFailedUnlocks(n) }
+
+// MaxFailedUnlocks returns the failed-unlock limit (0: none).
+func (c *Client) MaxFailedUnlocks() int { return c.core.MaxFailedUnlocks() }

@@ -1,0 +1,67 @@
+package group
+
+import (
+	"fmt"
+
+	"github.com/skymsg/sky/client/content"
+	"github.com/skymsg/sky/client/core"
+	"github.com/skymsg/sky/client/store"
+)
+
+// Groups is the groups concern of a client: the user's groups, their
+// changes, sending to them and receiving from them, built on the client
+// core (package client/core). Its state lives in the store's settings
+// under its own names (store.go).
+type Groups struct {
+	c *core.Core
+	// MaxGroups: once the user is in this many groups, a group invitation
+	// from someone who is not a contact is dropped.
+	MaxGroups int
+}
+
+// New returns the groups concern of the client core c.
+func New(c *core.Core) *Groups { return &Groups{c: c, MaxGroups: c.Opts.MaxGroups} }
+
+func (g *Groups) self() string { return g.c.ID() }
+
+// Room says why a group change from someone who is not a contact must be
+// dropped before anything of it is kept: it would add the user to a group
+// when they are in as many as MaxGroups already ("" when it may be kept).
+func (g *Groups) Room(tx *store.Tx, id content.GroupID) (drop string, err error) {
+	r, err := loadGroup(tx, id)
+	if err != nil || r.Member(g.self()) {
+		return "", err
+	}
+	ids, err := groupIDs(tx)
+	if err != nil {
+		return "", err
+	}
+	in := 0
+	for _, id := range ids {
+		o, err := loadGroup(tx, id)
+		if err != nil {
+			return "", err
+		}
+		if o.Member(g.self()) {
+			in++
+		}
+	}
+	if in >= g.MaxGroups {
+		return fmt.Sprintf("a group invitation from someone not in your contacts while you are in %d groups; leave some, or add them as a contact", in), nil
+	}
+	return "", nil
+}
+
+// Name returns the name of a group by its ID ("" if unknown), for the
+// core to name group messages.
+func (g *Groups) Name(tx *store.Tx, ref string) (string, error) {
+	id, err := content.ParseGroupID(ref)
+	if err != nil {
+		return "", nil
+	}
+	r, err := loadGroup(tx, id)
+	if err != nil || r == nil {
+		return "", err
+	}
+	return r.State.Name, nil
+}
