@@ -2,6 +2,8 @@
 //
 //	skyd serve                 run the server (zero configuration: SQLite in the user data directory)
 //	skyd admin codes create    print new activation codes
+//	skyd admin codes list      list unused codes (ID, period, expiry)
+//	skyd admin codes revoke CODE|ID
 //	skyd admin accounts list   list accounts (ID, created day, subscription end)
 //	skyd admin accounts extend ID --days N
 //	skyd admin accounts revoke ID
@@ -35,6 +37,8 @@ const usage = `skyd is the Sky server.
 usage:
   skyd serve [flags]                              run the server
   skyd admin [--data DIR | --db URL] codes create --days N [--count K] [--valid-days D]
+  skyd admin [--data DIR | --db URL] codes list   unused codes: ID, period, expiry
+  skyd admin [--data DIR | --db URL] codes revoke CODE|ID
   skyd admin [--data DIR | --db URL] accounts list
   skyd admin [--data DIR | --db URL] accounts extend ID --days N
   skyd admin [--data DIR | --db URL] accounts revoke ID
@@ -42,6 +46,8 @@ usage:
   skyd admin [--data DIR | --db URL] trust-root certify --key FILE [--key-id N]
   skyd admin [--data DIR | --db URL] trust-root show
 
+Admin commands open only an existing data directory or database (the
+running server's); --data and --db may also follow the subcommand.
 Run "skyd serve -h" for the server's flags.
 `
 

@@ -153,7 +153,7 @@ func TestServeZeroConfigAndAdmin(t *testing.T) {
 
 	// Admin, while the server runs (SQLite in WAL mode allows it).
 	out, _, rc := skydAdmin(t, "--data", data, "accounts", "list")
-	if rc != 0 || !regexp.MustCompile(`^`+dev.Account+`\t\d{4}-\d\d-\d\d\t\d{4}-\d\d-\d\dT[\d:]+Z\n$`).MatchString(out) {
+	if rc != 0 || !regexp.MustCompile(`^ID\tCREATED\tSUBSCRIPTION END\n`+dev.Account+`\t\d{4}-\d\d-\d\d\t\d{4}-\d\d-\d\dT[\d:]+Z\n$`).MatchString(out) {
 		t.Fatalf("accounts list (exit %d):\n%q", rc, out)
 	}
 	out, _, rc = skydAdmin(t, "--data", data, "codes", "create", "--days", "30", "--count", "3")

@@ -69,7 +69,7 @@ func TestTrustRootOffline(t *testing.T) {
 	if _, stderr, rc := skydAdmin(t, "trust-root", "init", "--out", keyFile); rc == 0 || !strings.Contains(stderr, "never overwrites") {
 		t.Fatalf("init over an existing file: exit %d, %q", rc, stderr)
 	}
-	if _, stderr, rc := skydAdmin(t, "--data", data, "trust-root", "show"); rc != 1 || !strings.Contains(stderr, "trust-root certify") {
+	if _, stderr, rc := skydAdmin(t, "--data", data, "trust-root", "show"); rc != 1 || !strings.Contains(stderr, "no skyd data in") {
 		t.Fatalf("show before certify: exit %d, %q", rc, stderr)
 	}
 	if out, _, rc := skydAdmin(t, "--data", data, "trust-root", "certify", "--key", keyFile); rc != 0 || parseRoot(t, out) != root {

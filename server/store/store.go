@@ -114,6 +114,12 @@ type Accounts interface {
 	Empty(ctx context.Context) (bool, error)
 	// SweepCodes deletes activation codes that expired at or before now.
 	SweepCodes(ctx context.Context, now time.Time) (int64, error)
+	// ListCodes returns the unredeemed codes (their hashes, periods and
+	// expiry), ordered by expiry then hash. A redeemed code is gone, so
+	// nothing here says who redeemed one.
+	ListCodes(ctx context.Context) ([]Code, error)
+	// RevokeCode deletes an unredeemed code. ErrNotFound if absent.
+	RevokeCode(ctx context.Context, hash [32]byte) error
 }
 
 // PreKey is one public prekey as the client uploaded it: an ID, the public

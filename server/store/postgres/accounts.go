@@ -193,3 +193,41 @@ func (s *Store) SweepCodes(ctx context.Context, now time.Time) (int64, error) {
 	}
 	return tag.RowsAffected(), nil
 }
+
+// ListCodes implements store.Accounts.
+func (s *Store) ListCodes(ctx context.Context) ([]store.Code, error) {
+	rows, err := s.db.Query(ctx, `SELECT hash, period, expires FROM codes ORDER BY expires, hash`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list codes: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Code
+	for rows.Next() {
+		var hash []byte
+		var period, expires int64
+		if err := rows.Scan(&hash, &period, &expires); err != nil {
+			return nil, fmt.Errorf("postgres: list codes: %w", err)
+		}
+		c := store.Code{Period: time.Duration(period) * time.Second, Expires: time.Unix(expires, 0).UTC()}
+		if copy(c.Hash[:], hash) != len(c.Hash) {
+			return nil, fmt.Errorf("postgres: list codes: a hash of %d bytes", len(hash))
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list codes: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeCode implements store.Accounts.
+func (s *Store) RevokeCode(ctx context.Context, hash [32]byte) error {
+	tag, err := s.db.Exec(ctx, `DELETE FROM codes WHERE hash = $1`, hash[:])
+	if err != nil {
+		return fmt.Errorf("postgres: revoke code: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}

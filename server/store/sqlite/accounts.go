@@ -210,3 +210,43 @@ func (s *Store) SweepCodes(ctx context.Context, now time.Time) (int64, error) {
 	})
 	return n, err
 }
+
+// ListCodes implements store.Accounts.
+func (s *Store) ListCodes(ctx context.Context) ([]store.Code, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT hash, period, expires FROM codes ORDER BY expires, hash`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list codes: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Code
+	for rows.Next() {
+		var hash []byte
+		var period, expires int64
+		if err := rows.Scan(&hash, &period, &expires); err != nil {
+			return nil, fmt.Errorf("sqlite: list codes: %w", err)
+		}
+		c := store.Code{Period: time.Duration(period) * time.Second, Expires: time.Unix(expires, 0).UTC()}
+		if copy(c.Hash[:], hash) != len(c.Hash) {
+			return nil, fmt.Errorf("sqlite: list codes: a hash of %d bytes", len(hash))
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list codes: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeCode implements store.Accounts.
+func (s *Store) RevokeCode(ctx context.Context, hash [32]byte) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM codes WHERE hash = ?`, hash[:])
+		if err != nil {
+			return fmt.Errorf("sqlite: revoke code: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}

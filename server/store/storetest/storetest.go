@@ -32,6 +32,7 @@ func Run(t *testing.T, open Opener) {
 		{"Register", testRegister},
 		{"RegisterCollisionKeepsCode", testRegisterCollision},
 		{"CodeExpiry", testCodeExpiry},
+		{"ListRevokeCodes", testListRevokeCodes},
 		{"ExtendRevokeList", testExtendRevokeList},
 		{"DeleteAccount", testDeleteAccount},
 		{"PreKeys", testPreKeys},
@@ -681,5 +682,44 @@ func testPipelined(t *testing.T, s store.Store) {
 	msgs, _ = s.Pending(ctx(t), bob, seqs[2], t0.Add(-time.Hour), 10)
 	if len(msgs) != 1 || msgs[0].Seq != last {
 		t.Fatalf("WriteBatch's message not visible on return: %v", msgs)
+	}
+}
+
+func testListRevokeCodes(t *testing.T, s store.Store) {
+	if cs, err := s.ListCodes(ctx(t)); err != nil || len(cs) != 0 {
+		t.Fatalf("ListCodes on an empty store = %v, %v", cs, err)
+	}
+	codes := []store.Code{
+		{Hash: codeHash("b"), Period: 30 * 24 * time.Hour, Expires: t0.Add(48 * time.Hour)},
+		{Hash: codeHash("a"), Period: 90 * 24 * time.Hour, Expires: t0.Add(24 * time.Hour)},
+		{Hash: codeHash("redeemed"), Period: time.Hour, Expires: t0.Add(24 * time.Hour)},
+	}
+	if err := s.AddCodes(ctx(t), codes); err != nil {
+		t.Fatal(err)
+	}
+	reg := store.Registration{CodeHash: codeHash("redeemed"), ID: "acct", IdentityKey: randBytes(33), AuthKey: randBytes(32)}
+	if _, err := s.Register(ctx(t), reg, t0); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := s.ListCodes(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 2 || cs[0].Hash != codeHash("a") || cs[1].Hash != codeHash("b") ||
+		cs[0].Period != codes[1].Period || !cs[0].Expires.Equal(codes[1].Expires) || !cs[1].Expires.Equal(codes[0].Expires) {
+		t.Fatalf("ListCodes = %+v, want the two unredeemed codes by expiry", cs)
+	}
+	if err := s.RevokeCode(ctx(t), codeHash("a")); err != nil {
+		t.Fatalf("RevokeCode: %v", err)
+	}
+	if err := s.RevokeCode(ctx(t), codeHash("a")); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("revoking a revoked code: %v, want ErrNotFound", err)
+	}
+	reg = store.Registration{CodeHash: codeHash("a"), ID: "acct2", IdentityKey: randBytes(33), AuthKey: randBytes(32)}
+	if _, err := s.Register(ctx(t), reg, t0); !errors.Is(err, store.ErrCodeUnknown) {
+		t.Fatalf("a revoked code registered: %v", err)
+	}
+	if cs, _ := s.ListCodes(ctx(t)); len(cs) != 1 || cs[0].Hash != codeHash("b") {
+		t.Fatalf("ListCodes after revoking = %+v", cs)
 	}
 }
