@@ -14,8 +14,9 @@ const maxBatch = 4096
 // Once the batch has committed (or failed) the batcher answers it on c: the
 // error is nil, the message's own refusal, or the store's error.
 type op struct {
-	msg     store.NewMessage // a send, when ack is nil
+	msg     store.NewMessage // a send, when ack and multi are nil
 	ack     *store.Ack
+	multi   *multiOp  // a multi-recipient send (multisend.go): several messages, one answer
 	arrived time.Time // wall clock, for the send-to-push latency metric
 	c       *conn
 	id      uint64 // the request to answer
@@ -23,6 +24,10 @@ type op struct {
 
 // done answers the operation's request.
 func (o *op) done(err error) {
+	if o.multi != nil {
+		o.c.multiDone(o.id, o.multi, nil, err)
+		return
+	}
 	if o.ack != nil {
 		o.c.ackDone(o.id, err)
 	} else {
@@ -142,6 +147,10 @@ func (b *batcher) write(ops []*op, pq store.PipelinedQueue) *written {
 			continue
 		}
 		w.msgIndex[i] = len(w.batch.Messages)
+		if o.multi != nil {
+			w.batch.Messages = append(w.batch.Messages, o.multi.msgs...)
+			continue
+		}
 		w.batch.Messages = append(w.batch.Messages, o.msg)
 	}
 	// Not s.ctx: a shutdown must not abort a commit half way.
@@ -178,22 +187,35 @@ func (b *batcher) finish(w *written) {
 		if j < 0 {
 			continue
 		}
-		if batch.Errs[j] == nil {
-			m := o.msg
-			live = append(live, liveMessage{
-				Message: store.Message{Seq: batch.Seqs[j], To: m.To, From: m.From, Received: m.Received.Truncate(time.Second), Body: m.Body},
-				arrived: o.arrived,
-				prev:    batch.Prevs[j],
-			})
+		if o.multi == nil {
+			live = appendLive(live, batch, j, o.msg, o.arrived)
+			continue
+		}
+		for k, m := range o.multi.msgs {
+			live = appendLive(live, batch, j+k, m, o.arrived)
 		}
 	}
 	s.m.stored.Add(uint64(len(live)))
 	s.delivered(live)
 	for i, o := range w.ops {
-		if j := w.msgIndex[i]; j >= 0 {
+		if j := w.msgIndex[i]; j >= 0 && o.multi != nil {
+			o.c.multiDone(o.id, o.multi, batch.Errs[j:j+len(o.multi.msgs)], nil)
+		} else if j >= 0 {
 			o.done(batch.Errs[j])
 		} else {
 			o.done(nil)
 		}
 	}
+}
+
+// appendLive adds batch message j, m, to live unless the store refused it.
+func appendLive(live []liveMessage, batch *store.Batch, j int, m store.NewMessage, arrived time.Time) []liveMessage {
+	if batch.Errs[j] != nil {
+		return live
+	}
+	return append(live, liveMessage{
+		Message: store.Message{Seq: batch.Seqs[j], To: m.To, From: m.From, Received: m.Received.Truncate(time.Second), Body: m.Body},
+		arrived: arrived,
+		prev:    batch.Prevs[j],
+	})
 }

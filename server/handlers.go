@@ -24,7 +24,7 @@ func (c *conn) handle(req *wire.Request) {
 	id := req.GetId()
 	if c.anon != nil {
 		switch req.GetOp().(type) {
-		case *wire.Request_Send, *wire.Request_BlobGet:
+		case *wire.Request_Send, *wire.Request_BlobGet, *wire.Request_MultiSend:
 		default:
 			c.refuseAnonymous(id)
 			return
@@ -37,6 +37,8 @@ func (c *conn) handle(req *wire.Request) {
 		c.authenticate(id, op.Authenticate)
 	case *wire.Request_Send:
 		c.send(id, op.Send)
+	case *wire.Request_MultiSend:
+		c.multiSend(id, op.MultiSend)
 	case *wire.Request_Ack:
 		c.ack(id, op.Ack)
 	case *wire.Request_UploadPrekeys:

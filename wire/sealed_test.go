@@ -53,3 +53,23 @@ func TestDeliveryVerifier(t *testing.T) {
 		t.Fatal("the verifier does not depend on the token")
 	}
 }
+
+func TestAccountServiceID(t *testing.T) {
+	id := AccountServiceID("23456789ab")
+	if a, ok := ServiceIDAccount(id); !ok || a != "23456789ab" {
+		t.Fatalf("round trip: %q, %v", a, ok)
+	}
+	bad := id
+	bad[0] = 1
+	if _, ok := ServiceIDAccount(bad); ok {
+		t.Fatal("a PNI stood for an account")
+	}
+	bad = id
+	bad[16] = 1
+	if _, ok := ServiceIDAccount(bad); ok {
+		t.Fatal("trailing bytes accepted")
+	}
+	if _, ok := ServiceIDAccount(AccountServiceID("0000000000")); ok {
+		t.Fatal("an invalid account ID accepted")
+	}
+}

@@ -534,6 +534,7 @@ type Request struct {
 	//	*Request_KeydirConsistency
 	//	*Request_KeydirLog
 	//	*Request_KeydirCountersign
+	//	*Request_MultiSend
 	Op            isRequest_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -781,6 +782,15 @@ func (x *Request) GetKeydirCountersign() *KeyDirCountersign {
 	return nil
 }
 
+func (x *Request) GetMultiSend() *MultiSend {
+	if x != nil {
+		if x, ok := x.Op.(*Request_MultiSend); ok {
+			return x.MultiSend
+		}
+	}
+	return nil
+}
+
 type isRequest_Op interface {
 	isRequest_Op()
 }
@@ -874,6 +884,10 @@ type Request_KeydirCountersign struct {
 	KeydirCountersign *KeyDirCountersign `protobuf:"bytes,50,opt,name=keydir_countersign,json=keydirCountersign,proto3,oneof"`
 }
 
+type Request_MultiSend struct {
+	MultiSend *MultiSend `protobuf:"bytes,40,opt,name=multi_send,json=multiSend,proto3,oneof"`
+}
+
 func (*Request_Register) isRequest_Op() {}
 
 func (*Request_Authenticate) isRequest_Op() {}
@@ -918,6 +932,8 @@ func (*Request_KeydirLog) isRequest_Op() {}
 
 func (*Request_KeydirCountersign) isRequest_Op() {}
 
+func (*Request_MultiSend) isRequest_Op() {}
+
 type Response struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -943,6 +959,7 @@ type Response struct {
 	//	*Response_KeydirProof
 	//	*Response_KeydirEpochs
 	//	*Response_KeydirCountersigned
+	//	*Response_MultiSent
 	Result        isResponse_Result `protobuf_oneof:"result"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1170,6 +1187,15 @@ func (x *Response) GetKeydirCountersigned() *KeyDirCountersigned {
 	return nil
 }
 
+func (x *Response) GetMultiSent() *MultiSent {
+	if x != nil {
+		if x, ok := x.Result.(*Response_MultiSent); ok {
+			return x.MultiSent
+		}
+	}
+	return nil
+}
+
 type isResponse_Result interface {
 	isResponse_Result()
 }
@@ -1250,6 +1276,10 @@ type Response_KeydirCountersigned struct {
 	KeydirCountersigned *KeyDirCountersigned `protobuf:"bytes,50,opt,name=keydir_countersigned,json=keydirCountersigned,proto3,oneof"`
 }
 
+type Response_MultiSent struct {
+	MultiSent *MultiSent `protobuf:"bytes,40,opt,name=multi_sent,json=multiSent,proto3,oneof"`
+}
+
 func (*Response_Registered) isResponse_Result() {}
 
 func (*Response_Authenticated) isResponse_Result() {}
@@ -1287,6 +1317,8 @@ func (*Response_KeydirProof) isResponse_Result() {}
 func (*Response_KeydirEpochs) isResponse_Result() {}
 
 func (*Response_KeydirCountersigned) isResponse_Result() {}
+
+func (*Response_MultiSent) isResponse_Result() {}
 
 type Error struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1715,6 +1747,166 @@ func (*Sent) Descriptor() ([]byte, []int) {
 	return file_sky_proto_rawDescGZIP(), []int{12}
 }
 
+// MultiSend queues one sealed sender v2 message for many accounts (see
+// docs/protocol.md, "Multi-recipient sends"); only on anonymous connections.
+type MultiSend struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Message        []byte                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`                                     // a sealed sender v2 SentMessage (version 0x23)
+	DeliveryTokens [][]byte               `protobuf:"bytes,2,rep,name=delivery_tokens,json=deliveryTokens,proto3" json:"delivery_tokens,omitempty"` // one per recipient account, in the message's order
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *MultiSend) Reset() {
+	*x = MultiSend{}
+	mi := &file_sky_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MultiSend) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MultiSend) ProtoMessage() {}
+
+func (x *MultiSend) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MultiSend.ProtoReflect.Descriptor instead.
+func (*MultiSend) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *MultiSend) GetMessage() []byte {
+	if x != nil {
+		return x.Message
+	}
+	return nil
+}
+
+func (x *MultiSend) GetDeliveryTokens() [][]byte {
+	if x != nil {
+		return x.DeliveryTokens
+	}
+	return nil
+}
+
+// MultiSent lists the copies not queued; every other copy was queued, all
+// in one transaction.
+type MultiSent struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Refused       []*MultiRefused        `protobuf:"bytes,1,rep,name=refused,proto3" json:"refused,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MultiSent) Reset() {
+	*x = MultiSent{}
+	mi := &file_sky_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MultiSent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MultiSent) ProtoMessage() {}
+
+func (x *MultiSent) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MultiSent.ProtoReflect.Descriptor instead.
+func (*MultiSent) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *MultiSent) GetRefused() []*MultiRefused {
+	if x != nil {
+		return x.Refused
+	}
+	return nil
+}
+
+type MultiRefused struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Account       string                 `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	Device        uint32                 `protobuf:"varint,2,opt,name=device,proto3" json:"device,omitempty"` // 0: every device of the account
+	Error         *Error                 `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MultiRefused) Reset() {
+	*x = MultiRefused{}
+	mi := &file_sky_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MultiRefused) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MultiRefused) ProtoMessage() {}
+
+func (x *MultiRefused) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MultiRefused.ProtoReflect.Descriptor instead.
+func (*MultiRefused) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *MultiRefused) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+func (x *MultiRefused) GetDevice() uint32 {
+	if x != nil {
+		return x.Device
+	}
+	return 0
+}
+
+func (x *MultiRefused) GetError() *Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 // Ack deletes delivered messages from this device's queue. Unknown IDs are
 // ignored silently.
 type Ack struct {
@@ -1726,7 +1918,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_sky_proto_msgTypes[13]
+	mi := &file_sky_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1738,7 +1930,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[13]
+	mi := &file_sky_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1751,7 +1943,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{13}
+	return file_sky_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Ack) GetIds() [][]byte {
@@ -1769,7 +1961,7 @@ type Acked struct {
 
 func (x *Acked) Reset() {
 	*x = Acked{}
-	mi := &file_sky_proto_msgTypes[14]
+	mi := &file_sky_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1781,7 +1973,7 @@ func (x *Acked) String() string {
 func (*Acked) ProtoMessage() {}
 
 func (x *Acked) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[14]
+	mi := &file_sky_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1794,7 +1986,7 @@ func (x *Acked) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Acked.ProtoReflect.Descriptor instead.
 func (*Acked) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{14}
+	return file_sky_proto_rawDescGZIP(), []int{17}
 }
 
 // PreKey is a public prekey, opaque to the server apart from its size.
@@ -1809,7 +2001,7 @@ type PreKey struct {
 
 func (x *PreKey) Reset() {
 	*x = PreKey{}
-	mi := &file_sky_proto_msgTypes[15]
+	mi := &file_sky_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1821,7 +2013,7 @@ func (x *PreKey) String() string {
 func (*PreKey) ProtoMessage() {}
 
 func (x *PreKey) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[15]
+	mi := &file_sky_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1834,7 +2026,7 @@ func (x *PreKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreKey.ProtoReflect.Descriptor instead.
 func (*PreKey) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{15}
+	return file_sky_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PreKey) GetId() uint32 {
@@ -1870,7 +2062,7 @@ type UploadPreKeys struct {
 
 func (x *UploadPreKeys) Reset() {
 	*x = UploadPreKeys{}
-	mi := &file_sky_proto_msgTypes[16]
+	mi := &file_sky_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1882,7 +2074,7 @@ func (x *UploadPreKeys) String() string {
 func (*UploadPreKeys) ProtoMessage() {}
 
 func (x *UploadPreKeys) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[16]
+	mi := &file_sky_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1895,7 +2087,7 @@ func (x *UploadPreKeys) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UploadPreKeys.ProtoReflect.Descriptor instead.
 func (*UploadPreKeys) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{16}
+	return file_sky_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UploadPreKeys) GetSignedEc() *PreKey {
@@ -1934,7 +2126,7 @@ type GetPreKeyCounts struct {
 
 func (x *GetPreKeyCounts) Reset() {
 	*x = GetPreKeyCounts{}
-	mi := &file_sky_proto_msgTypes[17]
+	mi := &file_sky_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1946,7 +2138,7 @@ func (x *GetPreKeyCounts) String() string {
 func (*GetPreKeyCounts) ProtoMessage() {}
 
 func (x *GetPreKeyCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[17]
+	mi := &file_sky_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1959,7 +2151,7 @@ func (x *GetPreKeyCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetPreKeyCounts.ProtoReflect.Descriptor instead.
 func (*GetPreKeyCounts) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{17}
+	return file_sky_proto_rawDescGZIP(), []int{20}
 }
 
 type PreKeyCounts struct {
@@ -1972,7 +2164,7 @@ type PreKeyCounts struct {
 
 func (x *PreKeyCounts) Reset() {
 	*x = PreKeyCounts{}
-	mi := &file_sky_proto_msgTypes[18]
+	mi := &file_sky_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1984,7 +2176,7 @@ func (x *PreKeyCounts) String() string {
 func (*PreKeyCounts) ProtoMessage() {}
 
 func (x *PreKeyCounts) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[18]
+	mi := &file_sky_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1997,7 +2189,7 @@ func (x *PreKeyCounts) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PreKeyCounts.ProtoReflect.Descriptor instead.
 func (*PreKeyCounts) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{18}
+	return file_sky_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PreKeyCounts) GetEc() uint32 {
@@ -2025,7 +2217,7 @@ type FetchBundles struct {
 
 func (x *FetchBundles) Reset() {
 	*x = FetchBundles{}
-	mi := &file_sky_proto_msgTypes[19]
+	mi := &file_sky_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2037,7 +2229,7 @@ func (x *FetchBundles) String() string {
 func (*FetchBundles) ProtoMessage() {}
 
 func (x *FetchBundles) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[19]
+	mi := &file_sky_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2050,7 +2242,7 @@ func (x *FetchBundles) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FetchBundles.ProtoReflect.Descriptor instead.
 func (*FetchBundles) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{19}
+	return file_sky_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *FetchBundles) GetAccount() string {
@@ -2076,7 +2268,7 @@ type Bundles struct {
 
 func (x *Bundles) Reset() {
 	*x = Bundles{}
-	mi := &file_sky_proto_msgTypes[20]
+	mi := &file_sky_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2088,7 +2280,7 @@ func (x *Bundles) String() string {
 func (*Bundles) ProtoMessage() {}
 
 func (x *Bundles) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[20]
+	mi := &file_sky_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2101,7 +2293,7 @@ func (x *Bundles) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bundles.ProtoReflect.Descriptor instead.
 func (*Bundles) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{20}
+	return file_sky_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Bundles) GetBundles() []*Bundle {
@@ -2126,7 +2318,7 @@ type Bundle struct {
 
 func (x *Bundle) Reset() {
 	*x = Bundle{}
-	mi := &file_sky_proto_msgTypes[21]
+	mi := &file_sky_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2138,7 +2330,7 @@ func (x *Bundle) String() string {
 func (*Bundle) ProtoMessage() {}
 
 func (x *Bundle) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[21]
+	mi := &file_sky_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2151,7 +2343,7 @@ func (x *Bundle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Bundle.ProtoReflect.Descriptor instead.
 func (*Bundle) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{21}
+	return file_sky_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Bundle) GetDevice() uint32 {
@@ -2211,7 +2403,7 @@ type GetAccount struct {
 
 func (x *GetAccount) Reset() {
 	*x = GetAccount{}
-	mi := &file_sky_proto_msgTypes[22]
+	mi := &file_sky_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2223,7 +2415,7 @@ func (x *GetAccount) String() string {
 func (*GetAccount) ProtoMessage() {}
 
 func (x *GetAccount) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[22]
+	mi := &file_sky_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2236,7 +2428,7 @@ func (x *GetAccount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAccount.ProtoReflect.Descriptor instead.
 func (*GetAccount) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{22}
+	return file_sky_proto_rawDescGZIP(), []int{25}
 }
 
 type AccountInfo struct {
@@ -2252,7 +2444,7 @@ type AccountInfo struct {
 
 func (x *AccountInfo) Reset() {
 	*x = AccountInfo{}
-	mi := &file_sky_proto_msgTypes[23]
+	mi := &file_sky_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2264,7 +2456,7 @@ func (x *AccountInfo) String() string {
 func (*AccountInfo) ProtoMessage() {}
 
 func (x *AccountInfo) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[23]
+	mi := &file_sky_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2277,7 +2469,7 @@ func (x *AccountInfo) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountInfo.ProtoReflect.Descriptor instead.
 func (*AccountInfo) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{23}
+	return file_sky_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AccountInfo) GetAccount() string {
@@ -2323,7 +2515,7 @@ type DeleteAccount struct {
 
 func (x *DeleteAccount) Reset() {
 	*x = DeleteAccount{}
-	mi := &file_sky_proto_msgTypes[24]
+	mi := &file_sky_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2335,7 +2527,7 @@ func (x *DeleteAccount) String() string {
 func (*DeleteAccount) ProtoMessage() {}
 
 func (x *DeleteAccount) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[24]
+	mi := &file_sky_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2348,7 +2540,7 @@ func (x *DeleteAccount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteAccount.ProtoReflect.Descriptor instead.
 func (*DeleteAccount) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{24}
+	return file_sky_proto_rawDescGZIP(), []int{27}
 }
 
 // GetSenderCertificate asks for a short-lived sealed-sender certificate for
@@ -2361,7 +2553,7 @@ type GetSenderCertificate struct {
 
 func (x *GetSenderCertificate) Reset() {
 	*x = GetSenderCertificate{}
-	mi := &file_sky_proto_msgTypes[25]
+	mi := &file_sky_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2373,7 +2565,7 @@ func (x *GetSenderCertificate) String() string {
 func (*GetSenderCertificate) ProtoMessage() {}
 
 func (x *GetSenderCertificate) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[25]
+	mi := &file_sky_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2386,7 +2578,7 @@ func (x *GetSenderCertificate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetSenderCertificate.ProtoReflect.Descriptor instead.
 func (*GetSenderCertificate) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{25}
+	return file_sky_proto_rawDescGZIP(), []int{28}
 }
 
 type SenderCertificate struct {
@@ -2398,7 +2590,7 @@ type SenderCertificate struct {
 
 func (x *SenderCertificate) Reset() {
 	*x = SenderCertificate{}
-	mi := &file_sky_proto_msgTypes[26]
+	mi := &file_sky_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2410,7 +2602,7 @@ func (x *SenderCertificate) String() string {
 func (*SenderCertificate) ProtoMessage() {}
 
 func (x *SenderCertificate) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[26]
+	mi := &file_sky_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2423,7 +2615,7 @@ func (x *SenderCertificate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SenderCertificate.ProtoReflect.Descriptor instead.
 func (*SenderCertificate) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{26}
+	return file_sky_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *SenderCertificate) GetCertificate() []byte {
@@ -2445,7 +2637,7 @@ type SetDeliveryVerifier struct {
 
 func (x *SetDeliveryVerifier) Reset() {
 	*x = SetDeliveryVerifier{}
-	mi := &file_sky_proto_msgTypes[27]
+	mi := &file_sky_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2457,7 +2649,7 @@ func (x *SetDeliveryVerifier) String() string {
 func (*SetDeliveryVerifier) ProtoMessage() {}
 
 func (x *SetDeliveryVerifier) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[27]
+	mi := &file_sky_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2470,7 +2662,7 @@ func (x *SetDeliveryVerifier) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDeliveryVerifier.ProtoReflect.Descriptor instead.
 func (*SetDeliveryVerifier) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{27}
+	return file_sky_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *SetDeliveryVerifier) GetVerifier() []byte {
@@ -2488,7 +2680,7 @@ type DeliveryVerifierSet struct {
 
 func (x *DeliveryVerifierSet) Reset() {
 	*x = DeliveryVerifierSet{}
-	mi := &file_sky_proto_msgTypes[28]
+	mi := &file_sky_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2500,7 +2692,7 @@ func (x *DeliveryVerifierSet) String() string {
 func (*DeliveryVerifierSet) ProtoMessage() {}
 
 func (x *DeliveryVerifierSet) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[28]
+	mi := &file_sky_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2513,7 +2705,7 @@ func (x *DeliveryVerifierSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeliveryVerifierSet.ProtoReflect.Descriptor instead.
 func (*DeliveryVerifierSet) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{28}
+	return file_sky_proto_rawDescGZIP(), []int{31}
 }
 
 type AccountDeleted struct {
@@ -2524,7 +2716,7 @@ type AccountDeleted struct {
 
 func (x *AccountDeleted) Reset() {
 	*x = AccountDeleted{}
-	mi := &file_sky_proto_msgTypes[29]
+	mi := &file_sky_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2536,7 +2728,7 @@ func (x *AccountDeleted) String() string {
 func (*AccountDeleted) ProtoMessage() {}
 
 func (x *AccountDeleted) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[29]
+	mi := &file_sky_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2549,7 +2741,7 @@ func (x *AccountDeleted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountDeleted.ProtoReflect.Descriptor instead.
 func (*AccountDeleted) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{29}
+	return file_sky_proto_rawDescGZIP(), []int{32}
 }
 
 // Push carries queued messages, oldest first. The client acknowledges each
@@ -2563,7 +2755,7 @@ type Push struct {
 
 func (x *Push) Reset() {
 	*x = Push{}
-	mi := &file_sky_proto_msgTypes[30]
+	mi := &file_sky_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2575,7 +2767,7 @@ func (x *Push) String() string {
 func (*Push) ProtoMessage() {}
 
 func (x *Push) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[30]
+	mi := &file_sky_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2588,7 +2780,7 @@ func (x *Push) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Push.ProtoReflect.Descriptor instead.
 func (*Push) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{30}
+	return file_sky_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Push) GetEnvelopes() []*Envelope {
@@ -2610,7 +2802,7 @@ type Envelope struct {
 
 func (x *Envelope) Reset() {
 	*x = Envelope{}
-	mi := &file_sky_proto_msgTypes[31]
+	mi := &file_sky_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2622,7 +2814,7 @@ func (x *Envelope) String() string {
 func (*Envelope) ProtoMessage() {}
 
 func (x *Envelope) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[31]
+	mi := &file_sky_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2635,7 +2827,7 @@ func (x *Envelope) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Envelope.ProtoReflect.Descriptor instead.
 func (*Envelope) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{31}
+	return file_sky_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Envelope) GetId() []byte {
@@ -2676,7 +2868,7 @@ type Sender struct {
 
 func (x *Sender) Reset() {
 	*x = Sender{}
-	mi := &file_sky_proto_msgTypes[32]
+	mi := &file_sky_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2688,7 +2880,7 @@ func (x *Sender) String() string {
 func (*Sender) ProtoMessage() {}
 
 func (x *Sender) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[32]
+	mi := &file_sky_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2701,7 +2893,7 @@ func (x *Sender) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sender.ProtoReflect.Descriptor instead.
 func (*Sender) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{32}
+	return file_sky_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Sender) GetAccount() string {
@@ -2729,7 +2921,7 @@ type BlobCreate struct {
 
 func (x *BlobCreate) Reset() {
 	*x = BlobCreate{}
-	mi := &file_sky_proto_msgTypes[33]
+	mi := &file_sky_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2741,7 +2933,7 @@ func (x *BlobCreate) String() string {
 func (*BlobCreate) ProtoMessage() {}
 
 func (x *BlobCreate) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[33]
+	mi := &file_sky_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2754,7 +2946,7 @@ func (x *BlobCreate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlobCreate.ProtoReflect.Descriptor instead.
 func (*BlobCreate) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{33}
+	return file_sky_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *BlobCreate) GetSize() uint64 {
@@ -2773,7 +2965,7 @@ type BlobCreated struct {
 
 func (x *BlobCreated) Reset() {
 	*x = BlobCreated{}
-	mi := &file_sky_proto_msgTypes[34]
+	mi := &file_sky_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2785,7 +2977,7 @@ func (x *BlobCreated) String() string {
 func (*BlobCreated) ProtoMessage() {}
 
 func (x *BlobCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[34]
+	mi := &file_sky_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2798,7 +2990,7 @@ func (x *BlobCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlobCreated.ProtoReflect.Descriptor instead.
 func (*BlobCreated) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{34}
+	return file_sky_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *BlobCreated) GetId() []byte {
@@ -2822,7 +3014,7 @@ type BlobPut struct {
 
 func (x *BlobPut) Reset() {
 	*x = BlobPut{}
-	mi := &file_sky_proto_msgTypes[35]
+	mi := &file_sky_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2834,7 +3026,7 @@ func (x *BlobPut) String() string {
 func (*BlobPut) ProtoMessage() {}
 
 func (x *BlobPut) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[35]
+	mi := &file_sky_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2847,7 +3039,7 @@ func (x *BlobPut) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlobPut.ProtoReflect.Descriptor instead.
 func (*BlobPut) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{35}
+	return file_sky_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *BlobPut) GetId() []byte {
@@ -2881,7 +3073,7 @@ type BlobStatus struct {
 
 func (x *BlobStatus) Reset() {
 	*x = BlobStatus{}
-	mi := &file_sky_proto_msgTypes[36]
+	mi := &file_sky_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2893,7 +3085,7 @@ func (x *BlobStatus) String() string {
 func (*BlobStatus) ProtoMessage() {}
 
 func (x *BlobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[36]
+	mi := &file_sky_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2906,7 +3098,7 @@ func (x *BlobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlobStatus.ProtoReflect.Descriptor instead.
 func (*BlobStatus) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{36}
+	return file_sky_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *BlobStatus) GetId() []byte {
@@ -2927,7 +3119,7 @@ type BlobOffset struct {
 
 func (x *BlobOffset) Reset() {
 	*x = BlobOffset{}
-	mi := &file_sky_proto_msgTypes[37]
+	mi := &file_sky_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2939,7 +3131,7 @@ func (x *BlobOffset) String() string {
 func (*BlobOffset) ProtoMessage() {}
 
 func (x *BlobOffset) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[37]
+	mi := &file_sky_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2952,7 +3144,7 @@ func (x *BlobOffset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlobOffset.ProtoReflect.Descriptor instead.
 func (*BlobOffset) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{37}
+	return file_sky_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *BlobOffset) GetOffset() uint64 {
@@ -2986,7 +3178,7 @@ type BlobFinish struct {
 
 func (x *BlobFinish) Reset() {
 	*x = BlobFinish{}
-	mi := &file_sky_proto_msgTypes[38]
+	mi := &file_sky_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2998,7 +3190,7 @@ func (x *BlobFinish) String() string {
 func (*BlobFinish) ProtoMessage() {}
 
 func (x *BlobFinish) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[38]
+	mi := &file_sky_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3011,7 +3203,7 @@ func (x *BlobFinish) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlobFinish.ProtoReflect.Descriptor instead.
 func (*BlobFinish) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{38}
+	return file_sky_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *BlobFinish) GetId() []byte {
@@ -3029,7 +3221,7 @@ type BlobFinished struct {
 
 func (x *BlobFinished) Reset() {
 	*x = BlobFinished{}
-	mi := &file_sky_proto_msgTypes[39]
+	mi := &file_sky_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3041,7 +3233,7 @@ func (x *BlobFinished) String() string {
 func (*BlobFinished) ProtoMessage() {}
 
 func (x *BlobFinished) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[39]
+	mi := &file_sky_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3054,7 +3246,7 @@ func (x *BlobFinished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlobFinished.ProtoReflect.Descriptor instead.
 func (*BlobFinished) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{39}
+	return file_sky_proto_rawDescGZIP(), []int{42}
 }
 
 // BlobGet reads up to length bytes (at most wire.BlobTransferBytes) of a
@@ -3071,7 +3263,7 @@ type BlobGet struct {
 
 func (x *BlobGet) Reset() {
 	*x = BlobGet{}
-	mi := &file_sky_proto_msgTypes[40]
+	mi := &file_sky_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3083,7 +3275,7 @@ func (x *BlobGet) String() string {
 func (*BlobGet) ProtoMessage() {}
 
 func (x *BlobGet) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[40]
+	mi := &file_sky_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3096,7 +3288,7 @@ func (x *BlobGet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlobGet.ProtoReflect.Descriptor instead.
 func (*BlobGet) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{40}
+	return file_sky_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *BlobGet) GetId() []byte {
@@ -3130,7 +3322,7 @@ type BlobData struct {
 
 func (x *BlobData) Reset() {
 	*x = BlobData{}
-	mi := &file_sky_proto_msgTypes[41]
+	mi := &file_sky_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3142,7 +3334,7 @@ func (x *BlobData) String() string {
 func (*BlobData) ProtoMessage() {}
 
 func (x *BlobData) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[41]
+	mi := &file_sky_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3155,7 +3347,7 @@ func (x *BlobData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlobData.ProtoReflect.Descriptor instead.
 func (*BlobData) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{41}
+	return file_sky_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *BlobData) GetData() []byte {
@@ -3181,7 +3373,7 @@ type KeyDirGetHead struct {
 
 func (x *KeyDirGetHead) Reset() {
 	*x = KeyDirGetHead{}
-	mi := &file_sky_proto_msgTypes[42]
+	mi := &file_sky_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3193,7 +3385,7 @@ func (x *KeyDirGetHead) String() string {
 func (*KeyDirGetHead) ProtoMessage() {}
 
 func (x *KeyDirGetHead) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[42]
+	mi := &file_sky_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3206,7 +3398,7 @@ func (x *KeyDirGetHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirGetHead.ProtoReflect.Descriptor instead.
 func (*KeyDirGetHead) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{42}
+	return file_sky_proto_rawDescGZIP(), []int{45}
 }
 
 type KeyDirHead struct {
@@ -3221,7 +3413,7 @@ type KeyDirHead struct {
 
 func (x *KeyDirHead) Reset() {
 	*x = KeyDirHead{}
-	mi := &file_sky_proto_msgTypes[43]
+	mi := &file_sky_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3233,7 +3425,7 @@ func (x *KeyDirHead) String() string {
 func (*KeyDirHead) ProtoMessage() {}
 
 func (x *KeyDirHead) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[43]
+	mi := &file_sky_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3246,7 +3438,7 @@ func (x *KeyDirHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirHead.ProtoReflect.Descriptor instead.
 func (*KeyDirHead) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{43}
+	return file_sky_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *KeyDirHead) GetCertificate() []byte {
@@ -3287,7 +3479,7 @@ type KeyDirAudit struct {
 
 func (x *KeyDirAudit) Reset() {
 	*x = KeyDirAudit{}
-	mi := &file_sky_proto_msgTypes[44]
+	mi := &file_sky_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3299,7 +3491,7 @@ func (x *KeyDirAudit) String() string {
 func (*KeyDirAudit) ProtoMessage() {}
 
 func (x *KeyDirAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[44]
+	mi := &file_sky_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3312,7 +3504,7 @@ func (x *KeyDirAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirAudit.ProtoReflect.Descriptor instead.
 func (*KeyDirAudit) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{44}
+	return file_sky_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *KeyDirAudit) GetHead() []byte {
@@ -3341,7 +3533,7 @@ type KeyDirSearch struct {
 
 func (x *KeyDirSearch) Reset() {
 	*x = KeyDirSearch{}
-	mi := &file_sky_proto_msgTypes[45]
+	mi := &file_sky_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3353,7 +3545,7 @@ func (x *KeyDirSearch) String() string {
 func (*KeyDirSearch) ProtoMessage() {}
 
 func (x *KeyDirSearch) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[45]
+	mi := &file_sky_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3366,7 +3558,7 @@ func (x *KeyDirSearch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirSearch.ProtoReflect.Descriptor instead.
 func (*KeyDirSearch) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{45}
+	return file_sky_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *KeyDirSearch) GetAccount() string {
@@ -3394,7 +3586,7 @@ type KeyDirMonitor struct {
 
 func (x *KeyDirMonitor) Reset() {
 	*x = KeyDirMonitor{}
-	mi := &file_sky_proto_msgTypes[46]
+	mi := &file_sky_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3406,7 +3598,7 @@ func (x *KeyDirMonitor) String() string {
 func (*KeyDirMonitor) ProtoMessage() {}
 
 func (x *KeyDirMonitor) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[46]
+	mi := &file_sky_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3419,7 +3611,7 @@ func (x *KeyDirMonitor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirMonitor.ProtoReflect.Descriptor instead.
 func (*KeyDirMonitor) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{46}
+	return file_sky_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *KeyDirMonitor) GetSize() uint64 {
@@ -3439,7 +3631,7 @@ type KeyDirLookup struct {
 
 func (x *KeyDirLookup) Reset() {
 	*x = KeyDirLookup{}
-	mi := &file_sky_proto_msgTypes[47]
+	mi := &file_sky_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3451,7 +3643,7 @@ func (x *KeyDirLookup) String() string {
 func (*KeyDirLookup) ProtoMessage() {}
 
 func (x *KeyDirLookup) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[47]
+	mi := &file_sky_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3464,7 +3656,7 @@ func (x *KeyDirLookup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirLookup.ProtoReflect.Descriptor instead.
 func (*KeyDirLookup) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{47}
+	return file_sky_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *KeyDirLookup) GetHead() []byte {
@@ -3493,7 +3685,7 @@ type KeyDirConsistency struct {
 
 func (x *KeyDirConsistency) Reset() {
 	*x = KeyDirConsistency{}
-	mi := &file_sky_proto_msgTypes[48]
+	mi := &file_sky_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3505,7 +3697,7 @@ func (x *KeyDirConsistency) String() string {
 func (*KeyDirConsistency) ProtoMessage() {}
 
 func (x *KeyDirConsistency) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[48]
+	mi := &file_sky_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3518,7 +3710,7 @@ func (x *KeyDirConsistency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirConsistency.ProtoReflect.Descriptor instead.
 func (*KeyDirConsistency) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{48}
+	return file_sky_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *KeyDirConsistency) GetFrom() uint64 {
@@ -3545,7 +3737,7 @@ type KeyDirProof struct {
 
 func (x *KeyDirProof) Reset() {
 	*x = KeyDirProof{}
-	mi := &file_sky_proto_msgTypes[49]
+	mi := &file_sky_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3557,7 +3749,7 @@ func (x *KeyDirProof) String() string {
 func (*KeyDirProof) ProtoMessage() {}
 
 func (x *KeyDirProof) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[49]
+	mi := &file_sky_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3570,7 +3762,7 @@ func (x *KeyDirProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirProof.ProtoReflect.Descriptor instead.
 func (*KeyDirProof) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{49}
+	return file_sky_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *KeyDirProof) GetProof() []byte {
@@ -3598,7 +3790,7 @@ type KeyDirLog struct {
 
 func (x *KeyDirLog) Reset() {
 	*x = KeyDirLog{}
-	mi := &file_sky_proto_msgTypes[50]
+	mi := &file_sky_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3610,7 +3802,7 @@ func (x *KeyDirLog) String() string {
 func (*KeyDirLog) ProtoMessage() {}
 
 func (x *KeyDirLog) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[50]
+	mi := &file_sky_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3623,7 +3815,7 @@ func (x *KeyDirLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirLog.ProtoReflect.Descriptor instead.
 func (*KeyDirLog) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{50}
+	return file_sky_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *KeyDirLog) GetFrom() uint64 {
@@ -3650,7 +3842,7 @@ type KeyDirEpochs struct {
 
 func (x *KeyDirEpochs) Reset() {
 	*x = KeyDirEpochs{}
-	mi := &file_sky_proto_msgTypes[51]
+	mi := &file_sky_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3662,7 +3854,7 @@ func (x *KeyDirEpochs) String() string {
 func (*KeyDirEpochs) ProtoMessage() {}
 
 func (x *KeyDirEpochs) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[51]
+	mi := &file_sky_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3675,7 +3867,7 @@ func (x *KeyDirEpochs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirEpochs.ProtoReflect.Descriptor instead.
 func (*KeyDirEpochs) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{51}
+	return file_sky_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *KeyDirEpochs) GetEpochs() [][]byte {
@@ -3704,7 +3896,7 @@ type KeyDirCountersign struct {
 
 func (x *KeyDirCountersign) Reset() {
 	*x = KeyDirCountersign{}
-	mi := &file_sky_proto_msgTypes[52]
+	mi := &file_sky_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3716,7 +3908,7 @@ func (x *KeyDirCountersign) String() string {
 func (*KeyDirCountersign) ProtoMessage() {}
 
 func (x *KeyDirCountersign) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[52]
+	mi := &file_sky_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3729,7 +3921,7 @@ func (x *KeyDirCountersign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirCountersign.ProtoReflect.Descriptor instead.
 func (*KeyDirCountersign) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{52}
+	return file_sky_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *KeyDirCountersign) GetSize() uint64 {
@@ -3754,7 +3946,7 @@ type KeyDirCountersigned struct {
 
 func (x *KeyDirCountersigned) Reset() {
 	*x = KeyDirCountersigned{}
-	mi := &file_sky_proto_msgTypes[53]
+	mi := &file_sky_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3766,7 +3958,7 @@ func (x *KeyDirCountersigned) String() string {
 func (*KeyDirCountersigned) ProtoMessage() {}
 
 func (x *KeyDirCountersigned) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[53]
+	mi := &file_sky_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3779,7 +3971,7 @@ func (x *KeyDirCountersigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirCountersigned.ProtoReflect.Descriptor instead.
 func (*KeyDirCountersigned) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{53}
+	return file_sky_proto_rawDescGZIP(), []int{56}
 }
 
 var File_sky_proto protoreflect.FileDescriptor
@@ -3811,7 +4003,7 @@ const file_sky_proto_rawDesc = "" +
 	"\x16max_prekeys_per_upload\x18\x03 \x01(\rR\x13maxPrekeysPerUpload\x12.\n" +
 	"\x13message_ttl_seconds\x18\x04 \x01(\rR\x11messageTtlSeconds\x122\n" +
 	"\x15max_inflight_requests\x18\x05 \x01(\rR\x13maxInflightRequests\x12$\n" +
-	"\x0emax_blob_bytes\x18\x1e \x01(\x04R\fmaxBlobBytes\"\xad\v\n" +
+	"\x0emax_blob_bytes\x18\x1e \x01(\x04R\fmaxBlobBytes\"\xe6\v\n" +
 	"\aRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x123\n" +
 	"\bregister\x18\n" +
@@ -3841,8 +4033,10 @@ const file_sky_proto_rawDesc = "" +
 	"\x12keydir_consistency\x180 \x01(\v2\x1e.sky.wire.v1.KeyDirConsistencyH\x00R\x11keydirConsistency\x127\n" +
 	"\n" +
 	"keydir_log\x181 \x01(\v2\x16.sky.wire.v1.KeyDirLogH\x00R\tkeydirLog\x12O\n" +
-	"\x12keydir_countersign\x182 \x01(\v2\x1e.sky.wire.v1.KeyDirCountersignH\x00R\x11keydirCountersignB\x04\n" +
-	"\x02op\"\x86\n" +
+	"\x12keydir_countersign\x182 \x01(\v2\x1e.sky.wire.v1.KeyDirCountersignH\x00R\x11keydirCountersign\x127\n" +
+	"\n" +
+	"multi_send\x18( \x01(\v2\x16.sky.wire.v1.MultiSendH\x00R\tmultiSendB\x04\n" +
+	"\x02op\"\xbf\n" +
 	"\n" +
 	"\bResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12(\n" +
@@ -3870,7 +4064,9 @@ const file_sky_proto_rawDesc = "" +
 	"\rkeydir_lookup\x18. \x01(\v2\x19.sky.wire.v1.KeyDirLookupH\x00R\fkeydirLookup\x12=\n" +
 	"\fkeydir_proof\x180 \x01(\v2\x18.sky.wire.v1.KeyDirProofH\x00R\vkeydirProof\x12@\n" +
 	"\rkeydir_epochs\x181 \x01(\v2\x19.sky.wire.v1.KeyDirEpochsH\x00R\fkeydirEpochs\x12U\n" +
-	"\x14keydir_countersigned\x182 \x01(\v2 .sky.wire.v1.KeyDirCountersignedH\x00R\x13keydirCountersignedB\b\n" +
+	"\x14keydir_countersigned\x182 \x01(\v2 .sky.wire.v1.KeyDirCountersignedH\x00R\x13keydirCountersigned\x127\n" +
+	"\n" +
+	"multi_sent\x18( \x01(\v2\x16.sky.wire.v1.MultiSentH\x00R\tmultiSentB\b\n" +
 	"\x06result\"n\n" +
 	"\x05Error\x12%\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x11.sky.wire.v1.CodeR\x04code\x12\x18\n" +
@@ -3899,7 +4095,16 @@ const file_sky_proto_rawDesc = "" +
 	"\acontent\x18\x03 \x01(\fR\acontent\x12%\n" +
 	"\x0edelivery_token\x18\x04 \x01(\fR\rdeliveryToken\x12\x16\n" +
 	"\x06sealed\x18\x05 \x01(\bR\x06sealed\"\x06\n" +
-	"\x04Sent\"\x17\n" +
+	"\x04Sent\"N\n" +
+	"\tMultiSend\x12\x18\n" +
+	"\amessage\x18\x01 \x01(\fR\amessage\x12'\n" +
+	"\x0fdelivery_tokens\x18\x02 \x03(\fR\x0edeliveryTokens\"@\n" +
+	"\tMultiSent\x123\n" +
+	"\arefused\x18\x01 \x03(\v2\x19.sky.wire.v1.MultiRefusedR\arefused\"j\n" +
+	"\fMultiRefused\x12\x18\n" +
+	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x16\n" +
+	"\x06device\x18\x02 \x01(\rR\x06device\x12(\n" +
+	"\x05error\x18\x03 \x01(\v2\x12.sky.wire.v1.ErrorR\x05error\"\x17\n" +
 	"\x03Ack\x12\x10\n" +
 	"\x03ids\x18\x01 \x03(\fR\x03ids\"\a\n" +
 	"\x05Acked\"H\n" +
@@ -4060,7 +4265,7 @@ func file_sky_proto_rawDescGZIP() []byte {
 }
 
 var file_sky_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sky_proto_msgTypes = make([]protoimpl.MessageInfo, 54)
+var file_sky_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
 var file_sky_proto_goTypes = []any{
 	(Code)(0),                    // 0: sky.wire.v1.Code
 	(*Frame)(nil),                // 1: sky.wire.v1.Frame
@@ -4076,116 +4281,123 @@ var file_sky_proto_goTypes = []any{
 	(*Authenticated)(nil),        // 11: sky.wire.v1.Authenticated
 	(*Send)(nil),                 // 12: sky.wire.v1.Send
 	(*Sent)(nil),                 // 13: sky.wire.v1.Sent
-	(*Ack)(nil),                  // 14: sky.wire.v1.Ack
-	(*Acked)(nil),                // 15: sky.wire.v1.Acked
-	(*PreKey)(nil),               // 16: sky.wire.v1.PreKey
-	(*UploadPreKeys)(nil),        // 17: sky.wire.v1.UploadPreKeys
-	(*GetPreKeyCounts)(nil),      // 18: sky.wire.v1.GetPreKeyCounts
-	(*PreKeyCounts)(nil),         // 19: sky.wire.v1.PreKeyCounts
-	(*FetchBundles)(nil),         // 20: sky.wire.v1.FetchBundles
-	(*Bundles)(nil),              // 21: sky.wire.v1.Bundles
-	(*Bundle)(nil),               // 22: sky.wire.v1.Bundle
-	(*GetAccount)(nil),           // 23: sky.wire.v1.GetAccount
-	(*AccountInfo)(nil),          // 24: sky.wire.v1.AccountInfo
-	(*DeleteAccount)(nil),        // 25: sky.wire.v1.DeleteAccount
-	(*GetSenderCertificate)(nil), // 26: sky.wire.v1.GetSenderCertificate
-	(*SenderCertificate)(nil),    // 27: sky.wire.v1.SenderCertificate
-	(*SetDeliveryVerifier)(nil),  // 28: sky.wire.v1.SetDeliveryVerifier
-	(*DeliveryVerifierSet)(nil),  // 29: sky.wire.v1.DeliveryVerifierSet
-	(*AccountDeleted)(nil),       // 30: sky.wire.v1.AccountDeleted
-	(*Push)(nil),                 // 31: sky.wire.v1.Push
-	(*Envelope)(nil),             // 32: sky.wire.v1.Envelope
-	(*Sender)(nil),               // 33: sky.wire.v1.Sender
-	(*BlobCreate)(nil),           // 34: sky.wire.v1.BlobCreate
-	(*BlobCreated)(nil),          // 35: sky.wire.v1.BlobCreated
-	(*BlobPut)(nil),              // 36: sky.wire.v1.BlobPut
-	(*BlobStatus)(nil),           // 37: sky.wire.v1.BlobStatus
-	(*BlobOffset)(nil),           // 38: sky.wire.v1.BlobOffset
-	(*BlobFinish)(nil),           // 39: sky.wire.v1.BlobFinish
-	(*BlobFinished)(nil),         // 40: sky.wire.v1.BlobFinished
-	(*BlobGet)(nil),              // 41: sky.wire.v1.BlobGet
-	(*BlobData)(nil),             // 42: sky.wire.v1.BlobData
-	(*KeyDirGetHead)(nil),        // 43: sky.wire.v1.KeyDirGetHead
-	(*KeyDirHead)(nil),           // 44: sky.wire.v1.KeyDirHead
-	(*KeyDirAudit)(nil),          // 45: sky.wire.v1.KeyDirAudit
-	(*KeyDirSearch)(nil),         // 46: sky.wire.v1.KeyDirSearch
-	(*KeyDirMonitor)(nil),        // 47: sky.wire.v1.KeyDirMonitor
-	(*KeyDirLookup)(nil),         // 48: sky.wire.v1.KeyDirLookup
-	(*KeyDirConsistency)(nil),    // 49: sky.wire.v1.KeyDirConsistency
-	(*KeyDirProof)(nil),          // 50: sky.wire.v1.KeyDirProof
-	(*KeyDirLog)(nil),            // 51: sky.wire.v1.KeyDirLog
-	(*KeyDirEpochs)(nil),         // 52: sky.wire.v1.KeyDirEpochs
-	(*KeyDirCountersign)(nil),    // 53: sky.wire.v1.KeyDirCountersign
-	(*KeyDirCountersigned)(nil),  // 54: sky.wire.v1.KeyDirCountersigned
+	(*MultiSend)(nil),            // 14: sky.wire.v1.MultiSend
+	(*MultiSent)(nil),            // 15: sky.wire.v1.MultiSent
+	(*MultiRefused)(nil),         // 16: sky.wire.v1.MultiRefused
+	(*Ack)(nil),                  // 17: sky.wire.v1.Ack
+	(*Acked)(nil),                // 18: sky.wire.v1.Acked
+	(*PreKey)(nil),               // 19: sky.wire.v1.PreKey
+	(*UploadPreKeys)(nil),        // 20: sky.wire.v1.UploadPreKeys
+	(*GetPreKeyCounts)(nil),      // 21: sky.wire.v1.GetPreKeyCounts
+	(*PreKeyCounts)(nil),         // 22: sky.wire.v1.PreKeyCounts
+	(*FetchBundles)(nil),         // 23: sky.wire.v1.FetchBundles
+	(*Bundles)(nil),              // 24: sky.wire.v1.Bundles
+	(*Bundle)(nil),               // 25: sky.wire.v1.Bundle
+	(*GetAccount)(nil),           // 26: sky.wire.v1.GetAccount
+	(*AccountInfo)(nil),          // 27: sky.wire.v1.AccountInfo
+	(*DeleteAccount)(nil),        // 28: sky.wire.v1.DeleteAccount
+	(*GetSenderCertificate)(nil), // 29: sky.wire.v1.GetSenderCertificate
+	(*SenderCertificate)(nil),    // 30: sky.wire.v1.SenderCertificate
+	(*SetDeliveryVerifier)(nil),  // 31: sky.wire.v1.SetDeliveryVerifier
+	(*DeliveryVerifierSet)(nil),  // 32: sky.wire.v1.DeliveryVerifierSet
+	(*AccountDeleted)(nil),       // 33: sky.wire.v1.AccountDeleted
+	(*Push)(nil),                 // 34: sky.wire.v1.Push
+	(*Envelope)(nil),             // 35: sky.wire.v1.Envelope
+	(*Sender)(nil),               // 36: sky.wire.v1.Sender
+	(*BlobCreate)(nil),           // 37: sky.wire.v1.BlobCreate
+	(*BlobCreated)(nil),          // 38: sky.wire.v1.BlobCreated
+	(*BlobPut)(nil),              // 39: sky.wire.v1.BlobPut
+	(*BlobStatus)(nil),           // 40: sky.wire.v1.BlobStatus
+	(*BlobOffset)(nil),           // 41: sky.wire.v1.BlobOffset
+	(*BlobFinish)(nil),           // 42: sky.wire.v1.BlobFinish
+	(*BlobFinished)(nil),         // 43: sky.wire.v1.BlobFinished
+	(*BlobGet)(nil),              // 44: sky.wire.v1.BlobGet
+	(*BlobData)(nil),             // 45: sky.wire.v1.BlobData
+	(*KeyDirGetHead)(nil),        // 46: sky.wire.v1.KeyDirGetHead
+	(*KeyDirHead)(nil),           // 47: sky.wire.v1.KeyDirHead
+	(*KeyDirAudit)(nil),          // 48: sky.wire.v1.KeyDirAudit
+	(*KeyDirSearch)(nil),         // 49: sky.wire.v1.KeyDirSearch
+	(*KeyDirMonitor)(nil),        // 50: sky.wire.v1.KeyDirMonitor
+	(*KeyDirLookup)(nil),         // 51: sky.wire.v1.KeyDirLookup
+	(*KeyDirConsistency)(nil),    // 52: sky.wire.v1.KeyDirConsistency
+	(*KeyDirProof)(nil),          // 53: sky.wire.v1.KeyDirProof
+	(*KeyDirLog)(nil),            // 54: sky.wire.v1.KeyDirLog
+	(*KeyDirEpochs)(nil),         // 55: sky.wire.v1.KeyDirEpochs
+	(*KeyDirCountersign)(nil),    // 56: sky.wire.v1.KeyDirCountersign
+	(*KeyDirCountersigned)(nil),  // 57: sky.wire.v1.KeyDirCountersigned
 }
 var file_sky_proto_depIdxs = []int32{
 	2,  // 0: sky.wire.v1.Frame.hello:type_name -> sky.wire.v1.Hello
 	3,  // 1: sky.wire.v1.Frame.welcome:type_name -> sky.wire.v1.Welcome
 	5,  // 2: sky.wire.v1.Frame.request:type_name -> sky.wire.v1.Request
 	6,  // 3: sky.wire.v1.Frame.response:type_name -> sky.wire.v1.Response
-	31, // 4: sky.wire.v1.Frame.push:type_name -> sky.wire.v1.Push
+	34, // 4: sky.wire.v1.Frame.push:type_name -> sky.wire.v1.Push
 	7,  // 5: sky.wire.v1.Frame.error:type_name -> sky.wire.v1.Error
 	4,  // 6: sky.wire.v1.Welcome.limits:type_name -> sky.wire.v1.Limits
 	8,  // 7: sky.wire.v1.Request.register:type_name -> sky.wire.v1.Register
 	10, // 8: sky.wire.v1.Request.authenticate:type_name -> sky.wire.v1.Authenticate
 	12, // 9: sky.wire.v1.Request.send:type_name -> sky.wire.v1.Send
-	14, // 10: sky.wire.v1.Request.ack:type_name -> sky.wire.v1.Ack
-	17, // 11: sky.wire.v1.Request.upload_prekeys:type_name -> sky.wire.v1.UploadPreKeys
-	18, // 12: sky.wire.v1.Request.get_prekey_counts:type_name -> sky.wire.v1.GetPreKeyCounts
-	20, // 13: sky.wire.v1.Request.fetch_bundles:type_name -> sky.wire.v1.FetchBundles
-	23, // 14: sky.wire.v1.Request.get_account:type_name -> sky.wire.v1.GetAccount
-	25, // 15: sky.wire.v1.Request.delete_account:type_name -> sky.wire.v1.DeleteAccount
-	26, // 16: sky.wire.v1.Request.get_sender_certificate:type_name -> sky.wire.v1.GetSenderCertificate
-	28, // 17: sky.wire.v1.Request.set_delivery_verifier:type_name -> sky.wire.v1.SetDeliveryVerifier
-	34, // 18: sky.wire.v1.Request.blob_create:type_name -> sky.wire.v1.BlobCreate
-	36, // 19: sky.wire.v1.Request.blob_put:type_name -> sky.wire.v1.BlobPut
-	37, // 20: sky.wire.v1.Request.blob_status:type_name -> sky.wire.v1.BlobStatus
-	39, // 21: sky.wire.v1.Request.blob_finish:type_name -> sky.wire.v1.BlobFinish
-	41, // 22: sky.wire.v1.Request.blob_get:type_name -> sky.wire.v1.BlobGet
-	43, // 23: sky.wire.v1.Request.keydir_get_head:type_name -> sky.wire.v1.KeyDirGetHead
-	46, // 24: sky.wire.v1.Request.keydir_search:type_name -> sky.wire.v1.KeyDirSearch
-	47, // 25: sky.wire.v1.Request.keydir_monitor:type_name -> sky.wire.v1.KeyDirMonitor
-	49, // 26: sky.wire.v1.Request.keydir_consistency:type_name -> sky.wire.v1.KeyDirConsistency
-	51, // 27: sky.wire.v1.Request.keydir_log:type_name -> sky.wire.v1.KeyDirLog
-	53, // 28: sky.wire.v1.Request.keydir_countersign:type_name -> sky.wire.v1.KeyDirCountersign
-	7,  // 29: sky.wire.v1.Response.error:type_name -> sky.wire.v1.Error
-	9,  // 30: sky.wire.v1.Response.registered:type_name -> sky.wire.v1.Registered
-	11, // 31: sky.wire.v1.Response.authenticated:type_name -> sky.wire.v1.Authenticated
-	13, // 32: sky.wire.v1.Response.sent:type_name -> sky.wire.v1.Sent
-	15, // 33: sky.wire.v1.Response.acked:type_name -> sky.wire.v1.Acked
-	19, // 34: sky.wire.v1.Response.prekey_counts:type_name -> sky.wire.v1.PreKeyCounts
-	21, // 35: sky.wire.v1.Response.bundles:type_name -> sky.wire.v1.Bundles
-	24, // 36: sky.wire.v1.Response.account:type_name -> sky.wire.v1.AccountInfo
-	30, // 37: sky.wire.v1.Response.account_deleted:type_name -> sky.wire.v1.AccountDeleted
-	27, // 38: sky.wire.v1.Response.sender_certificate:type_name -> sky.wire.v1.SenderCertificate
-	29, // 39: sky.wire.v1.Response.delivery_verifier_set:type_name -> sky.wire.v1.DeliveryVerifierSet
-	35, // 40: sky.wire.v1.Response.blob_created:type_name -> sky.wire.v1.BlobCreated
-	38, // 41: sky.wire.v1.Response.blob_offset:type_name -> sky.wire.v1.BlobOffset
-	40, // 42: sky.wire.v1.Response.blob_finished:type_name -> sky.wire.v1.BlobFinished
-	42, // 43: sky.wire.v1.Response.blob_data:type_name -> sky.wire.v1.BlobData
-	44, // 44: sky.wire.v1.Response.keydir_head:type_name -> sky.wire.v1.KeyDirHead
-	48, // 45: sky.wire.v1.Response.keydir_lookup:type_name -> sky.wire.v1.KeyDirLookup
-	50, // 46: sky.wire.v1.Response.keydir_proof:type_name -> sky.wire.v1.KeyDirProof
-	52, // 47: sky.wire.v1.Response.keydir_epochs:type_name -> sky.wire.v1.KeyDirEpochs
-	54, // 48: sky.wire.v1.Response.keydir_countersigned:type_name -> sky.wire.v1.KeyDirCountersigned
-	0,  // 49: sky.wire.v1.Error.code:type_name -> sky.wire.v1.Code
-	24, // 50: sky.wire.v1.Authenticated.account:type_name -> sky.wire.v1.AccountInfo
-	16, // 51: sky.wire.v1.UploadPreKeys.signed_ec:type_name -> sky.wire.v1.PreKey
-	16, // 52: sky.wire.v1.UploadPreKeys.last_resort_kyber:type_name -> sky.wire.v1.PreKey
-	16, // 53: sky.wire.v1.UploadPreKeys.one_time_ec:type_name -> sky.wire.v1.PreKey
-	16, // 54: sky.wire.v1.UploadPreKeys.one_time_kyber:type_name -> sky.wire.v1.PreKey
-	22, // 55: sky.wire.v1.Bundles.bundles:type_name -> sky.wire.v1.Bundle
-	16, // 56: sky.wire.v1.Bundle.signed_ec:type_name -> sky.wire.v1.PreKey
-	16, // 57: sky.wire.v1.Bundle.kyber:type_name -> sky.wire.v1.PreKey
-	16, // 58: sky.wire.v1.Bundle.one_time_ec:type_name -> sky.wire.v1.PreKey
-	32, // 59: sky.wire.v1.Push.envelopes:type_name -> sky.wire.v1.Envelope
-	33, // 60: sky.wire.v1.Envelope.sender:type_name -> sky.wire.v1.Sender
-	45, // 61: sky.wire.v1.KeyDirHead.audits:type_name -> sky.wire.v1.KeyDirAudit
-	62, // [62:62] is the sub-list for method output_type
-	62, // [62:62] is the sub-list for method input_type
-	62, // [62:62] is the sub-list for extension type_name
-	62, // [62:62] is the sub-list for extension extendee
-	0,  // [0:62] is the sub-list for field type_name
+	17, // 10: sky.wire.v1.Request.ack:type_name -> sky.wire.v1.Ack
+	20, // 11: sky.wire.v1.Request.upload_prekeys:type_name -> sky.wire.v1.UploadPreKeys
+	21, // 12: sky.wire.v1.Request.get_prekey_counts:type_name -> sky.wire.v1.GetPreKeyCounts
+	23, // 13: sky.wire.v1.Request.fetch_bundles:type_name -> sky.wire.v1.FetchBundles
+	26, // 14: sky.wire.v1.Request.get_account:type_name -> sky.wire.v1.GetAccount
+	28, // 15: sky.wire.v1.Request.delete_account:type_name -> sky.wire.v1.DeleteAccount
+	29, // 16: sky.wire.v1.Request.get_sender_certificate:type_name -> sky.wire.v1.GetSenderCertificate
+	31, // 17: sky.wire.v1.Request.set_delivery_verifier:type_name -> sky.wire.v1.SetDeliveryVerifier
+	37, // 18: sky.wire.v1.Request.blob_create:type_name -> sky.wire.v1.BlobCreate
+	39, // 19: sky.wire.v1.Request.blob_put:type_name -> sky.wire.v1.BlobPut
+	40, // 20: sky.wire.v1.Request.blob_status:type_name -> sky.wire.v1.BlobStatus
+	42, // 21: sky.wire.v1.Request.blob_finish:type_name -> sky.wire.v1.BlobFinish
+	44, // 22: sky.wire.v1.Request.blob_get:type_name -> sky.wire.v1.BlobGet
+	46, // 23: sky.wire.v1.Request.keydir_get_head:type_name -> sky.wire.v1.KeyDirGetHead
+	49, // 24: sky.wire.v1.Request.keydir_search:type_name -> sky.wire.v1.KeyDirSearch
+	50, // 25: sky.wire.v1.Request.keydir_monitor:type_name -> sky.wire.v1.KeyDirMonitor
+	52, // 26: sky.wire.v1.Request.keydir_consistency:type_name -> sky.wire.v1.KeyDirConsistency
+	54, // 27: sky.wire.v1.Request.keydir_log:type_name -> sky.wire.v1.KeyDirLog
+	56, // 28: sky.wire.v1.Request.keydir_countersign:type_name -> sky.wire.v1.KeyDirCountersign
+	14, // 29: sky.wire.v1.Request.multi_send:type_name -> sky.wire.v1.MultiSend
+	7,  // 30: sky.wire.v1.Response.error:type_name -> sky.wire.v1.Error
+	9,  // 31: sky.wire.v1.Response.registered:type_name -> sky.wire.v1.Registered
+	11, // 32: sky.wire.v1.Response.authenticated:type_name -> sky.wire.v1.Authenticated
+	13, // 33: sky.wire.v1.Response.sent:type_name -> sky.wire.v1.Sent
+	18, // 34: sky.wire.v1.Response.acked:type_name -> sky.wire.v1.Acked
+	22, // 35: sky.wire.v1.Response.prekey_counts:type_name -> sky.wire.v1.PreKeyCounts
+	24, // 36: sky.wire.v1.Response.bundles:type_name -> sky.wire.v1.Bundles
+	27, // 37: sky.wire.v1.Response.account:type_name -> sky.wire.v1.AccountInfo
+	33, // 38: sky.wire.v1.Response.account_deleted:type_name -> sky.wire.v1.AccountDeleted
+	30, // 39: sky.wire.v1.Response.sender_certificate:type_name -> sky.wire.v1.SenderCertificate
+	32, // 40: sky.wire.v1.Response.delivery_verifier_set:type_name -> sky.wire.v1.DeliveryVerifierSet
+	38, // 41: sky.wire.v1.Response.blob_created:type_name -> sky.wire.v1.BlobCreated
+	41, // 42: sky.wire.v1.Response.blob_offset:type_name -> sky.wire.v1.BlobOffset
+	43, // 43: sky.wire.v1.Response.blob_finished:type_name -> sky.wire.v1.BlobFinished
+	45, // 44: sky.wire.v1.Response.blob_data:type_name -> sky.wire.v1.BlobData
+	47, // 45: sky.wire.v1.Response.keydir_head:type_name -> sky.wire.v1.KeyDirHead
+	51, // 46: sky.wire.v1.Response.keydir_lookup:type_name -> sky.wire.v1.KeyDirLookup
+	53, // 47: sky.wire.v1.Response.keydir_proof:type_name -> sky.wire.v1.KeyDirProof
+	55, // 48: sky.wire.v1.Response.keydir_epochs:type_name -> sky.wire.v1.KeyDirEpochs
+	57, // 49: sky.wire.v1.Response.keydir_countersigned:type_name -> sky.wire.v1.KeyDirCountersigned
+	15, // 50: sky.wire.v1.Response.multi_sent:type_name -> sky.wire.v1.MultiSent
+	0,  // 51: sky.wire.v1.Error.code:type_name -> sky.wire.v1.Code
+	27, // 52: sky.wire.v1.Authenticated.account:type_name -> sky.wire.v1.AccountInfo
+	16, // 53: sky.wire.v1.MultiSent.refused:type_name -> sky.wire.v1.MultiRefused
+	7,  // 54: sky.wire.v1.MultiRefused.error:type_name -> sky.wire.v1.Error
+	19, // 55: sky.wire.v1.UploadPreKeys.signed_ec:type_name -> sky.wire.v1.PreKey
+	19, // 56: sky.wire.v1.UploadPreKeys.last_resort_kyber:type_name -> sky.wire.v1.PreKey
+	19, // 57: sky.wire.v1.UploadPreKeys.one_time_ec:type_name -> sky.wire.v1.PreKey
+	19, // 58: sky.wire.v1.UploadPreKeys.one_time_kyber:type_name -> sky.wire.v1.PreKey
+	25, // 59: sky.wire.v1.Bundles.bundles:type_name -> sky.wire.v1.Bundle
+	19, // 60: sky.wire.v1.Bundle.signed_ec:type_name -> sky.wire.v1.PreKey
+	19, // 61: sky.wire.v1.Bundle.kyber:type_name -> sky.wire.v1.PreKey
+	19, // 62: sky.wire.v1.Bundle.one_time_ec:type_name -> sky.wire.v1.PreKey
+	35, // 63: sky.wire.v1.Push.envelopes:type_name -> sky.wire.v1.Envelope
+	36, // 64: sky.wire.v1.Envelope.sender:type_name -> sky.wire.v1.Sender
+	48, // 65: sky.wire.v1.KeyDirHead.audits:type_name -> sky.wire.v1.KeyDirAudit
+	66, // [66:66] is the sub-list for method output_type
+	66, // [66:66] is the sub-list for method input_type
+	66, // [66:66] is the sub-list for extension type_name
+	66, // [66:66] is the sub-list for extension extendee
+	0,  // [0:66] is the sub-list for field type_name
 }
 
 func init() { file_sky_proto_init() }
@@ -4224,6 +4436,7 @@ func file_sky_proto_init() {
 		(*Request_KeydirConsistency)(nil),
 		(*Request_KeydirLog)(nil),
 		(*Request_KeydirCountersign)(nil),
+		(*Request_MultiSend)(nil),
 	}
 	file_sky_proto_msgTypes[5].OneofWrappers = []any{
 		(*Response_Registered)(nil),
@@ -4245,6 +4458,7 @@ func file_sky_proto_init() {
 		(*Response_KeydirProof)(nil),
 		(*Response_KeydirEpochs)(nil),
 		(*Response_KeydirCountersigned)(nil),
+		(*Response_MultiSent)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4252,7 +4466,7 @@ func file_sky_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sky_proto_rawDesc), len(file_sky_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   54,
+			NumMessages:   57,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
