@@ -35,6 +35,9 @@ func (m *Model) command(line string) tea.Cmd {
 	f := strings.Fields(line)
 	name, args := strings.ToLower(f[0]), f[1:]
 	c := m.open
+	if c == nil && !slices.Contains([]string{"/help", "/?", "/quit", "/exit", "/open", "/group"}, name) {
+		return m.refuse("open a conversation first: pick one on the left, or /open ID")
+	}
 	switch name {
 	case "/help", "/?":
 		m.addNote(strings.Join(helpLines, "\n"), false)
@@ -81,12 +84,20 @@ func (m *Model) command(line string) tea.Cmd {
 		}
 		return m.run([]string{"requests", verb, c.id})
 	case "/group":
-		if len(args) > 0 && c.kind == kindGroup && slices.Contains(groupSubcommands, strings.ToLower(args[0])) {
+		if len(args) > 0 && c != nil && c.kind == kindGroup && slices.Contains(groupSubcommands, strings.ToLower(args[0])) {
 			args = append([]string{args[0], c.id}, args[1:]...)
 		}
 		return m.run(append([]string{"group"}, args...))
 	}
 	return m.refuse("unknown command " + safetext.Line(name) + "; /help lists them (//text sends a text starting with /)")
+}
+
+// openID is the open conversation's ID, or "" when none is open.
+func (m *Model) openID() string {
+	if m.open == nil {
+		return ""
+	}
+	return m.open.id
 }
 
 func (m *Model) refuse(why string) tea.Cmd {
@@ -101,7 +112,7 @@ func (m *Model) run(args []string) tea.Cmd {
 		return m.refuse("commands are not available here")
 	}
 	m.addNote("running: sky "+strings.Join(args, " "), false)
-	run, conv := m.cfg.Run, m.open.id
+	run, conv := m.cfg.Run, m.openID()
 	return func() tea.Msg {
 		out, err := run(args)
 		return ranMsg{conv: conv, out: out, err: err, args: args}
@@ -111,21 +122,18 @@ func (m *Model) run(args []string) tea.Cmd {
 // ran shows what a command printed and reads what it may have changed.
 func (m *Model) ran(r ranMsg) tea.Cmd {
 	m.reload()
-	if m.open == nil || m.open.id != r.conv {
+	if m.openID() != r.conv { // the user moved on meanwhile
 		if r.err != nil {
 			m.status = "sky " + r.args[0] + ": " + r.err.Error()
 		}
 		return nil
 	}
 	if c := m.find(r.conv); c == nil && r.args[0] == "requests" {
-		m.open = nil // a refused request is gone
-		m.status = firstLine(r.out)
-		if r.err != nil {
-			m.status = r.err.Error()
-		}
-		return nil
+		m.open, m.msgs, m.notes = nil, nil, nil // a refused request is gone
 	}
-	m.loadOpen()
+	if m.open != nil {
+		m.loadOpen()
+	}
 	if out := strings.TrimSpace(r.out); out != "" {
 		m.addNote(out, r.err != nil)
 	}

@@ -185,7 +185,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case tea.KeyPressMsg:
 		return m, m.key(msg)
 	case tea.PasteMsg:
-		if m.focus == focusComposer && m.open != nil {
+		if m.focus == focusComposer {
 			var cmd tea.Cmd
 			m.composer, cmd = m.composer.Update(msg)
 			return m, cmd
@@ -221,7 +221,7 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		m.quitting = true
 		return tea.Quit
 	case "tab":
-		if m.focus == focusList && m.open != nil {
+		if m.focus == focusList {
 			return m.focusComposer()
 		}
 		m.focusList()
@@ -279,16 +279,13 @@ func (m *Model) click(p tea.Mouse) tea.Cmd {
 			m.openConv(m.convs[m.listRows[p.Y]])
 			return m.focusComposer()
 		}
-	case m.open != nil:
+	default:
 		return m.focusComposer()
 	}
 	return nil
 }
 
 func (m *Model) focusComposer() tea.Cmd {
-	if m.open == nil {
-		return nil
-	}
 	m.focus = focusComposer
 	return m.composer.Focus()
 }
@@ -325,12 +322,15 @@ func (m *Model) scrollBy(n int) {
 // submit sends the composer's line, or carries out its command.
 func (m *Model) submit() tea.Cmd {
 	line := strings.TrimSpace(m.composer.Value())
-	if line == "" || m.open == nil {
+	if line == "" {
 		return nil
 	}
 	m.composer.Reset()
 	if strings.HasPrefix(line, "/") && !strings.HasPrefix(line, "//") {
 		return m.command(line)
+	}
+	if m.open == nil {
+		return m.refuse("open a conversation first: pick one on the left, or /open ID")
 	}
 	line = strings.TrimPrefix(line, "/") // "//x" sends "/x"
 	var sent client.Message
@@ -352,13 +352,9 @@ func (m *Model) submit() tea.Cmd {
 	return m.expiryTick()
 }
 
-// addNote adds a line to the open conversation, or to the status line when
-// none is open.
+// addNote adds lines to the right pane: to the open conversation, or on
+// their own when none is open.
 func (m *Model) addNote(text string, warn bool) {
-	if m.open == nil {
-		m.status = firstLine(text)
-		return
-	}
 	for _, l := range strings.Split(strings.TrimRight(text, "\n"), "\n") {
 		m.notes = append(m.notes, note{after: m.lastLocalID(), text: l, warn: warn})
 	}

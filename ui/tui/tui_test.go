@@ -402,6 +402,26 @@ func TestCommands(t *testing.T) {
 	}
 }
 
+func TestComposerWithNothingOpen(t *testing.T) {
+	r := &fakeRun{out: "friends 0123 (2 members)"}
+	hs := newHarness(t, world(), Config{Run: r.run}, 100, 30)
+	hs.key(tea.KeyTab)
+	hs.typeLine("a text to nobody")
+	hs.typeLine("/verify")
+	if len(hs.f.sent) != 0 || len(r.calls) != 0 || !strings.Contains(hs.screen(), "open a conversation first") {
+		t.Fatalf("with nothing open a text or /verify did something (sent %v, ran %v):\n%s", hs.f.sent, r.calls, hs.screen())
+	}
+	hs.typeLine("/group list")
+	if len(r.calls) != 1 || !slices.Equal(r.calls[0], []string{"group", "list"}) || !strings.Contains(hs.screen(), "friends 0123") {
+		t.Errorf("/group list with nothing open ran %v:\n%s", r.calls, hs.screen())
+	}
+	hs.typeLine("/open bob")
+	hs.typeLine("now to bob")
+	if len(hs.f.sent) != 1 || hs.f.sent[0].Conversation != bob {
+		t.Errorf("/open bob, then a text, sent %v", hs.f.sent)
+	}
+}
+
 func TestAcceptUpdatesTheList(t *testing.T) {
 	f := world()
 	r := &fakeRun{}

@@ -87,7 +87,7 @@ func (m *Model) View() tea.View {
 		return v
 	}
 	v.SetContent(m.screen())
-	if m.focus == focusComposer && m.open != nil && m.width >= minWidth && m.height >= minHeight {
+	if m.focus == focusComposer && m.width >= minWidth && m.height >= minHeight {
 		if c := m.composer.Cursor(); c != nil {
 			c.X += m.width - m.chatWidth()
 			c.Y = m.bodyHeight() - 1
@@ -251,7 +251,7 @@ func (m *Model) chatLines(h, w int) []line {
 func (m *Model) headerLines(w int) []line {
 	c := m.open
 	if c == nil {
-		return []line{{text: "No conversation open: pick one on the left (↑/↓, Enter).", style: &styleFaint}}
+		return []line{{text: "No conversation open: pick one on the left (↑/↓, Enter), or /open ID.", style: &styleFaint}}
 	}
 	name := safetext.Line(c.label())
 	switch c.kind {
@@ -355,10 +355,11 @@ func (m *Model) wrapped(prefix string, pst *lipgloss.Style, text string, st *lip
 }
 
 func (m *Model) composerLine() line {
-	if m.open == nil {
-		return line{text: "", style: &styleFaint}
-	}
-	if m.focus != focusComposer {
+	switch {
+	case m.focus == focusComposer:
+	case m.open == nil:
+		return line{text: "> (Tab, then /open ID or /help)", style: &styleFaint}
+	default:
 		return line{text: "> (Tab or Enter to write)", style: &styleFaint}
 	}
 	return line{text: m.composer.View()}
