@@ -60,6 +60,8 @@ func TestKeyDirOverTheWire(t *testing.T) {
 		t.Fatalf("head before certification: %v, want UNSUPPORTED", err)
 	}
 	root := servertest.Certify(t, e.srv.Store)
+	ca, alice := e.register()
+	_, bob := e.register() // registered before the directory had keys: its monitoring brings it in
 	if _, err := keydir.CertifyWithRoot(context.Background(), e.srv.Store.(keydir.Store), root, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +71,6 @@ func TestKeyDirOverTheWire(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ca, alice := e.register()
-	_, bob := e.register() // queued before the keys were loaded: its monitoring brings it in
 	tick()
 	h, err := kdHead(t, anon)
 	if err != nil {

@@ -249,7 +249,10 @@ func (d *Dir) publish(ctx context.Context, k *Keys) (more bool, err error) {
 func (d *Dir) Queue(ctx context.Context, account string, value []byte) error {
 	k := d.keys.Load()
 	if k == nil {
-		return ErrNotCertified
+		d.loadKeys(ctx) // certified since the last tick?
+		if k = d.keys.Load(); k == nil {
+			return ErrNotCertified
+		}
 	}
 	key, _ := keytrans.Index(k.VRF, account)
 	return d.st.QueueKeyDir(ctx, store.KeyDirPending{Index: key[:], Value: value})
