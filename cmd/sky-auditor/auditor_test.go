@@ -163,8 +163,8 @@ func TestMisbehaviour(t *testing.T) {
 	}
 	cases := map[string]*liar{
 		"an entry's version reset (history rewritten)": {log: editEpoch(1, func(ep *keytrans.Epoch) { ep.Updates[0].Leaf.Version = 0 })},
-		"an update dropped from an epoch": {log: editEpoch(1, func(ep *keytrans.Epoch) { ep.Updates = ep.Updates[1:] })},
-		"an epoch withheld":               {log: func(es *wire.KeyDirEpochs) { es.Epochs, es.Heads = nil, nil }},
+		"an update dropped from an epoch":              {log: editEpoch(1, func(ep *keytrans.Epoch) { ep.Updates = ep.Updates[1:] })},
+		"an epoch withheld":                            {log: func(es *wire.KeyDirEpochs) { es.Epochs, es.Heads = nil, nil }},
 		"a signed head that its log does not lead to": {log: func(es *wire.KeyDirEpochs) {
 			h, _ := keytrans.DecodeSignedHead(es.Heads[1])
 			h.PrefixRoot[0] ^= 1
