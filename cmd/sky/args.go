@@ -112,3 +112,11 @@ func formatTimer(d time.Duration) string {
 	}
 	return fmt.Sprintf("%ds", d/time.Second)
 }
+
+// timerWords says a timer in a sentence: "off", or "after 5m".
+func timerWords(d time.Duration) string {
+	if d == 0 {
+		return "off"
+	}
+	return "after " + formatTimer(d)
+}

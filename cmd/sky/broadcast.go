@@ -26,13 +26,29 @@ func cmdBroadcast(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		return withClient(e, func(c *client.Client) error { return c.SaveBroadcastList(name, ids) })
+		return withClient(e, func(c *client.Client) error {
+			ids, err := resolveIDs(c, ids)
+			if err != nil {
+				return err
+			}
+			if err := c.SaveBroadcastList(name, ids); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Broadcast list %q saved with %d member(s); send to it with: sky broadcast send %q TEXT\n", name, len(ids), name)
+			return nil
+		})
 	case "delete":
 		pos, err := parse(fs, rest, 1, 1, "NAME")
 		if err != nil {
 			return err
 		}
-		return withClient(e, func(c *client.Client) error { return c.DeleteBroadcastList(pos[0]) })
+		return withClient(e, func(c *client.Client) error {
+			if err := c.DeleteBroadcastList(pos[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Broadcast list %q deleted.\n", pos[0])
+			return nil
+		})
 	case "list":
 		if _, err := parse(fs, rest, 0, 0, "no arguments"); err != nil {
 			return err
@@ -42,6 +58,7 @@ func cmdBroadcast(e *env, args []string) error {
 			if err != nil {
 				return err
 			}
+			n := contactNames(c)
 			for _, l := range ls {
 				if *asJSON {
 					if err := writeJSON(e.stdout, map[string]any{"type": "broadcast_list", "name": l.Name, "members": l.Members}); err != nil {
@@ -49,7 +66,11 @@ func cmdBroadcast(e *env, args []string) error {
 					}
 					continue
 				}
-				fmt.Fprintf(e.stdout, "%s: %s\n", safetext.Line(l.Name), strings.Join(l.Members, " "))
+				var members []string
+				for _, m := range l.Members {
+					members = append(members, n.label(m))
+				}
+				fmt.Fprintf(e.stdout, "%s: %s\n", safetext.Line(l.Name), strings.Join(members, ", "))
 			}
 			return nil
 		})

@@ -245,6 +245,16 @@ func (d *daemon) call(ctx context.Context, rc *rpcConn, req *rpcRequest, mine *[
 		}
 	}
 	p.To, p.ID = strings.ToLower(p.To), strings.ToLower(p.ID)
+	if c := d.c; c != nil {
+		// A contact's nickname will do wherever an ID does.
+		for _, f := range []*string{&p.To, &p.ID} {
+			if *f != "" && !client.ValidID(*f) {
+				if id, err := resolveID(c, *f); err == nil {
+					*f = id
+				}
+			}
+		}
+	}
 	fail := func(err error) *rpcError {
 		if err == nil {
 			return nil
@@ -348,7 +358,7 @@ func (d *daemon) fanout(ctx context.Context) {
 			case *client.LaggedEvent:
 				d.deliverUnread()
 			default:
-				if obj, line, ok := describeEvent(ev, d.c.ID()); ok {
+				if obj, line, ok := describeEvent(ev, d.c.ID(), contactNames(d.c)); ok {
 					d.deliverEvent(obj, line)
 				}
 			}
@@ -397,8 +407,9 @@ func (d *daemon) deliverMessages(ms []client.Message) {
 	if err != nil {
 		return
 	}
+	n := contactNames(d.c)
 	for _, m := range read {
-		line := humanLine(m, d.c.ID())
+		line := humanLine(m, d.c.ID(), n)
 		for id, rc := range subs {
 			rc.write(map[string]any{"jsonrpc": "2.0", "method": "receive", "params": map[string]any{"subscription": id, "message": toJSON(m), "line": line}})
 		}

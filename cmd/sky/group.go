@@ -56,13 +56,23 @@ func cmdGroup(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		return e.groupChange(*asJSON, func(c *client.Client) (client.Group, error) { return c.CreateGroup(name, ids) })
+		return e.groupChange(*asJSON, func(c *client.Client) (client.Group, error) {
+			ids, err := resolveIDs(c, ids)
+			if err != nil {
+				return client.Group{}, err
+			}
+			return c.CreateGroup(name, ids)
+		})
 	case "add", "remove":
 		ref, ids, err := parseIDs(fs, rest, "GROUP ID...")
 		if err != nil {
 			return err
 		}
 		return e.groupChange(*asJSON, func(c *client.Client) (client.Group, error) {
+			ids, err := resolveIDs(c, ids)
+			if err != nil {
+				return client.Group{}, err
+			}
 			if sub == "add" {
 				return c.AddMembers(ref, ids...)
 			}
@@ -81,7 +91,11 @@ func cmdGroup(e *env, args []string) error {
 			return err
 		}
 		return e.groupChange(*asJSON, func(c *client.Client) (client.Group, error) {
-			return c.SetGroupAdmin(pos[0], strings.ToLower(pos[1]), !*remove)
+			id, err := resolveID(c, pos[1])
+			if err != nil {
+				return client.Group{}, err
+			}
+			return c.SetGroupAdmin(pos[0], id, !*remove)
 		})
 	case "timer":
 		pos, err := parse(fs, rest, 2, 2, "GROUP DURATION|off")
@@ -114,7 +128,7 @@ func cmdGroup(e *env, args []string) error {
 				return err
 			}
 			for _, g := range gs {
-				if err := printGroup(e.stdout, g, *asJSON, false); err != nil {
+				if err := printGroup(e.stdout, g, *asJSON, false, nil); err != nil {
 					return err
 				}
 			}
@@ -130,7 +144,7 @@ func cmdGroup(e *env, args []string) error {
 			if err != nil {
 				return err
 			}
-			return printGroup(e.stdout, g, *asJSON, true)
+			return printGroup(e.stdout, g, *asJSON, true, contactNames(c))
 		})
 	case "send":
 		return cmdGroupSend(e, fs, asJSON, rest)
@@ -151,26 +165,14 @@ func cmdGroup(e *env, args []string) error {
 	return usageError("%s, not %q", groupUsage, sub)
 }
 
-// parseIDs parses "FIRST ID...": a name or group, then 1 to 1000 Sky IDs.
+// parseIDs parses "FIRST ID...": a name or group, then 1 to 1000 Sky IDs
+// or contacts' nicknames.
 func parseIDs(fs *flag.FlagSet, args []string, what string) (string, []string, error) {
 	pos, err := parse(fs, args, 2, 1+1000, what)
 	if err != nil {
 		return "", nil, err
 	}
-	ids, err := lowerIDs(pos[1:])
-	return pos[0], ids, err
-}
-
-// lowerIDs checks Sky IDs given on the command line.
-func lowerIDs(ids []string) ([]string, error) {
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = strings.ToLower(id)
-		if !client.ValidID(out[i]) {
-			return nil, fmt.Errorf("%q: %w", id, client.ErrInvalidID)
-		}
-	}
-	return out, nil
+	return pos[0], pos[1:], nil // IDs or nicknames: resolveIDs, once the store is open
 }
 
 // groupChange makes a change of a group, sends it, and prints the group.
@@ -189,12 +191,12 @@ func (e *env) groupChange(asJSON bool, fn func(c *client.Client) (client.Group, 
 	if err := e.flush(c); err != nil {
 		return fmt.Errorf("the group changed, but telling its members failed: %w (it is sent at the next sky receive, send or daemon)", err)
 	}
-	return printGroup(e.stdout, g, asJSON, true)
+	return printGroup(e.stdout, g, asJSON, true, contactNames(c))
 }
 
 // printGroup prints a group: one line (with its members when full), or
 // its JSON object.
-func printGroup(w io.Writer, g client.Group, asJSON, full bool) error {
+func printGroup(w io.Writer, g client.Group, asJSON, full bool, n names) error {
 	if asJSON {
 		return writeJSON(w, groupJSON(g))
 	}
@@ -226,7 +228,7 @@ func printGroup(w io.Writer, g client.Group, asJSON, full bool) error {
 					role += " left"
 				}
 			}
-			fmt.Fprintf(w, "  %s%s\n", m, role)
+			fmt.Fprintf(w, "  %s%s\n", n.label(m), role)
 		}
 	}
 	return nil
@@ -260,14 +262,15 @@ func (e *env) text(arg string) (string, error) {
 }
 
 // describeChange says in words what a group change did.
-func describeChange(ch *client.GroupChange, self string) string {
+func describeChange(ch *client.GroupChange, self string, n names) string {
 	who := func(ids []string) string {
 		var out []string
 		for _, id := range ids {
+			label := n.label(id)
 			if id == self {
-				id = "you"
+				label = "you"
 			}
-			out = append(out, id)
+			out = append(out, label)
 		}
 		return strings.Join(out, ", ")
 	}
@@ -308,12 +311,11 @@ func describeChange(ch *client.GroupChange, self string) string {
 func (d *daemon) groupCall(method string, p params) (any, *rpcError) {
 	c := d.c
 	fail := func(err error) *rpcError { return &rpcError{rpcServerError, oneLine(err.Error())} }
-	members := make([]string, len(p.Members))
-	for i, m := range p.Members {
-		members[i] = strings.ToLower(m)
+	members, err := resolveIDs(c, p.Members)
+	if err != nil {
+		return nil, fail(err)
 	}
 	var g client.Group
-	var err error
 	switch method {
 	case "group.create":
 		g, err = c.CreateGroup(p.Name, members)

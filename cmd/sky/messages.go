@@ -6,7 +6,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/skymsg/sky/client"
@@ -20,11 +19,11 @@ func cmdSend(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	to := strings.ToLower(pos[0])
-	if !client.ValidID(to) {
-		return client.ErrInvalidID
-	}
-	return e.sendText(to, pos[1], *asJSON, false, func(c *client.Client, text string) ([]client.Message, error) {
+	return e.sendText(pos[0], pos[1], *asJSON, false, func(c *client.Client, text string) ([]client.Message, error) {
+		to, err := resolveID(c, pos[0])
+		if err != nil {
+			return nil, err
+		}
 		return one(c.Send(to, text))
 	})
 }
@@ -204,7 +203,7 @@ func (p *printer) messages(ms []client.Message) error {
 				return err
 			}
 		} else {
-			human(p.e.stdout, m, p.c.ID())
+			human(p.e.stdout, m, p.c.ID(), contactNames(p.c))
 		}
 	}
 	return nil
@@ -218,7 +217,7 @@ func (p *printer) event(ev client.Event) (bool, error) {
 	case *client.LaggedEvent:
 		return false, p.unread()
 	}
-	if obj, line, ok := describeEvent(ev, p.c.ID()); ok {
+	if obj, line, ok := describeEvent(ev, p.c.ID(), contactNames(p.c)); ok {
 		return false, p.note(obj, line)
 	}
 	return false, nil
@@ -227,40 +226,40 @@ func (p *printer) event(ev client.Event) (bool, error) {
 // describeEvent gives an event other than a message as receive prints it:
 // the JSON object of --json, and the line for a person. ok is false for
 // events receive does not show. self is the user's own Sky ID.
-func describeEvent(ev client.Event, self string) (obj map[string]any, line string, ok bool) {
+func describeEvent(ev client.Event, self string, n names) (obj map[string]any, line string, ok bool) {
 	note := func(o map[string]any, format string, args ...any) (map[string]any, string, bool) {
 		return o, fmt.Sprintf(format, args...), true
 	}
 	switch e := ev.(type) {
 	case *client.ReceiptEvent:
 		return note(map[string]any{"type": "receipt", "conversation": e.Conversation, "ids": e.MessageIDs, "state": e.State.String()},
-			"%s: %d message(s) %s", e.Conversation, len(e.MessageIDs), e.State)
+			"%s: %d message(s) %s", n.label(e.Conversation), len(e.MessageIDs), e.State)
 	case *client.IdentityChangedEvent:
 		return note(map[string]any{"type": "identity_changed", "peer": e.Peer, "verified": e.Verified},
 			"%s", (&client.IdentityChangedError{Peer: e.Peer, Verified: e.Verified}).Error())
 	case *client.TimerEvent:
-		who := e.By
+		who := n.label(e.By)
 		if e.By == self {
 			who = "you"
 		}
 		return note(map[string]any{"type": "timer", "conversation": e.Conversation, "timer": int64(e.Timer / time.Second), "by": e.By},
-			"%s set disappearing messages in the conversation with %s to %s", who, e.Conversation, formatTimer(e.Timer))
+			"%s set disappearing messages in the conversation with %s to %s", who, n.label(e.Conversation), formatTimer(e.Timer))
 	case *client.GapEvent:
 		in := ""
 		if e.Group != "" {
 			in = " to group " + e.Group
 		}
 		return note(map[string]any{"type": "gap", "peer": e.Peer, "missing": e.Missing, "group": e.Group},
-			"%d message(s) from %s%s never arrived", e.Missing, e.Peer, in)
+			"%d message(s) from %s%s never arrived", e.Missing, n.label(e.Peer), in)
 	case *client.GroupEvent:
 		return note(map[string]any{"type": "group_change", "group": e.Group, "change": changeJSON(&e.Change)},
-			"group %s (%q): %s", e.Group, e.Change.Name, describeChange(&e.Change, self))
+			"group %s (%q): %s", e.Group, e.Change.Name, describeChange(&e.Change, self, n))
 	case *client.UnannouncedDeviceEvent:
 		return note(map[string]any{"type": "unannounced_device", "peer": e.Peer, "device": e.Device},
 			"the server claims %s has a device %d, which %s never announced; nothing was sent to it (the server may be hostile)", e.Peer, e.Device, e.Peer)
 	case *client.FailedEvent:
 		return note(map[string]any{"type": "failed", "conversation": e.Conversation, "id": e.MessageID, "error": e.Err.Error()},
-			"message %s to %s failed: %s", e.MessageID, e.Conversation, safetext.Line(e.Err.Error()))
+			"message %s to %s failed: %s", e.MessageID, n.label(e.Conversation), safetext.Line(e.Err.Error()))
 	case *client.DroppedEvent:
 		return note(map[string]any{"type": "dropped", "from": e.From, "reason": e.Reason},
 			"dropped a message (claimed sender %q): %s", e.From, safetext.Line(e.Reason))
@@ -293,15 +292,15 @@ func cmdHistory(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	peer := strings.ToLower(pos[0])
-	if !client.ValidID(peer) {
-		return client.ErrInvalidID
-	}
 	c, err := e.open()
 	if err != nil {
 		return err
 	}
 	defer e.release(c)
+	peer, err := resolveID(c, pos[0])
+	if err != nil {
+		return err
+	}
 	return e.showHistory(c, peer, *limit, *asJSON)
 }
 
@@ -339,13 +338,14 @@ func (e *env) showHistory(c *client.Client, conv string, limit int, asJSON bool)
 		defer cancel()
 		c.Flush(ctx)
 	}
+	n := contactNames(c)
 	for _, m := range ms {
 		if asJSON {
 			if err := writeJSON(e.stdout, toJSON(m)); err != nil {
 				return err
 			}
 		} else {
-			human(e.stdout, m, c.ID())
+			human(e.stdout, m, c.ID(), n)
 		}
 	}
 	return nil

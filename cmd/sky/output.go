@@ -85,9 +85,9 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // humanLine is human's line for m, without its newline.
-func humanLine(m client.Message, self string) string {
+func humanLine(m client.Message, self string, n names) string {
 	var b strings.Builder
-	human(&b, m, self)
+	human(&b, m, self, n)
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
@@ -96,16 +96,16 @@ func humanLine(m client.Message, self string) string {
 // (package safetext): escapes shown, never run, and each line of the text
 // after the first marked as this message's, so no text can pose as a line
 // from someone else.
-func human(w io.Writer, m client.Message, self string) {
+func human(w io.Writer, m client.Message, self string, n names) {
 	when := m.SentAt.Local().Format("2006-01-02 15:04:05")
-	who := safetext.Line(m.From)
+	who := n.label(m.From)
 	switch {
 	case m.Group != "" && m.Outgoing:
 		who = fmt.Sprintf("me → group %q", m.GroupName)
 	case m.Group != "":
-		who = fmt.Sprintf("%s in group %q", m.From, m.GroupName)
+		who = fmt.Sprintf("%s in group %q", n.label(m.From), m.GroupName)
 	case m.Outgoing:
-		who = "me → " + safetext.Line(m.Conversation)
+		who = "me → " + n.label(m.Conversation)
 	}
 	var tags []string
 	if m.Request {
@@ -126,7 +126,7 @@ func human(w io.Writer, m client.Message, self string) {
 		text = "* disappearing messages: " + formatTimer(m.Timer) + " *"
 	}
 	if m.Kind == client.KindGroup && m.Change != nil {
-		text = "* " + describeChange(m.Change, self) + " *"
+		text = "* " + describeChange(m.Change, self, n) + " *"
 	}
 	fmt.Fprintf(w, "%s %s%s: %s\n", when, who, tag, text)
 }

@@ -23,13 +23,34 @@ func cmdContacts(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		return withClient(e, func(c *client.Client) error { return c.AddContact(strings.ToLower(pos[0]), *name) })
+		return withClient(e, func(c *client.Client) error {
+			id, err := resolveID(c, pos[0])
+			if err != nil {
+				return err
+			}
+			if err := c.AddContact(id, *name); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Added %s to your contacts.\n", contactNames(c).label(id))
+			return nil
+		})
 	case "remove":
 		pos, err := parse(flag.NewFlagSet("contacts remove", flag.ContinueOnError), args[1:], 1, 1, "ID")
 		if err != nil {
 			return err
 		}
-		return withClient(e, func(c *client.Client) error { return c.RemoveContact(strings.ToLower(pos[0])) })
+		return withClient(e, func(c *client.Client) error {
+			id, err := resolveID(c, pos[0])
+			if err != nil {
+				return err
+			}
+			label := contactNames(c).label(id)
+			if err := c.RemoveContact(id); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Removed %s from your contacts.\n", label)
+			return nil
+		})
 	case "list":
 		fs := flag.NewFlagSet("contacts list", flag.ContinueOnError)
 		asJSON := fs.Bool("json", false, "")
@@ -101,12 +122,23 @@ func cmdRequests(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		id := strings.ToLower(pos[0])
 		return withClient(e, func(c *client.Client) error {
-			if args[0] == "accept" {
-				return c.Accept(id)
+			id, err := resolveID(c, pos[0])
+			if err != nil {
+				return err
 			}
-			return c.Reject(id)
+			if args[0] == "accept" {
+				if err := c.Accept(id); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "Accepted %s: they are a contact now, and their messages are in sky history %s.\n", id, id)
+				return nil
+			}
+			if err := c.Reject(id); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "Rejected %s: their request and messages are deleted, and what they send later is dropped unless you add them as a contact.\n", id)
+			return nil
 		})
 	}
 	return usageError("requests expects list, accept or reject, not %q", args[0])
@@ -121,7 +153,6 @@ func cmdVerify(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	peer := strings.ToLower(pos[0])
 	// The number the user compared: --confirm accepts exactly that key,
 	// not whatever key is pending by the time this command runs.
 	number := strings.Join(pos[1:], "")
@@ -134,6 +165,10 @@ func cmdVerify(e *env, args []string) error {
 		return usageError("verify takes a safety number only with --confirm")
 	}
 	return withClient(e, func(c *client.Client) error {
+		peer, err := resolveID(c, pos[0])
+		if err != nil {
+			return err
+		}
 		sn, err := c.SafetyNumber(peer)
 		if err != nil {
 			return err
@@ -202,14 +237,21 @@ func cmdTimer(e *env, args []string) error {
 			if err != nil {
 				return err
 			}
-			return c.SetDefaultTimer(d)
+			if err := c.SetDefaultTimer(d); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "New conversations now start with disappearing messages %s.\n", timerWords(d))
+			return nil
 		})
 	}
 	if len(pos) == 0 {
 		return usageError("timer expects ID [DURATION|off], or --default [DURATION|off]")
 	}
-	peer := strings.ToLower(pos[0])
 	return withClient(e, func(c *client.Client) error {
+		peer, err := resolveID(c, pos[0])
+		if err != nil {
+			return err
+		}
 		if len(pos) == 1 {
 			d, err := c.Timer(peer)
 			if err == nil {
@@ -226,6 +268,10 @@ func cmdTimer(e *env, args []string) error {
 		}
 		stop := e.online(c)
 		defer stop()
-		return e.flush(c)
+		if err := e.flush(c); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "Disappearing messages with %s: %s (both sides are told).\n", contactNames(c).label(peer), timerWords(d))
+		return nil
 	})
 }
