@@ -18,39 +18,10 @@ import (
 )
 
 // The daemon stays connected and serves JSON-RPC 2.0 on a unix socket (mode
-// 0600, in the home by default): one JSON object per line each way.
-//
-//	send               {"to": ID, "text": T}          → message
-//	history            {"id": ID, "limit": N}         → [message]
-//	contacts.list      {}                             → [contact]
-//	contacts.add       {"id": ID, "name": N}          → true
-//	contacts.remove    {"id": ID}                     → true
-//	requests.list      {}                             → [request]
-//	requests.accept    {"id": ID}                     → true
-//	requests.reject    {"id": ID}                     → true
-//	group.create       {"name": N, "members": [ID]}   → group
-//	group.add          {"group": G, "members": [ID]}  → group
-//	group.remove       {"group": G, "members": [ID]}  → group
-//	group.leave        {"group": G}                   → true
-//	group.list         {}                             → [group]
-//	group.send         {"group": G, "text": T}        → message
-//	group.history      {"group": G, "limit": N}       → [message]
-//	receive.subscribe  {}                             → {"subscription": N}
-//	receive.unsubscribe {"subscription": N}           → true
-//	id                 {}                             → {"id": ID}
-//	cli                {"args": [ARG], "stdin": T}    → {"stdout": T, "stderr": T, "status": N}
-//
-// cli runs one of sky's everyday commands (id, send, history, contacts,
-// requests, group, broadcast, verify, timer) as sky would and returns what
-// it printed: sky uses it while a daemon holds the store (viadaemon.go).
-//
-// A subscription first gets the unread messages, then each new one, as
-// notifications {"jsonrpc":"2.0","method":"receive","params":{"subscription":N,"message":{…},"line":L}};
-// a message delivered to a subscriber counts as read. Other events (receipts,
-// timer and group changes, gaps, failures, drops) come as
-// {"jsonrpc":"2.0","method":"event","params":{"subscription":N,"event":{…},"line":L}},
-// the event as "receive --json" prints it. L is the line "receive" prints
-// for a person.
+// 0600, in the home by default): one JSON object per line each way. Its
+// methods are the table rpcMethods (rpcmethods.go), which "sky help" lists;
+// docs/json-rpc.md documents each, with the notifications of a
+// subscription and the errors.
 
 // JSON-RPC 2.0 error codes.
 const (
@@ -235,6 +206,7 @@ type params struct {
 	Group        string   `json:"group"`
 	Members      []string `json:"members"`
 	cliParams
+	method string // the method called
 }
 
 func (d *daemon) call(ctx context.Context, rc *rpcConn, req *rpcRequest, mine *[]int) (any, *rpcError) {
@@ -255,77 +227,15 @@ func (d *daemon) call(ctx context.Context, rc *rpcConn, req *rpcRequest, mine *[
 			}
 		}
 	}
-	fail := func(err error) *rpcError {
-		if err == nil {
-			return nil
-		}
-		return &rpcError{rpcServerError, oneLine(err.Error())}
-	}
-	c := d.c
-	if c == nil {
+	if d.c == nil {
 		return nil, &rpcError{rpcServerError, errLockedHost.Error()}
 	}
-	switch req.Method {
-	case "id":
-		return map[string]string{"id": c.ID()}, nil
-	case "send":
-		m, err := c.Send(p.To, p.Text)
-		if err != nil {
-			return nil, fail(err)
-		}
-		return toJSON(m), nil
-	case "history":
-		out, err := historyJSON(c, p.ID, p.Limit)
-		return out, fail(err)
-	case "contacts.list":
-		cs, err := c.Contacts()
-		out := []map[string]any{}
-		for _, ct := range cs {
-			out = append(out, map[string]any{"id": ct.ID, "name": ct.Name, "verified": ct.Verified, "added_at": ct.AddedAt.UTC()})
-		}
-		return out, fail(err)
-	case "contacts.add":
-		return nil, fail(c.AddContact(p.ID, p.Name))
-	case "contacts.remove":
-		return nil, fail(c.RemoveContact(p.ID))
-	case "requests.list":
-		rs, err := c.Requests()
-		out := []map[string]any{}
-		for _, r := range rs {
-			out = append(out, map[string]any{"id": r.ID, "first_at": r.FirstAt.UTC(), "messages": r.Messages})
-		}
-		return out, fail(err)
-	case "requests.accept":
-		return nil, fail(c.Accept(p.ID))
-	case "requests.reject":
-		return nil, fail(c.Reject(p.ID))
-	case "group.create", "group.add", "group.remove", "group.leave", "group.list", "group.send", "group.history":
-		return d.groupCall(req.Method, p)
-	case "cli":
-		r, rerr := d.runCLI(ctx, p.cliParams)
-		if rerr != nil {
-			return nil, rerr
-		}
-		return r, nil
-	case "receive.subscribe":
-		d.mu.Lock()
-		d.nextSub++
-		id := d.nextSub
-		d.subs[id] = rc
-		d.mu.Unlock()
-		*mine = append(*mine, id)
-		return map[string]int{"subscription": id}, nil
-	case "receive.unsubscribe":
-		d.mu.Lock()
-		_, ok := d.subs[p.Subscription]
-		delete(d.subs, p.Subscription)
-		d.mu.Unlock()
-		if !ok {
-			return nil, &rpcError{rpcInvalidParams, "no such subscription"}
-		}
-		return nil, nil
+	m, ok := findMethod(req.Method)
+	if !ok {
+		return nil, &rpcError{rpcMethodNotFound, fmt.Sprintf("no method %q; the methods are listed by sky help and in docs/json-rpc.md", req.Method)}
 	}
-	return nil, &rpcError{rpcMethodNotFound, fmt.Sprintf("no method %q; see sky's documentation for the daemon's methods", req.Method)}
+	p.method = req.Method
+	return m.call(d, ctx, rc, p, mine)
 }
 
 // historyJSON returns a conversation as the daemon answers it.

@@ -15,18 +15,9 @@
 // only JSON, one object per line; notes go to standard error.
 //
 // "sky daemon" stays connected and serves JSON-RPC 2.0 on a unix socket
-// (HOME/sky.sock, mode 0600; one JSON object per line each way). Methods:
-// id, send {to, text}, history {id, limit}, contacts.list, contacts.add
-// {id, name}, contacts.remove {id}, requests.list, requests.accept {id},
-// requests.reject {id}, group.create {name, members}, group.add {group,
-// members}, group.remove {group, members}, group.leave {group}, group.list,
-// group.send {group, text}, group.history {group, limit},
-// receive.subscribe (then "receive" notifications with
-// {subscription, message, line}: first the unread messages, then each new
-// one; a message delivered to a subscriber counts as read; and "event"
-// notifications {subscription, event, line} for receipts and other events),
-// receive.unsubscribe {subscription}, and cli {args, stdin}. Messages have
-// the fields of "receive --json". While a daemon serves on HOME/sky.sock, sky
+// (HOME/sky.sock, mode 0600; one JSON object per line each way). Its
+// methods (rpcmethods.go) are listed by "sky help" and documented in
+// docs/json-rpc.md. While a daemon serves on HOME/sky.sock, sky
 // has it carry out id, send, receive, history, contacts, requests, group,
 // broadcast, verify and timer (asking for no passphrase); the other commands
 // need the daemon stopped.
@@ -153,7 +144,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.StringVar(&e.passphraseFile, "passphrase-file", "", "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, usage)
+			fmt.Fprint(stdout, usage+rpcHelp())
 			return nil
 		}
 		return usageError("%v", err)
@@ -165,7 +156,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	cmd, rest := args[0], args[1:]
 	if cmd == "help" || cmd == "-h" || cmd == "--help" {
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage+rpcHelp())
 		return nil
 	}
 	h, ok := commands[cmd]
