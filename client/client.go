@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/skymsg/sky/client/attach"
 	"github.com/skymsg/sky/client/broadcast"
 	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/client/group"
@@ -31,6 +32,7 @@ type Client struct {
 	requests  *requests.Requests
 	trust     *trust.Trust
 	timers    *timers.Timers
+	files     *attach.Files
 }
 
 // Open unlocks the account in dir with passphrase.
@@ -73,7 +75,7 @@ func Register(ctx context.Context, dir string, passphrase []byte, serverURL stri
 // assemble wires the concerns onto a core.
 func assemble(c *core.Core) *Client {
 	cl := &Client{core: c, groups: group.New(c), broadcast: broadcast.New(c), requests: requests.New(c),
-		trust: trust.New(c), timers: timers.New(c)}
+		trust: trust.New(c), timers: timers.New(c), files: attach.New(c)}
 	c.SetReceiver(cl.receiveOne)
 	c.SetGroupNamer(cl.groups.Name)
 	return cl

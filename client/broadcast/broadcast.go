@@ -152,6 +152,12 @@ func (l *Lists) DeleteBroadcastList(name string) error {
 // recipient that cannot be sent to now (a key change waiting for the user)
 // is left out; the error then names each.
 func (l *Lists) Broadcast(name, text string) ([]core.Message, error) {
+	return l.BroadcastWith(name, text, nil)
+}
+
+// BroadcastWith is Broadcast for a text that carries attachments (their
+// encoded pointers): uploaded once, the same pointers go to everyone.
+func (l *Lists) BroadcastWith(name, text string, atts [][]byte) ([]core.Message, error) {
 	var list *BroadcastList
 	lists, err := l.BroadcastLists()
 	if err != nil {
@@ -168,7 +174,7 @@ func (l *Lists) Broadcast(name, text string) ([]core.Message, error) {
 	var out []core.Message
 	var errs []error
 	for _, m := range list.Members {
-		msg, err := l.c.Send(m, text)
+		msg, err := l.c.SendWith(m, text, atts)
 		if errors.Is(err, core.ErrTooLong) {
 			return out, err
 		}

@@ -129,12 +129,16 @@ type Content struct {
 	// server. Senders share it only with their contacts.
 	AccessKey []byte
 
-	Kind    Kind
-	Text    string        // KindText
-	Timer   time.Duration // KindText: the timer of this message; KindTimerChange: the new timer
-	TimerV  uint64        // KindTimerChange: the change's version (see the client package)
-	Receipt ReceiptType   // KindReceipt
-	IDs     []ID          // KindReceipt: the messages it confirms
+	Kind Kind
+	Text string // KindText
+	// Attachments are the encoded pointers (client/attach/pointer) of
+	// the files a text carries (KindText, KindGroupText), at most
+	// MaxAttachments; the text is their caption.
+	Attachments [][]byte
+	Timer       time.Duration // KindText: the timer of this message; KindTimerChange: the new timer
+	TimerV      uint64        // KindTimerChange: the change's version (see the client package)
+	Receipt     ReceiptType   // KindReceipt
+	IDs         []ID          // KindReceipt: the messages it confirms
 
 	// The group kinds (group.go). Timer is the group's timer in texts,
 	// updates and notices.
@@ -181,14 +185,23 @@ func (c *Content) Check() error {
 		if len(c.Text) > MaxTextBytes || !utf8.ValidString(c.Text) {
 			return bad("the text is too long or not UTF-8")
 		}
+		if err := checkAttachments(c.Attachments); err != nil {
+			return err
+		}
 		if !ValidTimer(c.Timer) || c.Seq == 0 {
 			return bad("bad timer or sequence number")
 		}
 	case KindTimerChange:
+		if len(c.Attachments) > 0 {
+			return bad("attachments on a message that cannot carry them")
+		}
 		if !ValidTimer(c.Timer) || c.Seq == 0 || c.TimerV == 0 {
 			return bad("bad timer change")
 		}
 	case KindReceipt:
+		if len(c.Attachments) > 0 {
+			return bad("attachments on a message that cannot carry them")
+		}
 		if c.Receipt != Delivered && c.Receipt != Read {
 			return bad("unknown receipt type")
 		}
@@ -196,6 +209,13 @@ func (c *Content) Check() error {
 			return bad("a receipt names 1 to 1000 messages and has no sequence number")
 		}
 	case KindGroupText, KindGroupUpdate, KindGroupLeave, KindSenderKey, KindGroupNotice:
+		if c.Kind == KindGroupText {
+			if err := checkAttachments(c.Attachments); err != nil {
+				return err
+			}
+		} else if len(c.Attachments) > 0 {
+			return bad("attachments on a message that cannot carry them")
+		}
 		return c.checkGroup()
 	default:
 		return fmt.Errorf("%w (body kind %d)", ErrUnsupported, c.Kind)

@@ -61,6 +61,7 @@ func Encode(c *Content) ([]byte, error) {
 		if c.Timer != 0 {
 			body = appendVarint(body, fTextTimer, uint64(c.Timer/time.Second))
 		}
+		body = appendAttachments(body, fTextAttachment, c.Attachments)
 	case KindTimerChange:
 		body = appendVarint(body, fTimerSeconds, uint64(c.Timer/time.Second))
 		body = appendVarint(body, fTimerVersion, c.TimerV)
@@ -187,7 +188,7 @@ func decodeBody(c *Content, b []byte) error {
 			return malformed("bad tag in body")
 		}
 		b = b[n:]
-		repeatable := c.Kind == KindReceipt && num == fReceiptIDs
+		repeatable := c.Kind == KindReceipt && num == fReceiptIDs || c.Kind == KindText && num == fTextAttachment
 		if num < 64 && !repeatable {
 			if seen&(1<<num) != 0 {
 				return malformed(fmt.Sprintf("body field %d repeated", num))
@@ -225,6 +226,10 @@ func decodeBody(c *Content, b []byte) error {
 				return malformed("receipt type out of range")
 			}
 			c.Receipt = ReceiptType(v)
+		case c.Kind == KindText && num == fTextAttachment:
+			if err := consumeAttachment(c, typ, &b); err != nil {
+				return err
+			}
 		case repeatable:
 			v, err := consumeBytes(&b, typ)
 			if err != nil {

@@ -123,8 +123,9 @@ func IsGroup(k Kind) bool { return k >= KindGroupText && k <= KindGroupNotice }
 const (
 	gID = 1
 	// KindGroupText
-	gText  = 2
-	gTimer = 3 // seconds; also in updates (6) and notices (11)
+	gText       = 2
+	gTimer      = 3 // seconds; also in updates (6) and notices (11)
+	gAttachment = 4 // repeated: an encoded attachment pointer
 	// KindGroupUpdate
 	gVersion      = 2
 	gName         = 3
@@ -252,6 +253,7 @@ func appendGroupBody(b []byte, c *Content) []byte {
 		if c.Timer != 0 {
 			b = appendVarint(b, gTimer, uint64(c.Timer/time.Second))
 		}
+		b = appendAttachments(b, gAttachment, c.Attachments)
 	case KindGroupUpdate:
 		g := c.Group
 		b = appendVarint(b, gVersion, g.Version)
@@ -372,6 +374,8 @@ func decodeGroupBody(c *Content, b []byte) error {
 // groupRepeated reports whether field num of a group body may repeat.
 func groupRepeated(k Kind, num protowire.Number) bool {
 	switch k {
+	case KindGroupText:
+		return num == gAttachment
 	case KindGroupUpdate:
 		return num == gMember || num == gAdmin || num == gAccessKey
 	case KindGroupNotice:
@@ -434,6 +438,8 @@ func decodeGroupText(c *Content, num protowire.Number, typ protowire.Type, b *[]
 		var err error
 		c.Timer, err = consumeTimer(typ, b)
 		return err
+	case gAttachment:
+		return consumeAttachment(c, typ, b)
 	}
 	return skipField(num, typ, b)
 }

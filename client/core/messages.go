@@ -78,6 +78,9 @@ type Message struct {
 	Group, GroupName string
 	// Change says what a group notice (KindGroup) reports.
 	Change *GroupChange
+	// Attachments are the files a text carries (its Text is their
+	// caption); package client/attach moves them.
+	Attachments []Attachment
 }
 
 // Format hides the text under every fmt verb, so a message never reaches a
@@ -99,6 +102,7 @@ func FromStore(m store.Message, request bool) (Message, error) {
 	out := Message{LocalID: m.ID, ID: m.MessageID, Conversation: m.Conversation, From: m.Sender, Outgoing: m.Outgoing,
 		Text: c.Text, Timer: c.Timer, SentAt: m.SentAt, ReceivedAt: m.ReceivedAt, ReadAt: m.ReadAt, ExpiresAt: m.ExpiresAt,
 		State: State(m.State), Request: request && !m.Outgoing, Seq: c.Seq}
+	out.Attachments = attachments(m.ID, c.Attachments)
 	switch c.Kind {
 	case content.KindText:
 		out.Kind = KindText

@@ -38,7 +38,11 @@ func (c *Core) CheckPeer(peer string) error {
 //
 // It fails with an *IdentityChangedError while peer's new identity key
 // waits for the user's decision.
-func (c *Core) Send(peer, text string) (Message, error) {
+func (c *Core) Send(peer, text string) (Message, error) { return c.SendWith(peer, text, nil) }
+
+// SendWith is Send for a text that carries attachments: their encoded
+// pointers (package client/attach uploads the files and makes them).
+func (c *Core) SendWith(peer, text string, atts [][]byte) (Message, error) {
 	if err := c.CheckPeer(peer); err != nil {
 		return Message{}, err
 	}
@@ -57,7 +61,7 @@ func (c *Core) Send(peer, text string) (Message, error) {
 		if err != nil {
 			return err
 		}
-		m, err := c.AddOutgoing(tx, peer, &content.Content{Kind: content.KindText, Text: text, Timer: conv.Timer})
+		m, err := c.AddOutgoing(tx, peer, &content.Content{Kind: content.KindText, Text: text, Timer: conv.Timer, Attachments: atts})
 		if err != nil {
 			return err
 		}

@@ -24,6 +24,13 @@ import (
 // once the first member's envelope is accepted). The user must be a
 // member. The message carries the group's timer.
 func (g *Groups) SendGroup(ref, text string) (core.Message, error) {
+	return g.SendGroupWith(ref, text, nil)
+}
+
+// SendGroupWith is SendGroup for a text that carries attachments (their
+// encoded pointers): the files are uploaded once and every member gets
+// the same pointers.
+func (g *Groups) SendGroupWith(ref, text string, atts [][]byte) (core.Message, error) {
 	if len(text) > content.MaxTextBytes {
 		return core.Message{}, core.ErrTooLong
 	}
@@ -36,7 +43,7 @@ func (g *Groups) SendGroup(ref, text string) (core.Message, error) {
 		if !r.Member(g.self()) {
 			return ErrNotGroupMember
 		}
-		m, err := g.addGroupOutgoing(tx, r, text)
+		m, err := g.addGroupOutgoing(tx, r, text, atts)
 		if err != nil {
 			return err
 		}
@@ -56,7 +63,7 @@ func (g *Groups) SendGroup(ref, text string) (core.Message, error) {
 }
 
 // addGroupOutgoing stores a group text and queues it for every recipient.
-func (g *Groups) addGroupOutgoing(tx *store.Tx, r *Record, text string) (store.Message, error) {
+func (g *Groups) addGroupOutgoing(tx *store.Tx, r *Record, text string, atts [][]byte) (store.Message, error) {
 	now := g.c.Now().Truncate(time.Millisecond)
 	id := r.State.ID
 	rcpts := r.Recipients(g.self())
@@ -68,7 +75,7 @@ func (g *Groups) addGroupOutgoing(tx *store.Tx, r *Record, text string) (store.M
 		return store.Message{}, err
 	}
 	ct := &content.Content{Version: content.Version, Sender: g.self(), SenderDevice: g.c.DeviceID(), ID: core.NewContentID(),
-		SentAt: now, Seq: seq, Kind: content.KindGroupText, GroupID: id, Text: text, Timer: r.State.Timer}
+		SentAt: now, Seq: seq, Kind: content.KindGroupText, GroupID: id, Text: text, Timer: r.State.Timer, Attachments: atts}
 	body, err := content.Encode(ct)
 	if err != nil {
 		return store.Message{}, err

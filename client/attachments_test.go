@@ -1,0 +1,108 @@
+package client
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/skymsg/sky/client/attach"
+	"github.com/skymsg/sky/server"
+	"github.com/skymsg/sky/server/blob/diskblob"
+)
+
+// attachSkyd starts a server that takes attachments, with its blob
+// directory.
+func attachSkyd(t *testing.T) (*skyd, string) {
+	dir := filepath.Join(t.TempDir(), "blobs")
+	bs, err := diskblob.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return startSkydConfig(t, server.Config{Blobs: server.BlobConfig{Store: bs}}), dir
+}
+
+func randomFile(t *testing.T, name string, n int) (string, []byte) {
+	data := make([]byte, n)
+	rand.Read(data)
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p, data
+}
+
+// gotFile waits for a text with attachments and saves the first.
+func gotFile(t *testing.T, u *user) (Message, []byte) {
+	t.Helper()
+	e := next(t, u, func(e *MessageEvent) bool { return len(e.Message.Attachments) > 0 })
+	out := filepath.Join(t.TempDir(), "saved")
+	if _, err := u.c.SaveAttachment(ctxT(t), e.Message.Attachments[0].ID, out, false, nil); err != nil {
+		t.Fatalf("%s saving %s: %v", u.c.ID(), e.Message.Attachments[0].ID, err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.Message, b
+}
+
+// TestAttachments: a file to a contact, then to a group (uploaded once for
+// all its members), arrive bit for bit with their caption, name and size;
+// history names them; a file over the server's limit is refused before it
+// is sent.
+func TestAttachments(t *testing.T) {
+	s, blobs := attachSkyd(t)
+	alice := newUser(t, s, testOptions(nil))
+	bob := newUser(t, s, testOptions(nil))
+	carol := newUser(t, s, testOptions(nil))
+	a, b, c := alice.c.ID(), bob.c.ID(), carol.c.ID()
+
+	path, data := randomFile(t, "shipment.bin", 1<<20)
+	sent, preps, err := alice.c.SendFiles(ctxT(t), b, "loaded at 6", []string{path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sent.Attachments) != 1 || !preps[0].AsIs || sent.Text != "loaded at 6" {
+		t.Fatalf("sent %v, attachments %v", sent, sent.Attachments)
+	}
+	m, got := gotFile(t, bob)
+	at := m.Attachments[0]
+	if !bytes.Equal(got, data) || m.Text != "loaded at 6" || at.Name != "shipment.bin" || at.Size != 1<<20 || at.Type != "application/octet-stream" || m.From != a {
+		t.Fatalf("bob got %d bytes, text %q, attachment %+v", len(got), m.Text, at)
+	}
+	hist, err := bob.c.History(a, 10)
+	if err != nil || len(hist) == 0 || len(hist[len(hist)-1].Attachments) != 1 {
+		t.Fatalf("history: %v, %v", hist, err)
+	}
+	// The sender keeps its copy too.
+	if _, err := alice.c.SaveAttachment(ctxT(t), sent.Attachments[0].ID, filepath.Join(t.TempDir(), "mine"), false, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	g, err := alice.c.CreateGroup("Dock", []string{b, c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadDir(blobs)
+	gpath, gdata := randomFile(t, "manifest.pdf", 200<<10)
+	if _, _, err := alice.c.SendGroupFiles(ctxT(t), g.ID, "", []string{gpath}, nil); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.ReadDir(blobs)
+	if len(after) != len(before)+1 {
+		t.Fatalf("a group send made %d blobs; want one for all members", len(after)-len(before))
+	}
+	for _, u := range []*user{bob, carol} {
+		m, got := gotFile(t, u)
+		if !bytes.Equal(got, gdata) || m.Group != g.ID {
+			t.Fatalf("%s: %d bytes in %q", u.c.ID(), len(got), m.Group)
+		}
+	}
+	// A save never overwrites.
+	if _, err := bob.c.SaveAttachment(ctxT(t), at.ID, path, false, nil); !errors.Is(err, attach.ErrExists) {
+		t.Fatalf("save over an existing file: %v", err)
+	}
+}

@@ -1,0 +1,57 @@
+package core
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/skymsg/sky/client/attach/pointer"
+)
+
+// Attachment is a file a message carries, as the user sees it. Its key and
+// blob stay inside the message (and go with it when it expires).
+type Attachment struct {
+	// ID names the attachment on this device: the message's LocalID and
+	// the attachment's place in it, "LOCALID.N" (N from 1).
+	ID            string
+	Name          string // as the sender named it: show it inert, sanitise it to save
+	Type          string // MIME type
+	Size          int64  // bytes, unpadded
+	Width, Height int    // images, in pixels; 0 if unknown
+	Duration      time.Duration
+	Preview       []byte // images: a tiny JPEG
+}
+
+// attachments describes the attachments of stored message localID.
+func attachments(localID int64, atts [][]byte) []Attachment {
+	var out []Attachment
+	for i, a := range atts {
+		p, err := pointer.Decode(a)
+		if err != nil {
+			continue // checked when the content decoded; never here
+		}
+		out = append(out, Attachment{
+			ID: AttachmentID(localID, i), Name: p.Name, Type: p.Type, Size: p.Size,
+			Width: int(p.Width), Height: int(p.Height), Duration: p.Duration, Preview: p.Preview,
+		})
+	}
+	return out
+}
+
+// AttachmentID is the ID of the i-th (from 0) attachment of message localID.
+func AttachmentID(localID int64, i int) string {
+	return strconv.FormatInt(localID, 10) + "." + strconv.Itoa(i+1)
+}
+
+// ParseAttachmentID splits an attachment ID into the message's LocalID and
+// the attachment's index (from 0).
+func ParseAttachmentID(id string) (localID int64, i int, err error) {
+	m, n, ok := strings.Cut(id, ".")
+	localID, err1 := strconv.ParseInt(m, 10, 64)
+	i, err2 := strconv.Atoi(n)
+	if !ok || err1 != nil || err2 != nil || localID <= 0 || i < 1 || i > 1000 {
+		return 0, 0, fmt.Errorf("%q is not an attachment ID: they look like 42.1 (see receive or history)", id)
+	}
+	return localID, i - 1, nil
+}
