@@ -211,6 +211,7 @@ func audit(t *testing.T, b *backend) {
 	capture := NewCapture(ln)
 	srv, err := servertest.StartOn(capture, server.Config{
 		Store: b.st, Clock: clock, Metrics: reg, SweepInterval: time.Hour,
+		KeyDir: server.KeyDirConfig{Interval: 100 * time.Millisecond},
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {

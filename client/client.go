@@ -12,6 +12,7 @@ import (
 	"github.com/skymsg/sky/client/requests"
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/client/timers"
+	"github.com/skymsg/sky/client/transparency"
 	"github.com/skymsg/sky/client/trust"
 )
 
@@ -31,6 +32,7 @@ type Client struct {
 	broadcast *broadcast.Lists
 	requests  *requests.Requests
 	trust     *trust.Trust
+	kt        *transparency.Checker // nil: no key directory checks
 	timers    *timers.Timers
 	files     *attach.Files
 }
@@ -78,6 +80,12 @@ func assemble(c *core.Core) *Client {
 		trust: trust.New(c), timers: timers.New(c), files: attach.New(c)}
 	c.SetReceiver(cl.receiveOne)
 	c.SetGroupNamer(cl.groups.Name)
+	if k, err := newKeyCheck(c); err != nil {
+		c.Opts.Logger.Error("key directory checks are off: their settings do not work", "err", err)
+	} else if k != nil {
+		cl.kt = k
+		c.SetKeyCheck(coreCheck{k})
+	}
 	return cl
 }
 

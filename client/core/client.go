@@ -46,8 +46,9 @@ type Core struct {
 	connSince      time.Time                 // when conn was established (under mu)
 	validCerts     map[string]bool           // sender certificates whose signatures checked out (under mu; certValid)
 
-	recv  Receiver                                         // set once, before Run (SetReceiver)
-	namer func(tx *store.Tx, group string) (string, error) // names groups in messages (SetGroupNamer)
+	recv     Receiver                                         // set once, before Run (SetReceiver)
+	keyCheck KeyCheck                                         // set once, before Run (SetKeyCheck); nil: none
+	namer    func(tx *store.Tx, group string) (string, error) // names groups in messages (SetGroupNamer)
 
 	kick       chan struct{} // the outbox has new items
 	expiryKick chan struct{} // a new expiry may be due sooner

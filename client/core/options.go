@@ -68,6 +68,9 @@ type Options struct {
 	// from someone who is not a contact is dropped (default
 	// DefaultMaxGroups).
 	MaxGroups int
+	// KeyDirectory configures the checks against the server's key
+	// directory (package client/transparency); on by default.
+	KeyDirectory KeyDirectoryOptions
 }
 
 func (o Options) withDefaults() Options {

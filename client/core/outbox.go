@@ -405,6 +405,14 @@ func (c *Core) fetchSessions(ctx context.Context, cn *conn.Conn, peer string) er
 	if len(bundles) == 0 {
 		return ErrNoSuchAccount
 	}
+	for _, wb := range bundles {
+		if Announced(peer, wb.GetDevice()) {
+			if err := c.checkKey(ctx, cn, peer, wb.GetIdentityKey()); err != nil {
+				return err
+			}
+			break
+		}
+	}
 	var changed, bad error
 	var events []Event
 	err = c.Update(func(tx *store.Tx) error {

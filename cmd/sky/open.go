@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/skymsg/sky/client"
@@ -35,7 +36,9 @@ var testKDF keyfile.Params
 
 // options are the SDK options of the command line.
 func (e *env) options() client.Options {
-	return client.Options{KDF: testKDF}
+	// SKY_KEYDIR_AUDITOR=NAME=KEY: use only key directory heads that
+	// auditor countersigned.
+	return client.Options{KDF: testKDF, KeyDirectory: client.KeyDirectoryOptions{Auditor: os.Getenv("SKY_KEYDIR_AUDITOR")}}
 }
 
 // open unlocks the account.

@@ -198,6 +198,13 @@ func cmdVerify(e *env, args []string) error {
 				return err
 			}
 		}
+		if kd, err := c.KeyDirectoryStatus(peer); err == nil && kd.Confirmed && !sn.Changed && !*keep {
+			by := ""
+			if kd.Auditor != "" {
+				by = ", countersigned by auditor " + kd.Auditor
+			}
+			fmt.Fprintf(e.stdout, "%s's key is confirmed by the key directory%s.\n", peer, by)
+		}
 		switch {
 		case *keep:
 			if err := c.KeepIdentity(peer); err != nil {

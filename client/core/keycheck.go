@@ -1,0 +1,80 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/skymsg/sky/client/conn"
+)
+
+// KeyCheck checks keys against the server's key directory (package
+// client/transparency): every key a session is started with, and the
+// account's own entry on every connection and at an interval.
+type KeyCheck interface {
+	// CheckKey is called before a session is started from the bundles the
+	// server handed out for peer. An error keeps peer's messages queued:
+	// nothing is encrypted to that key, as with an unaccepted key change.
+	CheckKey(ctx context.Context, cn *conn.Conn, peer string, identityKey []byte) error
+	// Monitor checks the account's own entry; Interval is how often.
+	Monitor(ctx context.Context, cn *conn.Conn) error
+	Interval() time.Duration
+}
+
+// KeyDirectoryEvent: the key directory check failed. Peer is the contact
+// whose key it concerns, or the user's own ID for monitoring; Err says
+// what the directory (or the server) did and what to do.
+type KeyDirectoryEvent struct {
+	Peer string
+	Err  error
+}
+
+func (*KeyDirectoryEvent) event() {}
+
+// SetKeyCheck installs the key directory's checks; call it before Run.
+func (c *Core) SetKeyCheck(k KeyCheck) { c.keyCheck = k }
+
+// checkKey runs the key check on the identity key of peer's bundles.
+func (c *Core) checkKey(ctx context.Context, cn *conn.Conn, peer string, identityKey []byte) error {
+	if c.keyCheck == nil {
+		return nil
+	}
+	err := c.keyCheck.CheckKey(ctx, cn, peer, identityKey)
+	var later interface{ RetryAfter() time.Duration }
+	switch {
+	case err == nil:
+	case errors.As(err, &later):
+		return &errRetry{err: err, wait: later.RetryAfter()} // not an alarm: not yet published
+	default:
+		c.Emit(&KeyDirectoryEvent{Peer: peer, Err: err})
+	}
+	return err
+}
+
+// keyCheckLoop monitors the own entry now and at the check's interval.
+func (c *Core) keyCheckLoop(ctx context.Context, cn *conn.Conn) {
+	if c.keyCheck == nil {
+		return
+	}
+	for {
+		if err := c.keyCheck.Monitor(ctx, cn); err != nil && ctx.Err() == nil {
+			c.Emit(&KeyDirectoryEvent{Peer: c.acct.ID, Err: err})
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(c.keyCheck.Interval()):
+		}
+	}
+}
+
+// KeyDirectoryOptions configure the key directory checks.
+type KeyDirectoryOptions struct {
+	// Off turns the checks off (for servers known to have no directory).
+	Off bool
+	// Auditor, as NAME=KEY (the key sky-auditor init printed, base64),
+	// makes the client use only heads that auditor countersigned.
+	Auditor string
+	// Interval between checks of the own entry; default 10 minutes.
+	Interval time.Duration
+}
