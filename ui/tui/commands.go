@@ -19,6 +19,8 @@ var helpLines = []string{
 	"  /accept                 accept a message request",
 	"  /block                  refuse a message request; what they send later is dropped",
 	"  /open ID|NAME           open a conversation (a new one by Sky ID)",
+	"  /file PATH [CAPTION]    send a file (photos lose their metadata first)",
+	"  /save ID [PATH]         save an attachment (its ID follows 📎 in the chat)",
 	"  /group create NAME ID…  make a group; /group list lists them",
 	"  /group add|remove ID…, /group rename NAME, /group admin ID [--remove],",
 	"  /group timer D, /group leave, /group show   change the open group",
@@ -35,7 +37,7 @@ func (m *Model) command(line string) tea.Cmd {
 	f := strings.Fields(line)
 	name, args := strings.ToLower(f[0]), f[1:]
 	c := m.open
-	if c == nil && !slices.Contains([]string{"/help", "/?", "/quit", "/exit", "/open", "/group"}, name) {
+	if c == nil && !slices.Contains([]string{"/help", "/?", "/quit", "/exit", "/open", "/group", "/save"}, name) {
 		return m.refuse("open a conversation first: pick one on the left, or /open ID")
 	}
 	switch name {
@@ -83,6 +85,10 @@ func (m *Model) command(line string) tea.Cmd {
 			verb = "reject"
 		}
 		return m.run([]string{"requests", verb, c.id})
+	case "/file":
+		return m.sendFile(args)
+	case "/save":
+		return m.saveFile(args)
 	case "/group":
 		if len(args) > 0 && c != nil && c.kind == kindGroup && slices.Contains(groupSubcommands, strings.ToLower(args[0])) {
 			args = append([]string{args[0], c.id}, args[1:]...)

@@ -151,7 +151,14 @@ type harness struct {
 
 func newHarness(t *testing.T, f *fakeBackend, cfg Config, w, h int) *harness {
 	t.Helper()
-	cfg.Backend = f
+	return newHarnessWith(t, f, cfg, w, h)
+}
+
+// newHarnessWith is newHarness with cfg.Backend (a fake wrapping f) set.
+func newHarnessWith(t *testing.T, b Backend, cfg Config, w, h int) *harness {
+	t.Helper()
+	f := fakeOf(b)
+	cfg.Backend = b
 	cfg.Now = func() time.Time { return t0.Add(10 * time.Minute) }
 	cfg.Location = time.UTC
 	hs := &harness{t: t, m: New(cfg), f: f}
@@ -186,6 +193,17 @@ func (hs *harness) do(cmd tea.Cmd) {
 		}
 	case <-time.After(50 * time.Millisecond):
 	}
+}
+
+// fakeOf is the fakeBackend inside b.
+func fakeOf(b Backend) *fakeBackend {
+	switch b := b.(type) {
+	case *fakeBackend:
+		return b
+	case *fakeFiles:
+		return b.fakeBackend
+	}
+	panic("not a fake backend")
 }
 
 // typeText types s into the focused part, key by key, then Enter.

@@ -15,6 +15,7 @@
 package tui
 
 import (
+	"context"
 	"strings"
 	"time"
 
@@ -61,6 +62,9 @@ type Config struct {
 	Location *time.Location
 	// NoMouse turns off mouse reporting (clicks and the wheel).
 	NoMouse bool
+	// Context bounds the chat's background work (uploads, downloads);
+	// context.Background() when nil.
+	Context context.Context
 }
 
 // historyLimit is how many messages of a conversation are shown.
@@ -210,6 +214,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case ranMsg:
 		return m, m.ran(msg)
+	case fileMsg:
+		return m, m.fileSent(msg)
+	case savedMsg:
+		m.saved(msg)
 	}
 	return m, nil
 }

@@ -320,6 +320,13 @@ func (m *Model) messageBlock(msg client.Message, w int) []line {
 	case client.KindGroup:
 		text, style = groupText(msg), &styleFaint
 	}
+	if len(msg.Attachments) > 0 {
+		files := strings.Join(attachmentLines(msg.Attachments), "\n")
+		if text != "" {
+			files = text + "\n" + files
+		}
+		text = files
+	}
 	if msg.Outgoing && msg.Kind == client.KindText {
 		text += "  (" + msg.State.String() + ")"
 	}
