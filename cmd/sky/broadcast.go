@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/skymsg/sky/client"
+	"github.com/skymsg/sky/client/attach"
 	"github.com/skymsg/sky/ui/safetext"
 )
 
@@ -75,9 +76,14 @@ func cmdBroadcast(e *env, args []string) error {
 			return nil
 		})
 	case "send":
-		pos, err := parse(fs, rest, 2, 2, "NAME TEXT (or NAME - to read the text from stdin)")
+		pos, files, err := sendWith(fs, rest, "NAME TEXT (or NAME - to read the text from stdin), or NAME [--file PATH]... [TEXT]")
 		if err != nil {
 			return err
+		}
+		if len(files) > 0 {
+			return e.sendFiles("the broadcast list "+pos[0], pos, files, *asJSON, true, func(c *client.Client, text string, p attach.FileProgress) ([]client.Message, []*attach.Prepared, error) {
+				return c.BroadcastFiles(e.ctx, pos[0], text, files, p)
+			})
 		}
 		return e.sendText("the broadcast list "+pos[0], pos[1], *asJSON, true, func(c *client.Client, text string) ([]client.Message, error) {
 			return c.Broadcast(pos[0], text)

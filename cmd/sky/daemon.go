@@ -205,6 +205,9 @@ type params struct {
 	Subscription int      `json:"subscription"`
 	Group        string   `json:"group"`
 	Members      []string `json:"members"`
+	Files        []string `json:"files"` // send.files, group.send.files
+	Out          string   `json:"out"`   // attachments.save
+	Force        bool     `json:"force"` // attachments.save
 	cliParams
 	method string // the method called
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/skymsg/sky/client"
+	"github.com/skymsg/sky/client/attach"
 	"github.com/skymsg/sky/ui/safetext"
 )
 
@@ -235,9 +236,15 @@ func printGroup(w io.Writer, g client.Group, asJSON, full bool, n names) error {
 }
 
 func cmdGroupSend(e *env, fs *flag.FlagSet, asJSON *bool, rest []string) error {
-	pos, err := parse(fs, rest, 2, 2, "GROUP TEXT (or GROUP - to read the text from stdin)")
+	pos, files, err := sendWith(fs, rest, "GROUP TEXT (or GROUP - to read the text from stdin), or GROUP [--file PATH]... [TEXT]")
 	if err != nil {
 		return err
+	}
+	if len(files) > 0 {
+		return e.sendFiles("the group "+pos[0], pos, files, *asJSON, false, func(c *client.Client, text string, p attach.FileProgress) ([]client.Message, []*attach.Prepared, error) {
+			m, preps, err := c.SendGroupFiles(e.ctx, pos[0], text, files, p)
+			return []client.Message{m}, preps, err
+		})
 	}
 	return e.sendText("the group "+pos[0], pos[1], *asJSON, false, func(c *client.Client, text string) ([]client.Message, error) {
 		return one(c.SendGroup(pos[0], text))

@@ -47,6 +47,11 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
                                     server's trust root, from its operator, pinned for good)
   id [--qr]                         print your Sky ID (and a QR code)
   send ID TEXT | send ID -          send a message (- reads the text from stdin)
+  send ID --file PATH... [TEXT]     send files (photos' metadata removed), TEXT their caption;
+                                    group send and broadcast send take --file alike
+  save ATTACHMENT_ID [--out PATH] [--force]
+                                    download and decrypt an attachment (IDs as receive and
+                                    history print them); never overwrites without --force
   receive [--follow] [--timeout D] [--json]
                                     print new messages and events
   history ID [--limit N] [--json]   print a conversation
@@ -193,5 +198,6 @@ func init() {
 		"account":   cmdAccount,
 		"daemon":    cmdDaemon,
 		"tui":       cmdTUI,
+		"save":      cmdSave,
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/skymsg/sky/client/store/keyfile"
 	"github.com/skymsg/sky/protocol/sealed"
 	"github.com/skymsg/sky/server"
+	"github.com/skymsg/sky/server/blob/diskblob"
 	"github.com/skymsg/sky/server/store/sqlite"
 )
 
@@ -81,7 +82,13 @@ func (s *skydForScript) start() error {
 		st.Close()
 		return err
 	}
-	srv, err := server.New(context.Background(), server.Config{Store: st})
+	bs, err := diskblob.Open(filepath.Join(filepath.Dir(s.path), "skyd-blobs"))
+	if err != nil {
+		ln.Close()
+		st.Close()
+		return err
+	}
+	srv, err := server.New(context.Background(), server.Config{Store: st, Blobs: server.BlobConfig{Store: bs}})
 	if err != nil {
 		ln.Close()
 		st.Close()
@@ -116,6 +123,7 @@ func (s *skydForScript) code() (string, error) {
 //	skyd-revoke ID      the operator revokes account ID
 //	capture VAR         $VAR = the last command's stdout, trimmed
 //	kdf-default HOME    the store in HOME has keyfile.Default's Argon2id cost
+//	attachment-id VAR   $VAR = the first attachment ID in the last stdout
 //	rpc SOCKET LINE...  send JSON-RPC lines to a daemon; print each answer
 //	                    line and any notifications that follow within 2 s
 func TestScripts(t *testing.T) {
@@ -135,6 +143,8 @@ func TestScripts(t *testing.T) {
 			env.Setenv("SKYD", "ws://"+s.addr)
 			env.Setenv("SKYD_ROOT", s.root)
 			env.Setenv("SKY_PASSPHRASE", "correct horse battery staple")
+			testdata, _ := filepath.Abs("testdata")
+			env.Setenv("TESTDATA", testdata)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -155,9 +165,10 @@ func TestScripts(t *testing.T) {
 			"skyd-revoke": func(ts *testscript.TestScript, neg bool, args []string) {
 				ts.Check(ts.Value("skyd").(*skydForScript).st.Revoke(context.Background(), args[0]))
 			},
-			"rpc":         rpcCmd,
-			"kdf-default": kdfDefaultCmd,
-			"tmux":        tmuxCmd,
+			"attachment-id": attachmentIDCmd,
+			"rpc":           rpcCmd,
+			"kdf-default":   kdfDefaultCmd,
+			"tmux":          tmuxCmd,
 		},
 	})
 }

@@ -9,15 +9,26 @@ import (
 	"time"
 
 	"github.com/skymsg/sky/client"
+	"github.com/skymsg/sky/client/attach"
 	"github.com/skymsg/sky/ui/safetext"
 )
 
 func cmdSend(e *env, args []string) error {
 	fs := flag.NewFlagSet("send", flag.ContinueOnError)
 	asJSON := fs.Bool("json", false, "")
-	pos, err := parse(fs, args, 2, 2, "ID TEXT (or ID - to read the text from stdin)")
+	pos, files, err := sendWith(fs, args, "ID TEXT (or ID - to read the text from stdin), or ID [--file PATH]... [TEXT]")
 	if err != nil {
 		return err
+	}
+	if len(files) > 0 {
+		return e.sendFiles(pos[0], pos, files, *asJSON, false, func(c *client.Client, text string, p attach.FileProgress) ([]client.Message, []*attach.Prepared, error) {
+			to, err := resolveID(c, pos[0])
+			if err != nil {
+				return nil, nil, err
+			}
+			m, preps, err := c.SendFiles(e.ctx, to, text, files, p)
+			return []client.Message{m}, preps, err
+		})
 	}
 	return e.sendText(pos[0], pos[1], *asJSON, false, func(c *client.Client, text string) ([]client.Message, error) {
 		to, err := resolveID(c, pos[0])

@@ -33,6 +33,8 @@ type jsonMessage struct {
 	Group     string      `json:"group,omitempty"`
 	GroupName string      `json:"group_name,omitempty"`
 	Change    *jsonChange `json:"change,omitempty"`
+	// The files a text carries (files.go); absent when none.
+	Attachments []jsonAttachment `json:"attachments,omitempty"`
 }
 
 // jsonChange is what a group notice or group_change event reports.
@@ -72,7 +74,7 @@ func toJSON(m client.Message) jsonMessage {
 	return jsonMessage{Type: "message", ID: m.ID, LocalID: m.LocalID, Conversation: m.Conversation, From: m.From, Outgoing: m.Outgoing,
 		Kind: string(m.Kind), Text: m.Text, Timer: int64(m.Timer / time.Second), SentAt: m.SentAt.UTC(), ReceivedAt: optTime(m.ReceivedAt),
 		ReadAt: optTime(m.ReadAt), ExpiresAt: optTime(m.ExpiresAt), State: m.State.String(), Request: m.Request,
-		Group: m.Group, GroupName: m.GroupName, Change: changeJSON(m.Change)}
+		Group: m.Group, GroupName: m.GroupName, Change: changeJSON(m.Change), Attachments: attachmentsJSON(m)}
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -128,5 +130,5 @@ func human(w io.Writer, m client.Message, self string, n names) {
 	if m.Kind == client.KindGroup && m.Change != nil {
 		text = "* " + describeChange(m.Change, self, n) + " *"
 	}
-	fmt.Fprintf(w, "%s %s%s: %s\n", when, who, tag, text)
+	fmt.Fprintf(w, "%s %s%s: %s%s\n", when, who, tag, text, attachmentsText(m))
 }

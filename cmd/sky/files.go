@@ -1,0 +1,236 @@
+package main
+
+// Attachments: sending files with a message, naming them in what is
+// printed, and saving them (sky save).
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/skymsg/sky/client"
+	"github.com/skymsg/sky/client/attach"
+	"github.com/skymsg/sky/ui/safetext"
+)
+
+// fileList is a repeatable --file flag.
+type fileList []string
+
+func (f *fileList) String() string     { return strings.Join(*f, ",") }
+func (f *fileList) Set(v string) error { *f = append(*f, v); return nil }
+
+// sendWith picks between a text and files: with --file given, TEXT is an
+// optional caption; without, it is required.
+func sendWith(fs *flag.FlagSet, args []string, what string) (pos []string, files fileList, err error) {
+	fs.Var(&files, "file", "")
+	if pos, err = parse(fs, args, 1, 2, what); err != nil {
+		return nil, nil, err
+	}
+	if len(files) == 0 && len(pos) < 2 {
+		return nil, nil, usageError("%s expects %s", fs.Name(), what)
+	}
+	return pos, files, nil
+}
+
+// sendFiles sends files (with an optional caption) from the command line:
+// it goes online, uploads each file once, queues the message(s) with
+// queue, and waits for the outbox as sendText does. Files Sky sends as
+// they are (documents, and photo types whose metadata it cannot remove)
+// are named on stderr.
+func (e *env) sendFiles(to string, pos []string, files []string, asJSON, withConversation bool,
+	queue func(c *client.Client, text string, progress attach.FileProgress) ([]client.Message, []*attach.Prepared, error)) error {
+	text := ""
+	if len(pos) > 1 {
+		var err error
+		if text, err = e.text(pos[1]); err != nil {
+			return err
+		}
+	}
+	c, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer e.release(c)
+	stop := e.online(c)
+	defer stop()
+	ms, preps, err := queue(c, text, e.progress())
+	if err != nil {
+		return fmt.Errorf("cannot send to %s: %w", to, err)
+	}
+	for _, p := range preps {
+		if p.AsIs {
+			fmt.Fprintf(e.stderr, "sky: %s (%s) was sent as it is: Sky removes metadata only from JPEG, PNG and WebP photos\n", safetext.Line(p.Pointer.Name), p.Pointer.Type)
+		} else if len(p.Removed) > 0 {
+			fmt.Fprintf(e.stderr, "sky: removed from %s: %s\n", safetext.Line(p.Pointer.Name), strings.Join(p.Removed, ", "))
+		}
+	}
+	if err := e.flush(c); err != nil {
+		return fmt.Errorf("cannot send to %s: %w", to, err)
+	}
+	for _, m := range ms {
+		m = latest(c, m)
+		if asJSON {
+			if err := writeJSON(e.stdout, toJSON(m)); err != nil {
+				return err
+			}
+			continue
+		}
+		if withConversation {
+			fmt.Fprintf(e.stdout, "%s ", m.Conversation)
+		}
+		fmt.Fprintf(e.stdout, "%s %s\n", m.ID, m.State)
+	}
+	return nil
+}
+
+// progress reports transfers over 1 MiB on stderr, when it is a terminal.
+func (e *env) progress() attach.FileProgress {
+	f, ok := e.stderr.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return func(name string, done, total int64) {
+		if total <= 1<<20 {
+			return
+		}
+		fmt.Fprintf(f, "\r%s: %3d%% of %.1f MiB", safetext.Line(name), done*100/total, float64(total)/(1<<20))
+		if done == total {
+			fmt.Fprintln(f)
+		}
+	}
+}
+
+func cmdSave(e *env, args []string) error {
+	fs := flag.NewFlagSet("save", flag.ContinueOnError)
+	out := fs.String("out", "", "")
+	force := fs.Bool("force", false, "")
+	pos, err := parse(fs, args, 1, 1, "ATTACHMENT_ID [--out PATH] [--force]")
+	if err != nil {
+		return err
+	}
+	return withClient(e, func(c *client.Client) error {
+		path, err := c.SaveAttachment(e.ctx, pos[0], *out, *force, e.progress())
+		if errors.Is(err, attach.ErrExists) {
+			return fmt.Errorf("%w (pass --force, or --out another path)", err)
+		}
+		if err != nil {
+			return fmt.Errorf("cannot save attachment %s: %w", pos[0], err)
+		}
+		fmt.Fprintln(e.stdout, path)
+		return nil
+	})
+}
+
+// jsonAttachment is an attachment in --json output.
+type jsonAttachment struct {
+	ID       string `json:"id"`   // for sky save
+	Name     string `json:"name"` // as the sender named it
+	Type     string `json:"type"` // MIME type
+	Size     int64  `json:"size"` // bytes, unpadded
+	Width    int    `json:"width,omitempty"`
+	Height   int    `json:"height,omitempty"`
+	Duration int64  `json:"duration_ms,omitempty"`
+}
+
+func attachmentsJSON(m client.Message) []jsonAttachment {
+	var out []jsonAttachment
+	for _, a := range m.Attachments {
+		out = append(out, jsonAttachment{ID: a.ID, Name: a.Name, Type: a.Type, Size: a.Size, Width: a.Width, Height: a.Height, Duration: a.Duration.Milliseconds()})
+	}
+	return out
+}
+
+// attachmentsText names a message's attachments for a person, after its
+// text: each with the ID sky save takes.
+func attachmentsText(m client.Message) string {
+	var b strings.Builder
+	for _, a := range m.Attachments {
+		fmt.Fprintf(&b, " [attachment %s: %s, %s, %s]", a.ID, safetext.Line(a.Name), safetext.Line(a.Type), size(a.Size))
+	}
+	return b.String()
+}
+
+func size(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// absFileArgs makes the paths of --file and --out absolute, and gives
+// save an --out of the current directory, before a command goes to a
+// daemon whose working directory is another.
+func absFileArgs(args []string) []string {
+	pathFlag := func(f string) bool {
+		f = strings.TrimLeft(f, "-")
+		return f == "file" || f == "out"
+	}
+	out := make([]string, 0, len(args)+2)
+	hasOut := false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, val, eq := strings.Cut(a, "=")
+		flagged := strings.HasPrefix(a, "-") && pathFlag(name)
+		hasOut = hasOut || flagged && strings.TrimLeft(name, "-") == "out"
+		switch {
+		case flagged && eq:
+			a = name + "=" + abs(val)
+		case flagged && i+1 < len(args):
+			out = append(out, a)
+			i++
+			a = abs(args[i])
+		}
+		out = append(out, a)
+	}
+	if len(args) > 0 && args[0] == "save" && !hasOut {
+		if wd, err := os.Getwd(); err == nil {
+			out = append(out, "--out", wd)
+		}
+	}
+	return out
+}
+
+func abs(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// The daemon's attachment methods (rpcmethods.go).
+
+func rpcSendFiles(d *daemon, ctx context.Context, _ *rpcConn, p params, _ *[]int) (any, *rpcError) {
+	m, _, err := d.c.SendFiles(ctx, p.To, p.Text, p.Files, nil)
+	if err != nil {
+		return nil, rpcFail(err)
+	}
+	return toJSON(m), nil
+}
+
+func rpcGroupSendFiles(d *daemon, ctx context.Context, _ *rpcConn, p params, _ *[]int) (any, *rpcError) {
+	m, _, err := d.c.SendGroupFiles(ctx, p.Group, p.Text, p.Files, nil)
+	if err != nil {
+		return nil, rpcFail(err)
+	}
+	return toJSON(m), nil
+}
+
+func rpcSaveAttachment(d *daemon, ctx context.Context, _ *rpcConn, p params, _ *[]int) (any, *rpcError) {
+	if p.Out == "" || !filepath.IsAbs(p.Out) {
+		return nil, &rpcError{rpcInvalidParams, "out must be an absolute path (a file, or a directory for the sender's file name)"}
+	}
+	path, err := d.c.SaveAttachment(ctx, p.ID, p.Out, p.Force, nil)
+	if err != nil {
+		return nil, rpcFail(err)
+	}
+	return map[string]string{"path": path}, nil
+}
