@@ -49,7 +49,7 @@ func cmdTUI(e *env, args []string) error {
 	sub := c.Subscribe()
 	defer sub.Close()
 	d := &daemon{c: c, home: e.home}
-	cfg := tui.Config{Backend: c, Events: sub.Events(), Run: d.tuiRun(e.ctx), NoMouse: *noMouse}
+	cfg := tui.Config{Backend: c, Events: sub.Events(), Run: d.tuiRun(e.ctx), NoMouse: *noMouse, Context: e.ctx}
 	if len(pos) == 1 {
 		cfg.Open = pos[0]
 	}

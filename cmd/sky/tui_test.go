@@ -21,7 +21,8 @@ import (
 //	tmux type NAME TEXT      type TEXT literally
 //	tmux key NAME KEY...     press keys (tmux names: Enter, Down, C-c, …)
 //	tmux size NAME W H       resize the terminal to W×H
-//	tmux wait NAME REGEXP    wait up to 20 s until the screen matches; the screen is then the stdout
+//	tmux wait NAME REGEXP    wait up to 20 s until the screen matches; the screen is then the stdout,
+//	                         and each named group (?P<VAR>…) of REGEXP sets $VAR
 //	tmux title NAME          the terminal's title as the programs in it set it, as stdout
 //	tmux gone NAME           wait up to 10 s until the program in NAME ended
 //
@@ -56,7 +57,13 @@ func tmuxCmd(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Check(err)
 		var screen string
 		for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
-			if screen = tmux(ts, "capture-pane", "-p", "-t", name); re.MatchString(screen) {
+			screen = tmux(ts, "capture-pane", "-p", "-t", name)
+			if match := re.FindStringSubmatch(screen); match != nil {
+				for i, v := range re.SubexpNames() {
+					if v != "" {
+						ts.Setenv(v, match[i])
+					}
+				}
 				fmt.Fprint(ts.Stdout(), screen)
 				return
 			}

@@ -130,6 +130,9 @@ func New(cfg Config) *Model {
 	m.composer.SetVirtualCursor(false)
 	m.composer.CharLimit = 16 << 10
 	m.composer.KeyMap.Paste.SetEnabled(false) // the terminal's own paste arrives as a PasteMsg
+	if c, ok := cfg.Backend.(interface{ Connected() bool }); ok {
+		m.online = c.Connected() // later changes come as events
+	}
 	m.reload()
 	m.scanKeys()
 	if cfg.Open != "" {
