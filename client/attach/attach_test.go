@@ -24,13 +24,13 @@ import (
 )
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	srv   *servertest.Server
 	blobs string
 	up    *conn.Conn // authenticated
 }
 
-func newEnv(t *testing.T, cfg server.BlobConfig) *env {
+func newEnv(t testing.TB, cfg server.BlobConfig) *env {
 	dir := filepath.Join(t.TempDir(), "server-blobs")
 	st, err := diskblob.Open(dir)
 	if err != nil {
@@ -72,7 +72,7 @@ func (e *env) anonymous() attach.Dialer {
 	}
 }
 
-func writeFile(t *testing.T, name string, data []byte) string {
+func writeFile(t testing.TB, name string, data []byte) string {
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, data, 0o600); err != nil {
 		t.Fatal(err)
@@ -375,5 +375,21 @@ func TestSaveNeverOverwrites(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(out); string(b) != "new" {
 		t.Fatal("--force did not write")
+	}
+}
+
+// TestLargeFile sends a 100 MiB file, the default limit, through a real
+// skyd and back, bit for bit. It is slow: SKY_SLOW_TESTS=1 runs it.
+func TestLargeFile(t *testing.T) {
+	if os.Getenv("SKY_SLOW_TESTS") != "1" {
+		t.Skip("set SKY_SLOW_TESTS=1 to send a 100 MiB file")
+	}
+	e := newEnv(t, server.BlobConfig{})
+	data := make([]byte, server.DefaultMaxFileBytes)
+	rand.Read(data)
+	p, _ := e.send(writeFile(t, "big.bin", data))
+	got, err := e.receive(p, e.anonymous())
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("received %d of %d bytes: %v", len(got), len(data), err)
 	}
 }

@@ -27,7 +27,7 @@ type Dialer func(ctx context.Context) (Conn, error)
 type Progress func(done, total int64)
 
 const (
-	window = 4 // requests in flight: 1 MiB
+	window = 8 // requests in flight: 2 MiB
 	// retries bounds reconnections within one transfer that make no
 	// progress.
 	retries = 5
