@@ -75,6 +75,9 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
                                     the panic passphrase (wipes everything when typed),
                                     and the wipe after N failed unlocks (0: never)
   account status [--json] | delete [--yes]
+  notes add TITLE [TEXT|-] [--timer D] | list [--json] | show ID [--json]
+        | edit ID [--title T] [--text T|-] [--timer D|off] | rm ID
+                                    notes to self, kept only in the encrypted store
   daemon [--socket PATH]            stay connected; serve JSON-RPC 2.0 on a unix socket
                                     (HOME/sky.sock); while it runs there, id, send, receive,
                                     history, contacts, requests, group, broadcast, verify and
@@ -199,5 +202,6 @@ func init() {
 		"daemon":    cmdDaemon,
 		"tui":       cmdTUI,
 		"save":      cmdSave,
+		"notes":     cmdNotes,
 	}
 }
