@@ -78,6 +78,9 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
   notes add TITLE [TEXT|-] [--timer D] | list [--json] | show ID [--json]
         | edit ID [--title T] [--text T|-] [--timer D|off] | rm ID
                                     notes to self, kept only in the encrypted store
+  web [--listen 127.0.0.1:PORT] [--open]
+                                    the app in your browser: prints the address to open
+                                    (it starts locked); also serves the daemon's socket
   daemon [--socket PATH]            stay connected; serve JSON-RPC 2.0 on a unix socket
                                     (HOME/sky.sock); while it runs there, id, send, receive,
                                     history, contacts, requests, group, broadcast, verify and
@@ -203,5 +206,6 @@ func init() {
 		"tui":       cmdTUI,
 		"save":      cmdSave,
 		"notes":     cmdNotes,
+		"web":       cmdWeb,
 	}
 }

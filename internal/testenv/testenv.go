@@ -1,5 +1,6 @@
 // Package testenv decides what a test does when something it needs from the
-// machine (Node.js, PostgreSQL, NATS) is missing.
+// machine (Node.js, PostgreSQL, NATS, Chromium for the web UI's browser
+// tests) is missing.
 //
 // Locally such a test skips with a message that says what is missing and how to
 // provide it. CI sets SKY_REQUIRE_<NAME>=1 (see .ci/run), which turns the same
@@ -14,7 +15,7 @@ import (
 
 // Required reports whether the environment demands the named facility, by
 // SKY_REQUIRE_<NAME>=1 or SKY_REQUIRE_ALL=1. Names are upper case, for example
-// "INTEROP", "POSTGRES" or "NATS".
+// "INTEROP", "POSTGRES", "NATS" or "BROWSER".
 func Required(name string) bool {
 	return os.Getenv("SKY_REQUIRE_"+strings.ToUpper(name)) == "1" || os.Getenv("SKY_REQUIRE_ALL") == "1"
 }
