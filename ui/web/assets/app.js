@@ -2,7 +2,7 @@
 // none of it across a reload (no web storage, no database, nothing in the
 // HTTP cache). Every peer-chosen text is rendered as text.
 
-import { h, peerText, clear, timers, timerLabel, shortTimer, countdown, clock, day, when, initials, hue } from './dom.js';
+import { h, add, peerText, clear, timers, timerLabel, shortTimer, countdown, clock, day, when, initials, hue } from './dom.js';
 import { get, post, APIError } from './api.js';
 import { icon } from './icons.js';
 import { notesView } from './notes.js';
@@ -34,7 +34,7 @@ async function start() {
   try {
     st = await get('/api/state');
   } catch (e) {
-    clear(app).append(h('p', { class: 'boot', role: 'alert', text: e.message }));
+    add(clear(app), h('p', { class: 'boot', role: 'alert', text: e.message }));
     return;
   }
   route(st);
@@ -81,12 +81,12 @@ function unlockScreen() {
       pass.focus();
     }
   });
-  clear(app).append(h('main', { class: 'center' }, form));
+  add(clear(app), h('main', { class: 'center' }, form));
   pass.focus();
 }
 
 function firstRun() {
-  clear(app).append(h('main', { class: 'center' }, h('div', { class: 'card welcome' },
+  add(clear(app), h('main', { class: 'center' }, h('div', { class: 'card welcome' },
     brand('Private messages, end to end encrypted.'),
     h('h2', { text: 'No Sky account on this computer yet' }),
     h('p', { text: 'To create one you need two things from the person who runs your Sky server: an activation code and the server\u2019s trust root.' }),
@@ -117,7 +117,7 @@ function shell() {
   const pane = h('main', { class: 'pane', id: 'pane' });
   const toast = h('div', { class: 'toast', role: 'status', 'aria-live': 'polite' });
   ui = { side, pane, list, search, requests, status, toast };
-  clear(app).append(h('div', { class: 'shell' }, side, pane), toast);
+  add(clear(app), h('div', { class: 'shell' }, side, pane), toast);
   renderStatus();
   showEmpty();
   openEvents();
@@ -194,15 +194,25 @@ function renderList() {
   if (!ui) return;
   const n = S.requests.length;
   ui.requests.hidden = n === 0;
-  clear(ui.requests).append(icon('inbox'), h('span', { text: `Message requests (${n})` }));
+  add(clear(ui.requests), icon('inbox'), h('span', { text: `Message requests (${n})` }));
   const items = S.chats.filter((c) => !S.filter || (c.name || '').toLowerCase().includes(S.filter) || c.id.includes(S.filter));
-  clear(ui.list);
+  const old = new Map([...ui.list.querySelectorAll('.conv')].map((e) => [e.dataset.conv, e]));
   if (S.chats.length === 0) {
-    ui.list.append(h('div', { class: 'empty-list' }, h('p', { text: 'No chats yet.' }),
+    add(clear(ui.list), h('div', { class: 'empty-list' }, h('p', { text: 'No chats yet.' }),
       h('button', { class: 'primary', text: 'Start one with a Sky ID', onclick: () => newChatDialog() })));
     return;
   }
-  for (const c of items) ui.list.append(convItem(c));
+  for (const e of ui.list.querySelectorAll(':scope > :not(.conv)')) e.remove();
+  const keep = new Set();
+  let prev = null;
+  for (const c of items) {
+    const el = convItem(c, old.get(c.id));
+    keep.add(el);
+    const want = prev ? prev.nextSibling : ui.list.firstChild;
+    if (want !== el) ui.list.insertBefore(el, want);
+    prev = el;
+  }
+  for (const e of old.values()) if (!keep.has(e)) e.remove();
 }
 
 function preview(c) {
@@ -214,15 +224,18 @@ function preview(c) {
   return who + m.text;
 }
 
-function convItem(c) {
+// convItem renders a conversation's entry into el (kept across refreshes,
+// so a click that spans a refresh still lands), or a new one.
+function convItem(c, el) {
   const name = c.name || c.id;
   const badges = h('span', { class: 'badges' },
     c.timer ? h('span', { class: 'timer-mark', title: `Disappearing messages: ${timerLabel(c.timer)}` }, icon('timer'), shortTimer(c.timer)) : null,
     c.unread ? h('span', { class: 'unread', 'aria-label': `${c.unread} unread`, text: String(c.unread) }) : null);
-  return h('button', {
-    class: 'conv' + (S.open === c.id ? ' active' : '') + (c.unread ? ' has-unread' : ''),
-    'aria-current': S.open === c.id ? 'true' : null, 'data-conv': c.id, title: c.id, onclick: () => openChat(c.id),
-  },
+  if (!el) el = h('button', { 'data-conv': c.id, title: c.id, onclick: () => openChat(c.id) });
+  el.className = 'conv' + (S.open === c.id ? ' active' : '') + (c.unread ? ' has-unread' : '');
+  if (S.open === c.id) el.setAttribute('aria-current', 'true');
+  else el.removeAttribute('aria-current');
+  return add(clear(el),
   avatar(c.id, name),
   h('span', { class: 'conv-main' },
     h('span', { class: 'conv-top' }, h('span', { class: 'conv-name' }, peerText(name),
@@ -247,12 +260,12 @@ async function openChat(id) {
   const sentinel = h('div', { class: 'sentinel', 'aria-hidden': 'true' });
   const older = h('div', { class: 'older muted small', role: 'status' });
   const list = h('div', { class: 'msg-list' });
-  msgs.append(sentinel, older, list);
+  add(msgs, sentinel, older, list);
   const text = h('textarea', { id: 'composer', 'aria-label': 'Message', placeholder: 'Message', rows: '1', maxlength: '65536' });
   const send = h('button', { type: 'submit', class: 'send', 'aria-label': 'Send', title: 'Send (Enter)' }, icon('send'), h('span', { class: 'sr-only', text: 'Send' }));
   const err = h('p', { class: 'error composer-error', role: 'alert' });
   const composer = h('form', { class: 'composer' }, text, send);
-  pane.append(h('section', { class: 'chat', 'aria-label': 'Chat' }, head, banner, msgs, err, composer));
+  add(pane, h('section', { class: 'chat', 'aria-label': 'Chat' }, head, banner, msgs, err, composer));
   const view = { id, head, banner, msgs, list, older, text, send, composer, err, sentinel };
   S.cv = view;
   composer.addEventListener('submit', (ev) => { ev.preventDefault(); sendMessage(view); });
@@ -287,7 +300,7 @@ async function loadChat(view) {
 function renderChatHead(view, c) {
   const name = c.group ? c.name : (c.name || c.id);
   const sub = c.group ? `${c.members.length} member${c.members.length === 1 ? '' : 's'}${c.member ? '' : ' · you left'}` : c.id;
-  clear(view.head).append(
+  add(clear(view.head), 
     iconButton('back', 'Back to chats', () => { ui.side.classList.remove('narrow-hide'); showEmpty(); }, 'icon back'),
     avatar(c.id, name),
     h('div', { class: 'chat-title' }, h('h2', {}, peerText(name),
@@ -299,20 +312,20 @@ function renderChatHead(view, c) {
   view.text.disabled = false;
   view.send.disabled = false;
   if (c.changed) {
-    view.banner.append(h('div', { class: 'banner danger', role: 'alert' },
+    add(view.banner, h('div', { class: 'banner danger', role: 'alert' },
       h('strong', { text: `The safety number with ${name} has changed.` }),
       h('p', { text: 'This can be a new phone, or someone in between. Nothing is sent to them until you compare safety numbers in person and accept the new key.' }),
       h('button', { class: 'primary', text: 'Compare safety numbers', onclick: () => infoDialog(c) })));
     view.text.disabled = true;
     view.send.disabled = true;
   } else if (c.request) {
-    view.banner.append(h('div', { class: 'banner' },
+    add(view.banner, h('div', { class: 'banner' },
       h('strong', {}, peerText(c.id), ' wants to message you.'),
       h('p', { text: 'They do not know whether you have read their messages until you accept. Rejecting deletes their messages and blocks them until you add them as a contact.' }),
       h('div', { class: 'row' }, h('button', { class: 'primary', text: 'Accept', onclick: () => acceptRequest(c.id) }),
         h('button', { class: 'danger', text: 'Reject and block', onclick: () => rejectRequest(c.id) }))));
   } else if (c.group && !c.member) {
-    view.banner.append(h('div', { class: 'banner', text: 'You are no longer a member of this group.' }));
+    add(view.banner, h('div', { class: 'banner', text: 'You are no longer a member of this group.' }));
     view.text.disabled = true;
     view.send.disabled = true;
   }
@@ -363,17 +376,17 @@ function renderBatch(list, ms, _, prepend) {
   for (const m of ms) {
     const d = day(m.sent);
     if (d !== lastDay) {
-      frag.append(h('div', { class: 'day', role: 'separator', 'data-day': d }, h('span', { text: d })));
+      add(frag, h('div', { class: 'day', role: 'separator', 'data-day': d }, h('span', { text: d })));
       lastDay = d;
     }
-    frag.append(messageEl(m));
+    add(frag, messageEl(m));
   }
   if (prepend) {
     const first = list.firstElementChild;
     if (first && first.classList.contains('day') && first.dataset.day === lastDay) first.remove();
     list.prepend(frag);
   } else {
-    list.append(frag);
+    add(list, frag);
     list.dataset.lastDay = lastDay;
   }
 }
@@ -408,16 +421,19 @@ function stateEl(state, error) {
 
 function describeChange(ch) {
   if (!ch) return 'The group changed.';
-  const who = (ids) => (ids || []).map(nameOf).join(', ');
   const by = nameOf(ch.by);
+  const who = (ids) => (ids || []).map(nameOf).join(', ');
+  const others = (ids) => (ids || []).filter((x) => x !== ch.by);
   const parts = [];
-  if (ch.joined) parts.push(`${by} created or added you to “${ch.name}”`);
-  if (ch.added && ch.added.length) parts.push(`${by} added ${who(ch.added)}`);
+  if (ch.joined) parts.push(ch.by === S.me ? `You created the group “${ch.name}”` : `${by} added you to “${ch.name}”`);
+  const added = ch.joined ? others(ch.added).filter((x) => x !== S.me) : ch.added;
+  if (added && added.length) parts.push(`${by} added ${who(added)}`);
   if (ch.removed && ch.removed.length) parts.push(`${by} removed ${who(ch.removed)}`);
   if (ch.left && ch.left.length) parts.push(`${who(ch.left)} left`);
-  if (ch.adminsAdded && ch.adminsAdded.length) parts.push(`${by} made ${who(ch.adminsAdded)} admin`);
+  const admins = ch.joined ? others(ch.adminsAdded) : ch.adminsAdded;
+  if (admins && admins.length) parts.push(`${by} made ${who(admins)} admin`);
   if (ch.adminsRemoved && ch.adminsRemoved.length) parts.push(`${by} removed ${who(ch.adminsRemoved)} as admin`);
-  if (ch.renamed) parts.push(`${by} renamed the group to “${ch.name}”`);
+  if (ch.renamed && !ch.joined) parts.push(`${by} renamed the group to “${ch.name}”`);
   if (ch.timerChanged) parts.push(`${by} set disappearing messages to ${ch.timer ? timerLabel(ch.timer) : 'off'}`);
   return parts.length ? parts.join('; ') + '.' : 'The group changed.';
 }
@@ -498,10 +514,10 @@ function renderRequests() {
   ui.side.classList.add('narrow-hide');
   const sec = h('section', { class: 'page', 'aria-labelledby': 'req-title' }, pageHead('req-title', 'Message requests'),
     h('p', { class: 'muted', text: 'People who are not your contacts. Their messages are shown here, inert; they learn nothing (not even that you read them) until you accept.' }));
-  if (!S.requests.length) sec.append(h('p', { class: 'empty', text: 'No message requests.' }));
+  if (!S.requests.length) add(sec, h('p', { class: 'empty', text: 'No message requests.' }));
   for (const r of S.requests) {
     const err = h('p', { class: 'error', role: 'alert' });
-    sec.append(h('article', { class: 'card request', 'aria-label': `Request from ${r.id}` },
+    add(sec, h('article', { class: 'card request', 'aria-label': `Request from ${r.id}` },
       h('header', { class: 'row' }, avatar(r.id, r.id), h('div', {}, h('strong', { class: 'mono' }, peerText(r.id)),
         h('div', { class: 'muted small', text: `${r.messages} message${r.messages === 1 ? '' : 's'} since ${when(r.firstAt)}` }))),
       h('div', { class: 'preview' }, r.preview.map((m) => h('p', { class: 'quote', dir: 'auto', text: m.kind === 'text' ? m.text : 'A notice' }))),
@@ -511,7 +527,7 @@ function renderRequests() {
         h('button', { class: 'danger', text: 'Reject and block', onclick: () => rejectRequest(r.id, err) })),
       err));
   }
-  pane.append(sec);
+  add(pane, sec);
 }
 
 function pageHead(id, title, ...extra) {
@@ -549,7 +565,7 @@ function showEmpty() {
   S.cv = null;
   if (!ui) return;
   renderList();
-  clear(ui.pane).append(h('div', { class: 'empty-pane' }, h('img', { src: '/sky.svg', alt: '', class: 'mark big' }),
+  add(clear(ui.pane), h('div', { class: 'empty-pane' }, h('img', { src: '/sky.svg', alt: '', class: 'mark big' }),
     h('h2', { text: 'Sky' }),
     h('p', { class: 'muted', text: S.chats.length ? 'Pick a chat on the left, or start a new one.' : 'No chats yet — start one with a Sky ID.' }),
     h('div', { class: 'row center' }, h('button', { class: 'primary', text: 'New chat', onclick: () => newChatDialog() }),
@@ -563,7 +579,7 @@ function dialog(title, ...body) {
   const d = h('dialog', { class: 'dialog', 'aria-label': title },
     h('header', { class: 'dialog-head' }, h('h2', { text: title }), iconButton('close', 'Close', () => d.close())), ...body);
   d.addEventListener('close', () => d.remove());
-  document.body.append(d);
+  add(document.body, d);
   d.showModal();
   return d;
 }
@@ -607,13 +623,13 @@ function newChatDialog() {
 function contactPicker(selected = []) {
   const box = h('fieldset', { class: 'picker' }, h('legend', { text: 'Members' }));
   const contacts = S.chats.filter((c) => !c.group);
-  if (!contacts.length) box.append(h('p', { class: 'muted small', text: 'No contacts yet; type Sky IDs below.' }));
+  if (!contacts.length) add(box, h('p', { class: 'muted small', text: 'No contacts yet; type Sky IDs below.' }));
   for (const c of contacts) {
     const cb = h('input', { type: 'checkbox', value: c.id, checked: selected.includes(c.id) });
-    box.append(h('label', { class: 'check' }, cb, peerText(c.name || c.id), c.name ? h('span', { class: 'muted mono small', text: ` ${c.id}` }) : null));
+    add(box, h('label', { class: 'check' }, cb, peerText(c.name || c.id), c.name ? h('span', { class: 'muted mono small', text: ` ${c.id}` }) : null));
   }
   const more = h('input', { autocomplete: 'off', spellcheck: 'false', class: 'mono', placeholder: 'IDs separated by spaces' });
-  box.append(field('Other Sky IDs', more));
+  add(box, field('Other Sky IDs', more));
   box.values = () => [...box.querySelectorAll('input[type=checkbox]:checked')].map((x) => x.value)
     .concat(more.value.split(/[\s,]+/).map((x) => x.trim().toLowerCase()).filter(Boolean));
   return box;
@@ -638,69 +654,73 @@ function newGroupDialog() {
 
 function timerSelect(value, label = 'Disappearing messages') {
   const sel = h('select', {}, timers.map(([s, l]) => h('option', { value: String(s), text: l })));
-  if (!timers.some(([s]) => s === value)) sel.append(h('option', { value: String(value), text: timerLabel(value) }));
+  if (!timers.some(([s]) => s === value)) add(sel, h('option', { value: String(value), text: timerLabel(value) }));
   sel.value = String(value || 0);
   return field(label, sel);
 }
 
 async function infoDialog(c) {
-  const name = c.group ? c.name : (c.name || c.id);
   const err = h('p', { class: 'error', role: 'alert' });
   const body = h('div', { class: 'info' });
-  const d = dialog(c.group ? 'Group info' : 'Chat info', body, err);
-  const reload = async () => {
-    d.close();
-    await loadList();
-    if (S.cv) {
-      await loadChat(S.cv);
-      infoDialog(S.chat);
-    }
-  };
+  dialog(c.group ? 'Group info' : 'Chat info', body, err);
+  // An action re-renders the dialog in place with what is true after it.
   const act = (fn) => async () => {
     err.textContent = '';
     try {
       await fn();
-      await reload();
+      await loadList();
+      const fresh = await get('/api/chat', { id: c.id });
+      if (S.cv && S.cv.id === c.id) {
+        S.chat = fresh;
+        renderChatHead(S.cv, fresh);
+      }
+      await infoBody(body, fresh, act);
     } catch (e) {
       fail(e, err);
     }
   };
-  body.append(h('div', { class: 'info-head' }, avatar(c.id, name), h('div', {}, h('h3', {}, peerText(name)), h('p', { class: 'mono small muted', text: c.id }))));
+  await infoBody(body, c, act);
+}
+
+async function infoBody(body, c, act) {
+  const name = c.group ? c.name : (c.name || c.id);
+  clear(body);
+  add(body, h('div', { class: 'info-head' }, avatar(c.id, name), h('div', {}, h('h3', {}, peerText(name)), h('p', { class: 'mono small muted', text: c.id }))));
   const tsel = timerSelect(c.timer || 0);
   tsel.querySelector('select').addEventListener('change', act(() => post('/api/timer', { id: c.id, seconds: Number(tsel.querySelector('select').value) })));
   if (c.group) {
     const rename = h('input', { value: c.name, maxlength: '200' });
-    if (c.admin) body.append(formOf(act(() => post('/api/group/rename', { id: c.id, name: rename.value.trim() })), field('Group name', rename), h('div', { class: 'row end' }, h('button', { type: 'submit', text: 'Rename' }))));
-    if (c.admin) body.append(tsel);
+    if (c.admin) add(body, formOf(act(() => post('/api/group/rename', { id: c.id, name: rename.value.trim() })), field('Group name', rename), h('div', { class: 'row end' }, h('button', { type: 'submit', text: 'Rename' }))));
+    if (c.admin) add(body, tsel);
     const members = h('ul', { class: 'members', 'aria-label': 'Members' });
     for (const m of c.members) {
       const isAdmin = c.admins.includes(m);
       const nm = m === S.me ? 'You' : (c.names[m] || m);
-      members.append(h('li', {}, avatar(m, nm, true), h('span', { class: 'grow' }, peerText(nm), nm !== m ? h('span', { class: 'mono muted small', text: ` ${m}` }) : null),
+      add(members, h('li', {}, avatar(m, nm, true), h('span', { class: 'grow' }, peerText(nm), nm !== m ? h('span', { class: 'mono muted small', text: ` ${m}` }) : null),
         isAdmin ? h('span', { class: 'pill', text: 'Admin' }) : null,
         c.admin && m !== S.me ? h('button', { class: 'small', text: isAdmin ? 'Remove admin' : 'Make admin', onclick: act(() => post('/api/group/admin', { id: c.id, members: [m], admin: !isAdmin })) }) : null,
         c.admin && m !== S.me ? h('button', { class: 'small danger', text: 'Remove', 'aria-label': `Remove ${nm}`, onclick: act(() => post('/api/group/remove', { id: c.id, members: [m] })) }) : null));
     }
-    body.append(h('h4', { text: `${c.members.length} members` }), members);
+    add(body, h('h4', { text: `${c.members.length} members` }), members);
     if (c.admin) {
-      const add = h('input', { class: 'mono', autocomplete: 'off', placeholder: 'Sky IDs separated by spaces' });
-      body.append(formOf(act(() => post('/api/group/add', { id: c.id, members: add.value.split(/[\s,]+/).map((x) => x.trim().toLowerCase()).filter(Boolean) })),
-        field('Add members', add), h('div', { class: 'row end' }, h('button', { type: 'submit', text: 'Add' }))));
+      const addInput = h('input', { class: 'mono', autocomplete: 'off', placeholder: 'Sky IDs separated by spaces' });
+      add(body, formOf(act(() => post('/api/group/add', { id: c.id, members: addInput.value.split(/[\s,]+/).map((x) => x.trim().toLowerCase()).filter(Boolean) })),
+        field('Add members', addInput), h('div', { class: 'row end' }, h('button', { type: 'submit', text: 'Add' }))));
     }
-    if (c.member) body.append(h('div', { class: 'row end' }, h('button', { class: 'danger', text: 'Leave group', onclick: act(async () => { if (confirm('Leave this group?')) await post('/api/group/leave', { id: c.id }); }) })));
+    if (c.member) add(body, h('div', { class: 'row end' }, h('button', { class: 'danger', text: 'Leave group', onclick: act(async () => { if (confirm('Leave this group?')) await post('/api/group/leave', { id: c.id }); }) })));
     return;
   }
   if (c.contact) {
     const nick = h('input', { value: c.name || '', maxlength: '200', placeholder: 'Only you see it' });
-    body.append(formOf(act(() => post('/api/contacts/add', { id: c.id, name: nick.value.trim() })), field('Nickname', nick),
+    add(body, formOf(act(() => post('/api/contacts/add', { id: c.id, name: nick.value.trim() })), field('Nickname', nick),
       h('div', { class: 'row end' }, h('button', { type: 'submit', text: 'Save nickname' }))));
   }
-  body.append(tsel);
+  add(body, tsel);
   const safety = h('section', { class: 'safety', 'aria-label': 'Safety number' }, h('h4', { text: 'Safety number' }));
-  body.append(safety);
+  add(body, safety);
   try {
     const sn = await get('/api/safety', { id: c.id });
-    safety.append(
+    add(safety, 
       sn.changed ? h('p', { class: 'banner danger', text: `${name}'s key changed. The number below is for the new key. Accept it only after comparing it with them in person or on a call you trust.` }) : null,
       h('p', { class: 'muted small', text: `Compare these numbers with ${name}'s screen, or scan the code with their phone. If they match, your conversation is private: nobody is in between.` }),
       h('div', { class: 'digits', 'aria-label': `Safety number ${sn.digits}` }, sn.groups.map((g) => h('span', { text: g }))),
@@ -710,9 +730,9 @@ async function infoDialog(c) {
         !sn.verified || sn.changed ? h('button', { class: 'primary', text: sn.changed ? 'Accept new key (numbers match)' : 'Mark as verified', onclick: act(() => post('/api/verify', { id: c.id, number: sn.digits })) }) : null,
         sn.changed ? h('button', { text: 'Keep old key', onclick: act(() => post('/api/keep-old', { id: c.id })) }) : null));
   } catch (e) {
-    safety.append(h('p', { class: 'muted small', text: e.message }));
+    add(safety, h('p', { class: 'muted small', text: e.message }));
   }
-  if (c.contact) body.append(h('div', { class: 'row end' }, h('button', { class: 'danger', text: 'Remove contact', onclick: act(async () => { if (confirm('Remove this contact? The chat stays.')) await post('/api/contacts/remove', { id: c.id }); }) })));
+  if (c.contact) add(body, h('div', { class: 'row end' }, h('button', { class: 'danger', text: 'Remove contact', onclick: act(async () => { if (confirm('Remove this contact? The chat stays.')) await post('/api/contacts/remove', { id: c.id }); }) })));
 }
 
 // ---- notes, broadcast lists, settings ----
@@ -735,7 +755,7 @@ async function showBroadcast() {
   const pane = clear(ui.pane);
   const sec = h('section', { class: 'page', 'aria-labelledby': 'bc-title' }, pageHead('bc-title', 'Broadcast lists'),
     h('p', { class: 'muted', text: 'One message sent to each person on a list, as a private message. They do not see each other.' }));
-  pane.append(sec);
+  add(pane, sec);
   let lists = [];
   try {
     lists = await get('/api/broadcast/list');
@@ -745,7 +765,7 @@ async function showBroadcast() {
   for (const l of lists) {
     const text = h('textarea', { rows: '2' });
     const err = h('p', { class: 'error', role: 'alert' });
-    sec.append(h('article', { class: 'card' }, h('h3', {}, peerText(l.name)),
+    add(sec, h('article', { class: 'card' }, h('h3', {}, peerText(l.name)),
       h('p', { class: 'muted small' }, l.members.map((m) => nameOf(m)).join(', ')),
       formOf(async () => {
         try {
@@ -763,7 +783,7 @@ async function showBroadcast() {
   const name = h('input', { required: true, maxlength: '100' });
   const picker = contactPicker();
   const err = h('p', { class: 'error', role: 'alert' });
-  sec.append(h('article', { class: 'card' }, h('h3', { text: 'New broadcast list' }), formOf(async () => {
+  add(sec, h('article', { class: 'card' }, h('h3', { text: 'New broadcast list' }), formOf(async () => {
     try {
       await post('/api/broadcast/save', { name: name.value.trim(), members: picker.values() });
       showBroadcast();
@@ -781,7 +801,7 @@ async function showSettings() {
   ui.side.classList.add('narrow-hide');
   const pane = clear(ui.pane);
   const sec = h('section', { class: 'page', 'aria-labelledby': 'set-title' }, pageHead('set-title', 'Settings'));
-  pane.append(sec);
+  add(pane, sec);
   let st;
   try {
     st = await get('/api/settings');
@@ -792,7 +812,7 @@ async function showSettings() {
   const saved = (el, msg = 'Saved.') => { el.textContent = msg; setTimeout(() => { el.textContent = ''; }, 3000); };
 
   const acct = h('dl', { class: 'facts' }, fact('Sky ID', st.id, true), fact('Subscription', 'Asking the server…'), fact('Server', st.server, true));
-  sec.append(card('Account', acct));
+  add(sec, card('Account', acct));
   get('/api/account').then((a) => {
     acct.children[3].textContent = a.revoked ? 'Revoked by the operator' : `${a.daysLeft} days left (until ${new Date(a.subscriptionEnd).toLocaleDateString()})`;
   }).catch((e) => { acct.children[3].textContent = `Unknown: ${e.message}`; });
@@ -803,13 +823,13 @@ async function showSettings() {
     try { await post('/api/settings/timer', { seconds: Number(ev.target.value) }); saved(dtMsg); } catch (e) { fail(e, dtMsg); }
   });
   const idle = h('select', {}, [[0, 'Never'], [60, '1 minute'], [300, '5 minutes'], [900, '15 minutes'], [3600, '1 hour'], [8 * 3600, '8 hours']].map(([s, l]) => h('option', { value: String(s), text: l })));
-  if (![...idle.options].some((o) => o.value === String(st.idleLock))) idle.append(h('option', { value: String(st.idleLock), text: timerLabel(st.idleLock) }));
+  if (![...idle.options].some((o) => o.value === String(st.idleLock))) add(idle, h('option', { value: String(st.idleLock), text: timerLabel(st.idleLock) }));
   idle.value = String(st.idleLock);
   const idleMsg = h('p', { class: 'ok small', role: 'status' });
   idle.addEventListener('change', async () => {
     try { await post('/api/settings/idle', { seconds: Number(idle.value) }); saved(idleMsg); } catch (e) { fail(e, idleMsg); }
   });
-  sec.append(card('Privacy', dt, dtMsg, field('Lock Sky after being idle for', idle, 'Locked, Sky closes your store and forgets its keys until you type your passphrase again.'), idleMsg));
+  add(sec, card('Privacy', dt, dtMsg, field('Lock Sky after being idle for', idle, 'Locked, Sky closes your store and forgets its keys until you type your passphrase again.'), idleMsg));
 
   const panic = h('input', { type: 'password', autocomplete: 'new-password' });
   const panic2 = h('input', { type: 'password', autocomplete: 'new-password' });
@@ -821,7 +841,7 @@ async function showSettings() {
   const next = h('input', { type: 'password', autocomplete: 'new-password' });
   const next2 = h('input', { type: 'password', autocomplete: 'new-password' });
   const passMsg = h('p', { class: 'small', role: 'status' });
-  sec.append(card('Security',
+  add(sec, card('Security',
     h('h4', { text: 'Panic passphrase' }),
     h('p', { class: 'muted small', text: st.panicSet ? `A panic passphrase is set${st.panicDeletesAccount ? ' (it also deletes the account on the server)' : ''}. Typed at any unlock, it erases everything here, and Sky then looks freshly installed.` : 'A second passphrase that, typed at any unlock, erases everything here. Sky then looks freshly installed.' }),
     formOf(async () => {
@@ -842,7 +862,7 @@ async function showSettings() {
       try { await post('/api/settings/passphrase', { passphrase: cur.value, next: next.value }); cur.value = next.value = next2.value = ''; saved(passMsg, 'Passphrase changed.'); } catch (e) { fail(e, passMsg); }
     }, field('Current passphrase', cur), field('New passphrase', next), field('New passphrase again', next2), passMsg,
     h('div', { class: 'row end' }, h('button', { type: 'submit', text: 'Change passphrase' })))));
-  sec.append(card('About', h('dl', { class: 'facts' }, fact('Sky', st.version || 'development build'), fact('Server trust root', st.trustRoot, true),
+  add(sec, card('About', h('dl', { class: 'facts' }, fact('Sky', st.version || 'development build'), fact('Server trust root', st.trustRoot, true),
     fact('This page', 'Served by your own sky process on this computer; it keeps nothing in the browser.'))));
 }
 

@@ -19,6 +19,13 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
+// add appends children as h does (null skipped, strings as text) and
+// returns el. Element.append would turn a null into the text "null".
+export function add(el, ...children) {
+  append(el, children);
+  return el;
+}
+
 function append(el, children) {
   for (const c of children) {
     if (c === null || c === undefined || c === false) continue;
