@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"syscall"
 	"testing"
 	"time"
 
@@ -199,63 +200,86 @@ func BenchmarkGroupReceive(b *testing.B) {
 // server has committed them all. The members are offline; their messages
 // wait at the server. Each member's identity key and access key are known,
 // as after the group's first messages.
+//
+// Each size runs twice: "v1" sends one sealed envelope per member (the
+// path before multi-recipient sends, Options.SingleSends), "v2" one sealed
+// sender v2 message to them all. Besides the wall time it reports the
+// bytes of sealed messages uploaded per message (B/msg) and the CPU time
+// of the whole process per message (cpu-ms/msg: the sender, and skyd in the
+// same process committing and splitting the copies).
 func BenchmarkGroupFanout(b *testing.B) {
 	for _, n := range []int{10, 100, 1000} {
-		b.Run(fmt.Sprintf("members=%d", n), func(b *testing.B) {
-			s := startSkydConfig(b, server.Config{RegisterRate: server.Rate{Per: 10000, Burst: 10000}})
-			alice := newUser(b, s, testOptions(nil))
-			few := testOptions(nil)
-			few.PreKeyLow, few.PreKeyTarget = 1, 2
-			var ids []string
-			keys := map[string][2][]byte{} // identity key, access key
-			for range n - 1 {
-				c, err := Register(ctxT(b), b.TempDir()+"/m", pass, s.url(), s.root, s.code(), few)
-				if err != nil {
-					b.Fatal(err)
-				}
-				ids = append(ids, c.ID())
-				keys[c.ID()] = [2][]byte{c.core.Local.KeyPair.Public.Bytes(), c.core.AccessKey()}
-				c.Close()
-			}
-			var id content.GroupID
-			copy(id[:], "fanout")
-			ch, err := group.Create(id, "fanout", alice.c.ID(), ids, 0)
-			if err != nil {
-				b.Fatal(err)
-			}
-			err = alice.c.core.Update(func(tx *store.Tx) error {
-				r, _, err := group.Apply(nil, ch, alice.c.ID())
-				if err == nil {
-					err = group.SaveRecord(tx, r)
-				}
-				for m, k := range keys {
-					if err == nil {
-						err = tx.PutPeerIdentity(store.Address{Name: m, Device: 1}, store.PeerIdentity{Key: k[0], FirstSeen: time.Now()})
-					}
-					if err == nil {
-						err = core.KeepSharedAccess(tx, m, k[1])
-					}
-				}
-				if err == nil {
-					_, _, err = alice.c.groups.OwnDistribution(tx, id)
-				}
-				if err == nil {
-					err = group.SaveSent(tx, id, ids)
-				}
-				return err
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			text := string(make([]byte, 100))
-			b.ResetTimer()
-			for b.Loop() {
-				if _, err := alice.c.SendGroup(id.String(), text); err != nil {
-					b.Fatal(err)
-				}
-				alice.flush()
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*(n-1)), "ns/recipient")
-		})
+		for _, mode := range []string{"v1", "v2"} {
+			b.Run(fmt.Sprintf("members=%d/%s", n, mode), func(b *testing.B) { benchFanout(b, n, mode == "v1") })
+		}
 	}
+}
+
+func benchFanout(b *testing.B, n int, single bool) {
+	s := startSkydConfig(b, server.Config{RegisterRate: server.Rate{Per: 10000, Burst: 10000}, RecipientRate: server.Rate{Per: 10000, Burst: 10000}})
+	opts := testOptions(nil)
+	opts.SingleSends = single
+	alice := newUser(b, s, opts)
+	few := testOptions(nil)
+	few.PreKeyLow, few.PreKeyTarget = 1, 2
+	var ids []string
+	keys := map[string][2][]byte{} // identity key, access key
+	for range n - 1 {
+		c, err := Register(ctxT(b), b.TempDir()+"/m", pass, s.url(), s.root, s.code(), few)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, c.ID())
+		keys[c.ID()] = [2][]byte{c.core.Local.KeyPair.Public.Bytes(), c.core.AccessKey()}
+		c.Close()
+	}
+	var id content.GroupID
+	copy(id[:], "fanout")
+	ch, err := group.Create(id, "fanout", alice.c.ID(), ids, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	err = alice.c.core.Update(func(tx *store.Tx) error {
+		r, _, err := group.Apply(nil, ch, alice.c.ID())
+		if err == nil {
+			err = group.SaveRecord(tx, r)
+		}
+		for m, k := range keys {
+			if err == nil {
+				err = tx.PutPeerIdentity(store.Address{Name: m, Device: 1}, store.PeerIdentity{Key: k[0], FirstSeen: time.Now()})
+			}
+			if err == nil {
+				err = core.KeepSharedAccess(tx, m, k[1])
+			}
+		}
+		if err == nil {
+			_, _, err = alice.c.groups.OwnDistribution(tx, id)
+		}
+		if err == nil {
+			err = group.SaveSent(tx, id, ids)
+		}
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	text := string(make([]byte, 100))
+	b.ResetTimer()
+	up, cpu := core.UploadedBytes(), cpuTime()
+	for b.Loop() {
+		if _, err := alice.c.SendGroup(id.String(), text); err != nil {
+			b.Fatal(err)
+		}
+		alice.flush()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*(n-1)), "ns/recipient")
+	b.ReportMetric(float64(core.UploadedBytes()-up)/float64(b.N), "B/msg")
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N)/1e6, "cpu-ms/msg")
+}
+
+// cpuTime is the CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/skymsg/sky/server"
 	"github.com/skymsg/sky/wire"
@@ -81,7 +82,8 @@ func TestGroupOfFifty(t *testing.T) {
 		}
 	}
 	sends := log.take()
-	to := map[string]int{}
+	single, multi := map[string]int{}, map[string]int{}
+	requests := map[int]bool{}
 	sizes := map[int]int{}
 	for _, s := range sends {
 		if !s.token || s.sealed || s.conn != "" {
@@ -90,18 +92,119 @@ func TestGroupOfFifty(t *testing.T) {
 		if !wire.IsSealedSize(s.size) {
 			t.Errorf("a send to %s of %d bytes", s.to, s.size)
 		}
-		to[s.to]++
+		if s.multi > 0 {
+			multi[s.to]++
+			requests[s.multi] = true
+		} else {
+			single[s.to]++
+		}
 		sizes[s.size]++
 	}
 	// Each other member: its sender key (a first message on a new session,
-	// or a message on alice's), then the text.
-	if len(to) != n-1 || len(sends) != 2*(n-1) {
-		t.Fatalf("%d sends to %d accounts, want %d to %d", len(sends), len(to), 2*(n-1), n-1)
+	// or a message on alice's) as its own envelope, then the text as its
+	// copy of one multi-recipient send (sealed sender v2) to them all.
+	if len(single) != n-1 || len(multi) != n-1 || len(requests) != 1 {
+		t.Fatalf("single sends to %d accounts, multi-recipient copies to %d in %d requests; want %d, %d in 1", len(single), len(multi), len(requests), n-1, n-1)
 	}
-	for id, k := range to {
-		if k != 2 || !slices.Contains(append(ids, a), id) {
-			t.Fatalf("%d sends to %s", k, id)
+	for id, k := range single {
+		if k != 1 || multi[id] != 1 || !slices.Contains(append(ids, a), id) {
+			t.Fatalf("%d single sends and %d multi-recipient copies to %s", k, multi[id], id)
 		}
 	}
-	t.Logf("one member's first group text to %d members: %d sealed envelopes, sizes %v", n-1, len(sends), fmt.Sprint(sizes))
+	t.Logf("one member's first group text to %d members: %d sealed envelopes (the sender keys) and one multi-recipient send, copy sizes %v", n-1, len(single), fmt.Sprint(sizes))
+}
+
+// TestGroupMultiFallback: a group text goes as one multi-recipient send
+// only to members whose delivery token the sender knows and the server
+// accepts. A member the sender never heard from (no token) gets it as a
+// sealed request of its own; a member who rotated its access key is
+// refused in the multi-recipient send and gets it on its own too. Every
+// member receives the text exactly once.
+func TestGroupMultiFallback(t *testing.T) {
+	s := startSkyd(t)
+	ev := startEvil(t, s)
+	var log sendLog
+	ev.set(nil, log.toServer)
+	alice := newUserAt(t, s, ev.url(), testOptions(nil))
+	a := alice.c.ID()
+	var members []*user
+	var ids []string
+	for i := range 4 {
+		u := newUser(t, s, testOptions(nil))
+		members = append(members, u)
+		ids = append(ids, u.c.ID())
+		if i < 3 {
+			u.send(a, "hi alice") // alice learns their tokens
+		}
+	}
+	texts(t, alice, 3)
+	g, err := alice.c.CreateGroup("Fallback", ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range members {
+		groupChange(t, u, g.ID)
+	}
+	if _, err := alice.c.SendGroup(g.ID, "first"); err != nil {
+		t.Fatal(err)
+	}
+	alice.flush()
+	for _, u := range members {
+		if got := groupTexts(t, u, g.ID, 1); got[0] != a+": first" {
+			t.Fatalf("%s got %q", u.c.ID(), got)
+		}
+	}
+	// Member 2 rotates its access key: alice's token for it is stale once
+	// the new verifier is on the server.
+	old, err := s.st.DeliveryVerifier(ctxT(t), ids[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := members[2].c.core.RotateAccessKey(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		v, err := s.st.DeliveryVerifier(ctxT(t), ids[2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(v) != string(old) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the rotated verifier never reached the server")
+		}
+	}
+	log.take()
+	if _, err := alice.c.SendGroup(g.ID, "second"); err != nil {
+		t.Fatal(err)
+	}
+	alice.flush()
+	for _, u := range members {
+		if got := groupTexts(t, u, g.ID, 1); got[0] != a+": second" {
+			t.Fatalf("%s got %q", u.c.ID(), got)
+		}
+	}
+	multi, single := map[string]int{}, map[string]int{}
+	for _, s := range log.take() {
+		if s.multi > 0 {
+			multi[s.to]++
+		} else {
+			single[s.to]++
+		}
+	}
+	want := func(m map[string]int, who ...int) bool {
+		if len(m) != len(who) {
+			return false
+		}
+		for _, i := range who {
+			if m[ids[i]] == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	if !want(multi, 0, 1, 2) || !want(single, 2, 3) {
+		t.Fatalf("multi-recipient copies to %v, single sends to %v; want members 0-2 in the multi-recipient send (2 refused) and 2, 3 on their own (members %v)", multi, single, ids)
+	}
 }

@@ -19,8 +19,9 @@ import (
 // which connection (the authenticated account, "" for one that never
 // authenticated), with a token or as a sealed request, and how large.
 type sendLog struct {
-	mu    sync.Mutex
-	sends []loggedSend
+	mu     sync.Mutex
+	sends  []loggedSend
+	multis int // MultiSend requests seen
 }
 
 type loggedSend struct {
@@ -29,6 +30,7 @@ type loggedSend struct {
 	sealed     bool
 	size       int
 	identified bool // neither token nor sealed: the sender is stored
+	multi      int  // a copy of the multi-recipient send numbered so (from 1); 0: a Send
 }
 
 func (l *sendLog) toServer(acct string, f *wire.Frame) []*wire.Frame {
@@ -36,6 +38,19 @@ func (l *sendLog) toServer(acct string, f *wire.Frame) []*wire.Frame {
 		l.mu.Lock()
 		l.sends = append(l.sends, loggedSend{conn: acct, to: s.GetAccount(), token: len(s.GetDeliveryToken()) > 0, sealed: s.GetSealed(),
 			size: len(s.GetContent()), identified: len(s.GetDeliveryToken()) == 0 && !s.GetSealed()})
+		l.mu.Unlock()
+	}
+	if ms := f.GetRequest().GetMultiSend(); ms != nil {
+		m, err := sealed.ParseSentMessage(ms.GetMessage(), wire.MaxMultiRecipients)
+		l.mu.Lock()
+		l.multis++
+		for i := range m.Recipients {
+			if err != nil {
+				break
+			}
+			to, _ := wire.ServiceIDAccount(m.Recipients[i].ServiceID)
+			l.sends = append(l.sends, loggedSend{conn: acct, to: to, token: i < len(ms.GetDeliveryTokens()), size: len(m.Received(&m.Recipients[i])), multi: l.multis})
+		}
 		l.mu.Unlock()
 	}
 	return []*wire.Frame{f}

@@ -52,6 +52,9 @@ type Options struct {
 	// following (a drain) are replaced soon; while the count keeps falling
 	// between checks it asks five times as often. Default 5 minutes.
 	PreKeyCheck time.Duration
+	// SingleSends turns multi-recipient sending off: every group text goes
+	// to each member as its own sealed envelope (multisend.go).
+	SingleSends bool
 	// ReceiptDelay is the most a delivery or read receipt waits, at random,
 	// before it is sent, so that the server cannot match a receipt to the
 	// message it confirms by their timing. Default 5 s; negative: none.

@@ -80,17 +80,33 @@ func (c *Core) sendPass(ctx context.Context, cn *conn.Conn) error {
 	pool := &anonPool{url: c.acct.Server}
 	defer pool.close()
 	skip := map[string]bool{}
-	var due time.Time // the earliest receipt still waiting
+	var due time.Time         // the earliest receipt still waiting
+	force := false            // send multi-recipient batches even if incomplete
+	tried := map[int64]bool{} // multi-recipient batches sent (or failed) in this pass
 	for len(items) > 0 {
+		// A group text next in line for several members goes to them all
+		// at once (multisend.go). Members whose text waits for a batch to
+		// complete (their own earlier items go first) are held out of the
+		// wave; if nothing else can go, the batches go as they are.
+		var (
+			held map[string]bool
+			err  error
+		)
+		if items, held, err = c.sendMulti(ctx, items, skip, force, tried); err != nil {
+			return err
+		}
 		// A wave: the next items, each to a recipient not yet in it, sent
-		// at once (a group text fans out to its members this way); each
-		// recipient's items still go in order, one wave after another.
-		var wave []store.Outgoing
+		// at once; each recipient's items still go in order, one wave
+		// after another.
+		var wave, rest []store.Outgoing
 		in := map[string]bool{}
-		for len(items) > 0 && len(wave) < fanout && !in[items[0].To] {
-			it := items[0]
-			items = items[1:]
+		for _, it := range items {
 			if skip[it.To] {
+				continue
+			}
+			if in[it.To] || held[it.To] || len(wave) >= fanout {
+				in[it.To] = true // nothing more to them in this wave
+				rest = append(rest, it)
 				continue
 			}
 			if nb := notBefore(it); time.Now().Before(nb) {
@@ -104,6 +120,15 @@ func (c *Core) sendPass(ctx context.Context, cn *conn.Conn) error {
 			in[it.To] = true
 			wave = append(wave, it)
 		}
+		items = rest
+		if len(wave) == 0 {
+			if force || len(held) == 0 {
+				break
+			}
+			force = true
+			continue
+		}
+		force = false
 		errs := make([]error, len(wave))
 		sent := make([]bool, len(wave))
 		var wg sync.WaitGroup

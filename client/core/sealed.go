@@ -430,6 +430,7 @@ func (c *Core) post(ctx context.Context, cn *conn.Conn, pool *anonPool, peer str
 			return &errRetry{err: err, wait: retryAfter}
 		}
 		_, err = ac.Call(ctx, &wire.Request{Op: &wire.Request_Send{Send: &wire.Send{Account: peer, Device: dev, Content: env, DeliveryToken: token}}})
+		uploaded.Add(int64(len(env) + len(token)))
 		if !errors.Is(err, wire.ErrTokenRejected) {
 			return err
 		}

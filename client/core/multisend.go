@@ -1,0 +1,230 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/skymsg/sky/client/conn"
+	"github.com/skymsg/sky/client/protostore"
+	"github.com/skymsg/sky/client/store"
+	"github.com/skymsg/sky/protocol"
+	"github.com/skymsg/sky/protocol/sealed"
+	"github.com/skymsg/sky/wire"
+)
+
+// Multi-recipient sending (sealed sender v2). A group text is one
+// sender-key message queued for every member (group.SendGroup). Where that
+// item is next in line for several members whose delivery tokens the client
+// knows, the outbox sends it to all of them as one v2 message on one
+// anonymous connection (wire.MultiSend): the content is encrypted once and
+// each member gets a 48-byte key wrap, so the upload is a few dozen bytes
+// per member instead of a 1 KiB envelope each. Members without a known
+// token, with a key change waiting, or refused by the server (a rotated
+// token, a full queue) stay in the outbox and go one by one, as before.
+// The server learns which members received one message together (it
+// queues copies of one ciphertext); docs/protocol.md says what that means.
+
+// minMulti is the fewest members for which one v2 message is sent.
+const minMulti = 2
+
+// multiOverhead bounds what one recipient adds to a MultiSend: its service
+// ID, one device, its key wrap, and its token in the request.
+const multiOverhead = 17 + 3 + sealed.V2KeyMaterialSize + 2 + wire.DeliveryTokenBytes
+
+// uploaded counts the bytes of sealed messages this process handed to the
+// server (envelopes, and v2 messages with their tokens), for benchmarks.
+var uploaded atomic.Int64
+
+// UploadedBytes returns how many bytes of sealed messages this process
+// has sent to servers.
+func UploadedBytes() int64 { return uploaded.Load() }
+
+// multiCandidate is a group text at the head of one member's queue.
+type multiCandidate struct {
+	it    store.Outgoing
+	inner []byte // type byte and sender-key message
+}
+
+// sendMulti sends, as v2 messages, each group text that heads the queues
+// of several members not skipped in this pass, and returns the items left.
+// A batch is sent once every member it goes to has it at the head of their
+// queue (their own earlier items, such as the sender key, went first), or
+// when force says nothing else can go; until then its members are held out
+// of the waves. A batch that failed is not tried again in this pass (tried).
+func (c *Core) sendMulti(ctx context.Context, items []store.Outgoing, skip map[string]bool, force bool, tried map[int64]bool) (left []store.Outgoing, held map[string]bool, _ error) {
+	cert := c.SenderCertificate()
+	if c.Opts.SingleSends || cert == nil {
+		return items, nil, nil
+	}
+	// Items of one group text share their message; only a message queued
+	// for several members can go as one (1:1 items are never decoded here).
+	total := map[int64]int{}
+	for _, it := range items {
+		if it.MessageRef != 0 && !skip[it.To] {
+			total[it.MessageRef]++
+		}
+	}
+	seen := map[string]bool{}
+	batches := map[int64][]multiCandidate{}
+	var order []int64
+	for _, it := range items {
+		head := !seen[it.To]
+		seen[it.To] = true
+		k := it.MessageRef
+		if !head || skip[it.To] || total[k] < minMulti || tried[k] {
+			continue
+		}
+		item, err := DecodeOutItem(it.Payload)
+		if err != nil || item.Group == nil || len(item.Sealed) != 1 || !item.NotBefore.IsZero() {
+			continue
+		}
+		d := item.Sealed[0]
+		if d.Device != AnnouncedDevice || len(d.Bytes) < 2 || d.Bytes[0] != EnvSenderKey {
+			continue
+		}
+		if b := batches[k]; b != nil && !bytes.Equal(b[0].inner, d.Bytes) {
+			continue // not the same ciphertext: cannot share one message
+		}
+		if batches[k] == nil {
+			order = append(order, k)
+		}
+		batches[k] = append(batches[k], multiCandidate{it: it, inner: d.Bytes})
+	}
+	done := map[int64]bool{}
+	held = map[string]bool{}
+	for _, k := range order {
+		b := batches[k]
+		if len(b) < minMulti && (len(b) == total[k] || force) {
+			continue // one member left: an envelope of its own
+		}
+		if len(b) < total[k] && !force {
+			for _, m := range b {
+				held[m.it.To] = true
+			}
+			continue
+		}
+		tried[k] = true
+		sent, err := c.postMulti(ctx, b, cert)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, conn.ErrClosed) {
+				return items, nil, err
+			}
+			c.Opts.Logger.Warn("a multi-recipient send failed; sending one by one", "err", err)
+		}
+		if err := c.recordSent(sent); err != nil {
+			return items, nil, err
+		}
+		for _, it := range sent {
+			done[it.ID] = true
+		}
+	}
+	for _, it := range items {
+		if !done[it.ID] {
+			left = append(left, it)
+		}
+	}
+	return left, held, nil
+}
+
+// postMulti sends one group text to the members in cs that can take it as
+// a v2 message, in as few MultiSends as the limits allow, and returns the
+// items the server accepted.
+func (c *Core) postMulti(ctx context.Context, cs []multiCandidate, cert *sealed.SenderCertificate) ([]store.Outgoing, error) {
+	var (
+		to     []sealed.MultiRecipient
+		tokens [][]byte
+		items  []store.Outgoing
+	)
+	err := c.View(func(tx *store.Tx) error {
+		for _, m := range cs {
+			if c.RefuseChanged(tx, m.it.To) != nil {
+				continue
+			}
+			key, ok, err := protostore.Pinned(tx, protocol.Address{Name: m.it.To, DeviceID: AnnouncedDevice})
+			if err != nil {
+				return err
+			}
+			access, err := PeerAccessKey(tx, m.it.To)
+			if err != nil {
+				return err
+			}
+			if !ok || access == nil {
+				continue // no key yet, or no token: one by one
+			}
+			to = append(to, sealed.MultiRecipient{ServiceID: wire.AccountServiceID(m.it.To), IdentityKey: key,
+				Devices: []sealed.Device{{ID: AnnouncedDevice}}})
+			tokens = append(tokens, deliveryToken(access))
+			items = append(items, m.it)
+		}
+		return nil
+	})
+	if err != nil || len(to) < minMulti {
+		return nil, err
+	}
+	sc := &sealed.Content{Type: sealed.TypeSenderKey, Sender: cert, Message: cs[0].inner[1:]}
+	plain, err := sc.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	if sc.PadTo, err = multiPadTarget(len(plain)); err != nil {
+		return nil, err
+	}
+	per := max(1, min(wire.MaxMultiRecipients, (wire.MaxClientFrameBytes-sc.PadTo-1024)/multiOverhead))
+	var sent []store.Outgoing
+	for start := 0; start < len(to); start += per {
+		end := min(start+per, len(to))
+		ok, err := c.multiSend(ctx, sc, to[start:end], tokens[start:end])
+		if err != nil {
+			return sent, err
+		}
+		for i, accepted := range ok {
+			if accepted {
+				sent = append(sent, items[start+i])
+			}
+		}
+	}
+	return sent, nil
+}
+
+// multiSend seals sc for to, sends it with tokens on a fresh anonymous
+// connection, and reports which recipients the server queued.
+func (c *Core) multiSend(ctx context.Context, sc *sealed.Content, to []sealed.MultiRecipient, tokens [][]byte) ([]bool, error) {
+	msg, err := sealed.EncryptMulti(sc, c.Local.KeyPair, to, nil)
+	if err != nil {
+		return nil, err
+	}
+	ac, err := conn.DialAnonymous(ctx, c.acct.Server)
+	if err != nil {
+		return nil, err
+	}
+	defer ac.Close()
+	r, err := ac.Call(ctx, &wire.Request{Op: &wire.Request_MultiSend{MultiSend: &wire.MultiSend{Message: msg, DeliveryTokens: tokens}}})
+	if err != nil {
+		return nil, serverError(err)
+	}
+	uploaded.Add(int64(len(msg) + len(tokens)*(2+wire.DeliveryTokenBytes)))
+	refused := map[string]bool{}
+	for _, x := range r.GetMultiSent().GetRefused() {
+		refused[x.GetAccount()] = true
+	}
+	ok := make([]bool, len(to))
+	for i, r := range to {
+		account, _ := wire.ServiceIDAccount(r.ServiceID)
+		ok[i] = !refused[account]
+	}
+	return ok, nil
+}
+
+// multiPadTarget returns the content size that makes each copy of a v2
+// message from n bytes of content the smallest sealed size it fits.
+func multiPadTarget(n int) (int, error) {
+	for _, size := range wire.SealedSizes {
+		if u := size - sealed.V2ReceivedOverhead; u == n || u >= n+2 {
+			return u, nil
+		}
+	}
+	return 0, fmt.Errorf("a message of %d bytes does not fit the largest sealed size; shorten it", n)
+}
