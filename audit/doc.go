@@ -7,7 +7,7 @@
 // connection and Decode turns a recording back into protocol frames;
 // SQLiteTables and PostgresTables dump every row of every table; Columns
 // reads the reviewed allow-list), and its test, TestSeizedServer, runs
-// three real clients through a scripted conversation whose texts carry
+// 23 real clients through a scripted conversation whose texts carry
 // random canaries, seizes everything, and checks:
 //
 //   - no canary (nor any other plaintext) anywhere;
@@ -21,6 +21,11 @@
 //   - every column of every table is on the allow-list in columns.txt,
 //     each with the reason the server keeps it; a new column fails the audit
 //     until someone reviews it and adds it there;
+//   - a group of 21 is sent to with one multi-recipient send (sealed sender
+//     v2, multi_test.go): it comes on an anonymous connection, every copy is
+//     a sealed size, and the one link v2 adds — copies of one send share
+//     their ephemeral key and shared ciphertext — joins exactly the copies
+//     still queued for that send's offline recipients, nothing else;
 //   - once the message TTL has passed (a manual clock), nothing of the
 //     conversation is left: no queued row and no ciphertext byte in the
 //     database files.

@@ -210,7 +210,7 @@ func audit(t *testing.T, b *backend) {
 	}
 	capture := NewCapture(ln)
 	srv, err := servertest.StartOn(capture, server.Config{
-		Store: b.st, Clock: clock, Metrics: reg, SweepInterval: time.Hour,
+		Store: b.st, Clock: clock, Metrics: reg, SweepInterval: time.Hour, RegisterRate: server.Rate{Per: 100, Burst: 100},
 		KeyDir: server.KeyDirConfig{Interval: 100 * time.Millisecond},
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
@@ -278,6 +278,10 @@ func audit(t *testing.T, b *backend) {
 	carol.await(t, 1)
 	gid, err := hex.DecodeString(g.ID)
 	must(t, err)
+	// A group of 21, sent to with one multi-recipient send (multi_test.go).
+	bigID, bigQueued := bigGroup(t, srv, clock, trustRoot, opts, alice, &cs)
+	bigRaw, err := hex.DecodeString(bigID)
+	must(t, err)
 	for _, p := range people {
 		p.flush(t)
 	}
@@ -294,7 +298,7 @@ func audit(t *testing.T, b *backend) {
 	must(t, srv.KeyDir().Tick(context.Background())) // publish everyone's key
 
 	// Seize everything now.
-	sum := &summary{backend: b.name, accounts: len(ids), canaries: len(cs), groups: 1}
+	sum := &summary{backend: b.name, accounts: len(ids) + bigGroupSize - 1, canaries: len(cs), groups: 2}
 	tables := b.tables(t)
 	files := b.files(t)
 	var metricsOut bytes.Buffer
@@ -329,7 +333,7 @@ func audit(t *testing.T, b *backend) {
 	sum.tables = len(tables)
 
 	// No canary, anywhere; nor the group's ID, raw or in hex.
-	for _, c := range append(slices.Clone([]string(cs)), string(gid), g.ID) {
+	for _, c := range append(slices.Clone([]string(cs)), string(gid), g.ID, string(bigRaw), bigID) {
 		for w, data := range where {
 			if bytes.Contains(data, []byte(c)) {
 				t.Errorf("canary or group ID %q found in %s", c, w)
@@ -353,7 +357,16 @@ func audit(t *testing.T, b *backend) {
 			sum.addresses++
 		}
 	}
-	for _, p := range slices.Concat(checkColumns(tables, allowed, sum), checkRows(tables, ids, sum), checkTraffic(convs, sum)) {
+	var messages *Table
+	for i := range tables {
+		if tables[i].Name == "messages" {
+			messages = &tables[i]
+		}
+	}
+	if messages == nil {
+		t.Fatal("no messages table seized")
+	}
+	for _, p := range slices.Concat(checkColumns(tables, allowed, sum), checkRows(tables, ids, sum), checkTraffic(convs, sum), checkMulti(convs, messages, bigQueued, sum)) {
 		t.Error(p)
 	}
 
@@ -575,6 +588,9 @@ func ciphertextFragments(convs []*Conversation) [][]byte {
 			if b := r.GetSend().GetContent(); len(b) >= 256 {
 				out = append(out, b[100:132])
 			}
+			if b := r.GetMultiSend().GetMessage(); len(b) >= 256 {
+				out = append(out, b[len(b)-132:len(b)-100]) // in the shared ciphertext
+			}
 		}
 	}
 	return out
@@ -637,6 +653,8 @@ type summary struct {
 	links, idsLogged, addresses             int
 	groups                                  int
 	ktRows                                  int
+	multiSends, multiRecipients             int // MultiSend requests, the most accounts in one
+	multiLinked                             int // queued copies sharing one send's shared part
 }
 
 func (s *summary) sizes(n int) {
@@ -658,7 +676,8 @@ func (s *summary) String() string {
 	}
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "seized-server audit, %s\n", s.backend)
-	fmt.Fprintf(&sb, "  conversation: %d accounts, %d canaries in the texts, %d group of all three (its name a canary, its ID searched for too)\n", s.accounts, s.canaries, s.groups)
+	fmt.Fprintf(&sb, "  conversation: %d accounts, %d canaries in the texts, %d groups: one of three, one of %d sent to with sealed sender v2 (their names canaries, their IDs searched for too)\n", s.accounts, s.canaries, s.groups, bigGroupSize)
+	fmt.Fprintf(&sb, "  multi-recipient sends: %d, the largest to %d accounts, all on anonymous connections, every copy a sealed size; queued copies linked by one send's shared part: %d (exactly those waiting for its offline recipients; gone after acknowledgement or the TTL)\n", s.multiSends, s.multiRecipients, s.multiLinked)
 	fmt.Fprintf(&sb, "  seized: %d database files (%d bytes), %d tables (%d rows, %d columns, all on the allow-list), the debug log (%d lines), /metrics (%d bytes), %d connections recorded (%d bytes)\n",
 		s.files, s.fileBytes, s.tables, s.rows, s.columns, s.logLines, s.metricsBytes, s.connections, s.trafficBytes)
 	fmt.Fprintf(&sb, "  canaries found: %d\n", s.canariesFound)
