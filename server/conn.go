@@ -70,6 +70,7 @@ type conn struct {
 	acctChecked                    time.Time
 	anon                           *anonState // set when the Hello asked for an anonymous connection
 	open                           bool       // authenticated or anonymous: full-size frames allowed
+	ip                             netip.Addr // source address (IPv6: its /64) until authenticated; memory only
 	charged                        int64      // bytes of rbuf and frag charged to the frame budget
 	frameStart                     time.Time  // when the frame being read began; zero between frames
 	deadline                       time.Time  // the socket's read deadline
@@ -149,6 +150,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		limiter:   s.cfg.ConnRate.limiter(),
 		challenge: make([]byte, wire.ChallengeBytes),
 		reading:   true,
+		ip:        src,
 	}
 	rand.Read(c.challenge)
 	if s.poller != nil {

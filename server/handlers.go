@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -105,6 +106,7 @@ func (c *conn) becomeAuthed(a store.Address, acct store.Account) {
 	c.acct, c.acctChecked = acct, c.s.now()
 	c.challenge = nil
 	c.open = true
+	c.ip = netip.Addr{}
 	c.s.adm.release(c)
 	c.mu.Lock()
 	if c.authTimer != nil {
@@ -140,12 +142,6 @@ func (c *conn) register(id uint64, r *wire.Register) {
 		c.fail(wire.Code_RATE_LIMITED, "too many registration attempts on one connection", ws.StatusPolicyViolation)
 		return
 	}
-	now := c.s.now()
-	if wait, ok := c.s.registerLimit.take("", now); !ok {
-		c.s.m.rateLimited.Inc()
-		c.replyErr(id, rateLimited("too many registrations on this server right now", wait))
-		return
-	}
 	switch {
 	case len(r.GetActivationCode()) == 0 || len(r.GetActivationCode()) > 64:
 		c.replyErr(id, badRequest("activation_code must be 1 to 64 characters"))
@@ -165,6 +161,20 @@ func (c *conn) register(id uint64, r *wire.Register) {
 		c.replyErr(id, wire.NewError(wire.Code_AUTH_FAILED, "the registration signature does not verify with auth_key over this connection's challenge"))
 		return
 	}
+	// Only a well-formed, signed request spends the budgets; a code that
+	// turns out unknown or expired is charged to the source address too.
+	now := c.s.now()
+	src := c.ip.String()
+	if wait, ok := c.s.codeFailLimit.peek(src, now); !ok {
+		c.s.m.rateLimited.Inc()
+		c.replyErr(id, rateLimited("too many unknown or expired activation codes from your address", wait))
+		return
+	}
+	if wait, ok := c.s.registerLimit.take("", now); !ok {
+		c.s.m.rateLimited.Inc()
+		c.replyErr(id, rateLimited("too many registrations on this server right now", wait))
+		return
+	}
 	reg := store.Registration{
 		CodeHash:       HashCode(r.GetActivationCode()),
 		IdentityKey:    r.GetIdentityKey(),
@@ -182,6 +192,9 @@ func (c *conn) register(id uint64, r *wire.Register) {
 		}
 	}
 	if err != nil {
+		if errors.Is(err, store.ErrCodeUnknown) || errors.Is(err, store.ErrCodeExpired) {
+			c.s.codeFailLimit.charge(src, now)
+		}
 		c.replyErr(id, c.storeError(err))
 		return
 	}

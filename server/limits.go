@@ -59,6 +59,35 @@ func (k *keyedLimiter) take(key string, now time.Time) (time.Duration, bool) {
 	return take(e.l, now)
 }
 
+// peek reports whether key's bucket has a token at now, without spending
+// it, or how long until it has.
+func (k *keyedLimiter) peek(key string, now time.Time) (time.Duration, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	e := k.m[key]
+	if e == nil {
+		return 0, true
+	}
+	if t := e.l.TokensAt(now); t < 1 {
+		return time.Duration((1 - t) / k.rate.Per * float64(time.Second)), false
+	}
+	return 0, true
+}
+
+// charge spends one token of key's bucket at now even if it has none
+// (then its next token comes later): for work already done.
+func (k *keyedLimiter) charge(key string, now time.Time) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	e := k.m[key]
+	if e == nil {
+		e = &keyed{l: k.rate.limiter()}
+		k.m[key] = e
+	}
+	e.last = now
+	e.l.ReserveN(now, 1)
+}
+
 // prune forgets buckets untouched for long enough to have refilled.
 func (k *keyedLimiter) prune(now time.Time) {
 	refill := time.Duration(float64(k.rate.Burst)/k.rate.Per*float64(time.Second)) + time.Second

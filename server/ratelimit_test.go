@@ -1,10 +1,14 @@
 package server_test
 
 import (
+	"crypto/ed25519"
+	"fmt"
+	"net"
 	"testing"
 	"time"
 
 	"github.com/skymsg/sky/server"
+	"github.com/skymsg/sky/server/servertest"
 	"github.com/skymsg/sky/wire"
 )
 
@@ -97,4 +101,55 @@ func TestRateLimits(t *testing.T) {
 			t.Fatalf("after waiting: %v", err)
 		}
 	})
+}
+
+// TestRegistrationBudget: requests that are malformed or not signed never
+// spend the server-wide registration budget, and unknown codes are charged
+// to their source address, so neither blocks anyone else's registration.
+// (Before the fix 20 empty Register requests made every valid registration
+// fail RATE_LIMITED.)
+func TestRegistrationBudget(t *testing.T) {
+	e := newEnv(t, server.Config{
+		RegisterRate: server.Rate{Per: 0.001, Burst: 4},
+		CodeFailRate: server.Rate{Per: 0.001, Burst: 2},
+	})
+	ctx := ctxT(t)
+	// 21 malformed or unsigned registrations, three per connection.
+	pub, priv, _ := ed25519.GenerateKey(nil)
+	bad := []*wire.Register{
+		{},
+		{ActivationCode: "x", AuthKey: pub, IdentityKey: []byte{5}, Signature: ed25519.Sign(priv, []byte("not the challenge"))},
+		{ActivationCode: "x"},
+	}
+	for range 7 {
+		c := e.dial()
+		for _, r := range bad {
+			_, err := c.Call(ctx, &wire.Request{Op: &wire.Request_Register{Register: r}})
+			if err == nil {
+				t.Fatal("a malformed registration succeeded")
+			}
+		}
+	}
+	// Signed registrations with made-up codes, from one address: two are
+	// looked up, then that address is refused.
+	attacker := net.ParseIP("127.0.0.2")
+	for i := range 3 {
+		c, err := servertest.DialFrom(ctx, e.srv.URL, attacker)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Register(ctx, fmt.Sprintf("made-up-code-%d", i))
+		want := wire.Code_CODE_INVALID
+		if i == 2 {
+			want = wire.Code_RATE_LIMITED
+		}
+		expectCode(t, err, want)
+		c.CloseNow()
+	}
+	// Everyone else still registers: the budget of 4 had 2 spent.
+	for i := range 2 {
+		if _, err := e.dial().Register(ctx, e.srv.Code(t, e.clock.Now())); err != nil {
+			t.Fatalf("valid registration %d: %v", i, err)
+		}
+	}
 }

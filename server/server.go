@@ -76,7 +76,8 @@ type Config struct {
 	ConnRate     Rate // requests per connection; default 200/s, burst 400
 	SendRate     Rate // sends per account; default 100/s, burst 1000
 	BundleRate   Rate // bundle fetches per requester–target pair; default 1/min, burst 10
-	RegisterRate Rate // registration attempts, server-wide; default 5/s, burst 20
+	RegisterRate Rate // well-formed, signed registration attempts, server-wide; default 5/s, burst 20
+	CodeFailRate Rate // unknown or expired activation codes per source address; default 6/min, burst 5
 	// Sealed delivery (see sealed.go). Zero values take the defaults.
 	SealedRate    Rate // sealed sends per anonymous connection; default 50/s, burst 200
 	RecipientRate Rate // sealed sends with a token per recipient account; default 100/s, burst 1000
@@ -163,6 +164,7 @@ func (c *Config) setDefaults() error {
 	defRate(&c.SendRate, Rate{Per: 100, Burst: 1000})
 	defRate(&c.BundleRate, Rate{Per: 1.0 / 60, Burst: 10})
 	defRate(&c.RegisterRate, Rate{Per: 5, Burst: 20})
+	defRate(&c.CodeFailRate, Rate{Per: 0.1, Burst: 5})
 	defRate(&c.SealedRate, Rate{Per: 50, Burst: 200})
 	defRate(&c.RecipientRate, Rate{Per: 100, Burst: 1000})
 	defRate(&c.RequestRate, Rate{Per: 0.1, Burst: 50})
@@ -198,6 +200,7 @@ type Server struct {
 	sendLimit     limiter
 	bundleLimit   limiter
 	registerLimit limiter
+	codeFailLimit *keyedLimiter // per source address, in memory only (never clustered)
 	sealedLimit   limiter // sealed sends with a token, per recipient
 	requestLimit  limiter // sealed requests, per sender
 	sealed        atomic.Pointer[sealedState]
@@ -240,6 +243,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.sendLimit = s.newLimiter("send", cfg.SendRate)
 	s.bundleLimit = s.newLimiter("bundle", cfg.BundleRate)
 	s.registerLimit = s.newLimiter("register", cfg.RegisterRate)
+	s.codeFailLimit = newKeyedLimiter(cfg.CodeFailRate)
 	s.sealedLimit = s.newLimiter("sealed", cfg.RecipientRate)
 	s.requestLimit = s.newLimiter("request", cfg.RequestRate)
 	if err := s.initBlobs(); err != nil {
@@ -336,6 +340,7 @@ func (s *Server) sweep(ctx context.Context) error {
 	s.sendLimit.prune(now)
 	s.bundleLimit.prune(now)
 	s.registerLimit.prune(now)
+	s.codeFailLimit.prune(now)
 	s.sealedLimit.prune(now)
 	s.requestLimit.prune(now)
 	s.loadSealedState(ctx)

@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"sync"
 
 	"github.com/coder/websocket"
@@ -55,8 +57,23 @@ func DialVersions(ctx context.Context, url string, versions []uint32) (*Client, 
 	return dial(ctx, url, &wire.Hello{Versions: versions})
 }
 
+// DialFrom is Dial from the local address src (127.0.0.0/8 is all
+// loopback on Linux, so tests can be several clients).
+func DialFrom(ctx context.Context, url string, src net.IP) (*Client, error) {
+	return dialWith(ctx, url, &wire.Hello{Versions: []uint32{wire.Version}}, fromClient(src))
+}
+
+func fromClient(src net.IP) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: src}}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+}
+
 func dial(ctx context.Context, url string, hello *wire.Hello) (*Client, error) {
-	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{CompressionMode: websocket.CompressionDisabled})
+	return dialWith(ctx, url, hello, nil)
+}
+
+func dialWith(ctx context.Context, url string, hello *wire.Hello, hc *http.Client) (*Client, error) {
+	ws, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{CompressionMode: websocket.CompressionDisabled, HTTPClient: hc})
 	if err != nil {
 		return nil, err
 	}
