@@ -201,8 +201,8 @@ type Server struct {
 	bundleLimit   limiter
 	registerLimit limiter
 	codeFailLimit *keyedLimiter // per source address, in memory only (never clustered)
-	sealedLimit   limiter // sealed sends with a token, per recipient
-	requestLimit  limiter // sealed requests, per sender
+	sealedLimit   limiter       // sealed sends with a token, per recipient
+	requestLimit  limiter       // sealed requests, per sender
 	sealed        atomic.Pointer[sealedState]
 	blobs         *blobState  // nil: no attachments
 	kd            *keydir.Dir // nil: no key directory (keydir.go)
