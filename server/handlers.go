@@ -275,6 +275,10 @@ func (c *conn) send(id uint64, r *wire.Send) {
 		c.replyErr(id, errNotAuthenticated)
 		return
 	}
+	if !c.s.cfg.IdentifiedSend {
+		c.replyErr(id, errIdentifiedSend)
+		return
+	}
 	switch {
 	case !ValidAccountID(r.GetAccount()) || r.GetDevice() == 0:
 		c.replyErr(id, badRequest("send needs a valid account ID and a device number from 1"))
@@ -305,6 +309,9 @@ func (c *conn) send(id uint64, r *wire.Send) {
 		id:      id,
 	})
 }
+
+var errIdentifiedSend = wire.NewError(wire.Code_UNSUPPORTED, "this server does not take sends that name their sender: "+
+	"send sealed, with the recipient's delivery token on an anonymous connection or as a sealed message request")
 
 // sendDone answers a send once its batch has committed: err is nil, the
 // message's own refusal, or the store's error.

@@ -183,7 +183,8 @@ func (s *Server) coarse(t time.Time) time.Time { return t.Truncate(s.cfg.TimeGra
 
 // anonState is what an anonymous connection carries.
 type anonState struct {
-	limiter *rate.Limiter // sealed sends on this connection
+	limiter *rate.Limiter  // sealed sends on this connection
+	queued  map[string]int // sends accepted per recipient account, for its share
 }
 
 // goAnonymous makes this connection anonymous (its Hello asked so): it will
@@ -252,11 +253,20 @@ func (c *conn) sendSealed(id uint64, r *wire.Send) {
 			c.replyErr(id, wire.NewError(wire.Code_TOKEN_REJECTED, "the delivery token is not the recipient's (or there is no such account): send a message request instead"))
 			return
 		}
+		if c.anon.queued[r.GetAccount()] >= c.anonShare() {
+			c.s.m.rateLimited.Inc()
+			c.replyErr(id, rateLimited("this connection has sent its share of the recipient's queue; open a new one later", c.s.cfg.AnonymousLifetime))
+			return
+		}
 		if wait, ok := c.s.sealedLimit.take(r.GetAccount(), now); !ok {
 			c.s.m.rateLimited.Inc()
 			c.replyErr(id, rateLimited("this recipient receives sealed messages too fast", wait))
 			return
 		}
+		if c.anon.queued == nil {
+			c.anon.queued = map[string]int{}
+		}
+		c.anon.queued[r.GetAccount()]++
 	} else {
 		if e := c.mayPost(now); e != nil {
 			c.s.m.rejected.Inc()
@@ -274,6 +284,11 @@ func (c *conn) sendSealed(id uint64, r *wire.Send) {
 			c.replyErr(id, rateLimited("this account sends too many message requests; wait for replies (a contact who answers shares a delivery token)", wait))
 			return
 		}
+		if wait, ok := c.s.requestIn.take(r.GetAccount(), now); !ok {
+			c.s.m.rateLimited.Inc()
+			c.replyErr(id, rateLimited("this recipient has too many message requests waiting; retry later", wait))
+			return
+		}
 	}
 	c.s.batch.submit(&op{
 		msg:     store.NewMessage{To: store.Address{Account: r.GetAccount(), Device: r.GetDevice()}, Received: c.s.coarse(now), Body: r.GetContent()},
@@ -282,6 +297,10 @@ func (c *conn) sendSealed(id uint64, r *wire.Send) {
 		id:      id,
 	})
 }
+
+// anonShare is the most one anonymous connection may queue for one
+// recipient: a tenth of a queue.
+func (c *conn) anonShare() int { return max(c.s.cfg.QueueCap/10, 1) }
 
 // dummyVerifier is compared against when an account does not exist or has
 // no verifier, so a refusal costs the same work either way.

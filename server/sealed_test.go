@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -323,4 +324,76 @@ func TestScrubAddresses(t *testing.T) {
 			t.Errorf("ScrubAddresses(%q)\n = %q\nwant %q", in, got, want)
 		}
 	}
+}
+
+// TestQueueShares: no one sender fills a recipient's queue. A server
+// refuses identified sends unless configured for them; one anonymous
+// connection queues at most a tenth of a queue for one recipient; sealed
+// requests from all senders together are limited per recipient. (Before,
+// one account queued 10,000 identified messages for an offline victim.)
+func TestQueueShares(t *testing.T) {
+	t.Run("identified sends off", func(t *testing.T) {
+		st := servertest.Start(t, server.Config{}).Store
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := servertest.StartOn(ln, server.Config{Store: st})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Stop)
+		a, err := servertest.Dial(ctxT(t), srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.CloseNow()
+		if _, err := a.Register(ctxT(t), srv.Code(t, time.Now())); err != nil {
+			t.Fatal(err)
+		}
+		b, err := servertest.Dial(ctxT(t), srv.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.CloseNow()
+		bd, err := b.Register(ctxT(t), srv.Code(t, time.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		expectCode(t, a.Send(ctxT(t), bd.Account, 1, []byte("named")), wire.Code_UNSUPPORTED)
+	})
+	t.Run("one anonymous connection", func(t *testing.T) {
+		lots := server.Rate{Per: 1e6, Burst: 1e6}
+		e, _ := certified(t, server.Config{QueueCap: 50, SealedRate: lots, RecipientRate: lots})
+		bob, b := e.register()
+		token := setToken(t, bob, b)
+		bob.Close()
+		anon := e.anonymous()
+		body := sealedBody(wire.SealedSizes[0], 1)
+		for i := range 5 {
+			if err := anon.SendSealed(ctxT(t), b.Account, 1, body, token); err != nil {
+				t.Fatalf("sealed send %d: %v", i, err)
+			}
+		}
+		expectCode(t, anon.SendSealed(ctxT(t), b.Account, 1, body, token), wire.Code_RATE_LIMITED)
+		// Another connection has its own share.
+		if err := e.anonymous().SendSealed(ctxT(t), b.Account, 1, body, token); err != nil {
+			t.Fatalf("a second connection: %v", err)
+		}
+	})
+	t.Run("sealed requests per recipient", func(t *testing.T) {
+		e, _ := certified(t, server.Config{QueueCap: 30})
+		_, b := e.register()
+		body := sealedBody(wire.SealedSizes[0], 2)
+		req := &wire.Request{Op: &wire.Request_Send{Send: &wire.Send{Account: b.Account, Device: 1, Content: body, Sealed: true}}}
+		for i := range 3 {
+			c, _ := e.register()
+			if _, err := c.Call(ctxT(t), req); err != nil {
+				t.Fatalf("request %d: %v", i, err)
+			}
+		}
+		c, _ := e.register()
+		_, err := c.Call(ctxT(t), req)
+		expectCode(t, err, wire.Code_RATE_LIMITED)
+	})
 }

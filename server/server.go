@@ -82,6 +82,15 @@ type Config struct {
 	SealedRate    Rate // sealed sends per anonymous connection; default 50/s, burst 200
 	RecipientRate Rate // sealed sends with a token per recipient account; default 100/s, burst 1000
 	RequestRate   Rate // sealed requests (first contacts) per sender account; default 6/min, burst 50
+	// RequestInRate bounds sealed requests per recipient account, from all
+	// senders together, so strangers share at most a part of a queue;
+	// default 1/min, burst QueueCap/10.
+	RequestInRate Rate
+	// IdentifiedSend accepts Send requests that name their sender to the
+	// server. Sky's clients never send them (they send sealed); load
+	// generators and tests do. Default off: one account could otherwise
+	// fill anyone's queue at its send rate.
+	IdentifiedSend bool
 	// SenderCertLifetime is how long a sender certificate is valid;
 	// default 24h.
 	SenderCertLifetime time.Duration
@@ -168,6 +177,7 @@ func (c *Config) setDefaults() error {
 	defRate(&c.SealedRate, Rate{Per: 50, Burst: 200})
 	defRate(&c.RecipientRate, Rate{Per: 100, Burst: 1000})
 	defRate(&c.RequestRate, Rate{Per: 0.1, Burst: 50})
+	defRate(&c.RequestInRate, Rate{Per: 1.0 / 60, Burst: max(c.QueueCap/10, 1)})
 	def(&c.SenderCertLifetime, DefaultSenderCertLifetime)
 	def(&c.AnonymousLifetime, 30*time.Second)
 	def(&c.FrameTimeout, DefaultFrameTimeout)
@@ -203,6 +213,7 @@ type Server struct {
 	codeFailLimit *keyedLimiter // per source address, in memory only (never clustered)
 	sealedLimit   limiter       // sealed sends with a token, per recipient
 	requestLimit  limiter       // sealed requests, per sender
+	requestIn     limiter       // sealed requests, per recipient
 	sealed        atomic.Pointer[sealedState]
 	blobs         *blobState  // nil: no attachments
 	kd            *keydir.Dir // nil: no key directory (keydir.go)
@@ -246,6 +257,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.codeFailLimit = newKeyedLimiter(cfg.CodeFailRate)
 	s.sealedLimit = s.newLimiter("sealed", cfg.RecipientRate)
 	s.requestLimit = s.newLimiter("request", cfg.RequestRate)
+	s.requestIn = s.newLimiter("request-in", cfg.RequestInRate)
 	if err := s.initBlobs(); err != nil {
 		return nil, err
 	}
@@ -343,6 +355,7 @@ func (s *Server) sweep(ctx context.Context) error {
 	s.codeFailLimit.prune(now)
 	s.sealedLimit.prune(now)
 	s.requestLimit.prune(now)
+	s.requestIn.prune(now)
 	s.loadSealedState(ctx)
 	s.m.sweepSeconds.ObserveSince(start)
 	if n > 0 {

@@ -38,6 +38,8 @@ It needs accounts: 2 per pair plus one per idle connection. It keeps them in
 Registering many accounts needs skyd's registration limit raised, e.g.
 "skyd serve --register-rate 1000/1000"; a closed-loop run needs the send
 and request limits raised too (--send-rate, --request-rate), or many pairs.
+Its senders name themselves to the server, which skyd accepts only with
+"skyd serve --identified-send" (Sky's clients always send sealed).
 
 Each pair is a sender sending --size-byte messages to its receiver, which
 acknowledges them. --rate 0 sends as fast as the server answers (--window

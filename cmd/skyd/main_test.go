@@ -46,7 +46,8 @@ type proc struct {
 // startSkyd runs `skyd serve args…` and waits until it reports serving.
 func startSkyd(t testing.TB, args ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(skydBin, append([]string{"serve"}, args...)...)
+	// The tests' load names its senders (servertest.SendRequest).
+	cmd := exec.Command(skydBin, append([]string{"serve", "--identified-send"}, args...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 type tuningFlags struct {
 	sendRate, requestRate, registerRate rateFlag
 	unauthPerAddress                    int
+	identifiedSend                      bool
 	frameMemory                         string
 	pprof                               bool
 	gcPercent                           int
@@ -31,6 +32,7 @@ func (t *tuningFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&t.unauthPerAddress, "max-unauthenticated-per-address", server.DefaultMaxUnauthenticatedPerAddress,
 		"most connections from one source address (IPv6: one /64) that have not authenticated, anonymous ones included; 0: no limit (behind a reverse proxy every connection has the proxy's address). Counted in memory only, never logged")
 	fs.StringVar(&t.frameMemory, "frame-memory", "128MiB", "memory, server-wide, for frames being received beyond each connection's 16 KiB buffer (anonymous connections: a quarter); a frame that does not fit is refused with \"try again later\"")
+	fs.BoolVar(&t.identifiedSend, "identified-send", false, "accept sends that name their sender, as sky-bench's load does (Sky's clients always send sealed); for load tests only")
 	fs.BoolVar(&t.pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the metrics address (keep it on loopback)")
 	fs.IntVar(&t.gcPercent, "gc-percent", defaultGCPercent, "Go garbage collector target (GOGC): heap growth, in percent of live data, between collections; lower saves memory, higher saves CPU")
 	fs.StringVar(&t.memoryLimit, "memory-limit", "", "soft limit of the Go runtime's memory, e.g. 4GiB (GOMEMLIMIT): the collector works harder near it (default: none, or $GOMEMLIMIT)")
@@ -60,6 +62,7 @@ func (t *tuningFlags) apply(cfg *server.Config, fs *flag.FlagSet) error {
 		return fmt.Errorf("--frame-memory %q: give a size of at least 1MiB, e.g. 128MiB", t.frameMemory)
 	}
 	cfg.FrameMemory = fm
+	cfg.IdentifiedSend = t.identifiedSend
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if set["gc-percent"] || os.Getenv("GOGC") == "" {

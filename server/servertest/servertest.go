@@ -54,9 +54,12 @@ type Server struct {
 }
 
 // Start starts a server with cfg on a fresh loopback port and stops it when
-// the test ends. A nil cfg.Store gets a new SQLite file in a temp dir.
+// the test ends. A nil cfg.Store gets a new SQLite file in a temp dir. It
+// accepts identified sends (cfg.IdentifiedSend), which tests and the load
+// generator use to name senders; StartOn takes cfg as it is.
 func Start(t testing.TB, cfg server.Config) *Server {
 	t.Helper()
+	cfg.IdentifiedSend = true
 	if cfg.Store == nil {
 		st, err := sqlite.Open(context.Background(), t.TempDir()+"/sky.db")
 		if err != nil {
