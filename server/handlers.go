@@ -415,6 +415,17 @@ func (c *conn) uploadPreKeys(id uint64, r *wire.UploadPreKeys) {
 		u.OneTimeKyber = append(u.OneTimeKyber, toStore(k))
 	}
 	a := c.address()
+	now := c.s.now()
+	if wait, ok := c.s.uploadLimit.take(a.Account, now); !ok {
+		c.s.m.rateLimited.Inc()
+		c.replyErr(id, rateLimited("this account uploads prekeys too often", wait))
+		return
+	}
+	if wait, ok := c.s.uploadBytes.takeN(a.Account, u.Bytes(), now); !ok {
+		c.s.m.rateLimited.Inc()
+		c.replyErr(id, rateLimited("this account uploads too many prekey bytes", wait))
+		return
+	}
 	if err := c.s.st.UploadPreKeys(c.s.ctx, a, u); err != nil {
 		c.replyErr(id, c.storeError(err))
 		return
@@ -448,12 +459,23 @@ func (c *conn) fetchBundles(id uint64, r *wire.FetchBundles) {
 		c.replyErr(id, badRequest("fetch_bundles needs a valid account ID"))
 		return
 	}
-	if wait, ok := c.s.bundleLimit.take(c.address().Account+"\x00"+r.GetAccount(), c.s.now()); !ok {
+	now := c.s.now()
+	if e := c.mayPost(now); e != nil {
+		// Bundles are for starting sessions, i.e. sending.
+		c.replyErr(id, e)
+		return
+	}
+	if wait, ok := c.s.bundleLimit.take(c.address().Account+"\x00"+r.GetAccount(), now); !ok {
 		c.s.m.rateLimited.Inc()
 		c.replyErr(id, rateLimited("too many prekey bundles fetched for this account", wait))
 		return
 	}
-	bs, err := c.s.st.TakeBundles(c.s.ctx, r.GetAccount(), r.GetDevice())
+	// One-time keys go to at most BundleTargetRate fetches per target, from
+	// everyone together; beyond it a bundle carries only the signed and
+	// last-resort keys (a session still starts), so nobody drains a
+	// target's one-time keys faster than its client tops them up.
+	_, oneTime := c.s.bundleTarget.take(r.GetAccount(), now)
+	bs, err := c.s.st.TakeBundles(c.s.ctx, r.GetAccount(), r.GetDevice(), oneTime)
 	if err != nil {
 		c.replyErr(id, c.storeError(err))
 		return

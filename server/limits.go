@@ -48,6 +48,12 @@ func newKeyedLimiter(r Rate) *keyedLimiter {
 
 // take spends one token of key's bucket at now.
 func (k *keyedLimiter) take(key string, now time.Time) (time.Duration, bool) {
+	return k.takeN(key, 1, now)
+}
+
+// takeN spends n tokens of key's bucket at now, or says how long until
+// there are n (a minute when n is over the burst: never).
+func (k *keyedLimiter) takeN(key string, n int, now time.Time) (time.Duration, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	e := k.m[key]
@@ -56,7 +62,15 @@ func (k *keyedLimiter) take(key string, now time.Time) (time.Duration, bool) {
 		k.m[key] = e
 	}
 	e.last = now
-	return take(e.l, now)
+	res := e.l.ReserveN(now, n)
+	if !res.OK() {
+		return time.Minute, false
+	}
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return d, false
+	}
+	return 0, true
 }
 
 // peek reports whether key's bucket has a token at now, without spending

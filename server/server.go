@@ -73,11 +73,20 @@ type Config struct {
 	IdleAfter time.Duration
 
 	// Rate limits. Zero values take the defaults below.
-	ConnRate     Rate // requests per connection; default 200/s, burst 400
-	SendRate     Rate // sends per account; default 100/s, burst 1000
-	BundleRate   Rate // bundle fetches per requester–target pair; default 1/min, burst 10
-	RegisterRate Rate // well-formed, signed registration attempts, server-wide; default 5/s, burst 20
-	CodeFailRate Rate // unknown or expired activation codes per source address; default 6/min, burst 5
+	ConnRate   Rate // requests per connection; default 200/s, burst 400
+	SendRate   Rate // sends per account; default 100/s, burst 1000
+	BundleRate Rate // bundle fetches per requester–target pair; default 1/min, burst 10
+	// PreKeyUploadRate bounds prekey uploads per account (requests), and
+	// PreKeyByteRate their key and signature bytes; defaults 1 per 5s,
+	// burst 20, and 16 KiB/s, burst 1 MiB (a full set of 100 + 100 keys
+	// is about 170 KB). Kept per node.
+	PreKeyUploadRate, PreKeyByteRate Rate
+	// BundleTargetRate bounds the fetches per target account, from all
+	// requesters together, that consume one-time prekeys; later ones get
+	// bundles without them. Default 1/min, burst 50.
+	BundleTargetRate Rate
+	RegisterRate     Rate // well-formed, signed registration attempts, server-wide; default 5/s, burst 20
+	CodeFailRate     Rate // unknown or expired activation codes per source address; default 6/min, burst 5
 	// Sealed delivery (see sealed.go). Zero values take the defaults.
 	SealedRate    Rate // sealed sends per anonymous connection; default 50/s, burst 200
 	RecipientRate Rate // sealed sends with a token per recipient account; default 100/s, burst 1000
@@ -172,6 +181,9 @@ func (c *Config) setDefaults() error {
 	defRate(&c.ConnRate, Rate{Per: 200, Burst: 400})
 	defRate(&c.SendRate, Rate{Per: 100, Burst: 1000})
 	defRate(&c.BundleRate, Rate{Per: 1.0 / 60, Burst: 10})
+	defRate(&c.BundleTargetRate, Rate{Per: 1.0 / 60, Burst: 50})
+	defRate(&c.PreKeyUploadRate, Rate{Per: 0.2, Burst: 20})
+	defRate(&c.PreKeyByteRate, Rate{Per: 16 << 10, Burst: 1 << 20})
 	defRate(&c.RegisterRate, Rate{Per: 5, Burst: 20})
 	defRate(&c.CodeFailRate, Rate{Per: 0.1, Burst: 5})
 	defRate(&c.SealedRate, Rate{Per: 50, Burst: 200})
@@ -209,8 +221,11 @@ type Server struct {
 	cluster       Cluster // nil on a node of its own
 	sendLimit     limiter
 	bundleLimit   limiter
+	bundleTarget  limiter // fetches consuming one-time prekeys, per target
 	registerLimit limiter
 	codeFailLimit *keyedLimiter // per source address, in memory only (never clustered)
+	uploadLimit   *keyedLimiter // prekey uploads per account, this node
+	uploadBytes   *keyedLimiter // prekey upload bytes per account, this node
 	sealedLimit   limiter       // sealed sends with a token, per recipient
 	requestLimit  limiter       // sealed requests, per sender
 	requestIn     limiter       // sealed requests, per recipient
@@ -253,8 +268,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.sendLimit = s.newLimiter("send", cfg.SendRate)
 	s.bundleLimit = s.newLimiter("bundle", cfg.BundleRate)
+	s.bundleTarget = s.newLimiter("bundle-target", cfg.BundleTargetRate)
 	s.registerLimit = s.newLimiter("register", cfg.RegisterRate)
 	s.codeFailLimit = newKeyedLimiter(cfg.CodeFailRate)
+	s.uploadLimit = newKeyedLimiter(cfg.PreKeyUploadRate)
+	s.uploadBytes = newKeyedLimiter(cfg.PreKeyByteRate)
 	s.sealedLimit = s.newLimiter("sealed", cfg.RecipientRate)
 	s.requestLimit = s.newLimiter("request", cfg.RequestRate)
 	s.requestIn = s.newLimiter("request-in", cfg.RequestInRate)
@@ -351,8 +369,11 @@ func (s *Server) sweep(ctx context.Context) error {
 	now := s.now()
 	s.sendLimit.prune(now)
 	s.bundleLimit.prune(now)
+	s.bundleTarget.prune(now)
 	s.registerLimit.prune(now)
 	s.codeFailLimit.prune(now)
+	s.uploadLimit.prune(now)
+	s.uploadBytes.prune(now)
 	s.sealedLimit.prune(now)
 	s.requestLimit.prune(now)
 	s.requestIn.prune(now)

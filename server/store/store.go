@@ -140,6 +140,22 @@ type PreKeyUpload struct {
 	OneTimeKyber    []PreKey
 }
 
+// Bytes is the size of the keys and signatures in u.
+func (u *PreKeyUpload) Bytes() int {
+	n := 0
+	for _, k := range []*PreKey{u.SignedEC, u.LastResortKyber} {
+		if k != nil {
+			n += len(k.Key) + len(k.Signature)
+		}
+	}
+	for _, ks := range [][]PreKey{u.OneTimeEC, u.OneTimeKyber} {
+		for _, k := range ks {
+			n += len(k.Key) + len(k.Signature)
+		}
+	}
+	return n
+}
+
 // PreKeyCounts says how many one-time prekeys a device has left.
 type PreKeyCounts struct {
 	EC    int
@@ -173,8 +189,9 @@ type PreKeys interface {
 	// same one-time key. When the one-time Kyber keys are gone the
 	// last-resort key is returned instead. ErrNotFound if the account or
 	// device does not exist; ErrNoPreKeys if it has not uploaded a signed EC
-	// and a last-resort Kyber key.
-	TakeBundles(ctx context.Context, account string, device uint32) ([]Bundle, error)
+	// and a last-resort Kyber key. With oneTime false nothing is consumed:
+	// the bundles carry the signed EC and last-resort Kyber keys only.
+	TakeBundles(ctx context.Context, account string, device uint32, oneTime bool) ([]Bundle, error)
 }
 
 // Sealed keeps what sealed (sender-less) delivery needs: each account's

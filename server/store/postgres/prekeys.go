@@ -89,7 +89,7 @@ func (s *Store) CountPreKeys(ctx context.Context, a store.Address) (store.PreKey
 // TakeBundles implements store.PreKeys. Each one-time key is deleted with
 // FOR UPDATE SKIP LOCKED, so concurrent takers, on any node, each get a
 // different key.
-func (s *Store) TakeBundles(ctx context.Context, account string, device uint32) ([]store.Bundle, error) {
+func (s *Store) TakeBundles(ctx context.Context, account string, device uint32, oneTime bool) ([]store.Bundle, error) {
 	var out []store.Bundle
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		out = nil
@@ -115,7 +115,7 @@ func (s *Store) TakeBundles(ctx context.Context, account string, device uint32) 
 			return store.ErrNotFound
 		}
 		for _, d := range devs {
-			b, err := takeBundle(ctx, tx, account, uint32(d[0]))
+			b, err := takeBundle(ctx, tx, account, uint32(d[0]), oneTime)
 			if errors.Is(err, store.ErrNoPreKeys) && device == 0 {
 				continue
 			} else if err != nil {
@@ -145,7 +145,7 @@ func scanPreKey(row pgx.Row) (store.PreKey, error) {
 	return k, err
 }
 
-func takeBundle(ctx context.Context, tx pgx.Tx, account string, device uint32) (store.Bundle, error) {
+func takeBundle(ctx context.Context, tx pgx.Tx, account string, device uint32, oneTime bool) (store.Bundle, error) {
 	b := store.Bundle{Device: device}
 	signed := func(kind int) (store.PreKey, error) {
 		k, err := scanPreKey(tx.QueryRow(ctx, `SELECT key_id, key, signature FROM signed_prekeys WHERE account = $1 AND device = $2 AND kind = $3`,
@@ -166,6 +166,9 @@ func takeBundle(ctx context.Context, tx pgx.Tx, account string, device uint32) (
 		return b, err
 	}
 	take := func(kind int) (*store.PreKey, error) {
+		if !oneTime {
+			return nil, nil
+		}
 		k, err := scanPreKey(tx.QueryRow(ctx, `DELETE FROM one_time_prekeys WHERE (account, device, kind, key_id) =
 			(SELECT account, device, kind, key_id FROM one_time_prekeys WHERE account = $1 AND device = $2 AND kind = $3
 			 ORDER BY key_id LIMIT 1 FOR UPDATE SKIP LOCKED)

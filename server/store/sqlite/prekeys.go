@@ -87,7 +87,7 @@ func (s *Store) CountPreKeys(ctx context.Context, a store.Address) (store.PreKey
 
 // TakeBundles implements store.PreKeys. It runs in one write transaction;
 // SQLite's single writer makes the consumption atomic.
-func (s *Store) TakeBundles(ctx context.Context, account string, device uint32) ([]store.Bundle, error) {
+func (s *Store) TakeBundles(ctx context.Context, account string, device uint32, oneTime bool) ([]store.Bundle, error) {
 	var out []store.Bundle
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		out = nil
@@ -103,7 +103,7 @@ func (s *Store) TakeBundles(ctx context.Context, account string, device uint32) 
 			return err
 		}
 		for _, d := range devs {
-			b, err := takeBundle(ctx, tx, account, d)
+			b, err := takeBundle(ctx, tx, account, d, oneTime)
 			if errors.Is(err, store.ErrNoPreKeys) && device == 0 {
 				continue
 			} else if err != nil {
@@ -147,7 +147,7 @@ func devicesOf(ctx context.Context, tx *sql.Tx, account string, device uint32) (
 	return devs, nil
 }
 
-func takeBundle(ctx context.Context, tx *sql.Tx, account string, d devRow) (store.Bundle, error) {
+func takeBundle(ctx context.Context, tx *sql.Tx, account string, d devRow, oneTime bool) (store.Bundle, error) {
 	b := store.Bundle{Device: d.id, RegistrationID: d.regID}
 	signed := func(kind int, k *store.PreKey) error {
 		err := tx.QueryRowContext(ctx, `SELECT key_id, key, signature FROM signed_prekeys WHERE account = ? AND device = ? AND kind = ?`,
@@ -167,6 +167,9 @@ func takeBundle(ctx context.Context, tx *sql.Tx, account string, d devRow) (stor
 		return b, err
 	}
 	take := func(kind int) (*store.PreKey, error) {
+		if !oneTime {
+			return nil, nil
+		}
 		var k store.PreKey
 		err := tx.QueryRowContext(ctx, `DELETE FROM one_time_prekeys WHERE account = ?1 AND device = ?2 AND kind = ?3 AND key_id =
 			(SELECT key_id FROM one_time_prekeys WHERE account = ?1 AND device = ?2 AND kind = ?3 ORDER BY key_id LIMIT 1)

@@ -230,7 +230,7 @@ func testDeleteAccount(t *testing.T, s store.Store) {
 	if msgs, err := s.Pending(ctx(t), alice, 0, t0.Add(-time.Hour), 10); err != nil || len(msgs) != 0 {
 		t.Fatalf("deleted account's queue = %d messages, %v", len(msgs), err)
 	}
-	if _, err := s.TakeBundles(ctx(t), "alice", 1); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.TakeBundles(ctx(t), "alice", 1, true); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("deleted account's bundle: %v", err)
 	}
 	if msgs, _ := s.Pending(ctx(t), bob, 0, t0.Add(-time.Hour), 10); len(msgs) != 1 {
@@ -276,7 +276,7 @@ func samePreKey(a, b store.PreKey) bool {
 func testPreKeys(t *testing.T, s store.Store) {
 	acct := newAccount(t, s, "bob")
 	bob := store.Address{Account: "bob", Device: 1}
-	if _, err := s.TakeBundles(ctx(t), "bob", 1); !errors.Is(err, store.ErrNoPreKeys) {
+	if _, err := s.TakeBundles(ctx(t), "bob", 1, true); !errors.Is(err, store.ErrNoPreKeys) {
 		t.Fatalf("bundle before upload: %v, want ErrNoPreKeys", err)
 	}
 	if err := s.UploadPreKeys(ctx(t), store.Address{Account: "bob", Device: 9}, store.PreKeyUpload{}); !errors.Is(err, store.ErrNotFound) {
@@ -292,8 +292,17 @@ func testPreKeys(t *testing.T, s store.Store) {
 	if err != nil || c != (store.PreKeyCounts{EC: 2, Kyber: 2}) {
 		t.Fatalf("CountPreKeys = %+v, %v", c, err)
 	}
+	// Without one-time keys: the signed and last-resort keys, nothing
+	// consumed (what a target's drained budget gets).
+	if bs, err := s.TakeBundles(ctx(t), "bob", 1, false); err != nil || len(bs) != 1 || bs[0].OneTimeEC != nil ||
+		!bs[0].KyberLastResort || !samePreKey(bs[0].Kyber, *u.LastResortKyber) || !samePreKey(bs[0].SignedEC, *u.SignedEC) {
+		t.Fatalf("bundle without one-time keys = %+v, %v", bs, err)
+	}
+	if c, _ := s.CountPreKeys(ctx(t), bob); c != (store.PreKeyCounts{EC: 2, Kyber: 2}) {
+		t.Fatalf("a bundle without one-time keys consumed some: %+v", c)
+	}
 	for i := 0; i < 2; i++ {
-		bs, err := s.TakeBundles(ctx(t), "bob", 1)
+		bs, err := s.TakeBundles(ctx(t), "bob", 1, true)
 		if err != nil || len(bs) != 1 {
 			t.Fatalf("TakeBundles: %v, %v", bs, err)
 		}
@@ -307,20 +316,20 @@ func testPreKeys(t *testing.T, s store.Store) {
 	if c, _ := s.CountPreKeys(ctx(t), bob); c != (store.PreKeyCounts{}) {
 		t.Fatalf("counts after taking all = %+v", c)
 	}
-	bs, err := s.TakeBundles(ctx(t), "bob", 1)
+	bs, err := s.TakeBundles(ctx(t), "bob", 1, true)
 	if err != nil || len(bs) != 1 || bs[0].OneTimeEC != nil || !bs[0].KyberLastResort || !samePreKey(bs[0].Kyber, *u.LastResortKyber) {
 		t.Fatalf("exhausted bundle = %+v, %v; want last resort and no one-time EC", bs, err)
 	}
 	// New signed keys replace the old ones.
 	spk := pk(2, 33, true)
 	s.UploadPreKeys(ctx(t), bob, store.PreKeyUpload{SignedEC: &spk})
-	if bs, _ := s.TakeBundles(ctx(t), "bob", 1); !samePreKey(bs[0].SignedEC, spk) {
+	if bs, _ := s.TakeBundles(ctx(t), "bob", 1, true); !samePreKey(bs[0].SignedEC, spk) {
 		t.Fatalf("signed prekey not replaced: %+v", bs[0].SignedEC)
 	}
-	if _, err := s.TakeBundles(ctx(t), "bob", 5); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.TakeBundles(ctx(t), "bob", 5, true); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("bundle of unknown device: %v", err)
 	}
-	if _, err := s.TakeBundles(ctx(t), "nobody", 1); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.TakeBundles(ctx(t), "nobody", 1, true); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("bundle of unknown account: %v", err)
 	}
 }
@@ -352,9 +361,9 @@ func testPreKeyLimit(t *testing.T, s store.Store) {
 func testBundlesAllDevices(t *testing.T, s store.Store) {
 	newAccount(t, s, "bob")
 	uploadFull(t, s, store.Address{Account: "bob", Device: 1}, 1)
-	bs, err := s.TakeBundles(ctx(t), "bob", 0)
+	bs, err := s.TakeBundles(ctx(t), "bob", 0, true)
 	if err != nil || len(bs) != 1 || bs[0].Device != 1 || bs[0].OneTimeEC == nil {
-		t.Fatalf("TakeBundles(all) = %+v, %v", bs, err)
+		t.Fatalf("TakeBundles(all, true) = %+v, %v", bs, err)
 	}
 }
 
@@ -376,7 +385,7 @@ func testConcurrentBundles(t *testing.T, s store.Store) {
 		go func() {
 			defer wg.Done()
 			<-start
-			bs, err := s.TakeBundles(context.Background(), "bob", 1)
+			bs, err := s.TakeBundles(context.Background(), "bob", 1, true)
 			if err != nil {
 				errs <- err
 				return
