@@ -100,8 +100,10 @@ func (c *conn) storeError(err error) *wire.Error {
 	return e
 }
 
-// becomeAuthed binds the connection to its device and starts delivery.
-func (c *conn) becomeAuthed(a store.Address, acct store.Account) {
+// becomeAuthed binds the connection to its device, queues answer to
+// request id, and only then starts delivery: the answer to Authenticate or
+// Register comes before any push (docs/protocol.md).
+func (c *conn) becomeAuthed(a store.Address, acct store.Account, id uint64, answer *wire.Response) {
 	acct.IdentityKey = nil // not needed here; an idle connection keeps little
 	c.acct, c.acctChecked = acct, c.s.now()
 	c.challenge = nil
@@ -115,12 +117,20 @@ func (c *conn) becomeAuthed(a store.Address, acct store.Account) {
 	}
 	c.authed, c.addr, c.needDrain = true, a, true
 	c.mu.Unlock()
+	c.reply(id, answer)
 	if old := c.s.hub.bind(a, c); old != nil && old != c {
 		go old.fail(wire.Code_REPLACED, "this device connected again; this older connection is closed", StatusReplaced)
 	}
 	c.s.connected(a)
 	c.poke()
+	if testHookAuthed != nil {
+		testHookAuthed()
+	}
 }
+
+// testHookAuthed, when set by a test, runs once delivery has started on a
+// newly authenticated connection.
+var testHookAuthed func()
 
 func accountInfo(a store.Account, now time.Time) *wire.AccountInfo {
 	return &wire.AccountInfo{
@@ -200,8 +210,7 @@ func (c *conn) register(id uint64, r *wire.Register) {
 	}
 	c.s.m.registered.Inc()
 	c.s.keyDirQueue(acct.ID, reg.IdentityKey)
-	c.becomeAuthed(store.Address{Account: acct.ID, Device: 1}, acct)
-	c.reply(id, &wire.Response{Result: &wire.Response_Registered{Registered: &wire.Registered{
+	c.becomeAuthed(store.Address{Account: acct.ID, Device: 1}, acct, id, &wire.Response{Result: &wire.Response_Registered{Registered: &wire.Registered{
 		Account: acct.ID, Device: 1, SubscriptionEnd: acct.SubscriptionEnd.Unix(),
 	}}})
 }
@@ -242,8 +251,7 @@ func (c *conn) authenticate(id uint64, r *wire.Authenticate) {
 		return
 	}
 	c.s.m.authOK.Inc()
-	c.becomeAuthed(a, acct)
-	c.reply(id, &wire.Response{Result: &wire.Response_Authenticated{Authenticated: &wire.Authenticated{Account: accountInfo(acct, c.s.now())}}})
+	c.becomeAuthed(a, acct, id, &wire.Response{Result: &wire.Response_Authenticated{Authenticated: &wire.Authenticated{Account: accountInfo(acct, c.s.now())}}})
 }
 
 // mayPost says why this account may not send now, if it may not. The
