@@ -40,7 +40,11 @@ func (f *clusterFlags) join(ctx context.Context, db string, st store.Store, log 
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(stdout, "skyd: node of cluster %q via NATS %s\n", cl.Name(), redactURL(f.nats))
+	if cl.Linked() {
+		fmt.Fprintf(stdout, "skyd: node of cluster %q via NATS %s\n", cl.Name(), redactURL(f.nats))
+	} else {
+		fmt.Fprintf(stdout, "skyd: node of cluster %q; NATS %s does not answer yet: serving degraded until it does\n", cl.Name(), redactURL(f.nats))
+	}
 	return cl, nil
 }
 

@@ -176,9 +176,23 @@ func Join(ctx context.Context, cfg Config) (*Cluster, error) {
 	return c, nil
 }
 
+// connect links to NATS. A NATS that does not answer yet does not stop the
+// node: it starts degraded, as a running node goes on through an outage
+// (re-reading every queue each heartbeat, rate limits per node), and joins
+// when NATS answers.
 func (c *Cluster) connect(ctx context.Context) error {
+	ready := make(chan struct{}) // c.nc and c.js are set
+	defer close(ready)
+	var degraded bool // set before ready is closed
 	nc, err := nats.Connect(c.cfg.URL,
 		nats.Name("skyd"),
+		nats.RetryOnFailedConnect(true),
+		nats.ConnectHandler(func(*nats.Conn) {
+			if <-ready; degraded {
+				c.log.Info("NATS answers now: joined the cluster")
+				c.reconnected()
+			}
+		}),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond),
 		// A NATS server that stops answering is noticed within about 4 s.
@@ -192,7 +206,6 @@ func (c *Cluster) connect(ctx context.Context) error {
 		return fmt.Errorf("cluster: connecting to NATS at %s: %w (is nats-server running with JetStream, -js?)", c.cfg.URL, err)
 	}
 	c.nc = nc
-	c.m.connected.Set(1)
 	if c.js, err = jetstream.New(nc); err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
@@ -202,8 +215,20 @@ func (c *Cluster) connect(ctx context.Context) error {
 	if _, err := nc.Subscribe(c.subj.alive, c.onAlive); err != nil {
 		return fmt.Errorf("cluster: subscribing to %s: %w", c.subj.alive, err)
 	}
+	if !nc.IsConnected() {
+		// The subscriptions are sent once connected; the presence stream
+		// is followed then (reconnected).
+		degraded = true
+		c.m.connected.Set(0)
+		c.log.Warn("NATS does not answer at " + c.cfg.URL + ": serving degraded (every queue re-read each second, rate limits per node) until it does")
+		return nil
+	}
+	c.m.connected.Set(1)
 	return c.followPresence(ctx)
 }
+
+// Linked reports whether the node is connected to NATS now.
+func (c *Cluster) Linked() bool { return c.nc.IsConnected() }
 
 // Name returns the cluster's name.
 func (c *Cluster) Name() string { return c.cfg.Name }

@@ -706,3 +706,34 @@ func TestNATSPause(t *testing.T) {
 		}
 	})
 }
+
+// TestStartWithoutNATS: nodes start while NATS does not answer, serve
+// degraded (delivery across nodes from the database), and join the cluster
+// when NATS comes up: newest-connection-wins works across them again.
+// (Before, Join failed with "no servers available", so a node redeployed
+// during a NATS outage stayed down.)
+func TestStartWithoutNATS(t *testing.T) {
+	nats := startNATS(t)
+	nats.kill()
+	tc := newClusterAt(t, 2, server.Config{}, nats.url(), "startdown")
+	s, _ := tc.register(0)
+	r, rd := tc.register(1)
+	if err := s.Send(ctxT(t), rd.Account, rd.ID, []byte("degraded")); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := r.Next(ctxT(t)); err != nil || string(e.GetContent()) != "degraded" {
+		t.Fatalf("delivery across nodes without NATS: %v, %v", e, err)
+	}
+	nats.start()
+	eventually(t, "newest-connection-wins works once NATS is up", func() bool {
+		r2 := tc.connect(0, rd)
+		select {
+		case <-r.Done():
+			r = r2
+			return true
+		case <-time.After(500 * time.Millisecond):
+			r2.CloseNow()
+			return false
+		}
+	})
+}
