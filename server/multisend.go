@@ -55,6 +55,11 @@ func (c *conn) multiSend(id uint64, r *wire.MultiSend) {
 			m.refuse(account, 0, wire.NewError(wire.Code_TOKEN_REJECTED, "the delivery token is not the recipient's (or there is no such account): send a message request instead"))
 			continue
 		}
+		if e := c.anonQueue(account); e != nil {
+			c.s.m.rateLimited.Inc()
+			m.refuse(account, 0, e)
+			continue
+		}
 		if wait, ok := c.s.sealedLimit.take(account, now); !ok {
 			c.s.m.rateLimited.Inc()
 			m.refuse(account, 0, rateLimited("this recipient receives sealed messages too fast", wait))

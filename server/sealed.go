@@ -253,9 +253,9 @@ func (c *conn) sendSealed(id uint64, r *wire.Send) {
 			c.replyErr(id, wire.NewError(wire.Code_TOKEN_REJECTED, "the delivery token is not the recipient's (or there is no such account): send a message request instead"))
 			return
 		}
-		if c.anon.queued[r.GetAccount()] >= c.anonShare() {
+		if e := c.anonQueue(r.GetAccount()); e != nil {
 			c.s.m.rateLimited.Inc()
-			c.replyErr(id, rateLimited("this connection has sent its share of the recipient's queue; open a new one later", c.s.cfg.AnonymousLifetime))
+			c.replyErr(id, e)
 			return
 		}
 		if wait, ok := c.s.sealedLimit.take(r.GetAccount(), now); !ok {
@@ -263,10 +263,6 @@ func (c *conn) sendSealed(id uint64, r *wire.Send) {
 			c.replyErr(id, rateLimited("this recipient receives sealed messages too fast", wait))
 			return
 		}
-		if c.anon.queued == nil {
-			c.anon.queued = map[string]int{}
-		}
-		c.anon.queued[r.GetAccount()]++
 	} else {
 		if e := c.mayPost(now); e != nil {
 			c.s.m.rejected.Inc()
@@ -298,9 +294,19 @@ func (c *conn) sendSealed(id uint64, r *wire.Send) {
 	})
 }
 
-// anonShare is the most one anonymous connection may queue for one
-// recipient: a tenth of a queue.
-func (c *conn) anonShare() int { return max(c.s.cfg.QueueCap/10, 1) }
+// anonQueue counts one more message this anonymous connection queues for
+// account, or refuses it once the connection has queued its share for
+// that recipient: a tenth of a queue.
+func (c *conn) anonQueue(account string) *wire.Error {
+	if c.anon.queued[account] >= max(c.s.cfg.QueueCap/10, 1) {
+		return rateLimited("this connection has sent its share of the recipient's queue; open a new one later", c.s.cfg.AnonymousLifetime)
+	}
+	if c.anon.queued == nil {
+		c.anon.queued = map[string]int{}
+	}
+	c.anon.queued[account]++
+	return nil
+}
 
 // dummyVerifier is compared against when an account does not exist or has
 // no verifier, so a refusal costs the same work either way.

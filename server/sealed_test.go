@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/skymsg/sky/protocol/curve"
+	"github.com/skymsg/sky/protocol/identity"
 	"github.com/skymsg/sky/protocol/sealed"
 	"github.com/skymsg/sky/server"
 	"github.com/skymsg/sky/server/servertest"
@@ -379,6 +380,23 @@ func TestQueueShares(t *testing.T) {
 		// Another connection has its own share.
 		if err := e.anonymous().SendSealed(ctxT(t), b.Account, 1, body, token); err != nil {
 			t.Fatalf("a second connection: %v", err)
+		}
+	})
+	t.Run("one anonymous connection, multi-recipient", func(t *testing.T) {
+		lots := server.Rate{Per: 1e6, Burst: 1e6}
+		e, _ := certified(t, server.Config{QueueCap: 20, SealedRate: lots, RecipientRate: lots})
+		w := newMultiWorld(t)
+		c, d := e.register()
+		rs := []multiRecipient{{c: c, d: d, key: identity.Generate(), token: setToken(t, c, d)}}
+		msg := w.message(t, 1024, rs, [][]uint32{{1}})
+		anon := e.anonymous()
+		for i := range 2 {
+			if sent, err := multiSend(t, anon, msg, rs[0].token); err != nil || len(sent.GetRefused()) != 0 {
+				t.Fatalf("multi-send %d: %v, %v", i, sent, err)
+			}
+		}
+		if sent, err := multiSend(t, anon, msg, rs[0].token); err != nil || len(sent.GetRefused()) != 1 {
+			t.Fatalf("a third multi-send past the connection's share: %v, %v", sent, err)
 		}
 	})
 	t.Run("sealed requests per recipient", func(t *testing.T) {
