@@ -38,14 +38,15 @@ func crashTest(t *testing.T, storeArgs ...string) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	args := append([]string{"--listen", addr, "--metrics-listen", ""}, storeArgs...)
+	p := startSkyd(t, args...)
+	url := p.until(t, servingRE)[1]
+	// Admin commands open only an existing data directory: serve made it.
 	out, stderr, rc := skydAdmin(t, append(storeArgs, "codes", "create", "--days", "30", "--count", strconv.Itoa(crashSenders+1))...)
 	if rc != 0 {
 		t.Fatalf("codes create: %s", stderr)
 	}
 	codes := strings.Fields(out)
-	args := append([]string{"--listen", addr, "--metrics-listen", ""}, storeArgs...)
-	p := startSkyd(t, args...)
-	url := p.until(t, servingRE)[1]
 
 	devs := make([]*servertest.Device, len(codes))
 	for i, code := range codes {
