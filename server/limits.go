@@ -16,8 +16,12 @@ type Rate struct {
 func (r Rate) limiter() *rate.Limiter { return rate.NewLimiter(rate.Limit(r.Per), r.Burst) }
 
 // take spends one token of l at now, or returns how long to wait for one.
-func take(l *rate.Limiter, now time.Time) (wait time.Duration, ok bool) {
-	res := l.ReserveN(now, 1)
+func take(l *rate.Limiter, now time.Time) (wait time.Duration, ok bool) { return takeN(l, 1, now) }
+
+// takeN spends n tokens of l at now, or returns how long to wait for them
+// (a minute when n is over the burst: never).
+func takeN(l *rate.Limiter, n int, now time.Time) (wait time.Duration, ok bool) {
+	res := l.ReserveN(now, n)
 	if !res.OK() {
 		return time.Minute, false
 	}
@@ -52,25 +56,23 @@ func (k *keyedLimiter) take(key string, now time.Time) (time.Duration, bool) {
 }
 
 // takeN spends n tokens of key's bucket at now, or says how long until
-// there are n (a minute when n is over the burst: never).
+// there are n.
 func (k *keyedLimiter) takeN(key string, n int, now time.Time) (time.Duration, bool) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	return takeN(k.entryLocked(key, now), n, now)
+}
+
+// entryLocked returns key's bucket, made full if there was none, marked
+// used at now. k.mu is held.
+func (k *keyedLimiter) entryLocked(key string, now time.Time) *rate.Limiter {
 	e := k.m[key]
 	if e == nil {
 		e = &keyed{l: k.rate.limiter()}
 		k.m[key] = e
 	}
 	e.last = now
-	res := e.l.ReserveN(now, n)
-	if !res.OK() {
-		return time.Minute, false
-	}
-	if d := res.DelayFrom(now); d > 0 {
-		res.CancelAt(now)
-		return d, false
-	}
-	return 0, true
+	return e.l
 }
 
 // peek reports whether key's bucket has a token at now, without spending
@@ -93,13 +95,7 @@ func (k *keyedLimiter) peek(key string, now time.Time) (time.Duration, bool) {
 func (k *keyedLimiter) charge(key string, now time.Time) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	e := k.m[key]
-	if e == nil {
-		e = &keyed{l: k.rate.limiter()}
-		k.m[key] = e
-	}
-	e.last = now
-	e.l.ReserveN(now, 1)
+	k.entryLocked(key, now).ReserveN(now, 1)
 }
 
 // prune forgets buckets untouched for long enough to have refilled.

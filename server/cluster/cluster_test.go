@@ -603,17 +603,7 @@ func TestNATSOutage(t *testing.T) {
 	nats.start()
 	// Once both nodes are back on NATS, a newer connection on node 0
 	// closes the one on node 1 again.
-	eventually(t, "newest-connection-wins works again", func() bool {
-		r2 := tc.connect(0, rd)
-		select {
-		case <-r.Done():
-			r = r2
-			return true
-		case <-time.After(500 * time.Millisecond):
-			r2.CloseNow()
-			return false
-		}
-	})
+	r = tc.takeOver(0, rd, r)
 	// And wake hints cross nodes again: the sender moves to node 1.
 	s = tc.connect(1, sd)
 	if err := s.Send(ctxT(t), rd.Account, rd.ID, []byte("after")); err != nil {
@@ -725,15 +715,25 @@ func TestStartWithoutNATS(t *testing.T) {
 		t.Fatalf("delivery across nodes without NATS: %v, %v", e, err)
 	}
 	nats.start()
-	eventually(t, "newest-connection-wins works once NATS is up", func() bool {
-		r2 := tc.connect(0, rd)
+	tc.takeOver(0, rd, r)
+}
+
+// takeOver waits until a new connection of d on node closes r, which is on
+// another node (newest connection wins, across nodes: NATS works), and
+// returns the new one.
+func (tc *testCluster) takeOver(node int, d *servertest.Device, r *servertest.Client) *servertest.Client {
+	tc.t.Helper()
+	var now *servertest.Client
+	eventually(tc.t, "newest-connection-wins works across nodes", func() bool {
+		r2 := tc.connect(node, d)
 		select {
 		case <-r.Done():
-			r = r2
+			now = r2
 			return true
 		case <-time.After(500 * time.Millisecond):
 			r2.CloseNow()
 			return false
 		}
 	})
+	return now
 }
