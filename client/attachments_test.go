@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/skymsg/sky/client/attach"
 	"github.com/skymsg/sky/server"
@@ -104,5 +105,53 @@ func TestAttachments(t *testing.T) {
 	// A save never overwrites.
 	if _, err := bob.c.SaveAttachment(ctxT(t), at.ID, path, false, nil); !errors.Is(err, attach.ErrExists) {
 		t.Fatalf("save over an existing file: %v", err)
+	}
+}
+
+// TestAttachmentsExpire: when a message with a file disappears, its key
+// goes with it and Expire removes the device's blob of it, on both sides;
+// no byte of the file's content is left in either data directory.
+func TestAttachmentsExpire(t *testing.T) {
+	s, _ := attachSkyd(t)
+	clk := newClock()
+	alice := newUser(t, s, testOptions(clk))
+	bob := newUser(t, s, testOptions(clk))
+	canary := []byte("canary-in-an-attachment-7f3e1b")
+	path := filepath.Join(t.TempDir(), "note.txt")
+	os.WriteFile(path, bytes.Repeat(canary, 100), 0o600)
+	if _, _, err := alice.c.SendFiles(ctxT(t), bob.c.ID(), "", []string{path}, nil); err != nil {
+		t.Fatal(err)
+	}
+	m, got := gotFile(t, bob)
+	if !bytes.Contains(got, canary) {
+		t.Fatal("the file did not arrive")
+	}
+	if _, err := bob.c.MarkRead(m.LocalID); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []*user{alice, bob} {
+		if blobs, _ := os.ReadDir(filepath.Join(u.dir, "attachments")); len(blobs) != 1 {
+			t.Fatalf("%s keeps %d blobs, want 1", u.c.ID(), len(blobs))
+		}
+	}
+	clk.Advance(time.Hour)
+	for _, u := range []*user{alice, bob} {
+		if _, err := u.c.Expire(); err != nil {
+			t.Fatal(err)
+		}
+		if blobs, _ := os.ReadDir(filepath.Join(u.dir, "attachments")); len(blobs) != 0 {
+			t.Fatalf("%s keeps %d blobs after its message expired", u.c.ID(), len(blobs))
+		}
+		if _, err := u.c.SaveAttachment(ctxT(t), m.Attachments[0].ID, filepath.Join(t.TempDir(), "x"), false, nil); !errors.Is(err, attach.ErrNoAttachment) {
+			t.Fatalf("saving an expired attachment: %v", err)
+		}
+		filepath.Walk(u.dir, func(p string, fi os.FileInfo, err error) error {
+			if err == nil && fi.Mode().IsRegular() {
+				if b, _ := os.ReadFile(p); bytes.Contains(b, canary) {
+					t.Errorf("%s holds the file's content", p)
+				}
+			}
+			return nil
+		})
 	}
 }

@@ -78,6 +78,7 @@ func Register(ctx context.Context, dir string, passphrase []byte, serverURL stri
 func assemble(c *core.Core) *Client {
 	cl := &Client{core: c, groups: group.New(c), broadcast: broadcast.New(c), requests: requests.New(c),
 		trust: trust.New(c), timers: timers.New(c), files: attach.New(c)}
+	cl.files.Sweep() // blobs of messages that expired while the client was closed
 	c.SetReceiver(cl.receiveOne)
 	c.SetGroupNamer(cl.groups.Name)
 	if k, err := newKeyCheck(c); err != nil {
@@ -175,7 +176,13 @@ func (c *Client) MarkRead(localIDs ...int64) ([]Message, error) { return c.core.
 // Expire destroys every message whose time has come (by the client's
 // clock), with its key, and reports how many went. The client does this by
 // itself, on time, while it is open; tests with a manual clock call it.
-func (c *Client) Expire() (int, error) { return c.core.Expire() }
+func (c *Client) Expire() (int, error) {
+	n, err := c.core.Expire()
+	if err == nil {
+		_, err = c.files.Sweep()
+	}
+	return n, err
+}
 
 // DefaultTimer returns the account default timer of new conversations.
 func (c *Client) DefaultTimer() (time.Duration, error) { return c.core.DefaultTimer() }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/skymsg/sky/client/attach/pointer"
 	"github.com/skymsg/sky/client/conn"
@@ -193,4 +194,57 @@ func (f *Files) Save(ctx context.Context, id, out string, force bool, progress F
 		return "", err
 	}
 	return out, nil
+}
+
+// Sweep removes the blobs this device keeps for attachments whose messages
+// are gone (expired, deleted, or wiped): their keys went with the
+// messages, so the files could never be opened again; this removes them
+// too. It returns how many it removed. The client runs it when it opens
+// and after each expiry run it is asked for (Client.Expire).
+func (f *Files) Sweep() (int, error) {
+	entries, err := os.ReadDir(f.dir())
+	if errors.Is(err, os.ErrNotExist) || err == nil && len(entries) == 0 {
+		return 0, nil
+	} else if err != nil {
+		return 0, err
+	}
+	live := map[string]bool{}
+	err = f.c.View(func(tx *store.Tx) error {
+		convs, err := tx.Conversations()
+		if err != nil {
+			return err
+		}
+		for _, cv := range convs {
+			ms, err := tx.Messages(cv.ID, 0, 0)
+			if err != nil {
+				return err
+			}
+			for _, m := range ms {
+				ct, err := content.Decode(m.Body)
+				if err != nil {
+					continue
+				}
+				for _, a := range ct.Attachments {
+					if p, err := pointer.Decode(a); err == nil {
+						live[filepath.Base(f.blobPath(p))] = true
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range entries {
+		name := e.Name()
+		if live[name] || live[strings.TrimSuffix(name, ".part")] {
+			continue
+		}
+		if os.Remove(filepath.Join(f.dir(), name)) == nil {
+			n++
+		}
+	}
+	return n, nil
 }
