@@ -30,6 +30,11 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		panic("building skyd: " + err.Error() + "\n" + string(out))
 	}
+	// Every skyd the tests start without --data (those on PostgreSQL) keeps
+	// its trust root and blobs under this run's own default data directory,
+	// never the user's, so a file left there by an earlier run or by hand
+	// cannot fail a first start.
+	os.Setenv("XDG_DATA_HOME", filepath.Join(dir, "xdg-data"))
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
