@@ -45,6 +45,7 @@ type Core struct {
 	cert           *sealed.SenderCertificate // the current sender certificate, or nil (under mu)
 	connSince      time.Time                 // when conn was established (under mu)
 	validCerts     map[string]bool           // sender certificates whose signatures checked out (under mu; certValid)
+	statics        map[string]*[32]byte      // v2 static secrets by peer identity key (under mu; multisend.go)
 
 	recv     Receiver                                         // set once, before Run (SetReceiver)
 	keyCheck KeyCheck                                         // set once, before Run (SetKeyCheck); nil: none
@@ -187,6 +188,10 @@ func (c *Core) Close() error {
 	for s := range c.subs {
 		s.close()
 	}
+	for _, v := range c.statics { // secrets derived from the identity key
+		clear(v[:])
+	}
+	c.statics = nil
 	c.mu.Unlock()
 	if cn != nil {
 		cn.Close()

@@ -11,6 +11,7 @@ import (
 	"github.com/skymsg/sky/client/protostore"
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/protocol"
+	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/protocol/sealed"
 	"github.com/skymsg/sky/wire"
 )
@@ -155,7 +156,7 @@ func (c *Core) postMulti(ctx context.Context, cs []multiCandidate, cert *sealed.
 				continue // no key yet, or no token: one by one
 			}
 			to = append(to, sealed.MultiRecipient{ServiceID: wire.AccountServiceID(m.it.To), IdentityKey: key,
-				Devices: []sealed.Device{{ID: AnnouncedDevice}}})
+				Devices: []sealed.Device{{ID: AnnouncedDevice}}, Static: c.static(key)})
 			tokens = append(tokens, deliveryToken(access))
 			items = append(items, m.it)
 		}
@@ -227,4 +228,32 @@ func multiPadTarget(n int) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("a message of %d bytes does not fit the largest sealed size; shorten it", n)
+}
+
+// maxStatics bounds the static secrets kept in memory.
+const maxStatics = 4096
+
+// static returns the v2 static secret with the holder of key (the
+// agreement of the two identity keys; sealed.StaticSecret), computed once
+// and kept in memory only, or nil if key is unusable. Keyed by the key
+// itself, so a changed key never meets an old secret.
+func (c *Core) static(key curve.PublicKey) *[32]byte {
+	k := string(key.Bytes())
+	c.mu.Lock()
+	s := c.statics[k]
+	c.mu.Unlock()
+	if s != nil {
+		return s
+	}
+	v, err := sealed.StaticSecret(c.Local.KeyPair, key)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	if c.statics == nil || len(c.statics) >= maxStatics {
+		c.statics = map[string]*[32]byte{}
+	}
+	c.statics[k] = &v
+	c.mu.Unlock()
+	return &v
 }

@@ -91,9 +91,19 @@ func v2Wrap(priv curve.PrivateKey, their, eph, recipient curve.PublicKey, in []b
 // v2AuthTag computes AT for (sender, recipient, E, C); priv is the private
 // key of one party and their the public key of the other.
 func v2AuthTag(priv curve.PrivateKey, their, eph curve.PublicKey, c []byte, sender, recipient curve.PublicKey) ([]byte, error) {
-	shared, err := priv.Agree(their)
-	if err != nil {
-		return nil, err
+	return v2AuthTagFrom(nil, priv, their, eph, c, sender, recipient)
+}
+
+// v2AuthTagFrom is v2AuthTag with the agreement given (static), if not nil.
+func v2AuthTagFrom(static *[32]byte, priv curve.PrivateKey, their, eph curve.PublicKey, c []byte, sender, recipient curve.PublicKey) ([]byte, error) {
+	var shared [32]byte
+	if static != nil {
+		shared = *static
+	} else {
+		var err error
+		if shared, err = priv.Agree(their); err != nil {
+			return nil, err
+		}
 	}
 	ikm := make([]byte, 0, len(shared)+3*curve.PublicKeySize+len(c))
 	ikm = append(ikm, shared[:]...)

@@ -275,3 +275,28 @@ func FuzzOpenV2(f *testing.F) {
 		}
 	})
 }
+
+// TestV2StaticSecret: a message made with the recipients' static secrets
+// given is byte for byte the one made without them.
+func TestV2StaticSecret(t *testing.T) {
+	w := newWorld(t)
+	ps := v2Parties(t, 3)
+	content := mustBytes(t, &Content{Type: TypeSenderKey, Sender: w.aliceCert, Message: []byte("m")})
+	m := newMessageKey()
+	plain, err := sealMulti(content, w.alice, multiRecipients(ps), nil, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := multiRecipients(ps)
+	for i := range to {
+		s, err := StaticSecret(w.alice, to[i].IdentityKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		to[i].Static = &s
+	}
+	cached, err := sealMulti(content, w.alice, to, nil, m)
+	if err != nil || !bytes.Equal(plain, cached) {
+		t.Fatalf("with static secrets: %v, equal %v", err, bytes.Equal(plain, cached))
+	}
+}
