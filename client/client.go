@@ -173,6 +173,11 @@ func (c *Client) Unread() ([]Message, error) { return c.core.Unread() }
 // marked, with their expiry.
 func (c *Client) MarkRead(localIDs ...int64) ([]Message, error) { return c.core.MarkRead(localIDs...) }
 
+// DeleteMessage deletes a message (by LocalID) from this device: for
+// example a failed one the user dismisses. Anything of it still queued is
+// cancelled; the peer's copy is not touched.
+func (c *Client) DeleteMessage(localID int64) error { return c.core.DeleteMessage(localID) }
+
 // Expire destroys every message whose time has come (by the client's
 // clock), with its key, and reports how many went. The client does this by
 // itself, on time, while it is open; tests with a manual clock call it.

@@ -81,6 +81,9 @@ type Message struct {
 	// Attachments are the files a text carries (its Text is their
 	// caption); package client/attach moves them.
 	Attachments []Attachment
+	// Failure says why an outgoing message Failed; a failed message stays
+	// until the user dismisses it (DeleteMessage).
+	Failure string
 }
 
 // Format hides the text under every fmt verb, so a message never reaches a
@@ -101,7 +104,7 @@ func FromStore(m store.Message, request bool) (Message, error) {
 	}
 	out := Message{LocalID: m.ID, ID: m.MessageID, Conversation: m.Conversation, From: m.Sender, Outgoing: m.Outgoing,
 		Text: c.Text, Timer: c.Timer, SentAt: m.SentAt, ReceivedAt: m.ReceivedAt, ReadAt: m.ReadAt, ExpiresAt: m.ExpiresAt,
-		State: State(m.State), Request: request && !m.Outgoing, Seq: c.Seq}
+		State: State(m.State), Request: request && !m.Outgoing, Seq: c.Seq, Failure: m.Failure}
 	out.Attachments = attachments(m.ID, c.Attachments)
 	switch c.Kind {
 	case content.KindText:
@@ -292,6 +295,13 @@ func uptoOf(tx *store.Tx, conv string) (func(sender string) (uint64, error), err
 		seen[sender] = in.Upto
 		return in.Upto, err
 	}, nil
+}
+
+// DeleteMessage deletes a message of this device's store (by LocalID):
+// for example a failed one the user dismisses. Anything of it still queued
+// is cancelled; the peer's copy is not touched.
+func (c *Core) DeleteMessage(localID int64) error {
+	return c.Update(func(tx *store.Tx) error { return tx.DeleteMessage(localID) })
 }
 
 // MarkRead records that the user read the messages (by LocalID): their

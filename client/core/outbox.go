@@ -243,7 +243,7 @@ func (c *Core) fail(it store.Outgoing, why error) error {
 		if it.MessageRef != 0 {
 			m, err := tx.Message(it.MessageRef)
 			if err == nil {
-				m.State = store.Failed
+				m.State, m.Failure = store.Failed, why.Error()
 				if err := tx.UpdateMessage(m); err != nil {
 					return err
 				}

@@ -105,6 +105,9 @@ func encodeMessage(m *Message) []byte {
 	w.time(m.ReceivedAt)
 	w.time(m.ReadAt)
 	w.int(int64(m.Timer))
+	if m.Failure != "" {
+		w.str(m.Failure) // a trailing field: stores written before it read as before
+	}
 	return w.b
 }
 
@@ -119,6 +122,9 @@ func decodeMessage(b []byte) (Message, error) {
 	m.Body = Secret(r.copyBytes())
 	m.SentAt, m.ReceivedAt, m.ReadAt = r.time(), r.time(), r.time()
 	m.Timer = r.duration()
+	if r.err == nil && len(r.b) > 0 {
+		m.Failure = r.str()
+	}
 	return m, r.done()
 }
 

@@ -110,6 +110,9 @@ type Message struct {
 	// message stored as already sent), never for a Failed one; for incoming
 	// ones MarkRead sets ReadAt+Timer. Already set, it is kept.
 	ExpiresAt time.Time
+	// Failure says why an outgoing message Failed (for the user, until they
+	// dismiss the message); empty otherwise.
+	Failure string
 }
 
 // String, GoString and Format hide the body.

@@ -55,6 +55,7 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
   receive [--follow] [--timeout D] [--json]
                                     print new messages and events
   history ID [--limit N] [--json]   print a conversation
+  dismiss ID [MSGID...]             delete failed messages (all of the conversation's, or those)
   group create NAME ID... | add GROUP ID... | remove GROUP ID... | rename GROUP NAME
         | admin GROUP ID [--remove] | timer GROUP DURATION|off | leave GROUP
                                     make and change groups (you are admin of the ones
@@ -194,6 +195,7 @@ func init() {
 		"send":      cmdSend,
 		"receive":   cmdReceive,
 		"history":   cmdHistory,
+		"dismiss":   cmdDismiss,
 		"group":     cmdGroup,
 		"broadcast": cmdBroadcast,
 		"contacts":  cmdContacts,

@@ -6,6 +6,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/skymsg/sky/client"
@@ -65,8 +66,12 @@ func (e *env) sendText(to, arg string, asJSON, withConversation bool, queue func
 	if err := e.flush(c); err != nil {
 		return fmt.Errorf("cannot send to %s: %w", to, err)
 	}
+	var failed []client.Message
 	for _, m := range ms {
 		m = latest(c, m)
+		if m.State == client.Failed {
+			failed = append(failed, m)
+		}
 		if asJSON {
 			if err := writeJSON(e.stdout, toJSON(m)); err != nil {
 				return err
@@ -81,7 +86,59 @@ func (e *env) sendText(to, arg string, asJSON, withConversation bool, queue func
 	if queueErr != nil {
 		return fmt.Errorf("not sent to every recipient: %w", queueErr)
 	}
-	return nil
+	return sendFailed(failed)
+}
+
+// sendFailed reports messages that failed: each with why on stderr (the
+// error makes the command exit non-zero); they stay in their conversation,
+// marked failed, until dismissed.
+func sendFailed(failed []client.Message) error {
+	if len(failed) == 0 {
+		return nil
+	}
+	m := failed[0]
+	why := m.Failure
+	if why == "" {
+		why = "the server refused it"
+	}
+	return fmt.Errorf("message %s to %s failed: %s (it stays in sky history %s, marked failed, until you run: sky dismiss %s)",
+		m.ID, m.Conversation, why, m.Conversation, m.Conversation)
+}
+
+func cmdDismiss(e *env, args []string) error {
+	pos, err := parse(flag.NewFlagSet("dismiss", flag.ContinueOnError), args, 1, 1001, "ID [MSGID...]")
+	if err != nil {
+		return err
+	}
+	return withClient(e, func(c *client.Client) error {
+		peer, err := resolveID(c, pos[0])
+		if err != nil {
+			return err
+		}
+		ms, err := c.History(peer, 0)
+		if err != nil {
+			return err
+		}
+		want := map[string]bool{}
+		for _, id := range pos[1:] {
+			want[strings.ToLower(id)] = true
+		}
+		n := 0
+		for _, m := range ms {
+			if (len(want) == 0 && m.Outgoing && m.State == client.Failed) || want[m.ID] {
+				if err := c.DeleteMessage(m.LocalID); err != nil {
+					return err
+				}
+				delete(want, m.ID)
+				n++
+			}
+		}
+		for id := range want {
+			return fmt.Errorf("no message %s in the conversation with %s (see sky history %s)", id, peer, peer)
+		}
+		fmt.Fprintf(e.stdout, "Dismissed %d message(s) of the conversation with %s.\n", n, contactNames(c).label(peer))
+		return nil
+	})
 }
 
 // one is a single queued message as sendText's queue returns it.

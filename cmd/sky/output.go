@@ -27,6 +27,7 @@ type jsonMessage struct {
 	ReadAt       *time.Time `json:"read_at,omitempty"`
 	ExpiresAt    *time.Time `json:"expires_at"`
 	State        string     `json:"state"`
+	Error        string     `json:"error,omitempty"` // why a failed message failed
 	Request      bool       `json:"request"`
 	// A group's text or notice: the group's ID and name, and for a notice
 	// (kind "group") what changed.
@@ -73,7 +74,7 @@ func optTime(t time.Time) *time.Time {
 func toJSON(m client.Message) jsonMessage {
 	return jsonMessage{Type: "message", ID: m.ID, LocalID: m.LocalID, Conversation: m.Conversation, From: m.From, Outgoing: m.Outgoing,
 		Kind: string(m.Kind), Text: m.Text, Timer: int64(m.Timer / time.Second), SentAt: m.SentAt.UTC(), ReceivedAt: optTime(m.ReceivedAt),
-		ReadAt: optTime(m.ReadAt), ExpiresAt: optTime(m.ExpiresAt), State: m.State.String(), Request: m.Request,
+		ReadAt: optTime(m.ReadAt), ExpiresAt: optTime(m.ExpiresAt), State: m.State.String(), Error: m.Failure, Request: m.Request,
 		Group: m.Group, GroupName: m.GroupName, Change: changeJSON(m.Change), Attachments: attachmentsJSON(m)}
 }
 
@@ -113,7 +114,10 @@ func human(w io.Writer, m client.Message, self string, n names) {
 	if m.Request {
 		tags = append(tags, "request")
 	}
-	if m.Outgoing {
+	switch {
+	case m.Outgoing && m.State == client.Failed && m.Failure != "":
+		tags = append(tags, "failed: "+safetext.Line(m.Failure))
+	case m.Outgoing:
 		tags = append(tags, m.State.String())
 	}
 	if !m.ExpiresAt.IsZero() {
