@@ -123,7 +123,9 @@ func decodeMessage(b []byte) (Message, error) {
 	m.SentAt, m.ReceivedAt, m.ReadAt = r.time(), r.time(), r.time()
 	m.Timer = r.duration()
 	if r.err == nil && len(r.b) > 0 {
-		m.Failure = r.str()
+		if m.Failure = r.str(); m.Failure == "" {
+			r.err = errRecord // written only when set: the encoding stays canonical
+		}
 	}
 	return m, r.done()
 }

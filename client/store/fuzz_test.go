@@ -68,6 +68,26 @@ func TestRecordsRoundTrip(t *testing.T) {
 	}
 }
 
+// TestMessageFailureRoundTrip: a failed message's reason, a trailing field
+// (older records without it still decode), round-trips, and an empty one
+// written out is refused.
+func TestMessageFailureRoundTrip(t *testing.T) {
+	m := Message{Conversation: "bob", Outgoing: true, State: Failed, Body: Secret("hi"), SentAt: t0, Failure: "no such account"}
+	b := encodeMessage(&m)
+	got, err := decodeMessage(b)
+	if err != nil || got.Failure != m.Failure || got.State != Failed {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	m.Failure = ""
+	old := encodeMessage(&m)
+	if got, err := decodeMessage(old); err != nil || got.Failure != "" {
+		t.Fatalf("a record without the field: %+v, %v", got, err)
+	}
+	if _, err := decodeMessage(append(bytes.Clone(old), 0)); err == nil {
+		t.Fatal("an empty reason written out was accepted")
+	}
+}
+
 // FuzzRecordDecoders feeds arbitrary bytes to every record decoder: none may
 // panic, and what one accepts must re-encode to the same bytes (the encoding
 // is canonical, so a decoded record cannot hide extra data).
