@@ -136,6 +136,7 @@ type daemon struct {
 	nextSub int
 	subs    map[int]*rpcConn
 	deliver sync.Mutex // one delivery at a time
+	conn    connState  // fanout's: whether subscribers were told the connection dropped
 }
 
 type rpcConn struct {
@@ -270,6 +271,10 @@ func (d *daemon) fanout(ctx context.Context) {
 				d.deliverMessages([]client.Message{e.Message})
 			case *client.LaggedEvent:
 				d.deliverUnread()
+			case *client.ConnectionEvent:
+				if obj, line, ok := d.conn.change(e); ok {
+					d.deliverEvent(obj, line)
+				}
 			default:
 				if obj, line, ok := describeEvent(ev, d.c.ID(), contactNames(d.c)); ok {
 					d.deliverEvent(obj, line)

@@ -146,6 +146,9 @@ type env struct {
 	// shared, in a daemon running a command for sky (viadaemon.go), is the
 	// daemon's client: open returns it, online and release leave it be.
 	shared *client.Client
+	// waiting: the user watches this command (receive), so reconnection
+	// attempts are not left to back off to a minute.
+	waiting bool
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {

@@ -184,6 +184,7 @@ func cmdReceive(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	e.waiting = true
 	c, err := e.open()
 	if err != nil {
 		return err
@@ -237,6 +238,29 @@ type printer struct {
 	c     *client.Client
 	json  bool
 	shown map[int64]bool
+	conn  connState
+}
+
+// connState turns connection events into the two lines a watching user
+// needs: when the connection drops (once, however many attempts fail) and
+// when it is back.
+type connState struct{ lost bool }
+
+func (s *connState) change(e *client.ConnectionEvent) (obj map[string]any, line string, ok bool) {
+	switch {
+	case !e.Connected && !s.lost:
+		s.lost = true
+		why := "it closed"
+		if e.Err != nil {
+			why = safetext.Line(oneLine(e.Err.Error()))
+		}
+		return map[string]any{"type": "connection", "connected": false, "error": why},
+			"lost the connection to the server (" + why + "); reconnecting, messages wait on the server meanwhile", true
+	case e.Connected && s.lost:
+		s.lost = false
+		return map[string]any{"type": "connection", "connected": true}, "connected to the server again", true
+	}
+	return nil, "", false
 }
 
 // unread prints what arrived before (for example while the daemon was
@@ -284,6 +308,11 @@ func (p *printer) event(ev client.Event) (bool, error) {
 		return true, p.messages([]client.Message{e.Message})
 	case *client.LaggedEvent:
 		return false, p.unread()
+	case *client.ConnectionEvent:
+		if _, line, ok := p.conn.change(e); ok {
+			fmt.Fprintf(p.e.stderr, "sky: %s\n", line) // status, not data: on stderr even with --json
+		}
+		return false, nil
 	}
 	if obj, line, ok := describeEvent(ev, p.c.ID(), contactNames(p.c)); ok {
 		return false, p.note(obj, line)

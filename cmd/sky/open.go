@@ -16,6 +16,11 @@ import (
 // connectTimeout is how long a command waits for the server.
 const connectTimeout = 15 * time.Second
 
+// waitingBackoff caps the wait between reconnection attempts while the
+// user watches (receive --follow): a server back after an outage is found
+// within seconds, not a minute.
+const waitingBackoff = 5 * time.Second
+
 func (e *env) noAccount() error { return noAccountError{e.home} }
 
 // noAccountError says there is no account in the home (none was made, or the
@@ -38,7 +43,11 @@ var testKDF keyfile.Params
 func (e *env) options() client.Options {
 	// SKY_KEYDIR_AUDITOR=NAME=KEY: use only key directory heads that
 	// auditor countersigned.
-	return client.Options{KDF: testKDF, KeyDirectory: client.KeyDirectoryOptions{Auditor: os.Getenv("SKY_KEYDIR_AUDITOR")}}
+	o := client.Options{KDF: testKDF, KeyDirectory: client.KeyDirectoryOptions{Auditor: os.Getenv("SKY_KEYDIR_AUDITOR")}}
+	if e.waiting {
+		o.MaxBackoff = waitingBackoff
+	}
+	return o
 }
 
 // open unlocks the account.

@@ -121,7 +121,7 @@ func human(w io.Writer, m client.Message, self string, n names) {
 		tags = append(tags, m.State.String())
 	}
 	if !m.ExpiresAt.IsZero() {
-		tags = append(tags, "disappears "+m.ExpiresAt.Local().Format("15:04:05"))
+		tags = append(tags, "disappears in "+timeLeft(time.Until(m.ExpiresAt)))
 	}
 	tag := ""
 	if len(tags) > 0 {
@@ -135,4 +135,20 @@ func human(w io.Writer, m client.Message, self string, n names) {
 		text = "* " + describeChange(m.Change, self, n) + " *"
 	}
 	fmt.Fprintf(w, "%s %s%s: %s%s\n", when, who, tag, text, attachmentsText(m))
+}
+
+// timeLeft says how long until a message disappears: "4m32s", "2h05m",
+// "3d4h"; "now" once it is due.
+func timeLeft(d time.Duration) string {
+	switch {
+	case d < time.Second:
+		return "now"
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	case d < 24*time.Hour:
+		d = d.Round(time.Minute)
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+	d = d.Round(time.Hour)
+	return fmt.Sprintf("%dd%dh", int(d.Hours())/24, int(d.Hours())%24)
 }
