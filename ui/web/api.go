@@ -61,7 +61,9 @@ func init() {
 		"/api/history":       {http.MethodGet, true, apiHistory},
 		"/api/send":          {http.MethodPost, true, apiSend},
 		"/api/read":          {http.MethodPost, true, apiRead},
-		"/api/qr":            {http.MethodGet, true, nil}, // qr.go
+		"/api/qr":            {http.MethodGet, true, nil},  // events.go
+		"/api/send-file":     {http.MethodPost, true, nil}, // files.go
+		"/api/attachment":    {http.MethodGet, true, nil},  // files.go
 
 		"/api/contacts/add":    {http.MethodPost, true, apiContactAdd},
 		"/api/contacts/remove": {http.MethodPost, true, apiContactRemove},
@@ -139,6 +141,12 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/api/qr":
 		s.qr(w, r, c)
+		return
+	case "/api/send-file":
+		s.sendFile(w, r, c)
+		return
+	case "/api/attachment":
+		s.attachment(w, r, c)
 		return
 	}
 	s.touch()

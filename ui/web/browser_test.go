@@ -3,6 +3,9 @@ package web
 import (
 	"context"
 	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"os"
 	"path/filepath"
 	"slices"
@@ -81,6 +84,7 @@ func newBrowser(t *testing.T) (context.Context, *watch) {
 		chromedp.NoDefaultBrowserCheck, chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true), chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter"), chromedp.Flag("no-proxy-server", true),
+		chromedp.Flag("use-fake-ui-for-media-stream", true), chromedp.Flag("use-fake-device-for-media-stream", true),
 		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800),
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -285,6 +289,25 @@ func checkClean(t *testing.T, w *watch, s *Server) {
 	}
 	if n := s.CSPReports(); n > 0 {
 		t.Errorf("the browser reported %d Content-Security-Policy violations", n)
+	}
+}
+
+// writePNG writes a 64×48 PNG.
+func writePNG(t *testing.T, path string) {
+	t.Helper()
+	im := image.NewRGBA(image.Rect(0, 0, 64, 48))
+	for y := range 48 {
+		for x := range 64 {
+			im.Set(x, y, color.RGBA{uint8(40 + x*2), uint8(90 + y*2), 200, 255})
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, im); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -541,6 +564,63 @@ new MutationObserver((ms) => { for (const m of ms) for (const n of m.addedNodes)
 		if err := bob.SetTimer(alice, 0); err != nil {
 			t.Fatal(err)
 		}
+		checkClean(t, w, s)
+	})
+
+	t.Run("attachments", func(t *testing.T) {
+		openConv(t, ctx, "Maya Chen")
+		// A file from the page (the file picker; drop and paste take the same path).
+		doc := filepath.Join(t.TempDir(), "questions.txt")
+		os.WriteFile(doc, []byte("1. When did you first notice?\n"), 0o600)
+		run(t, ctx, "attach", chromedp.SetUploadFiles(`//input[@type="file"]`, []string{doc}),
+			visible(`//*[contains(@class,"att-name")][contains(., "questions.txt")]`))
+		var got client.Message
+		for end := time.Now().Add(15 * time.Second); time.Now().Before(end) && got.LocalID == 0; time.Sleep(50 * time.Millisecond) {
+			ms, _ := bob.History(alice, 0)
+			for _, m := range ms {
+				if len(m.Attachments) == 1 && m.Attachments[0].Name == "questions.txt" {
+					got = m
+				}
+			}
+		}
+		if got.LocalID == 0 {
+			t.Fatal("Bob never got the file sent from the page")
+		}
+		// A file that claims to be HTML is only ever a sandboxed download.
+		hdrs, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(async () => {
+  const id = [...document.querySelectorAll('[data-att]')].find((e) => e.textContent.includes('questions.txt')).dataset.att;
+  const r = await fetch('/api/attachment?' + new URLSearchParams({id, type: 'text/html'}));
+  return [String(r.status), r.headers.get('content-type'), r.headers.get('content-disposition') || '', r.headers.get('content-security-policy') || ''];
+})()`, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hdrs) != 4 || hdrs[0] != "200" || hdrs[1] != "application/octet-stream" || !strings.HasPrefix(hdrs[2], "attachment") || !strings.Contains(hdrs[3], "sandbox") {
+			t.Fatalf("an attachment asked for as text/html was served with %q", hdrs)
+		}
+		// A photo from Bob shows inline, loaded through the local process.
+		img := filepath.Join(t.TempDir(), "cafe.png")
+		writePNG(t, img)
+		if _, _, err := bob.SendFiles(context.Background(), alice, "The café from outside", []string{img}, nil); err != nil {
+			t.Fatal(err)
+		}
+		run(t, ctx, "photo", visible(textOnPage("The café from outside")))
+		waitJS(t, ctx, "photo loaded", `[...document.querySelectorAll('.att-img')].some((i) => i.complete && i.naturalWidth === 64)`)
+		// A voice note recorded in the page (Chromium's fake microphone).
+		run(t, ctx, "record", click(button("Record voice note")), visible(button("Stop recording")))
+		time.Sleep(1500 * time.Millisecond)
+		run(t, ctx, "stop", click(button("Stop recording")), visible(`//audio[contains(@class,"att-audio")]`))
+		var voice bool
+		for end := time.Now().Add(15 * time.Second); time.Now().Before(end) && !voice; time.Sleep(50 * time.Millisecond) {
+			ms, _ := bob.History(alice, 0)
+			for _, m := range ms {
+				voice = voice || len(m.Attachments) == 1 && strings.HasPrefix(m.Attachments[0].Name, "voice-note-") && m.Attachments[0].Size > 0
+			}
+		}
+		if !voice {
+			t.Fatal("Bob never got the voice note recorded in the page")
+		}
+		shoot(t, ctx, "attachments")
 		checkClean(t, w, s)
 	})
 

@@ -14,21 +14,22 @@ import (
 // jsonMessage is a message as the page gets it. Every string in it may be
 // chosen by a peer; the page renders them as text.
 type jsonMessage struct {
-	LocalID   int64       `json:"lid"`
-	ID        string      `json:"id"`
-	Conv      string      `json:"conv"`
-	From      string      `json:"from"`
-	Out       bool        `json:"out"`
-	Kind      string      `json:"kind"`
-	Text      string      `json:"text"`
-	Timer     int64       `json:"timer"` // seconds
-	SentAt    int64       `json:"sent"`  // Unix milliseconds
-	ExpiresAt int64       `json:"expires,omitempty"`
-	State     string      `json:"state"`
-	Request   bool        `json:"request,omitempty"`
-	Group     string      `json:"group,omitempty"`
-	Change    *jsonChange `json:"change,omitempty"`
-	GroupName string      `json:"groupName,omitempty"`
+	LocalID   int64            `json:"lid"`
+	ID        string           `json:"id"`
+	Conv      string           `json:"conv"`
+	From      string           `json:"from"`
+	Out       bool             `json:"out"`
+	Kind      string           `json:"kind"`
+	Text      string           `json:"text"`
+	Timer     int64            `json:"timer"` // seconds
+	SentAt    int64            `json:"sent"`  // Unix milliseconds
+	ExpiresAt int64            `json:"expires,omitempty"`
+	State     string           `json:"state"`
+	Request   bool             `json:"request,omitempty"`
+	Group     string           `json:"group,omitempty"`
+	Change    *jsonChange      `json:"change,omitempty"`
+	GroupName string           `json:"groupName,omitempty"`
+	Files     []jsonAttachment `json:"files,omitempty"`
 }
 
 type jsonChange struct {
@@ -55,7 +56,7 @@ func millis(t time.Time) int64 {
 func toJSON(m client.Message) jsonMessage {
 	j := jsonMessage{LocalID: m.LocalID, ID: m.ID, Conv: m.Conversation, From: m.From, Out: m.Outgoing, Kind: string(m.Kind),
 		Text: m.Text, Timer: int64(m.Timer / time.Second), SentAt: millis(m.SentAt), ExpiresAt: millis(m.ExpiresAt),
-		State: m.State.String(), Request: m.Request, Group: m.Group, GroupName: m.GroupName}
+		State: m.State.String(), Request: m.Request, Group: m.Group, GroupName: m.GroupName, Files: attachmentsJSON(m.Attachments)}
 	if ch := m.Change; ch != nil {
 		j.Change = &jsonChange{By: ch.By, Name: ch.Name, Joined: ch.Joined, Added: ch.Added, Removed: ch.Removed, Left: ch.Left,
 			AdminsAdded: ch.AdminsAdded, AdminsRemoved: ch.AdminsRemoved, Renamed: ch.Renamed, TimerChanged: ch.TimerChanged,

@@ -13,6 +13,7 @@ import (
 	"github.com/skymsg/sky/client"
 	"github.com/skymsg/sky/client/store/keyfile"
 	"github.com/skymsg/sky/server"
+	"github.com/skymsg/sky/server/blob/diskblob"
 	"github.com/skymsg/sky/server/servertest"
 	"github.com/skymsg/sky/server/store/sqlite"
 )
@@ -44,7 +45,11 @@ func newWorld(t testing.TB) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &world{t: t, skyd: servertest.Start(t, server.Config{Store: st}), root: root}
+	blobs, err := diskblob.Open(filepath.Join(t.TempDir(), "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &world{t: t, skyd: servertest.Start(t, server.Config{Store: st, Blobs: server.BlobConfig{Store: blobs}}), root: root}
 }
 
 // register makes an account in a fresh directory and returns it closed.

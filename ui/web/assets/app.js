@@ -3,7 +3,7 @@
 // HTTP cache). Every peer-chosen text is rendered as text.
 
 import { h, add, peerText, clear, timers, timerLabel, shortTimer, countdown, clock, day, when, initials, hue } from './dom.js';
-import { get, post, APIError } from './api.js';
+import { get, post, upload, APIError } from './api.js';
 import { icon } from './icons.js';
 import { notesView } from './notes.js';
 
@@ -220,6 +220,11 @@ function preview(c) {
   if (!m) return c.group ? 'Group created' : 'No messages yet';
   if (m.kind === 'timer') return `Disappearing messages: ${m.timer ? timerLabel(m.timer) : 'off'}`;
   if (m.kind === 'group') return describeChange(m.change);
+  if (!m.text && m.files && m.files.length) {
+    const f = m.files[0];
+    const what = /^voice-note-/.test(f.name) ? 'Voice note' : f.type.startsWith('image/') ? `Photo: ${f.name}` : `File: ${f.name}`;
+    return (m.out ? 'You: ' : c.group ? `${nameOf(m.from)}: ` : '') + what;
+  }
   const who = m.out ? 'You: ' : c.group ? `${nameOf(m.from)}: ` : '';
   return who + m.text;
 }
@@ -264,9 +269,29 @@ async function openChat(id) {
   const text = h('textarea', { id: 'composer', 'aria-label': 'Message', placeholder: 'Message', rows: '1', maxlength: '65536' });
   const send = h('button', { type: 'submit', class: 'send', 'aria-label': 'Send', title: 'Send (Enter)' }, icon('send'), h('span', { class: 'sr-only', text: 'Send' }));
   const err = h('p', { class: 'error composer-error', role: 'alert' });
-  const composer = h('form', { class: 'composer' }, text, send);
+  const picker = h('input', { type: 'file', multiple: true, hidden: true, 'aria-hidden': 'true', tabindex: '-1' });
+  const attachBtn = iconButton('clip', 'Attach file', () => picker.click());
+  const recordBtn = iconButton('mic', 'Record voice note', () => toggleRecording(view));
+  const composer = h('form', { class: 'composer' }, attachBtn, picker, text, recordBtn, send);
   add(pane, h('section', { class: 'chat', 'aria-label': 'Chat' }, head, banner, msgs, err, composer));
-  const view = { id, head, banner, msgs, list, older, text, send, composer, err, sentinel };
+  const view = { id, head, banner, msgs, list, older, text, send, composer, err, sentinel, recordBtn, attachBtn };
+  picker.addEventListener('change', () => { sendFiles(view, [...picker.files]); picker.value = ''; });
+  const section = pane.lastElementChild;
+  section.addEventListener('dragover', (ev) => { if (ev.dataTransfer.types.includes('Files')) { ev.preventDefault(); section.classList.add('dropping'); } });
+  section.addEventListener('dragleave', () => section.classList.remove('dropping'));
+  section.addEventListener('drop', (ev) => {
+    section.classList.remove('dropping');
+    if (!ev.dataTransfer.files.length) return;
+    ev.preventDefault();
+    sendFiles(view, [...ev.dataTransfer.files]);
+  });
+  text.addEventListener('paste', (ev) => {
+    const files = [...(ev.clipboardData?.files || [])];
+    if (files.length) {
+      ev.preventDefault();
+      sendFiles(view, files);
+    }
+  });
   S.cv = view;
   composer.addEventListener('submit', (ev) => { ev.preventDefault(); sendMessage(view); });
   text.addEventListener('keydown', (ev) => {
@@ -406,8 +431,56 @@ function messageEl(m) {
   return h('div', { class: `msg ${m.out ? 'out' : 'in'}${m.state === 'failed' ? ' failed' : ''}`, 'data-id': m.id, 'data-lid': String(m.lid) },
     h('div', { class: 'bubble' },
       m.group && !m.out ? h('div', { class: 'sender' }, peerText(nameOf(m.from))) : null,
-      h('div', { class: 'text', dir: 'auto', text: m.text }),
+      (m.files || []).map(fileEl),
+      m.text ? h('div', { class: 'text', dir: 'auto', text: m.text }) : null,
       meta));
+}
+
+// The media types shown inline (the server serves only these as such).
+const inline = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'video/mp4', 'video/webm',
+  'audio/mpeg', 'audio/mp4', 'audio/ogg', 'audio/webm', 'audio/wav']);
+
+function fileURL(f, download) {
+  const p = { id: f.id, type: f.type };
+  if (download) p.download = '1';
+  return `/api/attachment?${new URLSearchParams(p)}`;
+}
+
+function sizeLabel(n) {
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MB`;
+  if (n >= 1 << 10) return `${Math.round(n / (1 << 10))} KB`;
+  return `${n} bytes`;
+}
+
+// fileEl shows an attachment: images, video and audio inline, any file as a
+// card; each with a download link. The name is the sender's: text only.
+function fileEl(f) {
+  const show = inline.has(f.type);
+  // A voice note recorded in a browser is WebM, which sky types by its
+  // content as video/webm: play it as the audio it is.
+  const voice = /^voice-note-/.test(f.name) && (f.type === 'video/webm' || f.type.startsWith('audio/'));
+  let media = null;
+  if (show && f.type.startsWith('image/')) {
+    media = h('img', { class: 'att-img', src: fileURL(f), alt: f.name, loading: 'lazy' });
+    media.addEventListener('load', () => { // keep the newest message in view as a photo takes its height
+      const box = media.closest('.msgs');
+      if (box && box.scrollHeight - box.scrollTop - box.clientHeight < media.height + 160) box.scrollTop = box.scrollHeight;
+    });
+    if (f.width && f.height) {
+      media.width = Math.min(f.width, 320);
+      media.height = Math.round(media.width * f.height / f.width);
+    }
+  } else if (show && voice) {
+    media = h('audio', { class: 'att-audio', controls: true, preload: 'metadata', src: fileURL(f), 'aria-label': 'Voice note' });
+  } else if (show && f.type.startsWith('video/')) {
+    media = h('video', { class: 'att-video', controls: true, preload: 'metadata', src: fileURL(f) });
+  } else if (show && f.type.startsWith('audio/')) {
+    media = h('audio', { class: 'att-audio', controls: true, preload: 'metadata', src: fileURL(f), 'aria-label': `Voice note or audio: ${f.name}` });
+  }
+  return h('div', { class: 'att', 'data-att': f.id }, media,
+    h('div', { class: 'att-card' }, media ? null : icon('file'),
+      h('span', { class: 'att-name' }, peerText(f.name)), h('span', { class: 'att-size', text: sizeLabel(f.size) }),
+      h('a', { class: 'att-dl', href: fileURL(f, true), download: '', 'aria-label': `Download ${f.name}`, title: 'Download' }, icon('download'))));
 }
 
 function countdownEl(at) {
@@ -456,6 +529,59 @@ async function sendMessage(view) {
     if (!(S.chat && S.chat.changed)) view.send.disabled = false;
     view.text.focus();
   }
+}
+
+async function sendFiles(view, files) {
+  if (view.send.disabled) return;
+  for (const f of files) {
+    view.err.className = 'status-line';
+    view.err.textContent = `Sending ${f.name}…`;
+    try {
+      const m = await upload('/api/send-file', { id: view.id, name: f.name }, f);
+      view.err.textContent = '';
+      appendMessage(view, m, true);
+      refreshList();
+    } catch (e) {
+      view.err.className = 'error composer-error';
+      fail(e, view.err);
+      return;
+    }
+  }
+  view.err.className = 'error composer-error';
+}
+
+// Voice notes: recorded in the page (MediaRecorder), sent as a file.
+async function toggleRecording(view) {
+  if (view.rec) {
+    view.rec.stop();
+    return;
+  }
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  } catch (e) {
+    view.err.textContent = `The microphone is not available (${e.message}). Allow it for this page to record voice notes.`;
+    return;
+  }
+  const chunks = [];
+  const rec = new MediaRecorder(stream);
+  view.rec = rec;
+  rec.addEventListener('dataavailable', (ev) => { if (ev.data.size) chunks.push(ev.data); });
+  rec.addEventListener('stop', () => {
+    for (const t of stream.getTracks()) t.stop();
+    view.rec = null;
+    clear(view.recordBtn).append(icon('mic'));
+    view.recordBtn.setAttribute('aria-label', 'Record voice note');
+    view.recordBtn.classList.remove('recording');
+    const type = (rec.mimeType || 'audio/webm').split(';')[0];
+    const ext = type === 'audio/ogg' ? 'ogg' : type === 'audio/mp4' ? 'm4a' : 'webm';
+    const blob = new Blob(chunks, { type });
+    if (blob.size) sendFiles(view, [new File([blob], `voice-note-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}.${ext}`, { type })]);
+  });
+  rec.start();
+  clear(view.recordBtn).append(icon('stop'));
+  view.recordBtn.setAttribute('aria-label', 'Stop recording');
+  view.recordBtn.classList.add('recording');
 }
 
 function appendMessage(view, m, force) {

@@ -18,6 +18,11 @@ const paths = {
   close: 'M6 6l12 12M18 6L6 18',
   trash: 'M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13',
   plus: 'M12 5v14M5 12h14',
+  clip: 'M20 11l-8.5 8.5a5 5 0 0 1-7-7L13 4a3.5 3.5 0 0 1 5 5l-8.5 8.5a2 2 0 0 1-3-3L14 7',
+  mic: 'M12 15a3 3 0 0 0 3-3V6a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3zM5 11a7 7 0 0 0 14 0M12 18v3',
+  stop: 'M7 7h10v10H7z',
+  download: 'M12 4v11M7 10l5 5 5-5M5 20h14',
+  file: 'M6 3h9l4 4v14H6zM14 3v5h5',
 };
 
 const NS = 'http://www.w3.org/2000/svg';
