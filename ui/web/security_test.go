@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/skymsg/sky/client/store"
 )
@@ -191,5 +192,36 @@ func TestAssetsInert(t *testing.T) {
 				t.Errorf("%s has inline code or style (%q)", e.Name(), bad)
 			}
 		}
+	}
+}
+
+// TestIdleLock: the account locks after the idle time the user set, and
+// the page's activity holds that off; the page then finds it locked.
+func TestIdleLock(t *testing.T) {
+	wd := newWorld(t)
+	dir, _ := wd.register()
+	s, host := serveWeb(t, dir, Options{IdleLock: time.Second})
+	ck := login(t, s)
+	js := map[string]string{"Content-Type": "application/json", "Origin": s.base()}
+	if resp, body := do(t, "POST", s.base()+"/api/unlock", "", js, ck, `{"passphrase":"`+pass+`"}`); resp.StatusCode != 200 || host.Client() == nil {
+		t.Fatalf("unlock: %d %s", resp.StatusCode, body)
+	}
+	for range 5 { // active for longer than the idle time
+		time.Sleep(400 * time.Millisecond)
+		do(t, "POST", s.base()+"/api/activity", "", js, ck, `{}`)
+	}
+	if host.Client() == nil {
+		t.Fatal("locked although the page was active")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for host.Client() != nil && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if host.Client() != nil {
+		t.Fatal("still unlocked after the idle time")
+	}
+	resp, body := do(t, "GET", s.base()+"/api/conversations", "", nil, ck, "")
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, `"locked":true`) {
+		t.Fatalf("after the idle lock the API answered %d %s", resp.StatusCode, body)
 	}
 }
