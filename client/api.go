@@ -37,6 +37,10 @@ type (
 	UnannouncedDeviceEvent = core.UnannouncedDeviceEvent
 	GroupEvent             = core.GroupEvent
 	GroupChange            = core.GroupChange
+	ActionEvent            = core.ActionEvent
+	Quote                  = core.Quote
+	Reaction               = core.Reaction
+	Edit                   = core.Edit
 )
 
 // Types of the concerns.

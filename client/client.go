@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/skymsg/sky/client/actions"
 	"github.com/skymsg/sky/client/attach"
 	"github.com/skymsg/sky/client/broadcast"
 	"github.com/skymsg/sky/client/core"
@@ -35,6 +36,7 @@ type Client struct {
 	kt        *transparency.Checker // nil: no key directory checks
 	timers    *timers.Timers
 	files     *attach.Files
+	actions   *actions.Actions
 }
 
 // Open unlocks the account in dir with passphrase.
@@ -77,7 +79,7 @@ func Register(ctx context.Context, dir string, passphrase []byte, serverURL stri
 // assemble wires the concerns onto a core.
 func assemble(c *core.Core) *Client {
 	cl := &Client{core: c, groups: group.New(c), broadcast: broadcast.New(c), requests: requests.New(c),
-		trust: trust.New(c), timers: timers.New(c), files: attach.New(c)}
+		trust: trust.New(c), timers: timers.New(c), files: attach.New(c), actions: actions.New(c)}
 	cl.files.Sweep() // blobs of messages that expired while the client was closed
 	c.SetReceiver(cl.receiveOne)
 	c.SetGroupNamer(cl.groups.Name)

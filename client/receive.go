@@ -87,6 +87,8 @@ func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.St
 		return c.core.ApplyReceipt(tx, in.Peer, ct, b)
 	case content.IsGroup(ct.Kind):
 		return c.groups.ApplyControl(tx, in.Peer, ct, b)
+	case content.IsAction(ct.Kind):
+		return c.applyAction(tx, in.Peer, ct, b)
 	}
 	return c.applyDirect(tx, in.Peer, ct, plain, b)
 }

@@ -81,6 +81,8 @@ func (k Kind) String() string {
 		return "sender key"
 	case KindGroupNotice:
 		return "group notice"
+	case KindReaction, KindEdit, KindDelete:
+		return actionName(k)
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -135,10 +137,16 @@ type Content struct {
 	// the files a text carries (KindText, KindGroupText), at most
 	// MaxAttachments; the text is their caption.
 	Attachments [][]byte
-	Timer       time.Duration // KindText: the timer of this message; KindTimerChange: the new timer
-	TimerV      uint64        // KindTimerChange: the change's version (see the client package)
-	Receipt     ReceiptType   // KindReceipt
-	IDs         []ID          // KindReceipt: the messages it confirms
+	// Quote is the message a text (KindText, KindGroupText) replies to.
+	Quote *Quote
+	// Target is the message an action (KindReaction, KindEdit,
+	// KindDelete) acts on; Text is a reaction's emoji (empty: removed) or
+	// an edit's new text, and GroupID the target's group, if any.
+	Target  ID
+	Timer   time.Duration // KindText: the timer of this message; KindTimerChange: the new timer
+	TimerV  uint64        // KindTimerChange: the change's version (see the client package)
+	Receipt ReceiptType   // KindReceipt
+	IDs     []ID          // KindReceipt: the messages it confirms
 
 	// The group kinds (group.go). Timer is the group's timer in texts,
 	// updates and notices.
@@ -191,6 +199,11 @@ func (c *Content) Check() error {
 		if !ValidTimer(c.Timer) || c.Seq == 0 {
 			return bad("bad timer or sequence number")
 		}
+		if err := checkQuote(c.Quote); err != nil {
+			return err
+		}
+	case KindReaction, KindEdit, KindDelete:
+		return c.checkAction()
 	case KindTimerChange:
 		if len(c.Attachments) > 0 {
 			return bad("attachments on a message that cannot carry them")
@@ -213,7 +226,10 @@ func (c *Content) Check() error {
 			if err := checkAttachments(c.Attachments); err != nil {
 				return err
 			}
-		} else if len(c.Attachments) > 0 {
+			if err := checkQuote(c.Quote); err != nil {
+				return err
+			}
+		} else if len(c.Attachments) > 0 || c.Quote != nil {
 			return bad("attachments on a message that cannot carry them")
 		}
 		return c.checkGroup()

@@ -233,6 +233,14 @@ func FuzzDecode(f *testing.F) {
 		b, _ := Encode(groupSample(k))
 		f.Add(b)
 	}
+	for _, k := range []Kind{KindReaction, KindEdit, KindDelete} {
+		b, _ := Encode(actionSample(k))
+		f.Add(b)
+	}
+	q := sample(KindText)
+	q.Quote = &Quote{ID: ID{5}, Excerpt: "earlier"}
+	b, _ := Encode(q)
+	f.Add(b)
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Decode(b)

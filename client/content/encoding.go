@@ -62,6 +62,9 @@ func Encode(c *Content) ([]byte, error) {
 			body = appendVarint(body, fTextTimer, uint64(c.Timer/time.Second))
 		}
 		body = appendAttachments(body, fTextAttachment, c.Attachments)
+		body = appendQuote(body, fTextQuote, c.Quote)
+	case KindReaction, KindEdit, KindDelete:
+		body = appendActionBody(body, c)
 	case KindTimerChange:
 		body = appendVarint(body, fTimerSeconds, uint64(c.Timer/time.Second))
 		body = appendVarint(body, fTimerVersion, c.TimerV)
@@ -181,6 +184,9 @@ func decodeBody(c *Content, b []byte) error {
 	if IsGroup(c.Kind) {
 		return decodeGroupBody(c, b)
 	}
+	if IsAction(c.Kind) {
+		return decodeActionBody(c, b)
+	}
 	var seen uint64
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
@@ -226,6 +232,10 @@ func decodeBody(c *Content, b []byte) error {
 				return malformed("receipt type out of range")
 			}
 			c.Receipt = ReceiptType(v)
+		case c.Kind == KindText && num == fTextQuote:
+			if err := consumeQuote(c, typ, &b); err != nil {
+				return err
+			}
 		case c.Kind == KindText && num == fTextAttachment:
 			if err := consumeAttachment(c, typ, &b); err != nil {
 				return err

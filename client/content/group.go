@@ -254,6 +254,7 @@ func appendGroupBody(b []byte, c *Content) []byte {
 			b = appendVarint(b, gTimer, uint64(c.Timer/time.Second))
 		}
 		b = appendAttachments(b, gAttachment, c.Attachments)
+		b = appendQuote(b, gQuote, c.Quote)
 	case KindGroupUpdate:
 		g := c.Group
 		b = appendVarint(b, gVersion, g.Version)
@@ -348,6 +349,8 @@ func decodeGroupBody(c *Content, b []byte) error {
 				}
 				copy(c.GroupID[:], v)
 			}
+		case c.Kind == KindGroupText && num == gQuote:
+			err = consumeQuote(c, typ, &b)
 		case c.Kind == KindGroupText:
 			err = decodeGroupText(c, num, typ, &b)
 		case c.Kind == KindGroupUpdate:

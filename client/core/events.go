@@ -8,7 +8,7 @@ import (
 // Event is something that happened, delivered to subscribers in order:
 // *MessageEvent, *ReceiptEvent, *TimerEvent, *IdentityChangedEvent,
 // *GapEvent, *SentEvent, *FailedEvent, *DroppedEvent, *ConnectionEvent,
-// *LaggedEvent, *GroupEvent, *UnannouncedDeviceEvent.
+// *LaggedEvent, *GroupEvent, *UnannouncedDeviceEvent, *ActionEvent.
 //
 // Events are notifications. The store is the truth: a subscriber that missed
 // events (LaggedEvent) reads Unread and History again.
@@ -135,6 +135,20 @@ type GroupEvent struct {
 }
 
 func (*GroupEvent) event() {}
+
+// ActionEvent: someone (By; the own ID for the user's own actions) reacted
+// to a message (Action "reaction"; Emoji empty: the reaction was removed),
+// edited it ("edit", Text the new text) or deleted it for everyone
+// ("delete": it is gone from this device, as if its timer had run out).
+type ActionEvent struct {
+	Conversation string
+	MessageID    string
+	By           string
+	Action       string
+	Emoji, Text  string
+}
+
+func (*ActionEvent) event() {}
 
 // subscriptionBuffer is how many events wait for a slow subscriber before
 // it starts missing them.

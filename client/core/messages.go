@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/skymsg/sky/client/actions/annex"
 	"github.com/skymsg/sky/client/content"
 	"github.com/skymsg/sky/client/store"
 )
@@ -84,6 +85,32 @@ type Message struct {
 	// Failure says why an outgoing message Failed; a failed message stays
 	// until the user dismisses it (DeleteMessage).
 	Failure string
+	// Quote is the message a text replies to (package client/actions).
+	Quote *Quote
+	// Reactions are the reactions to it, one per person.
+	Reactions []Reaction
+	// EditedAt is when its author last edited it (zero: never); Edits are
+	// the texts the edits replaced, oldest first, kept for
+	// annex.EditHistory.
+	EditedAt time.Time
+	Edits    []Edit
+}
+
+// Reaction is one person's reaction to a message; Edit an earlier text of
+// an edited message.
+type (
+	Reaction = annex.Reaction
+	Edit     = annex.Edit
+)
+
+// Quote is the message a reply quotes: its ID and excerpt, or Missing when
+// this device does not have it (it disappeared, was deleted, or never
+// arrived): then the excerpt is not shown either.
+type Quote struct {
+	ID      string
+	From    string
+	Excerpt string
+	Missing bool
 }
 
 // Format hides the text under every fmt verb, so a message never reaches a
@@ -106,6 +133,16 @@ func FromStore(m store.Message, request bool) (Message, error) {
 		Text: c.Text, Timer: c.Timer, SentAt: m.SentAt, ReceivedAt: m.ReceivedAt, ReadAt: m.ReadAt, ExpiresAt: m.ExpiresAt,
 		State: State(m.State), Request: request && !m.Outgoing, Seq: c.Seq, Failure: m.Failure}
 	out.Attachments = attachments(m.ID, c.Attachments)
+	if c.Quote != nil {
+		out.Quote = &Quote{ID: c.Quote.ID.String(), Excerpt: c.Quote.Excerpt, Missing: true}
+	}
+	if len(m.Annex) > 0 {
+		a, err := annex.Decode(m.Annex)
+		if err != nil {
+			return Message{}, fmt.Errorf("%w: %v", store.ErrCorrupt, err)
+		}
+		out.Reactions, out.Edits, out.EditedAt = a.Reactions, a.Edits, a.LastEdit()
+	}
 	switch c.Kind {
 	case content.KindText:
 		out.Kind = KindText
@@ -122,8 +159,12 @@ func FromStore(m store.Message, request bool) (Message, error) {
 	return out, nil
 }
 
-// nameGroups fills in the current name of the groups of group messages.
+// nameGroups fills in the current name of the groups of group messages,
+// and whether the messages replies quote are still here.
 func (c *Core) nameGroups(tx *store.Tx, ms []Message) error {
+	if err := findQuoted(tx, ms, c.Now()); err != nil {
+		return err
+	}
 	names := map[string]string{}
 	for i := range ms {
 		g := ms[i].Group
@@ -139,6 +180,30 @@ func (c *Core) nameGroups(tx *store.Tx, ms []Message) error {
 			names[g] = name
 		}
 		ms[i].GroupName = name
+	}
+	return nil
+}
+
+// findQuoted marks each quote whose message this device still has (not
+// expired) and names its author; the others stay Missing, with no excerpt.
+func findQuoted(tx *store.Tx, ms []Message, now time.Time) error {
+	for i := range ms {
+		q := ms[i].Quote
+		if q == nil {
+			continue
+		}
+		orig, err := tx.FindMessage(ms[i].Conversation, q.ID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return err
+		case !orig.ExpiresAt.IsZero() && !orig.ExpiresAt.After(now):
+		default:
+			q.Missing, q.From = false, orig.Sender
+		}
+		if q.Missing {
+			q.Excerpt = ""
+		}
 	}
 	return nil
 }

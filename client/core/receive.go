@@ -517,7 +517,7 @@ func (c *Core) finishBatch(tx *store.Tx, b *Batch) error {
 			if err != nil {
 				return err
 			}
-			if msg.Group != "" {
+			if msg.Group != "" || msg.Quote != nil {
 				one := []Message{msg}
 				if err := c.nameGroups(tx, one); err != nil {
 					return err

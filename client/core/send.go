@@ -43,6 +43,12 @@ func (c *Core) Send(peer, text string) (Message, error) { return c.SendWith(peer
 // SendWith is Send for a text that carries attachments: their encoded
 // pointers (package client/attach uploads the files and makes them).
 func (c *Core) SendWith(peer, text string, atts [][]byte) (Message, error) {
+	return c.SendQuoting(peer, text, atts, nil)
+}
+
+// SendQuoting is SendWith for a reply: the text quotes q (package
+// client/actions makes it).
+func (c *Core) SendQuoting(peer, text string, atts [][]byte, q *content.Quote) (Message, error) {
 	if err := c.CheckPeer(peer); err != nil {
 		return Message{}, err
 	}
@@ -61,7 +67,7 @@ func (c *Core) SendWith(peer, text string, atts [][]byte) (Message, error) {
 		if err != nil {
 			return err
 		}
-		m, err := c.AddOutgoing(tx, peer, &content.Content{Kind: content.KindText, Text: text, Timer: conv.Timer, Attachments: atts})
+		m, err := c.AddOutgoing(tx, peer, &content.Content{Kind: content.KindText, Text: text, Timer: conv.Timer, Attachments: atts, Quote: q})
 		if err != nil {
 			return err
 		}

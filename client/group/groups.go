@@ -510,3 +510,33 @@ func loadSent(tx *store.Tx, id content.GroupID) ([]string, error) {
 func saveSent(tx *store.Tx, id content.GroupID, list []string) error {
 	return core.SaveStringList(tx, setGroupSent+id.String(), slices.Compact(slices.Sorted(slices.Values(list))))
 }
+
+// Audience returns a group's ID (ref: its ID or name) and the members the
+// user sends to, for a message about the group that travels in 1:1
+// sessions (package client/actions). The user must be a member.
+func (g *Groups) Audience(ref string) (content.GroupID, []string, error) {
+	var id content.GroupID
+	var to []string
+	err := g.c.View(func(tx *store.Tx) error {
+		r, err := findGroup(tx, ref)
+		if err != nil {
+			return err
+		}
+		if !r.Member(g.self()) {
+			return ErrNotGroupMember
+		}
+		id, to = r.State.ID, r.Recipients(g.self())
+		return nil
+	})
+	return id, to, err
+}
+
+// IsMember reports whether peer is an active member of group id as the
+// user's copy of it shows, and the user a member too.
+func (g *Groups) IsMember(tx *store.Tx, id content.GroupID, peer string) (bool, error) {
+	r, err := loadGroup(tx, id)
+	if err != nil || r == nil {
+		return false, err
+	}
+	return r.Member(g.self()) && r.Active(peer), nil
+}

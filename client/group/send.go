@@ -31,6 +31,11 @@ func (g *Groups) SendGroup(ref, text string) (core.Message, error) {
 // encoded pointers): the files are uploaded once and every member gets
 // the same pointers.
 func (g *Groups) SendGroupWith(ref, text string, atts [][]byte) (core.Message, error) {
+	return g.SendGroupQuoting(ref, text, atts, nil)
+}
+
+// SendGroupQuoting is SendGroupWith for a reply: the text quotes q.
+func (g *Groups) SendGroupQuoting(ref, text string, atts [][]byte, q *content.Quote) (core.Message, error) {
 	if len(text) > content.MaxTextBytes {
 		return core.Message{}, core.ErrTooLong
 	}
@@ -43,7 +48,7 @@ func (g *Groups) SendGroupWith(ref, text string, atts [][]byte) (core.Message, e
 		if !r.Member(g.self()) {
 			return ErrNotGroupMember
 		}
-		m, err := g.addGroupOutgoing(tx, r, text, atts)
+		m, err := g.addGroupOutgoing(tx, r, text, atts, q)
 		if err != nil {
 			return err
 		}
@@ -63,7 +68,7 @@ func (g *Groups) SendGroupWith(ref, text string, atts [][]byte) (core.Message, e
 }
 
 // addGroupOutgoing stores a group text and queues it for every recipient.
-func (g *Groups) addGroupOutgoing(tx *store.Tx, r *Record, text string, atts [][]byte) (store.Message, error) {
+func (g *Groups) addGroupOutgoing(tx *store.Tx, r *Record, text string, atts [][]byte, q *content.Quote) (store.Message, error) {
 	now := g.c.Now().Truncate(time.Millisecond)
 	id := r.State.ID
 	rcpts := r.Recipients(g.self())
@@ -75,7 +80,7 @@ func (g *Groups) addGroupOutgoing(tx *store.Tx, r *Record, text string, atts [][
 		return store.Message{}, err
 	}
 	ct := &content.Content{Version: content.Version, Sender: g.self(), SenderDevice: g.c.DeviceID(), ID: core.NewContentID(),
-		SentAt: now, Seq: seq, Kind: content.KindGroupText, GroupID: id, Text: text, Timer: r.State.Timer, Attachments: atts}
+		SentAt: now, Seq: seq, Kind: content.KindGroupText, GroupID: id, Text: text, Timer: r.State.Timer, Attachments: atts, Quote: q}
 	body, err := content.Encode(ct)
 	if err != nil {
 		return store.Message{}, err

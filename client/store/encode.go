@@ -105,8 +105,14 @@ func encodeMessage(m *Message) []byte {
 	w.time(m.ReceivedAt)
 	w.time(m.ReadAt)
 	w.int(int64(m.Timer))
-	if m.Failure != "" {
-		w.str(m.Failure) // a trailing field: stores written before it read as before
+	// Trailing fields, so stores written before them read as before:
+	// the failure (written when set, or when an annex follows) and the
+	// annex (written when not empty).
+	if m.Failure != "" || len(m.Annex) > 0 {
+		w.str(m.Failure)
+	}
+	if len(m.Annex) > 0 {
+		w.bytes(m.Annex)
 	}
 	return w.b
 }
@@ -123,7 +129,11 @@ func decodeMessage(b []byte) (Message, error) {
 	m.SentAt, m.ReceivedAt, m.ReadAt = r.time(), r.time(), r.time()
 	m.Timer = r.duration()
 	if r.err == nil && len(r.b) > 0 {
-		if m.Failure = r.str(); m.Failure == "" {
+		m.Failure = r.str()
+		if r.err == nil && len(r.b) > 0 {
+			m.Annex = Secret(r.copyBytes())
+		}
+		if len(m.Annex) == 0 && m.Failure == "" {
 			r.err = errRecord // written only when set: the encoding stays canonical
 		}
 	}

@@ -99,9 +99,13 @@ type Message struct {
 	Outgoing     bool
 	State        State
 	Body         Secret // the SDK's encoded content; the store never reads it
-	SentAt       time.Time
-	ReceivedAt   time.Time
-	ReadAt       time.Time
+	// Annex is what later messages added to this one (reactions, edits:
+	// package client/actions), sealed with it under its key so that it
+	// disappears with it; the store never reads it.
+	Annex      Secret
+	SentAt     time.Time
+	ReceivedAt time.Time
+	ReadAt     time.Time
 	// Timer is the disappearing timer that applies to this message (0: off).
 	Timer time.Duration
 	// ExpiresAt is when the message is destroyed; zero while no countdown
