@@ -25,8 +25,25 @@ type Table struct {
 // SQLiteTables copies the database at path, with its -wal and -shm files
 // as they are on disk right now, to a directory of its own and reads every
 // table of the copy (the copy applies the WAL: what a seizure reads). The
-// original is not touched.
+// original is not touched. The three files are copied one after another
+// while the server may be writing or checkpointing, so a copy can be torn
+// (the WAL newer than the main file it was read with); such a copy is taken
+// again, as someone imaging a running server would, a few times at most.
 func SQLiteTables(path string) ([]Table, error) {
+	var err error
+	for range 5 {
+		var ts []Table
+		if ts, err = sqliteTablesOnce(path); err == nil {
+			return ts, nil
+		}
+		if !strings.Contains(err.Error(), "malformed") {
+			return nil, err
+		}
+	}
+	return nil, err
+}
+
+func sqliteTablesOnce(path string) ([]Table, error) {
 	dir, err := os.MkdirTemp("", "sky-audit-")
 	if err != nil {
 		return nil, err
