@@ -155,3 +155,25 @@ func TestAttachmentsExpire(t *testing.T) {
 		})
 	}
 }
+
+// TestAttachmentsWiped: a wipe (as the panic passphrase makes) leaves no
+// attachment blob behind: the directory is gone with the store.
+func TestAttachmentsWiped(t *testing.T) {
+	s, _ := attachSkyd(t)
+	alice := newUser(t, s, testOptions(nil))
+	bob := newUser(t, s, testOptions(nil))
+	path, _ := randomFile(t, "f.bin", 5000)
+	if _, _, err := alice.c.SendFiles(ctxT(t), bob.c.ID(), "", []string{path}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if blobs, _ := os.ReadDir(filepath.Join(alice.dir, "attachments")); len(blobs) != 1 {
+		t.Fatalf("%d blobs before the wipe", len(blobs))
+	}
+	alice.pause()
+	if err := alice.c.Wipe(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(alice.dir, "attachments")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the attachments directory survived the wipe: %v", err)
+	}
+}

@@ -15,12 +15,15 @@ const (
 	keyName    = "sky.key"     // the key file (package keyfile)
 	keyTmpName = "sky.key.new" // the key file while a new store is created
 	dbName     = "sky.db"      // SQLite; it may have sky.db-wal, -shm, -journal beside it
+	// attachDir holds the blobs of attachments (package client/attach):
+	// ciphertext whose keys live in the messages; a wipe removes it too.
+	attachDir = "attachments"
 )
 
 // isStoreFile reports whether name is one of the files the store may leave
 // in its directory. Only these are ever removed.
 func isStoreFile(name string) bool {
-	return name == keyName || name == keyTmpName || name == dbName || strings.HasPrefix(name, dbName+"-")
+	return name == keyName || name == keyTmpName || name == dbName || strings.HasPrefix(name, dbName+"-") || name == attachDir
 }
 
 // storeEntries lists the store's files in dir, and whether dir holds anything

@@ -51,7 +51,11 @@ func wipe(dir string, keepDir bool) error {
 		if n == keyName {
 			continue
 		}
-		if err := os.Remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		remove := os.Remove
+		if n == attachDir {
+			remove = os.RemoveAll
+		}
+		if err := remove(filepath.Join(dir, n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
