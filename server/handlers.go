@@ -224,6 +224,14 @@ func (c *conn) authenticate(id uint64, r *wire.Authenticate) {
 		c.replyErr(id, badRequest("authenticate needs a valid account ID, a device number from 1 and a %d-byte signature", ed25519.SignatureSize))
 		return
 	}
+	// Failed attempts are charged to the source address: each costs a
+	// store look-up and a signature check, and connections are cheap.
+	src, now := c.ip.String(), c.s.now()
+	if wait, ok := c.s.authFailLimit.peek(src, now); !ok {
+		c.s.m.rateLimited.Inc()
+		c.replyErr(id, rateLimited("too many failed authentications from your address", wait))
+		return
+	}
 	a := store.Address{Account: r.GetAccount(), Device: r.GetDevice()}
 	key := dummyAuthKey
 	d, err := c.s.st.Device(c.s.ctx, a)
@@ -242,6 +250,7 @@ func (c *conn) authenticate(id uint64, r *wire.Authenticate) {
 	}
 	if !ok {
 		c.s.m.authFailed.Inc()
+		c.s.authFailLimit.charge(src, now)
 		c.authFailures++
 		if c.authFailures >= maxAuthFailures {
 			c.fail(wire.Code_AUTH_FAILED, "authentication failed too often on this connection", ws.StatusPolicyViolation)

@@ -153,3 +153,28 @@ func TestRegistrationBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthFailuresPerAddress: failed authentications are charged to their
+// source address, whatever the connection, so cycling connections does
+// not buy more attempts; other addresses are not affected.
+func TestAuthFailuresPerAddress(t *testing.T) {
+	e := newEnv(t, server.Config{AuthFailRate: server.Rate{Per: 0.001, Burst: 4}})
+	_, d := e.register()
+	wrong := &servertest.Device{Account: d.Account, ID: 1}
+	_, wrong.Key, _ = ed25519.GenerateKey(nil)
+	attacker := net.ParseIP("127.0.0.2")
+	for i := range 5 {
+		c, err := servertest.DialFrom(ctxT(t), e.srv.URL, attacker)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Authenticate(ctxT(t), wrong)
+		want := wire.Code_AUTH_FAILED
+		if i == 4 {
+			want = wire.Code_RATE_LIMITED
+		}
+		expectCode(t, err, want)
+		c.CloseNow()
+	}
+	e.connect(d) // from 127.0.0.1
+}
