@@ -50,9 +50,13 @@ func (c *conn) multiSend(id uint64, r *wire.MultiSend) {
 	for i := range msg.Recipients {
 		rec := &msg.Recipients[i]
 		account, ok := wire.ServiceIDAccount(rec.ServiceID)
-		if !ok || !c.s.tokenMatches(account, r.GetDeliveryTokens()[i]) {
+		if !ok {
 			c.s.m.rejected.Inc()
-			m.refuse(account, 0, wire.NewError(wire.Code_TOKEN_REJECTED, "the delivery token is not the recipient's (or there is no such account): send a message request instead"))
+			m.refuse(account, 0, errTokenRejected)
+			continue
+		}
+		if e := c.checkToken(account, r.GetDeliveryTokens()[i], now); e != nil {
+			m.refuse(account, 0, e)
 			continue
 		}
 		if e := c.anonQueue(account); e != nil {

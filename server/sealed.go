@@ -248,9 +248,8 @@ func (c *conn) sendSealed(id uint64, r *wire.Send) {
 			c.replyErr(id, rateLimited("this connection sends sealed messages too fast", wait))
 			return
 		}
-		if !c.s.tokenMatches(r.GetAccount(), token) {
-			c.s.m.rejected.Inc()
-			c.replyErr(id, wire.NewError(wire.Code_TOKEN_REJECTED, "the delivery token is not the recipient's (or there is no such account): send a message request instead"))
+		if e := c.checkToken(r.GetAccount(), token, now); e != nil {
+			c.replyErr(id, e)
 			return
 		}
 		if e := c.anonQueue(r.GetAccount()); e != nil {
@@ -311,6 +310,26 @@ func (c *conn) anonQueue(account string) *wire.Error {
 // dummyVerifier is compared against when an account does not exist or has
 // no verifier, so a refusal costs the same work either way.
 var dummyVerifier = store.RandomBytes(wire.DeliveryVerifierBytes)
+
+var errTokenRejected = wire.NewError(wire.Code_TOKEN_REJECTED, "the delivery token is not the recipient's (or there is no such account): send a message request instead")
+
+// checkToken refuses token unless it is account's. Wrong tokens are
+// charged to the connection's source address (in memory only): each costs
+// a store look-up, and an address that spent its budget is told to wait
+// before any is looked up.
+func (c *conn) checkToken(account string, token []byte, now time.Time) *wire.Error {
+	src := c.ip.String()
+	if wait, ok := c.s.tokenFailLimit.peek(src, now); !ok {
+		c.s.m.rateLimited.Inc()
+		return rateLimited("too many wrong delivery tokens from your address", wait)
+	}
+	if !c.s.tokenMatches(account, token) {
+		c.s.m.rejected.Inc()
+		c.s.tokenFailLimit.charge(src, now)
+		return errTokenRejected
+	}
+	return nil
+}
 
 // tokenMatches reports whether token is account's delivery token. An
 // unknown account, an account without a verifier and a wrong token all give

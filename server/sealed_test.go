@@ -415,3 +415,20 @@ func TestQueueShares(t *testing.T) {
 		expectCode(t, err, wire.Code_RATE_LIMITED)
 	})
 }
+
+// TestWrongTokensPerAddress: wrong delivery tokens, each a store look-up,
+// are charged to the source address across anonymous connections; once
+// its budget is spent the address is told to wait before any token is
+// looked up.
+func TestWrongTokensPerAddress(t *testing.T) {
+	lots := server.Rate{Per: 1e6, Burst: 1e6}
+	e, _ := certified(t, server.Config{TokenFailRate: server.Rate{Per: 0.001, Burst: 3}, SealedRate: lots})
+	bob, b := e.register()
+	token := setToken(t, bob, b)
+	wrong := bytes.Repeat([]byte{9}, wire.DeliveryTokenBytes)
+	body := sealedBody(wire.SealedSizes[0], 1)
+	for range 3 {
+		expectCode(t, e.anonymous().SendSealed(ctxT(t), b.Account, 1, body, wrong), wire.Code_TOKEN_REJECTED)
+	}
+	expectCode(t, e.anonymous().SendSealed(ctxT(t), b.Account, 1, body, token), wire.Code_RATE_LIMITED)
+}

@@ -88,6 +88,7 @@ type Config struct {
 	RegisterRate     Rate // well-formed, signed registration attempts, server-wide; default 5/s, burst 20
 	CodeFailRate     Rate // unknown or expired activation codes per source address; default 6/min, burst 5
 	AuthFailRate     Rate // failed authentications per source address; default 1/s, burst 30
+	TokenFailRate    Rate // wrong delivery tokens per source address; default 10/s, burst 100
 	// Sealed delivery (see sealed.go). Zero values take the defaults.
 	SealedRate    Rate // sealed sends per anonymous connection; default 50/s, burst 200
 	RecipientRate Rate // sealed sends with a token per recipient account; default 100/s, burst 1000
@@ -188,6 +189,7 @@ func (c *Config) setDefaults() error {
 	defRate(&c.RegisterRate, Rate{Per: 5, Burst: 20})
 	defRate(&c.CodeFailRate, Rate{Per: 0.1, Burst: 5})
 	defRate(&c.AuthFailRate, Rate{Per: 1, Burst: 30})
+	defRate(&c.TokenFailRate, Rate{Per: 10, Burst: 100})
 	defRate(&c.SealedRate, Rate{Per: 50, Burst: 200})
 	defRate(&c.RecipientRate, Rate{Per: 100, Burst: 1000})
 	defRate(&c.RequestRate, Rate{Per: 0.1, Burst: 50})
@@ -220,21 +222,22 @@ type Server struct {
 	adm    *admission
 	frames *frameBudget
 
-	cluster       Cluster // nil on a node of its own
-	sendLimit     limiter
-	bundleLimit   limiter
-	bundleTarget  limiter // fetches consuming one-time prekeys, per target
-	registerLimit limiter
-	codeFailLimit *keyedLimiter // per source address, in memory only (never clustered)
-	authFailLimit *keyedLimiter // per source address, in memory only (never clustered)
-	uploadLimit   *keyedLimiter // prekey uploads per account, this node
-	uploadBytes   *keyedLimiter // prekey upload bytes per account, this node
-	sealedLimit   limiter       // sealed sends with a token, per recipient
-	requestLimit  limiter       // sealed requests, per sender
-	requestIn     limiter       // sealed requests, per recipient
-	sealed        atomic.Pointer[sealedState]
-	blobs         *blobState  // nil: no attachments
-	kd            *keydir.Dir // nil: no key directory (keydir.go)
+	cluster        Cluster // nil on a node of its own
+	sendLimit      limiter
+	bundleLimit    limiter
+	bundleTarget   limiter // fetches consuming one-time prekeys, per target
+	registerLimit  limiter
+	codeFailLimit  *keyedLimiter // per source address, in memory only (never clustered)
+	authFailLimit  *keyedLimiter // per source address, in memory only (never clustered)
+	tokenFailLimit *keyedLimiter // per source address, in memory only (never clustered)
+	uploadLimit    *keyedLimiter // prekey uploads per account, this node
+	uploadBytes    *keyedLimiter // prekey upload bytes per account, this node
+	sealedLimit    limiter       // sealed sends with a token, per recipient
+	requestLimit   limiter       // sealed requests, per sender
+	requestIn      limiter       // sealed requests, per recipient
+	sealed         atomic.Pointer[sealedState]
+	blobs          *blobState  // nil: no attachments
+	kd             *keydir.Dir // nil: no key directory (keydir.go)
 
 	conns    atomic.Int64
 	ctx      context.Context // cancelled by Close
@@ -275,6 +278,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.registerLimit = s.newLimiter("register", cfg.RegisterRate)
 	s.codeFailLimit = newKeyedLimiter(cfg.CodeFailRate)
 	s.authFailLimit = newKeyedLimiter(cfg.AuthFailRate)
+	s.tokenFailLimit = newKeyedLimiter(cfg.TokenFailRate)
 	s.uploadLimit = newKeyedLimiter(cfg.PreKeyUploadRate)
 	s.uploadBytes = newKeyedLimiter(cfg.PreKeyByteRate)
 	s.sealedLimit = s.newLimiter("sealed", cfg.RecipientRate)
@@ -377,6 +381,7 @@ func (s *Server) sweep(ctx context.Context) error {
 	s.registerLimit.prune(now)
 	s.codeFailLimit.prune(now)
 	s.authFailLimit.prune(now)
+	s.tokenFailLimit.prune(now)
 	s.uploadLimit.prune(now)
 	s.uploadBytes.prune(now)
 	s.sealedLimit.prune(now)
