@@ -3,12 +3,16 @@ package client
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/skymsg/sky/client/conn"
+	"github.com/skymsg/sky/client/core"
+	"github.com/skymsg/sky/keytrans"
 	"github.com/skymsg/sky/server"
 	"github.com/skymsg/sky/server/keydir"
+	"github.com/skymsg/sky/wire"
 )
 
 // keyDirSkyd is a skyd whose key directory publishes every 50 ms.
@@ -109,4 +113,76 @@ func mustConn(t *testing.T, u *user) *conn.Conn {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// TestEvilKeyDirectorySplitView: the server shows Bob a tree of its own
+// (validly signed, consistent with everything Bob asks) and Alice the
+// real one. Bob's next text carries the head he saw, end to end; Alice's
+// next check of the directory finds it cannot be her tree, and says so.
+func TestEvilKeyDirectorySplitView(t *testing.T) {
+	s := startSkydConfig(t, server.Config{KeyDir: server.KeyDirConfig{Interval: time.Hour}})
+	if _, err := keydir.CertifyWithRoot(context.Background(), s.st.(keydir.Store), s.trust, 0); err != nil {
+		t.Fatal(err)
+	}
+	ev := startEvil(t, s)
+	fork := func(b []byte) []byte {
+		sh, err := keytrans.DecodeSignedHead(b)
+		if err != nil {
+			return b
+		}
+		// Another signed statement of the same log: Bob's view stays
+		// consistent with itself (the log roots are the real ones), but
+		// no head he is shown is one Alice is shown.
+		sh.TimeMillis++
+		k := s.srv.KeyDir().Keys()
+		return keytrans.SignHead(sh.Head, k.Cert.KeyID, k.Signing).Encode()
+	}
+	var _ core.HeadGossip = coreCheck{} // texts carry the head seen
+	ev.set(func(acct string, f *wire.Frame) []*wire.Frame {
+		if r := f.GetResponse(); r != nil {
+			if h := r.GetKeydirHead(); h != nil {
+				h.Head = fork(h.Head)
+			}
+			if l := r.GetKeydirLookup(); l != nil {
+				l.Head = fork(l.Head)
+			}
+			if p := r.GetKeydirProof(); p != nil {
+				p.Head = fork(p.Head)
+			}
+		}
+		return []*wire.Frame{f}
+	}, nil)
+	opts := testOptions(nil)
+	opts.KeyDirectory.Interval = 100 * time.Millisecond
+	alice := newUser(t, s, opts)
+	bob := newUserAt(t, s, ev.url(), opts)
+	if err := s.srv.KeyDir().Tick(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	// Both are at the newest head (the server may have published an empty
+	// epoch as it started); no other epoch follows.
+	size := func(u *user) uint64 {
+		sh, err := keytrans.DecodeSignedHead(u.c.kt.Head())
+		if err != nil {
+			return 0
+		}
+		return sh.Size
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		newest, _ := s.srv.KeyDir().Head()
+		if size(bob) == newest.Size && size(alice) == newest.Size {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the newest head was not seen")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	a := alice.c.ID()
+	bob.send(a, "hello alice") // carries the head Bob saw; Alice's next check compares
+	e := next(t, alice, func(e *KeyDirectoryEvent) bool { return e.Peer == a && strings.Contains(e.Err.Error(), bob.c.ID()) })
+	if !errors.Is(e.Err, ErrKeyDirectoryAlarm) {
+		t.Fatalf("alice's alarm: %v", e.Err)
+	}
 }

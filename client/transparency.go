@@ -30,7 +30,8 @@ var ErrKeyDirectoryAlarm = transparency.ErrAlarm
 
 const ktSetting = "keydir-state"
 
-// coreCheck adapts a transparency.Checker to the core's KeyCheck.
+// coreCheck adapts a transparency.Checker to the core's KeyCheck (and
+// HeadGossip).
 type coreCheck struct{ k *transparency.Checker }
 
 func (a coreCheck) CheckKey(ctx context.Context, cn *conn.Conn, peer string, key []byte) error {
@@ -38,6 +39,8 @@ func (a coreCheck) CheckKey(ctx context.Context, cn *conn.Conn, peer string, key
 }
 func (a coreCheck) Monitor(ctx context.Context, cn *conn.Conn) error { return a.k.Monitor(ctx, cn) }
 func (a coreCheck) Interval() time.Duration                          { return a.k.Interval() }
+func (a coreCheck) Head() []byte                                     { return a.k.Head() }
+func (a coreCheck) Gossip(peer string, head []byte)                  { a.k.Gossip(peer, head) }
 
 // settingPersist keeps the checker's state in the encrypted store.
 type settingPersist struct{ c *core.Core }

@@ -40,6 +40,9 @@ const (
 	MaxTextBytes = 64 << 10
 	// AccessKeySize is the size of an access key.
 	AccessKeySize = 32
+	// DirectoryHeadSize is the size of a key directory head a sender
+	// shares (a keytrans.SignedHead).
+	DirectoryHeadSize = 148
 	// MaxReceiptIDs bounds the message IDs of one receipt.
 	MaxReceiptIDs = 1000
 	// MinTimer and MaxTimer bound a disappearing-messages timer; 0 is off.
@@ -130,6 +133,11 @@ type Content struct {
 	// recipient send it sealed messages without naming itself to the
 	// server. Senders share it only with their contacts.
 	AccessKey []byte
+	// DirectoryHead, when set, is the newest signed head of the server's
+	// key directory the sender has seen (DirectoryHeadSize bytes), so that
+	// contacts compare what the directory shows each of them (a server
+	// showing different people different trees is caught).
+	DirectoryHead []byte
 
 	Kind Kind
 	Text string // KindText
@@ -187,6 +195,8 @@ func (c *Content) Check() error {
 		return bad("no send time")
 	case len(c.AccessKey) != 0 && len(c.AccessKey) != AccessKeySize:
 		return bad("bad access key")
+	case len(c.DirectoryHead) != 0 && len(c.DirectoryHead) != DirectoryHeadSize:
+		return bad("bad key directory head")
 	}
 	switch c.Kind {
 	case KindText:

@@ -19,6 +19,7 @@ func sample(kind Kind) *Content {
 	case KindText:
 		c.Seq, c.Text, c.Timer = 7, "héllo, Bob", 30*time.Second
 		c.AccessKey = bytes.Repeat([]byte{0xAC}, AccessKeySize)
+		c.DirectoryHead = bytes.Repeat([]byte{0xD1}, DirectoryHeadSize)
 	case KindTimerChange:
 		c.Seq, c.Timer, c.TimerV = 8, time.Hour, 3
 	case KindReceipt:
@@ -44,7 +45,7 @@ func TestRoundTrip(t *testing.T) {
 		if fmt.Sprint(got.IDs) != fmt.Sprint(c.IDs) || got.Text != c.Text || got.Timer != c.Timer || got.TimerV != c.TimerV ||
 			got.Receipt != c.Receipt || got.Seq != c.Seq || !got.SentAt.Equal(c.SentAt) || got.ID != c.ID ||
 			got.Sender != c.Sender || got.Recipient != c.Recipient || got.SenderDevice != c.SenderDevice || got.Kind != c.Kind ||
-			!bytes.Equal(got.AccessKey, c.AccessKey) {
+			!bytes.Equal(got.AccessKey, c.AccessKey) || !bytes.Equal(got.DirectoryHead, c.DirectoryHead) {
 			t.Errorf("%s: round trip changed the content:\n got %+v\nwant %+v", c.Kind, *got, *c)
 		}
 	}
@@ -52,19 +53,20 @@ func TestRoundTrip(t *testing.T) {
 
 func TestEncodeRefuses(t *testing.T) {
 	for name, mutate := range map[string]func(*Content){
-		"no sender":        func(c *Content) { c.Sender = "" },
-		"long sender":      func(c *Content) { c.Sender = strings.Repeat("a", 65) },
-		"no recipient":     func(c *Content) { c.Recipient = "" },
-		"no device":        func(c *Content) { c.SenderDevice = 0 },
-		"no ID":            func(c *Content) { c.ID = ID{} },
-		"no time":          func(c *Content) { c.SentAt = time.Time{} },
-		"timer too short":  func(c *Content) { c.Timer = 4 * time.Second },
-		"timer too long":   func(c *Content) { c.Timer = MaxTimer + time.Second },
-		"text not UTF-8":   func(c *Content) { c.Text = "\xff" },
-		"text too long":    func(c *Content) { c.Text = strings.Repeat("a", MaxTextBytes+1) },
-		"text without seq": func(c *Content) { c.Seq = 0 },
-		"unknown kind":     func(c *Content) { c.Kind = 42 },
-		"short access key": func(c *Content) { c.AccessKey = make([]byte, 31) },
+		"no sender":            func(c *Content) { c.Sender = "" },
+		"long sender":          func(c *Content) { c.Sender = strings.Repeat("a", 65) },
+		"no recipient":         func(c *Content) { c.Recipient = "" },
+		"no device":            func(c *Content) { c.SenderDevice = 0 },
+		"no ID":                func(c *Content) { c.ID = ID{} },
+		"no time":              func(c *Content) { c.SentAt = time.Time{} },
+		"timer too short":      func(c *Content) { c.Timer = 4 * time.Second },
+		"timer too long":       func(c *Content) { c.Timer = MaxTimer + time.Second },
+		"text not UTF-8":       func(c *Content) { c.Text = "\xff" },
+		"text too long":        func(c *Content) { c.Text = strings.Repeat("a", MaxTextBytes+1) },
+		"text without seq":     func(c *Content) { c.Seq = 0 },
+		"unknown kind":         func(c *Content) { c.Kind = 42 },
+		"short access key":     func(c *Content) { c.AccessKey = make([]byte, 31) },
+		"short directory head": func(c *Content) { c.DirectoryHead = make([]byte, 147) },
 	} {
 		c := sample(KindText)
 		mutate(c)
@@ -121,6 +123,9 @@ func TestDecode(t *testing.T) {
 		{"access key", raw(append(header(), s(fAccessKey, make([]byte, 32)), text)...), nil},
 		{"short access key", raw(append(header(), s(fAccessKey, make([]byte, 31)), text)...), ErrMalformed},
 		{"access key twice", raw(append(header(), s(fAccessKey, make([]byte, 32)), s(fAccessKey, make([]byte, 32)), text)...), ErrMalformed},
+		{"directory head", raw(append(header(), s(fDirHead, make([]byte, DirectoryHeadSize)), text)...), nil},
+		{"short directory head", raw(append(header(), s(fDirHead, make([]byte, DirectoryHeadSize-1)), text)...), ErrMalformed},
+		{"directory head twice", raw(append(header(), s(fDirHead, make([]byte, DirectoryHeadSize)), s(fDirHead, make([]byte, DirectoryHeadSize)), text)...), ErrMalformed},
 		{"wrong wire type", raw(append(header(), s(fSeq, []byte{1}), text)...), ErrMalformed},
 		{"truncated", raw(append(header(), text)...)[:20], ErrMalformed},
 		{"empty", nil, ErrMalformed},

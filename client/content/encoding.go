@@ -18,6 +18,7 @@ const (
 	fSentAt       = 6 // unix milliseconds
 	fSeq          = 7
 	fAccessKey    = 8
+	fDirHead      = 9
 
 	firstBody = 10
 	lastBody  = 99
@@ -53,6 +54,9 @@ func Encode(c *Content) ([]byte, error) {
 	}
 	if len(c.AccessKey) > 0 {
 		b = appendBytes(b, fAccessKey, c.AccessKey)
+	}
+	if len(c.DirectoryHead) > 0 {
+		b = appendBytes(b, fDirHead, c.DirectoryHead)
 	}
 	var body []byte
 	switch c.Kind {
@@ -127,7 +131,7 @@ func Decode(b []byte) (*Content, error) {
 			case fSeq:
 				c.Seq = v
 			}
-		case num == fSender || num == fRecipient || num == fID || num == fAccessKey:
+		case num == fSender || num == fRecipient || num == fID || num == fAccessKey || num == fDirHead:
 			v, err := consumeBytes(&b, typ)
 			if err != nil {
 				return nil, err
@@ -147,6 +151,11 @@ func Decode(b []byte) (*Content, error) {
 					return nil, malformed("access key size")
 				}
 				c.AccessKey = append([]byte(nil), v...)
+			case fDirHead:
+				if len(v) != DirectoryHeadSize {
+					return nil, malformed("key directory head size")
+				}
+				c.DirectoryHead = append([]byte(nil), v...)
 			}
 		case num >= firstBody && num <= lastBody:
 			if c.Kind != 0 {

@@ -78,3 +78,31 @@ type KeyDirectoryOptions struct {
 	// Interval between checks of the own entry; default 10 minutes.
 	Interval time.Duration
 }
+
+// HeadGossip is a KeyCheck that exchanges key directory heads with
+// contacts inside end-to-end messages, so that a server showing different
+// people different trees (a split view) is caught by the people.
+type HeadGossip interface {
+	// Head is the newest signed head seen, sent along with texts (nil:
+	// none yet).
+	Head() []byte
+	// Gossip hands over a head peer saw; it is checked at the next
+	// monitoring, which raises the alarm if it and the own view cannot be
+	// one log.
+	Gossip(peer string, head []byte)
+}
+
+// directoryHead is the head to send with a text, if any.
+func (c *Core) directoryHead() []byte {
+	if g, ok := c.keyCheck.(HeadGossip); ok {
+		return g.Head()
+	}
+	return nil
+}
+
+// gossip passes on the head a contact's message carried.
+func (c *Core) gossip(peer string, head []byte) {
+	if g, ok := c.keyCheck.(HeadGossip); ok && len(head) > 0 {
+		g.Gossip(peer, head)
+	}
+}

@@ -292,6 +292,7 @@ func (c *Core) Keep(tx *store.Tx, ps *protostore.Stores, peer string, ct *conten
 		b.Drop(peer, "a message delivered twice")
 		return false, nil
 	}
+	c.gossip(peer, ct.DirectoryHead)
 	return true, KeepPeerAccess(tx, peer, ct.AccessKey)
 }
 

@@ -141,6 +141,7 @@ func (c *Core) AddOutgoing(tx *store.Tx, peer string, ct *content.Content) (stor
 	}
 	ct.Version, ct.Sender, ct.SenderDevice, ct.Recipient = content.Version, c.acct.ID, c.acct.DeviceID, peer
 	ct.ID, ct.SentAt, ct.Seq, ct.AccessKey = NewContentID(), now, seq, c.AccessKey()
+	ct.DirectoryHead = c.directoryHead()
 	body, err := content.Encode(ct)
 	if err != nil {
 		return store.Message{}, err

@@ -86,7 +86,20 @@ type Checker struct {
 	cfg Config
 	mu  sync.Mutex
 	st  state
+	// signed is the newest head seen as the directory signed it, which
+	// goes to contacts (Head); heard holds the heads contacts sent, until
+	// the next Monitor checks them.
+	signed []byte
+	heard  []heard
 }
+
+type heard struct {
+	peer string
+	head []byte
+}
+
+// maxHeard bounds the contacts' heads waiting for a check.
+const maxHeard = 64
 
 // New returns a checker with its saved state.
 func New(cfg Config) (*Checker, error) {
@@ -138,6 +151,14 @@ func (k *Checker) current(ctx context.Context, c Caller) (*view, error) {
 		}
 		return nil, nil // a server without a directory: nothing to check
 	}
+	if errors.Is(err, wire.ErrUnavailable) {
+		k.mu.Lock()
+		seen := k.st.head != nil
+		k.mu.Unlock()
+		if !seen {
+			return nil, nil // no head published yet: nothing to check against
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -154,8 +175,9 @@ func (k *Checker) current(ctx context.Context, c Caller) (*view, error) {
 		return nil, alarm("the directory's newest head is not signed by its certified key")
 	}
 	v := &view{cert: cert, head: newest.Head}
+	signed := h.GetHead()
 	if a := k.cfg.Auditor; a != nil {
-		if v.head, err = k.audited(h, a); err != nil {
+		if v.head, signed, err = k.audited(h, a); err != nil {
 			return nil, err
 		}
 		v.auditor = a.Name
@@ -166,14 +188,14 @@ func (k *Checker) current(ctx context.Context, c Caller) (*view, error) {
 	if now := uint64(k.cfg.Now().UnixMilli()); now > newest.TimeMillis+uint64(k.cfg.MaxAge.Milliseconds()) {
 		return nil, alarm("the directory's newest head is over %v old: it is withholding newer ones", k.cfg.MaxAge)
 	}
-	if err := k.extend(ctx, c, cert, v.head); err != nil {
+	if err := k.extend(ctx, c, v.head, signed); err != nil {
 		return nil, err
 	}
 	return v, nil
 }
 
 // audited returns the head the required auditor countersigned.
-func (k *Checker) audited(h *wire.KeyDirHead, a *Auditor) (keytrans.Head, error) {
+func (k *Checker) audited(h *wire.KeyDirHead, a *Auditor) (keytrans.Head, []byte, error) {
 	for _, au := range h.GetAudits() {
 		sig, err := keytrans.DecodeAuditorSignature(au.GetSignature())
 		if err != nil || sig.Key != a.Key {
@@ -184,18 +206,18 @@ func (k *Checker) audited(h *wire.KeyDirHead, a *Auditor) (keytrans.Head, error)
 			continue
 		}
 		if err := sig.Verify(&sh.Head, a.Key); err != nil {
-			return keytrans.Head{}, alarm("auditor %s's countersignature does not verify", a.Name)
+			return keytrans.Head{}, nil, alarm("auditor %s's countersignature does not verify", a.Name)
 		}
-		return sh.Head, nil
+		return sh.Head, au.GetHead(), nil
 	}
-	return keytrans.Head{}, fmt.Errorf("%w: %s", errNoAudit, a.Name)
+	return keytrans.Head{}, nil, fmt.Errorf("%w: %s", errNoAudit, a.Name)
 }
 
 var errNoAudit = alarm("no head countersigned by the required auditor")
 
 // extend checks that head and the newest head seen are one log, and keeps
 // the larger.
-func (k *Checker) extend(ctx context.Context, c Caller, cert *keytrans.DirectoryCertificate, head keytrans.Head) error {
+func (k *Checker) extend(ctx context.Context, c Caller, head keytrans.Head, signed []byte) error {
 	k.mu.Lock()
 	old := k.st.head
 	k.mu.Unlock()
@@ -204,35 +226,97 @@ func (k *Checker) extend(ctx context.Context, c Caller, cert *keytrans.Directory
 		if head.Size < old.Size {
 			from, to = &head, old
 		}
-		r, err := c.Call(ctx, &wire.Request{Op: &wire.Request_KeydirConsistency{KeydirConsistency: &wire.KeyDirConsistency{From: from.Size, To: to.Size}}})
-		if err != nil {
-			return alarm("the server withheld the proof that head %d extends head %d (%v)", to.Size, from.Size, err)
-		}
-		p, err := logtree.DecodeProof(r.GetKeydirProof().GetProof())
-		if err != nil {
-			return alarm("the consistency proof does not decode")
-		}
-		if err := keytrans.VerifyConsistency(from, to, p); err != nil {
-			return alarm("head %d does not extend head %d: the directory forked or rewrote its log", to.Size, from.Size)
+		if err := consistent(ctx, c, from, to); err != nil {
+			return alarm("head %d does not extend head %d: the directory forked or rewrote its log, or withheld the proof (%v)", to.Size, from.Size, err)
 		}
 	} else if old != nil && *old != head {
 		return alarm("two different heads of %d epochs: the directory forked", head.Size)
 	}
-	if old == nil || head.Size > old.Size {
+	if old == nil || head.Size >= old.Size {
 		k.mu.Lock()
-		k.st.head = &head
-		err := k.save()
+		k.signed = append([]byte(nil), signed...)
+		var b []byte
+		if old == nil || head.Size > old.Size {
+			k.st.head = &head
+			b = k.st.encode()
+		}
 		k.mu.Unlock()
-		return err
+		if b != nil {
+			return k.save(b)
+		}
 	}
 	return nil
 }
 
-func (k *Checker) save() error {
+// consistent checks, with a proof from the server, that heads a and b
+// (in either order) are one log.
+func consistent(ctx context.Context, c Caller, a, b *keytrans.Head) error {
+	if a.Size == b.Size {
+		if *a != *b {
+			return keytrans.ErrInconsistent
+		}
+		return nil
+	}
+	from, to := a, b
+	if b.Size < a.Size {
+		from, to = b, a
+	}
+	r, err := c.Call(ctx, &wire.Request{Op: &wire.Request_KeydirConsistency{KeydirConsistency: &wire.KeyDirConsistency{From: from.Size, To: to.Size}}})
+	if err != nil {
+		return fmt.Errorf("the proof was withheld (%w)", err)
+	}
+	p, err := logtree.DecodeProof(r.GetKeydirProof().GetProof())
+	if err != nil {
+		return err
+	}
+	return keytrans.VerifyConsistency(from, to, p)
+}
+
+// Head returns the newest head seen as the directory signed it, to send to
+// contacts (nil before the first check).
+func (k *Checker) Head() []byte {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.signed
+}
+
+// Gossip keeps a head peer sent for the next Monitor to check.
+func (k *Checker) Gossip(peer string, head []byte) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.heard) < maxHeard {
+		k.heard = append(k.heard, heard{peer: peer, head: append([]byte(nil), head...)})
+	}
+}
+
+// checkHeard compares the heads contacts sent with the own view: a head
+// signed by the directory that cannot be one log with the own newest head
+// proves that the server shows different people different trees.
+func (k *Checker) checkHeard(ctx context.Context, c Caller, v *view) error {
+	k.mu.Lock()
+	hs, mine := k.heard, k.st.head
+	k.heard = nil
+	k.mu.Unlock()
+	for _, h := range hs {
+		sh, err := keytrans.DecodeSignedHead(h.head)
+		if err != nil || sh.Verify(v.cert) != nil || mine == nil {
+			continue // not signed by the directory's current key: proves nothing
+		}
+		if err := consistent(ctx, c, mine, &sh.Head); err != nil {
+			return alarm("%s was shown a key directory that cannot be the one you see (%v): the server shows different people different keys", h.peer, err)
+		}
+	}
+	return nil
+}
+
+// save stores an encoded state. It is never called with k.mu held: the
+// store may be busy with a received message that hands over a head
+// (Gossip, which takes k.mu).
+func (k *Checker) save(b []byte) error {
 	if k.cfg.Persist == nil {
 		return nil
 	}
-	return k.cfg.Persist.Save(k.st.encode())
+	return k.cfg.Persist.Save(b)
 }
 
 // lookup asks for account's entry at v's head and checks it.
@@ -281,9 +365,10 @@ func (k *Checker) CheckKey(ctx context.Context, c Caller, peer string, key []byt
 		return alarm("the server handed out a key for %s that the key directory does not show: it may be trying to read your messages to %s; nothing is sent to that key", peer, peer)
 	}
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	k.st.confirmed(peer, key, v.head.Size, v.auditor)
-	return k.save()
+	b := k.st.encode()
+	k.mu.Unlock()
+	return k.save(b)
 }
 
 // Monitor checks the account's own entry: it must hold the user's key,
@@ -291,6 +376,9 @@ func (k *Checker) CheckKey(ctx context.Context, c Caller, peer string, key []byt
 func (k *Checker) Monitor(ctx context.Context, c Caller) error {
 	v, err := k.current(ctx, c)
 	if err != nil || v == nil {
+		return err
+	}
+	if err := k.checkHeard(ctx, c, v); err != nil {
 		return err
 	}
 	e, err := k.lookup(ctx, c, v, k.cfg.Own, true)
@@ -301,12 +389,15 @@ func (k *Checker) Monitor(ctx context.Context, c Caller) error {
 		return alarm("the key directory shows a key for you that is not yours: someone may receive messages meant for you; tell your contacts and the operator")
 	}
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	if k.st.ownVersion != 0 && e.Version != k.st.ownVersion {
-		return alarm("the key directory shows %d key changes for you that you did not make: someone may have received messages meant for you", e.Version-k.st.ownVersion)
+		n := e.Version - k.st.ownVersion
+		k.mu.Unlock()
+		return alarm("the key directory shows %d key changes for you that you did not make: someone may have received messages meant for you", n)
 	}
 	k.st.ownVersion = e.Version
-	return k.save()
+	b := k.st.encode()
+	k.mu.Unlock()
+	return k.save(b)
 }
 
 // A Confirmation says that the directory showed a contact's key.

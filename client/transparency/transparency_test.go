@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -291,4 +292,45 @@ func FuzzDecodeState(f *testing.F) {
 			t.Fatal("a decoded state does not survive encoding")
 		}
 	})
+}
+
+// TestSplitView: heads contacts send inside their messages are compared
+// with the own view at the next monitoring; one the directory signed that
+// cannot be the same log raises an alarm naming the contact.
+func TestSplitView(t *testing.T) {
+	e := newEnv(t)
+	k := e.checker(nil)
+	if err := k.Monitor(t.Context(), e.ac); err != nil {
+		t.Fatal(err)
+	}
+	honest, _ := e.srv.KeyDir().Head()
+	if !bytes.Equal(k.Head(), honest.Encode()) {
+		t.Fatal("Head is not the newest signed head seen")
+	}
+	forked := honest.Head
+	forked.LogRoot[7] ^= 1
+	junk := bytes.Clone(honest.Encode())
+	junk[20] ^= 1
+	k.Gossip("bob", honest.Encode())
+	k.Gossip("mallory", junk) // a contact's forgery proves nothing
+	if err := k.Monitor(t.Context(), e.ac); err != nil {
+		t.Fatalf("honest or unsigned heads: %v", err)
+	}
+	k.Gossip("bob", e.resign(&forked))
+	err := k.Monitor(t.Context(), e.ac)
+	isAlarm(t, "a forked head of the same size", err)
+	if !strings.Contains(err.Error(), "bob") {
+		t.Fatalf("the alarm does not name the contact: %v", err)
+	}
+	// A later head on another branch: the server cannot prove it extends.
+	e.tick()
+	later, _ := e.srv.KeyDir().Head()
+	branch := later.Head
+	branch.LogRoot[0] ^= 1
+	k.Gossip("carol", e.resign(&branch))
+	isAlarm(t, "a later head on another branch", k.Monitor(t.Context(), e.ac))
+	k.Gossip("carol", later.Encode())
+	if err := k.Monitor(t.Context(), e.ac); err != nil {
+		t.Fatalf("a later honest head: %v", err)
+	}
 }
