@@ -156,5 +156,11 @@ func (e *env) flush(c *client.Client) error {
 		fmt.Fprintf(e.stderr, "sky: the server at %s is unreachable%s; the message is queued and goes out at the next sky receive, send or daemon\n", c.Server(), why)
 		return nil
 	}
+	if errors.Is(err, context.DeadlineExceeded) && e.ctx.Err() == nil {
+		// Connected, but not all sent in time (a slow server or machine):
+		// nothing is lost, so this is a note, not a failure.
+		fmt.Fprintf(e.stderr, "sky: the server at %s has not confirmed everything within %s; what is left stays queued and goes out by itself (sky history shows each message's state)\n", c.Server(), connectTimeout)
+		return nil
+	}
 	return err
 }
