@@ -92,3 +92,16 @@ func (c *Client) applyAction(tx *store.Tx, peer string, ct *content.Content, b *
 	}
 	return c.actions.Apply(tx, peer, conv, ct, b)
 }
+
+// Search returns the messages whose text or file names contain query
+// (ignoring case), in every conversation or, with set (a peer's or a
+// group's ID), in that one. It decrypts and scans the history in pages in
+// memory; no index, plaintext or encrypted, is kept on disk.
+func (c *Client) Search(query, with string) ([]Message, error) {
+	if with != "" {
+		if id, _, err := c.groups.Audience(with); err == nil {
+			with = id.String()
+		}
+	}
+	return c.core.Search(query, with)
+}

@@ -71,6 +71,13 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
                                     number compared verified (or accepts a new key),
                                     --keep-old refuses a new key
   timer ID [DURATION|off]           show or set a conversation's disappearing timer
+  reply CONV MSG TEXT | react CONV MSG [EMOJI] | edit CONV MSG TEXT | unsend CONV MSG
+                                    quote, react to (no EMOJI: remove), edit or delete for
+                                    everyone message MSG (its ID; CONV a contact or group);
+                                    only your own within 24 hours for edit and unsend
+  search TEXT [--with CONV] [--json]
+                                    find messages by text or file name (decrypted and
+                                    scanned in memory; no index on disk)
   timer --default [DURATION|off]    show or set the timer of new conversations
   panic set [--delete-account] | clear | status | wipe-after N
                                     the panic passphrase (wipes everything when typed),
@@ -212,5 +219,6 @@ func init() {
 		"save":      cmdSave,
 		"notes":     cmdNotes,
 		"web":       cmdWeb,
+		"reply":     cmdReply, "react": cmdReact, "edit": cmdEdit, "unsend": cmdUnsend, "search": cmdSearch,
 	}
 }

@@ -357,6 +357,17 @@ func describeEvent(ev client.Event, self string, n names) (obj map[string]any, l
 	case *client.FailedEvent:
 		return note(map[string]any{"type": "failed", "conversation": e.Conversation, "id": e.MessageID, "error": e.Err.Error()},
 			"message %s to %s failed: %s", e.MessageID, n.label(e.Conversation), safetext.Line(e.Err.Error()))
+	case *client.ActionEvent:
+		who := n.label(e.By)
+		if e.By == self {
+			who = "you"
+		}
+		what := map[string]string{"reaction": "reacted " + safetext.Line(e.Emoji) + " to", "edit": "edited", "delete": "deleted for everyone"}[e.Action]
+		if e.Action == "reaction" && e.Emoji == "" {
+			what = "removed their reaction to"
+		}
+		return note(map[string]any{"type": e.Action, "conversation": e.Conversation, "id": e.MessageID, "by": e.By, "emoji": e.Emoji, "text": e.Text},
+			"%s %s message %s in the conversation with %s", who, what, e.MessageID, n.label(e.Conversation))
 	case *client.DroppedEvent:
 		return note(map[string]any{"type": "dropped", "from": e.From, "reason": e.Reason},
 			"dropped a message (claimed sender %q): %s", e.From, safetext.Line(e.Reason))

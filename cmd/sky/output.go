@@ -36,6 +36,9 @@ type jsonMessage struct {
 	Change    *jsonChange `json:"change,omitempty"`
 	// The files a text carries (files.go); absent when none.
 	Attachments []jsonAttachment `json:"attachments,omitempty"`
+	Quote       *jsonQuote       `json:"quote,omitempty"`
+	Reactions   []jsonReaction   `json:"reactions,omitempty"` // one per person
+	EditedAt    *time.Time       `json:"edited_at,omitempty"`
 }
 
 // jsonChange is what a group notice or group_change event reports.
@@ -75,7 +78,55 @@ func toJSON(m client.Message) jsonMessage {
 	return jsonMessage{Type: "message", ID: m.ID, LocalID: m.LocalID, Conversation: m.Conversation, From: m.From, Outgoing: m.Outgoing,
 		Kind: string(m.Kind), Text: m.Text, Timer: int64(m.Timer / time.Second), SentAt: m.SentAt.UTC(), ReceivedAt: optTime(m.ReceivedAt),
 		ReadAt: optTime(m.ReadAt), ExpiresAt: optTime(m.ExpiresAt), State: m.State.String(), Error: m.Failure, Request: m.Request,
-		Group: m.Group, GroupName: m.GroupName, Change: changeJSON(m.Change), Attachments: attachmentsJSON(m)}
+		Group: m.Group, GroupName: m.GroupName, Change: changeJSON(m.Change), Attachments: attachmentsJSON(m),
+		Quote: quoteJSON(m.Quote), Reactions: reactionsJSON(m.Reactions), EditedAt: optTime(m.EditedAt)}
+}
+
+type jsonQuote struct {
+	ID      string `json:"id"`
+	From    string `json:"from,omitempty"`
+	Excerpt string `json:"excerpt,omitempty"`
+	Missing bool   `json:"missing"`
+}
+
+func quoteJSON(q *client.Quote) *jsonQuote {
+	if q == nil {
+		return nil
+	}
+	return &jsonQuote{ID: q.ID, From: q.From, Excerpt: q.Excerpt, Missing: q.Missing}
+}
+
+type jsonReaction struct {
+	By    string `json:"by"`
+	Emoji string `json:"emoji"`
+}
+
+func reactionsJSON(rs []client.Reaction) []jsonReaction {
+	var out []jsonReaction
+	for _, r := range rs {
+		out = append(out, jsonReaction{By: r.By, Emoji: r.Emoji})
+	}
+	return out
+}
+
+// actionsText is what a message shows of replies, edits and reactions:
+// the quoted excerpt (or that the original is gone) before, "edited" and
+// the reactions after. Peer-chosen text is made inert.
+func actionsText(m client.Message) (before, after string) {
+	if q := m.Quote; q != nil {
+		if q.Missing {
+			before = "[replying to: original message not available] "
+		} else {
+			before = "[replying to " + q.ID[:8] + ": " + safetext.Line(q.Excerpt) + "] "
+		}
+	}
+	if !m.EditedAt.IsZero() {
+		after += " (edited)"
+	}
+	for _, r := range m.Reactions {
+		after += " " + safetext.Line(r.Emoji)
+	}
+	return before, after
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -134,7 +185,8 @@ func human(w io.Writer, m client.Message, self string, n names) {
 	if m.Kind == client.KindGroup && m.Change != nil {
 		text = "* " + describeChange(m.Change, self, n) + " *"
 	}
-	fmt.Fprintf(w, "%s %s%s: %s%s\n", when, who, tag, text, attachmentsText(m))
+	before, after := actionsText(m)
+	fmt.Fprintf(w, "%s %s%s: %s%s%s%s\n", when, who, tag, before, text, after, attachmentsText(m))
 }
 
 // timeLeft says how long until a message disappears: "4m32s", "2h05m",
