@@ -166,9 +166,12 @@ func TestScripts(t *testing.T) {
 				ts.Check(ts.Value("skyd").(*skydForScript).st.Revoke(context.Background(), args[0]))
 			},
 			"attachment-id": attachmentIDCmd,
-			"rpc":           rpcCmd,
-			"kdf-default":   kdfDefaultCmd,
-			"tmux":          tmuxCmd,
+			"capture-id": func(ts *testscript.TestScript, _ bool, args []string) {
+				ts.Setenv(args[0], strings.Fields(ts.ReadFile("stdout"))[0])
+			},
+			"rpc":         rpcCmd,
+			"kdf-default": kdfDefaultCmd,
+			"tmux":        tmuxCmd,
 		},
 	})
 }
