@@ -488,6 +488,9 @@ func TestBrowser(t *testing.T) {
 		if shown != sn.Digits {
 			t.Fatalf("the page shows the safety number %q, the SDK %q", shown, sn.Digits)
 		}
+		// Bob's key was checked against the key directory when the chat
+		// started (issue 17); the page says so beside the number.
+		run(t, ctx, "key directory", visible(textOnPage("Confirmed by the key directory")))
 		shoot(t, ctx, "verify")
 		run(t, ctx, "verify", click(button("Mark as verified")), visible(textOnPage("Verified")))
 		if sn, _ := host.Client().SafetyNumber(bob.ID()); !sn.Verified {

@@ -319,7 +319,13 @@ func apiSafety(s *Server, c *client.Client, r *http.Request, _ *body) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"id": sn.Peer, "digits": sn.Digits, "groups": sn.Groups(), "verified": sn.Verified, "changed": sn.Changed}, nil
+	out := map[string]any{"id": sn.Peer, "digits": sn.Digits, "groups": sn.Groups(), "verified": sn.Verified, "changed": sn.Changed}
+	// The key directory's word counts only for the key the number is
+	// computed from, never for a changed key waiting for the user.
+	if kd, err := c.KeyDirectoryStatus(sn.Peer); err == nil && kd.Confirmed && !sn.Changed {
+		out["directory"] = map[string]any{"confirmed": true, "auditor": kd.Auditor}
+	}
+	return out, nil
 }
 
 func apiVerify(s *Server, c *client.Client, r *http.Request, in *body) (any, error) {

@@ -14,6 +14,7 @@ import (
 	"github.com/skymsg/sky/client/store/keyfile"
 	"github.com/skymsg/sky/server"
 	"github.com/skymsg/sky/server/blob/diskblob"
+	"github.com/skymsg/sky/server/keydir"
 	"github.com/skymsg/sky/server/servertest"
 	"github.com/skymsg/sky/server/store/sqlite"
 )
@@ -49,7 +50,13 @@ func newWorld(t testing.TB) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &world{t: t, skyd: servertest.Start(t, server.Config{Store: st, Blobs: server.BlobConfig{Store: blobs}}), root: root}
+	// A key directory publishing every 50 ms, so the page can show a
+	// contact's key confirmed by it.
+	if _, err := keydir.CertifyWithRoot(context.Background(), st, trust, 0); err != nil {
+		t.Fatal(err)
+	}
+	cfg := server.Config{Store: st, Blobs: server.BlobConfig{Store: blobs}, KeyDir: server.KeyDirConfig{Interval: 50 * time.Millisecond}}
+	return &world{t: t, skyd: servertest.Start(t, cfg), root: root}
 }
 
 // register makes an account in a fresh directory and returns it closed.

@@ -852,6 +852,7 @@ async function infoBody(body, c, act) {
       h('div', { class: 'digits', 'aria-label': `Safety number ${sn.digits}` }, sn.groups.map((g) => h('span', { text: g }))),
       h('img', { class: 'qr', src: `/api/qr?${new URLSearchParams({ id: c.id })}`, alt: 'QR code of the safety number', width: '196', height: '196' }),
       sn.verified && !sn.changed ? h('p', { class: 'ok' }, icon('check'), ' Verified') : null,
+      sn.directory && sn.directory.confirmed ? h('p', { class: 'ok' }, icon('check'), sn.directory.auditor ? ` Confirmed by the key directory, countersigned by auditor ${sn.directory.auditor}` : ' Confirmed by the key directory') : null,
       h('div', { class: 'row' },
         !sn.verified || sn.changed ? h('button', { class: 'primary', text: sn.changed ? 'Accept new key (numbers match)' : 'Mark as verified', onclick: act(() => post('/api/verify', { id: c.id, number: sn.digits })) }) : null,
         sn.changed ? h('button', { text: 'Keep old key', onclick: act(() => post('/api/keep-old', { id: c.id })) }) : null));
