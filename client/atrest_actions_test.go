@@ -1,8 +1,11 @@
 package client
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/skymsg/sky/client/store"
 )
 
 // TestAtRestDeleteForEveryone: acceptance test 21 for a deletion for
@@ -17,7 +20,7 @@ func TestAtRestDeleteForEveryone(t *testing.T) {
 	a, b := alice.c.ID(), bob.c.ID()
 	canary, edited := canaryText(), canaryText()
 	m := alice.send(b, canary+" "+strings.Repeat("x", 20000))
-	next(t, bob, func(e *MessageEvent) bool { return e.Message.ID == m.ID })
+	bobs := next(t, bob, func(e *MessageEvent) bool { return e.Message.ID == m.ID }).Message
 	if err := bob.c.React(a, m.ID, "👍"); err != nil {
 		t.Fatal(err)
 	}
@@ -30,6 +33,14 @@ func TestAtRestDeleteForEveryone(t *testing.T) {
 		t.Fatal(err)
 	}
 	next(t, bob, func(e *ActionEvent) bool { return e.Action == "delete" })
+	// Destroyed as expiry destroys: the row and its key are gone.
+	for _, u := range []*user{alice, bob} {
+		id := map[*user]int64{alice: m.LocalID, bob: bobs.LocalID}[u]
+		err := u.c.core.View(func(tx *store.Tx) error { _, err := tx.Message(id); return err })
+		if !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("%s: the deleted message is still stored: %v", u.c.ID(), err)
+		}
+	}
 	alice.flush()
 	bob.flush()
 	aliceKey, bobKey := alice.c.core.Local.KeyPair.Public.Bytes(), bob.c.core.Local.KeyPair.Public.Bytes()
