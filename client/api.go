@@ -41,6 +41,8 @@ type (
 	Quote                  = core.Quote
 	Reaction               = core.Reaction
 	Edit                   = core.Edit
+	AccessRefusedEvent     = core.AccessRefusedEvent
+	AccessRefusedError     = core.AccessRefusedError
 )
 
 // Types of the concerns.
@@ -99,6 +101,7 @@ var (
 	ErrNoTrustRoot       = core.ErrNoTrustRoot
 	ErrServerCertificate = core.ErrServerCertificate
 	ErrNoSealedSender    = core.ErrNoSealedSender
+	ErrAccessRefused     = core.ErrAccessRefused
 
 	ErrNoSuchGroup     = group.ErrNoSuchGroup
 	ErrAmbiguousGroup  = group.ErrAmbiguousGroup

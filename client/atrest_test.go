@@ -162,6 +162,12 @@ func TestAcceptance22Panic(t *testing.T) {
 	}
 	// The account is gone from the server too.
 	bob.send(a, "are you there?")
+	// Bob had Alice's key: to him the refusal of her token could be the
+	// server's lie, so he is told and sends as a request only by choice.
+	next(t, bob, func(e *AccessRefusedEvent) bool { return e.Peer == a })
+	if err := bob.c.SendAsRequest(a); err != nil {
+		t.Fatal(err)
+	}
 	f := next(t, bob, func(e *FailedEvent) bool { return true })
 	if !errors.Is(f.Err, ErrNoSuchAccount) {
 		t.Fatalf("sending to the deleted account: %v", f.Err)

@@ -82,7 +82,7 @@ func assemble(c *core.Core) *Client {
 		trust: trust.New(c), timers: timers.New(c), files: attach.New(c), actions: actions.New(c)}
 	cl.files.Sweep() // blobs of messages that expired while the client was closed
 	c.SetReceiver(cl.receiveOne)
-	c.SetGroupNamer(cl.groups.Name)
+	c.SetGroupInfo(cl.groups.Info)
 	if k, err := newKeyCheck(c); err != nil {
 		c.Opts.Logger.Error("key directory checks are off: their settings do not work", "err", err)
 	} else if k != nil {

@@ -65,9 +65,18 @@
 // messages written offline go out when the client connects. Delivery and read
 // receipts are end-to-end encrypted messages to contacts, never to message
 // requests that were not accepted. Requests are bounded (Options.MaxRequests
-// waiting, Options.MaxRequestMessages each, and group invitations from
-// strangers by Options.MaxGroups): a hostile server can pose as any number
-// of strangers, and must not be able to fill the disk.
+// waiting, Options.MaxRequestMessages each; a stranger's group invitation is
+// a request too, and also bounded by Options.MaxGroups): a hostile server can
+// pose as any number of strangers, and must not be able to fill the disk.
+// Nothing is kept (no session, no pinned key) of anyone who is not a
+// contact, a waiting request or a member of a group the user is in, unless
+// their message starts a request; what waits for a group change or a key
+// decision is held within one bound each for everyone together.
+//
+// A delivery token the server refuses for a key the peer gave the client is
+// only the server's word: the client keeps the key and holds the messages
+// (AccessRefusedEvent) rather than name the user to the server, unless the
+// user chooses SendAsRequest.
 //
 // # Disappearing messages and panic
 //

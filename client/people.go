@@ -1,6 +1,10 @@
 package client
 
-import "context"
+import (
+	"context"
+
+	"github.com/skymsg/sky/client/store"
+)
 
 // Contacts, requests and verification: the core keeps who is a contact;
 // package client/requests decides on strangers, package client/trust on
@@ -23,17 +27,42 @@ func (c *Client) Contacts() ([]Contact, error) { return c.core.Contacts() }
 // "sky:" and the Sky ID.
 func (c *Client) ContactURI() string { return c.core.ContactURI() }
 
-// Requests returns the pending message requests, oldest first.
-func (c *Client) Requests() ([]Request, error) { return c.requests.List() }
+// Requests returns the pending message requests, oldest first, each with
+// the groups its sender invited the user to.
+func (c *Client) Requests() ([]Request, error) {
+	rs, err := c.requests.List()
+	if err != nil {
+		return nil, err
+	}
+	err = c.core.View(func(tx *store.Tx) error {
+		for i := range rs {
+			if rs[i].Groups, err = c.groups.Invitations(tx, rs[i].ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return rs, err
+}
 
 // Accept accepts the message request from id: they become a contact.
 // Receipts start with their next message.
 func (c *Client) Accept(id string) error { return c.requests.Accept(id) }
 
 // Reject rejects the message request from id: the request, its messages,
-// the sessions and the pinned keys of id are destroyed, and what id sends
-// later is dropped unread until the user adds them as a contact.
-func (c *Client) Reject(id string) error { return c.requests.Reject(id, forgetPeer) }
+// the sessions and the pinned keys of id are destroyed, the groups id
+// invited the user to are declined (destroyed with their messages; see
+// Request.Groups), and what id sends later is dropped unread until the user
+// adds them as a contact — in a group the user is in, with a DroppedEvent
+// saying so.
+func (c *Client) Reject(id string) error {
+	return c.requests.Reject(id, func(tx *store.Tx, peer string) error {
+		if _, err := c.groups.Decline(tx, peer); err != nil {
+			return err
+		}
+		return forgetPeer(tx, peer)
+	})
+}
 
 // SafetyNumber returns the safety number of the user and peer. It fails with
 // ErrNotFound when no key of peer is known yet (exchange a message first).
@@ -79,3 +108,10 @@ func (c *Client) Verify(ctx context.Context, peer, number string) error {
 // than peer presented it). The messages that came with the new key are
 // destroyed unread, and sending to peer's pinned key resumes.
 func (c *Client) KeepIdentity(peer string) error { return c.trust.KeepIdentity(peer) }
+
+// SendAsRequest lets the messages waiting for peer after the server refused
+// their delivery token (AccessRefusedEvent) go now, as message requests on
+// the user's own connection: the server then learns that the user writes to
+// peer. Without it they wait for peer's next message, which brings their
+// current key.
+func (c *Client) SendAsRequest(peer string) error { return c.core.SendAsRequest(peer) }

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/skymsg/sky/client/content"
 	"github.com/skymsg/sky/client/core"
@@ -10,6 +11,7 @@ import (
 	"github.com/skymsg/sky/client/requests"
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/wire"
+	"google.golang.org/protobuf/proto"
 )
 
 // Receiving, top to bottom. The core stores each push in one transaction
@@ -47,7 +49,15 @@ func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.St
 		return nil
 	}
 	if blocked, err := core.IsBlocked(tx, in.Peer); err != nil || blocked {
-		return err // rejected by the user: dropped without a trace
+		// Rejected by the user: dropped without a trace, but for a group
+		// the user is in, where the gap would puzzle.
+		if err == nil && in.IsGroupMessage() && in.CertKey != nil {
+			var note string
+			if note, err = c.groups.BlockedSenderNote(tx, in.Raw[1:], in.Peer); note != "" {
+				b.Drop(in.Peer, note)
+			}
+		}
+		return err
 	}
 	switch {
 	case in.IsGroupMessage():
@@ -69,8 +79,19 @@ func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.St
 		return nil
 	case changed:
 		// A first message made with a key that is not the pinned one, and
-		// that names its sender truthfully: a key change to decide on.
+		// that names its sender truthfully: a key change to decide on —
+		// for someone the client keeps anything of.
+		if ok, err := c.knows(tx, in.Peer); err != nil || !ok {
+			if err == nil {
+				b.Drop(in.Peer, "a first message under a new key from someone who is neither a contact, a message request nor in a group with you")
+			}
+			return err
+		}
 		return c.trust.HoldChanged(tx, in.Peer, in.Dev, env, in.Raw, b)
+	}
+	if keep, err := c.admit(tx, in.Peer, env, ct, b); err != nil || !keep {
+		ps.Discard() // nothing of a stranger's but what starts a request
+		return err
 	}
 	if drop, err := c.room(tx, in.Peer, ct); err != nil || drop != "" {
 		ps.Discard() // no session with a stranger the user has no room for
@@ -86,7 +107,7 @@ func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.St
 	case ct.Kind == content.KindReceipt:
 		return c.core.ApplyReceipt(tx, in.Peer, ct, b)
 	case content.IsGroup(ct.Kind):
-		return c.groups.ApplyControl(tx, in.Peer, ct, b)
+		return c.applyGroupControl(ctx, tx, ps, in.Peer, ct, b)
 	case content.IsAction(ct.Kind):
 		return c.applyAction(tx, in.Peer, ct, b)
 	}
@@ -104,9 +125,89 @@ func (c *Client) room(tx *store.Tx, peer string, ct *content.Content) (drop stri
 		if ok, err := core.IsContact(tx, peer); err != nil || ok {
 			return "", err
 		}
-		return c.groups.Room(tx, ct.GroupID)
+		drop, err := c.groups.Room(tx, ct.GroupID)
+		if err != nil || drop != "" {
+			return drop, err
+		}
+		if in, err := c.groups.UserIn(tx, ct.GroupID); err != nil || in {
+			return "", err
+		}
+		// An invitation from a stranger is a message request.
+		return c.requests.Room(tx, peer)
 	}
 	return "", nil
+}
+
+// applyGroupControl hands group control content to package client/group;
+// a stranger's invitation it accepted files the stranger as a request, and
+// after a change what non-members sent for the group is received again.
+func (c *Client) applyGroupControl(ctx context.Context, tx *store.Tx, ps *protostore.Stores, peer string, ct *content.Content, b *core.Batch) error {
+	if err := c.groups.ApplyControl(tx, peer, ct, b); err != nil || ct.Kind != content.KindGroupUpdate {
+		return err
+	}
+	inviter, err := c.groups.Invited(tx, ct.GroupID)
+	if err != nil {
+		return err
+	}
+	if inviter == peer {
+		if err := c.requests.File(tx, peer, b.Now); err != nil {
+			return err
+		}
+	}
+	return c.receiveHeld(ctx, tx, ps, ct.GroupID, b)
+}
+
+// admit decides whether anything of content ct from peer may be kept
+// (issue 10 item 7): from a contact, a waiting request or a member of the
+// group it is about, yes; from anyone else only what starts a request or
+// invites the user to a group (their bounds are room's), and a group's
+// control content is held, as an envelope, until a change of the group may
+// make them a member. Everything else is dropped here.
+func (c *Client) admit(tx *store.Tx, peer string, env *wire.Envelope, ct *content.Content, b *core.Batch) (keep bool, err error) {
+	if ok, err := core.IsContact(tx, peer); err != nil || ok {
+		return ok, err
+	}
+	if ok, err := core.IsRequest(tx, peer); err != nil || ok {
+		return ok, err
+	}
+	if requests.StartsRequest(ct.Kind) {
+		return true, nil
+	}
+	if !content.IsGroup(ct.Kind) && ct.GroupID == (content.GroupID{}) {
+		b.Drop(peer, "a receipt or reaction from someone who is neither a contact nor a message request")
+		return false, nil
+	}
+	if ok, err := c.groups.SharesWith(tx, ct.GroupID, peer); err != nil || ok {
+		return ok, err
+	}
+	if !content.IsGroup(ct.Kind) {
+		b.Drop(peer, "an action in a group from someone who is not in it with you")
+		return false, nil
+	}
+	if ok, err := c.groups.Invites(tx, ct); err != nil || ok {
+		return ok, err
+	}
+	raw, err := proto.Marshal(env)
+	if err != nil {
+		return false, fmt.Errorf("keeping an envelope: %w", err)
+	}
+	return false, c.groups.HoldEnvelope(tx, ct.GroupID, raw)
+}
+
+// receiveHeld receives again, in the same transaction, the envelopes held
+// from non-members of a group that just changed.
+func (c *Client) receiveHeld(ctx context.Context, tx *store.Tx, ps *protostore.Stores, id content.GroupID, b *core.Batch) error {
+	held, err := c.groups.TakeEnvelopes(tx, id)
+	for _, raw := range held {
+		if err != nil {
+			break
+		}
+		e := new(wire.Envelope)
+		if proto.Unmarshal(raw, e) == nil {
+			err = c.receiveOne(ctx, tx, ps, e, b)
+		}
+	}
+	return err
 }
 
 // applyDirect makes a 1:1 text or timer change take effect in the
@@ -161,4 +262,16 @@ func (c *Client) applyDirect(tx *store.Tx, peer string, ct *content.Content, pla
 		b.Deliver(peer, ct.ID)
 	}
 	return c.core.Track(tx, peer, ct.Seq, msgID, b)
+}
+
+// knows reports whether the client keeps anything of peer: a contact, a
+// waiting request, or a member of a group the user is in.
+func (c *Client) knows(tx *store.Tx, peer string) (bool, error) {
+	if ok, err := core.IsContact(tx, peer); err != nil || ok {
+		return ok, err
+	}
+	if ok, err := core.IsRequest(tx, peer); err != nil || ok {
+		return ok, err
+	}
+	return c.groups.SharesAny(tx, peer)
 }

@@ -69,7 +69,8 @@ func (l *sendLog) take() []loggedSend {
 // goes with the recipient's delivery token on connections that never
 // authenticate. Every envelope is padded to a sealed size and pushed with no
 // sender. Removing a contact rotates the access key: the former contact's
-// token stops working and its next message is a request again.
+// token stops working, the former contact is told, and its next message is
+// a request again once they choose to send it as one.
 func TestSealedDelivery(t *testing.T) {
 	s := startSkyd(t)
 	ev := startEvil(t, s)
@@ -126,6 +127,12 @@ func TestSealedDelivery(t *testing.T) {
 		return bob.c.core.AccessUploaded()
 	})
 	alice.send(b, "are we still friends?")
+	// The refusal could be the server's lie: Alice is told, and her own
+	// connection carries the message only once she chooses so.
+	next(t, alice, func(e *AccessRefusedEvent) bool { return e.Peer == b })
+	if err := alice.c.SendAsRequest(b); err != nil {
+		t.Fatal(err)
+	}
 	if m := next(t, bob, func(e *MessageEvent) bool { return true }); !m.Message.Request || m.Message.From != a {
 		t.Fatalf("after rotation shown as %+v", m.Message)
 	}

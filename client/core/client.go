@@ -47,9 +47,9 @@ type Core struct {
 	validCerts     map[string]bool           // sender certificates whose signatures checked out (under mu; certValid)
 	statics        map[string]*[32]byte      // v2 static secrets by peer identity key (under mu; multisend.go)
 
-	recv     Receiver                                         // set once, before Run (SetReceiver)
-	keyCheck KeyCheck                                         // set once, before Run (SetKeyCheck); nil: none
-	namer    func(tx *store.Tx, group string) (string, error) // names groups in messages (SetGroupNamer)
+	recv      Receiver                                            // set once, before Run (SetReceiver)
+	keyCheck  KeyCheck                                            // set once, before Run (SetKeyCheck); nil: none
+	groupInfo func(tx *store.Tx, group string) (GroupInfo, error) // what messages show of their group (SetGroupInfo)
 
 	kick       chan struct{} // the outbox has new items
 	expiryKick chan struct{} // a new expiry may be due sooner
@@ -254,9 +254,17 @@ func (c *Core) KickExpiry() { poke(c.expiryKick) }
 // sets it once, before Run.
 func (c *Core) SetReceiver(r Receiver) { c.recv = r }
 
-// SetGroupNamer sets what names a group's messages (GroupName), by the
+// GroupInfo is what a group's messages show of it: its name, and whether
+// the user's membership waits as a stranger's invitation (its messages then
+// belong to a message request).
+type GroupInfo struct {
+	Name    string
+	Request bool
+}
+
+// SetGroupInfo sets what tells a group's messages about their group, by the
 // group's ID; the client package sets it once, before use.
-func (c *Core) SetGroupNamer(f func(tx *store.Tx, group string) (string, error)) { c.namer = f }
+func (c *Core) SetGroupInfo(f func(tx *store.Tx, group string) (GroupInfo, error)) { c.groupInfo = f }
 
 // DeviceID returns this device's number.
 func (c *Core) DeviceID() uint32 { return c.acct.DeviceID }

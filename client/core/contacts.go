@@ -111,7 +111,10 @@ func ForgetPeer(tx *store.Tx, peer string) error {
 	if err := tx.DeleteSessions(peer); err != nil {
 		return err
 	}
-	for _, s := range []string{setIn, setPending, setSeqOut, setPeerAccess} {
+	if err := forgetAccess(tx, peer); err != nil {
+		return err
+	}
+	for _, s := range []string{setIn, setPending, setSeqOut} {
 		if err := tx.DeleteSetting(s + peer); err != nil {
 			return err
 		}

@@ -8,7 +8,8 @@ import (
 // Event is something that happened, delivered to subscribers in order:
 // *MessageEvent, *ReceiptEvent, *TimerEvent, *IdentityChangedEvent,
 // *GapEvent, *SentEvent, *FailedEvent, *DroppedEvent, *ConnectionEvent,
-// *LaggedEvent, *GroupEvent, *UnannouncedDeviceEvent, *ActionEvent.
+// *LaggedEvent, *GroupEvent, *UnannouncedDeviceEvent, *ActionEvent,
+// *AccessRefusedEvent.
 //
 // Events are notifications. The store is the truth: a subscriber that missed
 // events (LaggedEvent) reads Unread and History again.

@@ -160,26 +160,28 @@ func FromStore(m store.Message, request bool) (Message, error) {
 }
 
 // nameGroups fills in the current name of the groups of group messages,
-// and whether the messages replies quote are still here.
+// marks incoming ones of a group the user was invited to by a stranger as
+// a request's, and says whether the messages replies quote are still here.
 func (c *Core) nameGroups(tx *store.Tx, ms []Message) error {
 	if err := findQuoted(tx, ms, c.Now()); err != nil {
 		return err
 	}
-	names := map[string]string{}
+	infos := map[string]GroupInfo{}
 	for i := range ms {
 		g := ms[i].Group
-		if g == "" {
+		if g == "" || c.groupInfo == nil {
 			continue
 		}
-		name, ok := names[g]
-		if !ok && c.namer != nil {
+		info, ok := infos[g]
+		if !ok {
 			var err error
-			if name, err = c.namer(tx, g); err != nil {
+			if info, err = c.groupInfo(tx, g); err != nil {
 				return err
 			}
-			names[g] = name
+			infos[g] = info
 		}
-		ms[i].GroupName = name
+		ms[i].GroupName = info.Name
+		ms[i].Request = ms[i].Request || (info.Request && !ms[i].Outgoing)
 	}
 	return nil
 }

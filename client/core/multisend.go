@@ -148,13 +148,14 @@ func (c *Core) postMulti(ctx context.Context, cs []multiCandidate, cert *sealed.
 			if err != nil {
 				return err
 			}
-			access, err := PeerAccessKey(tx, m.it.To)
+			k, err := peerKeyOf(tx, m.it.To)
 			if err != nil {
 				return err
 			}
-			if !ok || access == nil {
+			if !ok || k.key == nil {
 				continue // no key yet, or no token: one by one
 			}
+			access := k.key
 			to = append(to, sealed.MultiRecipient{ServiceID: wire.AccountServiceID(m.it.To), IdentityKey: key,
 				Devices: []sealed.Device{{ID: AnnouncedDevice}}, Static: c.static(key)})
 			tokens = append(tokens, deliveryToken(access))

@@ -175,7 +175,7 @@ func (c *Core) delivered(ctx context.Context, it store.Outgoing, err error, skip
 	var retry *errRetry
 	switch {
 	case err == nil:
-	case errors.Is(err, ErrIdentityChanged):
+	case errors.Is(err, ErrIdentityChanged), errors.Is(err, ErrAccessRefused):
 		c.mu.Lock()
 		c.blocked[it.To] = err
 		c.mu.Unlock()

@@ -54,6 +54,7 @@ type Batch struct {
 	Added     map[int64]store.Message // messages this batch stored, by ID
 	Queued    bool                    // the outbox grew
 	prekeys   bool                    // a first message used prekeys
+	refreshed []string                // peers whose refused access key was replaced by a new one
 }
 
 func NewBatch(now time.Time) *Batch {
@@ -93,7 +94,10 @@ func (c *Core) AfterBatch(b *Batch) {
 	if b.prekeys {
 		poke(c.prekeyKick)
 	}
-	if b.Queued {
+	for _, p := range b.refreshed {
+		c.Unblock(p)
+	}
+	if b.Queued || len(b.refreshed) > 0 {
 		c.KickOutbox()
 	}
 	c.KickExpiry()
@@ -293,7 +297,11 @@ func (c *Core) Keep(tx *store.Tx, ps *protostore.Stores, peer string, ct *conten
 		return false, nil
 	}
 	c.gossip(peer, ct.DirectoryHead)
-	return true, KeepPeerAccess(tx, peer, ct.AccessKey)
+	refresh, err := KeepPeerAccess(tx, peer, ct.AccessKey)
+	if refresh {
+		b.refreshed = append(b.refreshed, peer)
+	}
+	return true, err
 }
 
 // Conversation1to1 returns the conversation with peer, creating it (with

@@ -44,9 +44,8 @@ import (
 
 // Settings of sealed sending.
 const (
-	setTrustRoot  = "trust-root"   // bytes: the pinned trust root's public key
-	setAccess     = "access"       // 1: own access key; 2: varint 1 once the server has its verifier
-	setPeerAccess = "peer-access/" // + peer: the peer's access key
+	setTrustRoot = "trust-root" // bytes: the pinned trust root's public key
+	setAccess    = "access"     // 1: own access key; 2: varint 1 once the server has its verifier
 )
 
 // deliveryTokenInfo is the HKDF info deriving a delivery token from an
@@ -341,31 +340,6 @@ func padTarget(n int) (int, error) {
 	return 0, fmt.Errorf("a message of %d bytes does not fit the largest sealed size; shorten it", n)
 }
 
-// peerToken returns the delivery token of peer, or nil if their access
-// key is unknown.
-func (c *Core) peerToken(peer string) ([]byte, error) {
-	var key []byte
-	err := c.View(func(tx *store.Tx) (err error) {
-		key, err = Setting(tx, setPeerAccess+peer)
-		return err
-	})
-	if err != nil || len(key) != content.AccessKeySize {
-		return nil, err
-	}
-	return deliveryToken(key), nil
-}
-
-// keepPeerAccess records the access key a peer shared in a message.
-func KeepPeerAccess(tx *store.Tx, peer string, key []byte) error {
-	if len(key) != content.AccessKeySize {
-		return nil
-	}
-	if old, err := Setting(tx, setPeerAccess+peer); err != nil || string(old) == string(key) {
-		return err
-	}
-	return tx.SetSetting(setPeerAccess+peer, key)
-}
-
 // anonPool holds the anonymous connections of one outbox pass: one per
 // recipient, so the server cannot even tell that two sealed messages to
 // different people came from the same sender.
@@ -412,34 +386,6 @@ func (p *anonPool) close() {
 	for _, cn := range p.conns {
 		cn.Close()
 	}
-}
-
-// post sends a sealed envelope to peer's device: with their delivery token
-// on an anonymous connection if the client has it, else as a sealed request
-// on the authenticated connection. A token the server refuses (the peer
-// rotated their access key) is forgotten, and the message goes as a
-// request.
-func (c *Core) post(ctx context.Context, cn *conn.Conn, pool *anonPool, peer string, dev uint32, env []byte) error {
-	token, err := c.peerToken(peer)
-	if err != nil {
-		return err
-	}
-	if token != nil {
-		ac, err := pool.get(ctx, peer)
-		if err != nil {
-			return &errRetry{err: err, wait: retryAfter}
-		}
-		_, err = ac.Call(ctx, &wire.Request{Op: &wire.Request_Send{Send: &wire.Send{Account: peer, Device: dev, Content: env, DeliveryToken: token}}})
-		uploaded.Add(int64(len(env) + len(token)))
-		if !errors.Is(err, wire.ErrTokenRejected) {
-			return err
-		}
-		if err := c.Update(func(tx *store.Tx) error { return tx.DeleteSetting(setPeerAccess + peer) }); err != nil {
-			return err
-		}
-	}
-	_, err = cn.Call(ctx, &wire.Request{Op: &wire.Request_Send{Send: &wire.Send{Account: peer, Device: dev, Content: env, Sealed: true}}})
-	return err
 }
 
 // maxValidCerts bounds the memo of sender certificates whose signatures
@@ -506,25 +452,6 @@ func (c *Core) unseal(env *wire.Envelope, now time.Time) (peer string, dev uint3
 		return "", 0, nil, key, "a sealed message with an impossible sender"
 	}
 	return peer, dev, append([]byte{byte(sc.Type)}, sc.Message...), sc.Sender.IdentityKey(), ""
-}
-
-// PeerAccessKey returns the access key peer shared (nil if unknown).
-func PeerAccessKey(tx *store.Tx, peer string) ([]byte, error) {
-	return Setting(tx, setPeerAccess+peer)
-}
-
-// KeepSharedAccess records an access key of peer that someone else shared
-// (in a group update), unless the client has one already: the key a peer
-// gave the client itself is never replaced by another's word.
-func KeepSharedAccess(tx *store.Tx, peer string, key []byte) error {
-	if len(key) != content.AccessKeySize {
-		return nil
-	}
-	old, err := Setting(tx, setPeerAccess+peer)
-	if err != nil || old != nil {
-		return err
-	}
-	return tx.SetSetting(setPeerAccess+peer, key)
 }
 
 // NewTrustRoot returns the trust root of a public key (as a test server

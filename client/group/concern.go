@@ -52,16 +52,25 @@ func (g *Groups) Room(tx *store.Tx, id content.GroupID) (drop string, err error)
 	return "", nil
 }
 
-// Name returns the name of a group by its ID ("" if unknown), for the
-// core to name group messages.
-func (g *Groups) Name(tx *store.Tx, ref string) (string, error) {
+// Info tells the core about a group by its ID, for its messages: its name
+// ("" if unknown) and whether the user's membership is a stranger's
+// invitation still waiting.
+func (g *Groups) Info(tx *store.Tx, ref string) (core.GroupInfo, error) {
 	id, err := content.ParseGroupID(ref)
 	if err != nil {
-		return "", nil
+		return core.GroupInfo{}, nil
 	}
 	r, err := loadGroup(tx, id)
 	if err != nil || r == nil {
-		return "", err
+		return core.GroupInfo{}, err
 	}
-	return r.State.Name, nil
+	inviter, err := invitedBy(tx, id)
+	return core.GroupInfo{Name: r.State.Name, Request: inviter != ""}, err
+}
+
+// UserIn reports whether the user is a member of a group (as this client
+// knows it).
+func (g *Groups) UserIn(tx *store.Tx, id content.GroupID) (bool, error) {
+	r, err := loadGroup(tx, id)
+	return err == nil && r != nil && r.Member(g.self()), err
 }

@@ -494,6 +494,12 @@ func (g *Groups) announceChange(tx *store.Tx, r *Record, by string, d Diff, b *c
 		return err
 	}
 	msg.GroupName = s.Name
+	if d.Joined && !own {
+		// A stranger's invitation shows as a request's.
+		if msg.Request, err = notContact(tx, by); err != nil {
+			return err
+		}
+	}
 	b.Events = append(b.Events, &core.GroupEvent{Group: s.ID.String(), Change: *msg.Change})
 	if !own {
 		b.Events = append(b.Events, &core.MessageEvent{Message: msg})
@@ -539,4 +545,9 @@ func (g *Groups) IsMember(tx *store.Tx, id content.GroupID, peer string) (bool, 
 		return false, err
 	}
 	return r.Member(g.self()) && r.Active(peer), nil
+}
+
+func notContact(tx *store.Tx, peer string) (bool, error) {
+	ok, err := core.IsContact(tx, peer)
+	return !ok, err
 }

@@ -103,6 +103,17 @@ func (g *Groups) groupMessage(ctx context.Context, tx *store.Tx, id content.Grou
 	if err := sks.commit(); err != nil {
 		return err
 	}
+	if inviter, err := invitedBy(tx, id); err != nil {
+		return err
+	} else if inviter != "" {
+		if drop, err := g.requestFull(tx, id, inviter, b.Now); err != nil || drop != "" {
+			if err == nil {
+				b.Drop(peer, drop)
+				err = g.c.Track(tx, core.TrackKey(id, peer), ct.Seq, 0, b)
+			}
+			return err
+		}
+	}
 	if err := ensureGroupConversation(tx, &r.State, b.Now); err != nil {
 		return err
 	}
@@ -169,6 +180,16 @@ func (g *Groups) applyGroupUpdate(tx *store.Tx, peer string, dev uint32, ct *con
 	default:
 		if err := g.afterChange(tx, r, next, out, peer, b); err != nil {
 			return err
+		}
+		if out.Diff.Joined {
+			if contact, err := core.IsContact(tx, peer); err != nil {
+				return err
+			} else if !contact {
+				// A stranger added the user: an invitation to decide on.
+				if err := recordInvite(tx, ct.GroupID, peer); err != nil {
+					return err
+				}
+			}
 		}
 		if err := keepGroupAccess(tx, g.self(), body.AccessKeys); err != nil {
 			return err

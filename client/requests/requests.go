@@ -23,6 +23,9 @@ type Request struct {
 	FirstAt time.Time
 	// Messages is how many of their messages wait (not yet expired).
 	Messages int
+	// Groups are the groups they invited the user to, by name, that wait
+	// with the request (rejecting it declines them).
+	Groups []string
 }
 
 // List returns the pending message requests, oldest first.
@@ -77,4 +80,13 @@ func (r *Requests) Reject(id string, forget func(tx *store.Tx, peer string) erro
 		}
 		return forget(tx, id)
 	})
+}
+
+// File files peer, who is not a contact, as a request (if not yet): a
+// stranger who invited the user to a group.
+func (r *Requests) File(tx *store.Tx, peer string, now time.Time) error {
+	if ok, err := core.IsRequest(tx, peer); err != nil || ok {
+		return err
+	}
+	return tx.PutRequest(store.Request{ID: peer, FirstAt: now})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -173,7 +174,7 @@ func (t *Trust) Verify(ctx context.Context, peer, number string) (held []*wire.E
 			return err
 		}
 		kept = f.Bytes[1]
-		if err := tx.DeleteSetting(setHeldEnv + peer); err != nil {
+		if err := Forget(tx, peer); err != nil {
 			return err
 		}
 		return core.ClearPending(tx, peer)
@@ -221,7 +222,7 @@ func (t *Trust) KeepIdentity(peer string) error {
 		if p == nil {
 			return fmt.Errorf("%w: %s presented no new key", core.ErrNotFound, peer)
 		}
-		if err := tx.DeleteSetting(setHeldEnv + peer); err != nil {
+		if err := Forget(tx, peer); err != nil {
 			return err
 		}
 		return core.ClearPending(tx, peer)
@@ -248,16 +249,28 @@ func New(c *core.Core) *Trust { return &Trust{c: c} }
 const setHeldEnv = "held-envelopes/"
 
 // Forget destroys the envelopes held for peer (when the user rejects them).
-func Forget(tx *store.Tx, peer string) error { return tx.DeleteSetting(setHeldEnv + peer) }
+func Forget(tx *store.Tx, peer string) error {
+	if err := tx.DeleteSetting(setHeldEnv + peer); err != nil {
+		return err
+	}
+	return core.RemoveFromList(tx, setHeldPeers, peer)
+}
 
 // maxHeldEnvelopes and maxHeldEnvelopeBytes bound the envelopes kept per
 // peer while a key change waits for the user's decision. A server can make
 // such envelopes at will (a first message under a key of its own), so the
 // byte bound keeps what it can take small, and each rewrite cheap.
+// maxHeldPeers bounds how many peers have envelopes held at once (the
+// oldest peer's go first), so that all held envelopes together stay under
+// maxHeldPeers × maxHeldEnvelopeBytes whatever the server makes up.
 const (
 	maxHeldEnvelopes     = 100
 	maxHeldEnvelopeBytes = 4 << 20
+	maxHeldPeers         = 8
 )
+
+// setHeldPeers: bytes repeated, the peers with held envelopes, oldest first.
+const setHeldPeers = "held-envelope-peers"
 
 // keepHeldEnvelope adds an envelope to the ones held, dropping the oldest
 // beyond the bounds.
@@ -303,7 +316,29 @@ func (t *Trust) HoldChanged(tx *store.Tx, peer string, dev uint32, env *wire.Env
 		out = core.PutBytes(out, 1, e)
 	}
 	if out == nil {
-		return tx.DeleteSetting(setHeldEnv + peer)
+		return Forget(tx, peer)
 	}
-	return tx.SetSetting(setHeldEnv+peer, out)
+	if err := tx.SetSetting(setHeldEnv+peer, out); err != nil {
+		return err
+	}
+	return t.listHeld(tx, peer, b)
+}
+
+// listHeld lists peer among those with held envelopes, dropping the oldest
+// peer's beyond maxHeldPeers (their key change still waits; only the
+// messages that came with the new key are lost, and the user is told).
+func (t *Trust) listHeld(tx *store.Tx, peer string, b *core.Batch) error {
+	peers, err := core.StringList(tx, setHeldPeers)
+	if err != nil || slices.Contains(peers, peer) {
+		return err
+	}
+	peers = append(peers, peer)
+	for len(peers) > maxHeldPeers {
+		if err := tx.DeleteSetting(setHeldEnv + peers[0]); err != nil {
+			return err
+		}
+		b.Drop(peers[0], "the messages that came with a new key wait for your decision no longer: too many key changes wait at once")
+		peers = peers[1:]
+	}
+	return core.SaveStringList(tx, setHeldPeers, peers)
 }
