@@ -365,6 +365,9 @@ async function loadHistory(view) {
     S.oldest = r.messages.length ? r.messages[0].lid : 0;
     view.older.textContent = S.more ? '' : (r.messages.length ? '' : 'No messages yet. Say hello.');
     renderBatch(view.list, r.messages, null, false);
+    // Messages that arrived live during the fetch were drawn and then
+    // cleared above; draw them again (those the history holds are skipped).
+    for (const m of (view.live || []).splice(0)) appendMessage(view, m, false);
     view.msgs.scrollTop = view.msgs.scrollHeight;
     markRead(view.id);
   } catch (e) {
@@ -585,6 +588,11 @@ async function toggleRecording(view) {
 }
 
 function appendMessage(view, m, force) {
+  // Kept (the last 200) for loadHistory, whose answer may be older than a
+  // message that arrives while it is fetched, and which clears the list.
+  const live = (view.live ||= []);
+  live.push(m);
+  if (live.length > 200) live.shift();
   if (view.list.querySelector(`[data-lid="${m.lid}"]`)) return;
   const near = view.msgs.scrollHeight - view.msgs.scrollTop - view.msgs.clientHeight < 120;
   view.older.textContent = '';
