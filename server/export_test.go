@@ -17,6 +17,7 @@ func FrameBytesHeld(s *Server) int64 { return s.frames.used.Load() }
 // SlowAuthAnswer delays, until the test ends, what follows the start of
 // delivery on a newly authenticated connection by d.
 func SlowAuthAnswer(t interface{ Cleanup(func()) }, d time.Duration) {
-	testHookAuthed = func() { time.Sleep(d) }
-	t.Cleanup(func() { testHookAuthed = nil })
+	hook := func() { time.Sleep(d) }
+	testHookAuthed.Store(&hook)
+	t.Cleanup(func() { testHookAuthed.Store(nil) })
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/skymsg/sky/server/store"
@@ -123,14 +124,14 @@ func (c *conn) becomeAuthed(a store.Address, acct store.Account, id uint64, answ
 	}
 	c.s.connected(a)
 	c.poke()
-	if testHookAuthed != nil {
-		testHookAuthed()
+	if hook := testHookAuthed.Load(); hook != nil {
+		(*hook)()
 	}
 }
 
 // testHookAuthed, when set by a test, runs once delivery has started on a
 // newly authenticated connection.
-var testHookAuthed func()
+var testHookAuthed atomic.Pointer[func()]
 
 func accountInfo(a store.Account, now time.Time) *wire.AccountInfo {
 	return &wire.AccountInfo{
