@@ -43,6 +43,7 @@ type (
 	Edit                   = core.Edit
 	AccessRefusedEvent     = core.AccessRefusedEvent
 	AccessRefusedError     = core.AccessRefusedError
+	KeyDirectoryWaitError  = core.KeyDirectoryWaitError
 )
 
 // Types of the concerns.

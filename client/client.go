@@ -123,6 +123,12 @@ func (c *Client) Close() error { return c.core.Close() }
 // Connection changes are announced with ConnectionEvent.
 func (c *Client) Run(ctx context.Context) error { return c.core.Run(ctx) }
 
+// SetMaxBackoff caps the wait between reconnection attempts at d from now
+// on (d <= 0: back to Options.MaxBackoff) and shortens a longer wait under
+// way: a process the user watches (a daemon, a UI) sets a few seconds, so a
+// server back from an outage is found within seconds.
+func (c *Client) SetMaxBackoff(d time.Duration) { c.core.SetMaxBackoff(d) }
+
 // Connected reports whether the client is connected now.
 func (c *Client) Connected() bool { return c.core.Connected() }
 

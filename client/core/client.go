@@ -36,7 +36,9 @@ type Core struct {
 	blocked   map[string]error // recipients the outbox cannot send to, and why
 	sendErr   error            // why nothing can be sent (expired, revoked), until the next connection
 	subs      map[*Subscription]struct{}
-	heldPeers map[string]bool // peers with messages held for a gap
+	heldPeers map[string]bool  // peers with messages held for a gap
+	backoff   backoffCap       // the reconnection back-off's cap (backoff.go)
+	keyWait   map[string]error // recipients whose key is not in the key directory yet, and its answer (keycheck.go)
 
 	// Sealed sending (sealed.go).
 	root           curve.PublicKey           // the pinned trust root

@@ -3,9 +3,11 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/skymsg/sky/client/conn"
+	"github.com/skymsg/sky/client/store"
 )
 
 // KeyCheck checks keys against the server's key directory (package
@@ -41,6 +43,16 @@ func (c *Core) checkKey(ctx context.Context, cn *conn.Conn, peer string, identit
 	}
 	err := c.keyCheck.CheckKey(ctx, cn, peer, identityKey)
 	var later interface{ RetryAfter() time.Duration }
+	c.mu.Lock()
+	if err == nil || !errors.As(err, &later) {
+		delete(c.keyWait, peer)
+	} else {
+		if c.keyWait == nil {
+			c.keyWait = map[string]error{}
+		}
+		c.keyWait[peer] = err
+	}
+	c.mu.Unlock()
 	switch {
 	case err == nil:
 	case errors.As(err, &later):
@@ -49,6 +61,38 @@ func (c *Core) checkKey(ctx context.Context, cn *conn.Conn, peer string, identit
 		c.Emit(&KeyDirectoryEvent{Peer: peer, Err: err})
 	}
 	return err
+}
+
+// KeyDirectoryWaitError says that a message is still queued because its
+// recipient's key is not in the key directory yet (an account registered
+// moments ago is added at the directory's next head, within about a
+// minute): nothing is wrong, and it goes out by itself once the key is
+// there. Flush returns it when its context ends; it matches the context's
+// error too (errors.Is(err, context.DeadlineExceeded)).
+type KeyDirectoryWaitError struct {
+	Peer string
+	Err  error // the context's error
+	Why  error // the key check's answer
+}
+
+func (e *KeyDirectoryWaitError) Error() string {
+	return fmt.Sprintf("waiting for the key directory: %s's key is not in it yet (a new account is added at the directory's next head, "+
+		"within about a minute); the message stays queued and goes out by itself once it is", e.Peer)
+}
+
+func (e *KeyDirectoryWaitError) Unwrap() []error { return []error{e.Err, e.Why} }
+
+// keyDirectoryWait returns why items wait for the key directory, if some
+// of items do.
+func (c *Core) keyDirectoryWait(items []store.Outgoing, ctxErr error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, it := range items {
+		if why, ok := c.keyWait[it.To]; ok {
+			return &KeyDirectoryWaitError{Peer: it.To, Err: ctxErr, Why: why}
+		}
+	}
+	return nil
 }
 
 // keyCheckLoop monitors the own entry now and at the check's interval.

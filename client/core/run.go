@@ -70,16 +70,15 @@ func (c *Core) Run(ctx context.Context) error {
 		if time.Since(start) > time.Minute {
 			backoff = c.Opts.MinBackoff
 		}
-		wait := backoff/2 + randDuration(backoff/2+1)
-		if we := (*wire.Error)(nil); errors.As(err, &we) && we.RetryAfter() > wait {
-			wait = we.RetryAfter()
+		var floor time.Duration
+		if we := (*wire.Error)(nil); errors.As(err, &we) {
+			floor = we.RetryAfter()
 		}
-		backoff = min(2*backoff, c.Opts.MaxBackoff)
-		select {
-		case <-ctx.Done():
+		if !c.waitToReconnect(ctx, backoff, floor) {
 			return nil
-		case <-time.After(wait):
 		}
+		limit, _ := c.maxBackoff()
+		backoff = min(2*backoff, max(limit, c.Opts.MinBackoff))
 	}
 }
 
@@ -290,6 +289,9 @@ func (c *Core) Flush(ctx context.Context) error {
 					return fmt.Errorf("%w (%w)", ErrOffline, connErr)
 				}
 				return ErrOffline
+			}
+			if err := c.keyDirectoryWait(items, ctx.Err()); err != nil {
+				return err
 			}
 			return ctx.Err()
 		}

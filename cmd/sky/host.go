@@ -72,6 +72,9 @@ func (h *host) adoptLocked(c *client.Client) {
 	ctx, cancel := context.WithCancel(h.e.ctx)
 	s := &session{c: c, d: &daemon{c: c, home: h.e.home, subs: map[int]*rpcConn{}}, ctx: ctx, cancel: cancel}
 	go s.d.fanout(ctx)
+	// A host is what the user watches (the daemon's subscribers, the web
+	// page, the TUI): a server back from an outage is found within seconds.
+	c.SetMaxBackoff(waitingBackoff)
 	s.stop = h.e.online(c)
 	h.sess = s
 }

@@ -17,8 +17,8 @@ import (
 const connectTimeout = 15 * time.Second
 
 // waitingBackoff caps the wait between reconnection attempts while the
-// user watches (receive --follow): a server back after an outage is found
-// within seconds, not a minute.
+// user watches (receive --follow, and the daemon, web and TUI hosts): a
+// server back after an outage is found within seconds, not a minute.
 const waitingBackoff = 5 * time.Second
 
 func (e *env) noAccount() error { return noAccountError{e.home} }
@@ -154,6 +154,13 @@ func (e *env) flush(c *client.Client) error {
 			why = " (" + dial.Reason + ")"
 		}
 		fmt.Fprintf(e.stderr, "sky: the server at %s is unreachable%s; the message is queued and goes out at the next sky receive, send or daemon\n", c.Server(), why)
+		return nil
+	}
+	var keyWait *client.KeyDirectoryWaitError
+	if errors.As(err, &keyWait) && e.ctx.Err() == nil {
+		// A first message to a new account: its key is published at the
+		// key directory's next head. Not a failure either.
+		fmt.Fprintf(e.stderr, "sky: pending: %s\n", keyWait.Error())
 		return nil
 	}
 	if errors.Is(err, context.DeadlineExceeded) && e.ctx.Err() == nil {
