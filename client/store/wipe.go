@@ -139,3 +139,23 @@ func recoverDir(dir string, keepDir bool) (bool, error) {
 		return false, err
 	}
 }
+
+// Discard crypto-erases whatever store files dir holds, without unlocking
+// them (as a wipe does), and removes dir if nothing else is in it. A missing
+// dir is fine. It is for stores that were never finished, such as a restore
+// interrupted halfway; it takes the directory lock, so it refuses a store in
+// use (ErrLocked).
+func Discard(dir string) error {
+	if err := checkDir(dir); err != nil {
+		return err
+	}
+	if ok, err := dirExists(dir); err != nil || !ok {
+		return err
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	return wipe(dir, false)
+}
