@@ -10,8 +10,10 @@ import (
 // The encoding of a Record in the client's store (sealed there like every
 // value): protobuf wire format,
 //
-//	Record {1: State, 2: author, 3: digest (32), 4: base State, 5: departed (repeated), 6: left (1)}
-//	State  {1: ID (16), 2: version, 3: name, 4: member (repeated), 5: admin (repeated), 6: timer seconds}
+//	Record {1: State, 2: author, 3: digest (32), 4: base State, 5: departed (repeated), 6: left (1),
+//	        7: Proof (chainenc.go; absent for a group not signed yet), 8: recent Version (repeated)}
+//	State  {1: ID (16), 2: version, 3: name, 4: member (repeated), 5: admin (repeated), 6: timer seconds,
+//	        7: invite link digest (32, when set)}
 //
 // ParseRecord checks every length, count and state before use.
 
@@ -36,6 +38,18 @@ func (r *Record) MarshalBinary() ([]byte, error) {
 		b = protowire.AppendTag(b, 6, protowire.VarintType)
 		b = protowire.AppendVarint(b, 1)
 	}
+	if r.Proof != nil {
+		p, err := r.Proof.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		b = protowire.AppendTag(b, 7, protowire.BytesType)
+		b = protowire.AppendBytes(b, p)
+	}
+	for i := range r.Recent {
+		b = protowire.AppendTag(b, 8, protowire.BytesType)
+		b = protowire.AppendBytes(b, r.Recent[i].appendVersion(nil))
+	}
 	return b, nil
 }
 
@@ -57,7 +71,12 @@ func appendState(b []byte, s *State) []byte {
 		b = appendString(b, 5, a)
 	}
 	b = protowire.AppendTag(b, 6, protowire.VarintType)
-	return protowire.AppendVarint(b, uint64(s.Timer/time.Second))
+	b = protowire.AppendVarint(b, uint64(s.Timer/time.Second))
+	if s.Link != ([32]byte{}) {
+		b = protowire.AppendTag(b, 7, protowire.BytesType)
+		b = protowire.AppendBytes(b, s.Link[:])
+	}
+	return b
 }
 
 func malformed(why string) error { return fmt.Errorf("%w: %s", ErrInvalid, why) }
@@ -134,6 +153,16 @@ func ParseRecord(b []byte) (*Record, error) {
 			r.Departed = append(r.Departed, m)
 		case f.num == 6 && f.typ == protowire.VarintType && f.v <= 1:
 			r.Left = f.v == 1
+		case f.num == 7 && f.typ == protowire.BytesType && r.Proof == nil:
+			if r.Proof, err = ParseProof(f.b); err != nil {
+				return nil, err
+			}
+		case f.num == 8 && f.typ == protowire.BytesType && len(r.Recent) < MaxRecent:
+			v, err := parseVersion(f.b)
+			if err != nil {
+				return nil, err
+			}
+			r.Recent = append(r.Recent, *v)
 		default:
 			return nil, malformed(fmt.Sprintf("unexpected field %d", f.num))
 		}
@@ -150,9 +179,9 @@ func parseState(b []byte) (*State, error) {
 		return nil, err
 	}
 	s := &State{}
-	var seen [7]bool
+	var seen [8]bool
 	for _, f := range fs {
-		if f.num < 1 || f.num > 6 {
+		if f.num < 1 || f.num > 7 {
 			return nil, malformed(fmt.Sprintf("unexpected state field %d", f.num))
 		}
 		if f.num != 4 && f.num != 5 {
@@ -162,6 +191,9 @@ func parseState(b []byte) (*State, error) {
 			seen[f.num] = true
 		}
 		wantBytes := f.num != 2 && f.num != 6
+		if f.num == 7 && len(f.b) != len(s.Link) {
+			return nil, malformed("invite link digest size")
+		}
 		if wantBytes != (f.typ == protowire.BytesType) {
 			return nil, malformed("a state field of the wrong type")
 		}
@@ -184,6 +216,8 @@ func parseState(b []byte) (*State, error) {
 				return nil, malformed("timer out of range")
 			}
 			s.Timer = time.Duration(f.v) * time.Second
+		case 7:
+			copy(s.Link[:], f.b)
 		}
 	}
 	if err := s.Check(); err != nil {

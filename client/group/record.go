@@ -20,6 +20,12 @@ type Record struct {
 	// Left says the user left the group (its notice is sent) and is
 	// waiting to be removed; it sends and accepts nothing for it.
 	Left bool
+	// Proof proves State (chain.go); nil for a group made before
+	// versions were signed, until an admin migrates it.
+	Proof *Proof
+	// Recent are the latest versions this member accepted, oldest first
+	// (at most MaxRecent), to judge a change made from one of them.
+	Recent []Version
 }
 
 // Outcome is what applying a change or a departure means for the member.
@@ -72,6 +78,13 @@ func (r *Record) active() []string {
 // is refused: ErrInvalid, ErrStale, ErrNotAdmin, ErrConflict,
 // ErrDuplicate, ErrNotMember.
 func Apply(r *Record, ch Change, self string) (*Record, Outcome, error) {
+	return apply(r, ch, self, false)
+}
+
+// apply is Apply; authorized says ch's author is known to be an admin
+// from its signed proof, which may grant rights the member has not seen
+// yet (Apply alone asks the member's current state).
+func apply(r *Record, ch Change, self string, authorized bool) (*Record, Outcome, error) {
 	if err := ch.Check(); err != nil {
 		return nil, Outcome{}, err
 	}
@@ -111,11 +124,18 @@ func Apply(r *Record, ch Change, self string) (*Record, Outcome, error) {
 		if judge == nil {
 			judge = &r.State
 		}
+		// A change that takes the other's author's admin right away
+		// wins (a removed admin's concurrent change loses), unless each
+		// removes the other; else the greater digest wins.
+		chRemoves, rRemoves := !ch.IsAdmin(r.Author), !r.State.IsAdmin(ch.Author)
 		switch {
 		case d == r.Digest:
 			return nil, out, ErrDuplicate
 		case !judge.IsAdmin(ch.Author):
 			return nil, out, ErrNotAdmin
+		case rRemoves && !chRemoves:
+			return nil, out, ErrConflict
+		case chRemoves && !rRemoves:
 		case bytes.Compare(d[:], r.Digest[:]) < 0:
 			return nil, out, ErrConflict
 		}
@@ -124,7 +144,7 @@ func Apply(r *Record, ch Change, self string) (*Record, Outcome, error) {
 			next.Base = &base
 		}
 	default:
-		if !r.State.IsAdmin(ch.Author) {
+		if !authorized && !r.State.IsAdmin(ch.Author) {
 			return nil, out, ErrNotAdmin
 		}
 		base := r.State.clone()
@@ -179,7 +199,7 @@ func (r *Record) Propose(self string, edit func(*State)) (Change, error) {
 	s := r.State.clone()
 	edit(&s)
 	s.normalize()
-	if s.Name == r.State.Name && s.Timer == r.State.Timer && slices.Equal(s.Members, r.State.Members) && slices.Equal(s.Admins, r.State.Admins) {
+	if s.Name == r.State.Name && s.Timer == r.State.Timer && s.Link == r.State.Link && slices.Equal(s.Members, r.State.Members) && slices.Equal(s.Admins, r.State.Admins) {
 		return Change{}, ErrUnchanged
 	}
 	s.Version = r.State.Version + 1
@@ -231,6 +251,9 @@ func (r *Record) Redo(self string, base, lost *State) (Change, error) {
 		}
 		if d.TimerChanged {
 			s.Timer = lost.Timer
+		}
+		if base.Link != lost.Link {
+			s.Link = lost.Link
 		}
 	})
 }

@@ -39,6 +39,10 @@ type State struct {
 	Members []string // Sky IDs, sorted, unique
 	Admins  []string // sorted, unique, all members
 	Timer   time.Duration
+	// Link is the digest of the group's invite link (LinkDigest), zero
+	// when it has none: whoever shows an admin the link's secret may ask
+	// to join.
+	Link [32]byte
 }
 
 // Check reports whether s is well formed.
@@ -102,6 +106,9 @@ func (s *State) normalize() {
 type Change struct {
 	State
 	Author string
+	// Proof proves State (chain.go): its head's signer is the author,
+	// whoever delivered it. Nil only for a group not migrated yet.
+	Proof *Proof
 }
 
 // digestLabel starts the input of Digest.
@@ -136,6 +143,9 @@ func (c *Change) Digest() [32]byte {
 	list(c.Admins)
 	binary.BigEndian.PutUint64(n[:], uint64(c.Timer/time.Second))
 	h.Write(n[:])
+	if c.Link != ([32]byte{}) {
+		h.Write(c.Link[:])
+	}
 	var d [32]byte
 	h.Sum(d[:0])
 	return d
@@ -159,11 +169,12 @@ type Diff struct {
 	AdminsAdded, AdminsRemoved []string
 	Renamed                    bool
 	TimerChanged               bool
+	LinkChanged                bool // the invite link was made, replaced or revoked
 }
 
 // Empty reports whether d shows nothing.
 func (d Diff) Empty() bool {
-	return !d.Joined && !d.Renamed && !d.TimerChanged &&
+	return !d.Joined && !d.Renamed && !d.TimerChanged && !d.LinkChanged &&
 		len(d.Added)+len(d.Removed)+len(d.Left)+len(d.AdminsAdded)+len(d.AdminsRemoved) == 0
 }
 
@@ -176,6 +187,7 @@ func diff(old *State, s *State) Diff {
 		Added: minus(s.Members, old.Members), Removed: minus(old.Members, s.Members),
 		AdminsAdded: minus(s.Admins, old.Admins), AdminsRemoved: minus(old.Admins, s.Admins),
 		Renamed: old.Version != 0 && old.Name != s.Name, TimerChanged: old.Version != 0 && old.Timer != s.Timer,
+		LinkChanged: old.Version != 0 && old.Link != s.Link,
 	}
 }
 
