@@ -140,9 +140,11 @@ func (s *Store) Wipe() error {
 	if s.closed {
 		return ErrClosed
 	}
+	backups, _ := s.backupPathsLocked()
 	s.closeDB()
 	err := wipe(s.dir, false)
 	s.lock.Close()
+	eraseBackups(backups)
 	return err
 }
 
@@ -176,6 +178,11 @@ func (s *Store) rewriteKeyFile() error {
 			return err
 		}
 	}
+	backups, err := s.backupPathsLocked()
+	if err != nil {
+		return err
+	}
+	p.Backups = backups[:keyfile.FitBackups(len(p.Account), backups)]
 	s.kf.Wrap(keyfile.Panic, &ps.KEK, &ps.Key)
 	err = s.kf.SealPayload(&ps.Key, p)
 	clear(p.Account)

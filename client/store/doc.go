@@ -71,6 +71,10 @@
 //  3. the database and its WAL are removed;
 //  4. the key file is removed, then the directory if nothing else is in it.
 //
+// The payload also lists the backup files the client wrote (SetBackups,
+// backups.go): after step 4 each one's header, which holds the salt its keys
+// come from, is overwritten and synced, and the file is removed.
+//
 // Open then returns a *WipedError carrying the choice and the account. Its
 // message is ErrNoStore's, and errors.Is(err, ErrNoStore) is true, so what
 // the user sees is what a fresh install shows. A crash at any step is

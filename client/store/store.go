@@ -54,6 +54,7 @@ var (
 	kvAccount  = []byte("store/account")
 	kvIdentity = []byte("store/identity")
 	kvPanic    = []byte("store/panic")
+	kvBackups  = []byte("store/backups")
 	checkValue = []byte("sky store v1")
 )
 
@@ -273,24 +274,26 @@ func unlock(dir string, kf *keyfile.File, passphrase []byte, beforeWipe func()) 
 		return keyfile.Unlocked{}, err
 	}
 	if u.Slot == keyfile.Panic {
-		we := panicResult(kf, &u.Key)
+		we, backups := panicResult(kf, &u.Key)
 		u.Zero()
 		beforeWipe()
 		if err := wipe(dir, false); err != nil {
 			return keyfile.Unlocked{}, err
 		}
+		eraseBackups(backups)
 		return keyfile.Unlocked{}, we
 	}
 	return u, nil
 }
 
-// panicResult reads the payload before the erasure. A payload that does not
-// open (which a store that never recorded the choice can have) still wipes.
-func panicResult(kf *keyfile.File, panicKey *envelope.Key) *WipedError {
+// panicResult reads the payload before the erasure: the account deletion
+// choice and the backup files to erase. A payload that does not open (which
+// a store that never recorded the choice can have) still wipes.
+func panicResult(kf *keyfile.File, panicKey *envelope.Key) (*WipedError, []string) {
 	we := &WipedError{Reason: PanicPassphrase}
 	p, err := kf.OpenPayload(panicKey)
 	if err != nil {
-		return we
+		return we, nil
 	}
 	we.DeleteAccount = p.DeleteAccount
 	if p.DeleteAccount && len(p.Account) > 0 {
@@ -299,7 +302,7 @@ func panicResult(kf *keyfile.File, panicKey *envelope.Key) *WipedError {
 		}
 	}
 	clear(p.Account)
-	return we
+	return we, p.Backups
 }
 
 // openStore opens the database of an unlocked store and checks that it

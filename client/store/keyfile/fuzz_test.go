@@ -2,6 +2,7 @@ package keyfile
 
 import (
 	"bytes"
+	"slices"
 	"testing"
 
 	"github.com/skymsg/sky/client/store/envelope"
@@ -42,6 +43,7 @@ func FuzzDecodePayload(f *testing.F) {
 	kf.SealPayload(&pk, Payload{DeleteAccount: true, Account: []byte("account")})
 	f.Add(make([]byte, PayloadSize))
 	f.Add([]byte{1, 0, 3, 'a', 'b', 'c'})
+	f.Add(append([]byte{3, 0, 1, 'a', 0, 3, 'x', 0, 'y'}, make([]byte, PayloadSize-9)...))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := DecodePayload(b)
 		if err != nil {
@@ -54,7 +56,7 @@ func FuzzDecodePayload(f *testing.F) {
 			t.Fatalf("decoded payload does not re-seal: %v", err)
 		}
 		q, err := kf.OpenPayload(&pk)
-		if err != nil || q.DeleteAccount != p.DeleteAccount || !bytes.Equal(q.Account, p.Account) {
+		if err != nil || q.DeleteAccount != p.DeleteAccount || !bytes.Equal(q.Account, p.Account) || !slices.Equal(q.Backups, p.Backups) {
 			t.Fatalf("payload round trip failed: %v", err)
 		}
 	})

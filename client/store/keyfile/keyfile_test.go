@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/skymsg/sky/client/store/envelope"
@@ -228,7 +230,9 @@ func TestParseRejects(t *testing.T) {
 func TestPayload(t *testing.T) {
 	f, _, panicKey := newFile(t, tiny)
 	acct := bytes.Repeat([]byte{7}, MaxAccount)
-	for _, p := range []Payload{{}, {DeleteAccount: true, Account: []byte("acct")}, {DeleteAccount: true, Account: acct}} {
+	paths := []string{"/media/usb/a.skybackup", "/home/u/backups/sky-backup-20261201-120000.skybackup"}
+	for _, p := range []Payload{{}, {DeleteAccount: true, Account: []byte("acct")}, {DeleteAccount: true, Account: acct},
+		{Backups: paths}, {DeleteAccount: true, Account: []byte("acct"), Backups: paths}} {
 		if err := f.SealPayload(&panicKey, p); err != nil {
 			t.Fatal(err)
 		}
@@ -240,12 +244,19 @@ func TestPayload(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.DeleteAccount != p.DeleteAccount || !bytes.Equal(got.Account, p.Account) {
+		if got.DeleteAccount != p.DeleteAccount || !bytes.Equal(got.Account, p.Account) || !slices.Equal(got.Backups, p.Backups) {
 			t.Fatalf("payload round trip: got %t/%d bytes, want %t/%d bytes", got.DeleteAccount, len(got.Account), p.DeleteAccount, len(p.Account))
 		}
 	}
 	if err := f.SealPayload(&panicKey, Payload{Account: make([]byte, MaxAccount+1)}); !errors.Is(err, ErrPayloadTooLarge) {
 		t.Fatalf("oversized account: got %v", err)
+	}
+	long := []string{strings.Repeat("p", 600), strings.Repeat("q", 600), "r"}
+	if n := FitBackups(10, long); n != 1 {
+		t.Fatalf("FitBackups = %d, want 1", n)
+	}
+	if err := f.SealPayload(&panicKey, Payload{Account: make([]byte, 10), Backups: long}); !errors.Is(err, ErrPayloadTooLarge) {
+		t.Fatalf("oversized backup list: got %v", err)
 	}
 	other := envelope.NewKey()
 	if _, err := f.OpenPayload(&other); !errors.Is(err, ErrCorrupt) {
@@ -264,7 +275,10 @@ func TestDecodePayloadRejects(t *testing.T) {
 		edit func([]byte) []byte
 	}{
 		{"short", func(b []byte) []byte { return b[:PayloadSize-1] }},
-		{"flags", func(b []byte) []byte { b[0] = 2; return b }},
+		{"flags", func(b []byte) []byte { b[0] = 4; return b }},
+		{"empty backup list", func(b []byte) []byte { b[0] = 2; return b }},
+		{"backup list overruns", func(b []byte) []byte { b[0], b[3], b[4] = 2, 0x04, 0x00; return b }},
+		{"empty backup path", func(b []byte) []byte { b[0], b[4], b[5], b[6] = 2, 2, 'a', 0; return b }},
 		{"length", func(b []byte) []byte { b[1], b[2] = 0xff, 0xff; return b }},
 		{"padding", func(b []byte) []byte { b[PayloadSize-1] = 1; return b }},
 	} {

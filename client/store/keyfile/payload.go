@@ -3,6 +3,8 @@ package keyfile
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/skymsg/sky/client/store/envelope"
 )
@@ -16,27 +18,69 @@ type Payload struct {
 	DeleteAccount bool
 	// Account is empty unless DeleteAccount is set.
 	Account []byte
+	// Backups are the paths of the backup files the client wrote (package
+	// client/backup), which a panic unlock erases too. They fill the room
+	// the account leaves; Fit says how many fit.
+	Backups []string
+}
+
+// Payload layout (PayloadSize bytes before sealing): flags (bit 0: delete
+// the account, bit 1: backup paths follow), the account's length (2 bytes)
+// and record, then if bit 1 the paths' length (2 bytes) and the paths
+// separated by NUL bytes, then zeros.
+const (
+	flagDelete  = 1
+	flagBackups = 2
+)
+
+// FitBackups returns how many of paths (taken in order) fit in a payload
+// beside an account record of accountLen bytes. A path that is empty or
+// holds a NUL byte fits nowhere and ends the count.
+func FitBackups(accountLen int, paths []string) int {
+	room := PayloadSize - 3 - accountLen - 2
+	used := 0
+	for i, p := range paths {
+		if p == "" || strings.IndexByte(p, 0) >= 0 {
+			return i
+		}
+		need := len(p)
+		if i > 0 {
+			need++
+		}
+		if used+need > room {
+			return i
+		}
+		used += need
+	}
+	return len(paths)
 }
 
 // String, GoString and Format hide the account record.
 func (p Payload) String() string {
-	return fmt.Sprintf("keyfile.Payload{DeleteAccount: %t, Account: redacted}", p.DeleteAccount)
+	return fmt.Sprintf("keyfile.Payload{DeleteAccount: %t, Account: redacted, Backups: %d redacted}", p.DeleteAccount, len(p.Backups))
 }
 func (p Payload) GoString() string              { return p.String() }
 func (p Payload) Format(f fmt.State, verb rune) { fmt.Fprint(f, p.String()) }
 
 // SealPayload seals p under the panic key with a fresh nonce.
 func (f *File) SealPayload(panicKey *envelope.Key, p Payload) error {
-	if len(p.Account) > MaxAccount {
+	if len(p.Account) > MaxAccount || FitBackups(len(p.Account), p.Backups) < len(p.Backups) {
 		return ErrPayloadTooLarge
 	}
 	pt := make([]byte, PayloadSize)
 	defer clear(pt)
 	if p.DeleteAccount {
-		pt[0] = 1
+		pt[0] |= flagDelete
 	}
 	binary.BigEndian.PutUint16(pt[1:], uint16(len(p.Account)))
 	copy(pt[3:], p.Account)
+	if len(p.Backups) > 0 {
+		pt[0] |= flagBackups
+		at := 3 + len(p.Account)
+		list := strings.Join(p.Backups, "\x00")
+		binary.BigEndian.PutUint16(pt[at:], uint16(len(list)))
+		copy(pt[at+2:], list)
+	}
 	fill(f.payload[:nonceSize])
 	newAEAD(panicKey).Seal(f.payload[:nonceSize], f.payload[:nonceSize], pt, f.payloadAD())
 	return nil
@@ -61,19 +105,34 @@ func DecodePayload(pt []byte) (Payload, error) {
 	if len(pt) != PayloadSize {
 		return Payload{}, fmt.Errorf("%w: panic payload is %d bytes, not %d", ErrCorrupt, len(pt), PayloadSize)
 	}
-	if pt[0] > 1 {
+	if pt[0] > flagDelete|flagBackups {
 		return Payload{}, fmt.Errorf("%w: panic payload has unknown flags", ErrCorrupt)
 	}
 	n := int(binary.BigEndian.Uint16(pt[1:]))
 	if n > MaxAccount {
 		return Payload{}, fmt.Errorf("%w: panic payload length %d exceeds %d", ErrCorrupt, n, MaxAccount)
 	}
-	if !allZero(pt[3+n:]) {
-		return Payload{}, fmt.Errorf("%w: panic payload padding is not zero", ErrCorrupt)
-	}
-	p := Payload{DeleteAccount: pt[0] == 1}
+	p := Payload{DeleteAccount: pt[0]&flagDelete != 0}
 	if n > 0 {
 		p.Account = append([]byte(nil), pt[3:3+n]...)
+	}
+	end := 3 + n
+	if pt[0]&flagBackups != 0 {
+		if end+2 > PayloadSize {
+			return Payload{}, fmt.Errorf("%w: panic payload's backup list overruns it", ErrCorrupt)
+		}
+		m := int(binary.BigEndian.Uint16(pt[end:]))
+		if m == 0 || m > PayloadSize-end-2 {
+			return Payload{}, fmt.Errorf("%w: panic payload's backup list overruns it", ErrCorrupt)
+		}
+		p.Backups = strings.Split(string(pt[end+2:end+2+m]), "\x00")
+		if slices.Contains(p.Backups, "") {
+			return Payload{}, fmt.Errorf("%w: panic payload's backup list has an empty path", ErrCorrupt)
+		}
+		end += 2 + m
+	}
+	if !allZero(pt[end:]) {
+		return Payload{}, fmt.Errorf("%w: panic payload padding is not zero", ErrCorrupt)
 	}
 	return p, nil
 }
