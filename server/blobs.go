@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/skymsg/sky/server/blob"
@@ -22,6 +23,10 @@ const (
 	DefaultMaxFileBytes = 100 << 20
 	DefaultUploadWindow = 24 * time.Hour
 	DefaultBlobQuota    = 1 << 30 // bytes per account per day
+	// DefaultTransferRate is the attachment bytes per second one
+	// connection may move, with bursts of DefaultTransferBurst.
+	DefaultTransferRate  = 1 << 30
+	DefaultTransferBurst = 64 << 20
 )
 
 // BlobConfig configures attachments. A nil Store turns them off.
@@ -35,6 +40,13 @@ type BlobConfig struct {
 	Quota Rate
 	// UploadRate is the uploads an account may start; default 1/s, burst 100.
 	UploadRate Rate
+	// TransferRate is the attachment bytes one connection may move
+	// (BlobPut and BlobGet together), in place of the per-request
+	// connection rate, which a transfer of 256 KiB chunks would exhaust
+	// at 50 MB/s; every BlobPut or BlobGet costs a whole chunk, however
+	// few bytes it moves.
+	// Default 1 GiB/s, bursts of 64 MiB.
+	TransferRate Rate
 	// UploadWindow is how long an upload may stay unfinished before it is
 	// deleted; default 24h, at most the message TTL.
 	UploadWindow time.Duration
@@ -68,6 +80,9 @@ func (s *Server) initBlobs() error {
 	}
 	if c.UploadRate.Per <= 0 || c.UploadRate.Burst <= 0 {
 		c.UploadRate = Rate{Per: 1, Burst: 100}
+	}
+	if c.TransferRate.Per <= 0 || c.TransferRate.Burst < wire.BlobTransferBytes {
+		c.TransferRate = Rate{Per: DefaultTransferRate, Burst: DefaultTransferBurst}
 	}
 	if c.UploadWindow <= 0 {
 		c.UploadWindow = DefaultUploadWindow
@@ -286,14 +301,45 @@ func (c *conn) blobGet(id uint64, r *wire.BlobGet) {
 		c.replyErr(id, e)
 		return
 	}
-	buf := make([]byte, r.GetLength())
+	bp := chunkBufs.Get().(*[]byte)
+	defer chunkBufs.Put(bp)
+	buf := (*bp)[:r.GetLength()]
 	n, size, err := c.s.blobs.st.ReadAt(c.s.ctx, bid, buf, int64(r.GetOffset()))
 	if err != nil {
 		c.replyErr(id, c.blobError(err))
 		return
 	}
 	c.s.blobs.bytesOut.Add(uint64(n))
+	// reply copies the bytes into the write buffer, so buf goes back to
+	// the pool once it returns.
 	c.reply(id, &wire.Response{Result: &wire.Response_BlobData{BlobData: &wire.BlobData{Data: buf[:n], Size: uint64(size)}}})
+}
+
+// chunkBufs are the buffers downloads read a chunk into.
+var chunkBufs = sync.Pool{New: func() any { b := make([]byte, wire.BlobTransferBytes); return &b }}
+
+// takeRequest spends what req costs of this connection's rates, or says
+// why it may not go on now. A blob transfer (BlobPut, BlobGet) costs a
+// whole chunk of the transfer rate, however few bytes it moves (so tiny
+// gets cannot flood); anything else one request of the connection rate.
+func (c *conn) takeRequest(req *wire.Request) *wire.Error {
+	now := c.s.now()
+	switch req.GetOp().(type) {
+	case *wire.Request_BlobPut, *wire.Request_BlobGet:
+		if c.s.blobs != nil {
+			if c.blobRate == nil {
+				c.blobRate = c.s.cfg.Blobs.TransferRate.limiter()
+			}
+			if wait, ok := takeN(c.blobRate, wire.BlobTransferBytes, now); !ok {
+				return rateLimited("this connection moves attachment bytes faster than this server allows", wait)
+			}
+			return nil
+		}
+	}
+	if wait, ok := take(c.limiter, now); !ok {
+		return rateLimited("this connection sends requests too fast", wait)
+	}
+	return nil
 }
 
 // byteQuota is a token bucket of bytes per key, in memory only: a

@@ -55,6 +55,9 @@ type conn struct {
 	rc      syscall.RawConn // for the poller; nil when this connection cannot park
 	reg     netpoll.Registration
 	limiter *rate.Limiter
+	// blobRate is the attachment bytes this connection may move (see
+	// takeRequest); made at its first BlobPut or BlobGet.
+	blobRate *rate.Limiter
 
 	closingFlag atomic.Bool // a close frame is queued: stop handling requests
 

@@ -99,7 +99,7 @@ func (c *conn) setDeadline(t time.Time) {
 }
 
 // sizeReadBuf makes sure there is room to read into: a pooled buffer, grown
-// (doubling, at most to need) only once it is full, so a frame's buffer is
+// (doubling, at most to need and a pooled buffer more) only once it is full, so a frame's buffer is
 // never more than twice the bytes that have actually arrived, and shrunk
 // back once no big frame is waiting. False if the frame budget is spent
 // (the connection is then told so and closed).
@@ -113,7 +113,11 @@ func (c *conn) sizeReadBuf(need int) bool {
 		c.rbuf = nb
 		c.setCharge(int64(cap(c.frag)))
 	case c.rlen == len(c.rbuf) && need > len(c.rbuf):
-		size := min(need, 2*len(c.rbuf))
+		// Room for the next frame's header beyond this frame: a buffer of
+		// exactly one frame ends every read at its end, so the next
+		// header is never there and the buffer shrinks and grows again
+		// for each of a run of big frames (an upload's chunks).
+		size := min(need+readBufSize, 2*len(c.rbuf))
 		if !c.setCharge(int64(size-readBufSize) + int64(cap(c.frag))) {
 			c.overBudget()
 			return false
@@ -374,9 +378,9 @@ func (c *conn) message(data []byte) bool {
 		return false
 	}
 	req := f.GetRequest()
-	if wait, ok := take(c.limiter, c.s.now()); !ok {
+	if e := c.takeRequest(req); e != nil {
 		c.s.m.rateLimited.Inc()
-		c.replyErr(req.GetId(), rateLimited("this connection sends requests too fast", wait))
+		c.replyErr(req.GetId(), e)
 		return true
 	}
 	c.handle(req)

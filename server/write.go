@@ -14,8 +14,11 @@ import (
 const (
 	// writeBufSize is the pooled write buffer's starting capacity.
 	writeBufSize = 32 << 10
-	// maxPooledWrite is the largest buffer given back to the pool.
-	maxPooledWrite = 256 << 10
+	// maxPooledWrite is the largest buffer given back to the pool (or
+	// kept for the next write): a few largest Pushes, or a client's window
+	// of attachment chunks (8 of 256 KiB), fit, so a download does not
+	// grow a new buffer for every chunk.
+	maxPooledWrite = 4 << 20
 )
 
 var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, writeBufSize); return &b }}

@@ -31,13 +31,18 @@ type env struct {
 }
 
 func newEnv(t testing.TB, cfg server.BlobConfig) *env {
+	return newServerEnv(t, server.Config{Blobs: cfg})
+}
+
+// newServerEnv is newEnv with the whole server configuration.
+func newServerEnv(t testing.TB, cfg server.Config) *env {
 	dir := filepath.Join(t.TempDir(), "server-blobs")
 	st, err := diskblob.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Store = st
-	e := &env{t: t, blobs: dir, srv: servertest.Start(t, server.Config{Blobs: cfg})}
+	cfg.Blobs.Store = st
+	e := &env{t: t, blobs: dir, srv: servertest.Start(t, cfg)}
 	e.up = e.register()
 	return e
 }
@@ -391,5 +396,28 @@ func TestLargeFile(t *testing.T) {
 	got, err := e.receive(p, e.anonymous())
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("received %d of %d bytes: %v", len(got), len(data), err)
+	}
+}
+
+// TestTransferRates: attachment chunks are not requests of the connection
+// rate (a 2 MiB file is 9 chunks each way, over a burst of 4 that does not
+// refill: before they were, the upload failed RATE_LIMITED), and when the
+// server's transfer rate says slow down, both directions wait as told and
+// finish.
+func TestTransferRates(t *testing.T) {
+	data := make([]byte, 2<<20)
+	rand.Read(data)
+	for name, cfg := range map[string]server.Config{
+		"chunks are no requests": {ConnRate: server.Rate{Per: 1e-3, Burst: 4}},
+		"transfer rate":          {Blobs: server.BlobConfig{TransferRate: server.Rate{Per: 8 << 20, Burst: 1 << 20}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newServerEnv(t, cfg)
+			p, _ := e.send(writeFile(t, "two.bin", data))
+			got, err := e.receive(p, e.anonymous())
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("received %d of %d bytes: %v", len(got), len(data), err)
+			}
+		})
 	}
 }

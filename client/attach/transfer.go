@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/skymsg/sky/client/attach/blobcrypt"
 	"github.com/skymsg/sky/client/attach/pointer"
@@ -35,6 +36,28 @@ const (
 
 // errLost marks a connection that ended mid-transfer: dial again and go on.
 var errLost = errors.New("the connection dropped")
+
+// maxWait bounds how long one "slow down" from the server is obeyed.
+const maxWait = 30 * time.Second
+
+// slowedDown reports whether err is the server asking to slow down
+// (RATE_LIMITED, UNAVAILABLE), and if so waits as long as it asked (at
+// least a millisecond, at most maxWait) before the transfer goes on from
+// where the server has it.
+func slowedDown(ctx context.Context, err error) bool {
+	var we *wire.Error
+	if !errors.As(err, &we) || !errors.Is(err, wire.ErrRateLimited) && !errors.Is(err, wire.ErrUnavailable) {
+		return false
+	}
+	t := time.NewTimer(min(max(we.RetryAfter(), time.Millisecond), maxWait))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
 
 // call sends one request and waits for its answer.
 func call(ctx context.Context, c Conn, req *wire.Request) (*wire.Response, error) {
@@ -96,7 +119,7 @@ func Upload(ctx context.Context, dial Dialer, path string, progress Progress) (i
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, errLost) && !errors.Is(err, wire.ErrBlobOffset) {
+		if !errors.Is(err, errLost) && !errors.Is(err, wire.ErrBlobOffset) && !slowedDown(ctx, err) {
 			return id, serverError("uploading", err)
 		}
 		if next == off {
@@ -106,25 +129,40 @@ func Upload(ctx context.Context, dial Dialer, path string, progress Progress) (i
 		} else {
 			fails = 0
 		}
-		if c, err = dial(ctx); err != nil {
+		if c, off, err = resumeAt(ctx, dial, id, size); err != nil {
 			return id, err
-		}
-		r, err := call(ctx, c, &wire.Request{Op: &wire.Request_BlobStatus{BlobStatus: &wire.BlobStatus{Id: id[:]}}})
-		if err != nil {
-			if errors.Is(err, errLost) {
-				continue
-			}
-			return id, serverError("resuming the upload", err)
-		}
-		off = int64(r.GetBlobOffset().GetOffset())
-		if off > size || off%wire.BlobTransferBytes != 0 && off != size {
-			return id, fmt.Errorf("resuming the upload: the server claims %d of %d bytes", off, size)
 		}
 	}
 	if _, err := call(ctx, c, &wire.Request{Op: &wire.Request_BlobFinish{BlobFinish: &wire.BlobFinish{Id: id[:]}}}); err != nil {
 		return id, serverError("finishing the upload", err)
 	}
 	return id, nil
+}
+
+// resumeAt dials again and asks the server how much of upload id it has,
+// as long as the connection drops or the server asks to slow down (at most
+// retries times).
+func resumeAt(ctx context.Context, dial Dialer, id [wire.BlobIDBytes]byte, size int64) (Conn, int64, error) {
+	var last error
+	for range retries {
+		c, err := dial(ctx)
+		if err != nil {
+			return nil, 0, err
+		}
+		r, err := call(ctx, c, &wire.Request{Op: &wire.Request_BlobStatus{BlobStatus: &wire.BlobStatus{Id: id[:]}}})
+		if err == nil {
+			off := int64(r.GetBlobOffset().GetOffset())
+			if off > size || off%wire.BlobTransferBytes != 0 && off != size {
+				return nil, 0, fmt.Errorf("resuming the upload: the server claims %d of %d bytes", off, size)
+			}
+			return c, off, nil
+		}
+		if !errors.Is(err, errLost) && !slowedDown(ctx, err) {
+			return nil, 0, serverError("resuming the upload", err)
+		}
+		last = err
+	}
+	return nil, 0, fmt.Errorf("resuming the upload: %w, %d times; try again later", last, retries)
 }
 
 // putFrom puts the blob from off to size; on failure it returns how far
@@ -194,9 +232,9 @@ func Download(ctx context.Context, dial Dialer, p *pointer.Pointer, path string,
 		next, err := getFrom(ctx, c, p, f, have, size, progress)
 		switch {
 		case err == nil:
-		case errors.Is(err, errLost) && next > have:
+		case (errors.Is(err, errLost) || slowedDown(ctx, err)) && next > have:
 			fails = 0
-		case errors.Is(err, errLost):
+		case errors.Is(err, errLost) || errors.Is(err, wire.ErrRateLimited) || errors.Is(err, wire.ErrUnavailable):
 			if fails++; fails > retries {
 				return fmt.Errorf("downloading: %w, %d times without progress; try again later", err, fails)
 			}

@@ -11,6 +11,7 @@
 package conn
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -77,6 +78,11 @@ type Conn struct {
 	welcome *wire.Welcome
 
 	calls wire.Calls // requests waiting for their responses
+
+	// rb is the frame read buffer, used by dial and then readLoop only and
+	// kept between frames (decoding copies what it keeps), so a run of
+	// large frames (attachment chunks) does not grow a new one each.
+	rb bytes.Buffer
 
 	mu    sync.Mutex
 	err   error       // why the connection ended
@@ -158,10 +164,15 @@ func (c *Conn) write(ctx context.Context, f *wire.Frame) error {
 }
 
 func (c *Conn) read(ctx context.Context) (*wire.Frame, error) {
-	typ, b, err := c.ws.Read(ctx)
+	typ, r, err := c.ws.Reader(ctx)
 	if err != nil {
 		return nil, err
 	}
+	c.rb.Reset()
+	if _, err := c.rb.ReadFrom(r); err != nil {
+		return nil, err
+	}
+	b := c.rb.Bytes()
 	if typ != websocket.MessageBinary {
 		return nil, fmt.Errorf("%w: a text frame", wire.ErrMalformed)
 	}
