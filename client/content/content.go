@@ -86,6 +86,10 @@ func (k Kind) String() string {
 		return "group notice"
 	case KindReaction, KindEdit, KindDelete:
 		return actionName(k)
+	case KindProfile:
+		return "profile"
+	case KindTyping:
+		return "typing"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -163,6 +167,11 @@ type Content struct {
 	Distribution []byte       // KindSenderKey: a sender key distribution message
 	NextSeq      uint64       // KindSenderKey: the sequence number of the sender's next group text
 	Notice       *GroupNotice // KindGroupNotice
+
+	// Profiles and typing (profile.go); GroupID names a group both are in
+	// when the sender is not the recipient's contact.
+	Profile *Profile // KindProfile
+	Typing  bool     // KindTyping: started (true) or stopped
 }
 
 // Format hides the text under every fmt verb: content is never logged.
@@ -214,6 +223,8 @@ func (c *Content) Check() error {
 		}
 	case KindReaction, KindEdit, KindDelete:
 		return c.checkAction()
+	case KindProfile, KindTyping:
+		return c.checkPresence()
 	case KindTimerChange:
 		if len(c.Attachments) > 0 {
 			return bad("attachments on a message that cannot carry them")

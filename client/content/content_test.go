@@ -242,6 +242,10 @@ func FuzzDecode(f *testing.F) {
 		b, _ := Encode(actionSample(k))
 		f.Add(b)
 	}
+	for _, c := range []*Content{profileSample(), typingSample()} {
+		b, _ := Encode(c)
+		f.Add(b)
+	}
 	q := sample(KindText)
 	q.Quote = &Quote{ID: ID{5}, Excerpt: "earlier"}
 	b, _ := Encode(q)

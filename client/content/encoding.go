@@ -40,7 +40,7 @@ func Encode(c *Content) ([]byte, error) {
 	if err := c.Check(); err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, 64+len(c.Text)+len(c.IDs)*(IDSize+2))
+	b := make([]byte, 0, 64+len(c.Text)+len(c.IDs)*(IDSize+2)+profileSize(c))
 	b = appendVarint(b, fVersion, Version)
 	b = appendString(b, fSender, c.Sender)
 	b = appendVarint(b, fSenderDevice, uint64(c.SenderDevice))
@@ -69,6 +69,8 @@ func Encode(c *Content) ([]byte, error) {
 		body = appendQuote(body, fTextQuote, c.Quote)
 	case KindReaction, KindEdit, KindDelete:
 		body = appendActionBody(body, c)
+	case KindProfile, KindTyping:
+		body = appendPresenceBody(body, c)
 	case KindTimerChange:
 		body = appendVarint(body, fTimerSeconds, uint64(c.Timer/time.Second))
 		body = appendVarint(body, fTimerVersion, c.TimerV)
@@ -195,6 +197,9 @@ func decodeBody(c *Content, b []byte) error {
 	}
 	if IsAction(c.Kind) {
 		return decodeActionBody(c, b)
+	}
+	if c.Kind == KindProfile || c.Kind == KindTyping {
+		return decodePresenceBody(c, b)
 	}
 	var seen uint64
 	for len(b) > 0 {
