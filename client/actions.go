@@ -27,9 +27,14 @@ func (c *Client) Reply(conv, messageID, text string) (Message, error) {
 		return Message{}, err
 	}
 	if t.Group != nil {
+		c.logProfileErr(c.profiles.ShareWith(t.Members, t.Group))
 		return c.groups.SendGroupQuoting(t.Group.String(), text, nil, q)
 	}
-	return c.core.SendQuoting(t.Peer, text, nil, q)
+	m, err := c.core.SendQuoting(t.Peer, text, nil, q)
+	if err == nil {
+		c.shareProfile(t.Peer)
+	}
+	return m, err
 }
 
 // React sets the user's reaction to a message (one emoji; it replaces the

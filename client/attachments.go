@@ -27,6 +27,9 @@ func (c *Client) SendFiles(ctx context.Context, peer, text string, paths []strin
 		return Message{}, nil, err
 	}
 	m, err := c.core.SendWith(peer, text, ptrs)
+	if err == nil {
+		c.shareProfile(peer)
+	}
 	return m, preps, err
 }
 
@@ -40,6 +43,7 @@ func (c *Client) SendGroupFiles(ctx context.Context, ref, text string, paths []s
 	if err != nil {
 		return Message{}, nil, err
 	}
+	c.shareProfileGroup(ref)
 	m, err := c.groups.SendGroupWith(ref, text, ptrs)
 	return m, preps, err
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/skymsg/sky/client/broadcast"
 	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/client/group"
+	"github.com/skymsg/sky/client/profile"
 	"github.com/skymsg/sky/client/requests"
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/client/timers"
@@ -37,6 +38,7 @@ type Client struct {
 	timers    *timers.Timers
 	files     *attach.Files
 	actions   *actions.Actions
+	profiles  *profile.Profiles
 }
 
 // Open unlocks the account in dir with passphrase.
@@ -79,7 +81,7 @@ func Register(ctx context.Context, dir string, passphrase []byte, serverURL stri
 // assemble wires the concerns onto a core.
 func assemble(c *core.Core) *Client {
 	cl := &Client{core: c, groups: group.New(c), broadcast: broadcast.New(c), requests: requests.New(c),
-		trust: trust.New(c), timers: timers.New(c), files: attach.New(c), actions: actions.New(c)}
+		trust: trust.New(c), timers: timers.New(c), files: attach.New(c), actions: actions.New(c), profiles: profile.New(c)}
 	cl.files.Sweep() // blobs of messages that expired while the client was closed
 	c.SetReceiver(cl.receiveOne)
 	c.SetGroupInfo(cl.groups.Info)
@@ -96,6 +98,9 @@ func assemble(c *core.Core) *Client {
 // rejects them (the core forgets its own part).
 func forgetPeer(tx *store.Tx, peer string) error {
 	if err := timers.Forget(tx, peer); err != nil {
+		return err
+	}
+	if err := profile.Forget(tx, peer); err != nil {
 		return err
 	}
 	return trust.Forget(tx, peer)
@@ -160,7 +165,13 @@ func (c *Client) PreKeyCounts(ctx context.Context) (ec, kyber int, err error) {
 //
 // It fails with an *IdentityChangedError while peer's new identity key
 // waits for the user's decision.
-func (c *Client) Send(peer, text string) (Message, error) { return c.core.Send(peer, text) }
+func (c *Client) Send(peer, text string) (Message, error) {
+	m, err := c.core.Send(peer, text)
+	if err == nil {
+		c.shareProfile(peer)
+	}
+	return m, err
+}
 
 // History returns the last limit messages (limit <= 0: all) of the
 // conversation with peer, oldest first, in each sender's order. Expired

@@ -58,7 +58,10 @@ func (c *Client) LeaveGroup(ref string) error { return c.groups.LeaveGroup(ref) 
 // SendGroup queues a text to a group and returns it (State Pending; Sent
 // once the first member's envelope is accepted). The user must be a
 // member. The message carries the group's timer.
-func (c *Client) SendGroup(ref, text string) (Message, error) { return c.groups.SendGroup(ref, text) }
+func (c *Client) SendGroup(ref, text string) (Message, error) {
+	c.shareProfileGroup(ref)
+	return c.groups.SendGroup(ref, text)
+}
 
 // SaveBroadcastList creates or replaces the broadcast list name.
 func (c *Client) SaveBroadcastList(name string, members []string) error {

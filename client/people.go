@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 
+	"github.com/skymsg/sky/client/profile"
 	"github.com/skymsg/sky/client/store"
 )
 
@@ -12,13 +13,24 @@ import (
 
 // AddContact adds (or renames) a contact; it also accepts a pending request
 // from them.
-func (c *Client) AddContact(id, name string) error { return c.core.AddContact(id, name) }
+func (c *Client) AddContact(id, name string) error {
+	if err := c.core.AddContact(id, name); err != nil {
+		return err
+	}
+	c.shareProfile(id)
+	return nil
+}
 
 // RemoveContact removes a contact. The conversation stays; later messages
 // from them arrive as a request again. The own access key is replaced, so
 // the former contact's delivery token stops working (other contacts get the
 // new key with the next message they receive).
-func (c *Client) RemoveContact(id string) error { return c.core.RemoveContact(id) }
+func (c *Client) RemoveContact(id string) error {
+	if err := c.core.RemoveContact(id); err != nil {
+		return err
+	}
+	return c.core.Update(func(tx *store.Tx) error { return profile.Forget(tx, id) })
+}
 
 // Contacts returns the contacts, ordered by ID.
 func (c *Client) Contacts() ([]Contact, error) { return c.core.Contacts() }
@@ -47,7 +59,13 @@ func (c *Client) Requests() ([]Request, error) {
 
 // Accept accepts the message request from id: they become a contact.
 // Receipts start with their next message.
-func (c *Client) Accept(id string) error { return c.requests.Accept(id) }
+func (c *Client) Accept(id string) error {
+	if err := c.requests.Accept(id); err != nil {
+		return err
+	}
+	c.shareProfile(id)
+	return nil
+}
 
 // Reject rejects the message request from id: the request, its messages,
 // the sessions and the pinned keys of id are destroyed, the groups id

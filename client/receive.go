@@ -110,6 +110,8 @@ func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.St
 		return c.applyGroupControl(ctx, tx, ps, in.Peer, ct, b)
 	case content.IsAction(ct.Kind):
 		return c.applyAction(tx, in.Peer, ct, b)
+	case ct.Kind == content.KindProfile:
+		return c.applyProfile(tx, in.Peer, ct, b)
 	}
 	return c.applyDirect(tx, in.Peer, ct, plain, b)
 }

@@ -9,7 +9,7 @@ import (
 // *MessageEvent, *ReceiptEvent, *TimerEvent, *IdentityChangedEvent,
 // *GapEvent, *SentEvent, *FailedEvent, *DroppedEvent, *ConnectionEvent,
 // *LaggedEvent, *GroupEvent, *UnannouncedDeviceEvent, *ActionEvent,
-// *AccessRefusedEvent.
+// *AccessRefusedEvent, *ProfileEvent, *TypingEvent.
 //
 // Events are notifications. The store is the truth: a subscriber that missed
 // events (LaggedEvent) reads Unread and History again.
@@ -150,6 +150,30 @@ type ActionEvent struct {
 }
 
 func (*ActionEvent) event() {}
+
+// ProfileEvent: a contact or group member shared a new version of their
+// profile (package client/profile). Name is their claim, never trusted: a
+// nickname the user set wins, and a user interface shows Name as theirs
+// (see profile.Names). Avatar says whether it has a picture.
+type ProfileEvent struct {
+	Peer    string
+	Name    string
+	Version uint64
+	Avatar  bool
+}
+
+// TypingEvent: a contact (or a member, in Group) started typing to the
+// user (Typing true; it stops on its own at Until unless renewed) or
+// stopped (package client/typing). Never stored.
+type TypingEvent struct {
+	Peer   string
+	Group  string
+	Typing bool
+	Until  time.Time
+}
+
+func (*ProfileEvent) event() {}
+func (*TypingEvent) event()  {}
 
 // subscriptionBuffer is how many events wait for a slow subscriber before
 // it starts missing them.

@@ -206,11 +206,13 @@ type params struct {
 	Subscription int      `json:"subscription"`
 	Group        string   `json:"group"`
 	Members      []string `json:"members"`
-	Files        []string `json:"files"`   // send.files, group.send.files
-	Out          string   `json:"out"`     // attachments.save
-	Force        bool     `json:"force"`   // attachments.save
-	Message      string   `json:"message"` // reply, react, edit, unsend: the message's ID
-	Emoji        string   `json:"emoji"`   // react
+	Files        []string `json:"files"`     // send.files, group.send.files
+	Out          string   `json:"out"`       // attachments.save
+	Force        bool     `json:"force"`     // attachments.save
+	Message      string   `json:"message"`   // reply, react, edit, unsend: the message's ID
+	Emoji        string   `json:"emoji"`     // react
+	Avatar       string   `json:"avatar"`    // profile.set: an absolute path
+	NoAvatar     bool     `json:"no_avatar"` // profile.set
 	cliParams
 	method string // the method called
 }

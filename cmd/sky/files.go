@@ -166,13 +166,13 @@ func size(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// absFileArgs makes the paths of --file and --out absolute, and gives
+// absFileArgs makes the paths of --file, --out and --avatar absolute, and gives
 // save an --out of the current directory, before a command goes to a
 // daemon whose working directory is another.
 func absFileArgs(args []string) []string {
 	pathFlag := func(f string) bool {
 		f = strings.TrimLeft(f, "-")
-		return f == "file" || f == "out"
+		return f == "file" || f == "out" || f == "avatar"
 	}
 	out := make([]string, 0, len(args)+2)
 	hasOut := false

@@ -65,6 +65,9 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
   broadcast create NAME ID... | list | delete NAME | send NAME TEXT
                                     a broadcast list: one text sent to each as a 1:1 message
   contacts add ID [--name N] | list [--json] | remove ID
+  profile set --name NAME [--avatar FILE|--no-avatar] | show [ID] [--json] [--avatar-out FILE]
+                                    your display name and picture, sent end to end to
+                                    contacts (never to strangers); a nickname you give wins
   requests list [--json] | accept ID | reject ID
   verify ID [--qr] [--confirm NUMBER | --keep-old]
                                     show the safety number; --confirm NUMBER marks the
@@ -219,6 +222,7 @@ func init() {
 		"save":      cmdSave,
 		"notes":     cmdNotes,
 		"web":       cmdWeb,
+		"profile":   cmdProfile,
 		"reply":     cmdReply, "react": cmdReact, "edit": cmdEdit, "unsend": cmdUnsend, "search": cmdSearch,
 	}
 }

@@ -370,6 +370,12 @@ func describeEvent(ev client.Event, self string, n names) (obj map[string]any, l
 		}
 		return note(map[string]any{"type": e.Action, "conversation": e.Conversation, "id": e.MessageID, "by": e.By, "emoji": e.Emoji, "text": e.Text},
 			"%s %s message %s in the conversation with %s", who, what, e.MessageID, n.label(e.Conversation))
+	case *client.ProfileEvent:
+		return note(map[string]any{"type": "profile", "peer": e.Peer, "name": e.Name, "version": e.Version, "avatar": e.Avatar},
+			"%s shared their profile (version %d): ~%s", n.label(e.Peer), e.Version, safetext.Line(e.Name))
+	case *client.TypingEvent:
+		return note(map[string]any{"type": "typing", "peer": e.Peer, "group": e.Group, "typing": e.Typing, "until": e.Until.UTC()},
+			"%s %s", n.label(e.Peer), map[bool]string{true: "is typing", false: "stopped typing"}[e.Typing])
 	case *client.DroppedEvent:
 		return note(map[string]any{"type": "dropped", "from": e.From, "reason": e.Reason},
 			"dropped a message (claimed sender %q): %s", e.From, safetext.Line(e.Reason))

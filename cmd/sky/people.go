@@ -62,9 +62,13 @@ func cmdContacts(e *env, args []string) error {
 			if err != nil {
 				return err
 			}
+			names, err := c.Names()
+			if err != nil {
+				return err
+			}
 			for _, ct := range cs {
 				if *asJSON {
-					if err := writeJSON(e.stdout, map[string]any{"id": ct.ID, "name": ct.Name, "verified": ct.Verified, "added_at": ct.AddedAt.UTC()}); err != nil {
+					if err := writeJSON(e.stdout, contactJSON(ct, names[ct.ID])); err != nil {
 						return err
 					}
 					continue
@@ -73,7 +77,9 @@ func cmdContacts(e *env, args []string) error {
 				if ct.Verified {
 					v = " (verified)"
 				}
-				fmt.Fprintf(e.stdout, "%s %s%s\n", ct.ID, safetext.Line(ct.Name), v)
+				// The nickname the user gave, else the profile's name
+				// marked "~" as the contact's own claim.
+				fmt.Fprintf(e.stdout, "%s %s%s\n", ct.ID, safetext.Line(shownName(names[ct.ID])), v)
 			}
 			return nil
 		})
@@ -281,4 +287,19 @@ func cmdTimer(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "Disappearing messages with %s: %s (both sides are told).\n", contactNames(c).label(peer), timerWords(d))
 		return nil
 	})
+}
+
+// shownName is a contact's name as lists show it: their nickname, their
+// profile name after "~" (marked when it equals another's), or nothing.
+func shownName(n client.Name) string {
+	if n.Nickname == "" && n.Profile == "" {
+		return ""
+	}
+	return n.Display()
+}
+
+// contactJSON is a contact as sky's JSON output and the daemon show it.
+func contactJSON(ct client.Contact, n client.Name) map[string]any {
+	return map[string]any{"id": ct.ID, "name": ct.Name, "verified": ct.Verified, "added_at": ct.AddedAt.UTC(),
+		"profile_name": n.Profile, "display": n.Display(), "name_clash": n.Clash}
 }

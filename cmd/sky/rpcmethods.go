@@ -60,6 +60,8 @@ func init() {
 		{"edit", `{"to": ID, "group": G, "message": MID, "text": T}`, "true", "edit a message you sent (within 24 hours)", rpcEdit},
 		{"unsend", `{"to": ID, "group": G, "message": MID}`, "true", "delete a message you sent for everyone (within 24 hours)", rpcUnsend},
 		{"search", `{"text": T, "to": ID, "group": G}`, "[message]", "messages whose text or file names contain T, in all conversations or one", rpcSearch},
+		{"profile.set", `{"name": N, "avatar": PATH, "no_avatar": B}`, "profile", "set your display name and avatar (a picture file, absolute path; none: keep the current one), shared end to end with contacts", rpcProfileSet},
+		{"profile.get", `{"id": ID}`, "profile", "your profile, or the one contact ID shared", rpcProfileGet},
 		{"group.history", `{"group": G, "limit": N}`, "[message]", "a group's conversation", group},
 		{"receive.subscribe", "{}", `{"subscription": N}`, "get messages and events as notifications, the unread ones first", rpcSubscribe},
 		{"receive.unsubscribe", `{"subscription": N}`, "true", "end a subscription", rpcUnsubscribe},
@@ -117,9 +119,10 @@ func rpcHistory(d *daemon, _ context.Context, _ *rpcConn, p params, _ *[]int) (a
 
 func rpcContactsList(d *daemon, _ context.Context, _ *rpcConn, _ params, _ *[]int) (any, *rpcError) {
 	cs, err := d.c.Contacts()
+	names, _ := d.c.Names()
 	out := []map[string]any{}
 	for _, ct := range cs {
-		out = append(out, map[string]any{"id": ct.ID, "name": ct.Name, "verified": ct.Verified, "added_at": ct.AddedAt.UTC()})
+		out = append(out, contactJSON(ct, names[ct.ID]))
 	}
 	return out, rpcFail(err)
 }
