@@ -1,7 +1,6 @@
 package client
 
 import (
-
 	"github.com/skymsg/sky/client/content"
 	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/client/profile"
@@ -113,4 +112,3 @@ func (c *Client) applyProfile(tx *store.Tx, peer string, ct *content.Content, b 
 	}
 	return c.profiles.Apply(tx, peer, known, ct, b)
 }
-
