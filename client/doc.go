@@ -75,8 +75,10 @@
 //
 // A delivery token the server refuses for a key the peer gave the client is
 // only the server's word: the client keeps the key and holds the messages
-// (AccessRefusedEvent) rather than name the user to the server, unless the
-// user chooses SendAsRequest.
+// (AccessRefusedEvent) rather than name the user to the server, and asks
+// the peer end to end, on an anonymous connection, for their current key;
+// the peer's client answers contacts, and the messages go under the key it
+// sends. Only the user's choice (SendAsRequest) names the user meanwhile.
 //
 // # Disappearing messages and panic
 //

@@ -130,6 +130,7 @@ func (c *Client) KeepIdentity(peer string) error { return c.trust.KeepIdentity(p
 // SendAsRequest lets the messages waiting for peer after the server refused
 // their delivery token (AccessRefusedEvent) go now, as message requests on
 // the user's own connection: the server then learns that the user writes to
-// peer. Without it they wait for peer's next message, which brings their
-// current key.
+// peer. Without it they wait until peer answers the client's access request
+// (or writes again) with their current key. Later messages try the token
+// again.
 func (c *Client) SendAsRequest(peer string) error { return c.core.SendAsRequest(peer) }

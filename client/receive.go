@@ -112,6 +112,13 @@ func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.St
 		return c.applyAction(tx, in.Peer, ct, b)
 	case ct.Kind == content.KindProfile:
 		return c.applyProfile(tx, in.Peer, ct, b)
+	case ct.Kind == content.KindAccessRequest:
+		// A contact whose token of ours the server refused asks for our
+		// current key (Keep kept theirs): answered for contacts only.
+		b.Queued = true
+		return c.core.AnswerAccessRequest(tx, in.Peer)
+	case ct.Kind == content.KindAccessKey:
+		return nil // the key it carries was kept (Keep), which resumes sending
 	}
 	return c.applyDirect(tx, in.Peer, ct, plain, b)
 }

@@ -31,6 +31,7 @@ type loggedSend struct {
 	size       int
 	identified bool // neither token nor sealed: the sender is stored
 	multi      int  // a copy of the multi-recipient send numbered so (from 1); 0: a Send
+	access     bool // an access request (askaccess.go)
 }
 
 func (l *sendLog) toServer(acct string, f *wire.Frame) []*wire.Frame {
@@ -38,6 +39,11 @@ func (l *sendLog) toServer(acct string, f *wire.Frame) []*wire.Frame {
 		l.mu.Lock()
 		l.sends = append(l.sends, loggedSend{conn: acct, to: s.GetAccount(), token: len(s.GetDeliveryToken()) > 0, sealed: s.GetSealed(),
 			size: len(s.GetContent()), identified: len(s.GetDeliveryToken()) == 0 && !s.GetSealed()})
+		l.mu.Unlock()
+	}
+	if s := f.GetRequest().GetAccessRequest(); s != nil {
+		l.mu.Lock()
+		l.sends = append(l.sends, loggedSend{conn: acct, to: s.GetAccount(), size: len(s.GetContent()), access: true})
 		l.mu.Unlock()
 	}
 	if ms := f.GetRequest().GetMultiSend(); ms != nil {

@@ -26,7 +26,7 @@ func (c *conn) handle(req *wire.Request) {
 	id := req.GetId()
 	if c.anon != nil {
 		switch req.GetOp().(type) {
-		case *wire.Request_Send, *wire.Request_BlobGet, *wire.Request_MultiSend:
+		case *wire.Request_Send, *wire.Request_BlobGet, *wire.Request_MultiSend, *wire.Request_AccessRequest:
 		default:
 			c.refuseAnonymous(id)
 			return
@@ -41,6 +41,8 @@ func (c *conn) handle(req *wire.Request) {
 		c.send(id, op.Send)
 	case *wire.Request_MultiSend:
 		c.multiSend(id, op.MultiSend)
+	case *wire.Request_AccessRequest:
+		c.accessRequest(id, op.AccessRequest)
 	case *wire.Request_Ack:
 		c.ack(id, op.Ack)
 	case *wire.Request_UploadPrekeys:

@@ -185,6 +185,7 @@ func (s *Server) coarse(t time.Time) time.Time { return t.Truncate(s.cfg.TimeGra
 type anonState struct {
 	limiter *rate.Limiter  // sealed sends on this connection
 	queued  map[string]int // sends accepted per recipient account, for its share
+	asked   bool           // it sent its access request (access.go)
 }
 
 // goAnonymous makes this connection anonymous (its Hello asked so): it will

@@ -97,6 +97,9 @@ type Config struct {
 	// senders together, so strangers share at most a part of a queue;
 	// default 1/min, burst QueueCap/10.
 	RequestInRate Rate
+	// AccessRequestRate bounds access requests (access.go) per source
+	// address, in memory only; default 1/min, burst 10.
+	AccessRequestRate Rate
 	// IdentifiedSend accepts Send requests that name their sender to the
 	// server. Sky's clients never send them (they send sealed); load
 	// generators and tests do. Default off: one account could otherwise
@@ -193,6 +196,7 @@ func (c *Config) setDefaults() error {
 	defRate(&c.SealedRate, Rate{Per: 50, Burst: 200})
 	defRate(&c.RecipientRate, Rate{Per: 100, Burst: 1000})
 	defRate(&c.RequestRate, Rate{Per: 0.1, Burst: 50})
+	defRate(&c.AccessRequestRate, Rate{Per: 1.0 / 60, Burst: 10})
 	defRate(&c.RequestInRate, Rate{Per: 1.0 / 60, Burst: max(c.QueueCap/10, 1)})
 	def(&c.SenderCertLifetime, DefaultSenderCertLifetime)
 	def(&c.AnonymousLifetime, 30*time.Second)
@@ -230,6 +234,7 @@ type Server struct {
 	codeFailLimit  *keyedLimiter // per source address, in memory only (never clustered)
 	authFailLimit  *keyedLimiter // per source address, in memory only (never clustered)
 	tokenFailLimit *keyedLimiter // per source address, in memory only (never clustered)
+	accessAskLimit *keyedLimiter // access requests per source address, in memory only
 	uploadLimit    *keyedLimiter // prekey uploads per account, this node
 	uploadBytes    *keyedLimiter // prekey upload bytes per account, this node
 	sealedLimit    limiter       // sealed sends with a token, per recipient
@@ -279,6 +284,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.codeFailLimit = newKeyedLimiter(cfg.CodeFailRate)
 	s.authFailLimit = newKeyedLimiter(cfg.AuthFailRate)
 	s.tokenFailLimit = newKeyedLimiter(cfg.TokenFailRate)
+	s.accessAskLimit = newKeyedLimiter(cfg.AccessRequestRate)
 	s.uploadLimit = newKeyedLimiter(cfg.PreKeyUploadRate)
 	s.uploadBytes = newKeyedLimiter(cfg.PreKeyByteRate)
 	s.sealedLimit = s.newLimiter("sealed", cfg.RecipientRate)
@@ -382,6 +388,7 @@ func (s *Server) sweep(ctx context.Context) error {
 	s.codeFailLimit.prune(now)
 	s.authFailLimit.prune(now)
 	s.tokenFailLimit.prune(now)
+	s.accessAskLimit.prune(now)
 	s.uploadLimit.prune(now)
 	s.uploadBytes.prune(now)
 	s.sealedLimit.prune(now)

@@ -535,6 +535,7 @@ type Request struct {
 	//	*Request_KeydirLog
 	//	*Request_KeydirCountersign
 	//	*Request_MultiSend
+	//	*Request_AccessRequest
 	Op            isRequest_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -791,6 +792,15 @@ func (x *Request) GetMultiSend() *MultiSend {
 	return nil
 }
 
+func (x *Request) GetAccessRequest() *Send {
+	if x != nil {
+		if x, ok := x.Op.(*Request_AccessRequest); ok {
+			return x.AccessRequest
+		}
+	}
+	return nil
+}
+
 type isRequest_Op interface {
 	isRequest_Op()
 }
@@ -888,6 +898,14 @@ type Request_MultiSend struct {
 	MultiSend *MultiSend `protobuf:"bytes,40,opt,name=multi_send,json=multiSend,proto3,oneof"`
 }
 
+type Request_AccessRequest struct {
+	// A sealed access request (a client asking a contact, end to end, for
+	// their current access key after the server refused its delivery
+	// token): only on anonymous connections, without a token, at most one
+	// per connection, of the two smallest sealed sizes. Answered Sent.
+	AccessRequest *Send `protobuf:"bytes,80,opt,name=access_request,json=accessRequest,proto3,oneof"`
+}
+
 func (*Request_Register) isRequest_Op() {}
 
 func (*Request_Authenticate) isRequest_Op() {}
@@ -933,6 +951,8 @@ func (*Request_KeydirLog) isRequest_Op() {}
 func (*Request_KeydirCountersign) isRequest_Op() {}
 
 func (*Request_MultiSend) isRequest_Op() {}
+
+func (*Request_AccessRequest) isRequest_Op() {}
 
 type Response struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -4003,7 +4023,7 @@ const file_sky_proto_rawDesc = "" +
 	"\x16max_prekeys_per_upload\x18\x03 \x01(\rR\x13maxPrekeysPerUpload\x12.\n" +
 	"\x13message_ttl_seconds\x18\x04 \x01(\rR\x11messageTtlSeconds\x122\n" +
 	"\x15max_inflight_requests\x18\x05 \x01(\rR\x13maxInflightRequests\x12$\n" +
-	"\x0emax_blob_bytes\x18\x1e \x01(\x04R\fmaxBlobBytes\"\xe6\v\n" +
+	"\x0emax_blob_bytes\x18\x1e \x01(\x04R\fmaxBlobBytes\"\xa2\f\n" +
 	"\aRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x123\n" +
 	"\bregister\x18\n" +
@@ -4035,7 +4055,8 @@ const file_sky_proto_rawDesc = "" +
 	"keydir_log\x181 \x01(\v2\x16.sky.wire.v1.KeyDirLogH\x00R\tkeydirLog\x12O\n" +
 	"\x12keydir_countersign\x182 \x01(\v2\x1e.sky.wire.v1.KeyDirCountersignH\x00R\x11keydirCountersign\x127\n" +
 	"\n" +
-	"multi_send\x18( \x01(\v2\x16.sky.wire.v1.MultiSendH\x00R\tmultiSendB\x04\n" +
+	"multi_send\x18( \x01(\v2\x16.sky.wire.v1.MultiSendH\x00R\tmultiSend\x12:\n" +
+	"\x0eaccess_request\x18P \x01(\v2\x11.sky.wire.v1.SendH\x00R\raccessRequestB\x04\n" +
 	"\x02op\"\xbf\n" +
 	"\n" +
 	"\bResponse\x12\x0e\n" +
@@ -4357,47 +4378,48 @@ var file_sky_proto_depIdxs = []int32{
 	54, // 27: sky.wire.v1.Request.keydir_log:type_name -> sky.wire.v1.KeyDirLog
 	56, // 28: sky.wire.v1.Request.keydir_countersign:type_name -> sky.wire.v1.KeyDirCountersign
 	14, // 29: sky.wire.v1.Request.multi_send:type_name -> sky.wire.v1.MultiSend
-	7,  // 30: sky.wire.v1.Response.error:type_name -> sky.wire.v1.Error
-	9,  // 31: sky.wire.v1.Response.registered:type_name -> sky.wire.v1.Registered
-	11, // 32: sky.wire.v1.Response.authenticated:type_name -> sky.wire.v1.Authenticated
-	13, // 33: sky.wire.v1.Response.sent:type_name -> sky.wire.v1.Sent
-	18, // 34: sky.wire.v1.Response.acked:type_name -> sky.wire.v1.Acked
-	22, // 35: sky.wire.v1.Response.prekey_counts:type_name -> sky.wire.v1.PreKeyCounts
-	24, // 36: sky.wire.v1.Response.bundles:type_name -> sky.wire.v1.Bundles
-	27, // 37: sky.wire.v1.Response.account:type_name -> sky.wire.v1.AccountInfo
-	33, // 38: sky.wire.v1.Response.account_deleted:type_name -> sky.wire.v1.AccountDeleted
-	30, // 39: sky.wire.v1.Response.sender_certificate:type_name -> sky.wire.v1.SenderCertificate
-	32, // 40: sky.wire.v1.Response.delivery_verifier_set:type_name -> sky.wire.v1.DeliveryVerifierSet
-	38, // 41: sky.wire.v1.Response.blob_created:type_name -> sky.wire.v1.BlobCreated
-	41, // 42: sky.wire.v1.Response.blob_offset:type_name -> sky.wire.v1.BlobOffset
-	43, // 43: sky.wire.v1.Response.blob_finished:type_name -> sky.wire.v1.BlobFinished
-	45, // 44: sky.wire.v1.Response.blob_data:type_name -> sky.wire.v1.BlobData
-	47, // 45: sky.wire.v1.Response.keydir_head:type_name -> sky.wire.v1.KeyDirHead
-	51, // 46: sky.wire.v1.Response.keydir_lookup:type_name -> sky.wire.v1.KeyDirLookup
-	53, // 47: sky.wire.v1.Response.keydir_proof:type_name -> sky.wire.v1.KeyDirProof
-	55, // 48: sky.wire.v1.Response.keydir_epochs:type_name -> sky.wire.v1.KeyDirEpochs
-	57, // 49: sky.wire.v1.Response.keydir_countersigned:type_name -> sky.wire.v1.KeyDirCountersigned
-	15, // 50: sky.wire.v1.Response.multi_sent:type_name -> sky.wire.v1.MultiSent
-	0,  // 51: sky.wire.v1.Error.code:type_name -> sky.wire.v1.Code
-	27, // 52: sky.wire.v1.Authenticated.account:type_name -> sky.wire.v1.AccountInfo
-	16, // 53: sky.wire.v1.MultiSent.refused:type_name -> sky.wire.v1.MultiRefused
-	7,  // 54: sky.wire.v1.MultiRefused.error:type_name -> sky.wire.v1.Error
-	19, // 55: sky.wire.v1.UploadPreKeys.signed_ec:type_name -> sky.wire.v1.PreKey
-	19, // 56: sky.wire.v1.UploadPreKeys.last_resort_kyber:type_name -> sky.wire.v1.PreKey
-	19, // 57: sky.wire.v1.UploadPreKeys.one_time_ec:type_name -> sky.wire.v1.PreKey
-	19, // 58: sky.wire.v1.UploadPreKeys.one_time_kyber:type_name -> sky.wire.v1.PreKey
-	25, // 59: sky.wire.v1.Bundles.bundles:type_name -> sky.wire.v1.Bundle
-	19, // 60: sky.wire.v1.Bundle.signed_ec:type_name -> sky.wire.v1.PreKey
-	19, // 61: sky.wire.v1.Bundle.kyber:type_name -> sky.wire.v1.PreKey
-	19, // 62: sky.wire.v1.Bundle.one_time_ec:type_name -> sky.wire.v1.PreKey
-	35, // 63: sky.wire.v1.Push.envelopes:type_name -> sky.wire.v1.Envelope
-	36, // 64: sky.wire.v1.Envelope.sender:type_name -> sky.wire.v1.Sender
-	48, // 65: sky.wire.v1.KeyDirHead.audits:type_name -> sky.wire.v1.KeyDirAudit
-	66, // [66:66] is the sub-list for method output_type
-	66, // [66:66] is the sub-list for method input_type
-	66, // [66:66] is the sub-list for extension type_name
-	66, // [66:66] is the sub-list for extension extendee
-	0,  // [0:66] is the sub-list for field type_name
+	12, // 30: sky.wire.v1.Request.access_request:type_name -> sky.wire.v1.Send
+	7,  // 31: sky.wire.v1.Response.error:type_name -> sky.wire.v1.Error
+	9,  // 32: sky.wire.v1.Response.registered:type_name -> sky.wire.v1.Registered
+	11, // 33: sky.wire.v1.Response.authenticated:type_name -> sky.wire.v1.Authenticated
+	13, // 34: sky.wire.v1.Response.sent:type_name -> sky.wire.v1.Sent
+	18, // 35: sky.wire.v1.Response.acked:type_name -> sky.wire.v1.Acked
+	22, // 36: sky.wire.v1.Response.prekey_counts:type_name -> sky.wire.v1.PreKeyCounts
+	24, // 37: sky.wire.v1.Response.bundles:type_name -> sky.wire.v1.Bundles
+	27, // 38: sky.wire.v1.Response.account:type_name -> sky.wire.v1.AccountInfo
+	33, // 39: sky.wire.v1.Response.account_deleted:type_name -> sky.wire.v1.AccountDeleted
+	30, // 40: sky.wire.v1.Response.sender_certificate:type_name -> sky.wire.v1.SenderCertificate
+	32, // 41: sky.wire.v1.Response.delivery_verifier_set:type_name -> sky.wire.v1.DeliveryVerifierSet
+	38, // 42: sky.wire.v1.Response.blob_created:type_name -> sky.wire.v1.BlobCreated
+	41, // 43: sky.wire.v1.Response.blob_offset:type_name -> sky.wire.v1.BlobOffset
+	43, // 44: sky.wire.v1.Response.blob_finished:type_name -> sky.wire.v1.BlobFinished
+	45, // 45: sky.wire.v1.Response.blob_data:type_name -> sky.wire.v1.BlobData
+	47, // 46: sky.wire.v1.Response.keydir_head:type_name -> sky.wire.v1.KeyDirHead
+	51, // 47: sky.wire.v1.Response.keydir_lookup:type_name -> sky.wire.v1.KeyDirLookup
+	53, // 48: sky.wire.v1.Response.keydir_proof:type_name -> sky.wire.v1.KeyDirProof
+	55, // 49: sky.wire.v1.Response.keydir_epochs:type_name -> sky.wire.v1.KeyDirEpochs
+	57, // 50: sky.wire.v1.Response.keydir_countersigned:type_name -> sky.wire.v1.KeyDirCountersigned
+	15, // 51: sky.wire.v1.Response.multi_sent:type_name -> sky.wire.v1.MultiSent
+	0,  // 52: sky.wire.v1.Error.code:type_name -> sky.wire.v1.Code
+	27, // 53: sky.wire.v1.Authenticated.account:type_name -> sky.wire.v1.AccountInfo
+	16, // 54: sky.wire.v1.MultiSent.refused:type_name -> sky.wire.v1.MultiRefused
+	7,  // 55: sky.wire.v1.MultiRefused.error:type_name -> sky.wire.v1.Error
+	19, // 56: sky.wire.v1.UploadPreKeys.signed_ec:type_name -> sky.wire.v1.PreKey
+	19, // 57: sky.wire.v1.UploadPreKeys.last_resort_kyber:type_name -> sky.wire.v1.PreKey
+	19, // 58: sky.wire.v1.UploadPreKeys.one_time_ec:type_name -> sky.wire.v1.PreKey
+	19, // 59: sky.wire.v1.UploadPreKeys.one_time_kyber:type_name -> sky.wire.v1.PreKey
+	25, // 60: sky.wire.v1.Bundles.bundles:type_name -> sky.wire.v1.Bundle
+	19, // 61: sky.wire.v1.Bundle.signed_ec:type_name -> sky.wire.v1.PreKey
+	19, // 62: sky.wire.v1.Bundle.kyber:type_name -> sky.wire.v1.PreKey
+	19, // 63: sky.wire.v1.Bundle.one_time_ec:type_name -> sky.wire.v1.PreKey
+	35, // 64: sky.wire.v1.Push.envelopes:type_name -> sky.wire.v1.Envelope
+	36, // 65: sky.wire.v1.Envelope.sender:type_name -> sky.wire.v1.Sender
+	48, // 66: sky.wire.v1.KeyDirHead.audits:type_name -> sky.wire.v1.KeyDirAudit
+	67, // [67:67] is the sub-list for method output_type
+	67, // [67:67] is the sub-list for method input_type
+	67, // [67:67] is the sub-list for extension type_name
+	67, // [67:67] is the sub-list for extension extendee
+	0,  // [0:67] is the sub-list for field type_name
 }
 
 func init() { file_sky_proto_init() }
@@ -4437,6 +4459,7 @@ func file_sky_proto_init() {
 		(*Request_KeydirLog)(nil),
 		(*Request_KeydirCountersign)(nil),
 		(*Request_MultiSend)(nil),
+		(*Request_AccessRequest)(nil),
 	}
 	file_sky_proto_msgTypes[5].OneofWrappers = []any{
 		(*Response_Registered)(nil),

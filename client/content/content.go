@@ -90,6 +90,10 @@ func (k Kind) String() string {
 		return "profile"
 	case KindTyping:
 		return "typing"
+	case KindAccessRequest:
+		return "access request"
+	case KindAccessKey:
+		return "access key"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -225,6 +229,8 @@ func (c *Content) Check() error {
 		return c.checkAction()
 	case KindProfile, KindTyping:
 		return c.checkPresence()
+	case KindAccessRequest, KindAccessKey:
+		return c.checkAccess()
 	case KindTimerChange:
 		if len(c.Attachments) > 0 {
 			return bad("attachments on a message that cannot carry them")

@@ -71,6 +71,7 @@ func Encode(c *Content) ([]byte, error) {
 		body = appendActionBody(body, c)
 	case KindProfile, KindTyping:
 		body = appendPresenceBody(body, c)
+	case KindAccessRequest, KindAccessKey: // no body: the access key is in the header
 	case KindTimerChange:
 		body = appendVarint(body, fTimerSeconds, uint64(c.Timer/time.Second))
 		body = appendVarint(body, fTimerVersion, c.TimerV)

@@ -295,7 +295,7 @@ func (c *Core) deliver(ctx context.Context, cn *conn.Conn, pool *anonPool, it st
 		if err != nil {
 			return false, err
 		}
-		err = c.post(ctx, cn, pool, it.To, d.Device, env)
+		err = c.post(ctx, cn, pool, it.To, d.Device, env, item.AsRequest)
 		switch {
 		case err == nil:
 		case errors.Is(err, wire.ErrRateLimited), errors.Is(err, wire.ErrQueueFull), errors.Is(err, wire.ErrUnavailable), errors.Is(err, wire.ErrInternal):

@@ -184,6 +184,7 @@ type OutItem struct {
 	Sealed    []DeviceCiphertext
 	NotBefore time.Time // zero: at once
 	Group     []byte    // a group message: the group's ID
+	AsRequest bool      // the user chose to send it as a sealed request (SendAsRequest)
 }
 
 type DeviceCiphertext struct {
@@ -202,6 +203,9 @@ func EncodeOutItem(it OutItem) store.Secret {
 	if len(it.Group) > 0 {
 		b = PutBytes(b, 4, it.Group)
 	}
+	if it.AsRequest {
+		b = PutNum(b, 5, 1)
+	}
 	return b
 }
 
@@ -210,7 +214,7 @@ func DecodeOutItem(b []byte) (OutItem, error) {
 	if err != nil {
 		return OutItem{}, err
 	}
-	it := OutItem{Content: f.One(1)}
+	it := OutItem{Content: f.One(1), AsRequest: f.Nums[5] == 1}
 	if g := f.One(4); len(g) > 0 {
 		it.Group = g
 	}

@@ -56,6 +56,9 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
                                     print new messages and events
   history ID [--limit N] [--json]   print a conversation
   dismiss ID [MSGID...]             delete failed messages (all of the conversation's, or those)
+  send-as-request ID                send the messages waiting for ID, whose delivery token the
+                                    server refuses, as message requests (the server then
+                                    learns that you write to ID)
   group create NAME ID... | add GROUP ID... | remove GROUP ID... | rename GROUP NAME
         | admin GROUP ID [--remove] | timer GROUP DURATION|off | leave GROUP
                                     make and change groups (you are admin of the ones
@@ -203,26 +206,27 @@ var commands map[string]func(*env, []string) error
 
 func init() {
 	commands = map[string]func(*env, []string) error{
-		"init":      cmdInit,
-		"id":        cmdID,
-		"send":      cmdSend,
-		"receive":   cmdReceive,
-		"history":   cmdHistory,
-		"dismiss":   cmdDismiss,
-		"group":     cmdGroup,
-		"broadcast": cmdBroadcast,
-		"contacts":  cmdContacts,
-		"requests":  cmdRequests,
-		"verify":    cmdVerify,
-		"timer":     cmdTimer,
-		"panic":     cmdPanic,
-		"account":   cmdAccount,
-		"daemon":    cmdDaemon,
-		"tui":       cmdTUI,
-		"save":      cmdSave,
-		"notes":     cmdNotes,
-		"web":       cmdWeb,
-		"profile":   cmdProfile,
-		"reply":     cmdReply, "react": cmdReact, "edit": cmdEdit, "unsend": cmdUnsend, "search": cmdSearch,
+		"init":            cmdInit,
+		"id":              cmdID,
+		"send":            cmdSend,
+		"receive":         cmdReceive,
+		"history":         cmdHistory,
+		"dismiss":         cmdDismiss,
+		"send-as-request": cmdSendAsRequest,
+		"group":           cmdGroup,
+		"broadcast":       cmdBroadcast,
+		"contacts":        cmdContacts,
+		"requests":        cmdRequests,
+		"verify":          cmdVerify,
+		"timer":           cmdTimer,
+		"panic":           cmdPanic,
+		"account":         cmdAccount,
+		"daemon":          cmdDaemon,
+		"tui":             cmdTUI,
+		"save":            cmdSave,
+		"notes":           cmdNotes,
+		"web":             cmdWeb,
+		"profile":         cmdProfile,
+		"reply":           cmdReply, "react": cmdReact, "edit": cmdEdit, "unsend": cmdUnsend, "search": cmdSearch,
 	}
 }

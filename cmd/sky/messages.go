@@ -355,7 +355,8 @@ func describeEvent(ev client.Event, self string, n names) (obj map[string]any, l
 		return note(map[string]any{"type": "unannounced_device", "peer": e.Peer, "device": e.Device},
 			"the server claims %s has a device %d, which %s never announced; nothing was sent to it (the server may be hostile)", e.Peer, e.Device, e.Peer)
 	case *client.AccessRefusedEvent:
-		return note(map[string]any{"type": "access_refused", "peer": e.Peer}, "%s", (&client.AccessRefusedError{Peer: e.Peer}).Error())
+		return note(map[string]any{"type": "access_refused", "peer": e.Peer, "confirmed": e.Confirmed}, "%s",
+			(&client.AccessRefusedError{Peer: e.Peer, Confirmed: e.Confirmed}).Error())
 	case *client.FailedEvent:
 		return note(map[string]any{"type": "failed", "conversation": e.Conversation, "id": e.MessageID, "error": e.Err.Error()},
 			"message %s to %s failed: %s", e.MessageID, n.label(e.Conversation), safetext.Line(e.Err.Error()))

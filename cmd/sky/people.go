@@ -303,3 +303,32 @@ func contactJSON(ct client.Contact, n client.Name) map[string]any {
 	return map[string]any{"id": ct.ID, "name": ct.Name, "verified": ct.Verified, "added_at": ct.AddedAt.UTC(),
 		"profile_name": n.Profile, "display": n.Display(), "name_clash": n.Clash}
 }
+
+// cmdSendAsRequest sends the messages waiting for a contact whose delivery
+// token the server refuses as sealed message requests: the user's choice,
+// since it tells the server that they write to that contact.
+func cmdSendAsRequest(e *env, args []string) error {
+	pos, err := parse(flag.NewFlagSet("send-as-request", flag.ContinueOnError), args, 1, 1, "ID")
+	if err != nil {
+		return err
+	}
+	c, err := e.open()
+	if err != nil {
+		return err
+	}
+	defer e.release(c)
+	peer, err := resolveID(c, pos[0])
+	if err != nil {
+		return err
+	}
+	if err := c.SendAsRequest(peer); err != nil {
+		return err
+	}
+	stop := e.online(c)
+	defer stop()
+	if err := e.flush(c); err != nil {
+		return fmt.Errorf("cannot send to %s: %w", peer, err)
+	}
+	fmt.Fprintf(e.stdout, "The messages waiting for %s go as message requests (the server learns that you write to them).\n", contactNames(c).label(peer))
+	return nil
+}

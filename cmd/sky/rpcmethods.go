@@ -39,6 +39,9 @@ func init() {
 		{"contacts.remove", `{"id": ID}`, "true", "remove a contact", func(d *daemon, _ context.Context, _ *rpcConn, p params, _ *[]int) (any, *rpcError) {
 			return nil, rpcFail(d.c.RemoveContact(p.ID))
 		}},
+		{"contacts.send_as_request", `{"id": ID}`, "true", "send the messages waiting for ID, whose delivery token the server refuses, as message requests (the server learns that you write to ID)", func(d *daemon, _ context.Context, _ *rpcConn, p params, _ *[]int) (any, *rpcError) {
+			return nil, rpcFail(d.c.SendAsRequest(p.ID))
+		}},
 		{"requests.list", "{}", "[request]", "message requests waiting for you", rpcRequestsList},
 		{"requests.accept", `{"id": ID}`, "true", "accept a message request: the sender becomes a contact", func(d *daemon, _ context.Context, _ *rpcConn, p params, _ *[]int) (any, *rpcError) {
 			return nil, rpcFail(d.c.Accept(p.ID))

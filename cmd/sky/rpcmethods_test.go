@@ -17,7 +17,7 @@ func TestJSONRPCDocListsEveryMethod(t *testing.T) {
 		t.Fatal(err)
 	}
 	var documented []string
-	for _, m := range regexp.MustCompile("(?m)^### `([a-z.]+)`$").FindAllStringSubmatch(string(b), -1) {
+	for _, m := range regexp.MustCompile("(?m)^### `([a-z._]+)`$").FindAllStringSubmatch(string(b), -1) {
 		documented = append(documented, m[1])
 	}
 	var table []string
