@@ -404,6 +404,9 @@ func TestGroupConcurrentAdmins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Making bob admin needs his identity key, which alice pins when the
+	// group's creation goes out to him.
+	waitChange(t, bob, g.ID, func(ch GroupChange) bool { return ch.Joined })
 	if _, err := alice.c.SetGroupAdmin(g.ID, b, true); err != nil {
 		t.Fatal(err)
 	}

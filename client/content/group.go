@@ -45,6 +45,9 @@ const (
 	// MaxDistributionBytes bounds a sender key distribution message
 	// (libsignal's are about 100 bytes).
 	MaxDistributionBytes = 512
+	// MaxGroupProofBytes bounds the signed versions that prove a group's
+	// state (package client/group checks what they prove).
+	MaxGroupProofBytes = 64 << 10
 )
 
 // GroupID names a group. It is chosen at random by the group's creator.
@@ -80,6 +83,12 @@ type Group struct {
 	// and NextSeq the sequence number of the author's next group text.
 	Distribution []byte
 	NextSeq      uint64
+	// Proof is the encoded chain of signed versions that proves this
+	// state (client/group.Proof); empty only for a group made before
+	// versions were signed. Link is the digest of the group's invite
+	// link, zero when it has none.
+	Proof []byte
+	Link  [32]byte
 }
 
 // Format shows only the group's version and sizes under every fmt verb:
@@ -135,6 +144,8 @@ const (
 	gAccessKey    = 7 // {1: id, 2: key}
 	gDistribution = 8 // also KindSenderKey's field 2
 	gNextSeq      = 9 // also KindSenderKey's field 3
+	gProof        = 10
+	gLink         = 11
 	// KindGroupNotice
 	gJoined        = 4
 	gAdded         = 5
@@ -218,6 +229,8 @@ func (g *Group) check() error {
 		return bad("more access keys than members")
 	case len(g.Distribution) > MaxDistributionBytes:
 		return bad("the sender key is too long")
+	case len(g.Proof) > MaxGroupProofBytes:
+		return bad("the group's signed versions are too long")
 	}
 	for _, a := range g.Admins {
 		if _, ok := slices.BinarySearch(g.Members, a); !ok {
@@ -278,6 +291,12 @@ func appendGroupBody(b []byte, c *Content) []byte {
 		}
 		if g.NextSeq != 0 {
 			b = appendVarint(b, gNextSeq, g.NextSeq)
+		}
+		if len(g.Proof) > 0 {
+			b = appendBytes(b, gProof, g.Proof)
+		}
+		if g.Link != ([32]byte{}) {
+			b = appendBytes(b, gLink, g.Link[:])
 		}
 	case KindSenderKey:
 		b = appendBytes(b, 2, c.Distribution)
@@ -482,6 +501,16 @@ func decodeGroupUpdate(c *Content, num protowire.Number, typ protowire.Type, b *
 		g.Distribution = append([]byte(nil), v...)
 	case gNextSeq:
 		g.NextSeq, err = consumeVarint(b, typ)
+	case gProof:
+		var v []byte
+		v, err = consumeBytes(b, typ)
+		g.Proof = append([]byte(nil), v...)
+	case gLink:
+		var v []byte
+		if v, err = consumeBytes(b, typ); err == nil && len(v) != len(g.Link) {
+			return malformed("invite link digest size")
+		}
+		copy(g.Link[:], v)
 	default:
 		err = skipField(num, typ, b)
 	}

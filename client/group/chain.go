@@ -80,11 +80,11 @@ type Version struct {
 	// GroupKey is set only in a genesis: the public key the group ID
 	// commits to, which signs the genesis.
 	GroupKey curve.PublicKey
-	// Migrated marks the genesis of a group made before versions were
-	// signed: its ID commits to no key, its signer is an admin of the
-	// unsigned group, and a newcomer trusts it on first use.
-	Migrated bool
-	Sig      [curve.SignatureSize]byte
+	// From is set only in the genesis of a group that replaces one made
+	// before versions were signed: the old group's ID. Its members move
+	// to the new group when an admin of the old one sends it to them.
+	From ID
+	Sig  [curve.SignatureSize]byte
 }
 
 // Genesis reports whether v starts its group's chain.
@@ -99,6 +99,11 @@ const (
 	stateLabel    = "sky/v2 group state"
 	groupKeyLabel = "sky/v2 group key"
 )
+
+// sigLabel starts what a version's signature signs (then its digest), so
+// a signature by an identity key made for anything else — a signed
+// prekey, a device list — is never a version's.
+var sigLabel = []byte("sky/v2 group version signature\x00")
 
 // Digest identifies v: SHA-256 of a label and v's encoding without its
 // signature. It is what v signs.
@@ -179,15 +184,16 @@ func (p *Proof) Verify(s *State) (*authority, error) {
 		return nil, malformed("a proof of no versions, or too many")
 	}
 	g := &p.Chain[0]
-	if !g.Genesis() || g.ID != s.ID || len(g.Removed) > 0 || len(g.Added) == 0 {
+	if g.ID != s.ID {
+		return nil, fmt.Errorf("%w (the creation of the group does not match its ID)", ErrBadSignature)
+	}
+	if !g.Genesis() || len(g.Removed) > 0 || len(g.Added) == 0 {
 		return nil, malformed("the proof does not start with the group's creation")
 	}
 	d := g.Digest()
 	switch {
 	case !checkSignatures:
-	case g.Migrated && (!g.GroupKey.IsZero() || !addedKey(g, g.Signer).Verify(g.Sig[:], d[:])):
-		return nil, fmt.Errorf("%w (the migration of the group)", ErrBadSignature)
-	case !g.Migrated && (IDFor(g.GroupKey) != g.ID || !g.GroupKey.Verify(g.Sig[:], d[:]) || !containsAdmin(g.Added, g.Signer)):
+	case IDFor(g.GroupKey) != g.ID || !g.GroupKey.Verify(g.Sig[:], sigLabel, d[:]) || !containsAdmin(g.Added, g.Signer):
 		return nil, fmt.Errorf("%w (the creation of the group does not match its ID)", ErrBadSignature)
 	}
 	a := &authority{keys: map[string]curve.PublicKey{}, chain: [][32]byte{d}}
@@ -219,7 +225,7 @@ func (p *Proof) Verify(s *State) (*authority, error) {
 func (a *authority) check(v, prev *Version) error {
 	key, ok := a.key(v.Signer)
 	switch {
-	case v.Genesis() || v.ID != prev.ID || !v.GroupKey.IsZero() || v.Migrated:
+	case v.Genesis() || v.ID != prev.ID || !v.GroupKey.IsZero() || v.From != (ID{}):
 		return malformed("a second creation in the proof")
 	case v.AdminPrev != a.chain[len(a.chain)-1] || v.Number <= prev.Number:
 		return malformed("the proof's versions are not linked in order")
@@ -228,7 +234,7 @@ func (a *authority) check(v, prev *Version) error {
 		return fmt.Errorf("%w (%s is no admin of the version before)", ErrBadSignature, v.Signer)
 	}
 	d := v.Digest()
-	if checkSignatures && !key.Verify(v.Sig[:], d[:]) {
+	if checkSignatures && !key.Verify(v.Sig[:], sigLabel, d[:]) {
 		return fmt.Errorf("%w (a bad signature)", ErrBadSignature)
 	}
 	for _, r := range v.Removed {
@@ -267,15 +273,6 @@ func applyAdmins(a *authority, v *Version) {
 
 func containsAdmin(l []AdminKey, id string) bool {
 	return slices.ContainsFunc(l, func(k AdminKey) bool { return k.ID == id })
-}
-
-func addedKey(v *Version, id string) curve.PublicKey {
-	for _, k := range v.Added {
-		if k.ID == id {
-			return k.Key
-		}
-	}
-	return curve.PublicKey{}
 }
 
 // Signer is what an admin signs versions with: its identity key pair, and
@@ -337,31 +334,33 @@ func (sg *Signer) Genesis(s *State) (*Proof, error) {
 	}
 	v := Version{ID: s.ID, Number: s.Version, StateDigest: StateDigest(s), Added: added, Signer: sg.ID, GroupKey: gk.Public}
 	d := v.Digest()
-	v.Sig = gk.Private.Sign(d[:])
+	v.Sig = gk.Private.Sign(sigLabel, d[:])
 	return &Proof{Chain: []Version{v}}, nil
 }
 
 // Migrate makes the proof of the first signed state s of a group made
-// before versions were signed: a migration genesis signed by sg, listing
-// the admins of s whose keys sg knows (the others lose their admin right,
-// and s is changed to say so).
+// before versions were signed. Its ID commits to no key, so the signed
+// group gets a new one (a genesis like Genesis's) that names the old ID in
+// From; the admins of s whose keys sg does not know lose their admin right
+// (s is changed to say so).
 func (sg *Signer) Migrate(s *State) (*Proof, error) {
-	var added []AdminKey
-	var keep []string
-	for _, id := range s.Admins {
-		if k, ok := sg.lookup(id); ok {
-			added = append(added, AdminKey{ID: id, Key: k})
-			keep = append(keep, id)
-		}
-	}
-	s.Admins = keep
+	from := s.ID
+	s.Admins = slices.DeleteFunc(slices.Clone(s.Admins), func(id string) bool { _, ok := sg.lookup(id); return !ok })
 	if !s.IsAdmin(sg.ID) {
 		return nil, ErrNotAdmin
 	}
-	v := Version{ID: s.ID, Number: s.Version, StateDigest: StateDigest(s), Added: added, Signer: sg.ID, Migrated: true}
-	d := v.Digest()
-	v.Sig = sg.Key.Private.Sign(d[:])
-	return &Proof{Chain: []Version{v}}, nil
+	p, err := sg.Genesis(s)
+	if err != nil {
+		return nil, err
+	}
+	g := &p.Chain[0]
+	g.From = from
+	gk := curve.GenerateKeyPair() // sign again under a fresh key: From is signed too
+	s.ID, g.ID, g.GroupKey = IDFor(gk.Public), IDFor(gk.Public), gk.Public
+	g.StateDigest = StateDigest(s)
+	d := g.Digest()
+	g.Sig = gk.Private.Sign(sigLabel, d[:])
+	return p, nil
 }
 
 // Next makes the proof of s, the state that follows the one p proves
@@ -382,7 +381,7 @@ func (sg *Signer) Next(p *Proof, prevState *State, s *State) (*Proof, error) {
 	v := Version{ID: s.ID, Number: s.Version, Prev: p.Head().Digest(), AdminPrev: a.chain[len(a.chain)-1],
 		StateDigest: StateDigest(s), Added: added, Removed: removed, Signer: sg.ID}
 	d := v.Digest()
-	v.Sig = sg.Key.Private.Sign(d[:])
+	v.Sig = sg.Key.Private.Sign(sigLabel, d[:])
 	// The new proof: the admin-changing versions of p, then v.
 	chain := slices.Clone(p.Chain)
 	if !p.Head().changesAdmins() {

@@ -133,7 +133,7 @@ func TestSignedEvil(t *testing.T) {
 			h.Added, h.Signer = []AdminKey{{ID: carol, Key: k[carol].Public}}, carol
 			h.StateDigest = StateDigest(&ch.State)
 			d := h.Digest()
-			h.Sig = k[carol].Private.Sign(d[:])
+			h.Sig = k[carol].Private.Sign(sigLabel, d[:])
 			return rc, ch, carol
 		},
 		want: ErrBadSignature,
@@ -283,9 +283,10 @@ func TestSignedOverrule(t *testing.T) {
 	}
 }
 
-// TestMigration: an unsigned group's admin signs its first version; the
-// members accept it only from that admin's own session, then only signed
-// changes.
+// TestMigration: an unsigned group's admin makes the signed group that
+// replaces it, under a new ID that commits to a group key; members move to
+// it only when an admin of the old group sends it. Then only signed
+// changes count, and an unsigned invitation is refused.
 func TestMigration(t *testing.T) {
 	k := newKeyring(alice, bob, carol)
 	legacy := mustCreate(t, bob, carol)
@@ -293,17 +294,21 @@ func TestMigration(t *testing.T) {
 	ra, _ := mustApply(t, nil, legacy, alice)
 	rc, _ := mustApply(t, nil, legacy, carol)
 	ch := signedChange(t, k, ra, alice, add(dave))
-	if !ch.Proof.Chain[0].Migrated || !slices.Equal(ch.Admins, []string{alice, bob}) {
-		t.Fatalf("migration: %+v", ch.Proof.Chain[0])
+	g := ch.Proof.Chain[0]
+	if g.From != legacy.ID || ch.ID == legacy.ID || ch.ID != IDFor(g.GroupKey) || !slices.Equal(ch.Admins, []string{alice, bob}) {
+		t.Fatalf("migration: %+v", g)
 	}
-	if _, _, err := ApplySigned(rc, ch, bob, carol); !errors.Is(err, ErrNotAdmin) {
-		t.Fatalf("a migration relayed by someone else: %v", err)
+	if _, _, err := ApplySigned(rc, ch, alice, carol); !errors.Is(err, ErrRival) {
+		t.Fatalf("a signed change applied to the unsigned record: %v", err)
 	}
-	rc2 := mustSigned(t, rc, ch, carol)
-	if rc2.Proof == nil || !slices.Equal(rc2.State.Members, []string{alice, bob, carol, dave}) {
-		t.Fatalf("migrated: %+v", rc2)
+	rc2 := mustSigned(t, nil, ch, carol)
+	if !Moves(rc, ch, alice, carol) || Moves(rc, ch, bob, carol) {
+		t.Fatal("the move must come from its signer, an admin of the old group")
 	}
-	ra2 := mustSigned(t, ra, ch, alice)
+	if !slices.Equal(rc2.State.Members, []string{alice, bob, carol, dave}) {
+		t.Fatalf("migrated: %+v", rc2.State)
+	}
+	ra2 := mustSigned(t, nil, ch, alice)
 	unsigned, err := ra2.Propose(alice, add(eve))
 	if err != nil {
 		t.Fatal(err)
@@ -311,7 +316,6 @@ func TestMigration(t *testing.T) {
 	if _, _, err := ApplySigned(rc2, unsigned, alice, carol); !errors.Is(err, ErrUnsigned) {
 		t.Fatalf("an unsigned change after the migration: %v", err)
 	}
-	// An unsigned invitation is refused outright.
 	if _, _, err := ApplySigned(nil, legacy, alice, carol); !errors.Is(err, ErrUnsigned) {
 		t.Fatalf("an unsigned invitation: %v", err)
 	}

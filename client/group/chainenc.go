@@ -16,7 +16,7 @@ import (
 //	Version {1: ID (16), 2: number, 3: prev (32), 4: admin prev (32),
 //	         5: state digest (32), 6: added admin {1: ID, 2: key (33)} (repeated),
 //	         7: removed admin (repeated), 8: signer, 9: group key (33),
-//	         10: migrated (1), 15: signature (64)}
+//	         10: from (16, the unsigned group a genesis replaces), 15: signature (64)}
 //	Proof   {1: Version (repeated)}
 //
 // A proof comes from other members (or from whoever claims to be one), so
@@ -54,9 +54,9 @@ func (v *Version) appendSigned(b []byte) []byte {
 		b = protowire.AppendTag(b, 9, protowire.BytesType)
 		b = protowire.AppendBytes(b, v.GroupKey.Bytes())
 	}
-	if v.Migrated {
-		b = protowire.AppendTag(b, 10, protowire.VarintType)
-		b = protowire.AppendVarint(b, 1)
+	if v.From != (ID{}) {
+		b = protowire.AppendTag(b, 10, protowire.BytesType)
+		b = protowire.AppendBytes(b, v.From[:])
 	}
 	return b
 }
@@ -180,8 +180,8 @@ func (v *Version) setField(f field) error {
 			return malformed("a bad group key")
 		}
 		v.GroupKey = k
-	case f.num == 10 && !isBytes && f.v == 1:
-		v.Migrated = true
+	case f.num == 10 && isBytes && len(f.b) == len(v.From):
+		copy(v.From[:], f.b)
 	case f.num == 15 && isBytes && len(f.b) == len(v.Sig):
 		copy(v.Sig[:], f.b)
 	default:

@@ -11,7 +11,10 @@ import (
 
 	"github.com/skymsg/sky/client/content"
 	"github.com/skymsg/sky/client/core"
+	"github.com/skymsg/sky/client/protostore"
 	"github.com/skymsg/sky/client/store"
+	"github.com/skymsg/sky/protocol"
+	"github.com/skymsg/sky/protocol/curve"
 )
 
 // Groups. A group's name and members are kept only by its members' clients
@@ -149,6 +152,8 @@ func groupError(err error) error {
 		return ErrGroupUnchanged
 	case errors.Is(err, ErrTooMany):
 		return ErrGroupTooLarge
+	case errors.Is(err, ErrNoKey):
+		return err
 	}
 	return err
 }
@@ -180,7 +185,7 @@ func (g *Groups) CreateGroup(name string, members []string) (Group, error) {
 		if err != nil {
 			return nil, groupError(err)
 		}
-		return g.commitChange(tx, nil, ch, b)
+		return g.commitChange(tx, nil, ch, b) // signs it: its ID becomes the group key's
 	})
 }
 
@@ -320,7 +325,18 @@ func (g *Groups) LeaveGroup(ref string) error {
 // user's sender key is gone, the key is replaced first, and the change
 // carries the new key to the remaining members.
 func (g *Groups) commitChange(tx *store.Tx, r *Record, ch Change, b *core.Batch) (*Record, error) {
-	next, out, err := Apply(r, ch, g.self())
+	if err := r.Seal(&ch, g.signer(tx)); err != nil {
+		return nil, groupError(err)
+	}
+	if r != nil && r.Proof == nil {
+		// The group was made before versions were signed: ch made the
+		// signed group that replaces it, under a new ID.
+		if err := g.moveFrom(tx, r, b); err != nil {
+			return nil, err
+		}
+		r = nil
+	}
+	next, out, err := ApplySigned(r, ch, g.self(), g.self())
 	if err != nil {
 		return nil, groupError(err)
 	}
@@ -379,7 +395,14 @@ func changeRecipients(old *State, next *Record, self string) []string {
 // knows of the members m may not have heard from: all of them for a member
 // new to the group, else those just added.
 func (g *Groups) updateBody(tx *store.Tx, old *State, next *Record, m string) (*content.Group, error) {
-	body := &content.Group{Version: next.State.Version, Name: next.State.Name, Members: next.State.Members, Admins: next.State.Admins}
+	body := &content.Group{Version: next.State.Version, Name: next.State.Name, Members: next.State.Members, Admins: next.State.Admins, Link: next.State.Link}
+	if next.Proof != nil {
+		p, err := next.Proof.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		body.Proof = p
+	}
 	if !next.State.IsMember(m) {
 		return body, nil
 	}
@@ -439,6 +462,30 @@ func (g *Groups) afterChange(tx *store.Tx, r, next *Record, out Outcome, by stri
 		return err
 	}
 	return g.announceChange(tx, next, by, out.Diff, b)
+}
+
+// moveFrom retires an unsigned group the user moves to its signed
+// replacement: the user leaves it (its history stays readable), and a
+// notice says so.
+func (g *Groups) moveFrom(tx *store.Tx, old *Record, b *core.Batch) error {
+	next := *old
+	next.Left = true
+	if err := g.dropGroupKeys(tx, &next); err != nil {
+		return err
+	}
+	if err := saveGroup(tx, &next); err != nil {
+		return err
+	}
+	return g.announceChange(tx, &next, g.self(), Diff{Left: []string{g.self()}}, b)
+}
+
+// signer is what the user signs group versions with: its identity key,
+// and the identity keys pinned for the members it makes admin.
+func (g *Groups) signer(tx *store.Tx) *Signer {
+	return &Signer{ID: g.self(), Key: g.c.Local.KeyPair.Curve(), Keys: func(id string) (curve.PublicKey, bool) {
+		k, ok, err := protostore.Pinned(tx, protocol.Address{Name: id, DeviceID: core.AnnouncedDevice})
+		return k, ok && err == nil
+	}}
 }
 
 // dropGroupKeys forgets every sender key of the group, the user's own

@@ -171,14 +171,24 @@ func (g *Groups) applyGroupUpdate(tx *store.Tx, peer string, dev uint32, ct *con
 	}
 	body := ct.Group
 	ch := Change{Author: peer, State: State{ID: ct.GroupID, Version: body.Version, Name: body.Name,
-		Members: body.Members, Admins: body.Admins, Timer: ct.Timer}}
-	next, out, err := Apply(r, ch, g.self())
+		Members: body.Members, Admins: body.Admins, Timer: ct.Timer, Link: body.Link}}
+	var next *Record
+	var out Outcome
+	if len(body.Proof) > 0 {
+		ch.Proof, err = ParseProof(body.Proof)
+	}
+	if err == nil {
+		next, out, err = ApplySigned(r, ch, peer, g.self())
+	}
 	switch {
 	case errors.Is(err, ErrDuplicate):
 	case err != nil:
 		b.Drop(peer, "a group change was refused: "+err.Error()+forgeryHint(r, ch, peer, g.self(), err))
 	default:
-		if err := g.afterChange(tx, r, next, out, peer, b); err != nil {
+		if err := g.afterChange(tx, r, next, out, next.Author, b); err != nil {
+			return err
+		}
+		if err := g.maybeMove(tx, r, ch, peer, b); err != nil {
 			return err
 		}
 		if out.Diff.Joined {
@@ -218,6 +228,19 @@ func (g *Groups) applyGroupUpdate(tx *store.Tx, peer string, dev uint32, ct *con
 		return g.useHeld(tx, ct.GroupID, b)
 	}
 	return nil
+}
+
+// maybeMove leaves the unsigned group a new signed group replaces, when
+// one of its admins sent the new one (Moves).
+func (g *Groups) maybeMove(tx *store.Tx, r *Record, ch Change, peer string, b *core.Batch) error {
+	if r != nil || ch.Proof == nil || ch.Proof.Chain[0].From == (ID{}) {
+		return nil
+	}
+	old, err := loadGroup(tx, ch.Proof.Chain[0].From)
+	if err != nil || !Moves(old, ch, peer, g.self()) {
+		return err
+	}
+	return g.moveFrom(tx, old, b)
 }
 
 // keepGroupAccess records the access keys a group update shares, for

@@ -24,9 +24,11 @@ import (
 //     changes), within the last MaxRecent versions; any other change from
 //     an older version is refused (ErrStale, ErrFork).
 //   - A group not signed yet (made before Sky signed versions) keeps
-//     today's rules until one of its admins migrates it: a migration
-//     genesis, delivered by that admin's own session. A new group, and any
-//     invitation, must be signed (ErrUnsigned).
+//     today's rules until one of its admins migrates it: a new signed
+//     group with the same members, whose genesis names the old ID (From);
+//     the client moves to it when an admin of the old group delivers it
+//     (Moves). A new group, and any invitation, must be signed
+//     (ErrUnsigned).
 
 // ApplySigned judges change ch for the member self whose record is r (nil:
 // the group is unknown). peer is who delivered it (its 1:1 session); the
@@ -55,7 +57,9 @@ func ApplySigned(r *Record, ch Change, peer, self string) (*Record, Outcome, err
 	case r == nil:
 		next, out, err = Apply(nil, ch, self)
 	case r.Proof == nil:
-		next, out, err = migrate(r, ch, peer, self)
+		// A signed change never carries an unsigned group's ID: a
+		// migrated group has a new one (Signer.Migrate).
+		return nil, Outcome{}, fmt.Errorf("%w (a signed change under the ID of an unsigned group)", ErrRival)
 	default:
 		next, out, err = applyChained(r, ch, a, self)
 	}
@@ -65,22 +69,6 @@ func ApplySigned(r *Record, ch Change, peer, self string) (*Record, Outcome, err
 	next.Proof = ch.Proof
 	next.Recent = nextRecent(r, head)
 	return next, out, nil
-}
-
-// migrate judges the first signed version of a group the member holds
-// unsigned: a migration genesis by an admin of the member's copy, who
-// delivered it through their own session.
-func migrate(r *Record, ch Change, peer, self string) (*Record, Outcome, error) {
-	g := &ch.Proof.Chain[0]
-	switch {
-	case !r.State.IsMember(self):
-		return Apply(r, ch, self)
-	case !g.Migrated || len(ch.Proof.Chain) != 1:
-		return nil, Outcome{}, fmt.Errorf("%w (a signed change of a group your copy of which is not signed yet)", ErrRival)
-	case peer != ch.Author || !r.State.IsAdmin(peer):
-		return nil, Outcome{}, ErrNotAdmin
-	}
-	return Apply(r, ch, self)
 }
 
 // applyChained judges a signed change ch, whose proof's authority is a,
@@ -207,7 +195,8 @@ func relation(mine, theirs [][32]byte) int {
 
 // Seal signs the user's own change ch of r (nil: ch creates the group, and
 // its ID becomes the one the new group key commits to; an unsigned r: ch
-// migrates it) with sg, setting ch.Proof and ch.Author.
+// makes the signed group that replaces it, under a new ID) with sg,
+// setting ch.Proof and ch.Author.
 func (r *Record) Seal(ch *Change, sg *Signer) error {
 	var p *Proof
 	var err error
@@ -224,4 +213,12 @@ func (r *Record) Seal(ch *Change, sg *Signer) error {
 	}
 	ch.Proof, ch.Author = p, sg.ID
 	return nil
+}
+
+// Moves reports whether ch (accepted as a new group) replaces the unsigned
+// group old, which self is in and peer, who delivered it, is an admin of:
+// then the client leaves old for the new group.
+func Moves(old *Record, ch Change, peer, self string) bool {
+	return ch.Proof != nil && old != nil && old.Proof == nil && ch.Proof.Chain[0].From == old.State.ID &&
+		old.Member(self) && old.State.IsAdmin(peer) && ch.Proof.Head().Signer == peer
 }
