@@ -17,7 +17,12 @@
 //     an admin of the state both changes replaced; or
 //   - the member does not know the group (or was removed from it) and the
 //     change names it as a member and its author as an admin: an
-//     invitation, trusted on first use.
+//     invitation.
+//
+// Every change is also signed (chain.go, signed.go): ApplySigned checks a
+// change's proof — admin signatures back to a creation signed by the group
+// key the ID commits to — before these rules judge it, so no copy of the
+// group its admins did not sign is accepted, by a member or an invitee.
 //
 // Everything else — an older version (a replay), a change by a non-admin,
 // the loser of a concurrent change — is refused with a typed error and
