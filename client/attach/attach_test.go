@@ -421,3 +421,26 @@ func TestTransferRates(t *testing.T) {
 		})
 	}
 }
+
+// TestDuration: a recording's duration is read from its container and
+// reaches the recipient in the pointer, with its type.
+func TestDuration(t *testing.T) {
+	e := newEnv(t, server.BlobConfig{})
+	for _, c := range []struct {
+		file, typ string
+		ms        int64
+	}{
+		{"tone.opus", "audio/ogg", 1500},
+		{"clip.mp4", "video/mp4", 2600},
+		{"tone-bare.mp3", "audio/mpeg", 1656},
+	} {
+		b, err := os.ReadFile(filepath.Join("media", "testdata", c.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, _ := e.send(writeFile(t, c.file, b))
+		if p.Type != c.typ || (p.Duration-time.Duration(c.ms)*time.Millisecond).Abs() > 60*time.Millisecond {
+			t.Errorf("%s: %s, %v; want %s, %d ms", c.file, p.Type, p.Duration, c.typ, c.ms)
+		}
+	}
+}

@@ -13,12 +13,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 	"unicode/utf8"
 
 	"golang.org/x/image/draw"
 	_ "golang.org/x/image/webp"
 
 	"github.com/skymsg/sky/client/attach/blobcrypt"
+	"github.com/skymsg/sky/client/attach/media"
 	"github.com/skymsg/sky/client/attach/pointer"
 	"github.com/skymsg/sky/client/attach/strip"
 )
@@ -64,6 +66,12 @@ func Prepare(path, dir string, maxFile int64) (*Prepared, error) {
 	head := make([]byte, 512)
 	n, _ := io.ReadFull(f, head)
 	p := &Prepared{Pointer: pointer.Pointer{Type: strip.Type(head[:n]), Name: sendName(path), Key: blobcrypt.NewKey()}}
+	if t := media.Type(head[:n]); t != "" {
+		p.Pointer.Type = t
+	}
+	if d, err := media.Duration(f, fi.Size()); err == nil && d <= pointer.MaxDuration {
+		p.Pointer.Duration = d.Truncate(time.Millisecond)
+	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/term"
 
@@ -151,9 +152,22 @@ func attachmentsJSON(m client.Message) []jsonAttachment {
 func attachmentsText(m client.Message) string {
 	var b strings.Builder
 	for _, a := range m.Attachments {
-		fmt.Fprintf(&b, " [attachment %s: %s, %s, %s]", a.ID, safetext.Line(a.Name), safetext.Line(a.Type), size(a.Size))
+		dur := ""
+		if a.Duration > 0 {
+			dur = ", " + playingTime(a.Duration)
+		}
+		fmt.Fprintf(&b, " [attachment %s: %s, %s, %s%s]", a.ID, safetext.Line(a.Name), safetext.Line(a.Type), size(a.Size), dur)
 	}
 	return b.String()
+}
+
+// playingTime writes a recording's length as m:ss (h:mm:ss from an hour).
+func playingTime(d time.Duration) string {
+	s := int64(d.Round(time.Second) / time.Second)
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
 
 func size(n int64) string {

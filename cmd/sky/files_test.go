@@ -4,8 +4,11 @@ import (
 	"regexp"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/skymsg/sky/client"
 )
 
 var attachmentIDRE = regexp.MustCompile(`(?:"id":"|\[attachment )([0-9]+\.[0-9]+)`)
@@ -36,5 +39,18 @@ func TestAbsFileArgs(t *testing.T) {
 		if got := absFileArgs(tc.in); !slices.Equal(got, tc.want) {
 			t.Errorf("absFileArgs(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+}
+
+// TestAttachmentsText: receive and history name each attachment with its
+// ID, and a recording with its playing time.
+func TestAttachmentsText(t *testing.T) {
+	m := client.Message{Attachments: []client.Attachment{
+		{ID: "3.1", Name: "note.ogg", Type: "audio/ogg", Size: 4096, Duration: 61 * time.Second},
+		{ID: "3.2", Name: "a.pdf", Type: "application/pdf", Size: 5},
+	}}
+	want := " [attachment 3.1: note.ogg, audio/ogg, 4.0 KiB, 1:01] [attachment 3.2: a.pdf, application/pdf, 5 bytes]"
+	if got := attachmentsText(m); got != want {
+		t.Fatalf("got %q, want %q", got, want)
 	}
 }

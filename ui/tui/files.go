@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -124,9 +125,21 @@ func attachmentLines(atts []client.Attachment) []string {
 		if a.Width > 0 && a.Height > 0 {
 			what += fmt.Sprintf(", %d×%d", a.Width, a.Height)
 		}
+		if a.Duration > 0 {
+			what += ", " + playingTime(a.Duration)
+		}
 		out = append(out, fmt.Sprintf("📎 %s (%s) /save %s", safetext.Line(a.Name), what, safetext.Line(a.ID)))
 	}
 	return out
+}
+
+// playingTime writes a recording's length as m:ss (h:mm:ss from an hour).
+func playingTime(d time.Duration) string {
+	s := int64(d.Round(time.Second) / time.Second)
+	if s >= 3600 {
+		return fmt.Sprintf("%d:%02d:%02d", s/3600, s/60%60, s%60)
+	}
+	return fmt.Sprintf("%d:%02d", s/60, s%60)
 }
 
 // sizeText writes a file size for people.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/skymsg/sky/client"
 	"github.com/skymsg/sky/client/attach"
@@ -82,5 +83,21 @@ func TestFiles(t *testing.T) {
 	}
 	if !slices.ContainsFunc(helpLines, func(l string) bool { return strings.Contains(l, "/file PATH") }) {
 		t.Error("/help does not list /file")
+	}
+}
+
+// TestAttachmentLines: a recording shows its playing time.
+func TestAttachmentLines(t *testing.T) {
+	for _, c := range []struct {
+		a    client.Attachment
+		want string
+	}{
+		{client.Attachment{ID: "7.1", Name: "note.ogg", Size: 2048, Duration: 65400 * time.Millisecond}, "📎 note.ogg (2.0 KiB, 1:05) /save 7.1"},
+		{client.Attachment{ID: "7.2", Name: "film.mp4", Size: 10, Width: 64, Height: 48, Duration: 3723 * time.Second}, "📎 film.mp4 (10 bytes, 64×48, 1:02:03) /save 7.2"},
+		{client.Attachment{ID: "7.3", Name: "doc.pdf", Size: 10}, "📎 doc.pdf (10 bytes) /save 7.3"},
+	} {
+		if got := attachmentLines([]client.Attachment{c.a}); len(got) != 1 || got[0] != c.want {
+			t.Errorf("got %q, want %q", got, c.want)
+		}
 	}
 }

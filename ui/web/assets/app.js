@@ -455,6 +455,13 @@ function sizeLabel(n) {
   return `${n} bytes`;
 }
 
+// durationLabel writes a recording's length (milliseconds) as m:ss, or
+// h:mm:ss from an hour.
+function durationLabel(ms) {
+  const s = Math.round(ms / 1000), pad = (n) => String(n).padStart(2, '0');
+  return s >= 3600 ? `${Math.floor(s / 3600)}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}` : `${Math.floor(s / 60)}:${pad(s % 60)}`;
+}
+
 // fileEl shows an attachment: images, video and audio inline, any file as a
 // card; each with a download link. The name is the sender's: text only.
 function fileEl(f) {
@@ -482,7 +489,7 @@ function fileEl(f) {
   }
   return h('div', { class: 'att', 'data-att': f.id }, media,
     h('div', { class: 'att-card' }, media ? null : icon('file'),
-      h('span', { class: 'att-name' }, peerText(f.name)), h('span', { class: 'att-size', text: sizeLabel(f.size) }),
+      h('span', { class: 'att-name' }, peerText(f.name)), h('span', { class: 'att-size', text: sizeLabel(f.size) + (f.duration ? `, ${durationLabel(f.duration)}` : '') }),
       h('a', { class: 'att-dl', href: fileURL(f, true), download: '', 'aria-label': `Download ${f.name}`, title: 'Download' }, icon('download'))));
 }
 
