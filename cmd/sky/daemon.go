@@ -206,13 +206,15 @@ type params struct {
 	Subscription int      `json:"subscription"`
 	Group        string   `json:"group"`
 	Members      []string `json:"members"`
-	Files        []string `json:"files"`     // send.files, group.send.files
-	Out          string   `json:"out"`       // attachments.save
-	Force        bool     `json:"force"`     // attachments.save
-	Message      string   `json:"message"`   // reply, react, edit, unsend: the message's ID
-	Emoji        string   `json:"emoji"`     // react
-	Avatar       string   `json:"avatar"`    // profile.set: an absolute path
-	NoAvatar     bool     `json:"no_avatar"` // profile.set
+	Files        []string `json:"files"`        // send.files, group.send.files
+	Out          string   `json:"out"`          // attachments.save
+	Force        bool     `json:"force"`        // attachments.save
+	Message      string   `json:"message"`      // reply, react, edit, unsend: the message's ID
+	Emoji        string   `json:"emoji"`        // react
+	Avatar       string   `json:"avatar"`       // profile.set: an absolute path
+	NoAvatar     bool     `json:"no_avatar"`    // profile.set
+	Disappearing bool     `json:"disappearing"` // backup.create
+	NewKey       bool     `json:"new_key"`      // backup.create
 	cliParams
 	method string // the method called
 }

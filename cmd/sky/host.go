@@ -76,6 +76,7 @@ func (h *host) adoptLocked(c *client.Client) {
 	// page, the TUI): a server back from an outage is found within seconds.
 	c.SetMaxBackoff(waitingBackoff)
 	s.stop = h.e.online(c)
+	go runScheduledBackups(ctx, c, h.e.stderr)
 	h.sess = s
 }
 

@@ -92,6 +92,17 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
   notes add TITLE [TEXT|-] [--timer D] | list [--json] | show ID [--json]
         | edit ID [--title T] [--text T|-] [--timer D|off] | rm ID
                                     notes to self, kept only in the encrypted store
+  backup create [FILE] [--disappearing] [--new-key] [--json]
+                                    an encrypted backup of the account (the first one shows
+                                    the recovery key, once; messages with a timer only with
+                                    --disappearing, each keeping its deadline)
+  backup restore FILE | restore FILE
+                                    bring a backup back in a fresh home (asks for the recovery
+                                    key, then a new passphrase); sessions start anew
+  backup schedule --dir DIR [--every D] [--keep N] [--disappearing] | schedule off
+        | status [--json] | run [--now]
+                                    automatic backups while sky daemon/web/tui runs (or cron:
+                                    sky backup run); the panic passphrase erases them all
   web [--listen 127.0.0.1:PORT] [--open]
                                     the app in your browser: prints the address to open
                                     (it starts locked); also serves the daemon's socket
@@ -102,7 +113,7 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
   tui [ID|NAME|GROUP] [--no-mouse]  chat in the terminal (holds the daemon's socket too)
 
 Durations: 30s, 5m, 1h, 2d, 4w (5 seconds to 4 weeks), or off.
-Environment: SKY_HOME, SKY_PASSPHRASE, SKY_PANIC_PASSPHRASE.
+Environment: SKY_HOME, SKY_PASSPHRASE, SKY_PANIC_PASSPHRASE, SKY_RECOVERY_KEY.
 `
 
 // errUsage marks a command line that cannot be run; it exits with status 2.
@@ -227,6 +238,8 @@ func init() {
 		"notes":           cmdNotes,
 		"web":             cmdWeb,
 		"profile":         cmdProfile,
+		"backup":          cmdBackup,
+		"restore":         cmdRestore,
 		"reply":           cmdReply, "react": cmdReact, "edit": cmdEdit, "unsend": cmdUnsend, "search": cmdSearch,
 	}
 }

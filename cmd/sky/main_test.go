@@ -9,6 +9,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +126,9 @@ func (s *skydForScript) code() (string, error) {
 //	capture VAR         $VAR = the last command's stdout, trimmed
 //	kdf-default HOME    the store in HOME has keyfile.Default's Argon2id cost
 //	attachment-id VAR   $VAR = the first attachment ID in the last stdout
+//	recovery-key VAR    $VAR = the recovery key the last stdout shows
+//	corrupt FILE N      flip a bit of byte N of FILE (negative: from its end), or with
+//	                    "truncate" as N+1st argument cut FILE to N bytes
 //	rpc SOCKET LINE...  send JSON-RPC lines to a daemon; print each answer
 //	                    line and any notifications that follow within 2 s
 func TestScripts(t *testing.T) {
@@ -169,11 +174,39 @@ func TestScripts(t *testing.T) {
 			"capture-id": func(ts *testscript.TestScript, _ bool, args []string) {
 				ts.Setenv(args[0], strings.Fields(ts.ReadFile("stdout"))[0])
 			},
+			"recovery-key": func(ts *testscript.TestScript, _ bool, args []string) {
+				m := regexp.MustCompile(`Recovery key: ([A-Z2-7 ]+)`).FindStringSubmatch(ts.ReadFile("stdout"))
+				if m == nil {
+					ts.Fatalf("no recovery key in the last stdout")
+				}
+				ts.Setenv(args[0], strings.TrimSpace(m[1]))
+			},
+			"corrupt":     corruptCmd,
 			"rpc":         rpcCmd,
 			"kdf-default": kdfDefaultCmd,
 			"tmux":        tmuxCmd,
 		},
 	})
+}
+
+func corruptCmd(ts *testscript.TestScript, _ bool, args []string) {
+	if len(args) < 2 {
+		ts.Fatalf("usage: corrupt FILE N [truncate]")
+	}
+	path := ts.MkAbs(args[0])
+	b, err := os.ReadFile(path)
+	ts.Check(err)
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	if n < 0 {
+		n += len(b)
+	}
+	if len(args) == 3 && args[2] == "truncate" {
+		b = b[:n]
+	} else {
+		b[n] ^= 1
+	}
+	ts.Check(os.WriteFile(path, b, 0o600))
 }
 
 func kdfDefaultCmd(ts *testscript.TestScript, neg bool, args []string) {

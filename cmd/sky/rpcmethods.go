@@ -66,6 +66,8 @@ func init() {
 		{"profile.set", `{"name": N, "avatar": PATH, "no_avatar": B}`, "profile", "set your display name and avatar (a picture file, absolute path; none: keep the current one), shared end to end with contacts", rpcProfileSet},
 		{"profile.get", `{"id": ID}`, "profile", "your profile, or the one contact ID shared", rpcProfileGet},
 		{"group.history", `{"group": G, "limit": N}`, "[message]", "a group's conversation", group},
+		{"backup.create", `{"out": PATH, "disappearing": B, "new_key": B}`, "backup", "write an encrypted backup to PATH (absolute, a new file); recovery_key only when one was made", rpcBackupCreate},
+		{"backup.status", "{}", "backup status", "the recovery key's presence, the schedule, the last scheduled backup and the files written", rpcBackupStatus},
 		{"receive.subscribe", "{}", `{"subscription": N}`, "get messages and events as notifications, the unread ones first", rpcSubscribe},
 		{"receive.unsubscribe", `{"subscription": N}`, "true", "end a subscription", rpcUnsubscribe},
 		{"cli", `{"args": [ARG], "stdin": T}`, `{"stdout": T, "stderr": T, "status": N}`, "run one of sky's everyday commands as sky would", func(d *daemon, ctx context.Context, _ *rpcConn, p params, _ *[]int) (any, *rpcError) {
