@@ -16,6 +16,7 @@ import (
 	"github.com/skymsg/sky/client/timers"
 	"github.com/skymsg/sky/client/transparency"
 	"github.com/skymsg/sky/client/trust"
+	"github.com/skymsg/sky/client/typing"
 )
 
 // Client is one Sky account on this device: its unlocked store and, while
@@ -39,6 +40,7 @@ type Client struct {
 	files     *attach.Files
 	actions   *actions.Actions
 	profiles  *profile.Profiles
+	typing    *typing.Typing
 }
 
 // Open unlocks the account in dir with passphrase.
@@ -81,7 +83,7 @@ func Register(ctx context.Context, dir string, passphrase []byte, serverURL stri
 // assemble wires the concerns onto a core.
 func assemble(c *core.Core) *Client {
 	cl := &Client{core: c, groups: group.New(c), broadcast: broadcast.New(c), requests: requests.New(c),
-		trust: trust.New(c), timers: timers.New(c), files: attach.New(c), actions: actions.New(c), profiles: profile.New(c)}
+		trust: trust.New(c), timers: timers.New(c), files: attach.New(c), actions: actions.New(c), profiles: profile.New(c), typing: typing.New(c)}
 	cl.files.Sweep() // blobs of messages that expired while the client was closed
 	c.SetReceiver(cl.receiveOne)
 	c.SetGroupInfo(cl.groups.Info)

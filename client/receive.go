@@ -119,6 +119,8 @@ func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.St
 		return c.core.AnswerAccessRequest(tx, in.Peer)
 	case ct.Kind == content.KindAccessKey:
 		return nil // the key it carries was kept (Keep), which resumes sending
+	case ct.Kind == content.KindTyping:
+		return c.applyTyping(tx, in.Peer, ct, b)
 	}
 	return c.applyDirect(tx, in.Peer, ct, plain, b)
 }

@@ -215,6 +215,8 @@ type params struct {
 	NoAvatar     bool     `json:"no_avatar"`    // profile.set
 	Disappearing bool     `json:"disappearing"` // backup.create
 	NewKey       bool     `json:"new_key"`      // backup.create
+	On           bool     `json:"on"`           // typing.set
+	Typing       bool     `json:"typing"`       // typing
 	cliParams
 	method string // the method called
 }

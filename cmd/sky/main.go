@@ -71,6 +71,8 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
   profile set --name NAME [--avatar FILE|--no-avatar] | show [ID] [--json] [--avatar-out FILE]
                                     your display name and picture, sent end to end to
                                     contacts (never to strangers); a nickname you give wins
+  typing [on|off]                   typing indicators in sky web and sky tui (off by default:
+                                    they show others when you are active)
   requests list [--json] | accept ID | reject ID
   verify ID [--qr] [--confirm NUMBER | --keep-old]
                                     show the safety number; --confirm NUMBER marks the
@@ -240,6 +242,7 @@ func init() {
 		"profile":         cmdProfile,
 		"backup":          cmdBackup,
 		"restore":         cmdRestore,
+		"typing":          cmdTyping,
 		"reply":           cmdReply, "react": cmdReact, "edit": cmdEdit, "unsend": cmdUnsend, "search": cmdSearch,
 	}
 }

@@ -65,6 +65,8 @@ func init() {
 		{"search", `{"text": T, "to": ID, "group": G}`, "[message]", "messages whose text or file names contain T, in all conversations or one", rpcSearch},
 		{"profile.set", `{"name": N, "avatar": PATH, "no_avatar": B}`, "profile", "set your display name and avatar (a picture file, absolute path; none: keep the current one), shared end to end with contacts", rpcProfileSet},
 		{"profile.get", `{"id": ID}`, "profile", "your profile, or the one contact ID shared", rpcProfileGet},
+		{"typing.set", `{"on": B}`, "true", "turn typing indicators on or off (off by default; off, you neither send nor see them)", rpcTypingSet},
+		{"typing", `{"to": ID, "group": G, "typing": B}`, "true", "say you are typing (true) or stopped, to a contact or group G; sent at most every 3 s, only when typing indicators are on", rpcTyping},
 		{"group.history", `{"group": G, "limit": N}`, "[message]", "a group's conversation", group},
 		{"backup.create", `{"out": PATH, "disappearing": B, "new_key": B}`, "backup", "write an encrypted backup to PATH (absolute, a new file); recovery_key only when one was made", rpcBackupCreate},
 		{"backup.status", "{}", "backup status", "the recovery key's presence, the schedule, the last scheduled backup and the files written", rpcBackupStatus},
