@@ -84,6 +84,10 @@ func (k Kind) String() string {
 		return "sender key"
 	case KindGroupNotice:
 		return "group notice"
+	case KindGroupSync:
+		return "group sync"
+	case KindGroupJoin:
+		return "group join request"
 	case KindReaction, KindEdit, KindDelete:
 		return actionName(k)
 	case KindProfile:
@@ -171,6 +175,12 @@ type Content struct {
 	Distribution []byte       // KindSenderKey: a sender key distribution message
 	NextSeq      uint64       // KindSenderKey: the sequence number of the sender's next group text
 	Notice       *GroupNotice // KindGroupNotice
+	// GroupHead is the sender's head of the group's signed versions
+	// (GroupHeadSize bytes: version number, big-endian, and digest), in
+	// KindGroupText and KindGroupSync; JoinSecret is an invite link's
+	// secret, in KindGroupJoin.
+	GroupHead  []byte
+	JoinSecret []byte
 
 	// Profiles and typing (profile.go); GroupID names a group both are in
 	// when the sender is not the recipient's contact.
@@ -248,7 +258,7 @@ func (c *Content) Check() error {
 		if len(c.IDs) == 0 || len(c.IDs) > MaxReceiptIDs || c.Seq != 0 {
 			return bad("a receipt names 1 to 1000 messages and has no sequence number")
 		}
-	case KindGroupText, KindGroupUpdate, KindGroupLeave, KindSenderKey, KindGroupNotice:
+	case KindGroupText, KindGroupUpdate, KindGroupLeave, KindSenderKey, KindGroupNotice, KindGroupSync, KindGroupJoin:
 		if c.Kind == KindGroupText {
 			if err := checkAttachments(c.Attachments); err != nil {
 				return err

@@ -26,12 +26,19 @@ import (
 //     recipient.
 //   - KindGroupNotice: never sent. What a client stores for itself to show
 //     a change it accepted (who was added, removed, ...).
+//   - KindGroupSync: the sender's head of the group's signed versions,
+//     which differs from one the receiver showed (1:1): asks the receiver
+//     for its current state and proof (sent back as a KindGroupUpdate).
+//   - KindGroupJoin: asks an admin to be let into a group, with the secret
+//     of the group's invite link (1:1, usually from a stranger).
 const (
 	KindGroupText   Kind = 13
 	KindGroupUpdate Kind = 14
 	KindGroupLeave  Kind = 15
 	KindSenderKey   Kind = 16
 	KindGroupNotice Kind = 17
+	KindGroupSync   Kind = 50
+	KindGroupJoin   Kind = 51
 )
 
 // Limits of group bodies.
@@ -48,6 +55,11 @@ const (
 	// MaxGroupProofBytes bounds the signed versions that prove a group's
 	// state (package client/group checks what they prove).
 	MaxGroupProofBytes = 64 << 10
+	// GroupHeadSize is the size of a head of a group's signed versions:
+	// its version number (8 bytes, big-endian) and digest (32).
+	GroupHeadSize = 40
+	// JoinSecretSize is the size of an invite link's secret.
+	JoinSecretSize = 16
 )
 
 // GroupID names a group. It is chosen at random by the group's creator.
@@ -126,7 +138,9 @@ type GroupNotice struct {
 func groupWide(k Kind) bool { return k == KindGroupText || k == KindGroupNotice }
 
 // IsGroup reports whether k is one of the group kinds.
-func IsGroup(k Kind) bool { return k >= KindGroupText && k <= KindGroupNotice }
+func IsGroup(k Kind) bool {
+	return k >= KindGroupText && k <= KindGroupNotice || k == KindGroupSync || k == KindGroupJoin
+}
 
 // Field numbers of the group bodies.
 const (
@@ -135,6 +149,10 @@ const (
 	gText       = 2
 	gTimer      = 3 // seconds; also in updates (6) and notices (11)
 	gAttachment = 4 // repeated: an encoded attachment pointer
+	gHead       = 20
+	// KindGroupSync: gID, gSyncHead; KindGroupJoin: gID, gJoinSecret
+	gSyncHead   = 2
+	gJoinSecret = 3
 	// KindGroupUpdate
 	gVersion      = 2
 	gName         = 3
@@ -174,6 +192,9 @@ func (c *Content) checkGroup() error {
 		if c.Seq == 0 {
 			return bad("a group text without a sequence number")
 		}
+		if len(c.GroupHead) != 0 && len(c.GroupHead) != GroupHeadSize {
+			return bad("a group text with a malformed head")
+		}
 	case KindGroupUpdate:
 		if c.Group == nil || c.Seq == 0 {
 			return bad("a group update without a state or sequence number")
@@ -182,6 +203,14 @@ func (c *Content) checkGroup() error {
 	case KindGroupLeave:
 		if c.Seq == 0 {
 			return bad("a group leave without a sequence number")
+		}
+	case KindGroupSync:
+		if c.Seq == 0 || len(c.GroupHead) != GroupHeadSize {
+			return bad("a group sync without a sequence number or head")
+		}
+	case KindGroupJoin:
+		if c.Seq == 0 || len(c.JoinSecret) != JoinSecretSize {
+			return bad("a join request without a sequence number or secret")
 		}
 	case KindSenderKey:
 		if c.Seq == 0 || len(c.Distribution) == 0 || len(c.Distribution) > MaxDistributionBytes {
@@ -268,6 +297,13 @@ func appendGroupBody(b []byte, c *Content) []byte {
 		}
 		b = appendAttachments(b, gAttachment, c.Attachments)
 		b = appendQuote(b, gQuote, c.Quote)
+		if len(c.GroupHead) > 0 {
+			b = appendBytes(b, gHead, c.GroupHead)
+		}
+	case KindGroupSync:
+		b = appendBytes(b, gSyncHead, c.GroupHead)
+	case KindGroupJoin:
+		b = appendBytes(b, gJoinSecret, c.JoinSecret)
 	case KindGroupUpdate:
 		g := c.Group
 		b = appendVarint(b, gVersion, g.Version)
@@ -383,6 +419,16 @@ func decodeGroupBody(c *Content, b []byte) error {
 			c.NextSeq, err = consumeVarint(&b, typ)
 		case c.Kind == KindGroupNotice:
 			err = decodeGroupNotice(c, num, typ, &b)
+		case c.Kind == KindGroupSync && num == gSyncHead:
+			var v []byte
+			if v, err = consumeBytes(&b, typ); err == nil {
+				c.GroupHead = append([]byte(nil), v...)
+			}
+		case c.Kind == KindGroupJoin && num == gJoinSecret:
+			var v []byte
+			if v, err = consumeBytes(&b, typ); err == nil {
+				c.JoinSecret = append([]byte(nil), v...)
+			}
 		default:
 			err = skipField(num, typ, &b)
 		}
@@ -462,6 +508,10 @@ func decodeGroupText(c *Content, num protowire.Number, typ protowire.Type, b *[]
 		return err
 	case gAttachment:
 		return consumeAttachment(c, typ, b)
+	case gHead:
+		v, err := consumeBytes(b, typ)
+		c.GroupHead = append([]byte(nil), v...)
+		return err
 	}
 	return skipField(num, typ, b)
 }

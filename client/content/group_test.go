@@ -20,12 +20,17 @@ func groupSample(kind Kind) *Content {
 	switch kind {
 	case KindGroupText:
 		c.Recipient, c.Text, c.Timer = "", "hello, group", time.Minute
+		c.GroupHead = bytes.Repeat([]byte{0x4E}, GroupHeadSize)
+	case KindGroupSync:
+		c.GroupHead = bytes.Repeat([]byte{0x4F}, GroupHeadSize)
+	case KindGroupJoin:
+		c.JoinSecret = bytes.Repeat([]byte{0x5E}, JoinSecretSize)
 	case KindGroupUpdate:
 		c.Timer = time.Hour
 		c.AccessKey = bytes.Repeat([]byte{0xAC}, AccessKeySize)
 		c.Group = &Group{Version: 3, Name: "Newsroom", Members: []string{"abcdefghjk", "mnpqrstuvw", "xyz2345678"},
 			Admins: []string{"abcdefghjk"}, AccessKeys: []MemberKey{{ID: "mnpqrstuvw", Key: bytes.Repeat([]byte{7}, AccessKeySize)}},
-			Distribution: []byte{0x33, 1, 2, 3}, NextSeq: 12}
+			Distribution: []byte{0x33, 1, 2, 3}, NextSeq: 12, Proof: []byte{0x0a, 1, 2}, Link: [32]byte{9, 9}}
 	case KindGroupLeave:
 	case KindSenderKey:
 		c.Distribution, c.NextSeq = []byte{0x33, 9, 9, 9}, 7
@@ -37,7 +42,7 @@ func groupSample(kind Kind) *Content {
 	return c
 }
 
-var groupKinds = []Kind{KindGroupText, KindGroupUpdate, KindGroupLeave, KindSenderKey, KindGroupNotice}
+var groupKinds = []Kind{KindGroupText, KindGroupUpdate, KindGroupLeave, KindSenderKey, KindGroupNotice, KindGroupSync, KindGroupJoin}
 
 func TestGroupRoundTrip(t *testing.T) {
 	for _, k := range groupKinds {
@@ -112,6 +117,10 @@ func TestGroupEncodeRefuses(t *testing.T) {
 		"update short key":        {KindGroupUpdate, func(c *Content) { c.Group.AccessKeys[0].Key = c.Group.AccessKeys[0].Key[:31] }},
 		"update long sender key":  {KindGroupUpdate, func(c *Content) { c.Group.Distribution = make([]byte, MaxDistributionBytes+1) }},
 		"leave without seq":       {KindGroupLeave, func(c *Content) { c.Seq = 0 }},
+		"update long proof":       {KindGroupUpdate, func(c *Content) { c.Group.Proof = make([]byte, MaxGroupProofBytes+1) }},
+		"text short head":         {KindGroupText, func(c *Content) { c.GroupHead = c.GroupHead[:39] }},
+		"sync without head":       {KindGroupSync, func(c *Content) { c.GroupHead = nil }},
+		"join short secret":       {KindGroupJoin, func(c *Content) { c.JoinSecret = c.JoinSecret[:15] }},
 		"sender key empty":        {KindSenderKey, func(c *Content) { c.Distribution = nil }},
 		"notice without changes":  {KindGroupNotice, func(c *Content) { c.Notice = nil }},
 		"notice unsorted":         {KindGroupNotice, func(c *Content) { c.Notice.Removed = []string{"b", "a"} }},
@@ -128,6 +137,7 @@ func TestGroupEncodeRefuses(t *testing.T) {
 	c.Group.Members = many(MaxGroupMembers)
 	c.Group.Admins = c.Group.Members[:3]
 	c.Group.AccessKeys = nil
+	c.Group.Proof = make([]byte, MaxGroupProofBytes) // as long as signed versions may be
 	for _, m := range c.Group.Members {
 		c.Group.AccessKeys = append(c.Group.AccessKeys, MemberKey{ID: m, Key: make([]byte, AccessKeySize)})
 	}
