@@ -424,3 +424,36 @@ func BenchmarkChain1000(b *testing.B) {
 		}
 	})
 }
+
+// TestHeads: how a member compares another's head with its own, and how
+// often it asks or answers about one group and member.
+func TestHeads(t *testing.T) {
+	k := newKeyring(alice, bob)
+	create := signedCreate(t, k, bob)
+	r1 := mustSigned(t, nil, create, alice)
+	r2 := mustSigned(t, r1, signedChange(t, k, r1, alice, func(s *State) { s.Name = "two" }), alice)
+	rival := mustSigned(t, r1, signedChange(t, k, r1, alice, func(s *State) { s.Name = "other" }), alice)
+	for _, tc := range []struct {
+		name string
+		r    *Record
+		head []byte
+		want int
+	}{
+		{"same", r2, r2.HeadBytes(), 0},
+		{"newer", r1, r2.HeadBytes(), 1},
+		{"older", r2, r1.HeadBytes(), -1},
+		{"rival of the same version", r2, rival.HeadBytes(), 1},
+		{"none", r2, nil, 0},
+		{"malformed", r2, r2.HeadBytes()[:39], 0},
+		{"unsigned group", &Record{State: r2.State}, r1.HeadBytes(), 0},
+	} {
+		if got := tc.r.compareHead(tc.head); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	var l syncLimiter
+	now := time.Unix(1000, 0)
+	if !l.allow("x", now) || l.allow("x", now.Add(syncEvery/2)) || !l.allow("y", now) || !l.allow("x", now.Add(syncEvery)) {
+		t.Fatal("the limiter allows the wrong ones")
+	}
+}

@@ -17,6 +17,8 @@ type Groups struct {
 	// MaxGroups: once the user is in this many groups, a group invitation
 	// from someone who is not a contact is dropped.
 	MaxGroups int
+	// sync bounds how often heads are asked for and answered (sync.go).
+	sync syncLimiter
 }
 
 // New returns the groups concern of the client core c.

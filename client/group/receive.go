@@ -123,6 +123,9 @@ func (g *Groups) groupMessage(ctx context.Context, tx *store.Tx, id content.Grou
 		return err
 	}
 	b.Added[msg.ID] = msg
+	if err := g.checkHead(tx, r, peer, ct.GroupHead, b); err != nil {
+		return err
+	}
 	return g.c.Track(tx, core.TrackKey(id, peer), ct.Seq, msg.ID, b)
 }
 
@@ -139,6 +142,8 @@ func (g *Groups) ApplyControl(tx *store.Tx, peer string, ct *content.Content, b 
 		err = g.applyGroupLeave(tx, peer, ct.GroupID, b)
 	case content.KindSenderKey:
 		err = g.applySenderKey(tx, peer, heldItem{Kind: heldSenderKey, Peer: peer, Dev: dev, Bytes: ct.Distribution, Next: ct.NextSeq, At: b.Now}, ct.GroupID, b)
+	case content.KindGroupSync:
+		err = g.applySync(tx, peer, ct, b)
 	default:
 		b.Drop(peer, "a group text or notice outside a sender-key message")
 	}

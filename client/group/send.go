@@ -80,7 +80,8 @@ func (g *Groups) addGroupOutgoing(tx *store.Tx, r *Record, text string, atts [][
 		return store.Message{}, err
 	}
 	ct := &content.Content{Version: content.Version, Sender: g.self(), SenderDevice: g.c.DeviceID(), ID: core.NewContentID(),
-		SentAt: now, Seq: seq, Kind: content.KindGroupText, GroupID: id, Text: text, Timer: r.State.Timer, Attachments: atts, Quote: q}
+		SentAt: now, Seq: seq, Kind: content.KindGroupText, GroupID: id, Text: text, Timer: r.State.Timer, Attachments: atts, Quote: q,
+		GroupHead: r.HeadBytes()}
 	body, err := content.Encode(ct)
 	if err != nil {
 		return store.Message{}, err

@@ -1,0 +1,151 @@
+package client
+
+import (
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/skymsg/sky/client/group"
+	"github.com/skymsg/sky/client/store"
+	"github.com/skymsg/sky/wire"
+)
+
+// withholder is a server that withholds what it pushes to one account
+// while on, for good: it drops those envelopes, also when pushed again,
+// and acknowledges them on the account's behalf with its next Ack, so the
+// server deletes them.
+type withholder struct {
+	mu       sync.Mutex
+	victim   string
+	on       bool
+	withheld map[string]bool
+}
+
+func (w *withholder) toClient(acct string, f *wire.Frame) []*wire.Frame {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	envs := pushed(f)
+	if acct != w.victim || len(envs) == 0 {
+		return []*wire.Frame{f}
+	}
+	var keep []*wire.Envelope
+	for _, e := range envs {
+		switch {
+		case w.withheld[string(e.GetId())]:
+		case w.on:
+			w.withheld[string(e.GetId())] = true
+		default:
+			keep = append(keep, e)
+		}
+	}
+	if len(keep) == 0 {
+		return nil
+	}
+	return []*wire.Frame{pushFrame(keep...)}
+}
+
+func (w *withholder) toServer(acct string, f *wire.Frame) []*wire.Frame {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if ack := f.GetRequest().GetAck(); ack != nil && acct == w.victim {
+		for id := range w.withheld {
+			ack.Ids = append(ack.Ids, []byte(id))
+		}
+	}
+	return []*wire.Frame{f}
+}
+
+func (w *withholder) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.withheld)
+}
+
+// TestGroupWithheldChange: the server withholds an admin's change from one
+// member for good. The member learns of it from the head of the group's
+// signed versions that the next group text of another member carries, asks
+// that member, and applies the change it relays (signed by the admin).
+func TestGroupWithheldChange(t *testing.T) {
+	s := startSkyd(t)
+	ev := startEvil(t, s)
+	w := &withholder{withheld: map[string]bool{}}
+	ev.set(w.toClient, w.toServer)
+	alice := newUserAt(t, s, ev.url(), testOptions(nil))
+	bob := newUserAt(t, s, ev.url(), testOptions(nil))
+	carol := newUserAt(t, s, ev.url(), testOptions(nil))
+	dave := newUser(t, s, testOptions(nil))
+	a, b, c, d := alice.c.ID(), bob.c.ID(), carol.c.ID(), dave.c.ID()
+	w.victim = c
+
+	g, err := alice.c.CreateGroup("Desk", []string{b, c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []*user{bob, carol} {
+		groupChange(t, u, g.ID)
+	}
+	if _, err := bob.c.SendGroup(g.ID, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	groupTexts(t, carol, g.ID, 1)
+
+	w.mu.Lock()
+	w.on = true
+	w.mu.Unlock()
+	if _, err := alice.c.AddMembers(g.ID, d); err != nil {
+		t.Fatal(err)
+	}
+	alice.flush()
+	waitChange(t, bob, g.ID, func(ch GroupChange) bool { return eq(ch.Added, []string{d}) })
+	waitChange(t, dave, g.ID, func(ch GroupChange) bool { return ch.Joined })
+	deadline := time.Now().Add(5 * time.Second)
+	for w.count() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	w.mu.Lock()
+	w.on = false
+	w.mu.Unlock()
+	if w.count() == 0 || !eq(carol.members(g.ID), sorted(a, b, c)) {
+		t.Fatalf("the change was not withheld from carol (%d withheld, members %v): the test proves nothing", w.count(), carol.members(g.ID))
+	}
+
+	// bob writes; his text carries his head (version 2); carol's is 1.
+	if _, err := bob.c.SendGroup(g.ID, "dave is in"); err != nil {
+		t.Fatal(err)
+	}
+	ch := waitChange(t, carol, g.ID, func(ch GroupChange) bool { return len(ch.Added) > 0 })
+	if !eq(ch.Added, []string{d}) || ch.By != a {
+		t.Fatalf("carol applied %+v", ch)
+	}
+	if got := carol.members(g.ID); !eq(got, sorted(a, b, c, d)) {
+		t.Fatalf("carol's members: %v", got)
+	}
+	// And everyone holds the same signed head.
+	var heads [][]byte
+	for _, u := range []*user{alice, bob, carol, dave} {
+		heads = append(heads, groupHead(t, u, g.ID))
+	}
+	for _, h := range heads[1:] {
+		if !slices.Equal(h, heads[0]) {
+			t.Fatalf("heads differ: %x", heads)
+		}
+	}
+}
+
+// groupHead returns u's head of group gid's signed versions.
+func groupHead(t *testing.T, u *user, gid string) []byte {
+	t.Helper()
+	var head []byte
+	err := u.c.core.View(func(tx *store.Tx) error {
+		r, err := group.FindRecord(tx, gid)
+		if err == nil {
+			head = r.HeadBytes()
+		}
+		return err
+	})
+	if err != nil || head == nil {
+		t.Fatalf("%s: no signed head (%v)", u.c.ID(), err)
+	}
+	return head
+}
