@@ -2,6 +2,7 @@ package client
 
 import (
 	"github.com/skymsg/sky/client/broadcast"
+	"github.com/skymsg/sky/client/content"
 	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/client/group"
 	"github.com/skymsg/sky/client/requests"
@@ -41,6 +42,7 @@ type (
 	Quote                  = core.Quote
 	Reaction               = core.Reaction
 	Edit                   = core.Edit
+	MemberReceipt          = core.MemberReceipt
 	AccessRefusedEvent     = core.AccessRefusedEvent
 	AccessRefusedError     = core.AccessRefusedError
 	KeyDirectoryWaitError  = core.KeyDirectoryWaitError
@@ -50,8 +52,12 @@ type (
 type (
 	Group         = group.Group
 	BroadcastList = broadcast.BroadcastList
-	Request       = requests.Request
-	SafetyNumber  = trust.SafetyNumber
+	// ReceiptsSetting is a group's receipts setting; GroupReceiptsSetting
+	// the admin's choice (ReceiptsDefault, ReceiptsOn, ReceiptsOff).
+	ReceiptsSetting      = group.ReceiptsSetting
+	GroupReceiptsSetting = content.GroupReceipts
+	Request              = requests.Request
+	SafetyNumber         = trust.SafetyNumber
 )
 
 // The states of a message and the kinds it shows.
@@ -66,6 +72,12 @@ const (
 	KindText  = core.KindText
 	KindTimer = core.KindTimer
 	KindGroup = core.KindGroup
+
+	// The settings of a group's receipts (SetGroupReceipts).
+	ReceiptsDefault       = content.ReceiptsDefault
+	ReceiptsOn            = content.ReceiptsOn
+	ReceiptsOff           = content.ReceiptsOff
+	DefaultReceiptMembers = content.DefaultReceiptMembers
 )
 
 // Defaults of Options.

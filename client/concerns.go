@@ -135,3 +135,17 @@ func (c *Client) SetMaxFailedUnlocks(n int) error { return c.core.SetMaxFailedUn
 
 // MaxFailedUnlocks returns the failed-unlock limit (0: none).
 func (c *Client) MaxFailedUnlocks() int { return c.core.MaxFailedUnlocks() }
+
+// GroupReceipts returns a group's receipts setting: whether its members
+// confirm texts to their authors (On), and the admin's choice behind it.
+func (c *Client) GroupReceipts(ref string) (ReceiptsSetting, error) {
+	return c.groups.GroupReceipts(ref)
+}
+
+// SetGroupReceipts switches a group's delivery and read receipts on
+// (ReceiptsOn) or off (ReceiptsOff), or back to the default
+// (ReceiptsDefault: on in groups of up to DefaultReceiptMembers members);
+// the user must be an admin. Every member is told.
+func (c *Client) SetGroupReceipts(ref string, s GroupReceiptsSetting) (ReceiptsSetting, error) {
+	return c.groups.SetGroupReceipts(ref, s)
+}

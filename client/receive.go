@@ -104,8 +104,12 @@ func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.St
 		return err
 	}
 	switch {
+	case ct.Kind == content.KindReceipt && ct.GroupID != content.GroupID{}:
+		return c.groups.ApplyReceipt(tx, in.Peer, ct, b)
 	case ct.Kind == content.KindReceipt:
 		return c.core.ApplyReceipt(tx, in.Peer, ct, b)
+	case ct.Kind == content.KindGroupReceipts:
+		return c.groups.ApplyReceiptsSetting(tx, in.Peer, ct, b)
 	case content.IsGroup(ct.Kind):
 		return c.applyGroupControl(ctx, tx, ps, in.Peer, ct, b)
 	case content.IsAction(ct.Kind):

@@ -98,6 +98,8 @@ func (k Kind) String() string {
 		return "access request"
 	case KindAccessKey:
 		return "access key"
+	case KindGroupReceipts:
+		return "group receipts"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -167,6 +169,10 @@ type Content struct {
 	TimerV  uint64        // KindTimerChange: the change's version (see the client package)
 	Receipt ReceiptType   // KindReceipt
 	IDs     []ID          // KindReceipt: the messages it confirms
+	// Receipts is a group's receipts setting (KindGroupReceipts, whose
+	// GroupID names the group). A KindReceipt with a GroupID confirms
+	// group texts (groupreceipts.go).
+	Receipts GroupReceipts
 
 	// The group kinds (group.go). Timer is the group's timer in texts,
 	// updates and notices.
@@ -258,6 +264,8 @@ func (c *Content) Check() error {
 		if len(c.IDs) == 0 || len(c.IDs) > MaxReceiptIDs || c.Seq != 0 {
 			return bad("a receipt names 1 to 1000 messages and has no sequence number")
 		}
+	case KindGroupReceipts:
+		return c.checkGroupReceipts()
 	case KindGroupText, KindGroupUpdate, KindGroupLeave, KindSenderKey, KindGroupNotice, KindGroupSync, KindGroupJoin:
 		if c.Kind == KindGroupText {
 			if err := checkAttachments(c.Attachments); err != nil {

@@ -285,3 +285,36 @@ func FuzzUnpad(f *testing.F) {
 		}
 	})
 }
+
+// TestGroupReceiptsContent: a receipt naming a group and the admins'
+// receipts switch round-trip; a bad setting or a switch without a group
+// does not encode.
+func TestGroupReceiptsContent(t *testing.T) {
+	base := func(k Kind) *Content {
+		return &Content{Version: Version, Sender: "alice", SenderDevice: 1, Recipient: "bob", ID: ID{1}, SentAt: time.UnixMilli(1700000000000), Kind: k}
+	}
+	rc := base(KindReceipt)
+	rc.Receipt, rc.IDs, rc.GroupID = Read, []ID{{2}, {3}}, GroupID{9}
+	sw := base(KindGroupReceipts)
+	sw.Seq, sw.GroupID, sw.Receipts = 4, GroupID{9}, ReceiptsOff
+	for _, c := range []*Content{rc, sw} {
+		b, err := Encode(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Decode(b)
+		if err != nil || got.GroupID != c.GroupID || got.Receipts != c.Receipts || len(got.IDs) != len(c.IDs) {
+			t.Fatalf("%s: %+v, %v", c.Kind, got, err)
+		}
+	}
+	bad := *sw
+	bad.Receipts = 3
+	if _, err := Encode(&bad); err == nil {
+		t.Fatal("an unknown receipts setting encoded")
+	}
+	bad = *sw
+	bad.GroupID = GroupID{}
+	if _, err := Encode(&bad); err == nil {
+		t.Fatal("a receipts switch without a group encoded")
+	}
+}

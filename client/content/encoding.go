@@ -80,6 +80,11 @@ func Encode(c *Content) ([]byte, error) {
 		for _, id := range c.IDs {
 			body = appendBytes(body, fReceiptIDs, id[:])
 		}
+		if c.GroupID != (GroupID{}) {
+			body = appendBytes(body, fReceiptGroup, c.GroupID[:])
+		}
+	case KindGroupReceipts:
+		body = appendGroupReceipts(body, c)
 	default:
 		body = appendGroupBody(body, c)
 	}
@@ -202,6 +207,9 @@ func decodeBody(c *Content, b []byte) error {
 	if c.Kind == KindProfile || c.Kind == KindTyping {
 		return decodePresenceBody(c, b)
 	}
+	if c.Kind == KindGroupReceipts {
+		return decodeGroupReceipts(c, b)
+	}
 	var seen uint64
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
@@ -238,6 +246,15 @@ func decodeBody(c *Content, b []byte) error {
 				return err
 			}
 			c.TimerV = v
+		case c.Kind == KindReceipt && num == fReceiptGroup:
+			v, err := consumeBytes(&b, typ)
+			if err != nil {
+				return err
+			}
+			if len(v) != GroupIDSize {
+				return malformed("receipt group ID size")
+			}
+			copy(c.GroupID[:], v)
 		case c.Kind == KindReceipt && num == fReceiptType:
 			v, err := consumeVarint(&b, typ)
 			if err != nil {

@@ -262,6 +262,9 @@ func (c *Core) SetReceiver(r Receiver) { c.recv = r }
 type GroupInfo struct {
 	Name    string
 	Request bool
+	// Receipts: the user confirms the group's texts to their authors
+	// (the group's receipts are on, and it is not a request).
+	Receipts bool
 }
 
 // SetGroupInfo sets what tells a group's messages about their group, by the

@@ -26,6 +26,9 @@ type ReceiptEvent struct {
 	Conversation string
 	MessageIDs   []string
 	State        State
+	// By is the member who confirmed, for a group's texts (Conversation
+	// is then the group's ID); empty for a 1:1 receipt.
+	By string
 }
 
 // TimerEvent: the disappearing-messages timer of a conversation changed,

@@ -94,13 +94,19 @@ type Message struct {
 	// annex.EditHistory.
 	EditedAt time.Time
 	Edits    []Edit
+	// Receipts, on the user's own group text, say which members confirmed
+	// it: delivered, or read (one each, in the order they arrived; a
+	// member not listed has confirmed nothing yet, or the group's
+	// receipts are off).
+	Receipts []MemberReceipt
 }
 
 // Reaction is one person's reaction to a message; Edit an earlier text of
 // an edited message.
 type (
-	Reaction = annex.Reaction
-	Edit     = annex.Edit
+	Reaction      = annex.Reaction
+	Edit          = annex.Edit
+	MemberReceipt = annex.Receipt
 )
 
 // Quote is the message a reply quotes: its ID and excerpt, or Missing when
@@ -141,7 +147,7 @@ func FromStore(m store.Message, request bool) (Message, error) {
 		if err != nil {
 			return Message{}, fmt.Errorf("%w: %v", store.ErrCorrupt, err)
 		}
-		out.Reactions, out.Edits, out.EditedAt = a.Reactions, a.Edits, a.LastEdit()
+		out.Reactions, out.Edits, out.EditedAt, out.Receipts = a.Reactions, a.Edits, a.LastEdit(), a.Receipts
 	}
 	switch c.Kind {
 	case content.KindText:
@@ -381,6 +387,7 @@ func (c *Core) MarkRead(localIDs ...int64) ([]Message, error) {
 	err := c.Update(func(tx *store.Tx) error {
 		out = out[:0]
 		receipts := map[string][]content.ID{}
+		groupReads := map[groupRcpt][]content.ID{}
 		for _, id := range localIDs {
 			m, err := tx.Message(id)
 			if errors.Is(err, store.ErrNotFound) {
@@ -412,12 +419,19 @@ func (c *Core) MarkRead(localIDs ...int64) ([]Message, error) {
 			out = append(out, msg)
 			if mid, err := content.ParseID(m.MessageID); err == nil && contact {
 				receipts[m.Conversation] = append(receipts[m.Conversation], mid)
+			} else if err == nil && msg.Group != "" {
+				if err := c.groupRead(tx, msg, mid, groupReads); err != nil {
+					return err
+				}
 			}
 		}
 		for peer, ids := range receipts {
 			if err := c.enqueueReceipt(tx, peer, content.Read, ids, now); err != nil {
 				return err
 			}
+		}
+		if err := c.queueGroupReads(tx, groupReads, now); err != nil {
+			return err
 		}
 		return c.nameGroups(tx, out)
 	})

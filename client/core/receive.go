@@ -51,10 +51,13 @@ type Batch struct {
 	in        map[string]*SeqState    // loaded incoming sequence states, written back at the end
 	release   map[string][]int64      // messages to announce, per peer, in order
 	delivered map[string][]content.ID // delivery receipts to queue
-	Added     map[int64]store.Message // messages this batch stored, by ID
-	Queued    bool                    // the outbox grew
-	prekeys   bool                    // a first message used prekeys
-	refreshed []string                // peers whose refused access key was replaced by a new one
+	// groupDelivered are delivery receipts for group texts, by author
+	// and group (groupreceipts.go).
+	groupDelivered map[groupRcpt][]content.ID
+	Added          map[int64]store.Message // messages this batch stored, by ID
+	Queued         bool                    // the outbox grew
+	prekeys        bool                    // a first message used prekeys
+	refreshed      []string                // peers whose refused access key was replaced by a new one
 }
 
 func NewBatch(now time.Time) *Batch {
@@ -504,6 +507,9 @@ func (c *Core) finishBatch(tx *store.Tx, b *Batch) error {
 			return err
 		}
 		b.Queued = true
+	}
+	if err := c.queueGroupDelivered(tx, b); err != nil {
+		return err
 	}
 	for _, p := range peers {
 		req, err := IsRequest(tx, p)

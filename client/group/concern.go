@@ -67,7 +67,11 @@ func (g *Groups) Info(tx *store.Tx, ref string) (core.GroupInfo, error) {
 		return core.GroupInfo{}, err
 	}
 	inviter, err := invitedBy(tx, id)
-	return core.GroupInfo{Name: r.State.Name, Request: inviter != ""}, err
+	if err != nil {
+		return core.GroupInfo{}, err
+	}
+	on, err := receiptsOn(tx, r, g.self())
+	return core.GroupInfo{Name: r.State.Name, Request: inviter != "", Receipts: on}, err
 }
 
 // UserIn reports whether the user is a member of a group (as this client

@@ -370,6 +370,9 @@ func (g *Groups) commitChange(tx *store.Tx, r *Record, ch Change, b *core.Batch)
 		if err := g.c.EnqueueControl(tx, m, &content.Content{Kind: content.KindGroupUpdate, GroupID: next.State.ID, Timer: next.State.Timer, Group: body}); err != nil {
 			return nil, err
 		}
+		if err := g.shareReceipts(tx, old, next, m); err != nil {
+			return nil, err
+		}
 	}
 	if dist != nil {
 		if err := saveSent(tx, next.State.ID, sent); err != nil {

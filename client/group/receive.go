@@ -126,6 +126,9 @@ func (g *Groups) groupMessage(ctx context.Context, tx *store.Tx, id content.Grou
 	if err := g.checkHead(tx, r, peer, ct.GroupHead, b); err != nil {
 		return err
 	}
+	if err := g.confirm(tx, r, peer, ct.ID, b); err != nil {
+		return err
+	}
 	return g.c.Track(tx, core.TrackKey(id, peer), ct.Seq, msg.ID, b)
 }
 

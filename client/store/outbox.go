@@ -116,6 +116,21 @@ func (t *Tx) Outbox() ([]Outgoing, error) {
 	return out, nil
 }
 
+// OutgoingItem returns queued item id, or ErrNotFound once it left the
+// queue.
+func (t *Tx) OutgoingItem(id int64) (Outgoing, error) {
+	var msg sql.NullInt64
+	var v, kv []byte
+	err := t.queryRow(`SELECT o.msg, o.v, k.v FROM outbox o LEFT JOIN message_keys k ON k.id = o.msg WHERE o.id = ?`, id).Scan(&msg, &v, &kv)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Outgoing{}, ErrNotFound
+	}
+	if err != nil {
+		return Outgoing{}, fmt.Errorf("reading the outgoing queue: %w", err)
+	}
+	return t.openOutgoing(id, msg, v, kv)
+}
+
 func (t *Tx) openOutgoing(id int64, msg sql.NullInt64, v, kv []byte) (Outgoing, error) {
 	sealer := t.s.seal
 	if msg.Valid {

@@ -217,6 +217,7 @@ type params struct {
 	NewKey       bool     `json:"new_key"`      // backup.create
 	On           bool     `json:"on"`           // typing.set
 	Typing       bool     `json:"typing"`       // typing
+	Set          string   `json:"set"`          // group.receipts: "on", "off", "default" or "" (only show)
 	cliParams
 	method string // the method called
 }

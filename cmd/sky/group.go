@@ -16,7 +16,7 @@ import (
 )
 
 const groupUsage = "group expects create NAME ID..., add GROUP ID..., remove GROUP ID..., rename GROUP NAME, " +
-	"admin GROUP ID [--remove], timer GROUP DURATION|off, leave GROUP, list, show GROUP, send GROUP TEXT, or history GROUP"
+	"admin GROUP ID [--remove], timer GROUP DURATION|off, leave GROUP, list, show GROUP, send GROUP TEXT, history GROUP, or receipts GROUP [on|off|default]"
 
 // jsonGroup is a group as --json prints it.
 type jsonGroup struct {
@@ -149,6 +149,8 @@ func cmdGroup(e *env, args []string) error {
 		})
 	case "send":
 		return cmdGroupSend(e, fs, asJSON, rest)
+	case "receipts":
+		return cmdGroupReceipts(e, fs, asJSON, rest)
 	case "history":
 		limit := fs.Int("limit", 0, "")
 		pos, err := parse(fs, rest, 1, 1, "GROUP")
@@ -351,6 +353,12 @@ func (d *daemon) groupCall(method string, p params) (any, *rpcError) {
 			return nil, fail(err)
 		}
 		return toJSON(m), nil
+	case "group.receipts":
+		rs, err := groupReceipts(c, p.Group, p.Set)
+		if err != nil {
+			return nil, fail(err)
+		}
+		return receiptsSettingJSON(rs), nil
 	case "group.history":
 		g, err := c.Group(p.Group)
 		if err != nil {

@@ -329,6 +329,10 @@ func describeEvent(ev client.Event, self string, n names) (obj map[string]any, l
 	}
 	switch e := ev.(type) {
 	case *client.ReceiptEvent:
+		if e.By != "" { // a member's receipt for the user's group texts
+			return note(map[string]any{"type": "receipt", "conversation": e.Conversation, "ids": e.MessageIDs, "state": e.State.String(), "by": e.By},
+				"group %s: %d message(s) %s by %s", e.Conversation, len(e.MessageIDs), e.State, n.label(e.By))
+		}
 		return note(map[string]any{"type": "receipt", "conversation": e.Conversation, "ids": e.MessageIDs, "state": e.State.String()},
 			"%s: %d message(s) %s", n.label(e.Conversation), len(e.MessageIDs), e.State)
 	case *client.IdentityChangedEvent:

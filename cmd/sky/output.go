@@ -39,6 +39,52 @@ type jsonMessage struct {
 	Quote       *jsonQuote       `json:"quote,omitempty"`
 	Reactions   []jsonReaction   `json:"reactions,omitempty"` // one per person
 	EditedAt    *time.Time       `json:"edited_at,omitempty"`
+	// Receipts: on the user's own group text, each member who confirmed
+	// it (absent when none did, or the group's receipts are off).
+	Receipts []jsonReceipt `json:"receipts,omitempty"`
+}
+
+// jsonReceipt is one member's receipt for a group text.
+type jsonReceipt struct {
+	Member string    `json:"member"`
+	State  string    `json:"state"` // "delivered" or "read"
+	At     time.Time `json:"at"`    // when this device learned it
+}
+
+func receiptsJSON(rs []client.MemberReceipt) []jsonReceipt {
+	var out []jsonReceipt
+	for _, r := range rs {
+		st := "delivered"
+		if r.Read {
+			st = "read"
+		}
+		out = append(out, jsonReceipt{Member: r.By, State: st, At: r.At.UTC()})
+	}
+	return out
+}
+
+// receiptsText is what the user's group text shows of its members'
+// receipts: who read it and who only received it.
+func receiptsText(m client.Message, n names) string {
+	var read, got []string
+	for _, r := range m.Receipts {
+		if r.Read {
+			read = append(read, n.label(r.By))
+		} else {
+			got = append(got, n.label(r.By))
+		}
+	}
+	var parts []string
+	if len(read) > 0 {
+		parts = append(parts, "read by "+strings.Join(read, ", "))
+	}
+	if len(got) > 0 {
+		parts = append(parts, "delivered to "+strings.Join(got, ", "))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
 }
 
 // jsonChange is what a group notice or group_change event reports.
@@ -79,7 +125,7 @@ func toJSON(m client.Message) jsonMessage {
 		Kind: string(m.Kind), Text: m.Text, Timer: int64(m.Timer / time.Second), SentAt: m.SentAt.UTC(), ReceivedAt: optTime(m.ReceivedAt),
 		ReadAt: optTime(m.ReadAt), ExpiresAt: optTime(m.ExpiresAt), State: m.State.String(), Error: m.Failure, Request: m.Request,
 		Group: m.Group, GroupName: m.GroupName, Change: changeJSON(m.Change), Attachments: attachmentsJSON(m),
-		Quote: quoteJSON(m.Quote), Reactions: reactionsJSON(m.Reactions), EditedAt: optTime(m.EditedAt)}
+		Quote: quoteJSON(m.Quote), Reactions: reactionsJSON(m.Reactions), EditedAt: optTime(m.EditedAt), Receipts: receiptsJSON(m.Receipts)}
 }
 
 type jsonQuote struct {
@@ -186,7 +232,7 @@ func human(w io.Writer, m client.Message, self string, n names) {
 		text = "* " + describeChange(m.Change, self, n) + " *"
 	}
 	before, after := actionsText(m)
-	fmt.Fprintf(w, "%s %s%s: %s%s%s%s\n", when, who, tag, before, text, after, attachmentsText(m))
+	fmt.Fprintf(w, "%s %s%s: %s%s%s%s%s\n", when, who, tag, before, text, after, attachmentsText(m), receiptsText(m, n))
 }
 
 // timeLeft says how long until a message disappears: "4m32s", "2h05m",

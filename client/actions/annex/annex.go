@@ -5,7 +5,8 @@
 // timer or by a deletion for everyone — and never outlives it.
 //
 // The encoding is protobuf wire format: {1: reaction {1: by, 2: emoji,
-// 3: at}}*, {2: edit {1: at, 2: replaced text}}*. Decode checks every
+// 3: at}}*, {2: edit {1: at, 2: replaced text}}*, {3: receipt {1: by,
+// 2: "d" or "r", 3: at}}* (a group text's receipts, one per member). Decode checks every
 // length and bound; the annex is written only by this device, but a
 // corrupt one must not crash the reader.
 package annex
@@ -31,6 +32,10 @@ const (
 	// that replaced it.
 	EditHistory = 30 * 24 * time.Hour
 
+	// MaxReceipts bounds the members' receipts one group text keeps (one
+	// per member).
+	MaxReceipts = 1000
+
 	maxField = 64 << 10
 )
 
@@ -50,10 +55,41 @@ type Edit struct {
 	Text string
 }
 
+// Receipt is how far one member confirmed a group text: Read, or only
+// delivered, and when this device learned it.
+type Receipt struct {
+	By   string
+	Read bool
+	At   time.Time
+}
+
 // Annex is what was added to a message.
 type Annex struct {
 	Reactions []Reaction // by person, one each
 	Edits     []Edit     // oldest first
+	Receipts  []Receipt  // by member, one each (only on the user's group texts)
+}
+
+// Confirm records by's receipt (read, or delivered) learned at `at`. A
+// receipt never moves back (a delivery after a read changes nothing), and
+// no more than MaxReceipts members are kept. It reports whether anything
+// changed.
+func (a *Annex) Confirm(by string, read bool, at time.Time) bool {
+	for i, r := range a.Receipts {
+		if r.By != by {
+			continue
+		}
+		if r.Read || !read {
+			return false
+		}
+		a.Receipts[i] = Receipt{By: by, Read: true, At: at}
+		return true
+	}
+	if len(a.Receipts) >= MaxReceipts {
+		return false
+	}
+	a.Receipts = append(a.Receipts, Receipt{By: by, Read: read, At: at})
+	return true
 }
 
 // React records by's reaction (empty emoji: removed) sent at `at`; an
@@ -128,6 +164,21 @@ func (a *Annex) Encode() []byte {
 		b = protowire.AppendTag(b, 2, protowire.BytesType)
 		b = protowire.AppendBytes(b, v)
 	}
+	for _, r := range a.Receipts {
+		state := "d"
+		if r.Read {
+			state = "r"
+		}
+		var v []byte
+		v = protowire.AppendTag(v, 1, protowire.BytesType)
+		v = protowire.AppendString(v, r.By)
+		v = protowire.AppendTag(v, 2, protowire.BytesType)
+		v = protowire.AppendString(v, state)
+		v = protowire.AppendTag(v, 3, protowire.VarintType)
+		v = protowire.AppendVarint(v, uint64(r.At.UnixMilli()))
+		b = protowire.AppendTag(b, 3, protowire.BytesType)
+		b = protowire.AppendBytes(b, v)
+	}
 	return b
 }
 
@@ -149,6 +200,8 @@ func Decode(b []byte) (Annex, error) {
 			a.Reactions = append(a.Reactions, Reaction{By: strs[1], Emoji: strs[2], At: at[3]})
 		case num == 2 && len(a.Edits) < MaxEdits && !at[1].IsZero():
 			a.Edits = append(a.Edits, Edit{At: at[1], Text: strs[2]})
+		case num == 3 && len(a.Receipts) < MaxReceipts && strs[1] != "" && (strs[2] == "d" || strs[2] == "r") && !at[3].IsZero():
+			a.Receipts = append(a.Receipts, Receipt{By: strs[1], Read: strs[2] == "r", At: at[3]})
 		default:
 			return Annex{}, ErrCorrupt
 		}
