@@ -253,8 +253,6 @@ func (r *SessionRecord) acceptPreKey(ctx context.Context, s Stores, local, remot
 	if !found {
 		return errs.Newf(errs.InvalidKey, "the message names Kyber prekey %d, which this device does not have", m.KyberPreKeyID)
 	}
-	// The signed prekey takes part in two agreements and the first ratchet step.
-	spk.KeyPair.Private = spk.KeyPair.Private.Precompute()
 	var opk *curve.KeyPair
 	if m.HasPreKeyID {
 		k, found, err := s.PreKeys.LoadPreKey(ctx, m.PreKeyID)

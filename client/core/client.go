@@ -127,9 +127,6 @@ func newClient(st *store.Store, opts Options) (*Core, error) {
 		if err != nil {
 			return fmt.Errorf("%w: the identity key does not parse", store.ErrCorrupt)
 		}
-		// Prepared once: every sealed envelope opened or made, and every
-		// session started, agrees with this key.
-		kp.Private = kp.Private.Precompute()
 		c.Local = protostore.Local{KeyPair: kp, RegistrationID: li.RegistrationID}
 		if err := c.loadSealed(tx); err != nil {
 			return err

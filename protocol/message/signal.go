@@ -10,15 +10,14 @@
 package message
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
-	"hash"
 
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/protocol/internal/errs"
+	"github.com/skymsg/sky/protocol/internal/kdf"
 )
 
 const (
@@ -177,17 +176,8 @@ func (m *SignalMessage) VerifyMAC(macKey []byte, sender, receiver curve.PublicKe
 // computeMAC returns HMAC-SHA256(macKey, sender || receiver || msg), with
 // both identity keys in their 33-byte serialized form.
 func computeMAC(macKey []byte, sender, receiver curve.PublicKey, msg []byte) [sha256.Size]byte {
-	buf := new(macScratch) // one allocation for both buffers
-	sender.AppendBytes(buf.keys[:0])
-	receiver.AppendBytes(buf.keys[:curve.PublicKeySize])
-	var h hash.Hash = hmac.New(sha256.New, macKey)
-	h.Write(buf.keys[:])
-	h.Write(msg)
-	h.Sum(buf.out[:0])
-	return buf.out
-}
-
-type macScratch struct {
-	keys [2 * curve.PublicKeySize]byte
-	out  [sha256.Size]byte
+	var keys [2 * curve.PublicKeySize]byte
+	sender.AppendBytes(keys[:0])
+	receiver.AppendBytes(keys[:curve.PublicKeySize])
+	return kdf.HMAC(macKey, keys[:], msg)
 }

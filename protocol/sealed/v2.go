@@ -64,7 +64,6 @@ func v2Keys(m []byte) (curve.KeyPair, []byte) {
 	if err != nil {
 		panic("sealed: " + err.Error()) // unreachable: 32 bytes
 	}
-	priv = priv.Precompute()
 	k := make([]byte, gcmsiv.KeySize)
 	kdf.HKDF(k, nil, m, labelK)
 	return curve.NewKeyPair(priv), k

@@ -74,9 +74,6 @@ func sealMulti(content []byte, from identity.KeyPair, to []MultiRecipient, exclu
 		return nil, err
 	}
 	e, k := v2Keys(m)
-	// Two agreements per recipient with the same two private keys: prepare
-	// them once (each agreement then costs one scalar multiplication).
-	e.Private, from.Private = e.Private.Precompute(), from.Private.Precompute()
 	shared := gcmsiv.Seal(k, content)
 	clear(k)
 	n := 1 + protowire.SizeVarint(uint64(len(to)+len(excluded))) + len(excluded)*(serviceid.Size+1) + v2PublicSize + len(shared)

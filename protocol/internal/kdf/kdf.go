@@ -1,17 +1,25 @@
 // Package kdf wraps the two key-derivation primitives of the Signal protocol,
 // HMAC-SHA256 and HKDF-SHA256 (RFC 5869), in the fixed shapes the protocol
-// uses them, without allocating results: every output goes into a caller's
-// buffer. HMAC is crypto/hmac over crypto/sha256; HKDF is RFC 5869's
-// extract-then-expand written out on top of it (as crypto/hkdf does), so
-// that one keyed HMAC serves all expansion blocks and the all-zero salt's
-// keyed state is reused. The tests run the Wycheproof HMAC-SHA256 and
-// HKDF-SHA256 vectors through these functions and compare them with
-// crypto/hkdf on random inputs.
+// uses them, without allocating: every output goes into a caller's buffer,
+// and the SHA-256 states come from a pool.
+//
+// HMAC is RFC 2104 over crypto/sha256 written out (as crypto/hmac does it):
+// a key is turned into its two keyed SHA-256 states once (the inner state
+// after key⊕ipad, the outer after key⊕opad), saved with the digests'
+// AppendBinary, and every MAC under that key restarts from them with
+// UnmarshalBinary, so a keyed MAC of a short message costs two compressions
+// instead of four and no allocation. HKDF is extract-then-expand on top of
+// it; the all-zero salt's keyed state is computed once. The tests run the
+// Wycheproof HMAC-SHA256 and HKDF-SHA256 vectors through these functions and
+// compare them with crypto/hmac and crypto/hkdf on random inputs.
+//
+// Pooled states hold key material between uses only in the form of a blank
+// SHA-256 state: every function returns its engine wiped.
 package kdf
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
+	"encoding"
 	"hash"
 	"sync"
 )
@@ -22,45 +30,161 @@ const Size = sha256.Size
 // MaxHKDF is the longest HKDF-SHA256 output, 255 blocks.
 const MaxHKDF = 255 * Size
 
-// HMAC returns HMAC-SHA256(key, data[0] || data[1] || ...).
-func HMAC(key []byte, data ...[]byte) [Size]byte {
-	m := hmac.New(sha256.New, key)
-	for _, d := range data {
-		m.Write(d)
-	}
-	var out [Size]byte
-	m.Sum(out[:0])
-	return out
-}
+const (
+	blockSize = sha256.BlockSize
+	stateSize = 108 // a marshaled SHA-256 state (crypto/sha256's format)
+)
 
-// Keyed is an HMAC-SHA256 key ready for several messages.
+// state is a marshaled SHA-256 state.
+type state [stateSize]byte
+
+// Keyed is an HMAC-SHA256 key ready for several messages: its inner and
+// outer SHA-256 states. It holds secret material; Wipe clears it.
 type Keyed struct {
-	h    hash.Hash
-	used bool
-	out  [Size]byte // Sum's buffer, here so that it need not be allocated
+	inner, outer state
 }
 
 // NewKeyed keys HMAC-SHA256 with key.
-func NewKeyed(key []byte) *Keyed { return &Keyed{h: hmac.New(sha256.New, key)} }
+func NewKeyed(key []byte) Keyed {
+	var k Keyed
+	e := get()
+	e.key(&k, key)
+	put(e)
+	return k
+}
 
 // Sum returns the MAC of data[0] || data[1] || ... under the key.
 func (k *Keyed) Sum(data ...[]byte) [Size]byte {
-	if k.used {
-		k.h.Reset()
-	}
-	k.used = true
-	for _, d := range data {
-		k.h.Write(d)
-	}
-	k.h.Sum(k.out[:0])
-	out := k.out
-	clear(k.out[:])
+	var out [Size]byte
+	e := get()
+	e.mac(&out, k, data...)
+	put(e)
 	return out
 }
 
-// zeroSalt holds HMACs keyed with the all-zero salt ("no salt"), which
-// HKDF extraction uses again and again; Reset returns one to its keyed state.
-var zeroSalt = sync.Pool{New: func() any { return hmac.New(sha256.New, make([]byte, Size)) }}
+// Wipe clears the keyed states.
+func (k *Keyed) Wipe() { *k = Keyed{} }
+
+// HMAC returns HMAC-SHA256(key, data[0] || data[1] || ...).
+func HMAC(key []byte, data ...[]byte) [Size]byte {
+	var out [Size]byte
+	e := get()
+	e.oneShot(&out, key, data...)
+	put(e)
+	return out
+}
+
+// engine is the working memory of a MAC: two SHA-256 states and buffers.
+type engine struct {
+	in, out hash.Hash
+	sum     [Size]byte
+	pad     [blockSize]byte
+	// buf stages what is hashed, so that callers' buffers are not handed to
+	// an interface method (which would make every one of them escape to
+	// the heap).
+	buf [256]byte
+}
+
+var engines = sync.Pool{New: func() any { return &engine{in: sha256.New(), out: sha256.New()} }}
+
+// blank is a SHA-256 state with nothing written; restoring it clears what a
+// digest holds.
+var blank = func() (s state) {
+	b, err := sha256.New().(encoding.BinaryAppender).AppendBinary(s[:0])
+	if err != nil || len(b) != stateSize {
+		panic("kdf: unexpected SHA-256 state encoding")
+	}
+	return s
+}()
+
+func get() *engine { return engines.Get().(*engine) }
+
+func put(e *engine) {
+	e.restore(e.in, &blank)
+	e.restore(e.out, &blank)
+	clear(e.sum[:])
+	clear(e.pad[:])
+	clear(e.buf[:])
+	engines.Put(e)
+}
+
+func (e *engine) write(h hash.Hash, p []byte) {
+	for len(p) > 0 {
+		n := copy(e.buf[:], p)
+		h.Write(e.buf[:n])
+		p = p[n:]
+	}
+}
+
+func (e *engine) save(h hash.Hash, s *state) {
+	if _, err := h.(encoding.BinaryAppender).AppendBinary(s[:0]); err != nil {
+		panic("kdf: " + err.Error()) // unreachable for SHA-256
+	}
+}
+
+func (e *engine) restore(h hash.Hash, s *state) {
+	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(s[:]); err != nil {
+		panic("kdf: " + err.Error()) // unreachable: states come from save
+	}
+}
+
+// pads starts both digests on key⊕ipad and key⊕opad (RFC 2104).
+func (e *engine) pads(key []byte) {
+	clear(e.pad[:])
+	if len(key) > blockSize {
+		e.in.Reset()
+		e.write(e.in, key)
+		e.in.Sum(e.pad[:0])
+	} else {
+		copy(e.pad[:], key)
+	}
+	for i := range e.pad {
+		e.pad[i] ^= 0x36
+	}
+	e.in.Reset()
+	e.in.Write(e.pad[:])
+	for i := range e.pad {
+		e.pad[i] ^= 0x36 ^ 0x5c
+	}
+	e.out.Reset()
+	e.out.Write(e.pad[:])
+	clear(e.pad[:])
+}
+
+func (e *engine) key(k *Keyed, key []byte) {
+	e.pads(key)
+	e.save(e.in, &k.inner)
+	e.save(e.out, &k.outer)
+}
+
+// finish completes a MAC whose inner digest has all its data.
+func (e *engine) finish(out *[Size]byte) {
+	e.in.Sum(e.sum[:0])
+	e.out.Write(e.sum[:])
+	e.out.Sum(e.sum[:0])
+	*out = e.sum
+}
+
+func (e *engine) mac(out *[Size]byte, k *Keyed, data ...[]byte) {
+	e.restore(e.in, &k.inner)
+	e.restore(e.out, &k.outer)
+	for _, d := range data {
+		e.write(e.in, d)
+	}
+	e.finish(out)
+}
+
+func (e *engine) oneShot(out *[Size]byte, key []byte, data ...[]byte) {
+	e.pads(key)
+	for _, d := range data {
+		e.write(e.in, d)
+	}
+	e.finish(out)
+}
+
+// zeroSalt is HMAC keyed with the all-zero salt ("no salt"), which HKDF
+// extraction uses again and again.
+var zeroSalt = NewKeyed(make([]byte, Size))
 
 // counters[i] is the single byte i, for HKDF's block counter.
 var counters = func() (c [256]byte) {
@@ -74,7 +198,14 @@ var counters = func() (c [256]byte) {
 // means "no salt", which RFC 5869 defines as 32 zero bytes. out may be at
 // most MaxHKDF bytes long; longer is a programming error and panics.
 func HKDF(out, salt, ikm []byte, info string) {
-	HKDFParts(out, salt, ikm, []byte(info))
+	var b [64]byte // labels fit; longer ones are copied to the heap
+	var in []byte
+	if len(info) <= len(b) {
+		in = b[:copy(b[:], info)]
+	} else {
+		in = []byte(info)
+	}
+	HKDFParts(out, salt, ikm, in)
 }
 
 // HKDFParts is HKDF with the info given in pieces, info[0] || info[1] || ...
@@ -82,45 +213,34 @@ func HKDFParts(out, salt, ikm []byte, info ...[]byte) {
 	if len(out) > MaxHKDF {
 		panic("kdf: HKDF output too long")
 	}
-	buf := scratch.Get().(*hkdfScratch)
-	defer scratch.Put(buf)
-	prk, t := buf.prk[:], buf.t[:]
-	if len(salt) == 0 || isZero(salt) && len(salt) == Size {
-		h := zeroSalt.Get().(hash.Hash)
-		h.Reset()
-		h.Write(ikm)
-		h.Sum(prk[:0])
-		zeroSalt.Put(h)
+	e := get()
+	defer put(e)
+	var prk [Size]byte
+	if len(salt) == 0 || len(salt) == Size && isZero(salt) {
+		e.mac(&prk, &zeroSalt, ikm)
 	} else {
-		h := hmac.New(sha256.New, salt)
-		h.Write(ikm)
-		h.Sum(prk[:0])
+		e.oneShot(&prk, salt, ikm)
 	}
-	exp := hmac.New(sha256.New, prk)
-	clear(prk)
-	var prev []byte
+	var k Keyed
+	e.key(&k, prk[:])
+	clear(prk[:])
+	var t [Size]byte
 	for i := 1; len(out) > 0; i++ {
+		e.restore(e.in, &k.inner)
+		e.restore(e.out, &k.outer)
 		if i > 1 {
-			exp.Reset()
+			e.in.Write(e.sum[:]) // T(i-1), still in e.sum
 		}
-		exp.Write(prev)
 		for _, p := range info {
-			exp.Write(p)
+			e.write(e.in, p)
 		}
-		exp.Write(counters[i : i+1])
-		exp.Sum(t[:0])
-		n := copy(out, t)
-		out = out[n:]
-		prev = t
+		e.in.Write(counters[i : i+1])
+		e.finish(&t)
+		out = out[copy(out, t[:]):]
 	}
-	clear(t)
+	clear(t[:])
+	k.Wipe()
 }
-
-// hkdfScratch holds HKDF's intermediate values; pooled so that they need
-// not be allocated for every derivation. They are cleared after use.
-type hkdfScratch struct{ prk, t [Size]byte }
-
-var scratch = sync.Pool{New: func() any { return new(hkdfScratch) }}
 
 func isZero(b []byte) bool {
 	var acc byte

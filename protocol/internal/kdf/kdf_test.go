@@ -103,6 +103,7 @@ func FuzzHKDFMatchesStdlib(f *testing.F) {
 	f.Add([]byte{}, []byte("ikm"), []byte("info"), uint16(80))
 	f.Add(make([]byte, 32), []byte{}, []byte{}, uint16(1))
 	f.Add(make([]byte, 31), []byte{1}, []byte{2}, uint16(96))
+	f.Add(make([]byte, 100), make([]byte, 300), make([]byte, 70), uint16(500)) // a key longer than a block, data over several
 	f.Fuzz(func(t *testing.T, salt, ikm, info []byte, n uint16) {
 		n %= 600
 		got := make([]byte, n)
