@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -164,6 +165,29 @@ func TestGPSStripped(t *testing.T) {
 	}
 	if !bytes.HasPrefix(got, []byte{0xff, 0xd8}) || len(got) >= len(in) {
 		t.Fatalf("received %d bytes, not a stripped JPEG of the %d sent", len(got), len(in))
+	}
+}
+
+// TestHEICStripped: a HEIC photo's EXIF (GPS, camera serial) and XMP do
+// not arrive; the file is as long as it was, every box in place.
+func TestHEICStripped(t *testing.T) {
+	e := newEnv(t, server.BlobConfig{})
+	in, _ := os.ReadFile("strip/testdata/gps.heic")
+	p, prep := e.send(writeFile(t, "IMG_0002.HEIC", in))
+	if prep.AsIs || p.Type != "image/heic" || !slices.Contains(prep.Removed, "EXIF") || !slices.Contains(prep.Removed, "XMP") {
+		t.Fatalf("pointer %v (as is %v, removed %q)", p, prep.AsIs, prep.Removed)
+	}
+	got, err := e.receive(p, e.anonymous())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"CANARY-GPS", "CANARY-CAMERA", "CANARY-XMP"} {
+		if !bytes.Contains(in, []byte(c)) || bytes.Contains(got, []byte(c)) {
+			t.Errorf("%s: sent %v, arrived %v", c, bytes.Contains(in, []byte(c)), bytes.Contains(got, []byte(c)))
+		}
+	}
+	if len(got) != len(in) || !bytes.Equal(got[:28], in[:28]) {
+		t.Fatalf("received %d bytes, not the HEIC of %d sent", len(got), len(in))
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -32,7 +33,8 @@ type Prepared struct {
 	BlobPath string   // the encrypted blob; keep it as the sender's copy, or remove it
 	Removed  []string // metadata removed, e.g. "EXIF"
 	// AsIs says the file is sent as it is: a type whose metadata Sky does
-	// not remove (documents, HEIC, video, audio). Tell the user.
+	// not remove (documents, video, audio, photo types other than JPEG, PNG,
+	// WebP and HEIC). Tell the user.
 	AsIs bool
 }
 
@@ -66,7 +68,7 @@ func Prepare(path, dir string, maxFile int64) (*Prepared, error) {
 	head := make([]byte, 512)
 	n, _ := io.ReadFull(f, head)
 	p := &Prepared{Pointer: pointer.Pointer{Type: strip.Type(head[:n]), Name: sendName(path), Key: blobcrypt.NewKey()}}
-	if t := media.Type(head[:n]); t != "" {
+	if t := media.Type(head[:n]); t != "" && !strings.HasPrefix(p.Pointer.Type, "image/") {
 		p.Pointer.Type = t
 	}
 	if d, err := media.Duration(f, fi.Size()); err == nil && d <= pointer.MaxDuration {

@@ -66,7 +66,7 @@ func (e *env) sendFiles(to string, pos []string, files []string, asJSON, withCon
 	}
 	for _, p := range preps {
 		if p.AsIs {
-			fmt.Fprintf(e.stderr, "sky: %s (%s) was sent as it is: Sky removes metadata only from JPEG, PNG and WebP photos\n", safetext.Line(p.Pointer.Name), p.Pointer.Type)
+			fmt.Fprintf(e.stderr, "sky: %s (%s) was sent as it is: Sky removes metadata only from JPEG, PNG, WebP and HEIC photos\n", safetext.Line(p.Pointer.Name), p.Pointer.Type)
 		} else if len(p.Removed) > 0 {
 			fmt.Fprintf(e.stderr, "sky: removed from %s: %s\n", safetext.Line(p.Pointer.Name), strings.Join(p.Removed, ", "))
 		}

@@ -115,6 +115,8 @@ func Type(head []byte) string {
 	switch kind(head) {
 	case kindMP4:
 		switch {
+		case has(8, "heic"), has(8, "heix"), has(8, "mif1"), has(8, "msf1"), has(8, "avif"), has(8, "avis"):
+			return "" // HEIF and AVIF images share the box format
 		case has(8, "M4A "), has(8, "M4B "):
 			return "audio/mp4"
 		case has(8, "qt  "), !has(4, "ftyp"):

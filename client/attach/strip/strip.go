@@ -10,17 +10,22 @@
 //     right) stay. The EXIF orientation, if not the default, is written
 //     back as a minimal EXIF segment holding only it, so the photo is not
 //     shown turned.
+//
 //   - PNG: eXIf, tEXt, zTXt, iTXt and tIME chunks, and anything after IEND.
+//
 //   - WebP: EXIF and "XMP " chunks, with their flags in VP8X cleared and
 //     the RIFF size corrected.
 //
-// HEIC keeps its EXIF as an item of the ISO media file that only a full
-// rewrite of its item locations could remove; this package does not do
-// that, and says so (ErrUnsupported), as it does for every other type:
-// such files are sent as they are, and the user interface says so.
+//   - HEIC: the EXIF and XMP items of the meta box are overwritten in
+//     place (an empty EXIF, an empty XMP packet), every box and offset left
+//     as it was (see heic.go); the image's own rotation and mirroring are
+//     properties of the image item, not EXIF, and stay.
 //
-// Strip streams: it holds one segment or chunk header at a time, never the
-// image.
+// Every other type is refused with ErrUnsupported: such files are sent as
+// they are, and the user interface says so.
+//
+// Strip streams: it holds one segment or chunk header at a time (for HEIC,
+// the meta box, at most 4 MiB), never the image.
 package strip
 
 import (
@@ -64,7 +69,7 @@ func Type(head []byte) string {
 // Strippable reports whether Strip removes metadata from files of type typ.
 func Strippable(typ string) bool {
 	switch typ {
-	case "image/jpeg", "image/png", "image/webp":
+	case "image/jpeg", "image/png", "image/webp", "image/heic":
 		return true
 	}
 	return false
@@ -85,6 +90,8 @@ func Strip(dst io.Writer, src io.ReadSeeker, typ string) (Result, error) {
 		err = stripPNG(dst, src, &r)
 	case "image/webp":
 		err = stripWebP(dst, src, &r)
+	case "image/heic":
+		err = stripHEIC(dst, src, &r)
 	default:
 		return r, fmt.Errorf("%w (%s)", ErrUnsupported, typ)
 	}

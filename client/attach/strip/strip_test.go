@@ -102,7 +102,7 @@ func TestOrientationKept(t *testing.T) {
 
 func TestUnsupportedAndMalformed(t *testing.T) {
 	var out bytes.Buffer
-	for _, typ := range []string{"application/pdf", "image/heic", "image/gif", "video/mp4"} {
+	for _, typ := range []string{"application/pdf", "image/gif", "video/mp4"} {
 		if _, err := Strip(&out, bytes.NewReader([]byte("x")), typ); !errors.Is(err, ErrUnsupported) {
 			t.Errorf("%s: %v, want ErrUnsupported", typ, err)
 		}
@@ -116,7 +116,7 @@ func TestUnsupportedAndMalformed(t *testing.T) {
 	if got := Type([]byte("\x00\x00\x00\x18ftypheic\x00\x00\x00\x00")); got != "image/heic" {
 		t.Errorf("HEIC sniffed as %q", got)
 	}
-	for _, f := range []string{"gps.jpg", "meta.png", "meta.webp"} {
+	for _, f := range []string{"gps.jpg", "meta.png", "meta.webp", "gps.heic"} {
 		in, _ := os.ReadFile("testdata/" + f)
 		typ := Type(in)
 		end := len(in) - 1 // cuts the IEND, or the last chunk
@@ -135,12 +135,12 @@ func TestUnsupportedAndMalformed(t *testing.T) {
 }
 
 func FuzzStrip(f *testing.F) {
-	for _, n := range []string{"gps.jpg", "meta.png", "meta.webp"} {
+	for _, n := range []string{"gps.jpg", "meta.png", "meta.webp", "gps.heic", "gps-libheif.heic"} {
 		b, _ := os.ReadFile("testdata/" + n)
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		for _, typ := range []string{"image/jpeg", "image/png", "image/webp"} {
+		for _, typ := range []string{"image/jpeg", "image/png", "image/webp", "image/heic"} {
 			var out bytes.Buffer
 			if _, err := Strip(&out, bytes.NewReader(in), typ); err == nil && out.Len() > len(in)+64 {
 				t.Fatalf("%s: %d bytes out of %d in", typ, out.Len(), len(in))
