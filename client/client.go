@@ -7,6 +7,7 @@ import (
 
 	"github.com/skymsg/sky/client/actions"
 	"github.com/skymsg/sky/client/attach"
+	"github.com/skymsg/sky/client/backup"
 	"github.com/skymsg/sky/client/broadcast"
 	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/client/group"
@@ -55,7 +56,13 @@ func Open(ctx context.Context, dir string, passphrase []byte, opts Options) (*Cl
 	if err != nil {
 		return nil, err
 	}
-	return assemble(c), nil
+	cl := assemble(c)
+	// A store just restored from a backup starts sessions with its
+	// contacts; if that fails, the mark stays and the next open tries again.
+	if _, err := backup.New(c).AfterRestore(); err != nil {
+		c.Opts.Logger.Error("starting sessions after a restore failed; they start with the next message instead", "err", err)
+	}
+	return cl, nil
 }
 
 // Register creates a new account: it creates the encrypted store in dir

@@ -304,6 +304,9 @@ func Restore(dir string, r io.Reader, k RecoveryKey, passphrase []byte, opts Res
 	}
 	sum, err := load(st, r, k, at)
 	if err == nil {
+		err = markRestored(st, sum.Created)
+	}
+	if err == nil {
 		err = st.Close()
 	}
 	if err == nil {

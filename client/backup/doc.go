@@ -44,11 +44,14 @@
 // at every message; the one in a backup is stale as soon as the old device
 // sends or receives again, and sending with it would repeat message keys.
 // The restored device keeps the identity key, so its contacts see no key
-// change (and a verified contact stays verified); its first message to each
-// contact starts a new session from the contact's prekey bundle, and the
-// contact's next messages use that session. Messages a contact sent in the
-// old session before that cannot be decrypted on the restored device: they
-// are reported as dropped, not shown.
+// change (and a verified contact stays verified). On its first open
+// (Manager.AfterRestore, called by the SDK's Open) it sends every contact a
+// harmless delivery receipt, whose encryption starts a new session from the
+// contact's prekey bundle; the contact's next messages use that session.
+// A message a contact sent in the old session before the receipt arrived
+// cannot be decrypted on the restored device: it is reported as dropped,
+// not shown. Group members who are not contacts get a new session with the
+// next message to them.
 //
 // # The file
 //
