@@ -99,6 +99,9 @@ func init() {
 	for path, r := range notesRoutes {
 		routes[path] = r
 	}
+	for path, r := range socialRoutes {
+		routes[path] = r
+	}
 }
 
 // body is what a POST carries; each call reads the fields it needs.
@@ -116,6 +119,9 @@ type body struct {
 	Next          string   `json:"next"`
 	Clear         bool     `json:"clear"`
 	DeleteAccount bool     `json:"deleteAccount"`
+	Msg           string   `json:"msg"`   // a message's stable ID (social.go)
+	Emoji         string   `json:"emoji"` // a reaction
+	On            bool     `json:"on"`    // typing
 }
 
 func (s *Server) api(w http.ResponseWriter, r *http.Request) {
@@ -147,6 +153,9 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/api/attachment":
 		s.attachment(w, r, c)
+		return
+	case "/api/profile/avatar":
+		s.profileAvatar(w, r, c)
 		return
 	}
 	s.touch()

@@ -451,6 +451,8 @@ func TestBrowser(t *testing.T) {
 		checkClean(t, w, s)
 	})
 
+	t.Run("actions, profile, typing", func(t *testing.T) { socialSteps(t, ctx, w, s, host, bob) })
+
 	carol := wd.peer()
 	if err := carol.SetDefaultTimer(0); err != nil {
 		t.Fatal(err)

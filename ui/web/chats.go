@@ -30,6 +30,9 @@ type jsonMessage struct {
 	Change    *jsonChange      `json:"change,omitempty"`
 	GroupName string           `json:"groupName,omitempty"`
 	Files     []jsonAttachment `json:"files,omitempty"`
+	Quote     *jsonQuote       `json:"quote,omitempty"`
+	Reactions []jsonReaction   `json:"reactions,omitempty"`
+	Edited    int64            `json:"edited,omitempty"` // Unix milliseconds
 }
 
 type jsonChange struct {
@@ -57,6 +60,7 @@ func toJSON(m client.Message) jsonMessage {
 	j := jsonMessage{LocalID: m.LocalID, ID: m.ID, Conv: m.Conversation, From: m.From, Out: m.Outgoing, Kind: string(m.Kind),
 		Text: m.Text, Timer: int64(m.Timer / time.Second), SentAt: millis(m.SentAt), ExpiresAt: millis(m.ExpiresAt),
 		State: m.State.String(), Request: m.Request, Group: m.Group, GroupName: m.GroupName, Files: attachmentsJSON(m.Attachments)}
+	socialJSON(&j, m)
 	if ch := m.Change; ch != nil {
 		j.Change = &jsonChange{By: ch.By, Name: ch.Name, Joined: ch.Joined, Added: ch.Added, Removed: ch.Removed, Left: ch.Left,
 			AdminsAdded: ch.AdminsAdded, AdminsRemoved: ch.AdminsRemoved, Renamed: ch.Renamed, TimerChanged: ch.TimerChanged,
@@ -69,7 +73,9 @@ func toJSON(m client.Message) jsonMessage {
 type conversation struct {
 	ID       string       `json:"id"`
 	Group    bool         `json:"group,omitempty"`
-	Name     string       `json:"name"`
+	Name     string       `json:"name"`              // the user's nickname
+	Profile  string       `json:"profile,omitempty"` // the name the contact's profile claims
+	Clash    bool         `json:"clash,omitempty"`   // it equals another's name
 	Verified bool         `json:"verified,omitempty"`
 	Member   bool         `json:"member,omitempty"`
 	Unread   int          `json:"unread"`
@@ -101,8 +107,10 @@ func apiConversations(s *Server, c *client.Client, _ *http.Request, _ *body) (an
 	if err != nil {
 		return nil, err
 	}
+	dn := displayNames(c)
 	for _, ct := range contacts {
-		cv := conversation{ID: ct.ID, Name: ct.Name, Verified: ct.Verified, Unread: counts[ct.ID], At: millis(ct.AddedAt)}
+		cv := conversation{ID: ct.ID, Name: ct.Name, Profile: dn[ct.ID].Profile, Clash: dn[ct.ID].Clash, Verified: ct.Verified,
+			Unread: counts[ct.ID], At: millis(ct.AddedAt)}
 		if d, err := c.Timer(ct.ID); err == nil {
 			cv.Timer = int64(d / time.Second)
 		}
@@ -142,7 +150,8 @@ func apiConversations(s *Server, c *client.Client, _ *http.Request, _ *body) (an
 	if out == nil {
 		out = []conversation{}
 	}
-	return map[string]any{"chats": out, "requests": jr, "me": c.ID()}, nil
+	typing, _ := c.TypingIndicators()
+	return map[string]any{"chats": out, "requests": jr, "me": c.ID(), "typing": typing}, nil
 }
 
 func lastOf(c *client.Client, cv *conversation) error {
@@ -173,6 +182,9 @@ func apiChat(s *Server, c *client.Client, r *http.Request, _ *body) (any, error)
 			}
 		}
 	}
+	if n, ok := displayNames(c)[id]; ok && n.Profile != "" {
+		out["profile"], out["clash"] = n.Profile, n.Clash
+	}
 	if d, err := c.Timer(id); err == nil {
 		out["timer"] = int64(d / time.Second)
 	}
@@ -189,13 +201,13 @@ func apiChat(s *Server, c *client.Client, r *http.Request, _ *body) (any, error)
 	return out, nil
 }
 
-// names maps contacts' IDs to their nicknames (for group members).
+// names maps IDs to what the page calls them (for group members): the
+// nickname, else "~" and the name their profile claims.
 func names(c *client.Client) map[string]string {
 	out := map[string]string{}
-	cs, _ := c.Contacts()
-	for _, ct := range cs {
-		if ct.Name != "" {
-			out[ct.ID] = ct.Name
+	for id, n := range displayNames(c) {
+		if n.Nickname != "" || n.Profile != "" {
+			out[id] = n.Display()
 		}
 	}
 	return out

@@ -84,6 +84,12 @@ func eventJSON(ev client.Event) (string, any) {
 		return "connection", out
 	case *client.LaggedEvent:
 		return "lagged", map[string]any{"missed": e.Missed}
+	case *client.ActionEvent:
+		return "action", map[string]any{"conv": e.Conversation, "id": e.MessageID, "by": e.By, "action": e.Action, "emoji": e.Emoji, "text": e.Text}
+	case *client.ProfileEvent:
+		return "profile", map[string]any{"peer": e.Peer}
+	case *client.TypingEvent:
+		return "typing", typingJSON(e)
 	case *client.GapEvent:
 		return "gap", map[string]any{"conv": e.Peer, "missing": e.Missing, "group": e.Group}
 	}

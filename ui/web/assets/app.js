@@ -6,6 +6,7 @@ import { h, add, peerText, clear, timers, timerLabel, shortTimer, countdown, clo
 import { get, post, upload, APIError } from './api.js';
 import { icon } from './icons.js';
 import { notesView } from './notes.js';
+import { displayName, quoteEl, reactionsEl, actionMenu, replyBar, noteTyping, typingText, Typist, profileCard } from './social.js';
 
 const app = document.getElementById('app');
 
@@ -177,7 +178,8 @@ async function loadList() {
     S.chats = r.chats;
     S.requests = r.requests;
     S.names = {};
-    for (const c of r.chats) if (c.name) S.names[c.id] = c.name;
+    S.typingOn = !!r.typing;
+    for (const c of r.chats) if (c.name || c.profile) S.names[c.id] = displayName(c);
     renderList();
     if (S.view === 'requests') renderRequests();
   } catch (e) {
@@ -232,7 +234,7 @@ function preview(c) {
 // convItem renders a conversation's entry into el (kept across refreshes,
 // so a click that spans a refresh still lands), or a new one.
 function convItem(c, el) {
-  const name = c.name || c.id;
+  const name = c.group ? (c.name || c.id) : displayName(c);
   const badges = h('span', { class: 'badges' },
     c.timer ? h('span', { class: 'timer-mark', title: `Disappearing messages: ${timerLabel(c.timer)}` }, icon('timer'), shortTimer(c.timer)) : null,
     c.unread ? h('span', { class: 'unread', 'aria-label': `${c.unread} unread`, text: String(c.unread) }) : null);
@@ -273,8 +275,12 @@ async function openChat(id) {
   const attachBtn = iconButton('clip', 'Attach file', () => picker.click());
   const recordBtn = iconButton('mic', 'Record voice note', () => toggleRecording(view));
   const composer = h('form', { class: 'composer' }, attachBtn, picker, text, recordBtn, send);
-  add(pane, h('section', { class: 'chat', 'aria-label': 'Chat' }, head, banner, msgs, err, composer));
-  const view = { id, head, banner, msgs, list, older, text, send, composer, err, sentinel, recordBtn, attachBtn };
+  const typingLine = h('div', { class: 'typing-line muted small', role: 'status', 'aria-live': 'polite' });
+  const replyHolder = h('div', { class: 'reply-holder' });
+  add(pane, h('section', { class: 'chat', 'aria-label': 'Chat' }, head, banner, msgs, typingLine, err, replyHolder, composer));
+  const view = { id, head, banner, msgs, list, older, text, send, composer, err, sentinel, recordBtn, attachBtn, typingLine, replyHolder,
+    typist: new Typist(post, id, () => S.typingOn) };
+  renderTyping(view);
   picker.addEventListener('change', () => { sendFiles(view, [...picker.files]); picker.value = ''; });
   const section = pane.lastElementChild;
   section.addEventListener('dragover', (ev) => { if (ev.dataTransfer.types.includes('Files')) { ev.preventDefault(); section.classList.add('dropping'); } });
@@ -300,7 +306,7 @@ async function openChat(id) {
       sendMessage(view);
     }
   });
-  text.addEventListener('input', () => autosize(text));
+  text.addEventListener('input', () => { autosize(text); if (text.value) view.typist.input(); else view.typist.stop(); });
   new IntersectionObserver((es) => { if (es.some((e) => e.isIntersecting)) loadOlder(view); }, { root: msgs }).observe(sentinel);
   await Promise.all([loadChat(view), loadHistory(view)]);
   if (S.cv === view) text.focus();
@@ -323,7 +329,7 @@ async function loadChat(view) {
 }
 
 function renderChatHead(view, c) {
-  const name = c.group ? c.name : (c.name || c.id);
+  const name = c.group ? c.name : displayName(c);
   const sub = c.group ? `${c.members.length} member${c.members.length === 1 ? '' : 's'}${c.member ? '' : ' · you left'}` : c.id;
   add(clear(view.head), 
     iconButton('back', 'Back to chats', () => { ui.side.classList.remove('narrow-hide'); showEmpty(); }, 'icon back'),
@@ -431,12 +437,16 @@ function messageEl(m) {
   const meta = h('span', { class: 'meta' }, h('time', { datetime: new Date(m.sent).toISOString(), text: clock(m.sent) }),
     m.expires ? countdownEl(m.expires) : null,
     m.out ? stateEl(m.state, m.error) : null);
+  if (m.edited) meta.prepend(h('span', { class: 'edited', title: `Edited ${new Date(m.edited).toLocaleString()}`, text: 'edited' }));
   return h('div', { class: `msg ${m.out ? 'out' : 'in'}${m.state === 'failed' ? ' failed' : ''}`, 'data-id': m.id, 'data-lid': String(m.lid) },
     h('div', { class: 'bubble' },
       m.group && !m.out ? h('div', { class: 'sender' }, peerText(nameOf(m.from))) : null,
+      quoteEl(m.quote, nameOf),
       (m.files || []).map(fileEl),
       m.text ? h('div', { class: 'text', dir: 'auto', text: m.text }) : null,
-      meta));
+      reactionsEl(m.reactions, nameOf),
+      meta),
+    m.state !== 'failed' && m.state !== 'pending' ? actionMenu(m, messageActs) : null);
 }
 
 // The media types shown inline (the server serves only these as such).
@@ -521,13 +531,56 @@ function describeChange(ch) {
   return parts.length ? parts.join('; ') + '.' : 'The group changed.';
 }
 
+// What a message's menu does (social.js): in the open chat.
+const messageActs = {
+  get me() { return S.me; },
+  reply(m) {
+    const view = S.cv;
+    if (!view) return;
+    view.replyTo = m;
+    add(clear(view.replyHolder), replyBar(m, nameOf, () => { view.replyTo = null; clear(view.replyHolder); }));
+    view.text.focus();
+  },
+  async react(m, emoji) {
+    try { await post('/api/react', { id: S.open, msg: m.id, emoji }); } catch (e) { fail(e, S.cv && S.cv.err); }
+  },
+  edit(m) {
+    const view = S.cv;
+    const text = h('textarea', { rows: '3', maxlength: '65536', value: m.text });
+    const err = h('p', { class: 'error', role: 'alert' });
+    const d = dialog('Edit message', formOf(async () => {
+      try {
+        await post('/api/edit', { id: view.id, msg: m.id, text: text.value });
+        d.close();
+      } catch (e) { fail(e, err); }
+    }, field('New text', text, 'Everyone sees it marked as edited. Only within 24 hours of sending.'), err,
+    h('div', { class: 'row end' }, h('button', { type: 'submit', class: 'primary', text: 'Save edit' }))));
+  },
+  async unsend(m) {
+    if (!confirm('Delete this message for everyone? It is destroyed here and at every recipient.')) return;
+    try { await post('/api/unsend', { id: S.open, msg: m.id }); } catch (e) { fail(e, S.cv && S.cv.err); }
+  },
+};
+
+// renderTyping shows who is typing in the open chat, and again when it
+// runs out.
+function renderTyping(view) {
+  if (S.cv && S.cv !== view) return;
+  view.typingLine.textContent = typingText(view.id, nameOf);
+  clearTimeout(view.typingT);
+  if (view.typingLine.textContent) view.typingT = setTimeout(() => renderTyping(view), 1000);
+}
+
 async function sendMessage(view) {
   const text = view.text.value;
   if (!text.trim() || view.send.disabled) return;
   view.err.textContent = '';
   view.send.disabled = true;
   try {
-    const m = await post('/api/send', { id: view.id, text });
+    const m = view.replyTo ? await post('/api/reply', { id: view.id, msg: view.replyTo.id, text }) : await post('/api/send', { id: view.id, text });
+    view.replyTo = null;
+    clear(view.replyHolder);
+    view.typist.stop();
     view.text.value = '';
     autosize(view.text);
     appendMessage(view, m, true);
@@ -955,6 +1008,12 @@ async function showSettings() {
 
   const acct = h('dl', { class: 'facts' }, fact('Sky ID', st.id, true), fact('Subscription', 'Asking the server…'), fact('Server', st.server, true));
   add(sec, card('Account', acct));
+  const profileSlot = h('div');
+  add(sec, profileSlot);
+  get('/api/profile').then((p) => {
+    S.typingOn = !!p.typing;
+    profileSlot.replaceWith(profileCard(p, { field, formOf, post, upload, fail, saved: (el, m) => { saved(el, m); get('/api/profile').then((q) => { S.typingOn = !!q.typing; }); } }));
+  }).catch((e) => fail(e));
   get('/api/account').then((a) => {
     acct.children[3].textContent = a.revoked ? 'Revoked by the operator' : `${a.daysLeft} days left (until ${new Date(a.subscriptionEnd).toLocaleDateString()})`;
   }).catch((e) => { acct.children[3].textContent = `Unknown: ${e.message}`; });
@@ -1057,6 +1116,22 @@ function openEvents() {
       refreshList();
     });
   }
+  es.addEventListener('action', (ev) => {
+    const r = JSON.parse(ev.data);
+    if (S.cv && S.cv.id === r.conv) {
+      if (r.action === 'delete') S.cv.list.querySelector(`.msg[data-id="${CSS.escape(r.id)}"]`)?.remove();
+      else loadHistory(S.cv);
+    }
+    refreshList();
+  });
+  es.addEventListener('profile', () => {
+    refreshList();
+    if (S.cv) loadChat(S.cv);
+  });
+  es.addEventListener('typing', (ev) => {
+    noteTyping(JSON.parse(ev.data));
+    if (S.cv) renderTyping(S.cv);
+  });
   es.addEventListener('connection', (ev) => {
     S.connected = JSON.parse(ev.data).connected;
     renderStatus();

@@ -23,6 +23,8 @@ const paths = {
   stop: 'M7 7h10v10H7z',
   download: 'M12 4v11M7 10l5 5 5-5M5 20h14',
   file: 'M6 3h9l4 4v14H6zM14 3v5h5',
+  more: 'M5 12h.5M12 12h.5M19 12h.5',
+  reply: 'M10 8L4 13l6 5M4 13h10a6 6 0 0 1 6 6',
 };
 
 const NS = 'http://www.w3.org/2000/svg';
