@@ -59,6 +59,21 @@ func (c *Client) BroadcastFiles(ctx context.Context, name, text string, paths []
 	return ms, preps, err
 }
 
+// AttachmentEvent: an incoming attachment was downloaded by itself (Err
+// nil), or was not (Err: attach.ErrOverAutoSize, attach.ErrFromRequest,
+// or why the download failed); see Run.
+type AttachmentEvent = core.AttachmentEvent
+
+// AutoDownload returns the size up to which the attachments of incoming
+// messages are downloaded as they arrive (default attach.DefaultAutoDownload;
+// 0: none).
+func (c *Client) AutoDownload() (int64, error) { return c.files.AutoDownload() }
+
+// SetAutoDownload sets the size up to which the attachments of incoming
+// messages are downloaded as they arrive (0: none; each must then be
+// saved before the server deletes its blob with the message TTL).
+func (c *Client) SetAutoDownload(n int64) error { return c.files.SetAutoDownload(n) }
+
 // SaveAttachment downloads attachment id (as Message.Attachments names it)
 // if this device does not hold it yet, checks it, and writes the file to
 // out (a path, a directory, or "" for its sanitised name in the current

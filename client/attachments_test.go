@@ -12,6 +12,7 @@ import (
 	"github.com/skymsg/sky/client/attach"
 	"github.com/skymsg/sky/server"
 	"github.com/skymsg/sky/server/blob/diskblob"
+	"github.com/skymsg/sky/server/servertest"
 )
 
 // attachSkyd starts a server that takes attachments, with its blob
@@ -175,5 +176,69 @@ func TestAttachmentsWiped(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(alice.dir, "attachments")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("the attachments directory survived the wipe: %v", err)
+	}
+}
+
+// TestAutoDownload: attachments up to the automatic-download size arrive
+// on the device by themselves and can be saved after the server deleted
+// their blobs with the message TTL; a larger one is announced as not
+// downloaded, and once the TTL passed it is gone (ErrMissing).
+func TestAutoDownload(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "blobs")
+	bs, err := diskblob.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := servertest.NewClock(time.Now()) // the server's alone: codes are made at the real time
+	s := startSkydConfig(t, server.Config{Clock: clk, Blobs: server.BlobConfig{Store: bs}})
+	alice := newUser(t, s, testOptions(nil))
+	bob := newUser(t, s, testOptions(nil))
+	if n, err := bob.c.AutoDownload(); err != nil || n != attach.DefaultAutoDownload {
+		t.Fatalf("default automatic-download size %d, %v", n, err)
+	}
+	if err := bob.c.SetAutoDownload(64 << 10); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.c.AddContact(alice.c.ID(), "Alice"); err != nil { // else her message is a request
+		t.Fatal(err)
+	}
+	small, sdata := randomFile(t, "small.bin", 10<<10)
+	big, _ := randomFile(t, "big.bin", 100<<10)
+	if _, _, err := alice.c.SendFiles(ctxT(t), bob.c.ID(), "two", []string{small, big}, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]error{}
+	for len(got) < 2 {
+		e := next(t, bob, func(*AttachmentEvent) bool { return true })
+		got[e.Attachment.Name] = e.Err
+	}
+	if got["small.bin"] != nil || !errors.Is(got["big.bin"], attach.ErrOverAutoSize) {
+		t.Fatalf("events: %v", got)
+	}
+	// A stranger's file waits for the user, whatever its size.
+	carol := newUser(t, s, testOptions(nil))
+	if _, _, err := carol.c.SendFiles(ctxT(t), bob.c.ID(), "", []string{small}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if e := next(t, bob, func(*AttachmentEvent) bool { return true }); !errors.Is(e.Err, attach.ErrFromRequest) || e.Conversation != carol.c.ID() {
+		t.Fatalf("a request's file: %v in %s", e.Err, e.Conversation)
+	}
+	clk.Advance(49 * time.Hour)
+	if err := s.srv.Sweep(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	ms, err := bob.c.History(alice.c.ID(), 1)
+	if err != nil || len(ms) != 1 || len(ms[0].Attachments) != 2 {
+		t.Fatalf("history %v, %v", ms, err)
+	}
+	out := filepath.Join(t.TempDir(), "small")
+	if _, err := bob.c.SaveAttachment(ctxT(t), ms[0].Attachments[0].ID, out, false, nil); err != nil {
+		t.Fatalf("saving the downloaded file after the TTL: %v", err)
+	}
+	if b, _ := os.ReadFile(out); !bytes.Equal(b, sdata) {
+		t.Fatal("the saved file differs")
+	}
+	if _, err := bob.c.SaveAttachment(ctxT(t), ms[0].Attachments[1].ID, t.TempDir(), false, nil); !errors.Is(err, attach.ErrMissing) {
+		t.Fatalf("saving the file not downloaded after the TTL: %v", err)
 	}
 }

@@ -135,7 +135,16 @@ func (c *Client) Close() error { return c.core.Close() }
 // closed; then it returns nil. It returns an error only when connecting can
 // never work (ErrAuthFailed: the server does not know this device).
 // Connection changes are announced with ConnectionEvent.
-func (c *Client) Run(ctx context.Context) error { return c.core.Run(ctx) }
+//
+// While it runs, the attachments of incoming messages are downloaded as
+// they arrive, up to SetAutoDownload's size (AttachmentEvent tells of
+// each, and of those it did not download).
+func (c *Client) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go c.files.AutoFetch(ctx, c.core.Subscribe())
+	return c.core.Run(ctx)
+}
 
 // SetMaxBackoff caps the wait between reconnection attempts at d from now
 // on (d <= 0: back to Options.MaxBackoff) and shortens a longer wait under

@@ -26,7 +26,10 @@ import (
 // that message's own key: when the message's timer runs out or the panic
 // passphrase wipes the store, that key is destroyed, and with it every way
 // to decrypt the blob, or even to tell which message it belonged to.
-type Files struct{ c *core.Core }
+type Files struct {
+	c        *core.Core
+	fetching fetching
+}
 
 // New returns the attachments concern of c.
 func New(c *core.Core) *Files { return &Files{c: c} }
@@ -137,6 +140,7 @@ func (f *Files) Fetch(ctx context.Context, id string, progress FileProgress) (*p
 		return nil, err
 	}
 	local := f.blobPath(p)
+	defer f.fetching.lock(local)()
 	if _, err := os.Stat(local); err == nil {
 		return p, nil
 	}

@@ -55,3 +55,18 @@ func ParseAttachmentID(id string) (localID int64, i int, err error) {
 	}
 	return localID, i - 1, nil
 }
+
+// AttachmentEvent: the client downloaded an attachment of an incoming
+// message by itself (Err nil), so it stays here after the server deletes
+// the blob, or it did not (Err says why: over the automatic-download size,
+// from a message request, expired, tampered, …). An attachment not
+// downloaded can still be saved while the server keeps its blob (as long
+// as an undelivered message, 48 hours by default).
+type AttachmentEvent struct {
+	Attachment   Attachment
+	Message      int64  // the message's LocalID
+	Conversation string // the peer's ID, or the group's for a group message
+	Err          error
+}
+
+func (*AttachmentEvent) event() {}

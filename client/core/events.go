@@ -9,7 +9,7 @@ import (
 // *MessageEvent, *ReceiptEvent, *TimerEvent, *IdentityChangedEvent,
 // *GapEvent, *SentEvent, *FailedEvent, *DroppedEvent, *ConnectionEvent,
 // *LaggedEvent, *GroupEvent, *UnannouncedDeviceEvent, *ActionEvent,
-// *AccessRefusedEvent, *ProfileEvent, *TypingEvent.
+// *AccessRefusedEvent, *ProfileEvent, *TypingEvent, *AttachmentEvent.
 //
 // Events are notifications. The store is the truth: a subscriber that missed
 // events (LaggedEvent) reads Unread and History again.

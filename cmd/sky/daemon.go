@@ -209,6 +209,7 @@ type params struct {
 	Files        []string `json:"files"`        // send.files, group.send.files
 	Out          string   `json:"out"`          // attachments.save
 	Force        bool     `json:"force"`        // attachments.save
+	Size         *int64   `json:"size"`         // attachments.auto_download: bytes (absent: only show)
 	Message      string   `json:"message"`      // reply, react, edit, unsend: the message's ID
 	Emoji        string   `json:"emoji"`        // react
 	Avatar       string   `json:"avatar"`       // profile.set: an absolute path

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -247,4 +248,64 @@ func rpcSaveAttachment(d *daemon, ctx context.Context, _ *rpcConn, p params, _ *
 		return nil, rpcFail(err)
 	}
 	return map[string]string{"path": path}, nil
+}
+
+// cmdAutoDownload shows or sets the size up to which the attachments of
+// received messages download by themselves.
+func cmdAutoDownload(e *env, args []string) error {
+	pos, err := parse(flag.NewFlagSet("auto-download", flag.ContinueOnError), args, 0, 1, "[SIZE|off] (e.g. 25MiB, 500KiB, 0)")
+	if err != nil {
+		return err
+	}
+	var n int64 = -1
+	if len(pos) == 1 {
+		if n, err = parseSize(pos[0]); err != nil {
+			return err
+		}
+	}
+	return withClient(e, func(c *client.Client) error {
+		if n >= 0 {
+			if err := c.SetAutoDownload(n); err != nil {
+				return err
+			}
+		}
+		limit, err := c.AutoDownload()
+		if err != nil {
+			return err
+		}
+		if limit == 0 {
+			fmt.Fprintln(e.stdout, "No file downloads by itself: save each (sky save ID) before the server deletes it with its message's time on the server (48 hours by default).")
+		} else {
+			fmt.Fprintf(e.stdout, "Received files up to %s download by themselves as they arrive; larger ones wait for sky save, which works while the server keeps them (48 hours by default).\n", size(limit))
+		}
+		return nil
+	})
+}
+
+// parseSize reads a size: bytes, or a number with KiB, MiB, GiB (or KB,
+// MB, GB, also powers of 1024 here); "off" is 0.
+func parseSize(s string) (int64, error) {
+	if s == "off" {
+		return 0, nil
+	}
+	num := strings.TrimRightFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	unit := map[string]int64{"": 1, "B": 1, "K": 1 << 10, "KB": 1 << 10, "KiB": 1 << 10, "M": 1 << 20, "MB": 1 << 20, "MiB": 1 << 20, "G": 1 << 30, "GB": 1 << 30, "GiB": 1 << 30}[s[len(num):]]
+	v, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || unit == 0 || v < 0 || v > 1<<40/unit {
+		return 0, usageError("auto-download takes a size such as 25MiB, 500KiB or 0 (or off), not %q", s)
+	}
+	return v * unit, nil
+}
+
+func rpcAutoDownload(d *daemon, _ context.Context, _ *rpcConn, p params, _ *[]int) (any, *rpcError) {
+	if p.Size != nil {
+		if err := d.c.SetAutoDownload(*p.Size); err != nil {
+			return nil, &rpcError{rpcInvalidParams, err.Error()}
+		}
+	}
+	n, err := d.c.AutoDownload()
+	if err != nil {
+		return nil, rpcFail(err)
+	}
+	return map[string]int64{"size": n}, nil
 }

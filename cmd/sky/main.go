@@ -52,6 +52,9 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
   save ATTACHMENT_ID [--out PATH] [--force]
                                     download and decrypt an attachment (IDs as receive and
                                     history print them); never overwrites without --force
+  auto-download [SIZE|off]          show or set the size up to which received files download
+                                    by themselves (default 100MiB; larger ones wait for save,
+                                    which works while the server keeps them, 48 hours)
   receive [--follow] [--timeout D] [--json]
                                     print new messages and events
   history ID [--limit N] [--json]   print a conversation
@@ -237,6 +240,7 @@ func init() {
 		"daemon":          cmdDaemon,
 		"tui":             cmdTUI,
 		"save":            cmdSave,
+		"auto-download":   cmdAutoDownload,
 		"notes":           cmdNotes,
 		"web":             cmdWeb,
 		"profile":         cmdProfile,

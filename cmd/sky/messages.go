@@ -381,6 +381,13 @@ func describeEvent(ev client.Event, self string, n names) (obj map[string]any, l
 	case *client.TypingEvent:
 		return note(map[string]any{"type": "typing", "peer": e.Peer, "group": e.Group, "typing": e.Typing, "until": e.Until.UTC()},
 			"%s %s", n.label(e.Peer), map[bool]string{true: "is typing", false: "stopped typing"}[e.Typing])
+	case *client.AttachmentEvent:
+		if e.Err == nil {
+			return nil, "", false // downloaded: nothing to do
+		}
+		a := e.Attachment
+		return note(map[string]any{"type": "attachment_not_downloaded", "id": a.ID, "name": a.Name, "size": a.Size, "error": e.Err.Error()},
+			"attachment %s (%s, %s) was not downloaded: %s; sky save %s fetches it while the server keeps it", a.ID, safetext.Line(a.Name), size(a.Size), safetext.Line(e.Err.Error()), a.ID)
 	case *client.DroppedEvent:
 		return note(map[string]any{"type": "dropped", "from": e.From, "reason": e.Reason},
 			"dropped a message (claimed sender %q): %s", e.From, safetext.Line(e.Reason))

@@ -57,6 +57,7 @@ func init() {
 		{"group.send", `{"group": G, "text": T}`, "message", "send a text to a group (G: its ID or name)", group},
 		{"send.files", `{"to": ID, "files": [PATH], "text": T}`, "message", "upload files (absolute paths) once and send them with an optional caption", rpcSendFiles},
 		{"group.send.files", `{"group": G, "files": [PATH], "text": T}`, "message", "send files to a group, each uploaded once", rpcGroupSendFiles},
+		{"attachments.auto_download", `{"size": N}`, `{"size": N}`, "show (without size) or set the size in bytes up to which received files download by themselves (0: none)", rpcAutoDownload},
 		{"attachments.save", `{"id": ATTACHMENT_ID, "out": PATH, "force": B}`, `{"path": P}`, "download, check and decrypt an attachment to a file (never over one without force)", rpcSaveAttachment},
 		{"reply", `{"to": ID, "group": G, "message": MID, "text": T}`, "message", "reply to message MID of a conversation (to a contact, or group G), quoting it", rpcReply},
 		{"react", `{"to": ID, "group": G, "message": MID, "emoji": E}`, "true", "react to a message with one emoji (empty: remove your reaction)", rpcReact},

@@ -49,6 +49,10 @@ func (m *Model) event(ev client.Event) tea.Cmd {
 		} else if e.Err != nil {
 			m.status = "offline: " + e.Err.Error() + "; reconnecting"
 		}
+	case *client.AttachmentEvent:
+		if e.Err != nil {
+			m.noteIn(e.Conversation, fmt.Sprintf("%s was not downloaded: %v; /save %s fetches it while the server keeps it", e.Attachment.Name, e.Err, e.Attachment.ID), true)
+		}
 	case *client.LaggedEvent:
 		m.reload()
 		if m.open != nil {

@@ -64,6 +64,11 @@ func eventJSON(ev client.Event) (string, any) {
 	switch e := ev.(type) {
 	case *client.MessageEvent:
 		return "message", toJSON(e.Message)
+	case *client.AttachmentEvent:
+		if e.Err == nil {
+			return "", nil
+		}
+		return "attachment", map[string]any{"conv": e.Conversation, "id": e.Attachment.ID, "name": e.Attachment.Name, "error": e.Err.Error()}
 	case *client.ReceiptEvent:
 		return "receipt", map[string]any{"conv": e.Conversation, "ids": e.MessageIDs, "state": e.State.String()}
 	case *client.SentEvent:

@@ -1093,6 +1093,10 @@ function openEvents() {
       if (el) el.replaceWith(stateEl(r.state));
     }
   });
+  es.addEventListener('attachment', (ev) => {
+    const r = JSON.parse(ev.data);
+    toast(`${r.name} was not downloaded: ${r.error}. Download it before it expires on the server.`);
+  });
   es.addEventListener('failed', (ev) => {
     const r = JSON.parse(ev.data);
     if (S.cv && S.cv.id === r.conv) {
