@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/skymsg/sky/client/backup"
+	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/client/store"
 )
 
@@ -49,6 +50,7 @@ func TestBackupRestore(t *testing.T) {
 	if err != nil || r.Code == "" {
 		t.Fatalf("Create = %+v, %v", r, err)
 	}
+	signedBefore := signedPreKeyID(t, alice)
 	alice.close() // the old device is retired
 	before := sessionWith(t, bob, a)
 
@@ -90,6 +92,12 @@ func TestBackupRestore(t *testing.T) {
 	bob.send(a, "welcome back")
 	if got := texts(t, restored, 1); got[0] != "welcome back" {
 		t.Fatalf("restored got %q", got)
+	}
+	for deadline := time.Now().Add(10 * time.Second); signedPreKeyID(t, restored) == signedBefore; {
+		if time.Now().After(deadline) {
+			t.Fatal("the restored device kept the backup's signed prekey")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	restored.send(b, "from the restored device")
 	if got := texts(t, bob, 1); got[0] != "from the restored device" {
@@ -182,4 +190,15 @@ func sessionWith(t *testing.T, u *user, peer string) []byte {
 		t.Fatal(err)
 	}
 	return rec
+}
+
+func signedPreKeyID(t *testing.T, u *user) uint32 {
+	t.Helper()
+	var id uint32
+	u.c.core.View(func(tx *store.Tx) error {
+		ps, err := core.LoadPreKeyState(tx)
+		id = ps.SignedID
+		return err
+	})
+	return id
 }

@@ -30,7 +30,10 @@ func markRestored(st *store.Store, created time.Time) error {
 // back, and one naming no message of theirs is ignored). Encrypting it
 // fetches the contact's prekey bundle and sends a first message; the
 // contact's client makes that session its current one, with the same
-// identity key, so no key change shows. It reports how many were queued.
+// identity key, so no key change shows. It also has the signed and
+// last-resort prekeys replaced at the next connection (the old device may
+// have rotated them after the backup). It reports how many receipts were
+// queued.
 func (m *Manager) AfterRestore() (int, error) {
 	n := 0
 	err := m.c.Update(func(tx *store.Tx) error {
@@ -60,6 +63,16 @@ func (m *Manager) AfterRestore() (int, error) {
 				return err
 			}
 			n++
+		}
+		// The signed and last-resort prekeys go at the next connection: the
+		// old device may have rotated them since the backup was made.
+		ps, err := core.LoadPreKeyState(tx)
+		if err != nil {
+			return err
+		}
+		ps.SignedAt = 0
+		if err := core.SavePreKeyState(tx, ps); err != nil {
+			return err
 		}
 		return tx.DeleteSetting(setRestored)
 	})
