@@ -63,6 +63,34 @@ func (c *Client) SendGroup(ref, text string) (Message, error) {
 	return c.groups.SendGroup(ref, text)
 }
 
+// MakeInviteLink gives a group a new invite link, revoking any earlier
+// one (the user must be an admin); its digest is signed into the group's
+// state. It returns the link (sky:join:…) to hand out.
+func (c *Client) MakeInviteLink(ref string) (string, Group, error) { return c.groups.MakeInviteLink(ref) }
+
+// InviteLink returns a group's current invite link, if this device made it.
+func (c *Client) InviteLink(ref string) (string, error) { return c.groups.InviteLink(ref) }
+
+// RevokeInviteLink takes a group's invite link away (a signed change).
+func (c *Client) RevokeInviteLink(ref string) (Group, error) { return c.groups.RevokeInviteLink(ref) }
+
+// JoinGroup asks the admin named in an invite link to let the user into
+// its group; the group arrives once the admin approves.
+func (c *Client) JoinGroup(link string) (admin, group string, err error) {
+	l, err := c.groups.JoinGroup(link)
+	if err != nil {
+		return "", "", err
+	}
+	c.core.KickOutbox()
+	return l.Admin, l.Group.String(), nil
+}
+
+// AnswerJoin approves (adds them) or denies someone who asked to join a
+// group with its invite link; the user must be an admin.
+func (c *Client) AnswerJoin(ref, id string, approve bool) (Group, error) {
+	return c.groups.AnswerJoin(ref, id, approve)
+}
+
 // SaveBroadcastList creates or replaces the broadcast list name.
 func (c *Client) SaveBroadcastList(name string, members []string) error {
 	return c.broadcast.SaveBroadcastList(name, members)

@@ -188,6 +188,10 @@ func (c *Client) admit(tx *store.Tx, peer string, env *wire.Envelope, ct *conten
 	if requests.StartsRequest(ct.Kind) {
 		return true, nil
 	}
+	if ct.Kind == content.KindGroupJoin {
+		// Someone with a group's invite link asks to join (group/links.go).
+		return c.groups.AdmitJoin(tx, peer, ct, b)
+	}
 	if !content.IsGroup(ct.Kind) && ct.GroupID == (content.GroupID{}) {
 		b.Drop(peer, "a receipt or reaction from someone who is neither a contact nor a message request")
 		return false, nil

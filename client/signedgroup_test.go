@@ -2,6 +2,7 @@ package client
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -148,4 +149,87 @@ func groupHead(t *testing.T, u *user, gid string) []byte {
 		t.Fatalf("%s: no signed head (%v)", u.c.ID(), err)
 	}
 	return head
+}
+
+// TestGroupInviteLink: an admin makes a link (signed into the group's
+// state, so members see it exists), someone who is no contact asks to join
+// with it and the admin approves; a wrong secret, a request to a member who
+// is no admin and a revoked link are refused.
+func TestGroupInviteLink(t *testing.T) {
+	s := startSkyd(t)
+	alice := newUser(t, s, testOptions(nil))
+	bob := newUser(t, s, testOptions(nil))
+	dave := newUser(t, s, testOptions(nil))
+	eve := newUser(t, s, testOptions(nil))
+	a, b, d, e := alice.c.ID(), bob.c.ID(), dave.c.ID(), eve.c.ID()
+	g, err := alice.c.CreateGroup("Desk", []string{b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupChange(t, bob, g.ID)
+	link, g2, err := alice.c.MakeInviteLink(g.ID)
+	if err != nil || !g2.InviteLink || !strings.HasPrefix(link, "sky:join:"+a+":"+g.ID+":") {
+		t.Fatalf("link %q, %+v, %v", link, g2, err)
+	}
+	if ch := waitChange(t, bob, g.ID, func(ch GroupChange) bool { return ch.LinkChanged }); !ch.InviteLink || ch.By != a {
+		t.Fatalf("bob saw %+v", ch)
+	}
+	if again, err := alice.c.InviteLink(g.ID); err != nil || again != link {
+		t.Fatalf("the link again: %q, %v", again, err)
+	}
+
+	// eve guesses a secret; eve asks bob, who is no admin: both dropped.
+	wrong := link[:len(link)-4] + "0000"
+	if wrong == link {
+		wrong = link[:len(link)-4] + "1111"
+	}
+	if _, _, err := eve.c.JoinGroup(wrong); err != nil {
+		t.Fatal(err)
+	}
+	eve.flush()
+	next(t, alice, func(ev *DroppedEvent) bool { return ev.From == e && strings.Contains(ev.Reason, "wrong or revoked invite link") })
+	l, _ := group.ParseLink(link)
+	l.Admin = b
+	if _, _, err := eve.c.JoinGroup(l.String()); err != nil {
+		t.Fatal(err)
+	}
+	eve.flush()
+	next(t, bob, func(ev *DroppedEvent) bool { return ev.From == e && strings.Contains(ev.Reason, "not an admin") })
+
+	// dave, who knows nobody, asks with the real link; alice approves.
+	if admin, gid, err := dave.c.JoinGroup(link); err != nil || admin != a || gid != g.ID {
+		t.Fatalf("join: %s %s %v", admin, gid, err)
+	}
+	dave.flush()
+	if ch := waitChange(t, alice, g.ID, func(ch GroupChange) bool { return len(ch.JoinRequests) > 0 }); !eq(ch.JoinRequests, []string{d}) {
+		t.Fatalf("alice saw %+v", ch)
+	}
+	if info, _ := alice.c.Group(g.ID); !eq(info.JoinRequests, []string{d}) {
+		t.Fatalf("alice's waiting requests: %v", info.JoinRequests)
+	}
+	if _, err := alice.c.AnswerJoin(g.ID, d, true); err != nil {
+		t.Fatal(err)
+	}
+	if ch := groupChange(t, dave, g.ID); !ch.Joined || !eq(dave.members(g.ID), sorted(a, b, d)) {
+		t.Fatalf("dave: %+v", ch)
+	}
+	if rs, _ := dave.c.Requests(); len(rs) != 0 {
+		t.Fatalf("the group dave asked for shows as a request: %+v", rs)
+	}
+	if info, _ := alice.c.Group(g.ID); len(info.JoinRequests) != 0 {
+		t.Fatalf("still waiting: %v", info.JoinRequests)
+	}
+
+	// Revoked: the old link no longer lets anyone ask.
+	if _, err := alice.c.RevokeInviteLink(g.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := eve.c.JoinGroup(link); err != nil {
+		t.Fatal(err)
+	}
+	eve.flush()
+	next(t, alice, func(ev *DroppedEvent) bool { return ev.From == e && strings.Contains(ev.Reason, "wrong or revoked invite link") })
+	if info, _ := alice.c.Group(g.ID); info.InviteLink || len(info.JoinRequests) != 0 {
+		t.Fatalf("after revoking: %+v", info)
+	}
 }

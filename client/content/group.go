@@ -131,6 +131,9 @@ type GroupNotice struct {
 	AdminsAdded, AdminsRemoved []string
 	Renamed                    bool
 	TimerChanged               bool // the new timer is Content.Timer
+	LinkChanged                bool // the invite link was made, replaced or revoked
+	Link                       bool // the group has an invite link after it
+	JoinRequests               []string
 }
 
 // groupWide reports whether k is addressed to a group rather than to one
@@ -174,6 +177,9 @@ const (
 	gRenamed       = 10
 	gNoticeTimer   = 11
 	gTimerChanged  = 12
+	gLinkChanged   = 13
+	gLinkOn        = 14
+	gJoinRequests  = 15 // repeated
 )
 
 func (c *Content) checkGroup() error {
@@ -278,7 +284,7 @@ func (n *GroupNotice) check() error {
 	if len(n.Name) > MaxGroupNameBytes || !utf8.ValidString(n.Name) {
 		return fmt.Errorf("%w: the group name is too long or not UTF-8", ErrMalformed)
 	}
-	for _, ids := range [][]string{n.Added, n.Removed, n.Left, n.AdminsAdded, n.AdminsRemoved} {
+	for _, ids := range [][]string{n.Added, n.Removed, n.Left, n.AdminsAdded, n.AdminsRemoved, n.JoinRequests} {
 		if !sortedIDs(ids, MaxGroupMembers) {
 			return fmt.Errorf("%w: a notice's member list is not sorted, unique IDs", ErrMalformed)
 		}
@@ -367,6 +373,15 @@ func appendGroupBody(b []byte, c *Content) []byte {
 		if n.TimerChanged {
 			b = appendVarint(b, gTimerChanged, 1)
 		}
+		if n.LinkChanged {
+			b = appendVarint(b, gLinkChanged, 1)
+		}
+		if n.Link {
+			b = appendVarint(b, gLinkOn, 1)
+		}
+		for _, id := range n.JoinRequests {
+			b = appendString(b, gJoinRequests, id)
+		}
 	}
 	return b
 }
@@ -447,7 +462,7 @@ func groupRepeated(k Kind, num protowire.Number) bool {
 	case KindGroupUpdate:
 		return num == gMember || num == gAdmin || num == gAccessKey
 	case KindGroupNotice:
-		return num >= gAdded && num <= gAdminsRemoved
+		return num >= gAdded && num <= gAdminsRemoved || num == gJoinRequests
 	}
 	return false
 }
@@ -627,6 +642,12 @@ func decodeGroupNotice(c *Content, num protowire.Number, typ protowire.Type, b *
 		c.Timer, err = consumeTimer(typ, b)
 	case gTimerChanged:
 		n.TimerChanged, err = consumeFlag(typ, b)
+	case gLinkChanged:
+		n.LinkChanged, err = consumeFlag(typ, b)
+	case gLinkOn:
+		n.Link, err = consumeFlag(typ, b)
+	case gJoinRequests:
+		err = appendID(&n.JoinRequests, MaxGroupMembers, typ, b)
 	default:
 		err = skipField(num, typ, b)
 	}

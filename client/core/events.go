@@ -127,6 +127,12 @@ type GroupChange struct {
 	Renamed                    bool
 	TimerChanged               bool
 	Timer                      time.Duration // the group's timer after it
+	// LinkChanged: an admin made, replaced or revoked the group's invite
+	// link; InviteLink: the group has one after it. JoinRequests: who
+	// asked to join with the link (shown only to the admin who got it).
+	LinkChanged  bool
+	InviteLink   bool
+	JoinRequests []string
 }
 
 // GroupEvent: a group changed (created, members added or removed, a member

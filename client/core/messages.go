@@ -160,7 +160,8 @@ func FromStore(m store.Message, request bool) (Message, error) {
 		n := c.Notice
 		out.Kind, out.Group, out.GroupName = KindGroup, c.GroupID.String(), n.Name
 		out.Change = &GroupChange{By: c.Sender, Version: n.Version, Name: n.Name, Joined: n.Joined, Added: n.Added, Removed: n.Removed,
-			Left: n.Left, AdminsAdded: n.AdminsAdded, AdminsRemoved: n.AdminsRemoved, Renamed: n.Renamed, TimerChanged: n.TimerChanged, Timer: c.Timer}
+			Left: n.Left, AdminsAdded: n.AdminsAdded, AdminsRemoved: n.AdminsRemoved, Renamed: n.Renamed, TimerChanged: n.TimerChanged, Timer: c.Timer,
+			LinkChanged: n.LinkChanged, InviteLink: n.Link, JoinRequests: n.JoinRequests}
 	}
 	return out, nil
 }

@@ -59,12 +59,20 @@ type Group struct {
 	Timer    time.Duration
 	Member   bool // the user is a member (has not left and was not removed)
 	Admin    bool // the user is an admin
+	// InviteLink: the group has an invite link (an admin made one).
+	InviteLink bool
+	// JoinRequests are who asked to join with the link this client made
+	// and wait for the user's answer (filled in by Group, for admins).
+	JoinRequests []string
+	// Signed: the group's state is signed by its admins (groups made
+	// before Sky signed them are not, until an admin next changes them).
+	Signed bool
 }
 
 func toGroup(r *Record, self string) Group {
 	return Group{ID: r.State.ID.String(), Name: r.State.Name, Version: r.State.Version, Members: slices.Clone(r.State.Members),
 		Admins: slices.Clone(r.State.Admins), Departed: slices.Clone(r.Departed), Timer: r.State.Timer,
-		Member: r.Member(self), Admin: r.Member(self) && r.State.IsAdmin(self)}
+		Member: r.Member(self), Admin: r.Member(self) && r.State.IsAdmin(self), InviteLink: r.State.Link != [32]byte{}, Signed: r.Proof != nil}
 }
 
 // Groups returns every group the client knows (also those the user left),
@@ -103,6 +111,9 @@ func (g *Groups) Group(ref string) (Group, error) {
 		r, err := findGroup(tx, ref)
 		if err == nil {
 			out = toGroup(r, g.self())
+			if out.Admin {
+				out.JoinRequests, err = joinRequests(tx, r.State.ID)
+			}
 		}
 		return err
 	})
@@ -522,7 +533,8 @@ func (g *Groups) announceChange(tx *store.Tx, r *Record, by string, d Diff, b *c
 	ct := &content.Content{Version: content.Version, Sender: by, SenderDevice: core.AnnouncedDevice, ID: core.NewContentID(),
 		SentAt: b.Now.Truncate(time.Millisecond), Kind: content.KindGroupNotice, GroupID: s.ID, Timer: s.Timer,
 		Notice: &content.GroupNotice{Version: s.Version, Name: s.Name, Joined: d.Joined, Added: d.Added, Removed: d.Removed,
-			Left: d.Left, AdminsAdded: d.AdminsAdded, AdminsRemoved: d.AdminsRemoved, Renamed: d.Renamed, TimerChanged: d.TimerChanged}}
+			Left: d.Left, AdminsAdded: d.AdminsAdded, AdminsRemoved: d.AdminsRemoved, Renamed: d.Renamed, TimerChanged: d.TimerChanged,
+			LinkChanged: d.LinkChanged, Link: s.Link != [32]byte{}, JoinRequests: d.JoinRequests}}
 	body, err := content.Encode(ct)
 	if err != nil {
 		return err

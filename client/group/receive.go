@@ -147,6 +147,8 @@ func (g *Groups) ApplyControl(tx *store.Tx, peer string, ct *content.Content, b 
 		err = g.applySenderKey(tx, peer, heldItem{Kind: heldSenderKey, Peer: peer, Dev: dev, Bytes: ct.Distribution, Next: ct.NextSeq, At: b.Now}, ct.GroupID, b)
 	case content.KindGroupSync:
 		err = g.applySync(tx, peer, ct, b)
+	case content.KindGroupJoin:
+		err = g.applyJoin(tx, peer, ct, b)
 	default:
 		b.Drop(peer, "a group text or notice outside a sender-key message")
 	}
@@ -200,9 +202,13 @@ func (g *Groups) applyGroupUpdate(tx *store.Tx, peer string, dev uint32, ct *con
 			return err
 		}
 		if out.Diff.Joined {
+			wanted, err := asked(tx, ct.GroupID)
+			if err != nil {
+				return err
+			}
 			if contact, err := core.IsContact(tx, peer); err != nil {
 				return err
-			} else if !contact {
+			} else if !contact && !wanted {
 				// A stranger added the user: an invitation to decide on.
 				if err := recordInvite(tx, ct.GroupID, peer); err != nil {
 					return err

@@ -169,13 +169,14 @@ type Diff struct {
 	AdminsAdded, AdminsRemoved []string
 	Renamed                    bool
 	TimerChanged               bool
-	LinkChanged                bool // the invite link was made, replaced or revoked
+	LinkChanged                bool     // the invite link was made, replaced or revoked
+	JoinRequests               []string // asked to join with the invite link (only the admin who got it sees this)
 }
 
 // Empty reports whether d shows nothing.
 func (d Diff) Empty() bool {
 	return !d.Joined && !d.Renamed && !d.TimerChanged && !d.LinkChanged &&
-		len(d.Added)+len(d.Removed)+len(d.Left)+len(d.AdminsAdded)+len(d.AdminsRemoved) == 0
+		len(d.Added)+len(d.Removed)+len(d.Left)+len(d.AdminsAdded)+len(d.AdminsRemoved)+len(d.JoinRequests) == 0
 }
 
 // diff compares two states (old may be nil).

@@ -16,7 +16,8 @@ import (
 )
 
 const groupUsage = "group expects create NAME ID..., add GROUP ID..., remove GROUP ID..., rename GROUP NAME, " +
-	"admin GROUP ID [--remove], timer GROUP DURATION|off, leave GROUP, list, show GROUP, send GROUP TEXT, history GROUP, or receipts GROUP [on|off|default]"
+	"admin GROUP ID [--remove], timer GROUP DURATION|off, leave GROUP, list, show GROUP, send GROUP TEXT, history GROUP, " +
+	"receipts GROUP [on|off|default], link GROUP [--new|--revoke] [--qr], join LINK, approve GROUP ID, or deny GROUP ID"
 
 // jsonGroup is a group as --json prints it.
 type jsonGroup struct {
@@ -30,11 +31,16 @@ type jsonGroup struct {
 	Timer    int64    `json:"timer"` // seconds, 0: off
 	Member   bool     `json:"member"`
 	Admin    bool     `json:"admin"`
+	Signed   bool     `json:"signed"`      // its state is signed by its admins
+	Link     bool     `json:"invite_link"` // it has an invite link
+	// JoinRequests: who asked to join with the link this device made.
+	JoinRequests []string `json:"join_requests"`
 }
 
 func groupJSON(g client.Group) jsonGroup {
 	return jsonGroup{Type: "group", ID: g.ID, Name: g.Name, Version: g.Version, Members: orEmpty(g.Members), Admins: orEmpty(g.Admins),
-		Departed: orEmpty(g.Departed), Timer: int64(g.Timer / time.Second), Member: g.Member, Admin: g.Admin}
+		Departed: orEmpty(g.Departed), Timer: int64(g.Timer / time.Second), Member: g.Member, Admin: g.Admin,
+		Signed: g.Signed, Link: g.InviteLink, JoinRequests: orEmpty(g.JoinRequests)}
 }
 
 func orEmpty(s []string) []string {
@@ -151,6 +157,8 @@ func cmdGroup(e *env, args []string) error {
 		return cmdGroupSend(e, fs, asJSON, rest)
 	case "receipts":
 		return cmdGroupReceipts(e, fs, asJSON, rest)
+	case "link", "join", "approve", "deny":
+		return cmdGroupLink(e, sub, fs, asJSON, rest)
 	case "history":
 		limit := fs.Int("limit", 0, "")
 		pos, err := parse(fs, rest, 1, 1, "GROUP")
@@ -213,6 +221,12 @@ func printGroup(w io.Writer, g client.Group, asJSON, full bool, n names) error {
 	if g.Timer != 0 {
 		tags = append(tags, "disappearing "+formatTimer(g.Timer))
 	}
+	if g.InviteLink {
+		tags = append(tags, "invite link")
+	}
+	if !g.Signed {
+		tags = append(tags, "unsigned")
+	}
 	tag := ""
 	if len(tags) > 0 {
 		tag = " [" + strings.Join(tags, ", ") + "]"
@@ -232,6 +246,9 @@ func printGroup(w io.Writer, g client.Group, asJSON, full bool, n names) error {
 				}
 			}
 			fmt.Fprintf(w, "  %s%s\n", n.label(m), role)
+		}
+		for _, j := range g.JoinRequests {
+			fmt.Fprintf(w, "  %s asks to join (sky group approve|deny GROUP ID)\n", n.label(j))
 		}
 	}
 	return nil
@@ -312,6 +329,15 @@ func describeChange(ch *client.GroupChange, self string, n names) string {
 	}
 	if ch.TimerChanged {
 		parts = append(parts, fmt.Sprintf("%s set disappearing messages to %s", by, formatTimer(ch.Timer)))
+	}
+	switch {
+	case ch.LinkChanged && ch.InviteLink:
+		parts = append(parts, fmt.Sprintf("%s made a new invite link", by))
+	case ch.LinkChanged:
+		parts = append(parts, fmt.Sprintf("%s revoked the invite link", by))
+	}
+	if len(ch.JoinRequests) > 0 {
+		parts = append(parts, fmt.Sprintf("%s asks to join with the invite link (sky group approve GROUP %s, or deny)", who(ch.JoinRequests), ch.JoinRequests[0]))
 	}
 	return strings.Join(parts, "; ")
 }

@@ -68,6 +68,11 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
                                     you create; GROUP is a group's ID or name)
   group list | show GROUP | send GROUP TEXT | send GROUP - | history GROUP [--json]
                                     read and write in groups
+  group link GROUP [--new|--revoke] [--qr] | approve GROUP ID | deny GROUP ID
+                                    an invite link (sky:join:…): whoever has it can ask
+                                    you, an admin, to let them in; it shows them your ID
+                                    and the group's ID, nothing else of the group
+  group join LINK                   ask the admin named in an invite link to let you in
   broadcast create NAME ID... | list | delete NAME | send NAME TEXT
                                     a broadcast list: one text sent to each as a 1:1 message
   contacts add ID [--name N] | list [--json] | remove ID

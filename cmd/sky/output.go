@@ -101,6 +101,9 @@ type jsonChange struct {
 	Renamed       bool     `json:"renamed"`
 	TimerChanged  bool     `json:"timer_changed"`
 	Timer         int64    `json:"timer"`
+	LinkChanged   bool     `json:"link_changed,omitempty"` // the invite link was made, replaced or revoked
+	InviteLink    bool     `json:"invite_link,omitempty"`  // the group has one after it
+	JoinRequests  []string `json:"join_requests,omitempty"`
 }
 
 func changeJSON(ch *client.GroupChange) *jsonChange {
@@ -109,7 +112,8 @@ func changeJSON(ch *client.GroupChange) *jsonChange {
 	}
 	return &jsonChange{By: ch.By, Version: ch.Version, Name: ch.Name, Joined: ch.Joined, Added: orEmpty(ch.Added), Removed: orEmpty(ch.Removed),
 		Left: orEmpty(ch.Left), AdminsAdded: orEmpty(ch.AdminsAdded), AdminsRemoved: orEmpty(ch.AdminsRemoved), Renamed: ch.Renamed,
-		TimerChanged: ch.TimerChanged, Timer: int64(ch.Timer / time.Second)}
+		TimerChanged: ch.TimerChanged, Timer: int64(ch.Timer / time.Second),
+		LinkChanged: ch.LinkChanged, InviteLink: ch.InviteLink, JoinRequests: ch.JoinRequests}
 }
 
 func optTime(t time.Time) *time.Time {
