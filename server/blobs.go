@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/skymsg/sky/server/blob"
@@ -15,8 +16,9 @@ import (
 // Attachments: blobs of padded ciphertext, uploaded in chunks on an
 // authenticated connection and downloaded by ID on any connection (see
 // docs/protocol.md, "Attachments"). The server keeps no record of who
-// uploaded a blob: the quota and rate are buckets in memory keyed by
-// account, like every rate limit, and forgotten once refilled.
+// uploaded a blob: the quota and rate are buckets keyed by account, like
+// every rate limit (in memory, or in a cluster a keyed hash in NATS), and
+// forgotten once refilled.
 
 // Defaults for BlobConfig fields left zero.
 const (
@@ -57,7 +59,7 @@ type blobState struct {
 	st                              blob.Store
 	maxLen                          int64
 	window                          time.Duration
-	quota                           byteQuota
+	quota                           byteLimiter
 	uploads                         limiter
 	created, finished, swept        *metrics.Counter
 	bytesIn, bytesOut, quotaRefused *metrics.Counter
@@ -91,7 +93,7 @@ func (s *Server) initBlobs() error {
 	r := s.cfg.Metrics
 	s.blobs = &blobState{
 		st: c.Store, maxLen: wire.BlobLen(padded), window: c.UploadWindow,
-		quota:        newByteQuota(c.Quota),
+		quota:        s.newByteQuota(c.Quota),
 		uploads:      s.newLimiter("blob-uploads", c.UploadRate),
 		created:      r.Counter("skyd_blob_uploads_total", "Attachment uploads started."),
 		finished:     r.Counter("skyd_blob_uploads_finished_total", "Attachment uploads finished."),
@@ -341,6 +343,49 @@ func (c *conn) takeRequest(req *wire.Request) *wire.Error {
 	}
 	return nil
 }
+
+// byteLimiter is a quota of bytes per key.
+type byteLimiter interface {
+	take(key string, n int64, now time.Time) (time.Duration, bool)
+	prune(now time.Time)
+}
+
+// newByteQuota returns the attachment byte quota: shared by every node of
+// a cluster (so an account's quota is per cluster, not per node), this
+// node's own otherwise.
+func (s *Server) newByteQuota(r Rate) byteLimiter {
+	local := newByteQuota(r)
+	if s.cluster == nil {
+		return local
+	}
+	shared, ok := s.cluster.Limiter("blob-bytes", r).(SharedQuota)
+	if !ok {
+		return local
+	}
+	return &sharedByteQuota{shared: shared, local: local, s: s}
+}
+
+// sharedByteQuota asks the cluster, and its own buckets when the cluster
+// cannot answer (as sharedLimiter does).
+type sharedByteQuota struct {
+	shared SharedQuota
+	local  byteQuota
+	s      *Server
+	logged atomic.Int64 // unix seconds of the last warning
+}
+
+func (q *sharedByteQuota) take(key string, n int64, now time.Time) (time.Duration, bool) {
+	wait, ok, err := q.shared.TakeN(key, n, now)
+	if err == nil {
+		return wait, ok
+	}
+	if t, last := time.Now().Unix(), q.logged.Load(); t-last >= 60 && q.logged.CompareAndSwap(last, t) {
+		q.s.log.Warn("the shared attachment quota is unreachable; this node counts on its own meanwhile", "err", err)
+	}
+	return q.local.take(key, n, now)
+}
+
+func (q *sharedByteQuota) prune(now time.Time) { q.local.prune(now) }
 
 // byteQuota is a token bucket of bytes per key, in memory only: a
 // keyedLimiter whose tokens are bytes.

@@ -46,6 +46,15 @@ type SharedLimiter interface {
 	Take(key string, now time.Time) (wait time.Duration, ok bool, err error)
 }
 
+// SharedQuota is a SharedLimiter whose takes spend many tokens at once: the
+// bytes of a per-account attachment quota. A Cluster's limiters implement
+// it when they can; the quota stays per node otherwise.
+type SharedQuota interface {
+	// TakeN spends n tokens of key's bucket at now, or says how long to
+	// wait for them (a day when n is over the burst: never).
+	TakeN(key string, n int64, now time.Time) (wait time.Duration, ok bool, err error)
+}
+
 // Node is what a Cluster may ask of this node.
 type Node interface {
 	// Wake makes device a's connection here, if any, re-read its queue.

@@ -283,3 +283,64 @@ func jitter(n time.Duration) time.Duration {
 	rand.Read(b[:])
 	return time.Duration(binary.LittleEndian.Uint64(b[:]) % uint64(n))
 }
+
+// TakeN implements server.SharedQuota: n tokens at once, straight from the
+// shared bucket. It takes no lease: a quota's takes are few and large, and
+// a lease would let each node spend ahead of the others.
+func (l *limit) TakeN(key string, n int64, now time.Time) (time.Duration, bool, error) {
+	wait, ok, err := l.takeN(key, n, now)
+	if err != nil {
+		l.c.m.limitErrors.Inc()
+	}
+	return wait, ok, err
+}
+
+func (l *limit) takeN(key string, n int64, now time.Time) (time.Duration, bool, error) {
+	if n < 1 || n > int64(l.span/l.interval) {
+		return 24 * time.Hour, n < 1, nil // nothing to take, or more than the bucket holds
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limitTimeout)
+	defer cancel()
+	kv, err := l.bucket(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	k, stripe := l.key(key)
+	l.stripes[stripe].Lock()
+	defer l.stripes[stripe].Unlock()
+	t, cost := now.UnixNano(), n*int64(l.interval)
+	for try := range limitRetries {
+		if try > 0 {
+			time.Sleep(jitter(time.Millisecond << min(try, 4)))
+		}
+		e, ok := l.cached(k)
+		if !ok {
+			if e, err = l.read(ctx, kv, k); err != nil {
+				return 0, false, err
+			}
+		}
+		start := max(e.tat, t)
+		if start+cost-t > int64(l.span) {
+			return time.Duration(start + cost - t - int64(l.span)), false, nil
+		}
+		val := binary.BigEndian.AppendUint64(nil, uint64(start+cost))
+		var rev uint64
+		if e.rev == 0 {
+			rev, err = kv.Create(ctx, k, val)
+		} else {
+			rev, err = kv.Update(ctx, k, val, e.rev)
+		}
+		switch {
+		case err == nil:
+			l.succeeded()
+			l.remember(k, cached{tat: start + cost, rev: rev, seen: time.Now()})
+			return 0, true, nil
+		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyRevisionMismatch):
+			l.forget(k)
+		default:
+			l.lost(kv)
+			return 0, false, fmt.Errorf("cluster: quota %s: %w", l.name, err)
+		}
+	}
+	return 0, false, errLimitBusy
+}
