@@ -32,12 +32,12 @@ func TestAuthorization(t *testing.T) {
 		}
 		bob.Close()
 		bob = e.connect(b)
-		if got := next(t, bob); string(got.GetContent()) != "for bob" {
+		if got := next(t, bob); string(servertest.Open(got.GetContent())) != "for bob" {
 			t.Fatalf("bob's message was deleted by mallory's ack; got %q", got.GetContent())
 		}
 		// Mallory never sees Bob's queue.
 		mustSend(t, alice, m, "for mallory")
-		if got := next(t, mallory); string(got.GetContent()) != "for mallory" {
+		if got := next(t, mallory); string(servertest.Open(got.GetContent())) != "for mallory" {
 			t.Fatalf("mallory received %q", got.GetContent())
 		}
 

@@ -48,7 +48,8 @@ func benchE2E(b *testing.B, st store.Store, pairs int, rate float64) {
 			mreg.WriteTo(os.Stderr)
 		}
 	}()
-	srv := servertest.Start(b, server.Config{Metrics: mreg, Store: st, SendRate: unlimited, ConnRate: unlimited, BundleRate: unlimited, RegisterRate: unlimited})
+	srv := servertest.Start(b, server.Config{Metrics: mreg, Store: st, SendRate: unlimited, ConnRate: unlimited, BundleRate: unlimited, RegisterRate: unlimited,
+		SealedRate: unlimited, RecipientRate: unlimited, QueueCap: 1 << 30, AnonymousLifetime: time.Hour})
 	codes, err := server.CreateCodes(context.Background(), srv.Store, 2*pairs, time.Hour, time.Now().Add(time.Hour))
 	if err != nil {
 		b.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/skymsg/sky/server"
+	"github.com/skymsg/sky/server/servertest"
 	"github.com/skymsg/sky/server/store"
 )
 
@@ -24,8 +25,8 @@ func TestForeignCommitIsPushed(t *testing.T) {
 		// Another process commits a message for bob; this node never hears
 		// of it.
 		foreign := &store.Batch{QueueCap: 100, Messages: []store.NewMessage{{
-			To: store.Address{Account: b.Account, Device: b.ID}, From: store.Address{Account: a.Account, Device: a.ID},
-			Received: e.clock.Now(), Body: []byte("committed elsewhere"),
+			To:       store.Address{Account: b.Account, Device: b.ID},
+			Received: e.clock.Now(), Body: servertest.Seal([]byte("committed elsewhere")),
 		}}}
 		if err := st.WriteBatch(ctxT(t), foreign); err != nil || foreign.Errs[0] != nil {
 			t.Fatalf("foreign commit: %v %v", err, foreign.Errs)

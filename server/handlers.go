@@ -286,6 +286,11 @@ func (c *conn) mayPost(now time.Time) *wire.Error {
 	return nil
 }
 
+// send queues a Send. Every send is sealed: with the recipient's delivery
+// token on an anonymous connection, or as a sealed request on an
+// authenticated one (sealed.go). Sends that named their sender to the
+// server ("identified" sends) were removed: no client needs them, and one
+// account could fill anyone's queue with them.
 func (c *conn) send(id uint64, r *wire.Send) {
 	if c.anon != nil || len(r.GetDeliveryToken()) > 0 || r.GetSealed() {
 		c.sendSealed(id, r)
@@ -295,43 +300,11 @@ func (c *conn) send(id uint64, r *wire.Send) {
 		c.replyErr(id, errNotAuthenticated)
 		return
 	}
-	if !c.s.cfg.IdentifiedSend {
-		c.replyErr(id, errIdentifiedSend)
-		return
-	}
-	switch {
-	case !ValidAccountID(r.GetAccount()) || r.GetDevice() == 0:
-		c.replyErr(id, badRequest("send needs a valid account ID and a device number from 1"))
-		return
-	case len(r.GetContent()) == 0:
-		c.replyErr(id, badRequest("send needs content"))
-		return
-	case len(r.GetContent()) > wire.MaxMessageBytes:
-		c.s.m.rejected.Inc()
-		c.replyErr(id, wire.NewError(wire.Code_TOO_LARGE, fmt.Sprintf("message content is over the %d-byte limit; split it or send it as an attachment", wire.MaxMessageBytes)))
-		return
-	}
-	now := c.s.now()
-	if e := c.mayPost(now); e != nil {
-		c.s.m.rejected.Inc()
-		c.replyErr(id, e)
-		return
-	}
-	if wait, ok := c.s.sendLimit.take(c.addr.Account, now); !ok {
-		c.s.m.rateLimited.Inc()
-		c.replyErr(id, rateLimited("this account sends too fast", wait))
-		return
-	}
-	c.s.batch.submit(&op{
-		msg:     store.NewMessage{To: store.Address{Account: r.GetAccount(), Device: r.GetDevice()}, From: c.address(), Received: c.s.coarse(now), Body: r.GetContent()},
-		arrived: time.Now(),
-		c:       c,
-		id:      id,
-	})
+	c.replyErr(id, errIdentifiedSend)
 }
 
-var errIdentifiedSend = wire.NewError(wire.Code_UNSUPPORTED, "this server does not take sends that name their sender: "+
-	"send sealed, with the recipient's delivery token on an anonymous connection or as a sealed message request")
+var errIdentifiedSend = wire.NewError(wire.Code_UNSUPPORTED, "skyd does not take sends that name their sender: "+
+	"send sealed, with the recipient's delivery token on an anonymous connection or as a sealed message request (Send.sealed)")
 
 // sendDone answers a send once its batch has committed: err is nil, the
 // message's own refusal, or the store's error.
@@ -541,7 +514,9 @@ func (c *conn) deleteAccount(id uint64) {
 		return
 	}
 	acct := c.address().Account
-	if err := c.s.st.DeleteAccount(c.s.ctx, acct); err != nil {
+	err := c.s.st.DeleteAccount(c.s.ctx, acct)
+	c.s.verifiers.forget(acct)
+	if err != nil {
 		c.replyErr(id, c.storeError(err))
 		return
 	}

@@ -64,8 +64,8 @@ func TestIdleConnectionsPark(t *testing.T) {
 		}
 	}
 	for i := range 50 {
-		if e := next(t, bob); e.GetContent()[0] != byte(i) {
-			t.Fatalf("message %d arrived as %d", i, e.GetContent()[0])
+		if got := servertest.Open(next(t, bob).GetContent()); got[0] != byte(i) {
+			t.Fatalf("message %d arrived as %d", i, got[0])
 		}
 	}
 	waitParked(t, e.srv.Server, 2)

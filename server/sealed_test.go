@@ -3,7 +3,6 @@ package server_test
 import (
 	"bytes"
 	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -241,9 +240,9 @@ func TestSealedRequest(t *testing.T) {
 	if we := expectCode(t, err, wire.Code_RATE_LIMITED); we.GetRetryAfterMs() == 0 {
 		t.Fatal("no retry time")
 	}
-	// Identified sends are not requests and are not limited by it.
-	mustSend(t, alice, b, "identified")
-	expectNext(t, bob, a, "identified")
+	// Sends naming their sender are no way around it: there are none.
+	_, err = alice.Call(ctxT(t), &wire.Request{Op: &wire.Request_Send{Send: &wire.Send{Account: b.Account, Device: 1, Content: sealedBody(1024, 8)}}})
+	expectCode(t, err, wire.Code_UNSUPPORTED)
 	// Sizes are checked here too, and tokens are refused on an
 	// authenticated connection.
 	err = bob.SendSealed(ctxT(t), a.Account, a.ID, sealedBody(1000, 1), nil)
@@ -328,22 +327,13 @@ func TestScrubAddresses(t *testing.T) {
 }
 
 // TestQueueShares: no one sender fills a recipient's queue. A server
-// refuses identified sends unless configured for them; one anonymous
+// refuses identified sends (they were removed); one anonymous
 // connection queues at most a tenth of a queue for one recipient; sealed
 // requests from all senders together are limited per recipient. (Before,
 // one account queued 10,000 identified messages for an offline victim.)
 func TestQueueShares(t *testing.T) {
-	t.Run("identified sends off", func(t *testing.T) {
-		st := servertest.Start(t, server.Config{}).Store
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := servertest.StartOn(ln, server.Config{Store: st})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(srv.Stop)
+	t.Run("identified sends removed", func(t *testing.T) {
+		srv := servertest.Start(t, server.Config{})
 		a, err := servertest.Dial(ctxT(t), srv.URL)
 		if err != nil {
 			t.Fatal(err)
@@ -361,7 +351,8 @@ func TestQueueShares(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		expectCode(t, a.Send(ctxT(t), bd.Account, 1, []byte("named")), wire.Code_UNSUPPORTED)
+		_, err = a.Call(ctxT(t), &wire.Request{Op: &wire.Request_Send{Send: &wire.Send{Account: bd.Account, Device: 1, Content: []byte("named")}}})
+		expectCode(t, err, wire.Code_UNSUPPORTED)
 	})
 	t.Run("one anonymous connection", func(t *testing.T) {
 		lots := server.Rate{Per: 1e6, Burst: 1e6}
@@ -400,7 +391,7 @@ func TestQueueShares(t *testing.T) {
 		}
 	})
 	t.Run("sealed requests per recipient", func(t *testing.T) {
-		e, _ := certified(t, server.Config{QueueCap: 30})
+		e, _ := certified(t, server.Config{QueueCap: 30, RequestInRate: server.Rate{Per: 1.0 / 60, Burst: 3}})
 		_, b := e.register()
 		body := sealedBody(wire.SealedSizes[0], 2)
 		req := &wire.Request{Op: &wire.Request_Send{Send: &wire.Send{Account: b.Account, Device: 1, Content: body, Sealed: true}}}

@@ -100,11 +100,6 @@ type Config struct {
 	// AccessRequestRate bounds access requests (access.go) per source
 	// address, in memory only; default 1/min, burst 10.
 	AccessRequestRate Rate
-	// IdentifiedSend accepts Send requests that name their sender to the
-	// server. Sky's clients never send them (they send sealed); load
-	// generators and tests do. Default off: one account could otherwise
-	// fill anyone's queue at its send rate.
-	IdentifiedSend bool
 	// SenderCertLifetime is how long a sender certificate is valid;
 	// default 24h.
 	SenderCertLifetime time.Duration
@@ -235,6 +230,7 @@ type Server struct {
 	authFailLimit  *keyedLimiter // per source address, in memory only (never clustered)
 	tokenFailLimit *keyedLimiter // per source address, in memory only (never clustered)
 	accessAskLimit *keyedLimiter // access requests per source address, in memory only
+	verifiers      verifierCache // delivery verifiers that just matched (verifiers.go)
 	uploadLimit    *keyedLimiter // prekey uploads per account, this node
 	uploadBytes    *keyedLimiter // prekey upload bytes per account, this node
 	sealedLimit    limiter       // sealed sends with a token, per recipient

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -147,7 +148,7 @@ func TestPerSenderOrderUnderLoad(t *testing.T) {
 			defer wg.Done()
 			var chans []<-chan *wire.Response
 			for j := range each {
-				ch, err := clients[i].Start(context.Background(), servertest.SendRequest(b.Account, 1, []byte(fmt.Sprint(j))))
+				ch, err := clients[i].Start(context.Background(), servertest.SendRequest(b.Account, 1, fmt.Appendf(nil, "%d %d", i, j)))
 				if err != nil {
 					t.Error(err)
 					return
@@ -165,9 +166,10 @@ func TestPerSenderOrderUnderLoad(t *testing.T) {
 	nextBy := map[string]int{}
 	for range senders * each {
 		env := next(t, bob)
-		from := env.GetSender().GetAccount()
-		if want := fmt.Sprint(nextBy[from]); string(env.GetContent()) != want {
-			t.Fatalf("from %s: got message %s, want %s (per-sender order broken)", from, env.GetContent(), want)
+		// Sends are sealed: the sender is named inside, as "SENDER SEQ".
+		from, seq, _ := strings.Cut(string(servertest.Open(env.GetContent())), " ")
+		if want := fmt.Sprint(nextBy[from]); seq != want {
+			t.Fatalf("from sender %s: got message %s, want %s (per-sender order broken)", from, seq, want)
 		}
 		nextBy[from]++
 	}

@@ -1651,8 +1651,8 @@ func (x *Authenticated) GetAccount() *AccountInfo {
 //   - sealed request: on an authenticated connection with sealed set, for a
 //     first contact whose token the sender does not have; rate-limited per
 //     sender, stored without the sender;
-//   - identified: on an authenticated connection, the sender stored and
-//     pushed with the message (for clients without sealed sender).
+//   - identified (neither token nor sealed: the sender stored and pushed
+//     with the message) was removed; skyd answers UNSUPPORTED.
 //
 // Sealed content must be exactly one of the sealed sizes (wire.SealedSizes).
 type Send struct {
@@ -1661,7 +1661,7 @@ type Send struct {
 	Device        uint32                 `protobuf:"varint,2,opt,name=device,proto3" json:"device,omitempty"`
 	Content       []byte                 `protobuf:"bytes,3,opt,name=content,proto3" json:"content,omitempty"`                                  // opaque ciphertext, at most Limits.max_message_bytes
 	DeliveryToken []byte                 `protobuf:"bytes,4,opt,name=delivery_token,json=deliveryToken,proto3" json:"delivery_token,omitempty"` // 32 bytes; only on anonymous connections
-	Sealed        bool                   `protobuf:"varint,5,opt,name=sealed,proto3" json:"sealed,omitempty"`                                   // only on authenticated connections
+	Sealed        bool                   `protobuf:"varint,5,opt,name=sealed,proto3" json:"sealed,omitempty"`                                   // required on authenticated connections (identified sends were removed)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2811,11 +2811,14 @@ func (x *Push) GetEnvelopes() []*Envelope {
 }
 
 type Envelope struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`                                    // 16 bytes, stable across redeliveries
-	ServerTime    int64                  `protobuf:"varint,2,opt,name=server_time,json=serverTime,proto3" json:"server_time,omitempty"` // unix seconds when the server received it
-	Sender        *Sender                `protobuf:"bytes,3,opt,name=sender,proto3" json:"sender,omitempty"`                            // absent for sealed (sender-less) messages
-	Content       []byte                 `protobuf:"bytes,4,opt,name=content,proto3" json:"content,omitempty"`                          // exactly the bytes of Send.content
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Id         []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`                                    // 16 bytes, stable across redeliveries
+	ServerTime int64                  `protobuf:"varint,2,opt,name=server_time,json=serverTime,proto3" json:"server_time,omitempty"` // unix seconds when the server received it
+	// Absent for sealed (sender-less) messages, which since identified sends
+	// were removed are all that skyd stores and pushes; a client still reads
+	// it from a server that sets it (only ever the server's word).
+	Sender        *Sender `protobuf:"bytes,3,opt,name=sender,proto3" json:"sender,omitempty"`
+	Content       []byte  `protobuf:"bytes,4,opt,name=content,proto3" json:"content,omitempty"` // exactly the bytes of Send.content
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }

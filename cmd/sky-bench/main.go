@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/skymsg/sky/cmd/sky-bench/loadgen"
+	"github.com/skymsg/sky/wire"
 )
 
 const usage = `sky-bench measures a running skyd with simulated clients.
@@ -38,8 +39,12 @@ It needs accounts: 2 per pair plus one per idle connection. It keeps them in
 Registering many accounts needs skyd's registration limit raised, e.g.
 "skyd serve --register-rate 1000/1000"; a closed-loop run needs the send
 and request limits raised too (--send-rate, --request-rate), or many pairs.
-Its senders name themselves to the server, which skyd accepts only with
-"skyd serve --identified-send" (Sky's clients always send sealed).
+Its senders send as Sky's clients do: sealed, on anonymous connections, with
+each receiver's delivery token (which the receiver sets first); so skyd's
+sealed limits must be raised as well: "skyd serve --sealed-rate 1000000/1000000
+--recipient-rate 1000000/1000000 --queue-cap 100000000 --anonymous-lifetime 1h"
+(one anonymous connection may fill a tenth of a queue, and lives 30 s by
+default).
 
 Each pair is a sender sending --size-byte messages to its receiver, which
 acknowledges them. --rate 0 sends as fast as the server answers (--window
@@ -95,7 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.pairs, "pairs", 64, "sender–receiver pairs")
 	fs.Float64Var(&o.rate, "rate", 0, "total messages per second (0: closed loop, as fast as the server answers)")
 	fs.IntVar(&o.window, "window", 64, "most unanswered sends per sender (the server allows 256)")
-	fs.IntVar(&o.size, "size", 1024, "message content bytes")
+	fs.IntVar(&o.size, "size", 1024, "message content bytes: a sealed size (1024, 4096, 16384, 65536 or 262144)")
 	fs.DurationVar(&o.duration, "duration", 10*time.Second, "how long to measure")
 	fs.DurationVar(&o.warmup, "warmup", 5*time.Second, "load before measuring (lets the server's heap and page cache reach their working size)")
 	fs.IntVar(&o.idle, "idle", 0, "idle authenticated connections to open and hold")
@@ -113,8 +118,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("unexpected arguments %q (see -h)", fs.Args())
 	case o.pairs < 0 || o.idle < 0 || o.pairs+o.idle == 0:
 		return nil, errors.New("nothing to do: give --pairs and/or --idle")
-	case o.pairs > 0 && o.size < loadgen.MinSize:
-		return nil, fmt.Errorf("--size must be at least %d bytes", loadgen.MinSize)
+	case o.pairs > 0 && !wire.IsSealedSize(o.size):
+		return nil, fmt.Errorf("--size must be a sealed size, one of %v bytes (every message is sealed and padded to one)", wire.SealedSizes)
 	case o.rate < 0 || o.window < 1 || o.duration <= 0 || o.warmup < 0:
 		return nil, errors.New("--rate must be positive or 0, --window at least 1, --duration positive")
 	case o.codes != "" && o.admin != "":

@@ -23,7 +23,8 @@ import (
 func TestRun(t *testing.T) {
 	lots := server.Rate{Per: 1e9, Burst: 1 << 30}
 	reg := metrics.NewRegistry()
-	srv := servertest.Start(t, server.Config{Metrics: reg, SendRate: lots, ConnRate: lots, RegisterRate: lots})
+	srv := servertest.Start(t, server.Config{Metrics: reg, SendRate: lots, ConnRate: lots, RegisterRate: lots,
+		SealedRate: lots, RecipientRate: lots, QueueCap: 1 << 30, AnonymousLifetime: time.Hour})
 	ms := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reg.WriteTo(w) }))
 	defer ms.Close()
 	codes, err := server.CreateCodes(context.Background(), srv.Store, 7, time.Hour, time.Now().Add(time.Hour))

@@ -296,7 +296,7 @@ func receive(ctx context.Context, urls []string, node int, d *servertest.Device,
 			if err != nil {
 				break
 			}
-			content, _, _ := strings.Cut(string(e.GetContent()), ":x")
+			content, _, _ := strings.Cut(string(servertest.Open(e.GetContent())), ":x")
 			h.deliver(e.GetId(), content)
 			ids = append(ids, e.GetId())
 			if len(c.Pushes) == 0 || len(ids) >= 128 {

@@ -51,8 +51,10 @@ type proc struct {
 // startSkyd runs `skyd serve args…` and waits until it reports serving.
 func startSkyd(t testing.TB, args ...string) *proc {
 	t.Helper()
-	// The tests' load names its senders (servertest.SendRequest).
-	cmd := exec.Command(skydBin, append([]string{"serve", "--identified-send"}, args...)...)
+	// The tests' load goes as sealed message requests
+	// (servertest.SendRequest), freely.
+	cmd := exec.Command(skydBin, append([]string{"serve", "--message-request-rate", "1000000000/1000000000",
+		"--message-request-in-rate", "1000000000/1000000000"}, args...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

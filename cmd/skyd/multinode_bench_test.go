@@ -92,7 +92,7 @@ func (bc *benchCluster) receive(c *servertest.Client) {
 	var ids [][]byte
 	var lat []time.Duration
 	for e := range c.Pushes {
-		if body := e.GetContent(); len(body) >= 8 {
+		if body := servertest.Open(e.GetContent()); len(body) >= 8 {
 			lat = append(lat, time.Duration(time.Now().UnixNano()-int64(binary.BigEndian.Uint64(body))))
 		}
 		ids = append(ids, e.GetId())

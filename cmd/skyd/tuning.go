@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/skymsg/sky/server"
 )
@@ -17,8 +18,10 @@ import (
 // tuningFlags are the operator's knobs for limits, memory and profiling.
 type tuningFlags struct {
 	sendRate, requestRate, registerRate rateFlag
+	sealedRate, recipientRate           rateFlag
+	msgRequestRate, msgRequestInRate    rateFlag
+	anonymousLifetime                   time.Duration
 	unauthPerAddress                    int
-	identifiedSend                      bool
 	frameMemory                         string
 	pprof                               bool
 	gcPercent                           int
@@ -29,10 +32,14 @@ func (t *tuningFlags) register(fs *flag.FlagSet) {
 	fs.Var(&t.sendRate, "send-rate", "messages per second per account, and burst, as RATE/BURST (default 100/1000)")
 	fs.Var(&t.requestRate, "request-rate", "requests per second per connection, and burst, as RATE/BURST (default 200/400)")
 	fs.Var(&t.registerRate, "register-rate", "registrations per second on this server, and burst, as RATE/BURST (default 5/20)")
+	fs.Var(&t.sealedRate, "sealed-rate", "sealed sends per anonymous connection, and burst, as RATE/BURST (default 50/200); one connection may also fill at most a tenth of a recipient's queue (--queue-cap)")
+	fs.Var(&t.recipientRate, "recipient-rate", "sealed sends with a delivery token per recipient account, and burst, as RATE/BURST (default 100/1000)")
+	fs.Var(&t.msgRequestRate, "message-request-rate", "sealed message requests (first contacts) per sender account, and burst, as RATE/BURST (default 0.1/50)")
+	fs.Var(&t.msgRequestInRate, "message-request-in-rate", "sealed message requests per recipient account, from all senders together, and burst, as RATE/BURST (default 1/60 per second, burst a tenth of --queue-cap)")
+	fs.DurationVar(&t.anonymousLifetime, "anonymous-lifetime", 0, "the longest an anonymous connection stays open (default 30s; load tests sending for longer raise it)")
 	fs.IntVar(&t.unauthPerAddress, "max-unauthenticated-per-address", server.DefaultMaxUnauthenticatedPerAddress,
 		"most connections from one source address (IPv6: one /64) that have not authenticated, anonymous ones included; 0: no limit (behind a reverse proxy every connection has the proxy's address). Counted in memory only, never logged")
 	fs.StringVar(&t.frameMemory, "frame-memory", "128MiB", "memory, server-wide, for frames being received beyond each connection's 16 KiB buffer (anonymous connections: a quarter); a frame that does not fit is refused with \"try again later\"")
-	fs.BoolVar(&t.identifiedSend, "identified-send", false, "accept sends that name their sender, as sky-bench's load does (Sky's clients always send sealed); for load tests only")
 	fs.BoolVar(&t.pprof, "pprof", false, "serve Go profiles at /debug/pprof/ on the metrics address (keep it on loopback)")
 	fs.IntVar(&t.gcPercent, "gc-percent", defaultGCPercent, "Go garbage collector target (GOGC): heap growth, in percent of live data, between collections; lower saves memory, higher saves CPU")
 	fs.StringVar(&t.memoryLimit, "memory-limit", "", "soft limit of the Go runtime's memory, e.g. 4GiB (GOMEMLIMIT): the collector works harder near it (default: none, or $GOMEMLIMIT)")
@@ -49,6 +56,8 @@ const defaultGCPercent = 200
 // apply sets the limits on cfg and the collector settings on the runtime.
 func (t *tuningFlags) apply(cfg *server.Config, fs *flag.FlagSet) error {
 	cfg.SendRate, cfg.ConnRate, cfg.RegisterRate = server.Rate(t.sendRate), server.Rate(t.requestRate), server.Rate(t.registerRate)
+	cfg.SealedRate, cfg.RecipientRate, cfg.AnonymousLifetime = server.Rate(t.sealedRate), server.Rate(t.recipientRate), t.anonymousLifetime
+	cfg.RequestRate, cfg.RequestInRate = server.Rate(t.msgRequestRate), server.Rate(t.msgRequestInRate)
 	switch {
 	case t.unauthPerAddress < 0:
 		return fmt.Errorf("--max-unauthenticated-per-address %d: give a count, or 0 for no limit", t.unauthPerAddress)
@@ -62,7 +71,6 @@ func (t *tuningFlags) apply(cfg *server.Config, fs *flag.FlagSet) error {
 		return fmt.Errorf("--frame-memory %q: give a size of at least 1MiB, e.g. 128MiB", t.frameMemory)
 	}
 	cfg.FrameMemory = fm
-	cfg.IdentifiedSend = t.identifiedSend
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if set["gc-percent"] || os.Getenv("GOGC") == "" {

@@ -3,6 +3,7 @@ package servertest
 import (
 	"context"
 	"crypto/ed25519"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -242,12 +243,43 @@ func (c *Client) Authenticate(ctx context.Context, d *Device) (*wire.AccountInfo
 	return r.GetAuthenticated().GetAccount(), nil
 }
 
-// SendRequest builds a Send request.
+// SendRequest builds a Send request as Sky's clients send a message
+// request: sealed, on the authenticated connection, content padded to a
+// sealed size (Seal; the recipient reads it back with Open). The server
+// stores and pushes it without a sender.
 func SendRequest(account string, device uint32, content []byte) *wire.Request {
-	return &wire.Request{Op: &wire.Request_Send{Send: &wire.Send{Account: account, Device: device, Content: content}}}
+	return &wire.Request{Op: &wire.Request_Send{Send: &wire.Send{Account: account, Device: device, Content: Seal(content), Sealed: true}}}
 }
 
-// Send sends content to one device and waits until the server committed it.
+// Seal pads content to the smallest sealed size (wire.SealedSizes) that
+// holds it and its 4-byte length, as a test's stand-in for a sealed
+// envelope. Content over the largest is left as it is (the server refuses
+// it).
+func Seal(content []byte) []byte {
+	n, ok := wire.SealedSize(len(content) + 4)
+	if !ok {
+		return content
+	}
+	b := make([]byte, n)
+	binary.BigEndian.PutUint32(b, uint32(len(content)))
+	copy(b[4:], content)
+	return b
+}
+
+// Open returns the content Seal padded (b itself if it is not such).
+func Open(b []byte) []byte {
+	if !wire.IsSealedSize(len(b)) {
+		return b
+	}
+	n := binary.BigEndian.Uint32(b)
+	if int64(n) > int64(len(b)-4) {
+		return b
+	}
+	return b[4 : 4+n]
+}
+
+// Send sends content to one device as a sealed request (SendRequest) and
+// waits until the server committed it.
 func (c *Client) Send(ctx context.Context, account string, device uint32, content []byte) error {
 	_, err := c.Call(ctx, SendRequest(account, device, content))
 	return err

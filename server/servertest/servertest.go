@@ -55,11 +55,12 @@ type Server struct {
 
 // Start starts a server with cfg on a fresh loopback port and stops it when
 // the test ends. A nil cfg.Store gets a new SQLite file in a temp dir. It
-// accepts identified sends (cfg.IdentifiedSend), which tests and the load
-// generator use to name senders; StartOn takes cfg as it is.
+// lets tests send sealed requests freely (Config.RequestRate and
+// RequestInRate, unless cfg sets them), as Client.Send does; StartOn takes
+// cfg as it is.
 func Start(t testing.TB, cfg server.Config) *Server {
 	t.Helper()
-	cfg.IdentifiedSend = true
+	cfg = Lenient(cfg)
 	if cfg.Store == nil {
 		st, err := sqlite.Open(context.Background(), t.TempDir()+"/sky.db")
 		if err != nil {
@@ -78,6 +79,21 @@ func Start(t testing.TB, cfg server.Config) *Server {
 	}
 	t.Cleanup(func() { s.Stop() })
 	return s
+}
+
+// Lenient returns cfg with the limits on sealed requests (per sender and
+// per recipient) lifted unless cfg sets them: tests send their messages as
+// sealed requests (Client.Send) and would otherwise meet the limits meant
+// for strangers' first messages.
+func Lenient(cfg server.Config) server.Config {
+	lots := server.Rate{Per: 1e9, Burst: 1 << 30}
+	if cfg.RequestRate == (server.Rate{}) {
+		cfg.RequestRate = lots
+	}
+	if cfg.RequestInRate == (server.Rate{}) {
+		cfg.RequestInRate = lots
+	}
+	return cfg
 }
 
 // StartOn starts a server with cfg on ln.

@@ -40,6 +40,16 @@ func (d *Dialer) Dial(ctx context.Context) (*Conn, error) {
 	return Dial(ctx, d.URL, opts)
 }
 
+// DialAnonymous opens and handshakes one anonymous connection.
+func (d *Dialer) DialAnonymous(ctx context.Context) (*Conn, error) {
+	opts := DialOptions{TLS: d.TLS}
+	if len(d.Sources) > 0 {
+		ip := d.Sources[d.next.Add(1)%uint64(len(d.Sources))]
+		opts.LocalAddr = &net.TCPAddr{IP: ip}
+	}
+	return DialAnonymous(ctx, d.URL, opts)
+}
+
 // ParseSources parses "127.0.0.2-127.0.0.9" (an IPv4 range) or a
 // comma-separated list of addresses.
 func ParseSources(s string) ([]net.IP, error) {

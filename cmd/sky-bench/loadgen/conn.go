@@ -16,6 +16,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	crand "crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -45,6 +46,16 @@ type DialOptions = ws.DialOptions
 
 // Dial connects to a skyd WebSocket URL and completes the handshake.
 func Dial(ctx context.Context, url string, opts DialOptions) (*Conn, error) {
+	return dial(ctx, url, opts, false)
+}
+
+// DialAnonymous connects as Sky's clients do to send sealed messages with
+// delivery tokens: an anonymous connection, which never authenticates.
+func DialAnonymous(ctx context.Context, url string, opts DialOptions) (*Conn, error) {
+	return dial(ctx, url, opts, true)
+}
+
+func dial(ctx context.Context, url string, opts DialOptions, anonymous bool) (*Conn, error) {
 	nc, rest, err := ws.Dial(ctx, url, opts)
 	if err != nil {
 		return nil, err
@@ -56,7 +67,7 @@ func Dial(ctx context.Context, url string, opts DialOptions) (*Conn, error) {
 		nc.SetDeadline(dl)
 		defer nc.SetDeadline(time.Time{})
 	}
-	hello := &wire.Frame{Body: &wire.Frame_Hello{Hello: &wire.Hello{Versions: []uint32{wire.Version}}}}
+	hello := &wire.Frame{Body: &wire.Frame_Hello{Hello: &wire.Hello{Versions: []uint32{wire.Version}, Anonymous: anonymous}}}
 	if err := c.writeProto(hello); err != nil {
 		nc.Close()
 		return nil, err
@@ -213,7 +224,7 @@ func (c *Conn) Authenticate(ctx context.Context, d Device) error {
 const (
 	frameRequest, frameResponse, framePush, frameError = 3, 4, 5, 6
 	requestID, requestSend, requestAck                 = 1, 12, 13
-	sendAccount, sendDevice, sendContent               = 1, 2, 3
+	sendAccount, sendDevice, sendContent, sendToken    = 1, 2, 3, 4
 	ackIDs                                             = 1
 	responseID, responseError                          = 1, 2
 	pushEnvelopes                                      = 1
@@ -238,11 +249,14 @@ func (c *Conn) appendRequest(dst []byte, op protowire.Number, bodyLen int) (out 
 	return protowire.AppendVarint(dst, uint64(bodyLen)), start, m
 }
 
-// appendSend appends a Send request frame (masked) for content.
-func (c *Conn) appendSend(dst []byte, to Device, content []byte) []byte {
+// appendSend appends a sealed Send request frame (masked) for content,
+// with the recipient's delivery token, as a client sends on an anonymous
+// connection.
+func (c *Conn) appendSend(dst []byte, to Device, token, content []byte) []byte {
 	sendLen := protowire.SizeTag(sendAccount) + protowire.SizeBytes(len(to.Account)) +
 		protowire.SizeTag(sendDevice) + protowire.SizeVarint(uint64(to.ID)) +
-		protowire.SizeTag(sendContent) + protowire.SizeBytes(len(content))
+		protowire.SizeTag(sendContent) + protowire.SizeBytes(len(content)) +
+		protowire.SizeTag(sendToken) + protowire.SizeBytes(len(token))
 	dst, start, m := c.appendRequest(dst, requestSend, sendLen)
 	dst = protowire.AppendTag(dst, sendAccount, protowire.BytesType)
 	dst = protowire.AppendString(dst, to.Account)
@@ -250,8 +264,27 @@ func (c *Conn) appendSend(dst []byte, to Device, content []byte) []byte {
 	dst = protowire.AppendVarint(dst, uint64(to.ID))
 	dst = protowire.AppendTag(dst, sendContent, protowire.BytesType)
 	dst = protowire.AppendBytes(dst, content)
+	dst = protowire.AppendTag(dst, sendToken, protowire.BytesType)
+	dst = protowire.AppendBytes(dst, token)
 	ws.MaskBytes(m, 0, dst[start:])
 	return dst
+}
+
+// DeliveryToken is the delivery token a load generator gives device d's
+// account: derived from its key seed, so every run agrees on it. (Sky's
+// clients derive theirs from a random access key they share with
+// contacts.)
+func DeliveryToken(d Device) []byte {
+	t := sha256.Sum256(append([]byte("sky-bench delivery token\x00"), d.Seed...))
+	return t[:]
+}
+
+// SetDeliveryToken uploads the verifier of d's DeliveryToken on c, which
+// must be authenticated as d.
+func (c *Conn) SetDeliveryToken(ctx context.Context, d Device) error {
+	v := wire.DeliveryVerifier(d.Account, DeliveryToken(d))
+	_, err := c.call(ctx, &wire.Request{Op: &wire.Request_SetDeliveryVerifier{SetDeliveryVerifier: &wire.SetDeliveryVerifier{Verifier: v}}})
+	return err
 }
 
 // appendAck appends an Ack request frame (masked) for ids.

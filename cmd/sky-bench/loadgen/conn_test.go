@@ -9,7 +9,7 @@ import (
 	"github.com/skymsg/sky/wire"
 )
 
-// TestHandEncodedRequests checks the hand-made Send and Ack frames against
+// TestHandEncodedRequests checks the hand-made (sealed) Send and Ack frames against
 // protobuf's encoding of the same requests, numbered in order.
 func TestHandEncodedRequests(t *testing.T) {
 	c := &Conn{rng: rand.NewChaCha8([32]byte{7})}
@@ -17,10 +17,11 @@ func TestHandEncodedRequests(t *testing.T) {
 	content := bytes.Repeat([]byte{0xC3}, 200)
 	ids := [][]byte{bytes.Repeat([]byte{1}, 16), bytes.Repeat([]byte{2}, 16)}
 	var buf []byte
-	buf = c.appendSend(buf, to, content)
+	token := bytes.Repeat([]byte{0x5A}, wire.DeliveryTokenBytes)
+	buf = c.appendSend(buf, to, token, content)
 	buf = c.appendAck(buf, ids)
 	for i, want := range []*wire.Request{
-		{Id: 1, Op: &wire.Request_Send{Send: &wire.Send{Account: to.Account, Device: to.ID, Content: content}}},
+		{Id: 1, Op: &wire.Request_Send{Send: &wire.Send{Account: to.Account, Device: to.ID, Content: content, DeliveryToken: token}}},
 		{Id: 2, Op: &wire.Request_Ack{Ack: &wire.Ack{Ids: ids}}},
 	} {
 		h, n, err := ws.ParseHeader(buf, 1<<20)

@@ -18,7 +18,12 @@ import (
 
 // LoadConfig describes a delivery load: pairs of a sender and a receiver,
 // each sender sending to its receiver, each receiver acknowledging what it
-// gets, as a real client does.
+// gets, as a real client does. Senders send as Sky's clients do: sealed,
+// on an anonymous connection, with the receiver's delivery token (which
+// the receiver sets up first); the server learns no sender. The server's
+// sealed limits must allow the load (skyd serve --sealed-rate,
+// --recipient-rate, --anonymous-lifetime, and --queue-cap: one anonymous
+// connection may queue at most a tenth of it for one recipient).
 type LoadConfig struct {
 	Senders, Receivers []Device // one pair per index
 	// Rate is the total messages per second over all senders; zero sends
@@ -27,8 +32,9 @@ type LoadConfig struct {
 	// Window is the most unanswered sends per sender (at most the
 	// server's Limits.max_inflight_requests).
 	Window int
-	// Size is the content length of each message (at least 16 bytes: the
-	// send time and the run's nonce travel in the first 16).
+	// Size is the content length of each message: one of the sealed
+	// sizes (wire.SealedSizes), as every sealed envelope is; the send time
+	// and the run's nonce travel in the first 16 bytes.
 	Size int
 	// Warmup runs before measuring; Duration is measured.
 	Warmup, Duration time.Duration
@@ -103,8 +109,8 @@ func RunLoad(ctx context.Context, d *Dialer, cfg LoadConfig) (*Result, error) {
 	if n == 0 || len(cfg.Receivers) != n {
 		return nil, errors.New("loadgen: need as many receivers as senders, at least one")
 	}
-	if cfg.Size < MinSize {
-		return nil, fmt.Errorf("loadgen: message size %d is below %d bytes", cfg.Size, MinSize)
+	if !wire.IsSealedSize(cfg.Size) {
+		return nil, fmt.Errorf("loadgen: message size %d is not a sealed size (%v bytes): sealed messages are padded to one", cfg.Size, wire.SealedSizes)
 	}
 	cfg.Window = max(cfg.Window, 1)
 	if cfg.Drain <= 0 {
@@ -122,13 +128,18 @@ func RunLoad(ctx context.Context, d *Dialer, cfg LoadConfig) (*Result, error) {
 			}
 		}
 	}()
+	tokens := make([][]byte, n)
 	for i := range n {
 		var err error
-		if senders[i], err = dialAuth(ctx, d, cfg.Senders[i]); err != nil {
-			return nil, fmt.Errorf("sender %d: %w", i, err)
-		}
 		if receivers[i], err = dialAuth(ctx, d, cfg.Receivers[i]); err != nil {
 			return nil, fmt.Errorf("receiver %d: %w", i, err)
+		}
+		if err := receivers[i].SetDeliveryToken(ctx, cfg.Receivers[i]); err != nil {
+			return nil, fmt.Errorf("receiver %d: setting its delivery token: %w", i, err)
+		}
+		tokens[i] = DeliveryToken(cfg.Receivers[i])
+		if senders[i], err = dialAnonymous(ctx, d); err != nil {
+			return nil, fmt.Errorf("sender %d: %w", i, err)
 		}
 	}
 	// Let backlogs from earlier runs arrive before measuring: receivers
@@ -144,7 +155,7 @@ func RunLoad(ctx context.Context, d *Dialer, cfg LoadConfig) (*Result, error) {
 		recvWG.Add(1)
 		go func() { defer recvWG.Done(); r.receive(i, receivers[i]) }()
 		sendWG.Add(1)
-		go func() { defer sendWG.Done(); r.send(i, senders[i], cfg.Receivers[i], n) }()
+		go func() { defer sendWG.Done(); r.send(i, senders[i], cfg.Receivers[i], tokens[i], n) }()
 	}
 	select {
 	case <-time.After(r.to):
@@ -205,12 +216,18 @@ func dialAuth(ctx context.Context, d *Dialer, dev Device) (*Conn, error) {
 	return c, nil
 }
 
+func dialAnonymous(ctx context.Context, d *Dialer) (*Conn, error) {
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	return d.DialAnonymous(cctx)
+}
+
 // maxPerWrite bounds the sends encoded into one write.
 const maxPerWrite = 64
 
 // send runs one sender: a writer paced by the rate (or by answers, in a
 // closed loop) and a reader of the answers.
-func (r *run) send(i int, c *Conn, to Device, pairs int) {
+func (r *run) send(i int, c *Conn, to Device, token []byte, pairs int) {
 	credits := make(chan struct{}, r.cfg.Window)
 	for range r.cfg.Window {
 		credits <- struct{}{}
@@ -276,7 +293,7 @@ func (r *run) send(i int, c *Conn, to Device, pairs int) {
 				t = stamp(k)
 			}
 			binary.LittleEndian.PutUint64(content, uint64(t))
-			buf = c.appendSend(buf, to, content)
+			buf = c.appendSend(buf, to, token, content)
 		}
 		r.outstandng[i].Add(int64(got))
 		sent += int64(got)

@@ -17,11 +17,26 @@ import (
 
 var lots = server.Rate{Per: 1e9, Burst: 1 << 30}
 
+// sealedLoad lifts the limits on sealed sends that a load runs into: per
+// anonymous connection, per recipient, a connection's share of a queue
+// (a tenth of QueueCap) and an anonymous connection's life.
+// It keeps the sealed rates cfg sets.
+func sealedLoad(cfg server.Config) server.Config {
+	if cfg.SealedRate == (server.Rate{}) {
+		cfg.SealedRate = lots
+	}
+	if cfg.RecipientRate == (server.Rate{}) {
+		cfg.RecipientRate = lots
+	}
+	cfg.QueueCap, cfg.AnonymousLifetime = 1<<30, time.Hour
+	return cfg
+}
+
 // newServer starts a real skyd on loopback and writes n activation codes to
 // a file.
 func newServer(t *testing.T, cfg server.Config, n int) (*servertest.Server, string) {
 	t.Helper()
-	srv := servertest.Start(t, cfg)
+	srv := servertest.Start(t, sealedLoad(cfg))
 	codes, err := server.CreateCodes(context.Background(), srv.Store, n, time.Hour, time.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +68,7 @@ func TestLoadClosedLoop(t *testing.T) {
 	d := &Dialer{URL: srv.URL}
 	devs := register(t, d, codes, 4)
 	res, err := RunLoad(context.Background(), d, LoadConfig{
-		Senders: devs[:2], Receivers: devs[2:], Window: 16, Size: 300,
+		Senders: devs[:2], Receivers: devs[2:], Window: 16, Size: 1024,
 		Warmup: 100 * time.Millisecond, Duration: 500 * time.Millisecond,
 	})
 	if err != nil {
@@ -90,7 +105,7 @@ func TestLoadFixedRate(t *testing.T) {
 	d := &Dialer{URL: srv.URL}
 	devs := register(t, d, codes, 2)
 	res, err := RunLoad(context.Background(), d, LoadConfig{
-		Senders: devs[:1], Receivers: devs[1:], Rate: 400, Window: 64, Size: MinSize,
+		Senders: devs[:1], Receivers: devs[1:], Rate: 400, Window: 64, Size: 1024,
 		Warmup: 200 * time.Millisecond, Duration: time.Second,
 	})
 	if err != nil {
@@ -101,14 +116,15 @@ func TestLoadFixedRate(t *testing.T) {
 	}
 }
 
-// TestLoadReportsRefusals: sends the server refuses (here: its per-account
-// rate limit) are counted as errors with the server's message.
+// TestLoadReportsRefusals: sends the server refuses (here: its rate limit
+// of sealed sends per recipient) are counted as errors with the server's
+// message.
 func TestLoadReportsRefusals(t *testing.T) {
-	srv, codes := newServer(t, server.Config{SendRate: server.Rate{Per: 10, Burst: 10}, ConnRate: lots, RegisterRate: lots}, 2)
+	srv, codes := newServer(t, server.Config{RecipientRate: server.Rate{Per: 10, Burst: 10}, ConnRate: lots, RegisterRate: lots}, 2)
 	d := &Dialer{URL: srv.URL}
 	devs := register(t, d, codes, 2)
 	res, err := RunLoad(context.Background(), d, LoadConfig{
-		Senders: devs[:1], Receivers: devs[1:], Window: 8, Size: MinSize,
+		Senders: devs[:1], Receivers: devs[1:], Window: 8, Size: 1024,
 		Duration: 300 * time.Millisecond,
 	})
 	if err != nil {
