@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -336,4 +337,50 @@ func runScheduledBackups(ctx context.Context, c *client.Client, stderr io.Writer
 		case <-t.C:
 		}
 	}
+}
+
+// backupArgs makes the paths of a backup command absolute before a daemon
+// carries it out (its working directory is its own): backup create's FILE
+// (or the default name in this directory), and schedule's --dir.
+func backupArgs(args []string) []string {
+	if len(args) < 2 || args[0] != "backup" {
+		return args
+	}
+	out := slices.Clone(args)
+	switch sub := args[1]; {
+	case sub == "create" || strings.HasPrefix(sub, "-"):
+		start, named := 2, false
+		if sub != "create" {
+			start = 1
+		}
+		for i := start; i < len(out); i++ {
+			name, _, eq := strings.Cut(out[i], "=")
+			switch {
+			case strings.TrimLeft(name, "-") == "out":
+				named = true
+				if !eq {
+					i++ // absFileArgs makes its value absolute
+				}
+			case !strings.HasPrefix(out[i], "-"):
+				out[i], named = abs(out[i]), true
+			}
+		}
+		if !named {
+			out = append(out, abs("sky-backup-"+time.Now().UTC().Format("20060102-150405")+".skybackup"))
+		}
+	case sub == "schedule":
+		for i := 2; i < len(out); i++ {
+			name, val, eq := strings.Cut(out[i], "=")
+			if strings.TrimLeft(name, "-") != "dir" || !strings.HasPrefix(name, "-") {
+				continue
+			}
+			if eq {
+				out[i] = name + "=" + abs(val)
+			} else if i+1 < len(out) {
+				out[i+1] = abs(out[i+1])
+				i++
+			}
+		}
+	}
+	return out
 }

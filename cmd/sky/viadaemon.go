@@ -30,7 +30,7 @@ import (
 )
 
 // daemonCommands are the commands a daemon carries out for sky.
-var daemonCommands = []string{"id", "send", "history", "dismiss", "send-as-request", "contacts", "requests", "group", "broadcast", "verify", "timer", "save", "auto-download", "notes", "profile", "typing"}
+var daemonCommands = []string{"id", "send", "history", "dismiss", "send-as-request", "contacts", "requests", "group", "broadcast", "verify", "timer", "save", "auto-download", "notes", "profile", "typing", "backup"}
 
 // maxStdin bounds the text a command sent to the daemon reads from stdin
 // (as e.text does).
@@ -89,7 +89,7 @@ func (e *env) viaDaemon(args []string) (bool, error) {
 		return false, nil // no daemon (or a stale socket): sky opens the store itself
 	}
 	defer nc.Close()
-	p := cliParams{Args: absFileArgs(args)}
+	p := cliParams{Args: absFileArgs(backupArgs(args))}
 	if slices.Contains(args[1:], "-") {
 		b, err := io.ReadAll(io.LimitReader(e.stdin, maxStdin))
 		if err != nil {
