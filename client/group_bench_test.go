@@ -233,36 +233,8 @@ func benchFanout(b *testing.B, n int, single bool) {
 		keys[c.ID()] = [2][]byte{c.core.Local.KeyPair.Public.Bytes(), c.core.AccessKey()}
 		c.Close()
 	}
-	var id content.GroupID
-	copy(id[:], "fanout")
-	ch, err := group.Create(id, "fanout", alice.c.ID(), ids, 0)
-	if err != nil {
-		b.Fatal(err)
-	}
-	err = alice.c.core.Update(func(tx *store.Tx) error {
-		r, _, err := group.Apply(nil, ch, alice.c.ID())
-		if err == nil {
-			err = group.SaveRecord(tx, r)
-		}
-		for m, k := range keys {
-			if err == nil {
-				err = tx.PutPeerIdentity(store.Address{Name: m, Device: 1}, store.PeerIdentity{Key: k[0], FirstSeen: time.Now()})
-			}
-			if err == nil {
-				err = core.KeepSharedAccess(tx, m, k[1])
-			}
-		}
-		if err == nil {
-			_, _, err = alice.c.groups.OwnDistribution(tx, id)
-		}
-		if err == nil {
-			err = group.SaveSent(tx, id, ids)
-		}
-		return err
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	fanoutGroup(b, alice.c, ids, keys)
+	id := fanoutID
 	text := string(make([]byte, 100))
 	b.ResetTimer()
 	up, cpu := core.UploadedBytes(), cpuTime()
