@@ -48,6 +48,7 @@ type Core struct {
 	connSince      time.Time                 // when conn was established (under mu)
 	validCerts     map[string]bool           // sender certificates whose signatures checked out (under mu; certValid)
 	statics        map[string]*[32]byte      // v2 static secrets by peer identity key (under mu; multisend.go)
+	opener         *sealed.Opener            // opens sealed envelopes, remembering each sender's static agreement
 
 	recv      Receiver                                            // set once, before Run (SetReceiver)
 	keyCheck  KeyCheck                                            // set once, before Run (SetKeyCheck); nil: none
@@ -128,6 +129,7 @@ func newClient(st *store.Store, opts Options) (*Core, error) {
 			return fmt.Errorf("%w: the identity key does not parse", store.ErrCorrupt)
 		}
 		c.Local = protostore.Local{KeyPair: kp, RegistrationID: li.RegistrationID}
+		c.opener = sealed.NewOpener(kp)
 		if err := c.loadSealed(tx); err != nil {
 			return err
 		}
@@ -191,6 +193,9 @@ func (c *Core) Close() error {
 		clear(v[:])
 	}
 	c.statics = nil
+	if c.opener != nil {
+		c.opener.Wipe()
+	}
 	c.mu.Unlock()
 	if cn != nil {
 		cn.Close()

@@ -438,7 +438,7 @@ func (c *Core) unseal(env *wire.Envelope, now time.Time) (peer string, dev uint3
 	if t := env.GetServerTime(); t > 0 {
 		at = time.Unix(t, 0)
 	}
-	sc, err := sealed.Open(env.GetContent(), c.Local.KeyPair)
+	sc, err := c.opener.Open(env.GetContent())
 	switch {
 	case err != nil:
 		return "", 0, nil, key, "a sealed message that does not open"

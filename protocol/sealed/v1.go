@@ -74,8 +74,13 @@ func seal(content []byte, from identity.KeyPair, to curve.PublicKey, eph curve.K
 // not the certificate itself: use Decrypt, or Content.Sender.Validate. Every
 // failure wraps protocol.ErrInvalidMessage.
 func Open(envelope []byte, to identity.KeyPair) (*Content, error) {
+	return open(envelope, to, nil)
+}
+
+// open is Open with an optional cache of static agreements (opener.go).
+func open(envelope []byte, to identity.KeyPair, cache *staticCache) (*Content, error) {
 	if len(envelope) > 0 && envelope[0]>>4 == 2 {
-		return openV2(envelope, to) // a v2 ReceivedMessage (v2.go)
+		return openV2(envelope, to, cache) // a v2 ReceivedMessage (v2.go)
 	}
 	eph, static, body, err := parseEnvelope(envelope)
 	if err != nil {
@@ -93,22 +98,28 @@ func Open(envelope []byte, to identity.KeyPair) (*Content, error) {
 	if err != nil {
 		return nil, invalid("the sender key does not parse")
 	}
-	cipherKey, macKey, err = staticKeys(to.Private, senderKey, chain, static)
+	shared, err := cache.agree(to.Private, senderKey)
 	if err != nil {
 		return nil, invalid("the sender key is unusable")
 	}
+	cipherKey, macKey = staticKeysFrom(&shared, chain, static)
 	plain, ok := checkThenDecrypt(cipherKey, macKey, body)
 	if !ok {
+		clear(shared[:])
 		return nil, invalid("the encrypted content fails its MAC")
 	}
 	c, err := ParseContent(plain)
 	if err != nil {
+		clear(shared[:])
 		return nil, err
 	}
 	certKey := c.Sender.IdentityKey().Bytes()
 	if subtle.ConstantTimeCompare(certKey, senderKeyBytes) != 1 {
+		clear(shared[:])
 		return nil, invalid("the certificate's identity key is not the key the message was sealed with")
 	}
+	cache.remember(senderKey, &shared) // only once the envelope authenticated
+	clear(shared[:])
 	return c, nil
 }
 
@@ -208,11 +219,18 @@ func staticKeys(priv curve.PrivateKey, pub curve.PublicKey, chain, static []byte
 	if err != nil {
 		return nil, nil, err
 	}
+	cipherKey, macKey = staticKeysFrom(&shared, chain, static)
+	clear(shared[:])
+	return cipherKey, macKey, nil
+}
+
+// staticKeysFrom is staticKeys with the agreement given.
+func staticKeysFrom(shared *[curve.SharedSize]byte, chain, static []byte) (cipherKey, macKey []byte) {
 	salt := make([]byte, 0, len(chain)+len(static))
 	salt = append(append(salt, chain...), static...)
 	out := make([]byte, 96)
 	kdf.HKDF(out, salt, shared[:], "")
-	return out[32:64], out[64:], nil
+	return out[32:64], out[64:]
 }
 
 // ctr applies AES-256-CTR with an all-zero initial counter block. libsignal

@@ -129,7 +129,7 @@ func newMessageKey() []byte {
 // that M derives the E the message names, the GCM-SIV tag, and AT against
 // the key of the certificate inside (each in constant time), but not the
 // certificate itself. Errors wrap protocol.ErrInvalidMessage.
-func openV2(b []byte, to identity.KeyPair) (*Content, error) {
+func openV2(b []byte, to identity.KeyPair, cache *staticCache) (*Content, error) {
 	if len(b) < 1+V2KeyMaterialSize+v2PublicSize {
 		return nil, invalid("sealed sender v2 message too short")
 	}
@@ -154,13 +154,20 @@ func openV2(b []byte, to identity.KeyPair) (*Content, error) {
 	if err != nil {
 		return nil, err
 	}
-	want, err := v2AuthTag(to.Private, content.Sender.IdentityKey(), eph, c, content.Sender.IdentityKey(), to.Public)
+	sender := content.Sender.IdentityKey()
+	shared, err := cache.agree(to.Private, sender)
+	if err != nil {
+		return nil, invalid("the certificate's identity key is unusable")
+	}
+	defer clear(shared[:])
+	want, err := v2AuthTagFrom(&shared, to.Private, sender, eph, c, sender, to.Public)
 	if err != nil {
 		return nil, invalid("the certificate's identity key is unusable")
 	}
 	if subtle.ConstantTimeCompare(want, at) != 1 {
 		return nil, invalid("the authentication tag does not match the certificate's identity key")
 	}
+	cache.remember(sender, &shared) // only once the message authenticated
 	return content, nil
 }
 
