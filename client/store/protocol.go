@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -35,21 +36,62 @@ func checkAddress(a Address) error {
 
 // Session returns the session record for addr, or ErrNotFound.
 func (t *Tx) Session(addr Address) (Secret, error) {
+	if v, ok := t.sessions[addr]; ok {
+		return Secret(bytes.Clone(v)), nil
+	}
 	v, err := t.get("sessions", addressKey(addr))
 	return Secret(v), err
 }
 
-// PutSession stores the session record for addr.
+// PutSession stores the session record for addr. The row is written when
+// the transaction commits (or before anything lists sessions), once however
+// often the session changed meanwhile: a push of many messages from one
+// peer seals and writes its session once, not once per message.
 func (t *Tx) PutSession(addr Address, record []byte) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
 	if err := checkAddress(addr); err != nil {
 		return err
 	}
 	t.replaced = true
-	return t.put("sessions", addressKey(addr), t.hash("sessions.grp", []byte(addr.Name)), record)
+	if t.sessions == nil {
+		t.sessions = make(map[Address][]byte)
+	}
+	if _, ok := t.sessions[addr]; !ok {
+		t.sessionOrder = append(t.sessionOrder, addr)
+	}
+	t.sessions[addr] = bytes.Clone(record)
+	return nil
+}
+
+// flushSessions writes the sessions PutSession holds, in the order they
+// were first put.
+func (t *Tx) flushSessions() error {
+	for _, addr := range t.sessionOrder {
+		v, ok := t.sessions[addr]
+		if !ok {
+			continue // deleted meanwhile
+		}
+		if err := t.put("sessions", addressKey(addr), t.hash("sessions.grp", []byte(addr.Name)), v); err != nil {
+			return err
+		}
+		clear(v)
+	}
+	clear(t.sessions)
+	t.sessionOrder = t.sessionOrder[:0]
+	return nil
 }
 
 // DeleteSession removes the session for addr; a missing one is not an error.
 func (t *Tx) DeleteSession(addr Address) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	if v, ok := t.sessions[addr]; ok {
+		clear(v)
+		delete(t.sessions, addr)
+	}
 	_, err := t.del("sessions", addressKey(addr))
 	return err
 }
@@ -57,6 +99,9 @@ func (t *Tx) DeleteSession(addr Address) error {
 // SessionDevices returns the device IDs of name that have a session, in
 // ascending order.
 func (t *Tx) SessionDevices(name string) ([]uint32, error) {
+	if err := t.flushSessions(); err != nil {
+		return nil, err
+	}
 	pairs, err := t.list("sessions", t.hash("sessions.grp", []byte(name)))
 	if err != nil {
 		return nil, err

@@ -34,6 +34,11 @@ type Tx struct {
 	// lists the queries to prepare on the database when it ends (stmts.go).
 	stmts      map[string]*sql.Stmt
 	unprepared []string
+	// sessions are session records put in this transaction and not yet
+	// written (PutSession), by address; sessionOrder is the order they were
+	// first put in, for a deterministic flush.
+	sessions     map[Address][]byte
+	sessionOrder []Address
 }
 
 // String, GoString and Format show only the type. Formatting must not walk
@@ -77,6 +82,9 @@ func (s *Store) runLocked(readOnly bool, fn func(*Tx) error) error {
 		if !done {
 			sqlTx.Rollback()
 		}
+		for _, v := range t.sessions { // held session records not written: wipe them
+			clear(v)
+		}
 	}()
 	if err := fn(t); err != nil {
 		return err
@@ -84,6 +92,9 @@ func (s *Store) runLocked(readOnly bool, fn func(*Tx) error) error {
 	if readOnly {
 		done = true
 		return sqlTx.Rollback()
+	}
+	if err := t.flushSessions(); err != nil {
+		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("saving to the store: %w", err)
