@@ -77,3 +77,47 @@ func TestSessionsHeldUntilCommit(t *testing.T) {
 		return nil
 	})
 }
+
+// TestReadCacheFollowsWrites: within a transaction, reads after a put, a
+// delete or a failed lookup see the current row, however often they repeat;
+// values handed out may be cleared by the caller without harm.
+func TestReadCacheFollowsWrites(t *testing.T) {
+	_, s := newTestStore(t, Options{})
+	update(t, s, func(tx *Tx) error {
+		for i := range 3 {
+			if _, err := tx.Contact("carol-id"); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("read %d of a missing contact: %v", i, err)
+			}
+		}
+		if err := tx.PutContact(Contact{ID: "carol-id", Name: "Carol", AddedAt: t0}); err != nil {
+			return err
+		}
+		for i := range 3 {
+			c, err := tx.Contact("carol-id")
+			if err != nil || c.Name != "Carol" {
+				t.Fatalf("read %d after the put: %+v, %v", i, c, err)
+			}
+		}
+		v, err := tx.get("contacts", []byte("carol-id"))
+		if err != nil {
+			return err
+		}
+		clear(v) // as getRecord does
+		if c, err := tx.Contact("carol-id"); err != nil || c.Name != "Carol" {
+			t.Fatalf("after a caller cleared its copy: %+v, %v", c, err)
+		}
+		if err := tx.DeleteContact("carol-id"); err != nil {
+			return err
+		}
+		if _, err := tx.Contact("carol-id"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("after the delete: %v", err)
+		}
+		return nil
+	})
+	s.View(func(tx *Tx) error {
+		if _, err := tx.Contact("carol-id"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("after commit: %v", err)
+		}
+		return nil
+	})
+}

@@ -39,6 +39,45 @@ type Tx struct {
 	// first put in, for a deterministic flush.
 	sessions     map[Address][]byte
 	sessionOrder []Address
+	// read caches what get read or put/del wrote in this transaction, by
+	// table and key (nil value: no such row), so that a push's messages
+	// from one peer look its contact, identity and settings up once. Every
+	// write to the tables get reads goes through put or del, which keep it
+	// current. It holds opened values and is wiped when the transaction ends.
+	read map[string][]byte
+}
+
+// maxReadCache bounds the read cache of one transaction.
+const maxReadCache = 4096
+
+func readKey(table string, key []byte) string { return table + "\x00" + string(key) }
+
+// remember caches value (nil: not found) for table and key.
+func (t *Tx) remember(table string, key, value []byte) {
+	if t.read == nil {
+		t.read = make(map[string][]byte)
+	}
+	k := readKey(table, key)
+	if old, ok := t.read[k]; ok {
+		clear(old)
+	} else if len(t.read) >= maxReadCache {
+		return
+	}
+	if value != nil {
+		value = bytes.Clone(value)
+		if value == nil {
+			value = []byte{}
+		}
+	}
+	t.read[k] = value
+}
+
+// wipeRead clears the read cache's values.
+func (t *Tx) wipeRead() {
+	for _, v := range t.read {
+		clear(v)
+	}
+	t.read = nil
 }
 
 // String, GoString and Format show only the type. Formatting must not walk
@@ -85,6 +124,7 @@ func (s *Store) runLocked(readOnly bool, fn func(*Tx) error) error {
 		for _, v := range t.sessions { // held session records not written: wipe them
 			clear(v)
 		}
+		t.wipeRead()
 	}()
 	if err := fn(t); err != nil {
 		return err
@@ -166,6 +206,9 @@ func (t *Tx) put(table string, key, grp, value []byte) error {
 	}
 	k := t.hash(table, key)
 	v := t.s.seal.Seal(envelope.AD(table, "v", k), encodeKV(key, value))
+	if _, ok := t.read[readKey(table, key)]; ok {
+		delete(t.read, readKey(table, key)) // re-read after the write, in case it fails half-way
+	}
 	var err error
 	if grp == nil {
 		_, err = t.exec(`INSERT INTO `+table+` (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`, k, v)
@@ -175,12 +218,31 @@ func (t *Tx) put(table string, key, grp, value []byte) error {
 	if err != nil {
 		return fmt.Errorf("writing to the store (%s): %w", table, err)
 	}
+	t.remember(table, key, value)
 	return nil
 }
 
 // get returns the value stored under key, ErrNotFound, or ErrCorrupt if the
 // row does not open or holds another key.
 func (t *Tx) get(table string, key []byte) ([]byte, error) {
+	if v, ok := t.read[readKey(table, key)]; ok {
+		if v == nil {
+			return nil, ErrNotFound
+		}
+		return bytes.Clone(v), nil // callers may clear what they get
+	}
+	v, err := t.getRow(table, key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		t.remember(table, key, nil)
+	case err == nil:
+		t.remember(table, key, v)
+	}
+	return v, err
+}
+
+// getRow is get without the cache.
+func (t *Tx) getRow(table string, key []byte) ([]byte, error) {
 	k := t.hash(table, key)
 	var v []byte
 	err := t.queryRow(`SELECT v FROM `+table+` WHERE k = ?`, k).Scan(&v)
@@ -216,6 +278,10 @@ func (t *Tx) openKV(table string, k, v []byte) (key, value []byte, err error) {
 func (t *Tx) del(table string, key []byte) (bool, error) {
 	if err := t.writable(); err != nil {
 		return false, err
+	}
+	if v, ok := t.read[readKey(table, key)]; ok {
+		clear(v)
+		delete(t.read, readKey(table, key))
 	}
 	res, err := t.exec(`DELETE FROM `+table+` WHERE k = ?`, t.hash(table, key))
 	if err != nil {
