@@ -578,7 +578,8 @@ new MutationObserver((ms) => { for (const m of ms) for (const n of m.addedNodes)
 		doc := filepath.Join(t.TempDir(), "questions.txt")
 		os.WriteFile(doc, []byte("1. When did you first notice?\n"), 0o600)
 		run(t, ctx, "attach", chromedp.SetUploadFiles(`//input[@type="file"]`, []string{doc}),
-			visible(`//*[contains(@class,"att-name")][contains(., "questions.txt")]`))
+			visible(`//*[contains(@class,"att-name")][contains(., "questions.txt")]`),
+			visible(textOnPage("questions.txt went as it is")))
 		var got client.Message
 		for end := time.Now().Add(15 * time.Second); time.Now().Before(end) && got.LocalID == 0; time.Sleep(50 * time.Millisecond) {
 			ms, _ := bob.History(alice, 0)

@@ -100,17 +100,32 @@ func (s *Server) sendFile(w http.ResponseWriter, r *http.Request, c *client.Clie
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Minute)
 	defer cancel()
 	id, text := q.Get("id"), q.Get("text")
-	var m client.Message
+	var (
+		m     client.Message
+		preps []*attach.Prepared
+	)
 	if len(id) == 32 {
-		m, _, err = c.SendGroupFiles(ctx, id, text, []string{path}, nil)
+		m, preps, err = c.SendGroupFiles(ctx, id, text, []string{path}, nil)
 	} else {
-		m, _, err = c.SendFiles(ctx, id, text, []string{path}, nil)
+		m, preps, err = c.SendFiles(ctx, id, text, []string{path}, nil)
 	}
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toJSON(m))
+	out := sentFile{jsonMessage: toJSON(m)}
+	if len(preps) == 1 {
+		out.AsIs, out.Removed = preps[0].AsIs, preps[0].Removed
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// sentFile is the message a file went in, and what the page tells the
+// user of its metadata: removed (what), or sent as it is.
+type sentFile struct {
+	jsonMessage
+	AsIs    bool     `json:"as_is,omitempty"`
+	Removed []string `json:"removed,omitempty"`
 }
 
 // attachment answers an attachment's bytes (downloading it first if this

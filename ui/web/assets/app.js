@@ -594,14 +594,18 @@ async function sendMessage(view) {
   }
 }
 
-async function sendFiles(view, files) {
+async function sendFiles(view, files, recorded) {
   if (view.send.disabled) return;
   for (const f of files) {
     view.err.className = 'status-line';
     view.err.textContent = `Sending ${f.name}…`;
     try {
       const m = await upload('/api/send-file', { id: view.id, name: f.name }, f);
-      view.err.textContent = '';
+      // Tell what happened to the file's metadata (nothing to tell of a
+      // voice note recorded here: it has none).
+      view.err.textContent = recorded ? '' : m.as_is
+        ? `${f.name} went as it is: Sky removes metadata only from JPEG, PNG, WebP and HEIC photos.`
+        : m.removed ? `Removed from ${f.name}: ${m.removed.join(', ')}.` : '';
       appendMessage(view, m, true);
       refreshList();
     } catch (e) {
@@ -610,7 +614,7 @@ async function sendFiles(view, files) {
       return;
     }
   }
-  view.err.className = 'error composer-error';
+  if (!view.err.textContent) view.err.className = 'error composer-error';
 }
 
 // Voice notes: recorded in the page (MediaRecorder), sent as a file.
@@ -639,7 +643,7 @@ async function toggleRecording(view) {
     const type = (rec.mimeType || 'audio/webm').split(';')[0];
     const ext = type === 'audio/ogg' ? 'ogg' : type === 'audio/mp4' ? 'm4a' : 'webm';
     const blob = new Blob(chunks, { type });
-    if (blob.size) sendFiles(view, [new File([blob], `voice-note-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}.${ext}`, { type })]);
+    if (blob.size) sendFiles(view, [new File([blob], `voice-note-${new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-')}.${ext}`, { type })], true);
   });
   rec.start();
   clear(view.recordBtn).append(icon('stop'));
