@@ -26,7 +26,8 @@ func (c *conn) handle(req *wire.Request) {
 	id := req.GetId()
 	if c.anon != nil {
 		switch req.GetOp().(type) {
-		case *wire.Request_Send, *wire.Request_BlobGet, *wire.Request_MultiSend, *wire.Request_AccessRequest:
+		case *wire.Request_Send, *wire.Request_BlobGet, *wire.Request_MultiSend, *wire.Request_AccessRequest,
+			*wire.Request_LinkPut, *wire.Request_LinkGet, *wire.Request_GetDeviceList:
 		default:
 			c.refuseAnonymous(id)
 			return
@@ -60,7 +61,7 @@ func (c *conn) handle(req *wire.Request) {
 	case *wire.Request_SetDeliveryVerifier:
 		c.setDeliveryVerifier(id, op.SetDeliveryVerifier)
 	default:
-		if !c.handleBlob(req) && !c.handleKeyDir(req) {
+		if !c.handleBlob(req) && !c.handleKeyDir(req) && !c.handleDevices(req) {
 			c.replyErr(id, wire.NewError(wire.Code_BAD_REQUEST, "request has no known operation; check the client's protocol version"))
 		}
 	}
@@ -96,6 +97,10 @@ func (c *conn) storeError(err error) *wire.Error {
 		return wire.NewError(wire.Code_CODE_INVALID, "activation code unknown or already used; check it, or ask the operator for a new one")
 	case errors.Is(err, store.ErrCodeExpired):
 		return wire.NewError(wire.Code_CODE_EXPIRED, "activation code expired; ask the operator for a new one")
+	case errors.Is(err, store.ErrTooManyDevices):
+		return wire.NewError(wire.Code_TOO_MANY_DEVICES, fmt.Sprintf("this account has the most linked devices this server allows (%d); remove one with 'sky devices remove N' first", c.s.cfg.MaxDevices))
+	case errors.Is(err, store.ErrLinkTaken):
+		return wire.NewError(wire.Code_LINK_TAKEN, "that link slot is written already: the link code was used; start a new link")
 	}
 	c.s.log.Error("storage error", "err", err)
 	e := wire.NewError(wire.Code_UNAVAILABLE, "the server could not reach its storage; retry shortly")

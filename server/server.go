@@ -133,6 +133,10 @@ type Config struct {
 	Blobs BlobConfig // attachments (blobs.go); off without a Store
 
 	KeyDir KeyDirConfig // the key directory (keydir.go)
+
+	// MaxDevices is how many devices one account may have linked at once
+	// (devices.go); default 5, at most DeviceLimit.
+	MaxDevices int
 }
 
 func (c *Config) setDefaults() error {
@@ -203,6 +207,12 @@ func (c *Config) setDefaults() error {
 		c.MaxUnauthenticatedPerAddress = DefaultMaxUnauthenticatedPerAddress
 	}
 	def(&c.TimeGranularity, DefaultTimeGranularity)
+	if c.MaxDevices == 0 {
+		c.MaxDevices = DefaultMaxDevices
+	}
+	if c.MaxDevices < 1 || c.MaxDevices > DeviceLimit {
+		return fmt.Errorf("server: at most %d linked devices per account can be allowed, and at least 1 (got %d)", DeviceLimit, c.MaxDevices)
+	}
 	c.TimeGranularity = max(min(c.TimeGranularity, c.MessageTTL/24), time.Second).Truncate(time.Second)
 	return nil
 }
@@ -371,6 +381,9 @@ func (s *Server) sweep(ctx context.Context) error {
 	}
 	s.m.expired.Add(uint64(n))
 	if _, err := s.st.SweepCodes(ctx, s.now()); err != nil {
+		return err
+	}
+	if _, err := s.st.SweepLinks(ctx, s.now()); err != nil {
 		return err
 	}
 	if err := s.sweepBlobs(ctx); err != nil {

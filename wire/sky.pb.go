@@ -53,6 +53,8 @@ const (
 	Code_TOKEN_REJECTED        Code = 21 // the delivery token is not the recipient's: send a message request instead
 	Code_QUOTA_EXCEEDED        Code = 50 // the account uploaded its quota of attachment bytes; retry after retry_after_ms
 	Code_BLOB_OFFSET           Code = 51 // a BlobPut not at the upload's current end: ask BlobStatus and go on from there
+	Code_TOO_MANY_DEVICES      Code = 70 // the account has the most linked devices this server allows: remove one first
+	Code_LINK_TAKEN            Code = 71 // that link slot is written already (links are write-once)
 )
 
 // Enum value maps for Code.
@@ -82,6 +84,8 @@ var (
 		21: "TOKEN_REJECTED",
 		50: "QUOTA_EXCEEDED",
 		51: "BLOB_OFFSET",
+		70: "TOO_MANY_DEVICES",
+		71: "LINK_TAKEN",
 	}
 	Code_value = map[string]int32{
 		"CODE_UNSPECIFIED":      0,
@@ -108,6 +112,8 @@ var (
 		"TOKEN_REJECTED":        21,
 		"QUOTA_EXCEEDED":        50,
 		"BLOB_OFFSET":           51,
+		"TOO_MANY_DEVICES":      70,
+		"LINK_TAKEN":            71,
 	}
 )
 
@@ -536,6 +542,12 @@ type Request struct {
 	//	*Request_KeydirCountersign
 	//	*Request_MultiSend
 	//	*Request_AccessRequest
+	//	*Request_PutDeviceList
+	//	*Request_GetDeviceList
+	//	*Request_AddDevice
+	//	*Request_RemoveDevice
+	//	*Request_LinkPut
+	//	*Request_LinkGet
 	Op            isRequest_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -801,6 +813,60 @@ func (x *Request) GetAccessRequest() *Send {
 	return nil
 }
 
+func (x *Request) GetPutDeviceList() *PutDeviceList {
+	if x != nil {
+		if x, ok := x.Op.(*Request_PutDeviceList); ok {
+			return x.PutDeviceList
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetGetDeviceList() *GetDeviceList {
+	if x != nil {
+		if x, ok := x.Op.(*Request_GetDeviceList); ok {
+			return x.GetDeviceList
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetAddDevice() *AddDevice {
+	if x != nil {
+		if x, ok := x.Op.(*Request_AddDevice); ok {
+			return x.AddDevice
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetRemoveDevice() *RemoveDevice {
+	if x != nil {
+		if x, ok := x.Op.(*Request_RemoveDevice); ok {
+			return x.RemoveDevice
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetLinkPut() *LinkPut {
+	if x != nil {
+		if x, ok := x.Op.(*Request_LinkPut); ok {
+			return x.LinkPut
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetLinkGet() *LinkGet {
+	if x != nil {
+		if x, ok := x.Op.(*Request_LinkGet); ok {
+			return x.LinkGet
+		}
+	}
+	return nil
+}
+
 type isRequest_Op interface {
 	isRequest_Op()
 }
@@ -906,6 +972,31 @@ type Request_AccessRequest struct {
 	AccessRequest *Send `protobuf:"bytes,80,opt,name=access_request,json=accessRequest,proto3,oneof"`
 }
 
+type Request_PutDeviceList struct {
+	// Linked devices, see docs/protocol.md ("Linked devices").
+	PutDeviceList *PutDeviceList `protobuf:"bytes,70,opt,name=put_device_list,json=putDeviceList,proto3,oneof"`
+}
+
+type Request_GetDeviceList struct {
+	GetDeviceList *GetDeviceList `protobuf:"bytes,71,opt,name=get_device_list,json=getDeviceList,proto3,oneof"`
+}
+
+type Request_AddDevice struct {
+	AddDevice *AddDevice `protobuf:"bytes,72,opt,name=add_device,json=addDevice,proto3,oneof"`
+}
+
+type Request_RemoveDevice struct {
+	RemoveDevice *RemoveDevice `protobuf:"bytes,73,opt,name=remove_device,json=removeDevice,proto3,oneof"`
+}
+
+type Request_LinkPut struct {
+	LinkPut *LinkPut `protobuf:"bytes,74,opt,name=link_put,json=linkPut,proto3,oneof"`
+}
+
+type Request_LinkGet struct {
+	LinkGet *LinkGet `protobuf:"bytes,75,opt,name=link_get,json=linkGet,proto3,oneof"`
+}
+
 func (*Request_Register) isRequest_Op() {}
 
 func (*Request_Authenticate) isRequest_Op() {}
@@ -954,6 +1045,18 @@ func (*Request_MultiSend) isRequest_Op() {}
 
 func (*Request_AccessRequest) isRequest_Op() {}
 
+func (*Request_PutDeviceList) isRequest_Op() {}
+
+func (*Request_GetDeviceList) isRequest_Op() {}
+
+func (*Request_AddDevice) isRequest_Op() {}
+
+func (*Request_RemoveDevice) isRequest_Op() {}
+
+func (*Request_LinkPut) isRequest_Op() {}
+
+func (*Request_LinkGet) isRequest_Op() {}
+
 type Response struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -980,6 +1083,12 @@ type Response struct {
 	//	*Response_KeydirEpochs
 	//	*Response_KeydirCountersigned
 	//	*Response_MultiSent
+	//	*Response_DeviceListSet
+	//	*Response_DeviceList
+	//	*Response_DeviceAdded
+	//	*Response_DeviceRemoved
+	//	*Response_LinkStored
+	//	*Response_LinkBlob
 	Result        isResponse_Result `protobuf_oneof:"result"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1216,6 +1325,60 @@ func (x *Response) GetMultiSent() *MultiSent {
 	return nil
 }
 
+func (x *Response) GetDeviceListSet() *DeviceListSet {
+	if x != nil {
+		if x, ok := x.Result.(*Response_DeviceListSet); ok {
+			return x.DeviceListSet
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetDeviceList() *DeviceList {
+	if x != nil {
+		if x, ok := x.Result.(*Response_DeviceList); ok {
+			return x.DeviceList
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetDeviceAdded() *DeviceAdded {
+	if x != nil {
+		if x, ok := x.Result.(*Response_DeviceAdded); ok {
+			return x.DeviceAdded
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetDeviceRemoved() *DeviceRemoved {
+	if x != nil {
+		if x, ok := x.Result.(*Response_DeviceRemoved); ok {
+			return x.DeviceRemoved
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetLinkStored() *LinkStored {
+	if x != nil {
+		if x, ok := x.Result.(*Response_LinkStored); ok {
+			return x.LinkStored
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetLinkBlob() *LinkBlob {
+	if x != nil {
+		if x, ok := x.Result.(*Response_LinkBlob); ok {
+			return x.LinkBlob
+		}
+	}
+	return nil
+}
+
 type isResponse_Result interface {
 	isResponse_Result()
 }
@@ -1300,6 +1463,30 @@ type Response_MultiSent struct {
 	MultiSent *MultiSent `protobuf:"bytes,40,opt,name=multi_sent,json=multiSent,proto3,oneof"`
 }
 
+type Response_DeviceListSet struct {
+	DeviceListSet *DeviceListSet `protobuf:"bytes,70,opt,name=device_list_set,json=deviceListSet,proto3,oneof"`
+}
+
+type Response_DeviceList struct {
+	DeviceList *DeviceList `protobuf:"bytes,71,opt,name=device_list,json=deviceList,proto3,oneof"`
+}
+
+type Response_DeviceAdded struct {
+	DeviceAdded *DeviceAdded `protobuf:"bytes,72,opt,name=device_added,json=deviceAdded,proto3,oneof"`
+}
+
+type Response_DeviceRemoved struct {
+	DeviceRemoved *DeviceRemoved `protobuf:"bytes,73,opt,name=device_removed,json=deviceRemoved,proto3,oneof"`
+}
+
+type Response_LinkStored struct {
+	LinkStored *LinkStored `protobuf:"bytes,74,opt,name=link_stored,json=linkStored,proto3,oneof"`
+}
+
+type Response_LinkBlob struct {
+	LinkBlob *LinkBlob `protobuf:"bytes,75,opt,name=link_blob,json=linkBlob,proto3,oneof"`
+}
+
 func (*Response_Registered) isResponse_Result() {}
 
 func (*Response_Authenticated) isResponse_Result() {}
@@ -1339,6 +1526,18 @@ func (*Response_KeydirEpochs) isResponse_Result() {}
 func (*Response_KeydirCountersigned) isResponse_Result() {}
 
 func (*Response_MultiSent) isResponse_Result() {}
+
+func (*Response_DeviceListSet) isResponse_Result() {}
+
+func (*Response_DeviceList) isResponse_Result() {}
+
+func (*Response_DeviceAdded) isResponse_Result() {}
+
+func (*Response_DeviceRemoved) isResponse_Result() {}
+
+func (*Response_LinkStored) isResponse_Result() {}
+
+func (*Response_LinkBlob) isResponse_Result() {}
 
 type Error struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3997,6 +4196,575 @@ func (*KeyDirCountersigned) Descriptor() ([]byte, []int) {
 	return file_sky_proto_rawDescGZIP(), []int{56}
 }
 
+// PutDeviceList stores this account's newest signed device list (at most
+// wire.MaxDeviceListBytes). Authenticated.
+type PutDeviceList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	List          []byte                 `protobuf:"bytes,1,opt,name=list,proto3" json:"list,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PutDeviceList) Reset() {
+	*x = PutDeviceList{}
+	mi := &file_sky_proto_msgTypes[57]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PutDeviceList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PutDeviceList) ProtoMessage() {}
+
+func (x *PutDeviceList) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[57]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PutDeviceList.ProtoReflect.Descriptor instead.
+func (*PutDeviceList) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{57}
+}
+
+func (x *PutDeviceList) GetList() []byte {
+	if x != nil {
+		return x.List
+	}
+	return nil
+}
+
+type DeviceListSet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceListSet) Reset() {
+	*x = DeviceListSet{}
+	mi := &file_sky_proto_msgTypes[58]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceListSet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceListSet) ProtoMessage() {}
+
+func (x *DeviceListSet) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[58]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceListSet.ProtoReflect.Descriptor instead.
+func (*DeviceListSet) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{58}
+}
+
+// GetDeviceList asks for an account's signed device list. Authenticated.
+type GetDeviceList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Account       string                 `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDeviceList) Reset() {
+	*x = GetDeviceList{}
+	mi := &file_sky_proto_msgTypes[59]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDeviceList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDeviceList) ProtoMessage() {}
+
+func (x *GetDeviceList) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[59]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDeviceList.ProtoReflect.Descriptor instead.
+func (*GetDeviceList) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{59}
+}
+
+func (x *GetDeviceList) GetAccount() string {
+	if x != nil {
+		return x.Account
+	}
+	return ""
+}
+
+// DeviceList is the account's stored list (empty if it never stored one)
+// and its registered identity key, which the client checks before it
+// trusts either.
+type DeviceList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	List          []byte                 `protobuf:"bytes,1,opt,name=list,proto3" json:"list,omitempty"`
+	IdentityKey   []byte                 `protobuf:"bytes,2,opt,name=identity_key,json=identityKey,proto3" json:"identity_key,omitempty"`
+	Registered    []uint32               `protobuf:"varint,3,rep,packed,name=registered,proto3" json:"registered,omitempty"` // the devices the server has registered (a hint; the signed list decides)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceList) Reset() {
+	*x = DeviceList{}
+	mi := &file_sky_proto_msgTypes[60]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceList) ProtoMessage() {}
+
+func (x *DeviceList) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[60]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceList.ProtoReflect.Descriptor instead.
+func (*DeviceList) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{60}
+}
+
+func (x *DeviceList) GetList() []byte {
+	if x != nil {
+		return x.List
+	}
+	return nil
+}
+
+func (x *DeviceList) GetIdentityKey() []byte {
+	if x != nil {
+		return x.IdentityKey
+	}
+	return nil
+}
+
+func (x *DeviceList) GetRegistered() []uint32 {
+	if x != nil {
+		return x.Registered
+	}
+	return nil
+}
+
+// AddDevice registers a new device of this account with its Ed25519
+// authentication key; the answer is its device number. Authenticated, and
+// refused with TOO_MANY_DEVICES beyond the server's limit.
+type AddDevice struct {
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	AuthKey        []byte                 `protobuf:"bytes,1,opt,name=auth_key,json=authKey,proto3" json:"auth_key,omitempty"`
+	RegistrationId uint32                 `protobuf:"varint,2,opt,name=registration_id,json=registrationId,proto3" json:"registration_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *AddDevice) Reset() {
+	*x = AddDevice{}
+	mi := &file_sky_proto_msgTypes[61]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddDevice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddDevice) ProtoMessage() {}
+
+func (x *AddDevice) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[61]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddDevice.ProtoReflect.Descriptor instead.
+func (*AddDevice) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{61}
+}
+
+func (x *AddDevice) GetAuthKey() []byte {
+	if x != nil {
+		return x.AuthKey
+	}
+	return nil
+}
+
+func (x *AddDevice) GetRegistrationId() uint32 {
+	if x != nil {
+		return x.RegistrationId
+	}
+	return 0
+}
+
+type DeviceAdded struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Device        uint32                 `protobuf:"varint,1,opt,name=device,proto3" json:"device,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceAdded) Reset() {
+	*x = DeviceAdded{}
+	mi := &file_sky_proto_msgTypes[62]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceAdded) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceAdded) ProtoMessage() {}
+
+func (x *DeviceAdded) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[62]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceAdded.ProtoReflect.Descriptor instead.
+func (*DeviceAdded) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{62}
+}
+
+func (x *DeviceAdded) GetDevice() uint32 {
+	if x != nil {
+		return x.Device
+	}
+	return 0
+}
+
+// RemoveDevice deletes one device of this account (its keys, prekeys and
+// queue) at once; a device removes only another device of its own account.
+type RemoveDevice struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Device        uint32                 `protobuf:"varint,1,opt,name=device,proto3" json:"device,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveDevice) Reset() {
+	*x = RemoveDevice{}
+	mi := &file_sky_proto_msgTypes[63]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveDevice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveDevice) ProtoMessage() {}
+
+func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[63]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveDevice.ProtoReflect.Descriptor instead.
+func (*RemoveDevice) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{63}
+}
+
+func (x *RemoveDevice) GetDevice() uint32 {
+	if x != nil {
+		return x.Device
+	}
+	return 0
+}
+
+type DeviceRemoved struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeviceRemoved) Reset() {
+	*x = DeviceRemoved{}
+	mi := &file_sky_proto_msgTypes[64]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeviceRemoved) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeviceRemoved) ProtoMessage() {}
+
+func (x *DeviceRemoved) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[64]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeviceRemoved.ProtoReflect.Descriptor instead.
+func (*DeviceRemoved) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{64}
+}
+
+// LinkPut writes one slot of a link: slot 0 (the offer) and slot 2 (the
+// sealed account) only from an authenticated device, slot 1 (the answer) on
+// any connection, before authentication too. A slot is written once; links
+// expire after wire.LinkTTL.
+type LinkPut struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`      // wire.LinkIDBytes
+	Slot          uint32                 `protobuf:"varint,2,opt,name=slot,proto3" json:"slot,omitempty"` // 0, 1 or 2
+	Blob          []byte                 `protobuf:"bytes,3,opt,name=blob,proto3" json:"blob,omitempty"`  // at most wire.MaxLinkBlobBytes
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkPut) Reset() {
+	*x = LinkPut{}
+	mi := &file_sky_proto_msgTypes[65]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkPut) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkPut) ProtoMessage() {}
+
+func (x *LinkPut) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[65]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkPut.ProtoReflect.Descriptor instead.
+func (*LinkPut) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{65}
+}
+
+func (x *LinkPut) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *LinkPut) GetSlot() uint32 {
+	if x != nil {
+		return x.Slot
+	}
+	return 0
+}
+
+func (x *LinkPut) GetBlob() []byte {
+	if x != nil {
+		return x.Blob
+	}
+	return nil
+}
+
+type LinkStored struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkStored) Reset() {
+	*x = LinkStored{}
+	mi := &file_sky_proto_msgTypes[66]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkStored) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkStored) ProtoMessage() {}
+
+func (x *LinkStored) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[66]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkStored.ProtoReflect.Descriptor instead.
+func (*LinkStored) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{66}
+}
+
+// LinkGet reads one slot of a link; NOT_FOUND until it is written. Any
+// connection, before authentication too.
+type LinkGet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Slot          uint32                 `protobuf:"varint,2,opt,name=slot,proto3" json:"slot,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkGet) Reset() {
+	*x = LinkGet{}
+	mi := &file_sky_proto_msgTypes[67]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkGet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkGet) ProtoMessage() {}
+
+func (x *LinkGet) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[67]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkGet.ProtoReflect.Descriptor instead.
+func (*LinkGet) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{67}
+}
+
+func (x *LinkGet) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *LinkGet) GetSlot() uint32 {
+	if x != nil {
+		return x.Slot
+	}
+	return 0
+}
+
+type LinkBlob struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Blob          []byte                 `protobuf:"bytes,1,opt,name=blob,proto3" json:"blob,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkBlob) Reset() {
+	*x = LinkBlob{}
+	mi := &file_sky_proto_msgTypes[68]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkBlob) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkBlob) ProtoMessage() {}
+
+func (x *LinkBlob) ProtoReflect() protoreflect.Message {
+	mi := &file_sky_proto_msgTypes[68]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkBlob.ProtoReflect.Descriptor instead.
+func (*LinkBlob) Descriptor() ([]byte, []int) {
+	return file_sky_proto_rawDescGZIP(), []int{68}
+}
+
+func (x *LinkBlob) GetBlob() []byte {
+	if x != nil {
+		return x.Blob
+	}
+	return nil
+}
+
 var File_sky_proto protoreflect.FileDescriptor
 
 const file_sky_proto_rawDesc = "" +
@@ -4026,7 +4794,7 @@ const file_sky_proto_rawDesc = "" +
 	"\x16max_prekeys_per_upload\x18\x03 \x01(\rR\x13maxPrekeysPerUpload\x12.\n" +
 	"\x13message_ttl_seconds\x18\x04 \x01(\rR\x11messageTtlSeconds\x122\n" +
 	"\x15max_inflight_requests\x18\x05 \x01(\rR\x13maxInflightRequests\x12$\n" +
-	"\x0emax_blob_bytes\x18\x1e \x01(\x04R\fmaxBlobBytes\"\xa2\f\n" +
+	"\x0emax_blob_bytes\x18\x1e \x01(\x04R\fmaxBlobBytes\"\x8f\x0f\n" +
 	"\aRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x123\n" +
 	"\bregister\x18\n" +
@@ -4059,9 +4827,15 @@ const file_sky_proto_rawDesc = "" +
 	"\x12keydir_countersign\x182 \x01(\v2\x1e.sky.wire.v1.KeyDirCountersignH\x00R\x11keydirCountersign\x127\n" +
 	"\n" +
 	"multi_send\x18( \x01(\v2\x16.sky.wire.v1.MultiSendH\x00R\tmultiSend\x12:\n" +
-	"\x0eaccess_request\x18P \x01(\v2\x11.sky.wire.v1.SendH\x00R\raccessRequestB\x04\n" +
-	"\x02op\"\xbf\n" +
+	"\x0eaccess_request\x18P \x01(\v2\x11.sky.wire.v1.SendH\x00R\raccessRequest\x12D\n" +
+	"\x0fput_device_list\x18F \x01(\v2\x1a.sky.wire.v1.PutDeviceListH\x00R\rputDeviceList\x12D\n" +
+	"\x0fget_device_list\x18G \x01(\v2\x1a.sky.wire.v1.GetDeviceListH\x00R\rgetDeviceList\x127\n" +
 	"\n" +
+	"add_device\x18H \x01(\v2\x16.sky.wire.v1.AddDeviceH\x00R\taddDevice\x12@\n" +
+	"\rremove_device\x18I \x01(\v2\x19.sky.wire.v1.RemoveDeviceH\x00R\fremoveDevice\x121\n" +
+	"\blink_put\x18J \x01(\v2\x14.sky.wire.v1.LinkPutH\x00R\alinkPut\x121\n" +
+	"\blink_get\x18K \x01(\v2\x14.sky.wire.v1.LinkGetH\x00R\alinkGetB\x04\n" +
+	"\x02op\"\xb7\r\n" +
 	"\bResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12(\n" +
 	"\x05error\x18\x02 \x01(\v2\x12.sky.wire.v1.ErrorR\x05error\x129\n" +
@@ -4090,7 +4864,15 @@ const file_sky_proto_rawDesc = "" +
 	"\rkeydir_epochs\x181 \x01(\v2\x19.sky.wire.v1.KeyDirEpochsH\x00R\fkeydirEpochs\x12U\n" +
 	"\x14keydir_countersigned\x182 \x01(\v2 .sky.wire.v1.KeyDirCountersignedH\x00R\x13keydirCountersigned\x127\n" +
 	"\n" +
-	"multi_sent\x18( \x01(\v2\x16.sky.wire.v1.MultiSentH\x00R\tmultiSentB\b\n" +
+	"multi_sent\x18( \x01(\v2\x16.sky.wire.v1.MultiSentH\x00R\tmultiSent\x12D\n" +
+	"\x0fdevice_list_set\x18F \x01(\v2\x1a.sky.wire.v1.DeviceListSetH\x00R\rdeviceListSet\x12:\n" +
+	"\vdevice_list\x18G \x01(\v2\x17.sky.wire.v1.DeviceListH\x00R\n" +
+	"deviceList\x12=\n" +
+	"\fdevice_added\x18H \x01(\v2\x18.sky.wire.v1.DeviceAddedH\x00R\vdeviceAdded\x12C\n" +
+	"\x0edevice_removed\x18I \x01(\v2\x1a.sky.wire.v1.DeviceRemovedH\x00R\rdeviceRemoved\x12:\n" +
+	"\vlink_stored\x18J \x01(\v2\x17.sky.wire.v1.LinkStoredH\x00R\n" +
+	"linkStored\x124\n" +
+	"\tlink_blob\x18K \x01(\v2\x15.sky.wire.v1.LinkBlobH\x00R\blinkBlobB\b\n" +
 	"\x06result\"n\n" +
 	"\x05Error\x12%\n" +
 	"\x04code\x18\x01 \x01(\x0e2\x11.sky.wire.v1.CodeR\x04code\x12\x18\n" +
@@ -4246,7 +5028,38 @@ const file_sky_proto_rawDesc = "" +
 	"\x11KeyDirCountersign\x12\x12\n" +
 	"\x04size\x18\x01 \x01(\x04R\x04size\x12\x1c\n" +
 	"\tsignature\x18\x02 \x01(\fR\tsignature\"\x15\n" +
-	"\x13KeyDirCountersigned*\xc8\x03\n" +
+	"\x13KeyDirCountersigned\"#\n" +
+	"\rPutDeviceList\x12\x12\n" +
+	"\x04list\x18\x01 \x01(\fR\x04list\"\x0f\n" +
+	"\rDeviceListSet\")\n" +
+	"\rGetDeviceList\x12\x18\n" +
+	"\aaccount\x18\x01 \x01(\tR\aaccount\"c\n" +
+	"\n" +
+	"DeviceList\x12\x12\n" +
+	"\x04list\x18\x01 \x01(\fR\x04list\x12!\n" +
+	"\fidentity_key\x18\x02 \x01(\fR\videntityKey\x12\x1e\n" +
+	"\n" +
+	"registered\x18\x03 \x03(\rR\n" +
+	"registered\"O\n" +
+	"\tAddDevice\x12\x19\n" +
+	"\bauth_key\x18\x01 \x01(\fR\aauthKey\x12'\n" +
+	"\x0fregistration_id\x18\x02 \x01(\rR\x0eregistrationId\"%\n" +
+	"\vDeviceAdded\x12\x16\n" +
+	"\x06device\x18\x01 \x01(\rR\x06device\"&\n" +
+	"\fRemoveDevice\x12\x16\n" +
+	"\x06device\x18\x01 \x01(\rR\x06device\"\x0f\n" +
+	"\rDeviceRemoved\"A\n" +
+	"\aLinkPut\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id\x12\x12\n" +
+	"\x04slot\x18\x02 \x01(\rR\x04slot\x12\x12\n" +
+	"\x04blob\x18\x03 \x01(\fR\x04blob\"\f\n" +
+	"\n" +
+	"LinkStored\"-\n" +
+	"\aLinkGet\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id\x12\x12\n" +
+	"\x04slot\x18\x02 \x01(\rR\x04slot\"\x1e\n" +
+	"\bLinkBlob\x12\x12\n" +
+	"\x04blob\x18\x01 \x01(\fR\x04blob*\xee\x03\n" +
 	"\x04Code\x12\x14\n" +
 	"\x10CODE_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vBAD_REQUEST\x10\x01\x12\x17\n" +
@@ -4274,7 +5087,10 @@ const file_sky_proto_rawDesc = "" +
 	"\bREPLACED\x10\x14\x12\x12\n" +
 	"\x0eTOKEN_REJECTED\x10\x15\x12\x12\n" +
 	"\x0eQUOTA_EXCEEDED\x102\x12\x0f\n" +
-	"\vBLOB_OFFSET\x103B\x1cZ\x1agithub.com/skymsg/sky/wireb\x06proto3"
+	"\vBLOB_OFFSET\x103\x12\x14\n" +
+	"\x10TOO_MANY_DEVICES\x10F\x12\x0e\n" +
+	"\n" +
+	"LINK_TAKEN\x10GB\x1cZ\x1agithub.com/skymsg/sky/wireb\x06proto3"
 
 var (
 	file_sky_proto_rawDescOnce sync.Once
@@ -4289,7 +5105,7 @@ func file_sky_proto_rawDescGZIP() []byte {
 }
 
 var file_sky_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sky_proto_msgTypes = make([]protoimpl.MessageInfo, 57)
+var file_sky_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
 var file_sky_proto_goTypes = []any{
 	(Code)(0),                    // 0: sky.wire.v1.Code
 	(*Frame)(nil),                // 1: sky.wire.v1.Frame
@@ -4349,6 +5165,18 @@ var file_sky_proto_goTypes = []any{
 	(*KeyDirEpochs)(nil),         // 55: sky.wire.v1.KeyDirEpochs
 	(*KeyDirCountersign)(nil),    // 56: sky.wire.v1.KeyDirCountersign
 	(*KeyDirCountersigned)(nil),  // 57: sky.wire.v1.KeyDirCountersigned
+	(*PutDeviceList)(nil),        // 58: sky.wire.v1.PutDeviceList
+	(*DeviceListSet)(nil),        // 59: sky.wire.v1.DeviceListSet
+	(*GetDeviceList)(nil),        // 60: sky.wire.v1.GetDeviceList
+	(*DeviceList)(nil),           // 61: sky.wire.v1.DeviceList
+	(*AddDevice)(nil),            // 62: sky.wire.v1.AddDevice
+	(*DeviceAdded)(nil),          // 63: sky.wire.v1.DeviceAdded
+	(*RemoveDevice)(nil),         // 64: sky.wire.v1.RemoveDevice
+	(*DeviceRemoved)(nil),        // 65: sky.wire.v1.DeviceRemoved
+	(*LinkPut)(nil),              // 66: sky.wire.v1.LinkPut
+	(*LinkStored)(nil),           // 67: sky.wire.v1.LinkStored
+	(*LinkGet)(nil),              // 68: sky.wire.v1.LinkGet
+	(*LinkBlob)(nil),             // 69: sky.wire.v1.LinkBlob
 }
 var file_sky_proto_depIdxs = []int32{
 	2,  // 0: sky.wire.v1.Frame.hello:type_name -> sky.wire.v1.Hello
@@ -4382,47 +5210,59 @@ var file_sky_proto_depIdxs = []int32{
 	56, // 28: sky.wire.v1.Request.keydir_countersign:type_name -> sky.wire.v1.KeyDirCountersign
 	14, // 29: sky.wire.v1.Request.multi_send:type_name -> sky.wire.v1.MultiSend
 	12, // 30: sky.wire.v1.Request.access_request:type_name -> sky.wire.v1.Send
-	7,  // 31: sky.wire.v1.Response.error:type_name -> sky.wire.v1.Error
-	9,  // 32: sky.wire.v1.Response.registered:type_name -> sky.wire.v1.Registered
-	11, // 33: sky.wire.v1.Response.authenticated:type_name -> sky.wire.v1.Authenticated
-	13, // 34: sky.wire.v1.Response.sent:type_name -> sky.wire.v1.Sent
-	18, // 35: sky.wire.v1.Response.acked:type_name -> sky.wire.v1.Acked
-	22, // 36: sky.wire.v1.Response.prekey_counts:type_name -> sky.wire.v1.PreKeyCounts
-	24, // 37: sky.wire.v1.Response.bundles:type_name -> sky.wire.v1.Bundles
-	27, // 38: sky.wire.v1.Response.account:type_name -> sky.wire.v1.AccountInfo
-	33, // 39: sky.wire.v1.Response.account_deleted:type_name -> sky.wire.v1.AccountDeleted
-	30, // 40: sky.wire.v1.Response.sender_certificate:type_name -> sky.wire.v1.SenderCertificate
-	32, // 41: sky.wire.v1.Response.delivery_verifier_set:type_name -> sky.wire.v1.DeliveryVerifierSet
-	38, // 42: sky.wire.v1.Response.blob_created:type_name -> sky.wire.v1.BlobCreated
-	41, // 43: sky.wire.v1.Response.blob_offset:type_name -> sky.wire.v1.BlobOffset
-	43, // 44: sky.wire.v1.Response.blob_finished:type_name -> sky.wire.v1.BlobFinished
-	45, // 45: sky.wire.v1.Response.blob_data:type_name -> sky.wire.v1.BlobData
-	47, // 46: sky.wire.v1.Response.keydir_head:type_name -> sky.wire.v1.KeyDirHead
-	51, // 47: sky.wire.v1.Response.keydir_lookup:type_name -> sky.wire.v1.KeyDirLookup
-	53, // 48: sky.wire.v1.Response.keydir_proof:type_name -> sky.wire.v1.KeyDirProof
-	55, // 49: sky.wire.v1.Response.keydir_epochs:type_name -> sky.wire.v1.KeyDirEpochs
-	57, // 50: sky.wire.v1.Response.keydir_countersigned:type_name -> sky.wire.v1.KeyDirCountersigned
-	15, // 51: sky.wire.v1.Response.multi_sent:type_name -> sky.wire.v1.MultiSent
-	0,  // 52: sky.wire.v1.Error.code:type_name -> sky.wire.v1.Code
-	27, // 53: sky.wire.v1.Authenticated.account:type_name -> sky.wire.v1.AccountInfo
-	16, // 54: sky.wire.v1.MultiSent.refused:type_name -> sky.wire.v1.MultiRefused
-	7,  // 55: sky.wire.v1.MultiRefused.error:type_name -> sky.wire.v1.Error
-	19, // 56: sky.wire.v1.UploadPreKeys.signed_ec:type_name -> sky.wire.v1.PreKey
-	19, // 57: sky.wire.v1.UploadPreKeys.last_resort_kyber:type_name -> sky.wire.v1.PreKey
-	19, // 58: sky.wire.v1.UploadPreKeys.one_time_ec:type_name -> sky.wire.v1.PreKey
-	19, // 59: sky.wire.v1.UploadPreKeys.one_time_kyber:type_name -> sky.wire.v1.PreKey
-	25, // 60: sky.wire.v1.Bundles.bundles:type_name -> sky.wire.v1.Bundle
-	19, // 61: sky.wire.v1.Bundle.signed_ec:type_name -> sky.wire.v1.PreKey
-	19, // 62: sky.wire.v1.Bundle.kyber:type_name -> sky.wire.v1.PreKey
-	19, // 63: sky.wire.v1.Bundle.one_time_ec:type_name -> sky.wire.v1.PreKey
-	35, // 64: sky.wire.v1.Push.envelopes:type_name -> sky.wire.v1.Envelope
-	36, // 65: sky.wire.v1.Envelope.sender:type_name -> sky.wire.v1.Sender
-	48, // 66: sky.wire.v1.KeyDirHead.audits:type_name -> sky.wire.v1.KeyDirAudit
-	67, // [67:67] is the sub-list for method output_type
-	67, // [67:67] is the sub-list for method input_type
-	67, // [67:67] is the sub-list for extension type_name
-	67, // [67:67] is the sub-list for extension extendee
-	0,  // [0:67] is the sub-list for field type_name
+	58, // 31: sky.wire.v1.Request.put_device_list:type_name -> sky.wire.v1.PutDeviceList
+	60, // 32: sky.wire.v1.Request.get_device_list:type_name -> sky.wire.v1.GetDeviceList
+	62, // 33: sky.wire.v1.Request.add_device:type_name -> sky.wire.v1.AddDevice
+	64, // 34: sky.wire.v1.Request.remove_device:type_name -> sky.wire.v1.RemoveDevice
+	66, // 35: sky.wire.v1.Request.link_put:type_name -> sky.wire.v1.LinkPut
+	68, // 36: sky.wire.v1.Request.link_get:type_name -> sky.wire.v1.LinkGet
+	7,  // 37: sky.wire.v1.Response.error:type_name -> sky.wire.v1.Error
+	9,  // 38: sky.wire.v1.Response.registered:type_name -> sky.wire.v1.Registered
+	11, // 39: sky.wire.v1.Response.authenticated:type_name -> sky.wire.v1.Authenticated
+	13, // 40: sky.wire.v1.Response.sent:type_name -> sky.wire.v1.Sent
+	18, // 41: sky.wire.v1.Response.acked:type_name -> sky.wire.v1.Acked
+	22, // 42: sky.wire.v1.Response.prekey_counts:type_name -> sky.wire.v1.PreKeyCounts
+	24, // 43: sky.wire.v1.Response.bundles:type_name -> sky.wire.v1.Bundles
+	27, // 44: sky.wire.v1.Response.account:type_name -> sky.wire.v1.AccountInfo
+	33, // 45: sky.wire.v1.Response.account_deleted:type_name -> sky.wire.v1.AccountDeleted
+	30, // 46: sky.wire.v1.Response.sender_certificate:type_name -> sky.wire.v1.SenderCertificate
+	32, // 47: sky.wire.v1.Response.delivery_verifier_set:type_name -> sky.wire.v1.DeliveryVerifierSet
+	38, // 48: sky.wire.v1.Response.blob_created:type_name -> sky.wire.v1.BlobCreated
+	41, // 49: sky.wire.v1.Response.blob_offset:type_name -> sky.wire.v1.BlobOffset
+	43, // 50: sky.wire.v1.Response.blob_finished:type_name -> sky.wire.v1.BlobFinished
+	45, // 51: sky.wire.v1.Response.blob_data:type_name -> sky.wire.v1.BlobData
+	47, // 52: sky.wire.v1.Response.keydir_head:type_name -> sky.wire.v1.KeyDirHead
+	51, // 53: sky.wire.v1.Response.keydir_lookup:type_name -> sky.wire.v1.KeyDirLookup
+	53, // 54: sky.wire.v1.Response.keydir_proof:type_name -> sky.wire.v1.KeyDirProof
+	55, // 55: sky.wire.v1.Response.keydir_epochs:type_name -> sky.wire.v1.KeyDirEpochs
+	57, // 56: sky.wire.v1.Response.keydir_countersigned:type_name -> sky.wire.v1.KeyDirCountersigned
+	15, // 57: sky.wire.v1.Response.multi_sent:type_name -> sky.wire.v1.MultiSent
+	59, // 58: sky.wire.v1.Response.device_list_set:type_name -> sky.wire.v1.DeviceListSet
+	61, // 59: sky.wire.v1.Response.device_list:type_name -> sky.wire.v1.DeviceList
+	63, // 60: sky.wire.v1.Response.device_added:type_name -> sky.wire.v1.DeviceAdded
+	65, // 61: sky.wire.v1.Response.device_removed:type_name -> sky.wire.v1.DeviceRemoved
+	67, // 62: sky.wire.v1.Response.link_stored:type_name -> sky.wire.v1.LinkStored
+	69, // 63: sky.wire.v1.Response.link_blob:type_name -> sky.wire.v1.LinkBlob
+	0,  // 64: sky.wire.v1.Error.code:type_name -> sky.wire.v1.Code
+	27, // 65: sky.wire.v1.Authenticated.account:type_name -> sky.wire.v1.AccountInfo
+	16, // 66: sky.wire.v1.MultiSent.refused:type_name -> sky.wire.v1.MultiRefused
+	7,  // 67: sky.wire.v1.MultiRefused.error:type_name -> sky.wire.v1.Error
+	19, // 68: sky.wire.v1.UploadPreKeys.signed_ec:type_name -> sky.wire.v1.PreKey
+	19, // 69: sky.wire.v1.UploadPreKeys.last_resort_kyber:type_name -> sky.wire.v1.PreKey
+	19, // 70: sky.wire.v1.UploadPreKeys.one_time_ec:type_name -> sky.wire.v1.PreKey
+	19, // 71: sky.wire.v1.UploadPreKeys.one_time_kyber:type_name -> sky.wire.v1.PreKey
+	25, // 72: sky.wire.v1.Bundles.bundles:type_name -> sky.wire.v1.Bundle
+	19, // 73: sky.wire.v1.Bundle.signed_ec:type_name -> sky.wire.v1.PreKey
+	19, // 74: sky.wire.v1.Bundle.kyber:type_name -> sky.wire.v1.PreKey
+	19, // 75: sky.wire.v1.Bundle.one_time_ec:type_name -> sky.wire.v1.PreKey
+	35, // 76: sky.wire.v1.Push.envelopes:type_name -> sky.wire.v1.Envelope
+	36, // 77: sky.wire.v1.Envelope.sender:type_name -> sky.wire.v1.Sender
+	48, // 78: sky.wire.v1.KeyDirHead.audits:type_name -> sky.wire.v1.KeyDirAudit
+	79, // [79:79] is the sub-list for method output_type
+	79, // [79:79] is the sub-list for method input_type
+	79, // [79:79] is the sub-list for extension type_name
+	79, // [79:79] is the sub-list for extension extendee
+	0,  // [0:79] is the sub-list for field type_name
 }
 
 func init() { file_sky_proto_init() }
@@ -4463,6 +5303,12 @@ func file_sky_proto_init() {
 		(*Request_KeydirCountersign)(nil),
 		(*Request_MultiSend)(nil),
 		(*Request_AccessRequest)(nil),
+		(*Request_PutDeviceList)(nil),
+		(*Request_GetDeviceList)(nil),
+		(*Request_AddDevice)(nil),
+		(*Request_RemoveDevice)(nil),
+		(*Request_LinkPut)(nil),
+		(*Request_LinkGet)(nil),
 	}
 	file_sky_proto_msgTypes[5].OneofWrappers = []any{
 		(*Response_Registered)(nil),
@@ -4485,6 +5331,12 @@ func file_sky_proto_init() {
 		(*Response_KeydirEpochs)(nil),
 		(*Response_KeydirCountersigned)(nil),
 		(*Response_MultiSent)(nil),
+		(*Response_DeviceListSet)(nil),
+		(*Response_DeviceList)(nil),
+		(*Response_DeviceAdded)(nil),
+		(*Response_DeviceRemoved)(nil),
+		(*Response_LinkStored)(nil),
+		(*Response_LinkBlob)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -4492,7 +5344,7 @@ func file_sky_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sky_proto_rawDesc), len(file_sky_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   57,
+			NumMessages:   69,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

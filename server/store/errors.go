@@ -12,3 +12,9 @@ var (
 	ErrTooManyPreKeys = errors.New("store: device holds the maximum number of one-time prekeys")
 	ErrQueueFull      = errors.New("store: recipient device queue is full")
 )
+
+// Errors of linked devices.
+var (
+	ErrTooManyDevices = errors.New("store: the account has the most devices allowed")
+	ErrLinkTaken      = errors.New("store: that link slot is written already")
+)

@@ -22,6 +22,7 @@ type Store interface {
 	PreKeys
 	Queue
 	Sealed
+	Devices
 
 	// Secret returns the server-wide secret named name, creating it from
 	// fresh (crypto/rand) bytes of length n on first use. All nodes sharing a

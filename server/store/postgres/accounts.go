@@ -151,6 +151,7 @@ func (s *Store) DeleteAccount(ctx context.Context, id string) error {
 			`DELETE FROM signed_prekeys WHERE account = $1`,
 			`DELETE FROM one_time_prekeys WHERE account = $1`,
 			`DELETE FROM messages WHERE account = $1`,
+			`DELETE FROM device_lists WHERE account = $1`,
 		} {
 			if _, err := tx.Exec(ctx, q, id); err != nil {
 				return fmt.Errorf("postgres: delete account: %w", err)

@@ -83,6 +83,13 @@ CREATE TABLE kt_values (
 CREATE TABLE kt_pending (idx BYTEA PRIMARY KEY, value BYTEA NOT NULL);
 CREATE TABLE kt_countersigs (auditor BYTEA PRIMARY KEY, size BIGINT NOT NULL, signature BYTEA NOT NULL);
 `,
+	// 4: linked devices: each account's signed device list (opaque; NULL
+	// until the account stores one) and the highest device number it ever
+	// had, and the write-once link slots two devices meet in.
+	`
+CREATE TABLE device_lists (account TEXT PRIMARY KEY, list BYTEA, last_device BIGINT NOT NULL);
+CREATE TABLE links (id BYTEA NOT NULL, slot BIGINT NOT NULL, blob BYTEA NOT NULL, expires BIGINT NOT NULL, PRIMARY KEY (id, slot));
+`,
 }
 
 // migrationLock is the advisory lock key that serialises migrations.

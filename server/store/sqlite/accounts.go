@@ -165,6 +165,7 @@ func (s *Store) DeleteAccount(ctx context.Context, id string) error {
 			`DELETE FROM signed_prekeys WHERE account = ?`,
 			`DELETE FROM one_time_prekeys WHERE account = ?`,
 			`DELETE FROM messages WHERE account = ?`,
+			`DELETE FROM device_lists WHERE account = ?`,
 		} {
 			if _, err := tx.ExecContext(ctx, q, id); err != nil {
 				return fmt.Errorf("sqlite: delete account: %w", err)

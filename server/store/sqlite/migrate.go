@@ -80,6 +80,23 @@ CREATE TABLE kt_values (
 CREATE TABLE kt_pending (idx BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE kt_countersigs (auditor BLOB PRIMARY KEY, size INTEGER NOT NULL, signature BLOB NOT NULL) WITHOUT ROWID;
 `,
+	// 4: linked devices: each account's signed device list (opaque; NULL
+	// until the account stores one) and the highest device number it ever
+	// had, and the write-once link slots two devices meet in.
+	`
+CREATE TABLE device_lists (
+	account TEXT PRIMARY KEY,
+	list BLOB,
+	last_device INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE links (
+	id BLOB NOT NULL,
+	slot INTEGER NOT NULL,
+	blob BLOB NOT NULL,
+	expires INTEGER NOT NULL,  -- unix seconds
+	PRIMARY KEY (id, slot)
+) WITHOUT ROWID;
+`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

@@ -50,6 +50,8 @@ func Run(t *testing.T, open Opener) {
 		{"Pipelined", testPipelined},
 		{"KeyDir", testKeyDir},
 		{"KeyDirOneWriter", testKeyDirOneWriter},
+		{"Devices", testDevices},
+		{"Links", testLinks},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
