@@ -46,6 +46,9 @@ type (
 	AccessRefusedEvent     = core.AccessRefusedEvent
 	AccessRefusedError     = core.AccessRefusedError
 	KeyDirectoryWaitError  = core.KeyDirectoryWaitError
+	DeviceListEvent        = core.DeviceListEvent
+	DeviceListRefusedEvent = core.DeviceListRefusedEvent
+	ListRefusedError       = core.ListRefusedError
 )
 
 // Types of the concerns.
@@ -107,6 +110,7 @@ var (
 	ErrExpired           = core.ErrExpired
 	ErrRevoked           = core.ErrRevoked
 	ErrAuthFailed        = core.ErrAuthFailed
+	ErrRemoved           = core.ErrRemoved
 	ErrClosed            = core.ErrClosed
 	ErrRunning           = core.ErrRunning
 	ErrIdentityChanged   = core.ErrIdentityChanged

@@ -10,6 +10,7 @@ import (
 	"github.com/skymsg/sky/client/backup"
 	"github.com/skymsg/sky/client/broadcast"
 	"github.com/skymsg/sky/client/core"
+	"github.com/skymsg/sky/client/devices"
 	"github.com/skymsg/sky/client/group"
 	"github.com/skymsg/sky/client/profile"
 	"github.com/skymsg/sky/client/requests"
@@ -42,6 +43,7 @@ type Client struct {
 	actions   *actions.Actions
 	profiles  *profile.Profiles
 	typing    *typing.Typing
+	devices   *devices.Devices
 }
 
 // Open unlocks the account in dir with passphrase.
@@ -87,10 +89,26 @@ func Register(ctx context.Context, dir string, passphrase []byte, serverURL stri
 	return assemble(c), nil
 }
 
+// Link links this machine to an existing account as a new device, with
+// the one-time code the account's existing device showed (Client.LinkDevice,
+// sky devices link): it creates the encrypted store in dir (empty or
+// missing) under passphrase, receives the account end to end encrypted from
+// the other device, checks that the account's signed device list names this
+// device, and registers this device's own keys and prekeys. root must be
+// the trust root the account pinned.
+func Link(ctx context.Context, dir string, passphrase []byte, serverURL string, root TrustRoot, code string, opts Options) (*Client, error) {
+	c, err := core.Join(ctx, dir, passphrase, serverURL, root, code, opts)
+	if err != nil {
+		return nil, err
+	}
+	return assemble(c), nil
+}
+
 // assemble wires the concerns onto a core.
 func assemble(c *core.Core) *Client {
 	cl := &Client{core: c, groups: group.New(c), broadcast: broadcast.New(c), requests: requests.New(c),
-		trust: trust.New(c), timers: timers.New(c), files: attach.New(c), actions: actions.New(c), profiles: profile.New(c), typing: typing.New(c)}
+		trust: trust.New(c), timers: timers.New(c), files: attach.New(c), actions: actions.New(c), profiles: profile.New(c), typing: typing.New(c),
+		devices: devices.New(c)}
 	cl.files.Sweep() // blobs of messages that expired while the client was closed
 	c.SetReceiver(cl.receiveOne)
 	c.SetGroupInfo(cl.groups.Info)

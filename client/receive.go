@@ -44,9 +44,14 @@ func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.St
 		b.Drop(in.Peer, drop)
 		return nil
 	}
-	if !core.Announced(in.Peer, in.Dev) {
-		b.Events = append(b.Events, &UnannouncedDeviceEvent{Peer: in.Peer, Device: in.Dev})
-		return nil
+	if ok, err := core.Announced(tx, in.Peer, in.Dev); err != nil || !ok {
+		// Not on the sender's signed list as this client knows it: once
+		// the list was fetched again (the core does that after the push),
+		// a device still not on it is refused.
+		if err == nil && !b.Recheck(in.Peer, env) {
+			b.Events = append(b.Events, &UnannouncedDeviceEvent{Peer: in.Peer, Device: in.Dev})
+		}
+		return err
 	}
 	if blocked, err := core.IsBlocked(tx, in.Peer); err != nil || blocked {
 		// Rejected by the user: dropped without a trace, but for a group

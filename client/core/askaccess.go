@@ -81,8 +81,11 @@ func (c *Core) sendAccessRequest(ctx context.Context, peer string) error {
 		if err != nil {
 			return err
 		}
+		if devs, err = onlyAnnounced(tx, peer, devs); err != nil {
+			return err
+		}
 		ps := protostore.New(tx, c.Local, now)
-		for _, d := range onlyAnnounced(peer, devs) {
+		for _, d := range devs {
 			m, err := protocol.Encrypt(ctx, ps.Protocol(), c.Self(), protocol.Address{Name: peer, DeviceID: d}, padded, now)
 			if err != nil {
 				return err

@@ -33,6 +33,7 @@ var (
 	ErrRevoked       = errors.New("the operator revoked your account, so you cannot send; ask your server's operator")
 	ErrAuthFailed    = errors.New("the server does not accept this device (was the account deleted?); create a new account with sky init")
 	ErrClosed        = errors.New("the Sky client is closed; open it again")
+	ErrRemoved       = errors.New("this device was removed from its account by another of the account's devices, with a device list signed by the account's key: its data is erased; link it again (sky link) to use it")
 	ErrRunning       = errors.New("the Sky client is already running its connection")
 )
 

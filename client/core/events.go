@@ -92,8 +92,8 @@ type ConnectionEvent struct {
 // dropped for it.
 type LaggedEvent struct{ Missed int }
 
-// UnannouncedDeviceEvent: the server named a device of Peer that Peer never
-// announced (today every account has only device 1), in the keys it handed
+// UnannouncedDeviceEvent: the server named a device of Peer that is not on
+// Peer's signed device list (device 1 only without one), in the keys it handed
 // out or as the sender of a message. Nothing was encrypted to that device,
 // and what came from it was dropped. Only a hostile or broken server does
 // this.
@@ -102,6 +102,28 @@ type UnannouncedDeviceEvent struct {
 	Device uint32
 }
 
+// DeviceListEvent: Peer's device list, signed by Peer's identity key,
+// changed: Added and Removed devices (by number), Devices all of them now.
+// For a contact it says "Peer added a device"; for the own account it is
+// the user's own linking or removal (or a device of the account doing it).
+type DeviceListEvent struct {
+	Peer           string
+	Version        uint64
+	Devices        []uint32
+	Added, Removed []uint32
+}
+
+// DeviceListRefusedEvent: the server served a device list for Peer that
+// failed the checks (not signed by Peer's key, older than one accepted, a
+// different list of the same version, or none after one): it was refused
+// and the accepted one kept. Only a hostile or broken server does this.
+type DeviceListRefusedEvent struct {
+	Peer   string
+	Reason string
+}
+
+func (*DeviceListEvent) event()        {}
+func (*DeviceListRefusedEvent) event() {}
 func (*MessageEvent) event()           {}
 func (*ReceiptEvent) event()           {}
 func (*TimerEvent) event()             {}

@@ -74,6 +74,10 @@ type Options struct {
 	// KeyDirectory configures the checks against the server's key
 	// directory (package client/transparency); on by default.
 	KeyDirectory KeyDirectoryOptions
+	// DeviceListAge is how old a contact's checked device list may be
+	// before a send to them asks the server for a newer one (devices.go);
+	// default 1 minute.
+	DeviceListAge time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -85,6 +89,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.GapTimeout <= 0 {
 		o.GapTimeout = 10 * time.Second
+	}
+	if o.DeviceListAge <= 0 {
+		o.DeviceListAge = time.Minute
 	}
 	if o.PreKeyLow <= 0 {
 		o.PreKeyLow = 20

@@ -356,19 +356,32 @@ func (c *Core) seal(ctx context.Context, cn *conn.Conn, it store.Outgoing, item 
 	if err != nil {
 		return item, c.fail(it, err)
 	}
+	if err := c.freshList(ctx, cn, it.To); err != nil {
+		return item, err
+	}
 	for attempt := 0; ; attempt++ {
-		var devs []uint32
+		var devs, missing []uint32
 		if err := c.View(func(tx *store.Tx) error {
 			if err := c.RefuseChanged(tx, it.To); err != nil {
 				return err
 			}
-			devs, err = tx.SessionDevices(it.To)
-			devs = onlyAnnounced(it.To, devs) // never a device the peer did not announce
+			devs, missing, err = c.sealTargets(tx, it.To)
 			return err
 		}); err != nil {
 			return item, err
 		}
-		stale := len(devs) == 0
+		stale := len(devs) == 0 && len(missing) > 0
+		if attempt == 0 && len(missing) > 0 && len(devs) > 0 {
+			// A device newly on the peer's signed list: a session with it
+			// first; if that fails, the others still get the message.
+			if err := c.fetchSessions(ctx, cn, it.To, missing); err != nil {
+				c.Opts.Logger.Warn("starting a session with a new device failed; sending to the others", "err", err)
+			}
+			continue
+		}
+		if len(devs) == 0 && len(missing) == 0 {
+			return item, c.fail(it, errors.New("no other device of this account to send to"))
+		}
 		if !stale {
 			err := c.Update(func(tx *store.Tx) error {
 				now := c.Now()
@@ -407,7 +420,10 @@ func (c *Core) seal(ctx context.Context, cn *conn.Conn, it store.Outgoing, item 
 		if attempt > 0 {
 			return item, fmt.Errorf("no usable session with %s after fetching their keys; retrying later", it.To)
 		}
-		if err := c.fetchSessions(ctx, cn, it.To); err != nil {
+		if len(devs) > 0 {
+			missing = nil // a broken session: fresh bundles for every device
+		}
+		if err := c.fetchSessions(ctx, cn, it.To, missing); err != nil {
 			return item, err
 		}
 	}
@@ -416,8 +432,12 @@ func (c *Core) seal(ctx context.Context, cn *conn.Conn, it store.Outgoing, item 
 // fetchSessions starts sessions with every device of peer from bundles the
 // server hands out. A bundle whose identity key is not the pinned one is
 // never used: the change is recorded and an *IdentityChangedError returned.
-func (c *Core) fetchSessions(ctx context.Context, cn *conn.Conn, peer string) error {
-	r, err := cn.Call(ctx, &wire.Request{Op: &wire.Request_FetchBundles{FetchBundles: &wire.FetchBundles{Account: peer}}})
+func (c *Core) fetchSessions(ctx context.Context, cn *conn.Conn, peer string, devs []uint32) error {
+	var one uint32
+	if len(devs) == 1 {
+		one = devs[0]
+	}
+	r, err := cn.Call(ctx, &wire.Request{Op: &wire.Request_FetchBundles{FetchBundles: &wire.FetchBundles{Account: peer, Device: one}}})
 	if errors.Is(err, wire.ErrRateLimited) {
 		var we *wire.Error
 		errors.As(err, &we)
@@ -430,8 +450,12 @@ func (c *Core) fetchSessions(ctx context.Context, cn *conn.Conn, peer string) er
 	if len(bundles) == 0 {
 		return ErrNoSuchAccount
 	}
+	var refuse map[uint32]string
+	if err := c.View(func(tx *store.Tx) (err error) { refuse, err = c.screenBundles(tx, peer, bundles, devs); return }); err != nil {
+		return err
+	}
 	for _, wb := range bundles {
-		if Announced(peer, wb.GetDevice()) {
+		if _, no := refuse[wb.GetDevice()]; !no {
 			if err := c.checkKey(ctx, cn, peer, wb.GetIdentityKey()); err != nil {
 				return err
 			}
@@ -445,10 +469,15 @@ func (c *Core) fetchSessions(ctx context.Context, cn *conn.Conn, peer string) er
 		ps := protostore.New(tx, c.Local, now)
 		local := protocol.Address{Name: c.acct.ID, DeviceID: c.acct.DeviceID}
 		for _, wb := range bundles {
-			if !Announced(peer, wb.GetDevice()) {
-				// A device the server lists but peer never announced:
-				// no session with it, nothing encrypted to it.
-				events = append(events, &UnannouncedDeviceEvent{Peer: peer, Device: wb.GetDevice()})
+			if why, no := refuse[wb.GetDevice()]; no {
+				// A device the server lists but peer never signed for, or
+				// keys that are not the signed device's: no session with
+				// it, nothing encrypted to it.
+				if why == "" {
+					events = append(events, &UnannouncedDeviceEvent{Peer: peer, Device: wb.GetDevice()})
+				} else if why != skipDevice {
+					events = append(events, &DeviceListRefusedEvent{Peer: peer, Reason: why})
+				}
 				continue
 			}
 			b, err := ToBundle(wb)
@@ -486,11 +515,11 @@ func (c *Core) fetchSessions(ctx context.Context, cn *conn.Conn, peer string) er
 	case changed != nil:
 		return changed
 	}
-	var devs []uint32
-	if err := c.View(func(tx *store.Tx) (err error) { devs, err = tx.SessionDevices(peer); return }); err != nil {
+	var have []uint32
+	if err := c.View(func(tx *store.Tx) (err error) { have, err = tx.SessionDevices(peer); return }); err != nil {
 		return err
 	}
-	if len(devs) == 0 && bad != nil {
+	if len(have) == 0 && bad != nil {
 		return fmt.Errorf("the server handed out unusable keys for %s (%v); retrying later", peer, bad)
 	}
 	return nil

@@ -58,6 +58,23 @@ type Batch struct {
 	Queued         bool                    // the outbox grew
 	prekeys        bool                    // a first message used prekeys
 	refreshed      []string                // peers whose refused access key was replaced by a new one
+	final          bool                    // a second pass: no more rechecks
+	recheck        []*wire.Envelope        // envelopes from devices not on their sender's accepted list
+	recheckOf      []string                // whose lists to fetch again before the second pass
+}
+
+// Recheck holds env back for a second pass after peer's device list was
+// fetched again (it came from a device not on the accepted list); false
+// on the second pass, when such an envelope is refused.
+func (b *Batch) Recheck(peer string, env *wire.Envelope) bool {
+	if b.final {
+		return false
+	}
+	b.recheck = append(b.recheck, env)
+	if !slices.Contains(b.recheckOf, peer) {
+		b.recheckOf = append(b.recheckOf, peer)
+	}
+	return true
 }
 
 func NewBatch(now time.Time) *Batch {
@@ -73,6 +90,21 @@ func (c *Core) handleBatch(ctx context.Context, cn *conn.Conn, envs []*wire.Enve
 	b, err := c.Receive(ctx, envs)
 	if err != nil {
 		return err
+	}
+	if len(b.recheck) > 0 {
+		// Envelopes from devices not on their sender's accepted list: the
+		// list is fetched again (checked as always), then they are
+		// handled once more, and refused if the device is still not on it.
+		for _, p := range b.recheckOf {
+			if err := c.RefreshDeviceList(ctx, cn, p); err != nil {
+				c.Opts.Logger.Warn("fetching a device list failed", "err", err)
+			}
+		}
+		again, err := c.receive(ctx, b.recheck, true)
+		if err != nil {
+			return err
+		}
+		c.AfterBatch(again)
 	}
 	var ids [][]byte
 	for _, e := range envs {
@@ -108,9 +140,14 @@ func (c *Core) AfterBatch(b *Batch) {
 
 // receive handles envelopes in one transaction.
 func (c *Core) Receive(ctx context.Context, envs []*wire.Envelope) (*Batch, error) {
+	return c.receive(ctx, envs, false)
+}
+
+func (c *Core) receive(ctx context.Context, envs []*wire.Envelope, final bool) (*Batch, error) {
 	var b *Batch
 	err := c.Update(func(tx *store.Tx) error {
 		b = NewBatch(c.Now())
+		b.final = final
 		ps := protostore.New(tx, c.Local, b.Now)
 		for _, env := range envs {
 			if err := c.recv(ctx, tx, ps, env, b); err != nil {

@@ -56,6 +56,10 @@ func (c *Core) Run(ctx context.Context) error {
 	for {
 		start := time.Now()
 		err := c.runConn(ctx)
+		if errors.Is(err, ErrRemoved) {
+			c.Emit(&ConnectionEvent{Connected: false, Err: err})
+			return err
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -64,7 +68,10 @@ func (c *Core) Run(ctx context.Context) error {
 		c.mu.Unlock()
 		c.Notify()
 		c.Emit(&ConnectionEvent{Connected: false, Err: err})
-		if errors.Is(err, ErrAuthFailed) {
+		if errors.Is(err, ErrAuthFailed) && c.removedByAccount(ctx) {
+			err = ErrRemoved
+		}
+		if errors.Is(err, ErrAuthFailed) || errors.Is(err, ErrRemoved) {
 			return err
 		}
 		if time.Since(start) > time.Minute {
@@ -129,6 +136,9 @@ func (c *Core) runConn(ctx context.Context) error {
 	c.mu.Unlock()
 	mctx, mcancel := context.WithTimeout(ctx, 20*time.Second)
 	refresh, err := c.maintainSealed(mctx, cn)
+	if err == nil {
+		err = c.maintainOwnList(mctx, cn)
+	}
 	mcancel()
 	if err != nil {
 		cn.Close()

@@ -1,0 +1,124 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+// linkUser links a new device to from's account through a real skyd and
+// starts it.
+func linkUser(t *testing.T, s *skyd, from *user, opts Options) *user {
+	t.Helper()
+	codes := make(chan string, 1)
+	linked := make(chan error, 1)
+	go func() {
+		_, err := from.c.LinkDevice(ctxT(t), func(code string) { codes <- code })
+		linked <- err
+	}()
+	var code string
+	select {
+	case code = <-codes:
+	case err := <-linked:
+		t.Fatalf("LinkDevice: %v", err)
+	}
+	dir := filepath.Join(t.TempDir(), "home")
+	c, err := Link(ctxT(t), dir, pass, s.url(), s.root, code, opts)
+	if err != nil {
+		t.Fatalf("Link: %v", err)
+	}
+	if err := <-linked; err != nil {
+		t.Fatalf("LinkDevice: %v", err)
+	}
+	u := &user{t: t, dir: dir, c: c, opts: opts}
+	t.Cleanup(func() { u.close() })
+	u.start()
+	return u
+}
+
+func deviceIDs(t *testing.T, u *user) (ids []uint32, current uint32) {
+	t.Helper()
+	ds, _, err := u.c.Devices()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		ids = append(ids, d.ID)
+		if d.Current {
+			current = d.ID
+		}
+	}
+	return ids, current
+}
+
+// TestLinkedDevices: Bob links a second device through a real skyd; a
+// message to Bob reaches both devices exactly once, Alice is told Bob added
+// a device, a message from the new device reaches Alice; then Bob removes
+// it: it erases itself, and Alice encrypts nothing more to it.
+func TestLinkedDevices(t *testing.T) {
+	s := startSkyd(t)
+	opts := testOptions(nil)
+	opts.DeviceListAge = time.Millisecond
+	alice, bob := newUser(t, s, opts), newUser(t, s, opts)
+	a, b := alice.c.ID(), bob.c.ID()
+	if err := bob.c.AddContact(a, "Alice"); err != nil {
+		t.Fatal(err)
+	}
+	alice.send(b, "before linking")
+	texts(t, bob, 1)
+
+	bob2 := linkUser(t, s, bob, opts)
+	if ids, cur := deviceIDs(t, bob2); !slices.Equal(ids, []uint32{1, 2}) || cur != 2 || bob2.c.ID() != b {
+		t.Fatalf("bob2: devices %v, current %d, ID %s", ids, cur, bob2.c.ID())
+	}
+	if ids, cur := deviceIDs(t, bob); !slices.Equal(ids, []uint32{1, 2}) || cur != 1 {
+		t.Fatalf("bob: devices %v, current %d", ids, cur)
+	}
+	cs, err := bob2.c.Contacts()
+	if err != nil || len(cs) != 1 || cs[0].ID != a || cs[0].Name != "Alice" {
+		t.Fatalf("bob2's contacts = %+v, %v", cs, err)
+	}
+
+	alice.send(b, "to both")
+	if e := next(t, alice, func(e *DeviceListEvent) bool { return e.Peer == b }); !slices.Equal(e.Added, []uint32{2}) {
+		t.Fatalf("alice's device list event %+v", e)
+	}
+	for _, u := range []*user{bob, bob2} {
+		if got := texts(t, u, 1); got[0] != "to both" {
+			t.Fatalf("%d got %q", u.c.core.DeviceID(), got)
+		}
+	}
+	bob2.send(a, "from the new device")
+	if got := texts(t, alice, 1); got[0] != "from the new device" {
+		t.Fatalf("alice got %q", got)
+	}
+
+	if err := bob.c.RemoveDevice(ctxT(t), 2); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-bob2.runErr:
+		if !errors.Is(err, ErrRemoved) {
+			t.Fatalf("bob2's Run = %v, want ErrRemoved", err)
+		}
+		bob2.stop = nil
+	case <-time.After(15 * time.Second):
+		t.Fatal("the removed device did not wipe itself")
+	}
+	if _, err := Open(context.Background(), bob2.dir, pass, opts); !errors.Is(err, ErrNoAccount) {
+		t.Fatalf("opening the removed device's store: %v, want ErrNoAccount (erased)", err)
+	}
+	alice.send(b, "after removal")
+	if e := next(t, alice, func(e *DeviceListEvent) bool { return e.Peer == b }); !slices.Equal(e.Removed, []uint32{2}) {
+		t.Fatalf("alice's device list event %+v", e)
+	}
+	if got := texts(t, bob, 1); got[0] != "after removal" {
+		t.Fatalf("bob got %q", got)
+	}
+	if devs, _ := alice.c.ContactDevices(b); !slices.Equal(devs, []uint32{1}) {
+		t.Fatalf("alice sees bob's devices %v", devs)
+	}
+}
