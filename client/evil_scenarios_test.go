@@ -88,6 +88,13 @@ func (s *substitution) hooks(victim string, a *attacker) (toClient, toServer fun
 		if r := f.GetResponse(); r != nil && s.fetches[fmt.Sprint(acct, "/", r.GetId())] && r.GetBundles() != nil {
 			r.GetBundles().Bundles = []*wire.Bundle{a.bundle()}
 		}
+		if dl := f.GetResponse().GetDeviceList(); dl != nil && s.on {
+			// The victim's signed device list would give the substitution
+			// away (its registration ID is not the attacker's), so the
+			// server hides it: for a first contact, nothing says there was
+			// one.
+			dl.List, dl.IdentityKey = nil, a.ik.Public.Bytes()
+		}
 		return []*wire.Frame{f}
 	}
 	return

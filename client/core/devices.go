@@ -316,8 +316,10 @@ func (c *Core) sealTargets(tx *store.Tx, peer string) (devs, missing []uint32, e
 const skipDevice = "\x00skip"
 
 // screenBundles says which bundles must not start a session: a device not
-// on peer's signed list (""), one whose registration ID or identity key is
-// not the signed one's (the reason), one not asked for (skipDevice).
+// on peer's signed list (""), one whose registration ID is not the signed
+// device's (the reason), one not asked for (skipDevice). A bundle under
+// another identity key goes on to the key-change checks, which hold it for
+// the user.
 func (c *Core) screenBundles(tx *store.Tx, peer string, bundles []*wire.Bundle, want []uint32) (map[uint32]string, error) {
 	l, _, err := AcceptedList(tx, peer)
 	if err != nil {
@@ -340,8 +342,9 @@ func (c *Core) screenBundles(tx *store.Tx, peer string, bundles []*wire.Bundle, 
 			out[d] = ""
 		case want != nil && !slices.Contains(want, d):
 			out[d] = skipDevice
-		case known && !slices.Equal(wb.GetIdentityKey(), key.Bytes()) && l != nil:
-			out[d] = fmt.Sprintf("the server handed out keys for device %d under an identity key that is not the one their device list is signed with", d)
+		case known && !slices.Equal(wb.GetIdentityKey(), key.Bytes()):
+			// Another identity key: the key-change path decides (held
+			// for the user, never encrypted to before they accept).
 		case l != nil:
 			if sd, _ := l.Has(d); sd.RegistrationID != wb.GetRegistrationId() {
 				out[d] = fmt.Sprintf("the server handed out keys for device %d that are not the signed device's (registration ID %d, signed %d)", d, wb.GetRegistrationId(), sd.RegistrationID)

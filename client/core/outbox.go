@@ -455,7 +455,7 @@ func (c *Core) fetchSessions(ctx context.Context, cn *conn.Conn, peer string, de
 		return err
 	}
 	for _, wb := range bundles {
-		if _, no := refuse[wb.GetDevice()]; !no {
+		if why, no := refuse[wb.GetDevice()]; !no || (why != "" && why != skipDevice) {
 			if err := c.checkKey(ctx, cn, peer, wb.GetIdentityKey()); err != nil {
 				return err
 			}

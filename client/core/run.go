@@ -119,6 +119,10 @@ func (c *Core) runConn(ctx context.Context) error {
 		return err
 	}
 	info, err := cn.Authenticate(dctx, c.acct.ID, c.acct.DeviceID, c.auth)
+	if err == nil {
+		// Before anything else: a device the account removed stops here.
+		err = c.maintainOwnList(dctx, cn)
+	}
 	dcancel()
 	if err != nil {
 		cn.Close()
@@ -136,9 +140,6 @@ func (c *Core) runConn(ctx context.Context) error {
 	c.mu.Unlock()
 	mctx, mcancel := context.WithTimeout(ctx, 20*time.Second)
 	refresh, err := c.maintainSealed(mctx, cn)
-	if err == nil {
-		err = c.maintainOwnList(mctx, cn)
-	}
 	mcancel()
 	if err != nil {
 		cn.Close()

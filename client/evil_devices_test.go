@@ -1,0 +1,323 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/skymsg/sky/client/core"
+	"github.com/skymsg/sky/client/devices/devlist"
+	"github.com/skymsg/sky/client/store"
+	"github.com/skymsg/sky/wire"
+	"google.golang.org/protobuf/proto"
+)
+
+// The hostile server and linked devices (issue 16): a server that adds a
+// device of its own to Bob's list, hands out another device's keys as one
+// of Bob's devices, replays an old list, or forges the list that orders a
+// device to wipe itself. Each is refused and reported, and nothing is ever
+// encrypted to a device Bob did not sign for.
+
+// devHooks rewrites what the server says about one account's devices and
+// counts what clients encrypt to each of its devices.
+type devHooks struct {
+	mu       sync.Mutex
+	victim   string
+	asked    map[string]string // "acct/id" → "list" or "bundles"
+	list     func(to string, dl *wire.DeviceList)
+	bundles  func(to string, bs *wire.Bundles)
+	authFail string // refuse this account's authentication
+	sent     map[uint32]int
+}
+
+func newDevHooks(victim string) *devHooks {
+	return &devHooks{victim: victim, asked: map[string]string{}, sent: map[uint32]int{}}
+}
+
+func (h *devHooks) set(f func(*devHooks)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	f(h)
+}
+
+func (h *devHooks) sentTo(dev uint32) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sent[dev]
+}
+
+func (h *devHooks) toServer(acct string, f *wire.Frame) []*wire.Frame {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	req := f.GetRequest()
+	key := fmt.Sprint(acct, "/", req.GetId())
+	switch {
+	case req.GetGetDeviceList().GetAccount() == h.victim:
+		h.asked[key] = "list"
+	case req.GetFetchBundles().GetAccount() == h.victim:
+		h.asked[key] = "bundles"
+	case req.GetSend().GetAccount() == h.victim:
+		h.sent[req.GetSend().GetDevice()]++
+	}
+	return []*wire.Frame{f}
+}
+
+func (h *devHooks) toClient(acct string, f *wire.Frame) []*wire.Frame {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := f.GetResponse()
+	if r == nil {
+		return []*wire.Frame{f}
+	}
+	if r.GetAuthenticated() != nil && acct == h.authFail && acct != "" {
+		return []*wire.Frame{{Body: &wire.Frame_Response{Response: &wire.Response{Id: r.GetId(), Error: wire.NewError(wire.Code_AUTH_FAILED, "unknown device")}}}}
+	}
+	switch h.asked[fmt.Sprint(acct, "/", r.GetId())] {
+	case "list":
+		if h.list != nil && r.GetDeviceList() != nil {
+			h.list(acct, r.GetDeviceList())
+		}
+	case "bundles":
+		if h.bundles != nil && r.GetBundles() != nil {
+			h.bundles(acct, r.GetBundles())
+		}
+	}
+	return []*wire.Frame{f}
+}
+
+// linkUserAt is linkUser with the new device connecting through url.
+func linkUserAt(t *testing.T, s *skyd, url string, from *user, opts Options) *user {
+	t.Helper()
+	codes, linked := make(chan string, 1), make(chan error, 1)
+	go func() {
+		_, err := from.c.LinkDevice(ctxT(t), func(code string) { codes <- code })
+		linked <- err
+	}()
+	code := <-codes
+	dir := filepath.Join(t.TempDir(), "home")
+	c, err := Link(ctxT(t), dir, pass, url, s.root, code, opts)
+	if err != nil {
+		t.Fatalf("Link: %v", err)
+	}
+	if err := <-linked; err != nil {
+		t.Fatalf("LinkDevice: %v", err)
+	}
+	u := &user{t: t, dir: dir, c: c, opts: opts}
+	t.Cleanup(func() { u.close() })
+	u.start()
+	return u
+}
+
+func listBytes(t *testing.T, u *user, account string) []byte {
+	t.Helper()
+	var raw []byte
+	if err := u.c.core.View(func(tx *store.Tx) (err error) { raw, err = core.AcceptedListBytes(tx, account); return }); err != nil || raw == nil {
+		t.Fatalf("no accepted list of %s: %v", account, err)
+	}
+	return raw
+}
+
+func refusedList(t *testing.T, u *user, peer, why string) {
+	t.Helper()
+	e := next(t, u, func(e *DeviceListRefusedEvent) bool { return e.Peer == peer })
+	if !strings.Contains(e.Reason, why) {
+		t.Fatalf("refused for %q, want %q", e.Reason, why)
+	}
+}
+
+func fastLists() Options {
+	o := testOptions(nil)
+	o.DeviceListAge = time.Millisecond
+	return o
+}
+
+// TestEvilGhostDevice: the server adds a device of its own to Bob's
+// account — in a list it signs itself, in the devices it registers, in the
+// bundles it hands out. Alice refuses the list and encrypts nothing to the
+// ghost.
+func TestEvilGhostDevice(t *testing.T) {
+	s := startSkyd(t)
+	ev := startEvil(t, s)
+	bob := newUser(t, s, fastLists())
+	b := bob.c.ID()
+	h := newDevHooks(b)
+	ev.set(h.toClient, h.toServer)
+	alice := newUserAt(t, s, ev.url(), fastLists())
+	ghost := newAttacker()
+	h.set(func(h *devHooks) {
+		h.list = func(_ string, dl *wire.DeviceList) {
+			l, err := devlist.Decode(dl.List)
+			if err != nil {
+				return
+			}
+			l.Devices = append(l.Devices, devlist.Device{ID: 2, RegistrationID: 77})
+			l.Version++
+			dl.List, _ = devlist.Sign(l, ghost.ik.Private) // the server's own signature
+			dl.Registered = []uint32{1, 2}
+		}
+		h.bundles = func(_ string, bs *wire.Bundles) {
+			g := ghost.bundle()
+			g.Device = 2
+			bs.Bundles = append(bs.Bundles, g)
+		}
+	})
+	alice.send(b, "first contact")
+	refusedList(t, alice, b, "signature")
+	if got := texts(t, bob, 1); got[0] != "first contact" {
+		t.Fatalf("bob got %q", got)
+	}
+	alice.send(b, "second")
+	texts(t, bob, 1)
+	if n := h.sentTo(2); n != 0 {
+		t.Fatalf("%d messages were encrypted to the ghost device", n)
+	}
+	if devs, _ := alice.c.ContactDevices(b); !slices.Equal(devs, []uint32{1}) {
+		t.Fatalf("alice counts bob's devices as %v", devs)
+	}
+}
+
+// TestEvilSwappedDeviceKey: Bob has two devices; the server hands out
+// device 1's (validly signed) keys as device 2's, so that what Alice sends
+// "to device 2" is readable where the server chooses. The keys are not the
+// signed device 2's: refused, nothing encrypted to them, device 1 still
+// gets the message.
+func TestEvilSwappedDeviceKey(t *testing.T) {
+	s := startSkyd(t)
+	ev := startEvil(t, s)
+	bob := newUser(t, s, fastLists())
+	b := bob.c.ID()
+	linkUser(t, s, bob, fastLists())
+	h := newDevHooks(b)
+	ev.set(h.toClient, h.toServer)
+	h.set(func(h *devHooks) {
+		h.bundles = func(_ string, bs *wire.Bundles) {
+			for _, x := range bs.Bundles {
+				if x.Device == 1 {
+					swapped := proto.Clone(x).(*wire.Bundle)
+					swapped.Device = 2
+					bs.Bundles = append(bs.Bundles[:0:0], x, swapped)
+					return
+				}
+			}
+		}
+	})
+	alice := newUserAt(t, s, ev.url(), fastLists())
+	alice.send(b, "to bob")
+	refusedList(t, alice, b, "registration ID")
+	if got := texts(t, bob, 1); got[0] != "to bob" {
+		t.Fatalf("bob got %q", got)
+	}
+	if n := h.sentTo(2); n != 0 {
+		t.Fatalf("%d messages were encrypted to the swapped keys", n)
+	}
+}
+
+// TestEvilReplayedDeviceList: after Bob removed a device, the server
+// replays the older list that still had it. Alice, who saw the newer one,
+// refuses it and encrypts nothing to the removed device.
+func TestEvilReplayedDeviceList(t *testing.T) {
+	s := startSkyd(t)
+	ev := startEvil(t, s)
+	bob := newUser(t, s, fastLists())
+	b := bob.c.ID()
+	h := newDevHooks(b)
+	ev.set(h.toClient, h.toServer)
+	alice := newUserAt(t, s, ev.url(), fastLists())
+	bob2 := linkUser(t, s, bob, fastLists())
+	alice.send(b, "to both")
+	texts(t, bob, 1)
+	texts(t, bob2, 1)
+	withTwo := listBytes(t, alice, b)
+	if err := bob.c.RemoveDevice(ctxT(t), 2); err != nil {
+		t.Fatal(err)
+	}
+	alice.send(b, "after removal")
+	texts(t, bob, 1)
+	next(t, alice, func(e *DeviceListEvent) bool { return e.Peer == b && slices.Equal(e.Removed, []uint32{2}) })
+	before := h.sentTo(2)
+	h.set(func(h *devHooks) {
+		h.list = func(_ string, dl *wire.DeviceList) { dl.List, dl.Registered = withTwo, []uint32{1, 2} }
+	})
+	alice.send(b, "replayed")
+	refusedList(t, alice, b, "older")
+	texts(t, bob, 1)
+	if n := h.sentTo(2); n != before {
+		t.Fatalf("%d messages were encrypted to the removed device after the replay", n-before)
+	}
+	if devs, _ := alice.c.ContactDevices(b); !slices.Equal(devs, []uint32{1}) {
+		t.Fatalf("alice counts bob's devices as %v", devs)
+	}
+}
+
+// TestEvilForgedWipe: the server tries to make Bob's second device wipe
+// itself — with a list without it that the server signed, with Bob's own
+// older list from before the device was linked, and by refusing the device
+// and showing that old list. Each is refused; the device keeps its data.
+func TestEvilForgedWipe(t *testing.T) {
+	s := startSkyd(t)
+	ev := startEvil(t, s)
+	bob := newUser(t, s, fastLists())
+	b := bob.c.ID()
+	beforeLink := listBytes(t, bob, b)
+	h := newDevHooks(b)
+	ev.set(h.toClient, h.toServer)
+	bob2 := linkUserAt(t, s, ev.url(), bob, fastLists())
+	forger := newAttacker()
+	forged, err := devlist.Sign(&devlist.List{Account: b, Version: 99, Devices: []devlist.Device{{ID: 1, RegistrationID: 1}}}, forger.ik.Private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, why string
+		list      []byte
+		authFail  bool
+	}{
+		{"a list the server signed", "signature", forged, false},
+		{"Bob's list from before the link", "older", beforeLink, false},
+		{"the device refused and the old list shown", "older", beforeLink, true},
+	} {
+		h.set(func(h *devHooks) {
+			h.list = func(_ string, dl *wire.DeviceList) { dl.List, dl.Registered = tc.list, []uint32{1} }
+			h.authFail = ""
+			if tc.authFail {
+				h.authFail = b
+			}
+		})
+		bob2.pause()
+		bob2.start2(tc.authFail)
+		refusedList(t, bob2, b, tc.why)
+		if tc.authFail {
+			if err := <-bob2.runErr; !errors.Is(err, ErrAuthFailed) {
+				t.Fatalf("%s: Run = %v, want ErrAuthFailed (and no wipe)", tc.name, err)
+			}
+			bob2.stop = nil
+		}
+		if ids, cur := deviceIDs(t, bob2); cur != 2 || !slices.Equal(ids, []uint32{1, 2}) {
+			t.Fatalf("%s: bob2 now has devices %v, current %d", tc.name, ids, cur)
+		}
+	}
+	h.set(func(h *devHooks) { h.list, h.authFail = nil, "" })
+	bob2.close()
+	if _, err := Open(ctxT(t), bob2.dir, pass, fastLists()); err != nil {
+		t.Fatalf("the device's data is gone after forged wipes: %v", err)
+	}
+}
+
+// start2 is start for a device whose authentication may be refused: it
+// does not wait for the connection.
+func (u *user) start2(mayFail bool) {
+	if !mayFail {
+		u.start()
+		return
+	}
+	u.sub = u.c.Subscribe()
+	ctx, cancel := context.WithCancel(context.Background())
+	u.stop, u.runErr = cancel, make(chan error, 1)
+	go func() { u.runErr <- u.c.Run(ctx) }()
+}
