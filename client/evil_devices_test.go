@@ -168,15 +168,16 @@ func TestEvilGhostDevice(t *testing.T) {
 		}
 	})
 	alice.send(b, "first contact")
-	refusedList(t, alice, b, "signature")
 	if got := texts(t, bob, 1); got[0] != "first contact" {
 		t.Fatalf("bob got %q", got)
 	}
 	alice.send(b, "second")
 	texts(t, bob, 1)
+	alice.flush()
 	if n := h.sentTo(2); n != 0 {
 		t.Fatalf("%d messages were encrypted to the ghost device", n)
 	}
+	refusedList(t, alice, b, "signature")
 	if devs, _ := alice.c.ContactDevices(b); !slices.Equal(devs, []uint32{1}) {
 		t.Fatalf("alice counts bob's devices as %v", devs)
 	}
@@ -209,13 +210,14 @@ func TestEvilSwappedDeviceKey(t *testing.T) {
 	})
 	alice := newUserAt(t, s, ev.url(), fastLists())
 	alice.send(b, "to bob")
-	refusedList(t, alice, b, "registration ID")
 	if got := texts(t, bob, 1); got[0] != "to bob" {
 		t.Fatalf("bob got %q", got)
 	}
+	alice.flush()
 	if n := h.sentTo(2); n != 0 {
 		t.Fatalf("%d messages were encrypted to the swapped keys", n)
 	}
+	refusedList(t, alice, b, "registration ID")
 }
 
 // TestEvilReplayedDeviceList: after Bob removed a device, the server
@@ -245,11 +247,12 @@ func TestEvilReplayedDeviceList(t *testing.T) {
 		h.list = func(_ string, dl *wire.DeviceList) { dl.List, dl.Registered = withTwo, []uint32{1, 2} }
 	})
 	alice.send(b, "replayed")
-	refusedList(t, alice, b, "older")
 	texts(t, bob, 1)
+	alice.flush()
 	if n := h.sentTo(2); n != before {
 		t.Fatalf("%d messages were encrypted to the removed device after the replay", n-before)
 	}
+	refusedList(t, alice, b, "older")
 	if devs, _ := alice.c.ContactDevices(b); !slices.Equal(devs, []uint32{1}) {
 		t.Fatalf("alice counts bob's devices as %v", devs)
 	}
