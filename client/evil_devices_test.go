@@ -33,6 +33,8 @@ type devHooks struct {
 	list     func(to string, dl *wire.DeviceList)
 	bundles  func(to string, bs *wire.Bundles)
 	authFail string // refuse this account's authentication
+	saved    *wire.Bundle // device 2's bundle as the server once handed it out
+	revive   *wire.Bundle // handed out for device 2 once the server has none
 	sent     map[uint32]int
 }
 
@@ -84,6 +86,16 @@ func (h *devHooks) toClient(acct string, f *wire.Frame) []*wire.Frame {
 			h.list(acct, r.GetDeviceList())
 		}
 	case "bundles":
+		if r.GetError() != nil && h.revive != nil {
+			// The server keeps a removed device's keys and hands them out.
+			r = &wire.Response{Id: r.GetId(), Result: &wire.Response_Bundles{Bundles: &wire.Bundles{Bundles: []*wire.Bundle{h.revive}}}}
+			f = &wire.Frame{Body: &wire.Frame_Response{Response: r}}
+		}
+		for _, x := range r.GetBundles().GetBundles() {
+			if x.GetDevice() == 2 && h.revive == nil {
+				h.saved = proto.Clone(x).(*wire.Bundle)
+			}
+		}
 		if h.bundles != nil && r.GetBundles() != nil {
 			h.bundles(acct, r.GetBundles())
 		}
@@ -245,6 +257,7 @@ func TestEvilReplayedDeviceList(t *testing.T) {
 	before := h.sentTo(2)
 	h.set(func(h *devHooks) {
 		h.list = func(_ string, dl *wire.DeviceList) { dl.List, dl.Registered = withTwo, []uint32{1, 2} }
+		h.revive = h.saved
 	})
 	alice.send(b, "replayed")
 	texts(t, bob, 1)
