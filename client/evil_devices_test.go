@@ -32,7 +32,7 @@ type devHooks struct {
 	asked    map[string]string // "acct/id" → "list" or "bundles"
 	list     func(to string, dl *wire.DeviceList)
 	bundles  func(to string, bs *wire.Bundles)
-	authFail string // refuse this account's authentication
+	authFail string       // refuse this account's authentication
 	saved    *wire.Bundle // device 2's bundle as the server once handed it out
 	revive   *wire.Bundle // handed out for device 2 once the server has none
 	sent     map[uint32]int
