@@ -32,3 +32,6 @@ func (c *Client) LinkDevice(ctx context.Context, onCode func(code string)) (uint
 // signed by the account's key: contacts stop encrypting to it, and the
 // removed device erases itself when it sees the list. Run must be running.
 func (c *Client) RemoveDevice(ctx context.Context, id uint32) error { return c.devices.Remove(ctx, id) }
+
+// DeviceID is this device's number in its account.
+func (c *Client) DeviceID() uint32 { return c.core.DeviceID() }

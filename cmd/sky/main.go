@@ -45,6 +45,9 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
   init --server URL --trust-root KEY --code CODE [--wipe-after N]
                                     create an account; prints your Sky ID (KEY is the
                                     server's trust root, from its operator, pinned for good)
+  link CODE --server URL --trust-root KEY
+                                    make this home a new device of an existing account
+                                    (the code comes from sky devices link on one of its devices)
   id [--qr]                         print your Sky ID (and a QR code)
   send ID TEXT | send ID -          send a message (- reads the text from stdin)
   send ID --file PATH... [TEXT]     send files (photos' metadata removed), TEXT their caption;
@@ -99,6 +102,11 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
                                     the panic passphrase (wipes everything when typed),
                                     and the wipe after N failed unlocks (0: never)
   account status [--json] | delete [--yes]
+  devices list [--json] | link | remove N
+                                    the account's devices (up to 5), on a list signed by your
+                                    identity key that contacts check; link prints a one-time
+                                    code for sky link and waits; remove N makes device N erase
+                                    itself and stops contacts sending to it
   notes add TITLE [TEXT|-] [--timer D] | list [--json] | show ID [--json]
         | edit ID [--title T] [--text T|-] [--timer D|off] | rm ID
                                     notes to self, kept only in the encrypted store
@@ -252,6 +260,8 @@ func init() {
 		"backup":          cmdBackup,
 		"restore":         cmdRestore,
 		"typing":          cmdTyping,
+		"devices":         cmdDevices,
+		"link":            cmdLink,
 		"reply":           cmdReply, "react": cmdReact, "edit": cmdEdit, "unsend": cmdUnsend, "search": cmdSearch,
 	}
 }

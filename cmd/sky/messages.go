@@ -357,7 +357,12 @@ func describeEvent(ev client.Event, self string, n names) (obj map[string]any, l
 			"group %s (%q): %s", e.Group, e.Change.Name, describeChange(&e.Change, self, n))
 	case *client.UnannouncedDeviceEvent:
 		return note(map[string]any{"type": "unannounced_device", "peer": e.Peer, "device": e.Device},
-			"the server claims %s has a device %d, which %s never announced; nothing was sent to it (the server may be hostile)", e.Peer, e.Device, e.Peer)
+			"the server claims %s has a device %d, which is not on their signed device list; nothing was sent to it (the server may be hostile)", e.Peer, e.Device)
+	case *client.DeviceListEvent:
+		return describeDeviceList(e, self, n)
+	case *client.DeviceListRefusedEvent:
+		return note(map[string]any{"type": "device_list_refused", "peer": e.Peer, "reason": e.Reason},
+			"the server served a device list for %s that was refused (%s); nothing goes to a device they did not sign for (the server may be hostile)", n.label(e.Peer), safetext.Line(e.Reason))
 	case *client.AccessRefusedEvent:
 		return note(map[string]any{"type": "access_refused", "peer": e.Peer, "confirmed": e.Confirmed}, "%s",
 			(&client.AccessRefusedError{Peer: e.Peer, Confirmed: e.Confirmed}).Error())

@@ -34,6 +34,7 @@ type serveFlags struct {
 	acmeDirectory, acmeCA string
 	ttl                   time.Duration
 	queueCap, maxConns    int
+	maxDevices            int
 	logLevel              string
 	tuning                tuningFlags
 	blobs                 blobFlags
@@ -59,6 +60,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&f.ttl, "message-ttl", server.DefaultMessageTTL, "delete undelivered messages this old (at most 720h)")
 	fs.IntVar(&f.queueCap, "queue-cap", server.DefaultQueueCap, "most messages queued for one device")
 	fs.IntVar(&f.maxConns, "max-connections", server.DefaultMaxConnections, "most simultaneous client connections")
+	fs.IntVar(&f.maxDevices, "max-devices", server.DefaultMaxDevices, fmt.Sprintf("most linked devices of one account at once (1 to %d)", server.DeviceLimit))
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.tuning.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -105,7 +107,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	cfg := server.Config{
 		Store: st, Logger: log, Metrics: reg,
-		MessageTTL: f.ttl, QueueCap: f.queueCap, MaxConnections: f.maxConns,
+		MessageTTL: f.ttl, QueueCap: f.queueCap, MaxConnections: f.maxConns, MaxDevices: f.maxDevices,
 		Cluster: serverCluster(cl),
 	}
 	if err := f.tuning.apply(&cfg, fs); err != nil {
