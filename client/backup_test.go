@@ -38,6 +38,19 @@ func TestBackupRestore(t *testing.T) {
 	}
 	bob.send(a, "bob before the backup")
 	texts(t, alice, 1)
+	g, err := alice.c.CreateGroup("Desk", []string{b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupChange(t, bob, g.ID)
+	if _, err := alice.c.SendGroup(g.ID, "group before"); err != nil {
+		t.Fatal(err)
+	}
+	groupTexts(t, bob, g.ID, 1)
+	if _, err := bob.c.SendGroup(g.ID, "bob's group text before"); err != nil {
+		t.Fatal(err)
+	}
+	groupTexts(t, alice, g.ID, 1)
 	sn, err := alice.c.SafetyNumber(b)
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +115,21 @@ func TestBackupRestore(t *testing.T) {
 	restored.send(b, "from the restored device")
 	if got := texts(t, bob, 1); got[0] != "from the restored device" {
 		t.Fatalf("bob got %q", got)
+	}
+	// Groups: the restored device makes a new sender key and hands it out
+	// with its first group text; bob's sender key, from the backup, still
+	// opens his (even after he sent more since).
+	if _, err := bob.c.SendGroup(g.ID, "bob's group text, not restored"); err != nil {
+		t.Fatal(err)
+	}
+	if got := groupTexts(t, restored, g.ID, 1); got[0] != b+": bob's group text, not restored" {
+		t.Fatalf("restored got %q in the group", got)
+	}
+	if _, err := restored.c.SendGroup(g.ID, "group text after the restore"); err != nil {
+		t.Fatal(err)
+	}
+	if got := groupTexts(t, bob, g.ID, 1); got[0] != a+": group text after the restore" {
+		t.Fatalf("bob got %q in the group", got)
 	}
 	for {
 		select {
