@@ -30,7 +30,7 @@ import (
 )
 
 // daemonCommands are the commands a daemon carries out for sky.
-var daemonCommands = []string{"id", "send", "history", "dismiss", "send-as-request", "contacts", "requests", "group", "broadcast", "verify", "timer", "save", "auto-download", "notes", "profile", "typing", "backup"}
+var daemonCommands = []string{"id", "send", "history", "dismiss", "send-as-request", "contacts", "requests", "group", "broadcast", "verify", "timer", "save", "auto-download", "notes", "profile", "typing", "backup", "reply", "react", "edit", "unsend"}
 
 // maxStdin bounds the text a command sent to the daemon reads from stdin
 // (as e.text does).

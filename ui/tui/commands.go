@@ -24,6 +24,8 @@ var helpLines = []string{
 	"  /group create NAME ID…  make a group; /group list lists them",
 	"  /group add|remove ID…, /group rename NAME, /group admin ID [--remove],",
 	"  /group timer D, /group leave, /group show   change the open group",
+	"  /reply N TEXT, /react N [EMOJI], /edit N TEXT, /unsend N",
+	"                          act on message N (1: the last one; or the start of its ID)",
 	"  //text                  send a text that starts with /",
 	"  /quit                   leave (ctrl+c too)",
 }
@@ -89,6 +91,11 @@ func (m *Model) command(line string) tea.Cmd {
 		return m.sendFile(args)
 	case "/save":
 		return m.saveFile(args)
+	case "/reply", "/react", "/edit", "/unsend":
+		if c.kind == kindRequest {
+			return m.refuse(name + " works in a chat with a contact or a group; /accept the request first")
+		}
+		return m.actionCommand(name, args)
 	case "/group":
 		if len(args) > 0 && c != nil && c.kind == kindGroup && slices.Contains(groupSubcommands, strings.ToLower(args[0])) {
 			args = append([]string{args[0], c.id}, args[1:]...)

@@ -57,8 +57,13 @@ func (m *Model) reload() {
 	}
 	cs, err := m.b.Contacts()
 	errs = append(errs, err)
+	names := m.profileNames()
 	for _, c := range cs {
-		list = append(list, conv{id: c.ID, name: c.Name, kind: kindContact, verified: c.Verified})
+		name := c.Name
+		if n := names[c.ID]; name == "" && n.Profile != "" {
+			name = n.Display() // "~" and the name they chose, marked on a clash
+		}
+		list = append(list, conv{id: c.ID, name: name, kind: kindContact, verified: c.Verified})
 	}
 	gs, err := m.b.Groups()
 	errs = append(errs, err)

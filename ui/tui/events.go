@@ -53,6 +53,14 @@ func (m *Model) event(ev client.Event) tea.Cmd {
 		if e.Err != nil {
 			m.noteIn(e.Conversation, fmt.Sprintf("%s was not downloaded: %v; /save %s fetches it while the server keeps it", e.Attachment.Name, e.Err, e.Attachment.ID), true)
 		}
+	case *client.ActionEvent:
+		if m.open != nil && m.open.id == e.Conversation {
+			m.loadOpen()
+		}
+	case *client.ProfileEvent:
+		m.reload()
+	case *client.TypingEvent:
+		return m.noteTyping(e)
 	case *client.LaggedEvent:
 		m.reload()
 		if m.open != nil {

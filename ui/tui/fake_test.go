@@ -202,6 +202,8 @@ func fakeOf(b Backend) *fakeBackend {
 		return b
 	case *fakeFiles:
 		return b.fakeBackend
+	case *socialFake:
+		return b.fakeBackend
 	}
 	panic("not a fake backend")
 }

@@ -105,6 +105,9 @@ type Model struct {
 	online   bool
 	tickGen  int
 	quitting bool
+
+	typing     map[string]map[string]time.Time // conversation -> peer -> until (social.go)
+	typingSent bool                            // the user's last indicator said "typing"
 }
 
 // note is a line the chat adds to the open conversation (what a command
@@ -221,6 +224,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.fileSent(msg)
 	case savedMsg:
 		m.saved(msg)
+	case typingMsg: // redrawn
 	}
 	return m, nil
 }
@@ -271,11 +275,12 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	if k.String() == "enter" {
-		return m.submit()
+		return tea.Batch(m.submit(), m.typed(false))
 	}
 	var cmd tea.Cmd
 	m.composer, cmd = m.composer.Update(k)
-	return cmd
+	v := m.composer.Value()
+	return tea.Batch(cmd, m.typed(v != "" && !strings.HasPrefix(v, "/")))
 }
 
 // click opens the conversation clicked in the list, or puts the focus in

@@ -320,6 +320,9 @@ func (m *Model) messageBlock(msg client.Message, w int) []line {
 	case client.KindGroup:
 		text, style = groupText(msg), &styleFaint
 	}
+	if msg.Kind == client.KindText {
+		text = m.decorate(msg, text) // the quote before, reactions and "edited" after the text or caption
+	}
 	if len(msg.Attachments) > 0 {
 		files := strings.Join(attachmentLines(msg.Attachments), "\n")
 		if text != "" {
@@ -378,6 +381,9 @@ func (m *Model) statusLine() line {
 		state = "online"
 	}
 	text := m.self + " · " + state
+	if t := m.typingLine(); t != "" && m.status == "" {
+		return line{prefix: text + " · ", prefixStyle: &styleFaint, text: t, style: &styleOK}
+	}
 	if m.status != "" {
 		return line{prefix: text + " · ", prefixStyle: &styleFaint, text: safetext.Line(m.status), style: &styleWarn}
 	}
