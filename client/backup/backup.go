@@ -135,7 +135,7 @@ func writeAtomic(path string, fn func(io.Writer) (Summary, error)) (Summary, err
 	defer func() {
 		if !ok {
 			f.Close()
-			eraseFile(tmp)
+			store.EraseBackupFile(tmp)
 		}
 	}()
 	sum, err := fn(f)
@@ -170,29 +170,6 @@ func syncDir(dir string) {
 		d.Sync()
 		d.Close()
 	}
-}
-
-// eraseFile makes a backup file unreadable and removes it: its header
-// (which holds the salt every key of the file is derived from) is
-// overwritten and synced first, so even someone holding the recovery key and
-// the file system's freed blocks cannot open what is left.
-func eraseFile(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err == nil {
-		_, werr := f.WriteAt(make([]byte, headerLen), 0)
-		serr := f.Sync()
-		f.Close()
-		if werr != nil || serr != nil {
-			err = errors.Join(werr, serr)
-		}
-	}
-	if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-		return errors.Join(err, rerr)
-	}
-	return err
 }
 
 // Handler receives the contents of a backup as Read decodes them.

@@ -83,6 +83,17 @@ func TestRoundTrip(t *testing.T) {
 				checkRestored(t, tx, f, disappearing)
 				return nil
 			})
+			// The restored store seals everything, as any store does.
+			st.Scrub()
+			entries, _ := os.ReadDir(dir)
+			for _, e := range entries {
+				raw, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+				for _, canary := range []string{"hello bob", "identity key pair", "bob's sender key", "with an annex"} {
+					if bytes.Contains(raw, []byte(canary)) {
+						t.Errorf("the restored store's %s shows %q in the clear", e.Name(), canary)
+					}
+				}
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
