@@ -2,13 +2,15 @@ package attach
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"time"
 
-	"github.com/skymsg/sky/client/attach/blobcrypt"
 	"github.com/skymsg/sky/client/attach/pointer"
 	"github.com/skymsg/sky/wire"
 )
@@ -223,13 +225,20 @@ func Download(ctx context.Context, dial Dialer, p *pointer.Pointer, path string,
 	if err := f.Truncate(have); err != nil {
 		return err
 	}
+	// The digest is computed as the chunks arrive, in order, while the
+	// next ones are in flight, rather than by reading the file again at
+	// the end; a resumed download first hashes what it has.
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, have)); err != nil {
+		return fmt.Errorf("reading the partial download: %w", err)
+	}
 	fails := 0
 	for have < size {
 		c, err := dial(ctx)
 		if err != nil {
 			return err
 		}
-		next, err := getFrom(ctx, c, p, f, have, size, progress)
+		next, err := getFrom(ctx, c, p, f, h, have, size, progress)
 		switch {
 		case err == nil:
 		case (errors.Is(err, errLost) || slowedDown(ctx, err)) && next > have:
@@ -245,23 +254,18 @@ func Download(ctx context.Context, dial Dialer, p *pointer.Pointer, path string,
 		}
 		have = next
 	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	if err := blobcrypt.Verify(f, p.Digest, p.Padded); err != nil {
+	if subtle.ConstantTimeCompare(h.Sum(nil), p.Digest[:]) != 1 {
 		f.Close()
 		os.Remove(path)
-		return fmt.Errorf("downloading %q: %w", p.Name, err)
+		return fmt.Errorf("downloading %q: %w", p.Name, ErrDigest)
 	}
-	return nil
+	return f.Sync()
 }
 
-// getFrom reads the blob from off to size into f, several requests in
-// flight, refusing any answer that does not fit what p announced.
-func getFrom(ctx context.Context, c Conn, p *pointer.Pointer, f io.WriterAt, off, size int64, progress Progress) (int64, error) {
+// getFrom reads the blob from off to size into f, and into h, several
+// requests in flight, refusing any answer that does not fit what p
+// announced.
+func getFrom(ctx context.Context, c Conn, p *pointer.Pointer, f io.WriterAt, h hash.Hash, off, size int64, progress Progress) (int64, error) {
 	var q []<-chan *wire.Response
 	asked, done := off, off
 	for done < size {
@@ -293,6 +297,7 @@ func getFrom(ctx context.Context, c Conn, p *pointer.Pointer, f io.WriterAt, off
 		if _, err := f.WriteAt(d.GetData(), done); err != nil {
 			return done, fmt.Errorf("saving the download: %w", err)
 		}
+		h.Write(d.GetData())
 		done += want
 		if progress != nil {
 			progress(done, size)
