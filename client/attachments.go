@@ -56,6 +56,7 @@ func (c *Client) BroadcastFiles(ctx context.Context, name, text string, paths []
 		return nil, nil, err
 	}
 	ms, err := c.broadcast.BroadcastWith(name, text, ptrs)
+	c.recordBroadcast(name, ms)
 	return ms, preps, err
 }
 

@@ -3,6 +3,9 @@ package client
 import (
 	"context"
 	"time"
+
+	"github.com/skymsg/sky/client/actions"
+	"github.com/skymsg/sky/client/store"
 )
 
 // Groups (package client/group), broadcast lists (package client/broadcast),
@@ -101,14 +104,21 @@ func (c *Client) BroadcastLists() ([]BroadcastList, error) { return c.broadcast.
 
 // DeleteBroadcastList deletes a broadcast list (the messages sent to it
 // stay in their conversations).
-func (c *Client) DeleteBroadcastList(name string) error { return c.broadcast.DeleteBroadcastList(name) }
+func (c *Client) DeleteBroadcastList(name string) error {
+	if err := c.broadcast.DeleteBroadcastList(name); err != nil {
+		return err
+	}
+	return c.core.Update(func(tx *store.Tx) error { return actions.ForgetBroadcasts(tx, name) })
+}
 
 // Broadcast sends text to every recipient of the broadcast list name, as a
 // separate 1:1 message each (Send), and returns the messages queued. A
 // recipient that cannot be sent to now (a key change waiting for the user)
 // is left out; the error then names each.
 func (c *Client) Broadcast(name, text string) ([]Message, error) {
-	return c.broadcast.Broadcast(name, text)
+	ms, err := c.broadcast.Broadcast(name, text)
+	c.recordBroadcast(name, ms)
+	return ms, err
 }
 
 // Timer returns the disappearing-messages timer of the conversation with

@@ -12,7 +12,7 @@ import (
 	"github.com/skymsg/sky/ui/safetext"
 )
 
-const broadcastUsage = "broadcast expects create NAME ID..., list, delete NAME, or send NAME TEXT"
+const broadcastUsage = "broadcast expects create NAME ID..., list, delete NAME, send NAME TEXT, edit NAME MSG TEXT or unsend NAME MSG"
 
 func cmdBroadcast(e *env, args []string) error {
 	if len(args) == 0 {
@@ -75,6 +75,8 @@ func cmdBroadcast(e *env, args []string) error {
 			}
 			return nil
 		})
+	case "edit", "unsend":
+		return cmdBroadcastAction(e, sub, fs, rest)
 	case "send":
 		pos, files, err := sendWith(fs, rest, "NAME TEXT (or NAME - to read the text from stdin), or NAME [--file PATH]... [TEXT]")
 		if err != nil {

@@ -77,6 +77,7 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
                                     and the group's ID, nothing else of the group
   group join LINK                   ask the admin named in an invite link to let you in
   broadcast create NAME ID... | list | delete NAME | send NAME TEXT
+            | edit NAME MSG TEXT | unsend NAME MSG  (MSG: any copy's ID; every copy, within 24 h)
                                     a broadcast list: one text sent to each as a 1:1 message
   contacts add ID [--name N] | list [--json] | remove ID
   profile set --name NAME [--avatar FILE|--no-avatar] | show [ID] [--json] [--avatar-out FILE]

@@ -172,7 +172,11 @@ func TestScripts(t *testing.T) {
 			},
 			"attachment-id": attachmentIDCmd,
 			"capture-id": func(ts *testscript.TestScript, _ bool, args []string) {
-				ts.Setenv(args[0], strings.Fields(ts.ReadFile("stdout"))[0])
+				n := 0 // capture-id VAR [N]: the N-th word (from 0) of the last stdout
+				if len(args) > 1 {
+					n, _ = strconv.Atoi(args[1])
+				}
+				ts.Setenv(args[0], strings.Fields(ts.ReadFile("stdout"))[n])
 			},
 			"recovery-key": func(ts *testscript.TestScript, _ bool, args []string) {
 				m := regexp.MustCompile(`Recovery key: ([A-Z2-7 ]+)`).FindStringSubmatch(ts.ReadFile("stdout"))

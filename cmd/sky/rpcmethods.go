@@ -66,6 +66,8 @@ func init() {
 		{"search", `{"text": T, "to": ID, "group": G}`, "[message]", "messages whose text or file names contain T, in all conversations or one", rpcSearch},
 		{"profile.set", `{"name": N, "avatar": PATH, "no_avatar": B}`, "profile", "set your display name and avatar (a picture file, absolute path; none: keep the current one), shared end to end with contacts", rpcProfileSet},
 		{"profile.get", `{"id": ID}`, "profile", "your profile, or the one contact ID shared", rpcProfileGet},
+		{"broadcast.edit", `{"name": LIST, "message": MID, "text": T}`, "true", "edit every copy of a broadcast you sent (MID: any copy's ID; within 24 hours)", rpcBroadcastEdit},
+		{"broadcast.unsend", `{"name": LIST, "message": MID}`, "true", "delete every copy of a broadcast you sent for everyone (within 24 hours)", rpcBroadcastUnsend},
 		{"typing.set", `{"on": B}`, "true", "turn typing indicators on or off (off by default; off, you neither send nor see them)", rpcTypingSet},
 		{"typing", `{"to": ID, "group": G, "typing": B}`, "true", "say you are typing (true) or stopped, to a contact or group G; sent at most every 3 s, only when typing indicators are on", rpcTyping},
 		{"group.history", `{"group": G, "limit": N}`, "[message]", "a group's conversation; the user's texts carry each member's receipt", group},

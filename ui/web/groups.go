@@ -64,7 +64,11 @@ func apiBroadcastSend(s *Server, c *client.Client, _ *http.Request, in *body) (a
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"sent": len(ms)}, nil
+	out := map[string]any{"sent": len(ms)}
+	if len(ms) > 0 {
+		out["msg"] = ms[0].ID // names the broadcast for /api/broadcast/edit and unsend
+	}
+	return out, nil
 }
 
 // apiAccount asks the server about the account (subscription days left).

@@ -16,15 +16,30 @@ import (
 // (client/typing) in the page. "id" is the conversation (a contact's ID or
 // a group's), "msg" the message's stable ID.
 var socialRoutes = map[string]route{
-	"/api/reply":           {http.MethodPost, true, apiReply},
-	"/api/react":           {http.MethodPost, true, apiReact},
-	"/api/edit":            {http.MethodPost, true, apiEdit},
-	"/api/unsend":          {http.MethodPost, true, apiUnsend},
-	"/api/typing":          {http.MethodPost, true, apiTyping},
-	"/api/profile":         {http.MethodGet, true, apiProfile},
-	"/api/profile/save":    {http.MethodPost, true, apiProfileSave},
-	"/api/profile/avatar":  {http.MethodPost, true, nil}, // a picture as the body: profileAvatar
-	"/api/settings/typing": {http.MethodPost, true, apiTypingSetting},
+	"/api/reply":            {http.MethodPost, true, apiReply},
+	"/api/react":            {http.MethodPost, true, apiReact},
+	"/api/edit":             {http.MethodPost, true, apiEdit},
+	"/api/unsend":           {http.MethodPost, true, apiUnsend},
+	"/api/typing":           {http.MethodPost, true, apiTyping},
+	"/api/profile":          {http.MethodGet, true, apiProfile},
+	"/api/profile/save":     {http.MethodPost, true, apiProfileSave},
+	"/api/profile/avatar":   {http.MethodPost, true, nil}, // a picture as the body: profileAvatar
+	"/api/settings/typing":  {http.MethodPost, true, apiTypingSetting},
+	"/api/broadcast/edit":   {http.MethodPost, true, apiBroadcastEdit},
+	"/api/broadcast/unsend": {http.MethodPost, true, apiBroadcastUnsend},
+}
+
+// apiBroadcastEdit edits every copy of a broadcast ("msg": any copy's ID).
+func apiBroadcastEdit(s *Server, c *client.Client, _ *http.Request, in *body) (any, error) {
+	if in.Text == "" {
+		return nil, badRequest("An edit needs a text; to take a broadcast back, delete it for everyone.")
+	}
+	return nil, c.EditBroadcast(in.Name, in.Msg, in.Text)
+}
+
+// apiBroadcastUnsend deletes every copy of a broadcast for everyone.
+func apiBroadcastUnsend(s *Server, c *client.Client, _ *http.Request, in *body) (any, error) {
+	return nil, c.UnsendBroadcast(in.Name, in.Msg)
 }
 
 type jsonQuote struct {

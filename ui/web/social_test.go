@@ -176,4 +176,30 @@ func socialSteps(t *testing.T, ctx context.Context, w *watch, s *Server, host *t
 		}
 		checkClean(t, w, s)
 	})
+
+	t.Run("broadcast", func(t *testing.T) {
+		if err := host.Client().SaveBroadcastList("desk", []string{bob.ID()}); err != nil {
+			t.Fatal(err)
+		}
+		run(t, ctx, "send", click(button("Broadcast lists")), visible(fieldLabelled("Message to desk")),
+			typeInto(fieldLabelled("Message to desk"), "Deadline moved to 6pm."), click(button("Send to all")),
+			visible(button("Edit for everyone")))
+		run(t, ctx, "edit", click(button("Edit for everyone")), visible(fieldLabelled("New text")), clearField("New text"),
+			typeInto(fieldLabelled("New text"), "Deadline moved to 7pm."), click(button("Save edit")), visible(textOnPage("Every copy edited.")))
+		if !bobSaw(func(e client.Event) bool { a, ok := e.(*client.ActionEvent); return ok && a.Action == "edit" && a.Text == "Deadline moved to 7pm." }, 10*time.Second) {
+			t.Fatal("Bob's copy was never edited")
+		}
+		run(t, ctx, "unsend", click(button("Delete for everyone")), visible(textOnPage("Deleted for everyone.")))
+		gone := func() bool {
+			h, _ := bob.History(alice, 0)
+			return !slices.ContainsFunc(h, func(m client.Message) bool { return strings.Contains(m.Text, "Deadline moved") })
+		}
+		for end := time.Now().Add(10 * time.Second); !gone(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatal("Bob's copy was never deleted")
+			}
+		}
+		openConv(t, ctx, "Maya Chen")
+		checkClean(t, w, s)
+	})
 }

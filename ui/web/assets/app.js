@@ -964,13 +964,17 @@ async function showBroadcast() {
   for (const l of lists) {
     const text = h('textarea', { rows: '2' });
     const err = h('p', { class: 'error', role: 'alert' });
+    const lastSent = h('div', { class: 'last-broadcast' });
     add(sec, h('article', { class: 'card' }, h('h3', {}, peerText(l.name)),
       h('p', { class: 'muted small' }, l.members.map((m) => nameOf(m)).join(', ')),
+      lastSent,
       formOf(async () => {
         try {
-          const r = await post('/api/broadcast/send', { name: l.name, text: text.value });
+          const sentText = text.value;
+          const r = await post('/api/broadcast/send', { name: l.name, text: sentText });
           text.value = '';
           toast(`Sent to ${r.sent}.`);
+          if (r.msg) add(clear(lastSent), broadcastSent(l.name, r.msg, sentText, err));
           refreshList();
         } catch (e) {
           fail(e, err);
@@ -990,6 +994,35 @@ async function showBroadcast() {
       fail(e, err);
     }
   }, field('List name', name), picker, err, h('div', { class: 'row end' }, h('button', { type: 'submit', class: 'primary', text: 'Save list' })))));
+}
+
+// broadcastSent shows the broadcast just sent with what its author can do
+// to every copy at once: edit it, or delete it for everyone.
+function broadcastSent(list, msg, sentText, err) {
+  const box = h('div', { class: 'card-inner' });
+  const textEl = h('p', { class: 'text', dir: 'auto', text: sentText });
+  return add(box, h('p', { class: 'muted small', text: 'Last broadcast:' }), textEl, h('div', { class: 'row' },
+    h('button', { type: 'button', text: 'Edit for everyone', onclick: () => {
+      const t = h('textarea', { rows: '3', maxlength: '65536', value: textEl.textContent });
+      const derr = h('p', { class: 'error', role: 'alert' });
+      const d = dialog('Edit broadcast', formOf(async () => {
+        try {
+          await post('/api/broadcast/edit', { name: list, msg, text: t.value });
+          textEl.textContent = t.value;
+          d.close();
+          toast('Every copy edited.');
+        } catch (e) { fail(e, derr); }
+      }, field('New text', t, 'Every recipient sees their copy marked as edited. Only within 24 hours of sending.'), derr,
+      h('div', { class: 'row end' }, h('button', { type: 'submit', class: 'primary', text: 'Save edit' }))));
+    } }),
+    h('button', { type: 'button', class: 'danger', text: 'Delete for everyone', onclick: async () => {
+      if (!confirm('Delete this broadcast for everyone? Every copy is destroyed at every recipient.')) return;
+      try {
+        await post('/api/broadcast/unsend', { name: list, msg });
+        clear(box).append(h('p', { class: 'muted small', text: 'Deleted for everyone.' }));
+        refreshList();
+      } catch (e) { fail(e, err); }
+    } })));
 }
 
 async function showSettings() {
