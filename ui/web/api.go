@@ -62,6 +62,7 @@ func init() {
 		"/api/send":          {http.MethodPost, true, apiSend},
 		"/api/read":          {http.MethodPost, true, apiRead},
 		"/api/qr":            {http.MethodGet, true, nil},  // events.go
+		"/api/scan":          {http.MethodPost, true, nil}, // scan.go
 		"/api/send-file":     {http.MethodPost, true, nil}, // files.go
 		"/api/attachment":    {http.MethodGet, true, nil},  // files.go
 
@@ -147,6 +148,9 @@ func (s *Server) api(w http.ResponseWriter, r *http.Request) {
 		return
 	case "/api/qr":
 		s.qr(w, r, c)
+		return
+	case "/api/scan":
+		s.scan(w, r)
 		return
 	case "/api/send-file":
 		s.sendFile(w, r, c)

@@ -74,7 +74,7 @@ const cspProbe = `document.addEventListener('securitypolicyviolation', (e) =>
 
 // newBrowser starts a headless Chromium for the test (skipped without one,
 // failed in CI, where SKY_REQUIRE_BROWSER=1).
-func newBrowser(t *testing.T) (context.Context, *watch) {
+func newBrowser(t *testing.T, extra ...chromedp.ExecAllocatorOption) (context.Context, *watch) {
 	t.Helper()
 	if _, err := os.Stat(chromium); err != nil {
 		testenv.Unavailable(t, "BROWSER", chromium+" not found: install Debian's chromium (apt-get install chromium)")
@@ -87,6 +87,7 @@ func newBrowser(t *testing.T) (context.Context, *watch) {
 		chromedp.Flag("use-fake-ui-for-media-stream", true), chromedp.Flag("use-fake-device-for-media-stream", true),
 		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 800),
 	}
+	opts = append(opts, extra...)
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	t.Cleanup(func() {
@@ -346,10 +347,15 @@ func collect(c *client.Client) func(text string, d time.Duration) bool {
 // lock, and the panic passphrase typed at the page's unlock. Any CSP
 // violation or script error fails it.
 func TestBrowser(t *testing.T) {
-	ctx, w := newBrowser(t)
 	wd := newWorld(t)
 	dir, alice := wd.register()
 	bob := wd.peer()
+	// Dave's Sky ID QR code, as his screen shows it, in front of the fake
+	// camera.
+	dave := wd.peer()
+	camera := filepath.Join(t.TempDir(), "camera.y4m")
+	writeY4M(t, camera, qrPicture(t, "sky:"+dave.ID(), 6, 640, 480))
+	ctx, w := newBrowser(t, chromedp.Flag("use-file-for-fake-video-capture", camera))
 	bobGot := collect(bob)
 	s, host := serveWeb(t, dir, Options{Version: "test"})
 	port := portOf(s)
@@ -452,6 +458,30 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("actions, profile, typing", func(t *testing.T) { socialSteps(t, ctx, w, s, host, bob) })
+
+	t.Run("scan QR", func(t *testing.T) {
+		// With the camera: the page scans its frames until Dave's code
+		// shows, and the chat starts with his ID.
+		run(t, ctx, "new chat", click(button("New chat")), visible(button("Scan QR code")), click(button("Scan QR code")),
+			visible(`//video[@aria-label="Camera"]`))
+		waitJS(t, ctx, "scanned", fmt.Sprintf(`[...document.querySelectorAll('dialog input')].some((i) => i.value === %q)`, dave.ID()))
+		shoot(t, ctx, "scan")
+		run(t, ctx, "start", typeInto(fieldLabelled("Nickname"), "Dave"), click(button("Start chat")), visible(`//h2[contains(., "Dave")]`))
+		if cs, _ := host.Client().Contacts(); !slices.ContainsFunc(cs, func(c client.Contact) bool { return c.ID == dave.ID() && c.Name == "Dave" }) {
+			t.Fatal("the scanned Sky ID did not become a contact")
+		}
+		// From a picture file: Dave's code again, then a code that is not
+		// a Sky ID, refused with a reason.
+		dir := t.TempDir()
+		good, bad := filepath.Join(dir, "dave.jpg"), filepath.Join(dir, "wifi.png")
+		os.WriteFile(good, encoded(t, qrPicture(t, "sky:"+dave.ID(), 5, 480, 480), true), 0o600)
+		os.WriteFile(bad, encoded(t, qrPicture(t, "WIFI:S:cafe;T:WPA;P:x;;", 5, 300, 300), false), 0o600)
+		run(t, ctx, "new chat", click(button("New chat")), visible(`//input[@aria-label="QR code picture"]`),
+			chromedp.SetUploadFiles(`//input[@aria-label="QR code picture"]`, []string{bad}), visible(textOnPage("not a Sky ID")),
+			chromedp.SetUploadFiles(`//input[@aria-label="QR code picture"]`, []string{good}), visible(textOnPage("Found the Sky ID "+dave.ID())))
+		run(t, ctx, "close", chromedp.KeyEvent(kb.Escape))
+		checkClean(t, w, s)
+	})
 
 	carol := wd.peer()
 	if err := carol.SetDefaultTimer(0); err != nil {

@@ -6,6 +6,7 @@ import { h, add, peerText, clear, timers, timerLabel, shortTimer, countdown, clo
 import { get, post, upload, APIError } from './api.js';
 import { icon } from './icons.js';
 import { notesView } from './notes.js';
+import { scanner } from './scan.js';
 import { displayName, quoteEl, reactionsEl, actionMenu, replyBar, noteTyping, typingText, Typist, profileCard } from './social.js';
 
 const app = document.getElementById('app');
@@ -798,6 +799,7 @@ function newChatDialog() {
   const id = h('input', { autocomplete: 'off', spellcheck: 'false', required: true, placeholder: 'for example 7kq2m9xwpa', class: 'mono' });
   const name = h('input', { autocomplete: 'off', placeholder: 'optional' });
   const err = h('p', { class: 'error', role: 'alert' });
+  const scan = scanner((v) => { id.value = v; name.focus(); });
   const d = dialog('New chat',
     formOf(async () => {
       const v = id.value.trim().toLowerCase().replace(/^sky:/, '');
@@ -809,12 +811,13 @@ function newChatDialog() {
       } catch (e) {
         fail(e, err);
       }
-    }, field('Sky ID', id, 'Ask them for it, or scan the QR code on their screen with your phone\u2019s camera and type what it shows.'),
+    }, field('Sky ID', id, 'Ask them for it, or scan the QR code their Sky shows under New chat.'), scan.el,
     field('Nickname', name, 'Only you see it.'), err,
     h('div', { class: 'row end' }, h('button', { type: 'submit', class: 'primary', text: 'Start chat' }))),
     h('div', { class: 'my-qr' }, h('p', { class: 'muted small', text: 'Your Sky ID, to show someone:' }),
       h('img', { src: '/api/qr?me=1', alt: `QR code of your Sky ID ${S.me}`, width: '180', height: '180' }),
       h('p', { class: 'mono', text: S.me })));
+  d.addEventListener('close', scan.stop);
   id.focus();
 }
 
