@@ -55,6 +55,10 @@ const (
 	// MaxGroupProofBytes bounds the signed versions that prove a group's
 	// state (package client/group checks what they prove).
 	MaxGroupProofBytes = 64 << 10
+	// MaxGroupAncestryBytes bounds the recent versions an update carries
+	// beside its proof (so a full group's update still fits the largest
+	// padding bucket).
+	MaxGroupAncestryBytes = 8 << 10
 	// GroupHeadSize is the size of a head of a group's signed versions:
 	// its version number (8 bytes, big-endian) and digest (32).
 	GroupHeadSize = 40
@@ -101,6 +105,10 @@ type Group struct {
 	// link, zero when it has none.
 	Proof []byte
 	Link  [32]byte
+	// Ancestry is the encoded versions before Proof's head on its
+	// author's branch (client/group.Change.Ancestry), at most
+	// MaxGroupAncestryBytes.
+	Ancestry []byte
 }
 
 // Format shows only the group's version and sizes under every fmt verb:
@@ -167,6 +175,7 @@ const (
 	gNextSeq      = 9 // also KindSenderKey's field 3
 	gProof        = 10
 	gLink         = 11
+	gAncestry     = 12
 	// KindGroupNotice
 	gJoined        = 4
 	gAdded         = 5
@@ -264,7 +273,7 @@ func (g *Group) check() error {
 		return bad("more access keys than members")
 	case len(g.Distribution) > MaxDistributionBytes:
 		return bad("the sender key is too long")
-	case len(g.Proof) > MaxGroupProofBytes:
+	case len(g.Proof) > MaxGroupProofBytes || len(g.Ancestry) > MaxGroupAncestryBytes:
 		return bad("the group's signed versions are too long")
 	}
 	for _, a := range g.Admins {
@@ -339,6 +348,9 @@ func appendGroupBody(b []byte, c *Content) []byte {
 		}
 		if g.Link != ([32]byte{}) {
 			b = appendBytes(b, gLink, g.Link[:])
+		}
+		if len(g.Ancestry) > 0 {
+			b = appendBytes(b, gAncestry, g.Ancestry)
 		}
 	case KindSenderKey:
 		b = appendBytes(b, 2, c.Distribution)
@@ -570,6 +582,10 @@ func decodeGroupUpdate(c *Content, num protowire.Number, typ protowire.Type, b *
 		var v []byte
 		v, err = consumeBytes(b, typ)
 		g.Proof = append([]byte(nil), v...)
+	case gAncestry:
+		var v []byte
+		v, err = consumeBytes(b, typ)
+		g.Ancestry = append([]byte(nil), v...)
 	case gLink:
 		var v []byte
 		if v, err = consumeBytes(b, typ); err == nil && len(v) != len(g.Link) {

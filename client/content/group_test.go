@@ -30,7 +30,7 @@ func groupSample(kind Kind) *Content {
 		c.AccessKey = bytes.Repeat([]byte{0xAC}, AccessKeySize)
 		c.Group = &Group{Version: 3, Name: "Newsroom", Members: []string{"abcdefghjk", "mnpqrstuvw", "xyz2345678"},
 			Admins: []string{"abcdefghjk"}, AccessKeys: []MemberKey{{ID: "mnpqrstuvw", Key: bytes.Repeat([]byte{7}, AccessKeySize)}},
-			Distribution: []byte{0x33, 1, 2, 3}, NextSeq: 12, Proof: []byte{0x0a, 1, 2}, Link: [32]byte{9, 9}}
+			Distribution: []byte{0x33, 1, 2, 3}, NextSeq: 12, Proof: []byte{0x0a, 1, 2}, Link: [32]byte{9, 9}, Ancestry: []byte{0x0a, 3}}
 	case KindGroupLeave:
 	case KindSenderKey:
 		c.Distribution, c.NextSeq = []byte{0x33, 9, 9, 9}, 7
@@ -118,6 +118,7 @@ func TestGroupEncodeRefuses(t *testing.T) {
 		"update long sender key":  {KindGroupUpdate, func(c *Content) { c.Group.Distribution = make([]byte, MaxDistributionBytes+1) }},
 		"leave without seq":       {KindGroupLeave, func(c *Content) { c.Seq = 0 }},
 		"update long proof":       {KindGroupUpdate, func(c *Content) { c.Group.Proof = make([]byte, MaxGroupProofBytes+1) }},
+		"update long ancestry":    {KindGroupUpdate, func(c *Content) { c.Group.Ancestry = make([]byte, MaxGroupAncestryBytes+1) }},
 		"text short head":         {KindGroupText, func(c *Content) { c.GroupHead = c.GroupHead[:39] }},
 		"sync without head":       {KindGroupSync, func(c *Content) { c.GroupHead = nil }},
 		"join short secret":       {KindGroupJoin, func(c *Content) { c.JoinSecret = c.JoinSecret[:15] }},
@@ -138,6 +139,7 @@ func TestGroupEncodeRefuses(t *testing.T) {
 	c.Group.Admins = c.Group.Members[:3]
 	c.Group.AccessKeys = nil
 	c.Group.Proof = make([]byte, MaxGroupProofBytes) // as long as signed versions may be
+	c.Group.Ancestry = make([]byte, MaxGroupAncestryBytes)
 	for _, m := range c.Group.Members {
 		c.Group.AccessKeys = append(c.Group.AccessKeys, MemberKey{ID: m, Key: make([]byte, AccessKeySize)})
 	}

@@ -162,11 +162,19 @@ type Proof struct {
 // Head returns the version that made the proven state.
 func (p *Proof) Head() *Version { return &p.Chain[len(p.Chain)-1] }
 
-// authority is the admin set a proof ends with, and the digests of its
-// admin-changing versions in order (genesis first).
+// authority is the admin set a proof ends with: each admin's key and
+// rank (the index, in versions, of the version that last made them admin:
+// the lower, the longer-standing), and the admin-changing versions in
+// order (genesis first) with their digests.
 type authority struct {
-	keys  map[string]curve.PublicKey
-	chain [][32]byte
+	keys     map[string]curve.PublicKey
+	rank     map[string]int
+	chain    [][32]byte
+	versions []*Version
+}
+
+func newAuthority() *authority {
+	return &authority{keys: map[string]curve.PublicKey{}, rank: map[string]int{}}
 }
 
 // key returns an admin's signing key.
@@ -175,11 +183,29 @@ func (a *authority) key(id string) (curve.PublicKey, bool) {
 	return k, ok
 }
 
-// Verify checks that p proves s: the genesis commits to s's ID (or is a
-// migration), every version is signed by an admin of the set before it,
-// and the head makes s with the admins the chain ends with. It returns that
-// authority; ErrBadSignature or ErrInvalid say why not.
-func (p *Proof) Verify(s *State) (*authority, error) {
+// add applies an admin-changing version (its digest d).
+func (a *authority) add(v *Version, d [32]byte) {
+	for _, r := range v.Removed {
+		delete(a.keys, r)
+		delete(a.rank, r)
+	}
+	for _, k := range v.Added {
+		a.keys[k.ID], a.rank[k.ID] = k.Key, len(a.chain)
+	}
+	a.chain = append(a.chain, d)
+	a.versions = append(a.versions, v)
+}
+
+// Verify checks that p proves s: the genesis commits to s's ID, every
+// version is signed by an admin of the set before it, and the head makes s
+// with the admins the chain ends with. It returns that authority;
+// ErrBadSignature or ErrInvalid say why not.
+func (p *Proof) Verify(s *State) (*authority, error) { return p.verify(s, nil) }
+
+// verify is Verify, trusting the signatures of the versions p shares, from
+// its start, with known, a proof the member verified before (so a member
+// checks only what is new to it).
+func (p *Proof) verify(s *State, known *Proof) (*authority, error) {
 	if len(p.Chain) == 0 || len(p.Chain) > MaxProofVersions {
 		return nil, malformed("a proof of no versions, or too many")
 	}
@@ -190,27 +216,28 @@ func (p *Proof) Verify(s *State) (*authority, error) {
 	if !g.Genesis() || len(g.Removed) > 0 || len(g.Added) == 0 {
 		return nil, malformed("the proof does not start with the group's creation")
 	}
+	trusted := sharedPrefix(p, known)
 	d := g.Digest()
 	switch {
-	case !checkSignatures:
+	case !checkSignatures || trusted > 0:
 	case IDFor(g.GroupKey) != g.ID || !g.GroupKey.Verify(g.Sig[:], sigLabel, d[:]) || !containsAdmin(g.Added, g.Signer):
 		return nil, fmt.Errorf("%w (the creation of the group does not match its ID)", ErrBadSignature)
 	}
-	a := &authority{keys: map[string]curve.PublicKey{}, chain: [][32]byte{d}}
-	applyAdmins(a, g)
+	a := newAuthority()
+	a.add(g, d)
 	last := g
 	for i := 1; i < len(p.Chain); i++ {
 		v := &p.Chain[i]
 		head := i == len(p.Chain)-1
-		if err := a.check(v, last); err != nil {
+		d, err := a.check(v, last, i < trusted)
+		if err != nil {
 			return nil, err
 		}
 		if !v.changesAdmins() && !head {
 			return nil, malformed("a version in the proof that changes no admin")
 		}
 		if v.changesAdmins() {
-			applyAdmins(a, v)
-			a.chain = append(a.chain, v.Digest())
+			a.add(v, d)
 			if len(a.keys) == 0 {
 				return nil, malformed("a version that leaves no admin")
 			}
@@ -220,29 +247,43 @@ func (p *Proof) Verify(s *State) (*authority, error) {
 	return a, p.matches(s, a)
 }
 
+// sharedPrefix returns how many admin-changing versions p starts with that
+// known has too, in the same places.
+func sharedPrefix(p, known *Proof) int {
+	if known == nil {
+		return 0
+	}
+	n := 0
+	for n < len(p.Chain) && n < len(known.Chain) && known.Chain[n].changesAdmins() && p.Chain[n].Digest() == known.Chain[n].Digest() {
+		n++
+	}
+	return n
+}
+
 // check verifies that v follows prev (the last admin-changing version
 // before it) under the admin set a, and is signed by one of them.
-func (a *authority) check(v, prev *Version) error {
+// trusted skips the signature (checked when the member accepted it
+// before). It returns v's digest.
+func (a *authority) check(v, prev *Version, trusted bool) ([32]byte, error) {
 	key, ok := a.key(v.Signer)
+	d := v.Digest()
 	switch {
 	case v.Genesis() || v.ID != prev.ID || !v.GroupKey.IsZero() || v.From != (ID{}):
-		return malformed("a second creation in the proof")
+		return d, malformed("a second creation in the proof")
 	case v.AdminPrev != a.chain[len(a.chain)-1] || v.Number <= prev.Number:
-		return malformed("the proof's versions are not linked in order")
+		return d, malformed("the proof's versions are not linked in order")
 	case !checkSignatures:
 	case !ok:
-		return fmt.Errorf("%w (%s is no admin of the version before)", ErrBadSignature, v.Signer)
-	}
-	d := v.Digest()
-	if checkSignatures && !key.Verify(v.Sig[:], sigLabel, d[:]) {
-		return fmt.Errorf("%w (a bad signature)", ErrBadSignature)
+		return d, fmt.Errorf("%w (%s is no admin of the version before)", ErrBadSignature, v.Signer)
+	case !trusted && !key.Verify(v.Sig[:], sigLabel, d[:]):
+		return d, fmt.Errorf("%w (a bad signature)", ErrBadSignature)
 	}
 	for _, r := range v.Removed {
 		if _, ok := a.keys[r]; !ok {
-			return malformed("a version removes someone who is no admin")
+			return d, malformed("a version removes someone who is no admin")
 		}
 	}
-	return nil
+	return d, nil
 }
 
 // matches checks that the head of p makes s with the admins of a.
@@ -260,15 +301,6 @@ func (p *Proof) matches(s *State, a *authority) error {
 		}
 	}
 	return nil
-}
-
-func applyAdmins(a *authority, v *Version) {
-	for _, r := range v.Removed {
-		delete(a.keys, r)
-	}
-	for _, k := range v.Added {
-		a.keys[k.ID] = k.Key
-	}
 }
 
 func containsAdmin(l []AdminKey, id string) bool {

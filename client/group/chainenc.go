@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/skymsg/sky/client/content"
 	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/wire"
 )
@@ -200,4 +201,44 @@ func parseAdminKey(b []byte) (AdminKey, error) {
 		return AdminKey{}, malformed("a bad admin key")
 	}
 	return AdminKey{ID: string(fs[0].b), Key: k}, nil
+}
+
+// EncodeAncestry encodes the newest of vs (oldest first) that fit in
+// content.MaxGroupAncestryBytes, in the form of a proof's versions.
+func EncodeAncestry(vs []Version) []byte {
+	var parts [][]byte
+	size := 0
+	for i := len(vs) - 1; i >= 0; i-- {
+		v := vs[i].appendVersion(nil)
+		n := len(v) + protowire.SizeTag(1) + protowire.SizeVarint(uint64(len(v)))
+		if size+n > content.MaxGroupAncestryBytes {
+			break
+		}
+		parts, size = append(parts, v), size+n
+	}
+	var b []byte
+	for i := len(parts) - 1; i >= 0; i-- {
+		b = protowire.AppendTag(b, 1, protowire.BytesType)
+		b = protowire.AppendBytes(b, parts[i])
+	}
+	return b
+}
+
+// ParseAncestry decodes what EncodeAncestry made (none for no bytes). What
+// it holds is judged only through its hash links to a signed head.
+func ParseAncestry(b []byte) ([]Version, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	if len(b) > content.MaxGroupAncestryBytes {
+		return nil, malformed("too many recent versions")
+	}
+	p, err := ParseProof(b)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.Chain) > MaxRecent {
+		return nil, malformed("too many recent versions")
+	}
+	return p.Chain, nil
 }

@@ -415,7 +415,7 @@ func (g *Groups) updateBody(tx *store.Tx, old *State, next *Record, m string) (*
 		if err != nil {
 			return nil, err
 		}
-		body.Proof = p
+		body.Proof, body.Ancestry = p, next.ancestry()
 	}
 	if !next.State.IsMember(m) {
 		return body, nil

@@ -188,6 +188,9 @@ func (g *Groups) applyGroupUpdate(tx *store.Tx, peer string, dev uint32, ct *con
 		ch.Proof, err = ParseProof(body.Proof)
 	}
 	if err == nil {
+		ch.Ancestry, err = ParseAncestry(body.Ancestry)
+	}
+	if err == nil {
 		next, out, err = ApplySigned(r, ch, peer, g.self())
 	}
 	switch {

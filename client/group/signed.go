@@ -1,6 +1,7 @@
 package group
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 
@@ -12,17 +13,26 @@ import (
 //
 //   - A signed group accepts only signed changes of the same creation (the
 //     genesis digests agree); anything else is a rival copy (ErrRival).
-//   - The change's admin history must extend the member's own (its author
-//     may then be an admin the member has not heard of yet), or be an
-//     older part of it whose author is still an admin with the same key;
-//     a change by a removed admin is refused (ErrBadSignature). Two
-//     versions that change the admins at once from the same version are
-//     judged like any concurrent change.
-//   - A change from a version older than the member's head that takes the
-//     admin right from every author of the versions since that point wins
-//     against them (a removal beats the removed admin's concurrent
-//     changes), within the last MaxRecent versions; any other change from
-//     an older version is refused (ErrStale, ErrFork).
+//   - Authority: the change's admin history must extend the member's own
+//     (its author may then be an admin the member has not heard of yet),
+//     or be an older part of it whose author is still an admin with the
+//     same key; a change by a removed admin is refused (ErrBadSignature).
+//     Histories that part only at their last admin-changing versions (two
+//     admins changed the admins at once) are judged by position, below;
+//     any older parting is refused (ErrFork).
+//   - Position: a change carries the versions before it on its author's
+//     branch (Change.Ancestry, hash-linked to its signed head, so they need
+//     no signature). If that branch goes on from the member's head, the
+//     change is taken (however many versions it skips: they were withheld
+//     or lost). If it parts from the member's branch at one of the member's
+//     recent versions (MaxRecent), the two versions right after the
+//     parting decide by precedence (a version that removes admins first,
+//     so a removed admin's concurrent changes lose to the removal; then the
+//     longer-standing signer; else the greater digest), and the winner's
+//     whole branch stands. A change the member cannot place keeps today's
+//     rule: a newer version wins, the same version by precedence of the
+//     two heads, an older one is refused (ErrStale). Replays are refused
+//     (ErrDuplicate, ErrStale).
 //   - A group not signed yet (made before Sky signed versions) keeps
 //     today's rules until one of its admins migrates it: a new signed
 //     group with the same members, whose genesis names the old ID (From);
@@ -45,12 +55,21 @@ func ApplySigned(r *Record, ch Change, peer, self string) (*Record, Outcome, err
 		ch.Author = peer
 		return Apply(r, ch, self)
 	}
-	a, err := ch.Proof.Verify(&ch.State)
+	var known *Proof
+	if r != nil {
+		known = r.Proof
+	}
+	a, err := ch.Proof.verify(&ch.State, known)
 	if err != nil {
 		return nil, Outcome{}, err
 	}
 	head := ch.Proof.Head()
 	ch.Author = head.Signer
+	if checkSignatures {
+		if err := ch.checkBranch(a); err != nil {
+			return nil, Outcome{}, err
+		}
+	}
 	var next *Record
 	var out Outcome
 	switch {
@@ -67,7 +86,7 @@ func ApplySigned(r *Record, ch Change, peer, self string) (*Record, Outcome, err
 		return nil, out, err
 	}
 	next.Proof = ch.Proof
-	next.Recent = nextRecent(r, head)
+	next.Recent = nextRecent(r, ch.branch())
 	return next, out, nil
 }
 
@@ -81,48 +100,200 @@ func applyChained(r *Record, ch Change, a *authority, self string) (*Record, Out
 		return nil, Outcome{}, ErrRival
 	}
 	mine := adminChain(r.Proof)
-	head, last := ch.Proof.Head(), r.head()
-	if head.Digest() == last.Digest() {
-		return nil, Outcome{}, ErrDuplicate
+	if next, out, err, placed := position(r, ch, mine, a, self); placed {
+		return next, out, err
 	}
-	sibling := head.Prev == last.Prev && head.Number == last.Number
+	// Not placed on the member's recent branch: its admin history must
+	// extend the member's, or be part of it and signed by someone still
+	// an admin.
 	switch relation(mine.chain, a.chain) {
-	case extends:
 	case older:
 		if k, ok := mine.key(ch.Author); !ok || k != a.keys[ch.Author] {
-			if sibling {
-				break // judged as concurrent below (the removal wins)
-			}
 			return nil, Outcome{}, fmt.Errorf("%w (%s is no longer an admin)", ErrBadSignature, ch.Author)
 		}
-	default:
-		// Only two admin changes made at once from one version.
-		if !sibling || len(a.chain) != len(mine.chain) {
-			return nil, Outcome{}, ErrFork
-		}
+	case diverged:
+		return nil, Outcome{}, ErrFork
 	}
-	if head.Number <= last.Number && !sibling {
-		return overrule(r, ch, self)
+	head, mh := ch.Proof.Head(), r.head()
+	switch {
+	case head.Number > mh.Number:
+		return apply(r, ch, self, true)
+	case head.Number < mh.Number:
+		return nil, Outcome{}, ErrStale
+	case !rankOf(head, a).precedes(rankOf(mh, mine)):
+		return nil, Outcome{}, ErrConflict
 	}
-	return apply(r, ch, self, true)
+	return replace(r, ch, self)
 }
 
-// overrule accepts a change made from one of the member's recent versions
-// that removes the admin right of everyone who signed a version since.
-func overrule(r *Record, ch Change, self string) (*Record, Outcome, error) {
-	head := ch.Proof.Head()
-	i := slices.IndexFunc(r.Recent, func(v Version) bool { return v.Digest() == head.Prev })
-	if i < 0 || head.Number != r.Recent[i].Number+1 {
-		return nil, Outcome{}, ErrStale
+// position places ch's branch on the member's recent versions, if it can
+// (placed): it goes on from the member's head, or parts from the member's
+// branch at a recent version, where the two versions right after decide by
+// precedence; a replay of the member's own branch is refused.
+func position(r *Record, ch Change, mine, a *authority, self string) (next *Record, out Outcome, err error, placed bool) {
+	at := map[[32]byte]int{}
+	for i := range r.Recent {
+		at[r.Recent[i].Digest()] = i
 	}
-	for _, v := range r.Recent[i+1:] {
-		if ch.IsAdmin(v.Signer) || v.Signer == ch.Author {
-			return nil, Outcome{}, ErrStale // a replay, or a change overtaken
+	last := len(r.Recent) - 1
+	head := ch.Proof.Head()
+	if i, ok := at[head.Digest()]; ok {
+		if i == last {
+			return nil, out, ErrDuplicate, true
+		}
+		return nil, out, ErrStale, true // a replay of the member's own branch
+	}
+	for _, t := range ch.branch() {
+		if _, ok := at[t.Digest()]; ok {
+			continue // on the member's branch too
+		}
+		i, ok := at[t.Prev]
+		switch {
+		case !ok:
+			return nil, out, nil, false
+		case !sharesAdmins(mine, a, t.Number):
+			err = fmt.Errorf("%w (its admin rights do not follow from the versions it goes on from)", ErrBadSignature)
+		case i == last:
+			next, out, err = apply(r, ch, self, true) // goes on from the member's head
+		case rankOf(t, a).precedes(rankOf(&r.Recent[i+1], mine)):
+			next, out, err = replace(r, ch, self)
+		default:
+			err = ErrConflict
+		}
+		return next, out, err, true
+	}
+	return nil, out, nil, false
+}
+
+// sharesAdmins reports whether a branch's admin history (a) holds every
+// admin-changing version of the member's (mine) made before number n:
+// those the branch goes on from.
+func sharesAdmins(mine, a *authority, n uint64) bool {
+	k := 0
+	for k < len(mine.versions) && mine.versions[k].Number < n {
+		k++
+	}
+	return len(a.chain) >= k && slices.Equal(a.chain[:k], mine.chain[:k])
+}
+
+// checkBranch verifies the signatures of the versions before ch's head
+// (the head's own is the proof's), each by an admin of a as it stood
+// before it.
+func (ch *Change) checkBranch(a *authority) error {
+	b := ch.branch()
+	for _, v := range b[:len(b)-1] {
+		if slices.Contains(a.chain, v.Digest()) {
+			continue // the genesis or an admin change: checked with the proof
+		}
+		if v.Genesis() {
+			return fmt.Errorf("%w (another creation before it)", ErrBadSignature)
+		}
+		i := 0
+		for i < len(a.versions) && a.versions[i].Number < v.Number {
+			i++
+		}
+		k, ok := a.keyBefore(v.Signer, i)
+		d := v.Digest()
+		if !ok || !k.Verify(v.Sig[:], sigLabel, d[:]) {
+			return fmt.Errorf("%w (a version before it)", ErrBadSignature)
 		}
 	}
-	// Judge it as a jump from the member's current state: the version
-	// number is raised past it only in the record, not in the signed
-	// state, so apply sees a newer change.
+	return nil
+}
+
+// branch returns ch's ancestry that links to its head, then the head,
+// oldest first.
+func (ch *Change) branch() []*Version {
+	head := ch.Proof.Head()
+	out := []*Version{head}
+	want := head.Prev
+	for i := len(ch.Ancestry) - 1; i >= 0 && len(out) < MaxRecent; i-- {
+		v := &ch.Ancestry[i]
+		if v.Digest() != want || v.ID != head.ID {
+			break
+		}
+		out, want = append(out, v), v.Prev
+	}
+	slices.Reverse(out)
+	return out
+}
+
+// precedence settles two versions made at once, alike on every member
+// whatever order they come in: it is a total order of each version's own
+// properties. A version that removes admins goes first (so a removed
+// admin's concurrent change loses to its removal); between two such, the
+// longer-standing signer's (then the lower Sky ID), so a digest cannot be
+// ground to win a contest over admin rights; else the greater digest.
+type precedence struct {
+	removes bool
+	rank    int
+	signer  string
+	digest  [32]byte
+}
+
+// rankOf returns v's precedence, its signer's rank taken in a (the
+// authority of v's branch) as it stood before v.
+func rankOf(v *Version, a *authority) precedence {
+	i := 0
+	for i < len(a.versions) && a.versions[i].Number < v.Number {
+		i++
+	}
+	return precedence{removes: len(v.Removed) > 0, rank: a.rankBefore(v.Signer, i), signer: v.Signer, digest: v.Digest()}
+}
+
+func (p precedence) precedes(q precedence) bool {
+	switch {
+	case p.removes != q.removes:
+		return p.removes
+	case p.removes && p.rank != q.rank:
+		return p.rank < q.rank
+	case p.removes && p.signer != q.signer:
+		return p.signer < q.signer
+	}
+	return bytes.Compare(p.digest[:], q.digest[:]) > 0
+}
+
+// keyBefore is an admin's key in the admin set before the version at
+// index i.
+func (a *authority) keyBefore(id string, i int) (curve.PublicKey, bool) {
+	var key curve.PublicKey
+	ok := false
+	for _, v := range a.versions[:i] {
+		for _, k := range v.Added {
+			if k.ID == id {
+				key, ok = k.Key, true
+			}
+		}
+		if slices.Contains(v.Removed, id) {
+			ok = false
+		}
+	}
+	return key, ok
+}
+
+// rankBefore is an admin's rank in the admin set before the version at
+// index i (-1: none).
+func (a *authority) rankBefore(id string, i int) int {
+	rank := -1
+	for j, v := range a.versions[:i] {
+		if slices.ContainsFunc(v.Added, func(k AdminKey) bool { return k.ID == id }) {
+			rank = j
+		}
+		if slices.Contains(v.Removed, id) {
+			rank = -1
+		}
+	}
+	if rank < 0 {
+		return len(a.versions) // not an admin there: the most junior
+	}
+	return rank
+}
+
+// replace makes ch the member's state in place of r's, whatever their
+// version numbers: apply judges it as a newer change (its number raised
+// past r's only for that), and the record then keeps ch's own number and
+// the state r's replaced (to judge what comes next at the same version).
+func replace(r *Record, ch Change, self string) (*Record, Outcome, error) {
 	jump := ch
 	jump.Version = r.State.Version + 1
 	next, out, err := apply(r, jump, self, true)
@@ -131,6 +302,11 @@ func overrule(r *Record, ch Change, self string) (*Record, Outcome, error) {
 	}
 	next.State.Version = ch.Version
 	next.Digest = ch.Digest()
+	next.Base = nil
+	if r.Base != nil && ch.Version == r.State.Version {
+		base := r.Base.clone()
+		next.Base = &base
+	}
 	return next, out, nil
 }
 
@@ -142,20 +318,28 @@ func (r *Record) head() *Version {
 	return r.Proof.Head()
 }
 
-// nextRecent returns the recent versions after head is accepted.
-func nextRecent(r *Record, head *Version) []Version {
+// nextRecent returns the recent versions after a change whose branch
+// (oldest first, ending with its head) is accepted: the member's own up to
+// where the branch goes on from them, then the branch.
+func nextRecent(r *Record, branch []*Version) []Version {
 	var out []Version
 	if r != nil && r.Proof != nil {
 		for _, v := range r.Recent {
-			if v.Number < head.Number {
+			if v.Digest() == branch[0].Prev {
 				out = append(out, v)
+				break
 			}
+			out = append(out, v)
 		}
-		if len(out) > 0 && out[len(out)-1].Digest() != head.Prev {
-			out = nil // a jump: what came between is unknown
+		if len(out) == 0 || out[len(out)-1].Digest() != branch[0].Prev {
+			out = nil // nothing links: what came between is unknown
 		}
 	}
-	out = append(out, *head)
+	for _, v := range branch {
+		if !slices.ContainsFunc(out, func(w Version) bool { return w.Digest() == v.Digest() }) {
+			out = append(out, *v)
+		}
+	}
 	if len(out) > MaxRecent {
 		out = out[len(out)-MaxRecent:]
 	}
@@ -165,11 +349,10 @@ func nextRecent(r *Record, head *Version) []Version {
 // adminChain replays the admin set of a proof the member accepted before
 // (its signatures were checked then).
 func adminChain(p *Proof) *authority {
-	a := &authority{keys: map[string]curve.PublicKey{}}
+	a := newAuthority()
 	for i := range p.Chain {
 		if v := &p.Chain[i]; v.changesAdmins() {
-			applyAdmins(a, v)
-			a.chain = append(a.chain, v.Digest())
+			a.add(v, v.Digest())
 		}
 	}
 	return a
@@ -212,6 +395,9 @@ func (r *Record) Seal(ch *Change, sg *Signer) error {
 		return err
 	}
 	ch.Proof, ch.Author = p, sg.ID
+	if r != nil && r.Proof != nil {
+		ch.Ancestry = slices.Clone(r.Recent)
+	}
 	return nil
 }
 

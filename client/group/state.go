@@ -109,6 +109,11 @@ type Change struct {
 	// Proof proves State (chain.go): its head's signer is the author,
 	// whoever delivered it. Nil only for a group not migrated yet.
 	Proof *Proof
+	// Ancestry are the versions before Proof's head on its author's
+	// branch, oldest first (at most MaxRecent): they let a member see
+	// where that branch parts from its own. Only those hash-linked to the
+	// head count.
+	Ancestry []Version
 }
 
 // digestLabel starts the input of Digest.

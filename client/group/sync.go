@@ -111,7 +111,7 @@ func (g *Groups) sendState(tx *store.Tx, r *Record, peer string, b *core.Batch) 
 		return err
 	}
 	s := &r.State
-	body := &content.Group{Version: s.Version, Name: s.Name, Members: s.Members, Admins: s.Admins, Link: s.Link, Proof: proof}
+	body := &content.Group{Version: s.Version, Name: s.Name, Members: s.Members, Admins: s.Admins, Link: s.Link, Proof: proof, Ancestry: r.ancestry()}
 	b.Queued = true
 	return g.c.EnqueueControl(tx, peer, &content.Content{Kind: content.KindGroupUpdate, GroupID: s.ID, Timer: s.Timer, Group: body})
 }
@@ -136,4 +136,12 @@ func (g *Groups) applySync(tx *store.Tx, peer string, ct *content.Content, b *co
 		return g.sendState(tx, r, peer, b)
 	}
 	return nil
+}
+
+// ancestry encodes the versions before r's head, as updates carry them.
+func (r *Record) ancestry() []byte {
+	if len(r.Recent) < 2 {
+		return nil
+	}
+	return EncodeAncestry(r.Recent[:len(r.Recent)-1])
 }
