@@ -70,6 +70,9 @@ func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.St
 			b.Drop(in.Peer, "a group message outside a sealed envelope")
 			return nil
 		}
+		if ok, err := c.broadcast.ReceiveMessage(ctx, tx, ps, in.Peer, in.Dev, in.Raw[1:], *in.CertKey, b); err != nil || ok {
+			return err // a contact's broadcast (client/broadcast)
+		}
 		return c.groups.ReceiveMessage(ctx, tx, ps, in.Peer, in.Dev, in.Raw[1:], *in.CertKey, b)
 	case !in.IsSession():
 		b.Drop(in.Peer, "an envelope of unknown type")
@@ -115,6 +118,8 @@ func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.St
 		return c.core.ApplyReceipt(tx, in.Peer, ct, b)
 	case ct.Kind == content.KindGroupReceipts:
 		return c.groups.ApplyReceiptsSetting(tx, in.Peer, ct, b)
+	case ct.Kind == content.KindBroadcastKey:
+		return c.broadcast.ApplyKey(tx, in.Peer, ct, b)
 	case content.IsGroup(ct.Kind):
 		return c.applyGroupControl(ctx, tx, ps, in.Peer, ct, b)
 	case content.IsAction(ct.Kind):
@@ -196,6 +201,10 @@ func (c *Client) admit(tx *store.Tx, peer string, env *wire.Envelope, ct *conten
 	if ct.Kind == content.KindGroupJoin {
 		// Someone with a group's invite link asks to join (group/links.go).
 		return c.groups.AdmitJoin(tx, peer, ct, b)
+	}
+	if ct.Kind == content.KindBroadcastKey {
+		b.Drop(peer, "a broadcast list's key from someone who is not a contact")
+		return false, nil
 	}
 	if !content.IsGroup(ct.Kind) && ct.GroupID == (content.GroupID{}) {
 		b.Drop(peer, "a receipt or reaction from someone who is neither a contact nor a message request")

@@ -205,7 +205,7 @@ func (a *Actions) apply(tx *store.Tx, m store.Message, by string, ct *content.Co
 		if err != nil {
 			return nil, fmt.Errorf("%w: a stored message does not decode", store.ErrCorrupt)
 		}
-		if orig.Kind != content.KindText && orig.Kind != content.KindGroupText {
+		if orig.Kind != content.KindText && orig.Kind != content.KindGroupText && orig.Kind != content.KindBroadcastText {
 			return nil, ErrNotText
 		}
 		ax.Replaced(orig.Text, at, now)

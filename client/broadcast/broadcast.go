@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/skymsg/sky/client/content"
 	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/client/store"
 )
@@ -25,7 +26,7 @@ type Lists struct{ c *core.Core }
 func New(c *core.Core) *Lists { return &Lists{c: c} }
 
 // setBroadcast holds the lists: field 1 repeated, each {1: name, 2: member
-// repeated}.
+// repeated, 3: list ID}.
 const setBroadcast = "broadcast-lists"
 
 // Bounds of broadcast lists.
@@ -46,6 +47,8 @@ var (
 type BroadcastList struct {
 	Name    string
 	Members []string // sorted
+
+	key content.GroupID // the list ID (v2.go); zero until first needed
 }
 
 func loadBroadcastLists(tx *store.Tx) ([]BroadcastList, error) {
@@ -71,6 +74,9 @@ func decodeBroadcastLists(b []byte) ([]BroadcastList, error) {
 		for _, m := range lf.Bytes[2] {
 			l.Members = append(l.Members, string(m))
 		}
+		if k := lf.One(3); len(k) == content.GroupIDSize {
+			l.key = content.GroupID(k)
+		}
 		out = append(out, l)
 	}
 	return out, nil
@@ -89,6 +95,9 @@ func encodeBroadcastLists(lists []BroadcastList) []byte {
 		rec := core.PutBytes(nil, 1, []byte(l.Name))
 		for _, m := range l.Members {
 			rec = core.PutBytes(rec, 2, []byte(m))
+		}
+		if l.key != (content.GroupID{}) {
+			rec = core.PutBytes(rec, 3, l.key[:])
 		}
 		b = core.PutBytes(b, 1, rec)
 	}
@@ -113,11 +122,22 @@ func (l *Lists) SaveBroadcastList(name string, members []string) error {
 		if err != nil {
 			return err
 		}
+		next := BroadcastList{Name: name, Members: members, key: newListID()}
+		for _, old := range lists {
+			if old.Name != name || old.key == (content.GroupID{}) {
+				continue
+			}
+			if subset(old.Members, members) {
+				next.key = old.key // nobody removed: the recipients keep the key
+			} else if err := forgetList(tx, l.c.Self(), old.key); err != nil {
+				return err
+			}
+		}
 		lists = slices.DeleteFunc(lists, func(l BroadcastList) bool { return l.Name == name })
 		if len(lists) >= maxBroadcastLists {
 			return ErrTooManyLists
 		}
-		lists = append(lists, BroadcastList{Name: name, Members: members})
+		lists = append(lists, next)
 		slices.SortFunc(lists, func(a, b BroadcastList) int { return strings.Compare(a.Name, b.Name) })
 		return saveBroadcastLists(tx, lists)
 	})
@@ -139,6 +159,13 @@ func (l *Lists) DeleteBroadcastList(name string) error {
 			return err
 		}
 		n := len(lists)
+		for _, old := range lists {
+			if old.Name == name && old.key != (content.GroupID{}) {
+				if err := forgetList(tx, l.c.Self(), old.key); err != nil {
+					return err
+				}
+			}
+		}
 		lists = slices.DeleteFunc(lists, func(l BroadcastList) bool { return l.Name == name })
 		if len(lists) == n {
 			return ErrNoSuchList
@@ -147,10 +174,12 @@ func (l *Lists) DeleteBroadcastList(name string) error {
 	})
 }
 
-// Broadcast sends text to every recipient of the broadcast list name, as a
-// separate 1:1 message each (Send), and returns the messages queued. A
-// recipient that cannot be sent to now (a key change waiting for the user)
-// is left out; the error then names each.
+// Broadcast sends text to every recipient of the broadcast list name and
+// returns the messages queued, one in each recipient's conversation: to
+// those that keep the user as a contact as one sender-key message for all
+// (one sealed sender v2 upload; v2.go), to the others as a separate 1:1
+// message each (Send). A recipient that cannot be sent to now (a key
+// change waiting for the user) is left out; the error then names each.
 func (l *Lists) Broadcast(name, text string) ([]core.Message, error) {
 	return l.BroadcastWith(name, text, nil)
 }
@@ -171,9 +200,29 @@ func (l *Lists) BroadcastWith(name, text string, atts [][]byte) ([]core.Message,
 	if list == nil {
 		return nil, ErrNoSuchList
 	}
+	if len(text) > content.MaxTextBytes {
+		return nil, core.ErrTooLong
+	}
 	var out []core.Message
+	rest := list.Members
+	err = l.c.Update(func(tx *store.Tx) error {
+		if err := l.ensureKey(tx, list); err != nil {
+			return err
+		}
+		var err error
+		out, rest, err = l.sendV2(tx, list, text, atts)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > 0 {
+		l.c.KickOutbox()
+		l.c.KickExpiry()
+		l.c.Notify()
+	}
 	var errs []error
-	for _, m := range list.Members {
+	for _, m := range rest {
 		msg, err := l.c.SendWith(m, text, atts)
 		if errors.Is(err, core.ErrTooLong) {
 			return out, err
@@ -185,4 +234,32 @@ func (l *Lists) BroadcastWith(name, text string, atts [][]byte) ([]core.Message,
 		out = append(out, msg)
 	}
 	return out, errors.Join(errs...)
+}
+
+// subset reports whether every element of a (sorted) is in b (sorted).
+func subset(a, b []string) bool {
+	for _, x := range a {
+		if _, ok := slices.BinarySearch(b, x); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// ensureKey gives a list made before list IDs its ID.
+func (l *Lists) ensureKey(tx *store.Tx, list *BroadcastList) error {
+	if list.key != (content.GroupID{}) {
+		return nil
+	}
+	lists, err := loadBroadcastLists(tx)
+	if err != nil {
+		return err
+	}
+	list.key = newListID()
+	for i := range lists {
+		if lists[i].Name == list.Name {
+			lists[i].key = list.key
+		}
+	}
+	return saveBroadcastLists(tx, lists)
 }

@@ -100,6 +100,10 @@ func (k Kind) String() string {
 		return "access key"
 	case KindGroupReceipts:
 		return "group receipts"
+	case KindBroadcastKey:
+		return "broadcast key"
+	case KindBroadcastText:
+		return "broadcast text"
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
 }
@@ -212,9 +216,9 @@ func (c *Content) Check() error {
 	switch {
 	case c.Sender == "" || len(c.Sender) > MaxAccountBytes || !utf8.ValidString(c.Sender):
 		return bad("bad sender")
-	case groupWide(c.Kind) && c.Recipient != "":
+	case noRecipient(c.Kind) && c.Recipient != "":
 		return bad("a group text or notice names a recipient")
-	case !groupWide(c.Kind) && (c.Recipient == "" || len(c.Recipient) > MaxAccountBytes || !utf8.ValidString(c.Recipient)):
+	case !noRecipient(c.Kind) && (c.Recipient == "" || len(c.Recipient) > MaxAccountBytes || !utf8.ValidString(c.Recipient)):
 		return bad("bad recipient")
 	case c.SenderDevice == 0:
 		return bad("no sender device")
@@ -266,6 +270,8 @@ func (c *Content) Check() error {
 		}
 	case KindGroupReceipts:
 		return c.checkGroupReceipts()
+	case KindBroadcastKey, KindBroadcastText:
+		return c.checkBroadcast()
 	case KindGroupText, KindGroupUpdate, KindGroupLeave, KindSenderKey, KindGroupNotice, KindGroupSync, KindGroupJoin:
 		if c.Kind == KindGroupText {
 			if err := checkAttachments(c.Attachments); err != nil {

@@ -61,12 +61,7 @@ func Encode(c *Content) ([]byte, error) {
 	var body []byte
 	switch c.Kind {
 	case KindText:
-		body = appendString(body, fTextBody, c.Text)
-		if c.Timer != 0 {
-			body = appendVarint(body, fTextTimer, uint64(c.Timer/time.Second))
-		}
-		body = appendAttachments(body, fTextAttachment, c.Attachments)
-		body = appendQuote(body, fTextQuote, c.Quote)
+		body = appendTextBody(body, c)
 	case KindReaction, KindEdit, KindDelete:
 		body = appendActionBody(body, c)
 	case KindProfile, KindTyping:
@@ -85,6 +80,13 @@ func Encode(c *Content) ([]byte, error) {
 		}
 	case KindGroupReceipts:
 		body = appendGroupReceipts(body, c)
+	case KindBroadcastKey:
+		body = appendBroadcastKey(body, c)
+	case KindBroadcastText:
+		text := *c
+		text.Kind = KindText
+		body = appendTextBody(body, &text)
+		body = appendBytes(body, fBroadcastList, c.GroupID[:])
 	default:
 		body = appendGroupBody(body, c)
 	}
@@ -210,6 +212,9 @@ func decodeBody(c *Content, b []byte) error {
 	if c.Kind == KindGroupReceipts {
 		return decodeGroupReceipts(c, b)
 	}
+	if c.Kind == KindBroadcastKey || c.Kind == KindBroadcastText {
+		return decodeBroadcast(c, b)
+	}
 	var seen uint64
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
@@ -331,4 +336,13 @@ func appendBytes(b []byte, num protowire.Number, v []byte) []byte {
 func appendString(b []byte, num protowire.Number, v string) []byte {
 	b = protowire.AppendTag(b, num, protowire.BytesType)
 	return protowire.AppendString(b, v)
+}
+
+func appendTextBody(body []byte, c *Content) []byte {
+	body = appendString(body, fTextBody, c.Text)
+	if c.Timer != 0 {
+		body = appendVarint(body, fTextTimer, uint64(c.Timer/time.Second))
+	}
+	body = appendAttachments(body, fTextAttachment, c.Attachments)
+	return appendQuote(body, fTextQuote, c.Quote)
 }

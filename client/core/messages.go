@@ -152,6 +152,11 @@ func FromStore(m store.Message, request bool) (Message, error) {
 	switch c.Kind {
 	case content.KindText:
 		out.Kind = KindText
+	case content.KindBroadcastText:
+		// A broadcast list's text, in the 1:1 conversation: its sequence
+		// number counts the list's texts, not the conversation's, so it
+		// keeps its place in the conversation (senderOrder).
+		out.Kind, out.Seq = KindText, 0
 	case content.KindTimerChange:
 		out.Kind = KindTimer
 	case content.KindGroupText:

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -49,50 +48,82 @@ type multiCandidate struct {
 	inner []byte // type byte and sender-key message
 }
 
-// sendMulti sends, as v2 messages, each group text that heads the queues
-// of several members not skipped in this pass, and returns the items left.
-// A batch is sent once every member it goes to has it at the head of their
-// queue (their own earlier items, such as the sender key, went first), or
-// when force says nothing else can go; until then its members are held out
-// of the waves. A batch that failed is not tried again in this pass (tried).
-func (c *Core) sendMulti(ctx context.Context, items []store.Outgoing, skip map[string]bool, force bool, tried map[int64]bool) (left []store.Outgoing, held map[string]bool, _ error) {
+// multiInner returns the one sender-key message of an outbox item that may
+// go in a v2 message (a group text, or a broadcast list's text), or nil.
+func multiInner(it store.Outgoing) []byte {
+	if it.MessageRef == 0 {
+		return nil // 1:1 control content and receipts: never
+	}
+	item, err := DecodeOutItem(it.Payload)
+	if err != nil || item.Group == nil || len(item.Sealed) != 1 || !item.NotBefore.IsZero() {
+		return nil
+	}
+	d := item.Sealed[0]
+	if d.Device != AnnouncedDevice || len(d.Bytes) < 2 || d.Bytes[0] != EnvSenderKey {
+		return nil
+	}
+	return d.Bytes
+}
+
+// multiPass is what one pass of the outbox remembers of multi-recipient
+// sends: the batches tried (by ciphertext) and each item's sender-key
+// message (nil: none), decoded once.
+type multiPass struct {
+	tried  map[string]bool
+	inners map[int64][]byte
+}
+
+func newMultiPass() *multiPass {
+	return &multiPass{tried: map[string]bool{}, inners: map[int64][]byte{}}
+}
+
+func (mp *multiPass) inner(it store.Outgoing) []byte {
+	b, ok := mp.inners[it.ID]
+	if !ok {
+		b = multiInner(it)
+		mp.inners[it.ID] = b
+	}
+	return b
+}
+
+// sendMulti sends, as v2 messages, each sender-key message that heads the
+// queues of several members not skipped in this pass, and returns the
+// items left. Items go together when they carry the same ciphertext (the
+// items of one group text, or of one broadcast to a list, which are one
+// message per recipient's conversation). A batch is sent once every member
+// it goes to has it at the head of their queue (their own earlier items,
+// such as the sender key, went first), or when force says nothing else can
+// go; until then its members are held out of the waves. A batch that
+// failed is not tried again in this pass (tried).
+func (c *Core) sendMulti(ctx context.Context, items []store.Outgoing, skip map[string]bool, force bool, mp *multiPass) (left []store.Outgoing, held map[string]bool, _ error) {
 	cert := c.SenderCertificate()
 	if c.Opts.SingleSends || cert == nil {
 		return items, nil, nil
 	}
-	// Items of one group text share their message; only a message queued
-	// for several members can go as one (1:1 items are never decoded here).
-	total := map[int64]int{}
-	for _, it := range items {
-		if it.MessageRef != 0 && !skip[it.To] {
-			total[it.MessageRef]++
+	inner := make([][]byte, len(items))
+	total := map[string]int{}
+	for i, it := range items {
+		if skip[it.To] {
+			continue
+		}
+		if inner[i] = mp.inner(it); inner[i] != nil {
+			total[string(inner[i])]++
 		}
 	}
 	seen := map[string]bool{}
-	batches := map[int64][]multiCandidate{}
-	var order []int64
-	for _, it := range items {
+	batches := map[string][]multiCandidate{}
+	var order []string
+	for i, it := range items {
 		head := !seen[it.To]
 		seen[it.To] = true
-		k := it.MessageRef
-		if !head || skip[it.To] || total[k] < minMulti || tried[k] {
+		k := string(inner[i])
+		if !head || inner[i] == nil || total[k] < minMulti || mp.tried[k] {
 			continue
-		}
-		item, err := DecodeOutItem(it.Payload)
-		if err != nil || item.Group == nil || len(item.Sealed) != 1 || !item.NotBefore.IsZero() {
-			continue
-		}
-		d := item.Sealed[0]
-		if d.Device != AnnouncedDevice || len(d.Bytes) < 2 || d.Bytes[0] != EnvSenderKey {
-			continue
-		}
-		if b := batches[k]; b != nil && !bytes.Equal(b[0].inner, d.Bytes) {
-			continue // not the same ciphertext: cannot share one message
 		}
 		if batches[k] == nil {
 			order = append(order, k)
 		}
-		batches[k] = append(batches[k], multiCandidate{it: it, inner: d.Bytes})
+		batches[k] = append(batches[k], multiCandidate{it: it, inner: inner[i]})
 	}
 	done := map[int64]bool{}
 	held = map[string]bool{}
@@ -107,7 +138,7 @@ func (c *Core) sendMulti(ctx context.Context, items []store.Outgoing, skip map[s
 			}
 			continue
 		}
-		tried[k] = true
+		mp.tried[k] = true
 		sent, err := c.postMulti(ctx, b, cert)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, conn.ErrClosed) {
@@ -257,4 +288,20 @@ func (c *Core) static(key curve.PublicKey) *[32]byte {
 	c.statics[k] = &v
 	c.mu.Unlock()
 	return &v
+}
+
+// BroadcastReady reports whether a broadcast list's text may go to peer as
+// a sender-key message in a v2 send: peer gave the user its own access key
+// (so peer keeps the user as a contact and takes the list's sender key)
+// and the server has not refused it, peer's identity key is pinned, and no
+// key change waits for the user. Others get a 1:1 message each.
+func (c *Core) BroadcastReady(tx *store.Tx, peer string) (bool, error) {
+	if c.Opts.SingleSends || c.RefuseChanged(tx, peer) != nil {
+		return false, nil
+	}
+	if _, ok, err := protostore.Pinned(tx, protocol.Address{Name: peer, DeviceID: AnnouncedDevice}); err != nil || !ok {
+		return false, err
+	}
+	k, err := peerKeyOf(tx, peer)
+	return k.own && !k.refsed, err
 }

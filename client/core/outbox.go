@@ -80,9 +80,9 @@ func (c *Core) sendPass(ctx context.Context, cn *conn.Conn) error {
 	pool := &anonPool{url: c.acct.Server}
 	defer pool.close()
 	skip := map[string]bool{}
-	var due time.Time         // the earliest receipt still waiting
-	force := false            // send multi-recipient batches even if incomplete
-	tried := map[int64]bool{} // multi-recipient batches sent (or failed) in this pass
+	var due time.Time    // the earliest receipt still waiting
+	force := false       // send multi-recipient batches even if incomplete
+	mp := newMultiPass() // multi-recipient batches sent (or failed) in this pass
 	for len(items) > 0 {
 		// A group text next in line for several members goes to them all
 		// at once (multisend.go). Members whose text waits for a batch to
@@ -92,7 +92,7 @@ func (c *Core) sendPass(ctx context.Context, cn *conn.Conn) error {
 			held map[string]bool
 			err  error
 		)
-		if items, held, err = c.sendMulti(ctx, items, skip, force, tried); err != nil {
+		if items, held, err = c.sendMulti(ctx, items, skip, force, mp); err != nil {
 			return err
 		}
 		// A wave: the next items, each to a recipient not yet in it, sent
@@ -227,11 +227,18 @@ func (c *Core) ReceiptDue() time.Time {
 	return time.Now().Add(randDuration(c.Opts.ReceiptDelay))
 }
 
+// groupCopy reports whether item it carries a group's text (stored in the
+// group's conversation), not a broadcast list's (stored in the recipient's).
+func groupCopy(tx *store.Tx, it store.Outgoing, group []byte) bool {
+	m, err := tx.Message(it.MessageRef)
+	return err != nil || m.Conversation == content.GroupID(group).String()
+}
+
 // fail gives up an item whose recipient does not exist.
 func (c *Core) fail(it store.Outgoing, why error) error {
 	var ev *FailedEvent
 	err := c.Update(func(tx *store.Tx) error {
-		if item, err := DecodeOutItem(it.Payload); err == nil && item.Group != nil {
+		if item, err := DecodeOutItem(it.Payload); err == nil && item.Group != nil && groupCopy(tx, it, item.Group) {
 			// One member of a group cannot be reached: the message still
 			// goes to the others.
 			m, err := tx.Message(it.MessageRef)
