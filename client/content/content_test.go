@@ -318,3 +318,32 @@ func TestGroupReceiptsContent(t *testing.T) {
 		t.Fatal("a receipts switch without a group encoded")
 	}
 }
+
+// TestBroadcastContent: a broadcast list's key and text round-trip; a
+// text without its list, or naming a recipient, does not encode.
+func TestBroadcastContent(t *testing.T) {
+	key := &Content{Version: Version, Sender: "alice", SenderDevice: 1, Recipient: "bob", ID: ID{1}, SentAt: time.UnixMilli(1700000000000), Seq: 3,
+		Kind: KindBroadcastKey, GroupID: GroupID{7}, Distribution: []byte("distribution"), NextSeq: 5}
+	text := &Content{Version: Version, Sender: "alice", SenderDevice: 1, ID: ID{2}, SentAt: time.UnixMilli(1700000000000), Seq: 5,
+		Kind: KindBroadcastText, GroupID: GroupID{7}, Text: "to the list", Timer: 30 * time.Second}
+	for _, c := range []*Content{key, text} {
+		b, err := Encode(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Decode(b)
+		if err != nil || got.GroupID != c.GroupID || got.Text != c.Text || got.Timer != c.Timer || string(got.Distribution) != string(c.Distribution) || got.NextSeq != c.NextSeq {
+			t.Fatalf("%s: %+v, %v", c.Kind, got, err)
+		}
+	}
+	bad := *text
+	bad.GroupID = GroupID{}
+	if _, err := Encode(&bad); err == nil {
+		t.Fatal("a broadcast text without its list encoded")
+	}
+	bad = *text
+	bad.Recipient = "bob"
+	if _, err := Encode(&bad); err == nil {
+		t.Fatal("a broadcast text naming a recipient encoded")
+	}
+}
