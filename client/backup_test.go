@@ -2,6 +2,7 @@ package client
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,7 +20,7 @@ import (
 // with it on opening), then the restored device writes; the contact sees no
 // key change, and the verification survives.
 func TestBackupRestore(t *testing.T) {
-	s := startSkyd(t)
+	s, _ := attachSkyd(t)
 	alice := newUser(t, s, testOptions(nil))
 	bob := newUser(t, s, testOptions(nil))
 	a, b := alice.c.ID(), bob.c.ID()
@@ -51,6 +52,16 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	groupTexts(t, alice, g.ID, 1)
+	// A file alice sent: her device keeps its blob, which the backup carries.
+	doc := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(doc, []byte("FILE-CONTENT-IN-THE-BACKUP"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fm, _, err := alice.c.SendFiles(ctxT(t), b, "a file", []string{doc}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts(t, bob, 1)
 	sn, err := alice.c.SafetyNumber(b)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +70,7 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := filepath.Join(t.TempDir(), "alice.skybackup")
-	r, err := alice.c.Backups().Create(file, false, false)
+	r, err := alice.c.Backups().Create(file, backup.CreateOptions{})
 	if err != nil || r.Code == "" {
 		t.Fatalf("Create = %+v, %v", r, err)
 	}
@@ -87,6 +98,16 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatal(err)
 	}
 	restored.c = c
+	// With the server down: the file comes from the restored blob.
+	s.srv.Stop()
+	saved, err := c.SaveAttachment(shortCtx(t, 2*time.Second), fmt.Sprintf("%d.1", fm.LocalID), t.TempDir(), false, nil)
+	s.start(s.addr)
+	if err != nil {
+		t.Fatalf("saving the restored attachment with the server down: %v", err)
+	}
+	if got, _ := os.ReadFile(saved); string(got) != "FILE-CONTENT-IN-THE-BACKUP" {
+		t.Fatalf("restored attachment holds %q", got)
+	}
 	restored.start()
 	if got := historyTexts(t, c, b); !slices.Contains(got, ">before the backup") || !slices.Contains(got, "<bob before the backup") {
 		t.Fatalf("restored history %q", got)

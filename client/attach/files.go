@@ -41,9 +41,13 @@ func (f *Files) dir() string { return filepath.Join(f.c.Dir(), "attachments") }
 
 // blobPath is where this device keeps the blob of p: named by a hash of
 // its key, so the name says nothing without the message.
-func (f *Files) blobPath(p *pointer.Pointer) string {
+func (f *Files) blobPath(p *pointer.Pointer) string { return filepath.Join(f.dir(), BlobName(p)) }
+
+// BlobName is the name of p's blob file in the store's "attachments"
+// directory (encrypted backups carry the files under it).
+func BlobName(p *pointer.Pointer) string {
 	h := sha256.Sum256(append([]byte("sky/v1 attachment file\x00"), p.Key[:]...))
-	return filepath.Join(f.dir(), hex.EncodeToString(h[:16])+".blob")
+	return hex.EncodeToString(h[:16]) + ".blob"
 }
 
 // Upload prepares the files at paths (metadata removed where Sky can, see

@@ -6,11 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/skymsg/sky/client/attach"
+	"github.com/skymsg/sky/client/attach/pointer"
+	"github.com/skymsg/sky/client/content"
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/client/store/keyfile"
 )
@@ -28,6 +33,10 @@ type Options struct {
 	// Skip, if set, names SDK settings (without the store's "setting/"
 	// prefix) that stay out of the backup: the concerns' device-bound state.
 	Skip func(setting string) bool
+	// Files includes the blobs of the backed-up messages' attachments that
+	// this device holds (ciphertext; their keys are in the messages), so
+	// that they survive the server's expiry of its copy.
+	Files bool
 }
 
 // Summary says what a backup holds (or a restore brought back).
@@ -35,6 +44,9 @@ type Summary struct {
 	Meta
 	Records  int // store records (settings, contacts, identities, …)
 	Messages int // messages of the history
+	Files    int // attachments' files
+	// FileBytes is the size of the attachments' files.
+	FileBytes int64
 	// Left out: messages with a timer not included (Options.Disappearing
 	// off), or, on restore, messages whose deadline had passed.
 	LeftOut int
@@ -76,6 +88,7 @@ func Write(st *store.Store, w io.Writer, k RecoveryKey, opts Options) (Summary, 
 	if err := rw.write(recMeta, encodeMeta(sum.Meta)); err != nil {
 		return Summary{}, fmt.Errorf("writing the backup: %w", err)
 	}
+	files := map[string]bool{}
 	row := func(table string, key, value []byte) error {
 		if table == "kv" && opts.Skip != nil {
 			if name, ok := strings.CutPrefix(string(key), "setting/"); ok && opts.Skip(name) {
@@ -96,10 +109,18 @@ func Write(st *store.Store, w io.Writer, k RecoveryKey, opts Options) (Summary, 
 			}
 		}
 		sum.Messages++
+		if opts.Files {
+			for _, name := range blobNames(m.Body) {
+				files[name] = true
+			}
+		}
 		return rw.write(recMessage, encodeMessage(m))
 	}
 	if err := st.Dump(at, row, msg); err != nil {
 		return Summary{}, fmt.Errorf("backing up: %w", err)
+	}
+	if err := writeFiles(rw, filepath.Join(st.Dir(), "attachments"), files, &sum); err != nil {
+		return Summary{}, err
 	}
 	if err := rw.end(); err != nil {
 		return Summary{}, fmt.Errorf("writing the backup: %w", err)
@@ -172,11 +193,68 @@ func syncDir(dir string) {
 	}
 }
 
+// blobNames returns the blob file names of the attachments a message's
+// content carries.
+func blobNames(body []byte) []string {
+	ct, err := content.Decode(body)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, a := range ct.Attachments {
+		if p, err := pointer.Decode(a); err == nil {
+			out = append(out, attach.BlobName(p))
+		}
+	}
+	return out
+}
+
+// writeFiles writes the named blob files of dir in pieces, in name order.
+// A file gone since the messages were read (its message expired) is
+// skipped.
+func writeFiles(rw *recordWriter, dir string, names map[string]bool, sum *Summary) error {
+	buf := make([]byte, filePiece)
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		f, err := os.Open(filepath.Join(dir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("backing up an attachment: %w", err)
+		}
+		var off uint64
+		for {
+			n, rerr := io.ReadFull(f, buf)
+			if n > 0 {
+				if err := rw.write(recFile, encodeFile(FilePiece{Name: name, Offset: off, Data: buf[:n]})); err != nil {
+					f.Close()
+					return fmt.Errorf("writing the backup: %w", err)
+				}
+				off += uint64(n)
+			}
+			if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+				break
+			}
+			if rerr != nil {
+				f.Close()
+				return fmt.Errorf("backing up an attachment: %w", rerr)
+			}
+		}
+		f.Close()
+		if off > 0 {
+			sum.Files++
+			sum.FileBytes += int64(off)
+		}
+	}
+	return nil
+}
+
 // Handler receives the contents of a backup as Read decodes them.
 type Handler struct {
 	Meta    func(Meta) error
 	Row     func(Row) error
 	Message func(*store.Message) error
+	File    func(FilePiece) error
 }
 
 // Read decodes a whole backup from r under k, calling h for each record in
@@ -224,6 +302,17 @@ func decodeRecords(r io.Reader, h Handler) error {
 			}
 			if h.Row != nil {
 				err = h.Row(row)
+			}
+			if err != nil {
+				return err
+			}
+		case recFile:
+			fp, err := decodeFile(b)
+			if err != nil {
+				return fmt.Errorf("%w (an attachment's piece does not decode)", ErrDamaged)
+			}
+			if h.File != nil {
+				err = h.File(fp)
 			}
 			if err != nil {
 				return err
@@ -327,8 +416,17 @@ func load(st *store.Store, r io.Reader, k RecoveryKey, at time.Time) (Summary, e
 		}
 		return nil
 	}
+	fw := &fileWriter{dir: filepath.Join(st.Dir(), "attachments")}
+	defer fw.close()
 	err := Read(r, k, Handler{
 		Meta: func(m Meta) error { sum.Meta = m; return nil },
+		File: func(fp FilePiece) error {
+			if fp.Offset == 0 {
+				sum.Files++
+			}
+			sum.FileBytes += int64(len(fp.Data))
+			return fw.write(fp)
+		},
 		Row: func(row Row) error {
 			sum.Records++
 			row.Key, row.Value = clone(row.Key), clone(row.Value)
@@ -363,7 +461,68 @@ func load(st *store.Store, r io.Reader, k RecoveryKey, at time.Time) (Summary, e
 	if err == nil {
 		err = flush()
 	}
+	if cerr := fw.close(); err == nil {
+		err = cerr
+	}
 	return sum, err
+}
+
+// fileWriter writes the attachments' files of a backup into the new
+// store's attachments directory, strictly in order: a file's pieces one
+// after the other from offset 0, each file once.
+type fileWriter struct {
+	dir  string
+	f    *os.File
+	name string
+	off  uint64
+	done map[string]bool
+}
+
+func (w *fileWriter) write(fp FilePiece) error {
+	if fp.Name != w.name {
+		if fp.Offset != 0 || w.done[fp.Name] {
+			return fmt.Errorf("%w (an attachment's pieces are out of order)", ErrDamaged)
+		}
+		if err := w.close(); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(w.dir, 0o700); err != nil {
+			return fmt.Errorf("restoring an attachment: %w", err)
+		}
+		f, err := os.OpenFile(filepath.Join(w.dir, fp.Name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return fmt.Errorf("restoring an attachment: %w", err)
+		}
+		w.f, w.name, w.off = f, fp.Name, 0
+		if w.done == nil {
+			w.done = map[string]bool{}
+		}
+		w.done[fp.Name] = true
+	}
+	if fp.Offset != w.off {
+		return fmt.Errorf("%w (an attachment's pieces are out of order)", ErrDamaged)
+	}
+	if _, err := w.f.Write(fp.Data); err != nil {
+		return fmt.Errorf("restoring an attachment: %w", err)
+	}
+	w.off += uint64(len(fp.Data))
+	return nil
+}
+
+// close syncs and closes the file being written.
+func (w *fileWriter) close() error {
+	if w.f == nil {
+		return nil
+	}
+	err := w.f.Sync()
+	if cerr := w.f.Close(); err == nil {
+		err = cerr
+	}
+	w.f = nil
+	if err != nil {
+		return fmt.Errorf("restoring an attachment: %w", err)
+	}
+	return nil
 }
 
 func clone(b []byte) []byte {

@@ -10,9 +10,11 @@
 // of a contact and whether the user verified it, the dedupe record of
 // message IDs seen (so the server cannot replay an old message into the
 // restored account) and the message history whose deadline has not passed,
-// each message with its local number, state, times, timer and deadline.
-// Attachments' files are not in it: messages keep their pointers, and a
-// file still on the server can be downloaded again.
+// each message with its local number, state, times, timer and deadline,
+// and the blobs of its attachments this device holds (ciphertext as the
+// device keeps it; the keys are in the messages), unless Options.Files is
+// off. A file the device never downloaded is not in it: its pointer stays,
+// and it downloads again while the server still has it.
 //
 // Left out: the sessions (see below), the outgoing queue (a message not yet
 // sent comes back as Failed, saying so, to be sent again), the panic

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/skymsg/sky/client/store"
@@ -17,6 +18,10 @@ import (
 //	meta     exactly once, first: format details and the account
 //	row      a record of one of the store's key-value tables
 //	message  a message of the history, with its local number and deadline
+//	file     a piece of an attachment's blob (ciphertext, as on the server):
+//	         its file name in the store's attachments directory, the offset
+//	         of the piece and its bytes; a file's pieces come in order, one
+//	         file after the other
 //	end      exactly once, last: how many records came before it
 //
 // The decoder is strict: an unknown type, a length beyond maxRecord, a field
@@ -28,7 +33,11 @@ const (
 	recMeta    = 1
 	recRow     = 2
 	recMessage = 3
+	recFile    = 4
 	recEnd     = 0xFF
+
+	// filePiece is the largest piece of a file in one record.
+	filePiece = 1 << 20
 
 	// maxRecord bounds one record (the store bounds each field to 64 MiB).
 	maxRecord = 64 << 20
@@ -214,6 +223,48 @@ func decodeMessage(b []byte) (store.Message, error) {
 	return m, nil
 }
 
+// FilePiece is a piece of an attachment's blob file.
+type FilePiece struct {
+	Name   string // [0-9a-f]{32}.blob
+	Offset uint64
+	Data   []byte
+}
+
+// validBlobName reports whether name is a blob file name as package attach
+// makes them: 32 lowercase hex digits and ".blob".
+func validBlobName(name string) bool {
+	hexPart, ok := strings.CutSuffix(name, ".blob")
+	if !ok || len(hexPart) != 32 {
+		return false
+	}
+	for _, c := range hexPart {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func encodeFile(f FilePiece) []byte {
+	e := &enc{}
+	e.str(f.Name)
+	e.uint(f.Offset)
+	e.bytes(f.Data)
+	return e.b
+}
+
+func decodeFile(b []byte) (FilePiece, error) {
+	d := &dec{b: b}
+	f := FilePiece{Name: d.str(), Offset: d.uint(), Data: d.bytes()}
+	if err := d.done(); err != nil {
+		return FilePiece{}, err
+	}
+	if !validBlobName(f.Name) || len(f.Data) == 0 || len(f.Data) > filePiece || f.Offset > 1<<50 {
+		return FilePiece{}, errField
+	}
+	return f, nil
+}
+
 // recordWriter writes records into the sealed stream.
 type recordWriter struct {
 	w   *bufio.Writer
@@ -271,7 +322,7 @@ func (rr *recordReader) next() (byte, []byte, error) {
 		}
 	}
 	switch typ {
-	case recMeta, recRow, recMessage:
+	case recMeta, recRow, recMessage, recFile:
 	case recEnd:
 		d := &dec{b: rr.buf}
 		if n := d.uint(); d.done() != nil || n != rr.n {

@@ -24,7 +24,9 @@ func fuzzSeedPlain() []byte {
 	buf.Write(append([]byte{recRow, byte(len(row))}, row...))
 	m := encodeMessage(&store.Message{ID: 1, Conversation: "bob", Body: store.Secret("hi")})
 	buf.Write(append([]byte{recMessage, byte(len(m))}, m...))
-	buf.Write([]byte{recEnd, 1, 3})
+	fp := encodeFile(FilePiece{Name: "0123456789abcdef0123456789abcdef.blob", Data: []byte("ciphertext")})
+	buf.Write(append([]byte{recFile, byte(len(fp))}, fp...))
+	buf.Write([]byte{recEnd, 1, 4})
 	return buf.Bytes()
 }
 
@@ -58,6 +60,12 @@ func FuzzRecords(f *testing.F) {
 			Row: func(r Row) error {
 				if r.Table == "" || len(r.Key) == 0 {
 					t.Fatal("accepted a row without a table or key")
+				}
+				return nil
+			},
+			File: func(fp FilePiece) error {
+				if !validBlobName(fp.Name) || len(fp.Data) == 0 {
+					t.Fatalf("accepted a malformed file piece %q", fp.Name)
 				}
 				return nil
 			},

@@ -100,21 +100,28 @@ func (m *Manager) key(fresh bool) (k RecoveryKey, made bool, err error) {
 	return k, made, err
 }
 
+// CreateOptions are the choices of one backup by hand.
+type CreateOptions struct {
+	Disappearing bool // include messages with a timer (Options.Disappearing)
+	NewKey       bool // make a new recovery key first
+	NoFiles      bool // leave the attachments' files out (Options.Files)
+}
+
 // Create writes a backup to path (which must not exist) under the account's
-// recovery key, making the key first if there is none or newKey is set
+// recovery key, making the key first if there is none or o.NewKey is set
 // (then Result.Code holds it, to show once). A new key does not change
 // backups made before: they stay under the key they were made with.
-func (m *Manager) Create(path string, disappearing, newKey bool) (Result, error) {
+func (m *Manager) Create(path string, o CreateOptions) (Result, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return Result{}, err
 	}
-	k, made, err := m.key(newKey)
+	k, made, err := m.key(o.NewKey)
 	if err != nil {
 		return Result{}, err
 	}
 	defer k.Zero()
-	sum, err := Create(m.c.St, abs, k, Options{Now: m.c.Now(), Disappearing: disappearing, Skip: m.skip(m.c.Self().Name)})
+	sum, err := Create(m.c.St, abs, k, Options{Now: m.c.Now(), Disappearing: o.Disappearing, Files: !o.NoFiles, Skip: m.skip(m.c.Self().Name)})
 	if err != nil {
 		return Result{}, err
 	}
@@ -252,7 +259,7 @@ func (m *Manager) RunDue(force bool) (r Result, ran bool, err error) {
 		return Result{}, false, nil
 	}
 	path := filepath.Join(st.Schedule.Dir, scheduledName(now))
-	r, err = m.Create(path, st.Schedule.Disappearing, false)
+	r, err = m.Create(path, CreateOptions{Disappearing: st.Schedule.Disappearing})
 	if err == nil {
 		err = m.prune(st.Schedule)
 	}

@@ -78,6 +78,11 @@ func TestRestoreRefusesDamage(t *testing.T) {
 	}
 }
 
+const (
+	blobName  = "0123456789abcdef0123456789abcdef.blob"
+	otherBlob = "fedcba9876543210fedcba9876543210.blob"
+)
+
 // A record that authenticates but does not make sense is refused as
 // damaged too (someone holding the key wrote it, or a bug did).
 func TestRestoreRefusesBadRecords(t *testing.T) {
@@ -99,6 +104,11 @@ func TestRestoreRefusesBadRecords(t *testing.T) {
 		"trailing in meta":   append(rec(recMeta, append(encodeMeta(Meta{}), 0)), end(1)...),
 		"message, no number": append(append(bytes.Clone(meta), rec(recMessage, encodeMessage(&store.Message{Conversation: "bob"}))...), end(2)...),
 		"huge length":        append(bytes.Clone(meta), recRow, 0xff, 0xff, 0xff, 0xff, 0x7f),
+		"file not from 0":    append(append(bytes.Clone(meta), rec(recFile, encodeFile(FilePiece{Name: blobName, Offset: 5, Data: []byte("x")}))...), end(2)...),
+		"file gap":           append(append(append(bytes.Clone(meta), rec(recFile, encodeFile(FilePiece{Name: blobName, Data: []byte("ab")}))...), rec(recFile, encodeFile(FilePiece{Name: blobName, Offset: 3, Data: []byte("x")}))...), end(3)...),
+		"file twice":         append(append(append(append(bytes.Clone(meta), rec(recFile, encodeFile(FilePiece{Name: blobName, Data: []byte("a")}))...), rec(recFile, encodeFile(FilePiece{Name: otherBlob, Data: []byte("b")}))...), rec(recFile, encodeFile(FilePiece{Name: blobName, Data: []byte("c")}))...), end(4)...),
+		"file name":          append(append(bytes.Clone(meta), rec(recFile, encodeFile(FilePiece{Name: "../sky.key", Data: []byte("x")}))...), end(2)...),
+		"empty file piece":   append(append(bytes.Clone(meta), rec(recFile, encodeFile(FilePiece{Name: blobName}))...), end(2)...),
 	}
 	for name, plain := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -47,13 +47,15 @@ type jsonBackup struct {
 	Created      time.Time `json:"created"`
 	Records      int       `json:"records"`
 	Messages     int       `json:"messages"`
+	Files        int       `json:"files"`
+	FileBytes    int64     `json:"file_bytes"`
 	LeftOut      int       `json:"left_out"`
 	Disappearing bool      `json:"disappearing"`
 	RecoveryKey  string    `json:"recovery_key,omitempty"`
 }
 
 func backupJSON(r backup.Result) jsonBackup {
-	return jsonBackup{Path: r.Path, Created: r.Created, Records: r.Records, Messages: r.Messages, LeftOut: r.LeftOut,
+	return jsonBackup{Path: r.Path, Created: r.Created, Records: r.Records, Messages: r.Messages, Files: r.Files, FileBytes: r.FileBytes, LeftOut: r.LeftOut,
 		Disappearing: r.Disappearing, RecoveryKey: r.Code}
 }
 
@@ -67,7 +69,8 @@ func reportBackup(e *env, r backup.Result, asJSON bool) error {
 	if r.LeftOut > 0 {
 		left = fmt.Sprintf("; %d disappearing messages left out (--disappearing includes them)", r.LeftOut)
 	}
-	fmt.Fprintf(e.stderr, "sky: backed up %d messages and %d other records%s\n", r.Messages, r.Records, left)
+	fmt.Fprintf(e.stderr, "sky: backed up %d messages, %d attachments' files (%d bytes) and %d other records%s\n",
+		r.Messages, r.Files, r.FileBytes, r.Records, left)
 	if r.Code != "" {
 		fmt.Fprintf(e.stdout, "\nRecovery key: %s\n\n", r.Code)
 		fmt.Fprintln(e.stderr, "sky: write the recovery key down and keep it apart from the backup: it is shown only now,")
@@ -81,8 +84,9 @@ func backupCreate(e *env, args []string) error {
 	out := fs.String("out", "", "")
 	disappearing := fs.Bool("disappearing", false, "")
 	newKey := fs.Bool("new-key", false, "")
+	noFiles := fs.Bool("no-files", false, "")
 	asJSON := fs.Bool("json", false, "")
-	pos, err := parse(fs, args, 0, 1, "[FILE] [--disappearing] [--new-key] [--json]")
+	pos, err := parse(fs, args, 0, 1, "[FILE] [--disappearing] [--new-key] [--no-files] [--json]")
 	if err != nil {
 		return err
 	}
@@ -97,7 +101,7 @@ func backupCreate(e *env, args []string) error {
 		if path == "" {
 			path = "sky-backup-" + time.Now().UTC().Format("20060102-150405") + ".skybackup"
 		}
-		r, err := c.Backups().Create(path, *disappearing, *newKey)
+		r, err := c.Backups().Create(path, backup.CreateOptions{Disappearing: *disappearing, NewKey: *newKey, NoFiles: *noFiles})
 		if err != nil {
 			return fmt.Errorf("the backup failed: %w", err)
 		}
@@ -291,11 +295,11 @@ func cmdRestore(e *env, args []string) error {
 	}
 	if *asJSON {
 		return writeJSON(e.stdout, map[string]any{"id": sum.AccountID, "server": sum.Server, "created": sum.Created,
-			"messages": sum.Messages, "records": sum.Records, "left_out": sum.LeftOut})
+			"messages": sum.Messages, "files": sum.Files, "records": sum.Records, "left_out": sum.LeftOut})
 	}
 	fmt.Fprintln(e.stdout, sum.AccountID)
-	fmt.Fprintf(e.stderr, "sky: restored %s from the backup of %s: %d messages (%d past their deadline left out)\n",
-		sum.AccountID, sum.Created.Local().Format("2006-01-02 15:04"), sum.Messages, sum.LeftOut)
+	fmt.Fprintf(e.stderr, "sky: restored %s from the backup of %s: %d messages (%d past their deadline left out), %d attachments' files\n",
+		sum.AccountID, sum.Created.Local().Format("2006-01-02 15:04"), sum.Messages, sum.LeftOut, sum.Files)
 	fmt.Fprintln(e.stderr, "sky: sessions start anew: your first message to each contact starts one (they see no key change);")
 	fmt.Fprintln(e.stderr, "sky: set your panic passphrase again (sky panic set), it is not part of a backup")
 	return nil
@@ -305,7 +309,7 @@ func rpcBackupCreate(d *daemon, _ context.Context, _ *rpcConn, p params, _ *[]in
 	if p.Out == "" || !filepath.IsAbs(p.Out) {
 		return nil, &rpcError{rpcInvalidParams, "out must be an absolute path to a new file (the daemon's working directory is its own)"}
 	}
-	r, err := d.c.Backups().Create(p.Out, p.Disappearing, p.NewKey)
+	r, err := d.c.Backups().Create(p.Out, backup.CreateOptions{Disappearing: p.Disappearing, NewKey: p.NewKey, NoFiles: p.NoFiles})
 	if err != nil {
 		return nil, rpcFail(err)
 	}

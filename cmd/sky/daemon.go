@@ -216,6 +216,7 @@ type params struct {
 	NoAvatar     bool     `json:"no_avatar"`    // profile.set
 	Disappearing bool     `json:"disappearing"` // backup.create
 	NewKey       bool     `json:"new_key"`      // backup.create
+	NoFiles      bool     `json:"no_files"`     // backup.create
 	On           bool     `json:"on"`           // typing.set
 	Typing       bool     `json:"typing"`       // typing
 	Set          string   `json:"set"`          // group.receipts: "on", "off", "default" or "" (only show)

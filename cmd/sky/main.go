@@ -111,7 +111,7 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
   notes add TITLE [TEXT|-] [--timer D] | list [--json] | show ID [--json]
         | edit ID [--title T] [--text T|-] [--timer D|off] | rm ID
                                     notes to self, kept only in the encrypted store
-  backup create [FILE] [--disappearing] [--new-key] [--json]
+  backup create [FILE] [--disappearing] [--new-key] [--no-files] [--json]
                                     an encrypted backup of the account (the first one shows
                                     the recovery key, once; messages with a timer only with
                                     --disappearing, each keeping its deadline)

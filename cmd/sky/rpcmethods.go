@@ -72,7 +72,7 @@ func init() {
 		{"typing", `{"to": ID, "group": G, "typing": B}`, "true", "say you are typing (true) or stopped, to a contact or group G; sent at most every 3 s, only when typing indicators are on", rpcTyping},
 		{"group.history", `{"group": G, "limit": N}`, "[message]", "a group's conversation; the user's texts carry each member's receipt", group},
 		{"group.receipts", `{"group": G, "set": "on"|"off"|"default"}`, "receipts", "show a group's delivery and read receipts setting, or (admins) set it; without set, only show", group},
-		{"backup.create", `{"out": PATH, "disappearing": B, "new_key": B}`, "backup", "write an encrypted backup to PATH (absolute, a new file); recovery_key only when one was made", rpcBackupCreate},
+		{"backup.create", `{"out": PATH, "disappearing": B, "new_key": B, "no_files": B}`, "backup", "write an encrypted backup to PATH (absolute, a new file); recovery_key only when one was made", rpcBackupCreate},
 		{"backup.status", "{}", "backup status", "the recovery key's presence, the schedule, the last scheduled backup and the files written", rpcBackupStatus},
 		{"receive.subscribe", "{}", `{"subscription": N}`, "get messages and events as notifications, the unread ones first", rpcSubscribe},
 		{"receive.unsubscribe", `{"subscription": N}`, "true", "end a subscription", rpcUnsubscribe},
