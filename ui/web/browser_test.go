@@ -738,6 +738,32 @@ new MutationObserver((ms) => { for (const m of ms) for (const n of m.addedNodes)
 		checkClean(t, w, s)
 	})
 
+	t.Run("key change", func(t *testing.T) {
+		// Maya's (Bob's) key changes — she was verified — and the page
+		// says so loudly, blocks the composer as the SDK blocks sending,
+		// and clears it once the user compares and accepts the new key.
+		wd.forgeKeyChange(bob.ID(), alice, "new phone, same Maya")
+		openConv(t, ctx, "Maya Chen")
+		run(t, ctx, "banner", visible(`//*[contains(@class,"banner") and contains(@class,"danger") and @role="alert"][contains(., "The safety number with Maya Chen has changed.")]`))
+		if !eval[bool](t, ctx, `document.querySelector('textarea[aria-label="Message"]').disabled && document.querySelector('.composer button[type="submit"], button.send, .composer .send')?.disabled !== false`) {
+			t.Error("the composer stays usable while the key change waits")
+		}
+		if sn, _ := host.Client().SafetyNumber(bob.ID()); !sn.Changed {
+			t.Fatal("the SDK shows no key change waiting")
+		}
+		shoot(t, ctx, "key-change")
+		run(t, ctx, "compare", click(button("Compare safety numbers")), visible(button("Accept new key (numbers match)")),
+			visible(textOnPage("Maya Chen's key changed")), click(button("Accept new key (numbers match)")))
+		waitJS(t, ctx, "banner gone", `!document.querySelector('.chat .banner.danger')`)
+		run(t, ctx, "close", chromedp.KeyEvent(kb.Escape))
+		waitJS(t, ctx, "composer back", `!document.querySelector('textarea[aria-label="Message"]').disabled`)
+		if sn, _ := host.Client().SafetyNumber(bob.ID()); sn.Changed {
+			t.Fatal("accepting in the page left the key change waiting")
+		}
+		run(t, ctx, "held message shown", visible(textOnPage("new phone, same Maya")))
+		checkClean(t, w, s)
+	})
+
 	t.Run("lock", func(t *testing.T) {
 		run(t, ctx, "lock", click(button("Lock")), visible(fieldLabelled("Passphrase")))
 		if host.Client() != nil {

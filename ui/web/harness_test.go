@@ -12,6 +12,7 @@ import (
 
 	"github.com/skymsg/sky/client"
 	"github.com/skymsg/sky/client/store/keyfile"
+	"github.com/skymsg/sky/protocol/sealed"
 	"github.com/skymsg/sky/server"
 	"github.com/skymsg/sky/server/blob/diskblob"
 	"github.com/skymsg/sky/server/keydir"
@@ -29,9 +30,10 @@ func testOptions() client.Options {
 
 // world is a real skyd and the clients of a test.
 type world struct {
-	t    testing.TB
-	skyd *servertest.Server
-	root client.TrustRoot
+	t     testing.TB
+	skyd  *servertest.Server
+	root  client.TrustRoot
+	trust *sealed.TrustRoot // the root's private half, for tests playing a server that mints certificates
 }
 
 func newWorld(t testing.TB) *world {
@@ -56,7 +58,7 @@ func newWorld(t testing.TB) *world {
 		t.Fatal(err)
 	}
 	cfg := server.Config{Store: st, Blobs: server.BlobConfig{Store: blobs}, KeyDir: server.KeyDirConfig{Interval: 50 * time.Millisecond}}
-	return &world{t: t, skyd: servertest.Start(t, cfg), root: root}
+	return &world{t: t, skyd: servertest.Start(t, cfg), root: root, trust: trust}
 }
 
 // register makes an account in a fresh directory and returns it closed.
