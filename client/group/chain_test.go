@@ -418,6 +418,13 @@ func BenchmarkChain1000(b *testing.B) {
 		b.ReportMetric(float64(len(r.Proof.Chain)), "proof-versions")
 		b.ReportMetric(float64(len(rec)), "record-bytes")
 	})
+	b.Run("load", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := ParseRecord(rec); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	next := signedChange(b, k, r, alice, func(s *State) { s.Name = "last" })
 	b.Run("apply", func(b *testing.B) {
 		for b.Loop() {

@@ -382,6 +382,11 @@ func FuzzParseRecord(f *testing.F) {
 	b2, _ := r2.MarshalBinary()
 	f.Add(b2)
 	f.Add([]byte{})
+	k := newKeyring(alice, bob, carol)
+	rs := mustSigned(f, nil, signedCreate(f, k, bob, carol), alice)
+	rs = mustSigned(f, rs, signedChange(f, k, rs, alice, makeAdmin(bob)), alice)
+	b3, _ := rs.MarshalBinary()
+	f.Add(b3)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := ParseRecord(b)
 		if err != nil {

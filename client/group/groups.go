@@ -306,6 +306,17 @@ func (g *Groups) LeaveGroup(ref string) error {
 			return nil, err
 		}
 		ch, ok, err := r.LeaveChange(g.self())
+		if ok && r.Proof != nil && len(r.State.Admins) == 1 {
+			// The new admin must be one whose identity key is known (it
+			// signs from now on): the first such member.
+			sg := g.signer(tx)
+			for _, m := range ch.Members {
+				if _, known := sg.lookup(m); known {
+					ch.Admins = []string{m}
+					break
+				}
+			}
+		}
 		if err != nil {
 			return nil, groupError(err)
 		}
