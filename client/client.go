@@ -159,9 +159,15 @@ func (c *Client) Close() error { return c.core.Close() }
 // each, and of those it did not download).
 func (c *Client) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go c.files.AutoFetch(ctx, c.core.Subscribe())
-	return c.core.Run(ctx)
+	fetched, sub := make(chan struct{}), c.core.Subscribe()
+	go func() {
+		defer close(fetched)
+		c.files.AutoFetch(ctx, sub)
+	}()
+	err := c.core.Run(ctx)
+	cancel()
+	<-fetched // no download writes on after Run returns
+	return err
 }
 
 // SetMaxBackoff caps the wait between reconnection attempts at d from now
