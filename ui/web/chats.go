@@ -185,6 +185,9 @@ func apiChat(s *Server, c *client.Client, r *http.Request, _ *body) (any, error)
 	if n, ok := displayNames(c)[id]; ok && n.Profile != "" {
 		out["profile"], out["clash"] = n.Profile, n.Clash
 	}
+	if p, err := c.ProfileOf(id); err == nil && len(p.Avatar) > 0 {
+		out["avatar"] = avatarURL(p) // an image in <img>: inert whatever the bytes
+	}
 	if d, err := c.Timer(id); err == nil {
 		out["timer"] = int64(d / time.Second)
 	}

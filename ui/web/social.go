@@ -119,9 +119,15 @@ func apiProfile(s *Server, c *client.Client, r *http.Request, _ *body) (any, err
 	}
 	out["name"], out["version"] = p.Name, p.Version
 	if len(p.Avatar) > 0 {
-		out["avatar"] = "data:" + p.AvatarType + ";base64," + base64.StdEncoding.EncodeToString(p.Avatar)
+		out["avatar"] = avatarURL(p)
 	}
 	return out, nil
+}
+
+// avatarURL is a profile's picture as a data: URL of its checked type
+// (JPEG, PNG or WebP: content.Profile.Check matched it to the bytes).
+func avatarURL(p client.Profile) string {
+	return "data:" + p.AvatarType + ";base64," + base64.StdEncoding.EncodeToString(p.Avatar)
 }
 
 // apiProfileSave sets the display name, keeping the picture (clear: none).

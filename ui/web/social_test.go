@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/skymsg/sky/client"
+	"github.com/skymsg/sky/client/profile"
 )
 
 // events collects every event of a peer's client.
@@ -99,6 +101,18 @@ func socialSteps(t *testing.T, ctx context.Context, w *watch, s *Server, host *t
 			t.Fatal("Bob never got the profile set in the page")
 		}
 		openConv(t, ctx, "Maya Chen")
+		// Bob's picture shows in the chat's header; his nickname stays.
+		path := filepath.Join(t.TempDir(), "maya.png")
+		writePNG(t, path)
+		pic, err := profile.Avatar(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bob.SetProfile("Maya C.", pic); err != nil {
+			t.Fatal(err)
+		}
+		run(t, ctx, "picture", visible(`//header[contains(@class,"chat-head")]//img[contains(@class,"avatar-img")]`),
+			visible(`//header[contains(@class,"chat-head")]//h2[contains(., "Maya Chen")]`))
 		checkClean(t, w, s)
 	})
 

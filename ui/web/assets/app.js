@@ -334,7 +334,7 @@ function renderChatHead(view, c) {
   const sub = c.group ? `${c.members.length} member${c.members.length === 1 ? '' : 's'}${c.member ? '' : ' · you left'}` : c.id;
   add(clear(view.head), 
     iconButton('back', 'Back to chats', () => { ui.side.classList.remove('narrow-hide'); showEmpty(); }, 'icon back'),
-    avatar(c.id, name),
+    c.avatar ? h('img', { class: 'avatar avatar-img', src: c.avatar, alt: '' }) : avatar(c.id, name),
     h('div', { class: 'chat-title' }, h('h2', {}, peerText(name),
       c.verified ? h('span', { class: 'verified', title: 'Verified', 'aria-label': 'verified' }, icon('check')) : null),
     h('span', { class: 'muted small mono', text: sub })),
