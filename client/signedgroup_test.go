@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skymsg/sky/client/content"
 	"github.com/skymsg/sky/client/group"
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/wire"
@@ -231,5 +232,71 @@ func TestGroupInviteLink(t *testing.T) {
 	next(t, alice, func(ev *DroppedEvent) bool { return ev.From == e && strings.Contains(ev.Reason, "wrong or revoked invite link") })
 	if info, _ := alice.c.Group(g.ID); info.InviteLink || len(info.JoinRequests) != 0 {
 		t.Fatalf("after revoking: %+v", info)
+	}
+}
+
+// TestEvilGroupRemovedAdmin: an admin, once removed, keeps the copy of the
+// group from when it was one and signs a change with it — adding a
+// stranger — which it sends to a member through its real session. The
+// member refuses it (its signer is no longer an admin) and shows nothing.
+func TestEvilGroupRemovedAdmin(t *testing.T) {
+	s := startSkyd(t)
+	alice := newUser(t, s, testOptions(nil))
+	bob := newUser(t, s, testOptions(nil))
+	carol := newUser(t, s, testOptions(nil))
+	mallory := newUser(t, s, testOptions(nil))
+	a, b, c, m := alice.c.ID(), bob.c.ID(), carol.c.ID(), mallory.c.ID()
+	g, err := alice.c.CreateGroup("Desk", []string{b, c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitChange(t, bob, g.ID, func(ch GroupChange) bool { return ch.Joined })
+	waitChange(t, carol, g.ID, func(ch GroupChange) bool { return ch.Joined })
+	if _, err := alice.c.SetGroupAdmin(g.ID, b, true); err != nil {
+		t.Fatal(err)
+	}
+	waitChange(t, bob, g.ID, func(ch GroupChange) bool { return eq(ch.AdminsAdded, []string{b}) })
+	waitChange(t, carol, g.ID, func(ch GroupChange) bool { return eq(ch.AdminsAdded, []string{b}) })
+	var kept *group.Record // bob's copy while he is an admin
+	bob.c.core.View(func(tx *store.Tx) (err error) {
+		kept, err = group.FindRecord(tx, g.ID)
+		return err
+	})
+	if _, err := alice.c.SetGroupAdmin(g.ID, b, false); err != nil {
+		t.Fatal(err)
+	}
+	waitChange(t, carol, g.ID, func(ch GroupChange) bool { return eq(ch.AdminsRemoved, []string{b}) })
+
+	// bob signs "add mallory" from the copy he kept, numbered ahead.
+	ch, err := kept.Propose(b, func(st *group.State) { st.Members = append(st.Members, m) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch.Version += 5
+	if err := kept.Seal(&ch, &group.Signer{ID: b, Key: bob.c.core.Local.KeyPair.Curve()}); err != nil {
+		t.Fatal(err)
+	}
+	proof, err := ch.Proof.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bob.c.core.Update(func(tx *store.Tx) error {
+		body := &content.Group{Version: ch.Version, Name: ch.Name, Members: ch.Members, Admins: ch.Admins, Proof: proof}
+		return bob.c.core.EnqueueControl(tx, c, &content.Content{Kind: content.KindGroupUpdate, GroupID: ch.ID, Timer: ch.Timer, Group: body})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol.resubscribe()
+	bob.c.core.KickOutbox()
+	bob.flush()
+	if _, err := alice.c.SendGroup(g.ID, "sentinel"); err != nil {
+		t.Fatal(err)
+	}
+	if evs := quietUntil(t, carol, g.ID, "sentinel"); !dropped(evs, "not signed by an admin of the group") || !dropped(evs, b+" may no longer be an admin") {
+		t.Fatalf("carol did not drop the removed admin's change: %v", evs)
+	}
+	if got := carol.members(g.ID); !eq(got, sorted(a, b, c)) {
+		t.Fatalf("carol's members: %v", got)
 	}
 }

@@ -152,7 +152,7 @@ func position(r *Record, ch Change, mine, a *authority, self string) (next *Reco
 		case !ok:
 			return nil, out, nil, false
 		case !sharesAdmins(mine, a, t.Number):
-			err = fmt.Errorf("%w (its admin rights do not follow from the versions it goes on from)", ErrBadSignature)
+			err = fmt.Errorf("%w (it leaves out admin changes made before it: %s may no longer be an admin)", ErrBadSignature, ch.Author)
 		case i == last:
 			next, out, err = apply(r, ch, self, true) // goes on from the member's head
 		case rankOf(t, a).precedes(rankOf(&r.Recent[i+1], mine)):
