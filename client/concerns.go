@@ -69,7 +69,9 @@ func (c *Client) SendGroup(ref, text string) (Message, error) {
 // MakeInviteLink gives a group a new invite link, revoking any earlier
 // one (the user must be an admin); its digest is signed into the group's
 // state. It returns the link (sky:join:…) to hand out.
-func (c *Client) MakeInviteLink(ref string) (string, Group, error) { return c.groups.MakeInviteLink(ref) }
+func (c *Client) MakeInviteLink(ref string) (string, Group, error) {
+	return c.groups.MakeInviteLink(ref)
+}
 
 // InviteLink returns a group's current invite link, if this device made it.
 func (c *Client) InviteLink(ref string) (string, error) { return c.groups.InviteLink(ref) }

@@ -188,7 +188,9 @@ func TestGroupInviteLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	eve.flush()
-	next(t, alice, func(ev *DroppedEvent) bool { return ev.From == e && strings.Contains(ev.Reason, "wrong or revoked invite link") })
+	next(t, alice, func(ev *DroppedEvent) bool {
+		return ev.From == e && strings.Contains(ev.Reason, "wrong or revoked invite link")
+	})
 	l, _ := group.ParseLink(link)
 	l.Admin = b
 	if _, _, err := eve.c.JoinGroup(l.String()); err != nil {
@@ -229,7 +231,9 @@ func TestGroupInviteLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	eve.flush()
-	next(t, alice, func(ev *DroppedEvent) bool { return ev.From == e && strings.Contains(ev.Reason, "wrong or revoked invite link") })
+	next(t, alice, func(ev *DroppedEvent) bool {
+		return ev.From == e && strings.Contains(ev.Reason, "wrong or revoked invite link")
+	})
 	if info, _ := alice.c.Group(g.ID); info.InviteLink || len(info.JoinRequests) != 0 {
 		t.Fatalf("after revoking: %+v", info)
 	}
