@@ -468,3 +468,54 @@ func TestDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestDownloadLater: a download stopped part way (the program quit) goes
+// on from the partial file the next time, whose bytes count toward the
+// digest: a partial file changed meanwhile makes the download fail
+// ErrDigest and removes it, never a blob that differs from the pointer's.
+func TestDownloadLater(t *testing.T) {
+	e := newEnv(t, server.BlobConfig{})
+	data := make([]byte, 2<<20)
+	rand.Read(data)
+	p, _ := e.send(writeFile(t, "later.bin", data))
+	for _, tamper := range []bool{false, true} {
+		part := filepath.Join(t.TempDir(), "in.blob")
+		ctx, stop := context.WithCancel(t.Context())
+		err := attach.Download(ctx, e.anonymous(), p, part, func(done, total int64) {
+			if done >= 3*wire.BlobTransferBytes {
+				stop()
+			}
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("the stopped download: %v", err)
+		}
+		fi, err := os.Stat(part)
+		if err != nil || fi.Size() < 3*wire.BlobTransferBytes || fi.Size() >= p.Len() {
+			t.Fatalf("partial file: %v, %v", fi, err)
+		}
+		if tamper {
+			f, _ := os.OpenFile(part, os.O_WRONLY, 0)
+			f.WriteAt([]byte{0xff}, 100)
+			f.Close()
+		}
+		err = attach.Download(t.Context(), e.anonymous(), p, part, nil)
+		switch {
+		case tamper && !errors.Is(err, attach.ErrDigest):
+			t.Fatalf("a tampered partial file: %v", err)
+		case tamper:
+			if _, err := os.Stat(part); !os.IsNotExist(err) {
+				t.Fatal("the tampered download is still there")
+			}
+		case err != nil:
+			t.Fatalf("going on: %v", err)
+		default:
+			out := filepath.Join(t.TempDir(), "out")
+			if err := attach.Save(part, p, out, false); err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := os.ReadFile(out); !bytes.Equal(b, data) {
+				t.Fatal("the resumed download differs")
+			}
+		}
+	}
+}

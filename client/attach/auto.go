@@ -63,10 +63,12 @@ func (f *Files) SetAutoDownload(n int64) error {
 
 // AutoFetch downloads the attachments of the incoming messages sub
 // delivers, one at a time, until ctx ends, and tells of each
-// (core.AttachmentEvent). After events were lost it looks at the unread
-// messages instead.
+// (core.AttachmentEvent). It starts with the unread messages (downloads
+// an earlier run left unfinished go on), and after events were lost it
+// looks at them again.
 func (f *Files) AutoFetch(ctx context.Context, sub *core.Subscription) {
 	defer sub.Close()
+	f.autoUnread(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -79,15 +81,20 @@ func (f *Files) AutoFetch(ctx context.Context, sub *core.Subscription) {
 			case *core.MessageEvent:
 				f.autoMessage(ctx, e.Message)
 			case *core.LaggedEvent:
-				ms, err := f.c.Unread()
-				if err != nil {
-					continue
-				}
-				for _, m := range ms {
-					f.autoMessage(ctx, m)
-				}
+				f.autoUnread(ctx)
 			}
 		}
+	}
+}
+
+// autoUnread downloads what it may of the unread messages' attachments.
+func (f *Files) autoUnread(ctx context.Context) {
+	ms, err := f.c.Unread()
+	if err != nil {
+		return
+	}
+	for _, m := range ms {
+		f.autoMessage(ctx, m)
 	}
 }
 

@@ -206,7 +206,8 @@ func putFrom(ctx context.Context, c Conn, id [wire.BlobIDBytes]byte, f io.Reader
 // Download fetches the blob p points to into the file at path (continuing
 // what an earlier, interrupted download left there), then checks its
 // length and digest. It returns nil only for exactly the blob p describes;
-// otherwise it removes the file. Nothing is decrypted.
+// otherwise it removes the file, unless ctx ended first (then what arrived
+// stays, for the next call to go on from). Nothing is decrypted.
 func Download(ctx context.Context, dial Dialer, p *pointer.Pointer, path string, progress Progress) error {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
@@ -241,6 +242,8 @@ func Download(ctx context.Context, dial Dialer, p *pointer.Pointer, path string,
 		next, err := getFrom(ctx, c, p, f, h, have, size, progress)
 		switch {
 		case err == nil:
+		case ctx.Err() != nil:
+			return err // stopped: the partial file stays for the next time
 		case (errors.Is(err, errLost) || slowedDown(ctx, err)) && next > have:
 			fails = 0
 		case errors.Is(err, errLost) || errors.Is(err, wire.ErrRateLimited) || errors.Is(err, wire.ErrUnavailable):
