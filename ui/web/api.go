@@ -270,7 +270,11 @@ func apiLock(s *Server, _ *client.Client, _ *http.Request, _ *body) (any, error)
 // watchIdle locks the host once the page has been idle for IdleLock, and
 // deletes notes whose timer ran out.
 func (s *Server) watchIdle(ctx context.Context) {
-	t := time.NewTicker(time.Second)
+	tick := time.Second
+	if d := s.opts.IdleLock; d > 0 && d < 4*time.Second {
+		tick = max(d/4, 20*time.Millisecond) // a short idle time (tests) is kept to within a quarter
+	}
+	t := time.NewTicker(tick)
 	defer t.Stop()
 	for i := 0; ; i++ {
 		select {

@@ -94,6 +94,7 @@ func appendInt(b []byte, n int) []byte {
 // pictures without one, non-pictures and oversized pictures are refused
 // with a reason.
 func TestDecodeQR(t *testing.T) {
+	t.Parallel()
 	const id = "7kq2m9xwpa"
 	for _, tc := range []struct {
 		name string

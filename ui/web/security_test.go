@@ -61,6 +61,7 @@ func login(t *testing.T, s *Server) *http.Cookie {
 // session cookie for the whole origin, and a page that leads to / without
 // the secret in the address bar; a wrong secret gives nothing.
 func TestSecretExchange(t *testing.T) {
+	t.Parallel()
 	s := newSecServer(t)
 	resp, body := do(t, "GET", s.URL(), "", nil, nil, "")
 	if resp.StatusCode != 200 || !strings.Contains(body, `url=/"`) {
@@ -97,6 +98,7 @@ func TestSecretExchange(t *testing.T) {
 // another site, or a POST without an Origin or not JSON, are refused before
 // anything is done; the listener refuses a non-loopback address.
 func TestRefused(t *testing.T) {
+	t.Parallel()
 	s := newSecServer(t)
 	ck := login(t, s)
 	port := portOf(s)
@@ -148,6 +150,7 @@ func TestRefused(t *testing.T) {
 // TestHeaders: every answer, refused or not, carries the strict CSP, no
 // framing, no-store, nosniff and no referrer.
 func TestHeaders(t *testing.T) {
+	t.Parallel()
 	s := newSecServer(t)
 	ck := login(t, s)
 	for _, u := range []string{"/", "/app.js", "/app.css", "/api/state", "/api/conversations", "/nope"} {
@@ -175,6 +178,7 @@ func TestHeaders(t *testing.T) {
 // TestAssetsInert: the page's own files never parse HTML from data or run
 // code from strings, and fetch nothing from another origin.
 func TestAssetsInert(t *testing.T) {
+	t.Parallel()
 	entries, err := assets.ReadDir("assets")
 	if err != nil {
 		t.Fatal(err)
@@ -198,16 +202,17 @@ func TestAssetsInert(t *testing.T) {
 // TestIdleLock: the account locks after the idle time the user set, and
 // the page's activity holds that off; the page then finds it locked.
 func TestIdleLock(t *testing.T) {
+	t.Parallel()
 	wd := newWorld(t)
 	dir, _ := wd.register()
-	s, host := serveWeb(t, dir, Options{IdleLock: time.Second})
+	s, host := serveWeb(t, dir, Options{IdleLock: 400 * time.Millisecond})
 	ck := login(t, s)
 	js := map[string]string{"Content-Type": "application/json", "Origin": s.base()}
 	if resp, body := do(t, "POST", s.base()+"/api/unlock", "", js, ck, `{"passphrase":"`+pass+`"}`); resp.StatusCode != 200 || host.Client() == nil {
 		t.Fatalf("unlock: %d %s", resp.StatusCode, body)
 	}
 	for range 5 { // active for longer than the idle time
-		time.Sleep(400 * time.Millisecond)
+		time.Sleep(150 * time.Millisecond)
 		do(t, "POST", s.base()+"/api/activity", "", js, ck, `{}`)
 	}
 	if host.Client() == nil {
