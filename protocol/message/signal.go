@@ -70,14 +70,23 @@ type SignalMessageFields struct {
 	Ciphertext      []byte
 	PQRatchet       []byte
 	Addresses       []byte // nil to omit
+	// Encrypt, if set, appends the body's ciphertext (exactly CiphertextLen
+	// bytes) to the message's own buffer, and Ciphertext is ignored: the
+	// body is encrypted where it ends up instead of being copied there.
+	Encrypt       func(dst []byte) []byte
+	CiphertextLen int
 }
 
 // NewSignalMessage encodes f and appends its MAC, computed with macKey over
 // the sender's and receiver's serialized identity keys, the version byte and
 // the protobuf.
 func NewSignalMessage(f SignalMessageFields, macKey []byte, sender, receiver curve.PublicKey) *SignalMessage {
+	ctLen := len(f.Ciphertext)
+	if f.Encrypt != nil {
+		ctLen = f.CiphertextLen
+	}
 	size := 1 + 2 + curve.PublicKeySize + 1 + protowire.SizeVarint(uint64(f.Counter)) +
-		1 + protowire.SizeVarint(uint64(f.PreviousCounter)) + 1 + protowire.SizeBytes(len(f.Ciphertext)) +
+		1 + protowire.SizeVarint(uint64(f.PreviousCounter)) + 1 + protowire.SizeBytes(ctLen) +
 		1 + protowire.SizeBytes(len(f.PQRatchet)) + 1 + protowire.SizeBytes(len(f.Addresses)) + MACSize
 	b := make([]byte, 0, size)
 	b = append(b, VersionByte(f.Version))
@@ -86,7 +95,16 @@ func NewSignalMessage(f SignalMessageFields, macKey []byte, sender, receiver cur
 	b = f.RatchetKey.AppendBytes(b)
 	b = appendVarintField(b, 2, uint64(f.Counter))
 	b = appendVarintField(b, 3, uint64(f.PreviousCounter))
-	b = appendBytesField(b, 4, f.Ciphertext)
+	if f.Encrypt != nil {
+		b = protowire.AppendTag(b, 4, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(ctLen))
+		start := len(b)
+		if b = f.Encrypt(b); len(b)-start != ctLen {
+			panic("message: the body's ciphertext is not CiphertextLen bytes long")
+		}
+	} else {
+		b = appendBytesField(b, 4, f.Ciphertext)
+	}
 	ctEnd := len(b)
 	pqEnd := ctEnd
 	if len(f.PQRatchet) > 0 {
@@ -106,7 +124,7 @@ func NewSignalMessage(f SignalMessageFields, macKey []byte, sender, receiver cur
 		RatchetKey:      f.RatchetKey,
 		Counter:         f.Counter,
 		PreviousCounter: f.PreviousCounter,
-		Ciphertext:      b[ctEnd-len(f.Ciphertext) : ctEnd : ctEnd],
+		Ciphertext:      b[ctEnd-ctLen : ctEnd : ctEnd],
 		PQRatchet:       b[pqEnd-len(f.PQRatchet) : pqEnd : pqEnd],
 		serialized:      b,
 	}

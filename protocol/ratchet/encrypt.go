@@ -20,16 +20,21 @@ func (s *State) Encrypt(plaintext, addresses []byte) (*message.SignalMessage, er
 	seed, next := ck.step()
 	keys := deriveMessageKeys(seed, pqKey)
 	defer keys.wipe()
-	body, err := cbc.Encrypt(nil, keys.cipher[:], keys.iv[:], plaintext)
-	if err != nil {
-		return nil, err
+	// The body is encrypted straight into the message's buffer.
+	encrypt := func(dst []byte) []byte {
+		out, err := cbc.Encrypt(dst, keys.cipher[:], keys.iv[:], plaintext)
+		if err != nil {
+			panic("ratchet: " + err.Error()) // unreachable: 32-byte key, 16-byte IV
+		}
+		return out
 	}
 	m := message.NewSignalMessage(message.SignalMessageFields{
 		Version:         s.Version,
 		RatchetKey:      s.sender.ratchet.Public,
 		Counter:         ck.index,
 		PreviousCounter: s.previousCounter,
-		Ciphertext:      body,
+		Encrypt:         encrypt,
+		CiphertextLen:   cbc.CiphertextLen(len(plaintext)),
 		PQRatchet:       pqMsg,
 		Addresses:       addresses,
 	}, keys.mac[:], s.LocalIdentity, s.RemoteIdentity)

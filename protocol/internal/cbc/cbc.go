@@ -35,6 +35,9 @@ func Encrypt(dst, key, iv, plaintext []byte) ([]byte, error) {
 	return out, nil
 }
 
+// CiphertextLen is the length of Encrypt's output for n bytes of plaintext.
+func CiphertextLen(n int) int { return n - n%aes.BlockSize + aes.BlockSize }
+
 // Decrypt reverses Encrypt, appending the plaintext to dst. It fails with
 // ErrDecrypt on a bad length or padding.
 func Decrypt(dst, key, iv, ciphertext []byte) ([]byte, error) {

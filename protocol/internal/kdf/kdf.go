@@ -81,8 +81,9 @@ type engine struct {
 	pad     [blockSize]byte
 	// buf stages what is hashed, so that callers' buffers are not handed to
 	// an interface method (which would make every one of them escape to
-	// the heap).
-	buf [256]byte
+	// the heap); used is how much of it holds data to clear.
+	buf  [2048]byte
+	used int
 }
 
 var engines = sync.Pool{New: func() any { return &engine{in: sha256.New(), out: sha256.New()} }}
@@ -104,13 +105,15 @@ func put(e *engine) {
 	e.restore(e.out, &blank)
 	clear(e.sum[:])
 	clear(e.pad[:])
-	clear(e.buf[:])
+	clear(e.buf[:e.used])
+	e.used = 0
 	engines.Put(e)
 }
 
 func (e *engine) write(h hash.Hash, p []byte) {
 	for len(p) > 0 {
 		n := copy(e.buf[:], p)
+		e.used = max(e.used, n)
 		h.Write(e.buf[:n])
 		p = p[n:]
 	}
