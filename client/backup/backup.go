@@ -156,7 +156,9 @@ func writeAtomic(path string, fn func(io.Writer) (Summary, error)) (Summary, err
 	defer func() {
 		if !ok {
 			f.Close()
-			store.EraseBackupFile(tmp)
+			if store.EraseBackupFile(tmp) != nil {
+				os.Remove(tmp) // nothing of a backup in it yet
+			}
 		}
 	}()
 	sum, err := fn(f)

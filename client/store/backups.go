@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,9 +89,13 @@ func eraseBackups(paths []string) {
 // its header (73 bytes in format 1).
 const backupHeader = 4096
 
+// backupMagic starts every backup file (package client/backup's format).
+const backupMagic = "SKYBACK\n"
+
 // EraseBackupFile overwrites the start of a backup file (its header, with
 // the salt its keys come from), syncs it and removes it. A missing file is
-// not an error. Only regular files are touched.
+// not an error. Only a regular file that starts as a backup does is
+// touched: a file the user has since put at that path stays.
 func EraseBackupFile(path string) error {
 	fi, err := os.Lstat(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -102,9 +107,14 @@ func EraseBackupFile(path string) error {
 	if !fi.Mode().IsRegular() {
 		return invalid("a backup path is not a regular file")
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		return err
+	}
+	head := make([]byte, len(backupMagic))
+	if _, err := io.ReadFull(f, head); err != nil || string(head) != backupMagic {
+		f.Close()
+		return invalid("the file is not a Sky backup; it was left as it is")
 	}
 	_, werr := f.WriteAt(make([]byte, min(fi.Size(), backupHeader)), 0)
 	serr := f.Sync()

@@ -18,7 +18,7 @@ func fakeBackups(t *testing.T, n int) []string {
 	var out []string
 	for i := range n {
 		p := filepath.Join(dir, "sky-backup-"+strings.Repeat("x", i+1)+".skybackup")
-		if err := os.WriteFile(p, bytes.Repeat([]byte("BACKUP-SALT-AND-CIPHERTEXT"), 1000), 0o600); err != nil {
+		if err := os.WriteFile(p, append([]byte(backupMagic), bytes.Repeat([]byte("BACKUP-SALT-AND-CIPHERTEXT"), 1000)...), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, p)
@@ -100,6 +100,23 @@ func TestWipeErasesBackups(t *testing.T) {
 	}
 	checkGone(t, paths, true)
 	checkGone(t, kept, false)
+}
+
+// A file the user put where a backup was is not erased.
+func TestEraseBackupFileChecksMagic(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "a.skybackup")
+	if err := os.WriteFile(p, []byte("the user's own file now"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := EraseBackupFile(p); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("EraseBackupFile = %v", err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "the user's own file now" {
+		t.Fatalf("the file became %q", b)
+	}
+	if err := EraseBackupFile(filepath.Join(t.TempDir(), "missing")); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestSetBackupsRefuses(t *testing.T) {
