@@ -72,9 +72,10 @@ const (
 	Received  = core.Received
 	Failed    = core.Failed
 
-	KindText  = core.KindText
-	KindTimer = core.KindTimer
-	KindGroup = core.KindGroup
+	KindText    = core.KindText
+	KindTimer   = core.KindTimer
+	KindDevices = core.KindDevices
+	KindGroup   = core.KindGroup
 
 	// The settings of a group's receipts (SetGroupReceipts).
 	ReceiptsDefault       = content.ReceiptsDefault

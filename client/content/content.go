@@ -245,6 +245,8 @@ func (c *Content) Check() error {
 		if err := checkQuote(c.Quote); err != nil {
 			return err
 		}
+	case KindDeviceNotice:
+		return c.checkDeviceNotice()
 	case KindReaction, KindEdit, KindDelete:
 		return c.checkAction()
 	case KindProfile, KindTyping:

@@ -62,6 +62,8 @@ func Encode(c *Content) ([]byte, error) {
 	switch c.Kind {
 	case KindText:
 		body = appendTextBody(body, c)
+	case KindDeviceNotice:
+		body = appendString(body, fTextBody, c.Text)
 	case KindReaction, KindEdit, KindDelete:
 		body = appendActionBody(body, c)
 	case KindProfile, KindTyping:
@@ -230,7 +232,7 @@ func decodeBody(c *Content, b []byte) error {
 			seen |= 1 << num
 		}
 		switch {
-		case c.Kind == KindText && num == fTextBody:
+		case (c.Kind == KindText || c.Kind == KindDeviceNotice) && num == fTextBody:
 			v, err := consumeBytes(&b, typ)
 			if err != nil {
 				return err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/skymsg/sky/client/conn"
+	"github.com/skymsg/sky/client/content"
 	"github.com/skymsg/sky/client/devices/devlist"
 	"github.com/skymsg/sky/client/protostore"
 	"github.com/skymsg/sky/client/store"
@@ -252,7 +253,42 @@ func (c *Core) listChanged(tx *store.Tx, account string, prev, next *devlist.Lis
 	if prev == nil && len(ev.Removed) == 0 && slices.Equal(ev.Devices, []uint32{AnnouncedDevice}) {
 		return nil, nil
 	}
-	return []Event{ev}, nil
+	if account == c.acct.ID {
+		return []Event{ev}, nil
+	}
+	m, err := c.deviceNotice(tx, ev)
+	if err != nil {
+		return nil, err
+	}
+	return []Event{ev, &MessageEvent{Message: m}}, nil
+}
+
+// deviceNotice stores, in the conversation with ev.Peer, a notice that
+// their devices changed, so the user sees it wherever the chat is shown.
+func (c *Core) deviceNotice(tx *store.Tx, ev *DeviceListEvent) (Message, error) {
+	now := c.Now()
+	var what string
+	switch {
+	case len(ev.Added) > 0 && len(ev.Removed) > 0:
+		what = fmt.Sprintf("added device %v and removed device %v", ev.Added, ev.Removed)
+	case len(ev.Added) > 0:
+		what = fmt.Sprintf("added a device (%v)", ev.Added)
+	default:
+		what = fmt.Sprintf("removed device %v", ev.Removed)
+	}
+	text := fmt.Sprintf("%s: now %d device(s), on a list signed by their key", what, len(ev.Devices))
+	ct := &content.Content{Version: content.Version, Sender: ev.Peer, SenderDevice: AnnouncedDevice, Recipient: c.acct.ID,
+		ID: NewContentID(), SentAt: now.Truncate(time.Millisecond), Kind: content.KindDeviceNotice, Text: text}
+	body, err := content.Encode(ct)
+	if err != nil {
+		return Message{}, err
+	}
+	m := store.Message{Conversation: ev.Peer, Sender: ev.Peer, MessageID: ct.ID.String(), State: store.Received,
+		Body: body, SentAt: ct.SentAt, ReceivedAt: now}
+	if err := tx.AddMessage(&m); err != nil {
+		return Message{}, err
+	}
+	return FromStore(m, false)
 }
 
 // forgetDevice deletes the session with one device of account.
@@ -412,10 +448,20 @@ func (c *Core) maintainOwnList(ctx context.Context, cn *conn.Conn) error {
 		return nil
 	}
 	if _, on := l.Has(c.acct.DeviceID); !on {
-		c.Wipe()
+		c.wipeRemoved()
 		return ErrRemoved
 	}
 	return nil
+}
+
+// wipeRemoved erases this device, which the account removed, and says so
+// to whoever waits for the connection.
+func (c *Core) wipeRemoved() {
+	c.mu.Lock()
+	c.connErr = ErrRemoved
+	c.mu.Unlock()
+	c.Wipe()
+	c.Notify()
 }
 
 // removedByAccount is asked when the server refuses this device: it reads
@@ -441,6 +487,6 @@ func (c *Core) removedByAccount(ctx context.Context) bool {
 	if _, on := l.Has(c.acct.DeviceID); on {
 		return false
 	}
-	c.Wipe()
+	c.wipeRemoved()
 	return true
 }

@@ -52,6 +52,9 @@ const (
 	KindText  Kind = "text"  // a text message
 	KindTimer Kind = "timer" // a notice that the disappearing-messages timer changed
 	KindGroup Kind = "group" // a notice that a group changed (Message.Change says how)
+	// KindDevices is a notice that a contact's signed device list changed
+	// ("added a device"); Text says how, in the client's own words.
+	KindDevices Kind = "devices"
 )
 
 // Message is one message of a conversation as the user sees it.
@@ -159,6 +162,8 @@ func FromStore(m store.Message, request bool) (Message, error) {
 		out.Kind, out.Seq = KindText, 0
 	case content.KindTimerChange:
 		out.Kind = KindTimer
+	case content.KindDeviceNotice:
+		out.Kind = KindDevices
 	case content.KindGroupText:
 		out.Kind, out.Group = KindText, c.GroupID.String()
 	case content.KindGroupNotice:

@@ -292,6 +292,7 @@ func (c *Core) deliver(ctx context.Context, cn *conn.Conn, pool *anonPool, it st
 			return false, err
 		}
 	}
+	gone := 0 // devices the server no longer has
 	for _, d := range item.Sealed {
 		env, err := c.SealFor(it.To, d.Device, d.Bytes, cert)
 		if errors.Is(err, errNoPinned) && item.Group != nil {
@@ -305,12 +306,25 @@ func (c *Core) deliver(ctx context.Context, cn *conn.Conn, pool *anonPool, it st
 		err = c.post(ctx, cn, pool, it.To, d.Device, env, item.AsRequest)
 		switch {
 		case err == nil:
+		case errors.Is(err, wire.ErrNotFound) && len(item.Sealed) > 1:
+			// One device of several is gone (removed by its account):
+			// the others still get the message, and the account's
+			// signed list is asked for again.
+			gone++
 		case errors.Is(err, wire.ErrRateLimited), errors.Is(err, wire.ErrQueueFull), errors.Is(err, wire.ErrUnavailable), errors.Is(err, wire.ErrInternal):
 			var we *wire.Error
 			errors.As(err, &we)
 			return false, &errRetry{err: err, wait: max(we.RetryAfter(), retryAfter)}
 		default:
 			return false, serverError(err)
+		}
+	}
+	if gone > 0 {
+		if gone == len(item.Sealed) {
+			return false, serverError(wire.ErrNotFound)
+		}
+		if err := c.RefreshDeviceList(ctx, cn, it.To); err != nil {
+			c.Opts.Logger.Warn("fetching a device list failed", "err", err)
 		}
 	}
 	return true, nil

@@ -56,7 +56,14 @@ func (c *Core) Run(ctx context.Context) error {
 	for {
 		start := time.Now()
 		err := c.runConn(ctx)
+		if errors.Is(err, ErrAuthFailed) && ctx.Err() == nil && c.removedByAccount(ctx) {
+			err = ErrRemoved
+		}
 		if errors.Is(err, ErrRemoved) {
+			c.mu.Lock()
+			c.connErr = err
+			c.mu.Unlock()
+			c.Notify()
 			c.Emit(&ConnectionEvent{Connected: false, Err: err})
 			return err
 		}
@@ -68,10 +75,7 @@ func (c *Core) Run(ctx context.Context) error {
 		c.mu.Unlock()
 		c.Notify()
 		c.Emit(&ConnectionEvent{Connected: false, Err: err})
-		if errors.Is(err, ErrAuthFailed) && c.removedByAccount(ctx) {
-			err = ErrRemoved
-		}
-		if errors.Is(err, ErrAuthFailed) || errors.Is(err, ErrRemoved) {
+		if errors.Is(err, ErrAuthFailed) {
 			return err
 		}
 		if time.Since(start) > time.Minute {
@@ -227,6 +231,9 @@ func (c *Core) connected(ctx context.Context) (*conn.Conn, error) {
 		c.mu.Lock()
 		cn, ch, err, closed := c.conn, c.changed, c.connErr, c.closed
 		c.mu.Unlock()
+		if closed && errors.Is(err, ErrRemoved) {
+			return nil, ErrRemoved
+		}
 		if closed {
 			return nil, ErrClosed
 		}

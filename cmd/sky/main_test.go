@@ -140,6 +140,7 @@ func TestScripts(t *testing.T) {
 				return err
 			}
 			env.Values["skyd"] = s
+			env.Values["linking"] = &linkingSlot{}
 			env.Defer(func() {
 				if s.srv != nil {
 					s.stop()
@@ -185,10 +186,12 @@ func TestScripts(t *testing.T) {
 				}
 				ts.Setenv(args[0], strings.TrimSpace(m[1]))
 			},
-			"corrupt":     corruptCmd,
-			"rpc":         rpcCmd,
-			"kdf-default": kdfDefaultCmd,
-			"tmux":        tmuxCmd,
+			"corrupt":           corruptCmd,
+			"rpc":               rpcCmd,
+			"kdf-default":       kdfDefaultCmd,
+			"tmux":              tmuxCmd,
+			"devices-link":      devicesLinkCmd,
+			"devices-link-wait": devicesLinkWaitCmd,
 		},
 	})
 }

@@ -232,6 +232,9 @@ func human(w io.Writer, m client.Message, self string, n names) {
 	if m.Kind == client.KindTimer {
 		text = "* disappearing messages: " + formatTimer(m.Timer) + " *"
 	}
+	if m.Kind == client.KindDevices {
+		text = "* " + safetext.Line(m.Text) + " *"
+	}
 	if m.Kind == client.KindGroup && m.Change != nil {
 		text = "* " + describeChange(m.Change, self, n) + " *"
 	}

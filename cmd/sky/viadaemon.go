@@ -30,7 +30,7 @@ import (
 )
 
 // daemonCommands are the commands a daemon carries out for sky.
-var daemonCommands = []string{"id", "send", "history", "dismiss", "send-as-request", "contacts", "requests", "group", "broadcast", "verify", "timer", "save", "auto-download", "notes", "profile", "typing", "backup", "reply", "react", "edit", "unsend"}
+var daemonCommands = []string{"id", "send", "history", "dismiss", "send-as-request", "contacts", "requests", "group", "broadcast", "verify", "timer", "save", "auto-download", "notes", "profile", "typing", "backup", "reply", "react", "edit", "unsend", "devices"}
 
 // maxStdin bounds the text a command sent to the daemon reads from stdin
 // (as e.text does).
@@ -81,8 +81,8 @@ func (e *env) viaDaemon(args []string) (bool, error) {
 	if args[0] == "receive" {
 		return e.receiveViaDaemon(args[1:])
 	}
-	if !slices.Contains(daemonCommands, args[0]) {
-		return false, nil
+	if !slices.Contains(daemonCommands, args[0]) || (args[0] == "devices" && slices.Contains(args, "link")) {
+		return false, nil // devices link prints its code while it waits: never through the daemon
 	}
 	nc, err := net.DialTimeout("unix", defaultSocket(e.home), time.Second)
 	if err != nil {

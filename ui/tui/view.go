@@ -319,6 +319,8 @@ func (m *Model) messageBlock(msg client.Message, w int) []line {
 		text, style = "set the disappearing timer to "+timerText(msg.Timer), &styleFaint
 	case client.KindGroup:
 		text, style = groupText(msg), &styleFaint
+	case client.KindDevices:
+		style = &styleFaint
 	}
 	if msg.Kind == client.KindText {
 		text = m.decorate(msg, text) // the quote before, reactions and "edited" after the text or caption
