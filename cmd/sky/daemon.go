@@ -219,7 +219,8 @@ type params struct {
 	NoFiles      bool     `json:"no_files"`     // backup.create
 	On           bool     `json:"on"`           // typing.set
 	Typing       bool     `json:"typing"`       // typing
-	Set          string   `json:"set"`          // group.receipts: "on", "off", "default" or "" (only show)
+	Set          string   `json:"set"`          // group.receipts: "on", "off", "default" or "" (only show); group.link: "new", "revoke" or ""
+	Link         string   `json:"link"`         // group.join
 	cliParams
 	method string // the method called
 }

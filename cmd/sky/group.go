@@ -385,6 +385,8 @@ func (d *daemon) groupCall(method string, p params) (any, *rpcError) {
 			return nil, fail(err)
 		}
 		return receiptsSettingJSON(rs), nil
+	case "group.link", "group.join", "group.approve", "group.deny":
+		return d.linkCall(method, p)
 	case "group.history":
 		g, err := c.Group(p.Group)
 		if err != nil {

@@ -96,3 +96,36 @@ func (e *env) joinGroup(link string) error {
 	fmt.Fprintf(e.stdout, "asked %s to let you into group %s; it appears here once they approve\n", admin, gid)
 	return nil
 }
+
+// linkCall serves the daemon's invite-link methods.
+func (d *daemon) linkCall(method string, p params) (any, *rpcError) {
+	c := d.c
+	var link string
+	var err error
+	switch {
+	case method == "group.join":
+		admin, gid, err := c.JoinGroup(p.Link)
+		if err != nil {
+			return nil, rpcFail(err)
+		}
+		return map[string]string{"admin": admin, "group": gid}, nil
+	case method == "group.approve" || method == "group.deny":
+		g, err := c.AnswerJoin(p.Group, p.ID, method == "group.approve")
+		if err != nil {
+			return nil, rpcFail(err)
+		}
+		return groupJSON(g), nil
+	case p.Set == "new":
+		link, _, err = c.MakeInviteLink(p.Group)
+	case p.Set == "revoke":
+		_, err = c.RevokeInviteLink(p.Group)
+	case p.Set == "":
+		link, err = c.InviteLink(p.Group)
+	default:
+		return nil, &rpcError{rpcInvalidParams, `set is "new", "revoke" or absent`}
+	}
+	if err != nil {
+		return nil, rpcFail(err)
+	}
+	return map[string]string{"link": link}, nil
+}
