@@ -591,11 +591,14 @@ func TestBrowser(t *testing.T) {
 		for end := time.Now().Add(15 * time.Second); time.Now().Before(end) && !voice; time.Sleep(50 * time.Millisecond) {
 			ms, _ := bob.History(alice, 0)
 			for _, m := range ms {
-				voice = voice || len(m.Attachments) == 1 && strings.HasPrefix(m.Attachments[0].Name, "voice-note-") && m.Attachments[0].Size > 0
+				// Its length comes from the recording's last cluster: a
+				// browser writes no Duration.
+				voice = voice || len(m.Attachments) == 1 && strings.HasPrefix(m.Attachments[0].Name, "voice-note-") && m.Attachments[0].Size > 0 &&
+					m.Attachments[0].Duration > 500*time.Millisecond
 			}
 		}
 		if !voice {
-			t.Fatal("Bob never got the voice note recorded in the page")
+			t.Fatal("Bob never got the voice note recorded in the page, with its duration")
 		}
 		shoot(t, ctx, "attachments")
 		checkClean(t, w, s)

@@ -18,6 +18,20 @@ $F $V -c:v libx264 -pix_fmt yuv420p -crf 40 clip.mp4
 $F $V -c:v libx264 -pix_fmt yuv420p -crf 40 -f mov clip.mov
 $F $V -c:v libvpx -b:v 20k clip.webm
 $F $V -c:v libx264 -pix_fmt yuv420p -crf 40 clip.mkv
+# A live recording, as browsers' MediaRecorder writes them: no Duration, a
+# Segment of unknown size; the second copy has clusters of unknown size too.
+$F -f lavfi -i sine=frequency=440:duration=2.5:sample_rate=48000 -ac 1 -c:a libopus -b:a 16k -f webm -live 1 tone-live.webm
+python3 - <<'PY'
+b = bytearray(open("tone-live.webm", "rb").read())
+i = b.find(b"\x1f\x43\xb6\x75")
+while i >= 0:
+    l = 1
+    while not b[i + 4] & (0x80 >> (l - 1)):
+        l += 1
+    b[i + 4 : i + 4 + l] = bytes([0xFF >> (l - 1)]) + b"\xff" * (l - 1)
+    i = b.find(b"\x1f\x43\xb6\x75", i + 4)
+open("tone-live-unknown.webm", "wb").write(bytes(b))
+PY
 # durations.txt: file, the MIME type media.Type gives, seconds by ffprobe.
 type_of() {
   case "$1" in
@@ -26,6 +40,9 @@ type_of() {
   *.ogg | *.opus) echo audio/ogg ;; *.wav) echo audio/wav ;; *.mp3) echo audio/mpeg ;;
   esac
 }
+# ffprobe cannot tell a live recording's length (N/A): the tone's is 2.5 s.
 for f in clip.* tone*; do
-  printf '%s %s %s\n' "$f" "$(type_of "$f")" "$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$f")"
+  d=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$f")
+  [ "$d" = N/A ] && d=2.500000
+  printf '%s %s %s\n' "$f" "$(type_of "$f")" "$d"
 done > durations.txt
