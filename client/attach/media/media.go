@@ -3,7 +3,8 @@
 // (the movie header, mvhd), Ogg Opus and Vorbis (the last page's granule
 // position), WAV (data length over byte rate), FLAC (STREAMINFO), MP3
 // (the Xing, Info or VBRI frame count, else the constant bitrate) and
-// WebM/Matroska (Segment Info Duration).
+// WebM/Matroska (Segment Info Duration, or for a live recording such as a
+// browser's voice note the last cluster's last block).
 //
 // It never decodes audio or video. The parsers are strict and bounded: they
 // read at most a few small windows of the file (never more than readMax
