@@ -304,3 +304,68 @@ func TestEvilGroupRemovedAdmin(t *testing.T) {
 		t.Fatalf("carol's members: %v", got)
 	}
 }
+
+// TestGroupMigration: a group made before versions were signed (stored as
+// such on every member) keeps working; the admin's next change makes the
+// signed group that replaces it, under a new ID, and the members move to
+// it: same members, the old group left (its history stays).
+func TestGroupMigration(t *testing.T) {
+	s := startSkyd(t)
+	alice := newUser(t, s, testOptions(nil))
+	bob := newUser(t, s, testOptions(nil))
+	carol := newUser(t, s, testOptions(nil))
+	a, b, c := alice.c.ID(), bob.c.ID(), carol.c.ID()
+	for _, u := range []*user{bob, carol} {
+		if err := u.c.AddContact(a, "alice"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := content.GroupID{0x01, 0xD}
+	legacy, err := group.Create(old, "Old desk", a, []string{b, c}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []*user{alice, bob, carol} {
+		err := u.c.core.Update(func(tx *store.Tx) error {
+			r, _, err := group.Apply(nil, legacy, u.c.ID())
+			if err == nil {
+				err = group.SaveRecord(tx, r)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g, _ := bob.c.Group(old.String()); g.Signed || !g.Member {
+		t.Fatalf("bob's unsigned group: %+v", g)
+	}
+
+	g, err := alice.c.RenameGroup(old.String(), "Desk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.ID == old.String() || !g.Signed || !eq(g.Members, sorted(a, b, c)) {
+		t.Fatalf("alice's migrated group: %+v", g)
+	}
+	for _, u := range []*user{bob, carol} {
+		if ch := waitChange(t, u, g.ID, func(ch GroupChange) bool { return ch.Joined }); ch.By != a {
+			t.Fatalf("%s: %+v", u.c.ID(), ch)
+		}
+		if moved, _ := u.c.Group(old.String()); moved.Member {
+			t.Fatalf("%s still takes part in the unsigned group", u.c.ID())
+		}
+		if now, _ := u.c.Group(g.ID); !now.Signed || now.Name != "Desk" || !eq(now.Members, sorted(a, b, c)) {
+			t.Fatalf("%s: %+v", u.c.ID(), now)
+		}
+		if rs, _ := u.c.Requests(); len(rs) != 0 {
+			t.Fatalf("%s: the move shows as a request: %+v", u.c.ID(), rs)
+		}
+	}
+	if _, err := bob.c.SendGroup(g.ID, "in the signed group"); err != nil {
+		t.Fatal(err)
+	}
+	if got := groupTexts(t, carol, g.ID, 1); !eq(got, []string{b + ": in the signed group"}) {
+		t.Fatalf("carol got %q", got)
+	}
+}
