@@ -563,3 +563,35 @@ func TestSignedConvergence(t *testing.T) {
 		}
 	}
 }
+
+// TestSignedLostTo: an admin whose concurrent change lost knows it (and
+// makes it again on top of the winner); the winner's author does not.
+func TestSignedLostTo(t *testing.T) {
+	k := newKeyring(alice, bob, carol)
+	create := signedCreate(t, k, bob, carol)
+	ra := mustSigned(t, nil, create, alice)
+	v2 := signedChange(t, k, ra, alice, makeAdmin(bob))
+	ra = mustSigned(t, ra, v2, alice)
+	rb := mustSigned(t, mustSigned(t, nil, create, bob), v2, bob)
+	x := signedChange(t, k, ra, alice, func(s *State) { s.Name = "X" })
+	y := signedChange(t, k, rb, bob, func(s *State) { s.Timer = time.Minute })
+	ra, rb = mustSigned(t, ra, x, alice), mustSigned(t, rb, y, bob)
+	na, _, errA := ApplySigned(ra, y, bob, alice)
+	nb, _, errB := ApplySigned(rb, x, alice, bob)
+	if (errA == nil) == (errB == nil) {
+		t.Fatalf("exactly one must give way: %v, %v", errA, errB)
+	}
+	loser, won := ra, na
+	if errA != nil {
+		loser, won = rb, nb
+	}
+	if !loser.lostTo(won) {
+		t.Fatal("the loser does not see it lost")
+	}
+	if redo, err := won.Redo(loser.Author, loser.Base, &loser.State); err != nil || redo.Version != won.State.Version+1 {
+		t.Fatalf("redo: %+v, %v", redo, err)
+	}
+	if won.lostTo(won) || ra.lostTo(mustSigned(t, ra, signedChange(t, k, ra, alice, add(dave)), alice)) {
+		t.Fatal("a change that was not lost")
+	}
+}

@@ -221,7 +221,7 @@ func (g *Groups) applyGroupUpdate(tx *store.Tx, peer string, dev uint32, ct *con
 		if err := keepGroupAccess(tx, g.self(), body.AccessKeys); err != nil {
 			return err
 		}
-		if r != nil && r.Author == g.self() && r.Base != nil && r.State.Version == next.State.Version {
+		if r != nil && r.Author == g.self() && r.Base != nil && r.lostTo(next) {
 			// The user's own change lost to a concurrent one: make it
 			// again on top of the winner (what is left of it).
 			if ch, err := next.Redo(g.self(), r.Base, &r.State); err == nil {

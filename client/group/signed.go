@@ -408,3 +408,17 @@ func Moves(old *Record, ch Change, peer, self string) bool {
 	return ch.Proof != nil && old != nil && old.Proof == nil && ch.Proof.Chain[0].From == old.State.ID &&
 		old.Member(self) && old.State.IsAdmin(peer) && ch.Proof.Head().Signer == peer
 }
+
+// lostTo reports whether the change that made r lost to the one that made
+// next, made at once from the same version: for a signed group, next's
+// branch holds the version r's change was made from but not r's change.
+func (r *Record) lostTo(next *Record) bool {
+	if r.Proof == nil || next.Proof == nil {
+		return r.State.Version == next.State.Version
+	}
+	h := r.head()
+	has := func(d [32]byte) bool {
+		return slices.ContainsFunc(next.Recent, func(v Version) bool { return v.Digest() == d })
+	}
+	return !has(h.Digest()) && has(h.Prev)
+}
