@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/skymsg/sky/client/content"
+	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/client/group"
 	"github.com/skymsg/sky/client/store"
+	"github.com/skymsg/sky/protocol/sealed"
 	"github.com/skymsg/sky/wire"
 )
 
@@ -367,5 +369,70 @@ func TestGroupMigration(t *testing.T) {
 	}
 	if got := groupTexts(t, carol, g.ID, 1); !eq(got, []string{b + ": in the signed group"}) {
 		t.Fatalf("carol got %q", got)
+	}
+}
+
+// TestEvilServerRivalToInvitee: the server races a rival copy of a group
+// to someone about to be invited, as a made-up sender (a certificate it
+// minted, a real first message under its own key): the copy names the
+// invitee a member and the server's sender its admin, signed as well as
+// the server can. The invitee refuses it and later joins the real group.
+func TestEvilServerRivalToInvitee(t *testing.T) {
+	s := startSkyd(t)
+	ev := startEvil(t, s)
+	alice := newUser(t, s, testOptions(nil))
+	bob := newUser(t, s, testOptions(nil))
+	dave := newUserAt(t, s, ev.url(), testOptions(nil))
+	a, b, d := alice.c.ID(), bob.c.ID(), dave.c.ID()
+	g, err := alice.c.CreateGroup("Desk", []string{b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupChange(t, bob, g.ID)
+	gid, _ := content.ParseGroupID(g.ID)
+
+	const fake = "zzzzzzzzzz" // a made-up sender
+	at := newAttacker()
+	issuer, _ := mintingIssuer(t, s)
+	cert, err := issuer.Issue(sealed.Sender{UUID: fake, DeviceID: 1, IdentityKey: at.ik.Public}, time.Now().Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rival := group.Change{State: group.State{ID: gid, Version: 9, Name: "Desk", Members: sorted(a, b, d, fake), Admins: []string{fake}, Timer: DefaultTimer}}
+	if err := (*group.Record)(nil).Seal(&rival, &group.Signer{ID: fake, Key: at.ik.Curve()}); err != nil {
+		t.Fatal(err)
+	}
+	proof, err := rival.Proof.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	update := &content.Content{Version: content.Version, Sender: fake, SenderDevice: 1, Recipient: d, ID: core.NewContentID(), SentAt: time.Now(), Seq: 1,
+		Kind: content.KindGroupUpdate, GroupID: gid, Timer: DefaultTimer,
+		Group: &content.Group{Version: 9, Name: "Desk", Members: rival.Members, Admins: rival.Admins, Proof: proof}}
+	inner := at.firstContent(t, fake, d, bobBundle(t, dave, d), update)
+	env, err := sealed.Encrypt(&sealed.Content{Type: sealed.MessageType(inner[0]), Sender: cert, Message: inner[1:]}, at.ik, dave.c.core.Local.KeyPair.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.conn(d).inject(pushFrame(&wire.Envelope{Id: randomID(), ServerTime: time.Now().Unix(), Content: env})); err != nil {
+		t.Fatal(err)
+	}
+	e := next(t, dave, func(e *DroppedEvent) bool { return e.From == fake })
+	if !strings.Contains(e.Reason, "not signed by an admin") {
+		t.Fatalf("dave dropped the rival copy for another reason: %s", e.Reason)
+	}
+	if _, err := dave.c.Group(g.ID); err == nil {
+		t.Fatal("dave keeps the rival copy")
+	}
+
+	// The real invitation then comes, and is the one dave holds.
+	if _, err := alice.c.AddMembers(g.ID, d); err != nil {
+		t.Fatal(err)
+	}
+	if ch := groupChange(t, dave, g.ID); !ch.Joined || ch.By != a {
+		t.Fatalf("dave: %+v", ch)
+	}
+	if got, _ := dave.c.Group(g.ID); !eq(got.Admins, []string{a}) || !eq(got.Members, sorted(a, b, d)) {
+		t.Fatalf("dave holds %+v", got)
 	}
 }
