@@ -594,7 +594,7 @@ func TestBrowser(t *testing.T) {
 				// Its length comes from the recording's last cluster: a
 				// browser writes no Duration.
 				voice = voice || len(m.Attachments) == 1 && strings.HasPrefix(m.Attachments[0].Name, "voice-note-") && m.Attachments[0].Size > 0 &&
-					m.Attachments[0].Duration > 500*time.Millisecond
+					m.Attachments[0].Duration > 200*time.Millisecond
 			}
 		}
 		if !voice {
