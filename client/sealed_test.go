@@ -142,10 +142,17 @@ func TestSealedDelivery(t *testing.T) {
 	if m := next(t, bob, func(e *MessageEvent) bool { return true }); !m.Message.Request || m.Message.From != a {
 		t.Fatalf("after rotation shown as %+v", m.Message)
 	}
+	// The refused token, then (perhaps) the end-to-end ask for Bob's key on
+	// an anonymous connection, then the sealed request on her own.
 	sends := log.take()
 	last := sends[len(sends)-1]
-	if len(sends) < 2 || !sends[len(sends)-2].token || last.conn != a || !last.sealed {
+	if len(sends) < 2 || !sends[0].token || last.conn != a || !last.sealed {
 		t.Fatalf("after rotation Alice sent %+v: want the refused token, then a sealed request", sends)
+	}
+	for _, snd := range sends[1 : len(sends)-1] {
+		if !snd.access || snd.conn != "" || snd.identified {
+			t.Fatalf("after rotation Alice sent %+v: between the refused token and the request only an anonymous access request may go", sends)
+		}
 	}
 	pushMu.Lock()
 	defer pushMu.Unlock()

@@ -1,6 +1,8 @@
 package core
 
 import (
+	"time"
+
 	"context"
 	"errors"
 	"fmt"
@@ -280,8 +282,14 @@ func (c *Core) post(ctx context.Context, cn *conn.Conn, pool *anonPool, peer str
 // key (once per refused key; not when peer confirmed this very key), and
 // returns the error that holds peer's messages back.
 func (c *Core) refused(ctx context.Context, peer string, k peerKey) error {
-	var confirmed bool
+	var confirmed, stale bool
 	err := c.Update(func(tx *store.Tx) (err error) {
+		// A key that arrived while this token was on its way makes
+		// the refusal old news: the next pass uses the new key.
+		cur, err := Setting(tx, setPeerAccess+peer)
+		if stale = string(cur) != string(k.key); err != nil || stale {
+			return err
+		}
 		if confirmed, err = confirmedRefused(tx, peer, k.key); err != nil || k.refsed {
 			return err
 		}
@@ -289,6 +297,9 @@ func (c *Core) refused(ctx context.Context, peer string, k peerKey) error {
 	})
 	if err != nil {
 		return err
+	}
+	if stale {
+		return &errRetry{err: wire.ErrTokenRejected, wait: 10 * time.Millisecond}
 	}
 	if !k.refsed {
 		c.Emit(&AccessRefusedEvent{Peer: peer, Confirmed: confirmed})

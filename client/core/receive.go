@@ -124,13 +124,17 @@ func (c *Core) handleBatch(ctx context.Context, cn *conn.Conn, envs []*wire.Enve
 	return nil
 }
 
+// AfterBatch runs once a batch committed: peers whose fresh access key
+// arrived are unblocked before the events go out, so whoever reacts to an
+// event (a Flush after a message) never sees the outbox still held back
+// by the refused key.
 func (c *Core) AfterBatch(b *Batch) {
+	for _, p := range b.refreshed {
+		c.Unblock(p)
+	}
 	c.Emit(b.Events...)
 	if b.prekeys {
 		poke(c.prekeyKick)
-	}
-	for _, p := range b.refreshed {
-		c.Unblock(p)
 	}
 	if b.Queued || len(b.refreshed) > 0 {
 		c.KickOutbox()
