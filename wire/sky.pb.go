@@ -1972,8 +1972,12 @@ type MultiSend struct {
 	state          protoimpl.MessageState `protogen:"open.v1"`
 	Message        []byte                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`                                     // a sealed sender v2 SentMessage (version 0x23)
 	DeliveryTokens [][]byte               `protobuf:"bytes,2,rep,name=delivery_tokens,json=deliveryTokens,proto3" json:"delivery_tokens,omitempty"` // one per recipient account, in the message's order
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// padding is ignored: the client fills it so that the request is as large
+	// as one to the next power of two of recipients (a network observer
+	// learns only that bucket, not the count).
+	Padding       []byte `protobuf:"bytes,3,opt,name=padding,proto3" json:"padding,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *MultiSend) Reset() {
@@ -2016,6 +2020,13 @@ func (x *MultiSend) GetMessage() []byte {
 func (x *MultiSend) GetDeliveryTokens() [][]byte {
 	if x != nil {
 		return x.DeliveryTokens
+	}
+	return nil
+}
+
+func (x *MultiSend) GetPadding() []byte {
+	if x != nil {
+		return x.Padding
 	}
 	return nil
 }
@@ -4901,10 +4912,11 @@ const file_sky_proto_rawDesc = "" +
 	"\acontent\x18\x03 \x01(\fR\acontent\x12%\n" +
 	"\x0edelivery_token\x18\x04 \x01(\fR\rdeliveryToken\x12\x16\n" +
 	"\x06sealed\x18\x05 \x01(\bR\x06sealed\"\x06\n" +
-	"\x04Sent\"N\n" +
+	"\x04Sent\"h\n" +
 	"\tMultiSend\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\fR\amessage\x12'\n" +
-	"\x0fdelivery_tokens\x18\x02 \x03(\fR\x0edeliveryTokens\"@\n" +
+	"\x0fdelivery_tokens\x18\x02 \x03(\fR\x0edeliveryTokens\x12\x18\n" +
+	"\apadding\x18\x03 \x01(\fR\apadding\"@\n" +
 	"\tMultiSent\x123\n" +
 	"\arefused\x18\x01 \x03(\v2\x19.sky.wire.v1.MultiRefusedR\arefused\"j\n" +
 	"\fMultiRefused\x12\x18\n" +

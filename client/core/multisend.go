@@ -234,11 +234,12 @@ func (c *Core) multiSend(ctx context.Context, sc *sealed.Content, to []sealed.Mu
 		return nil, err
 	}
 	defer ac.Close()
-	r, err := ac.Call(ctx, &wire.Request{Op: &wire.Request_MultiSend{MultiSend: &wire.MultiSend{Message: msg, DeliveryTokens: tokens}}})
+	ms := &wire.MultiSend{Message: msg, DeliveryTokens: tokens, Padding: make([]byte, countPadding(len(to), len(msg)))}
+	r, err := ac.Call(ctx, &wire.Request{Op: &wire.Request_MultiSend{MultiSend: ms}})
 	if err != nil {
 		return nil, serverError(err)
 	}
-	uploaded.Add(int64(len(msg) + len(tokens)*(2+wire.DeliveryTokenBytes)))
+	uploaded.Add(int64(len(msg) + len(tokens)*(2+wire.DeliveryTokenBytes) + len(ms.Padding)))
 	refused := map[string]bool{}
 	for _, x := range r.GetMultiSent().GetRefused() {
 		refused[x.GetAccount()] = true
@@ -249,6 +250,23 @@ func (c *Core) multiSend(ctx context.Context, sc *sealed.Content, to []sealed.Mu
 		ok[i] = !refused[account]
 	}
 	return ok, nil
+}
+
+// countPadding returns the padding that makes a MultiSend to n accounts,
+// its v2 message msgLen bytes, as large as one to the next power of two of
+// accounts (at most wire.MaxMultiRecipients, and within the frame limit):
+// what the request's size tells an observer of the connection is that
+// bucket, not the count. The server learns the count anyway, as it queues
+// the copies.
+func countPadding(n, msgLen int) int {
+	bucket := 1
+	for bucket < n {
+		bucket *= 2
+	}
+	bucket = min(bucket, wire.MaxMultiRecipients)
+	pad := (bucket - n) * multiOverhead
+	room := wire.MaxClientFrameBytes - 1024 - msgLen - n*(2+wire.DeliveryTokenBytes)
+	return max(0, min(pad, room))
 }
 
 // multiPadTarget returns the content size that makes each copy of a v2
