@@ -103,6 +103,9 @@ func init() {
 	for path, r := range socialRoutes {
 		routes[path] = r
 	}
+	for path, r := range backupRoutes {
+		routes[path] = r
+	}
 }
 
 // body is what a POST carries; each call reads the fields it needs.
@@ -120,9 +123,11 @@ type body struct {
 	Next          string   `json:"next"`
 	Clear         bool     `json:"clear"`
 	DeleteAccount bool     `json:"deleteAccount"`
-	Msg           string   `json:"msg"`   // a message's stable ID (social.go)
-	Emoji         string   `json:"emoji"` // a reaction
-	On            bool     `json:"on"`    // typing
+	Msg           string   `json:"msg"`          // a message's stable ID (social.go)
+	Emoji         string   `json:"emoji"`        // a reaction
+	On            bool     `json:"on"`           // typing
+	Path          string   `json:"path"`         // a backup's file or folder (backup.go)
+	Disappearing  bool     `json:"disappearing"` // a backup includes messages with a timer
 }
 
 func (s *Server) api(w http.ResponseWriter, r *http.Request) {

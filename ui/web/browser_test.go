@@ -350,6 +350,7 @@ func TestBrowser(t *testing.T) {
 	// The browser starts while skyd and the accounts are set up (Chromium
 	// opens the fake camera's file only when the page asks for the camera).
 	camera := filepath.Join(t.TempDir(), "camera.y4m")
+	pageBackup := filepath.Join(t.TempDir(), "page.skybackup") // made in settings, erased by the panic passphrase
 	ctx, w := newBrowser(t, chromedp.Flag("use-file-for-fake-video-capture", camera))
 	started := make(chan error, 1)
 	go func() {
@@ -694,6 +695,11 @@ new MutationObserver((ms) => { for (const m of ms) for (const n of m.addedNodes)
 		if set, _, _ := host.Client().PanicSettings(); !set {
 			t.Fatal("the page's panic passphrase was not set")
 		}
+		run(t, ctx, "back up", typeInto(fieldLabelled("Back up to this file"), pageBackup), click(button("Back up now")),
+			visible(textOnPage("Your recovery key")), visible(textOnPage("Backed up")))
+		if _, err := os.Stat(pageBackup); err != nil {
+			t.Fatalf("the page's backup: %v", err)
+		}
 		checkClean(t, w, s)
 	})
 
@@ -800,6 +806,9 @@ new MutationObserver((ms) => { for (const m of ms) for (const n of m.addedNodes)
 			visible(textOnPage("No Sky account on this computer yet")))
 		if ok, _ := storeExists(dir); ok || host.Client() != nil {
 			t.Fatal("the panic passphrase typed in the page did not erase the account")
+		}
+		if _, err := os.Stat(pageBackup); !os.IsNotExist(err) {
+			t.Fatalf("the panic passphrase left the backup the page made (%v)", err)
 		}
 		run(t, ctx, "reload", chromedp.Reload(), visible(textOnPage("No Sky account on this computer yet")))
 		after := textOf(t, ctx, "#app")

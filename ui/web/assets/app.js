@@ -6,6 +6,7 @@ import { h, add, peerText, clear, timers, timerLabel, shortTimer, countdown, clo
 import { get, post, upload, APIError } from './api.js';
 import { icon } from './icons.js';
 import { notesView } from './notes.js';
+import { backupCard } from './backup.js';
 import { scanner } from './scan.js';
 import { displayName, quoteEl, reactionsEl, actionMenu, replyBar, noteTyping, typingText, Typist, profileCard } from './social.js';
 
@@ -1103,6 +1104,9 @@ async function showSettings() {
       try { await post('/api/settings/passphrase', { passphrase: cur.value, next: next.value }); cur.value = next.value = next2.value = ''; saved(passMsg, 'Passphrase changed.'); } catch (e) { fail(e, passMsg); }
     }, field('Current passphrase', cur), field('New passphrase', next), field('New passphrase again', next2), passMsg,
     h('div', { class: 'row end' }, h('button', { type: 'submit', text: 'Change passphrase' })))));
+  const backupSlot = h('div');
+  add(sec, backupSlot);
+  get('/api/backup').then((b) => backupSlot.replaceWith(backupCard(b, { field, formOf, get, post, fail, saved }))).catch((e) => fail(e));
   add(sec, card('About', h('dl', { class: 'facts' }, fact('Sky', st.version || 'development build'), fact('Server trust root', st.trustRoot, true),
     fact('This page', 'Served by your own sky process on this computer; it keeps nothing in the browser.'))));
 }
