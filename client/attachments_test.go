@@ -242,3 +242,41 @@ func TestAutoDownload(t *testing.T) {
 		t.Fatalf("saving the file not downloaded after the TTL: %v", err)
 	}
 }
+
+// TestWipeDuringDownload: a wipe while a file downloads by itself waits
+// for the download to stop and leaves no attachment file behind.
+func TestWipeDuringDownload(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "blobs")
+	bs, err := diskblob.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 512 KiB at 1 MiB/s after a burst of a chunk: the download takes a while.
+	s := startSkydConfig(t, server.Config{Blobs: server.BlobConfig{Store: bs, TransferRate: server.Rate{Per: 1 << 20, Burst: 256 << 10}}})
+	alice := newUser(t, s, testOptions(nil))
+	bob := newUser(t, s, testOptions(nil))
+	if err := bob.c.AddContact(alice.c.ID(), "Alice"); err != nil {
+		t.Fatal(err)
+	}
+	path, _ := randomFile(t, "slow.bin", 512<<10)
+	if _, _, err := alice.c.SendFiles(ctxT(t), bob.c.ID(), "", []string{path}, nil); err != nil {
+		t.Fatal(err)
+	}
+	attDir := filepath.Join(bob.dir, "attachments")
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if es, _ := os.ReadDir(attDir); len(es) > 0 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatal("the download never started")
+		}
+	}
+	if err := bob.c.Wipe(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // anything still writing would show now
+	if _, err := os.Stat(attDir); !os.IsNotExist(err) {
+		es, _ := os.ReadDir(attDir)
+		t.Fatalf("after the wipe: %v, %d files", err, len(es))
+	}
+}

@@ -160,10 +160,18 @@ func (c *Client) Close() error { return c.core.Close() }
 func (c *Client) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	fetched, sub := make(chan struct{}), c.core.Subscribe()
-	go func() {
+	// The downloads are background work of the core: a wipe waits for
+	// them to stop, so none writes a file after it.
+	if !c.core.Background(func(bctx context.Context) {
 		defer close(fetched)
-		c.files.AutoFetch(ctx, sub)
-	}()
+		fctx, stop := context.WithCancel(bctx)
+		defer stop()
+		defer context.AfterFunc(ctx, stop)()
+		c.files.AutoFetch(fctx, sub)
+	}) {
+		sub.Close()
+		close(fetched)
+	}
 	err := c.core.Run(ctx)
 	cancel()
 	<-fetched // no download writes on after Run returns

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -70,3 +71,32 @@ type AttachmentEvent struct {
 }
 
 func (*AttachmentEvent) event() {}
+
+// Background runs fn in a goroutine that Close and Wipe wait for before
+// they close or erase the store, so nothing fn writes beside the store
+// (an attachment being downloaded) outlives a wipe. fn's context ends when
+// the client closes; fn must return soon after. It reports false, and runs
+// nothing, when the client is closed already.
+func (c *Core) Background(fn func(ctx context.Context)) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer cancel()
+		stop := c.stop
+		go func() {
+			select {
+			case <-stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		fn(ctx)
+	}()
+	return true
+}
