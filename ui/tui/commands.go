@@ -26,6 +26,7 @@ var helpLines = []string{
 	"  /group timer D, /group leave, /group show   change the open group",
 	"  /reply N TEXT, /react N [EMOJI], /edit N TEXT, /unsend N",
 	"                          act on message N (1: the last one; or the start of its ID)",
+	"  /backup [FILE]          an encrypted backup of the account (the first shows its recovery key)",
 	"  //text                  send a text that starts with /",
 	"  /quit                   leave (ctrl+c too)",
 }
@@ -39,7 +40,7 @@ func (m *Model) command(line string) tea.Cmd {
 	f := strings.Fields(line)
 	name, args := strings.ToLower(f[0]), f[1:]
 	c := m.open
-	if c == nil && !slices.Contains([]string{"/help", "/?", "/quit", "/exit", "/open", "/group", "/save"}, name) {
+	if c == nil && !slices.Contains([]string{"/help", "/?", "/quit", "/exit", "/open", "/group", "/save", "/backup"}, name) {
 		return m.refuse("open a conversation first: pick one on the left, or /open ID")
 	}
 	switch name {
@@ -96,6 +97,14 @@ func (m *Model) command(line string) tea.Cmd {
 			return m.refuse(name + " works in a chat with a contact or a group; /accept the request first")
 		}
 		return m.actionCommand(name, args)
+	case "/backup":
+		if len(args) > 1 {
+			return m.refuse("/backup takes one file name (or none: a dated one here)")
+		}
+		if len(args) == 1 {
+			args[0] = expandHome(args[0])
+		}
+		return m.run(append([]string{"backup", "create"}, args...))
 	case "/group":
 		if len(args) > 0 && c != nil && c.kind == kindGroup && slices.Contains(groupSubcommands, strings.ToLower(args[0])) {
 			args = append([]string{args[0], c.id}, args[1:]...)

@@ -382,6 +382,9 @@ func TestCommands(t *testing.T) {
 		{"team", "/verify", nil, "/verify compares a person's safety number"},
 		{"alice", "/nope", nil, "unknown command /nope"},
 		{"alice", "/help", nil, "/timer [5m|1h|2d|off]"},
+		{"alice", "/backup /tmp/a.skybackup", []string{"backup", "create", "/tmp/a.skybackup"}, ""},
+		{"team", "/backup", []string{"backup", "create"}, ""},
+		{"alice", "/backup a b", nil, "/backup takes one file name"},
 	} {
 		r := &fakeRun{out: "the command's answer"}
 		hs := newHarness(t, world(), Config{Open: tc.open, Run: r.run}, 100, 30)
