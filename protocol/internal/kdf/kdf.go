@@ -46,9 +46,9 @@ type Keyed struct {
 
 // NewKeyed keys HMAC-SHA256 with key.
 func NewKeyed(key []byte) Keyed {
-	var k Keyed
 	e := get()
-	e.key(&k, key)
+	e.key(key)
+	k := e.k
 	put(e)
 	return k
 }
@@ -57,7 +57,8 @@ func NewKeyed(key []byte) Keyed {
 func (k *Keyed) Sum(data ...[]byte) [Size]byte {
 	var out [Size]byte
 	e := get()
-	e.mac(&out, k, data...)
+	e.k = *k
+	e.mac(&out, data...)
 	put(e)
 	return out
 }
@@ -77,6 +78,10 @@ func HMAC(key []byte, data ...[]byte) [Size]byte {
 // engine is the working memory of a MAC: two SHA-256 states and buffers.
 type engine struct {
 	in, out hash.Hash
+	// k holds the keyed states being saved or restored: the digests'
+	// (Un)MarshalBinary are interface calls, and a caller's Keyed handed to
+	// them would have to live on the heap.
+	k       Keyed
 	sum     [Size]byte
 	pad     [blockSize]byte
 	// buf stages what is hashed, so that callers' buffers are not handed to
@@ -105,6 +110,7 @@ func put(e *engine) {
 	e.restore(e.out, &blank)
 	clear(e.sum[:])
 	clear(e.pad[:])
+	e.k.Wipe()
 	clear(e.buf[:e.used])
 	e.used = 0
 	engines.Put(e)
@@ -154,10 +160,11 @@ func (e *engine) pads(key []byte) {
 	clear(e.pad[:])
 }
 
-func (e *engine) key(k *Keyed, key []byte) {
+// key keys e.k with key.
+func (e *engine) key(key []byte) {
 	e.pads(key)
-	e.save(e.in, &k.inner)
-	e.save(e.out, &k.outer)
+	e.save(e.in, &e.k.inner)
+	e.save(e.out, &e.k.outer)
 }
 
 // finish completes a MAC whose inner digest has all its data.
@@ -168,9 +175,10 @@ func (e *engine) finish(out *[Size]byte) {
 	*out = e.sum
 }
 
-func (e *engine) mac(out *[Size]byte, k *Keyed, data ...[]byte) {
-	e.restore(e.in, &k.inner)
-	e.restore(e.out, &k.outer)
+// mac is the MAC of data under e.k.
+func (e *engine) mac(out *[Size]byte, data ...[]byte) {
+	e.restore(e.in, &e.k.inner)
+	e.restore(e.out, &e.k.outer)
 	for _, d := range data {
 		e.write(e.in, d)
 	}
@@ -220,17 +228,17 @@ func HKDFParts(out, salt, ikm []byte, info ...[]byte) {
 	defer put(e)
 	var prk [Size]byte
 	if len(salt) == 0 || len(salt) == Size && isZero(salt) {
-		e.mac(&prk, &zeroSalt, ikm)
+		e.k = zeroSalt
+		e.mac(&prk, ikm)
 	} else {
 		e.oneShot(&prk, salt, ikm)
 	}
-	var k Keyed
-	e.key(&k, prk[:])
+	e.key(prk[:])
 	clear(prk[:])
 	var t [Size]byte
 	for i := 1; len(out) > 0; i++ {
-		e.restore(e.in, &k.inner)
-		e.restore(e.out, &k.outer)
+		e.restore(e.in, &e.k.inner)
+		e.restore(e.out, &e.k.outer)
 		if i > 1 {
 			e.in.Write(e.sum[:]) // T(i-1), still in e.sum
 		}
@@ -242,7 +250,6 @@ func HKDFParts(out, salt, ikm []byte, info ...[]byte) {
 		out = out[copy(out, t[:]):]
 	}
 	clear(t[:])
-	k.Wipe()
 }
 
 func isZero(b []byte) bool {
