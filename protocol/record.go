@@ -38,6 +38,17 @@ func (r *SessionRecord) Current() *ratchet.State { return r.current }
 // ArchivedStates returns how many archived states r holds.
 func (r *SessionRecord) ArchivedStates() int { return len(r.archived) }
 
+// Clone returns a deep copy of r: changing one never changes the other.
+// (Archived states are encodings that are replaced, never changed in place,
+// so the copy shares them.)
+func (r *SessionRecord) Clone() *SessionRecord {
+	c := &SessionRecord{archived: append([][]byte(nil), r.archived...), stateSize: r.stateSize}
+	if r.current != nil {
+		c.current = r.current.Clone()
+	}
+	return c
+}
+
 // promote makes st the current state, archiving the previous one.
 func (r *SessionRecord) promote(st *ratchet.State) {
 	r.ArchiveCurrent()

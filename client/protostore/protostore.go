@@ -61,6 +61,19 @@ type held struct {
 	// trial, when set, trusts one unpinned key for one address and keeps
 	// every effect in memory (see Trial).
 	trial *trial
+
+	// decoded remembers, per address, the last session record these stores
+	// encoded or decoded, with its encoding: a record loaded again whose
+	// stored bytes are exactly those is copied instead of parsed again (a
+	// push's messages from one peer each load and store its session).
+	// Anything else that changed the stored session makes the bytes
+	// differ, and the record is parsed as usual.
+	decoded map[protocol.Address]decodedRecord
+}
+
+type decodedRecord struct {
+	enc []byte
+	rec *protocol.SessionRecord
 }
 
 type trial struct {
@@ -221,7 +234,22 @@ func (s *Stores) LoadSession(_ context.Context, addr protocol.Address) (*protoco
 		}
 		b = rec
 	}
-	return protocol.ParseSessionRecord(b)
+	if d, ok := s.decoded[addr]; ok && bytes.Equal(d.enc, b) {
+		return d.rec.Clone(), nil
+	}
+	r, err := protocol.ParseSessionRecord(b)
+	if err == nil {
+		s.remember(addr, b, r)
+	}
+	return r, err
+}
+
+// remember keeps a copy of r, whose encoding is b, for LoadSession.
+func (s *Stores) remember(addr protocol.Address, b []byte, r *protocol.SessionRecord) {
+	if s.decoded == nil {
+		s.decoded = make(map[protocol.Address]decodedRecord)
+	}
+	s.decoded[addr] = decodedRecord{enc: bytes.Clone(b), rec: r.Clone()}
 }
 
 // StoreSession holds the record of addr until Commit.
@@ -230,6 +258,7 @@ func (s *Stores) StoreSession(_ context.Context, addr protocol.Address, r *proto
 	if err != nil {
 		return err
 	}
+	s.remember(addr, b, r)
 	if _, ok := s.sessions[addr]; !ok {
 		s.order = append(s.order, addr)
 	}
