@@ -81,9 +81,9 @@ type engine struct {
 	// k holds the keyed states being saved or restored: the digests'
 	// (Un)MarshalBinary are interface calls, and a caller's Keyed handed to
 	// them would have to live on the heap.
-	k       Keyed
-	sum     [Size]byte
-	pad     [blockSize]byte
+	k   Keyed
+	sum [Size]byte
+	pad [blockSize]byte
 	// buf stages what is hashed, so that callers' buffers are not handed to
 	// an interface method (which would make every one of them escape to
 	// the heap); used is how much of it holds data to clear.
