@@ -1,11 +1,10 @@
 package core
 
 import (
-	"time"
-
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/skymsg/sky/client/conn"
 	"github.com/skymsg/sky/client/content"
@@ -304,10 +303,16 @@ func (c *Core) refused(ctx context.Context, peer string, k peerKey) error {
 	if !k.refsed {
 		c.Emit(&AccessRefusedEvent{Peer: peer, Confirmed: confirmed})
 	}
+	refusal := &AccessRefusedError{Peer: peer, Confirmed: confirmed}
 	if !confirmed {
 		c.askAccess(ctx, peer, k.key)
+		// The answer may have come while asking: then try again at once
+		// rather than hold the messages on a refusal that has ended.
+		if now, err := c.peerKey(peer); err == nil && (!now.refsed || string(now.key) != string(k.key)) {
+			return &errRetry{err: refusal, wait: 10 * time.Millisecond}
+		}
 	}
-	return &AccessRefusedError{Peer: peer, Confirmed: confirmed}
+	return refusal
 }
 
 // SharedAccessKey returns the access key of peer a group member relayed

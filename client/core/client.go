@@ -32,9 +32,10 @@ type Core struct {
 	connErr   error      // why the last connection attempt or connection failed
 	running   bool
 	closed    bool
-	changed   chan struct{}    // closed and replaced whenever the outbox or connection state changes
-	blocked   map[string]error // recipients the outbox cannot send to, and why
-	sendErr   error            // why nothing can be sent (expired, revoked), until the next connection
+	changed   chan struct{}     // closed and replaced whenever the outbox or connection state changes
+	blocked   map[string]error  // recipients the outbox cannot send to, and why
+	unblocks  map[string]uint64 // Unblocks per recipient, so a stale attempt does not block again (outbox.go)
+	sendErr   error             // why nothing can be sent (expired, revoked), until the next connection
 	subs      map[*Subscription]struct{}
 	heldPeers map[string]bool  // peers with messages held for a gap
 	backoff   backoffCap       // the reconnection back-off's cap (backoff.go)

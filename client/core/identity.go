@@ -101,5 +101,16 @@ func ClearPending(tx *store.Tx, peer string) error { return tx.DeleteSetting(set
 func (c *Core) Unblock(peer string) {
 	c.mu.Lock()
 	delete(c.blocked, peer)
+	if c.unblocks == nil {
+		c.unblocks = map[string]uint64{}
+	}
+	c.unblocks[peer]++
 	c.mu.Unlock()
+}
+
+// unblockEpoch counts the Unblocks of peer (see delivered).
+func (c *Core) unblockEpoch(peer string) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.unblocks[peer]
 }

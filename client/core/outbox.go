@@ -131,8 +131,10 @@ func (c *Core) sendPass(ctx context.Context, cn *conn.Conn) error {
 		force = false
 		errs := make([]error, len(wave))
 		sent := make([]bool, len(wave))
+		epochs := make([]uint64, len(wave))
 		var wg sync.WaitGroup
 		for i, it := range wave {
+			epochs[i] = c.unblockEpoch(it.To)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -151,7 +153,7 @@ func (c *Core) sendPass(ctx context.Context, cn *conn.Conn) error {
 			return err
 		}
 		for i, it := range wave {
-			if stop, err := c.delivered(ctx, it, errs[i], skip); stop {
+			if stop, err := c.delivered(ctx, it, errs[i], skip, epochs[i]); stop {
 				return err
 			}
 		}
@@ -168,7 +170,12 @@ const fanout = 16
 
 // delivered handles the outcome of delivering it: stop says the pass ends
 // here, with err.
-func (c *Core) delivered(ctx context.Context, it store.Outgoing, err error, skip map[string]bool) (stop bool, _ error) {
+//
+// epoch is the recipient's unblock epoch when the item was sent: a block
+// that ended meanwhile (Unblock: the user accepted a key, the peer sent a
+// current access key) is not set again by this older attempt; the outbox
+// just tries again.
+func (c *Core) delivered(ctx context.Context, it store.Outgoing, err error, skip map[string]bool, epoch uint64) (stop bool, _ error) {
 	c.mu.Lock()
 	delete(c.blocked, it.To)
 	c.mu.Unlock()
@@ -177,8 +184,14 @@ func (c *Core) delivered(ctx context.Context, it store.Outgoing, err error, skip
 	case err == nil:
 	case errors.Is(err, ErrIdentityChanged), errors.Is(err, ErrAccessRefused):
 		c.mu.Lock()
-		c.blocked[it.To] = err
+		current := c.unblocks[it.To] == epoch
+		if current {
+			c.blocked[it.To] = err
+		}
 		c.mu.Unlock()
+		if !current {
+			c.KickOutbox()
+		}
 		skip[it.To] = true
 	case errors.Is(err, ErrNoSuchAccount):
 		if err := c.fail(it, err); err != nil {
