@@ -13,25 +13,26 @@ import (
 //
 //   - A signed group accepts only signed changes of the same creation (the
 //     genesis digests agree); anything else is a rival copy (ErrRival).
-//   - Authority: the change's admin history must extend the member's own
-//     (its author may then be an admin the member has not heard of yet),
-//     or be an older part of it whose author is still an admin with the
-//     same key; a change by a removed admin is refused (ErrBadSignature).
-//     Histories that part only at their last admin-changing versions (two
-//     admins changed the admins at once) are judged by position, below;
-//     any older parting is refused (ErrFork).
 //   - Position: a change carries the versions before it on its author's
-//     branch (Change.Ancestry, hash-linked to its signed head, so they need
-//     no signature). If that branch goes on from the member's head, the
-//     change is taken (however many versions it skips: they were withheld
-//     or lost). If it parts from the member's branch at one of the member's
-//     recent versions (MaxRecent), the two versions right after the
-//     parting decide by precedence (a version that removes admins first,
-//     so a removed admin's concurrent changes lose to the removal; then the
-//     longer-standing signer; else the greater digest), and the winner's
-//     whole branch stands. A change the member cannot place keeps today's
-//     rule: a newer version wins, the same version by precedence of the
-//     two heads, an older one is refused (ErrStale). Replays are refused
+//     branch (Change.Ancestry: hash-linked to its signed head, each also
+//     checked against its signer's admin key at that point). If that branch
+//     goes on from the member's head, the change is taken (however many
+//     versions it skips: they were withheld or lost). If it parts from the
+//     member's branch at one of the member's recent versions (MaxRecent),
+//     the two versions right after the parting decide by precedence (a
+//     version that removes admins first, so a removed admin's concurrent
+//     changes lose to the removal; then the longer-standing signer; else
+//     the greater digest), and the winner's whole branch stands. Either
+//     way its admin history must hold every admin change of the member's
+//     made before the point it goes on from (else ErrBadSignature: it
+//     leaves out, say, its signer's removal).
+//   - A change the member cannot place must have an admin history that
+//     extends the member's (its author may be an admin the member has not
+//     heard of yet), or is an older part of it whose author is still an
+//     admin with the same key (a removed admin's change: ErrBadSignature);
+//     histories that part are refused (ErrFork). Then today's rule holds:
+//     a newer version wins, the same version by precedence of the two
+//     heads, an older one is refused (ErrStale). Replays are refused
 //     (ErrDuplicate, ErrStale).
 //   - A group not signed yet (made before Sky signed versions) keeps
 //     today's rules until one of its admins migrates it: a new signed
@@ -100,7 +101,7 @@ func applyChained(r *Record, ch Change, a *authority, self string) (*Record, Out
 		return nil, Outcome{}, ErrRival
 	}
 	mine := adminChain(r.Proof)
-	if next, out, err, placed := position(r, ch, mine, a, self); placed {
+	if next, out, placed, err := position(r, ch, mine, a, self); placed {
 		return next, out, err
 	}
 	// Not placed on the member's recent branch: its admin history must
@@ -130,7 +131,7 @@ func applyChained(r *Record, ch Change, a *authority, self string) (*Record, Out
 // (placed): it goes on from the member's head, or parts from the member's
 // branch at a recent version, where the two versions right after decide by
 // precedence; a replay of the member's own branch is refused.
-func position(r *Record, ch Change, mine, a *authority, self string) (next *Record, out Outcome, err error, placed bool) {
+func position(r *Record, ch Change, mine, a *authority, self string) (next *Record, out Outcome, placed bool, err error) {
 	at := map[[32]byte]int{}
 	for i := range r.Recent {
 		at[r.Recent[i].Digest()] = i
@@ -139,9 +140,9 @@ func position(r *Record, ch Change, mine, a *authority, self string) (next *Reco
 	head := ch.Proof.Head()
 	if i, ok := at[head.Digest()]; ok {
 		if i == last {
-			return nil, out, ErrDuplicate, true
+			return nil, out, true, ErrDuplicate
 		}
-		return nil, out, ErrStale, true // a replay of the member's own branch
+		return nil, out, true, ErrStale // a replay of the member's own branch
 	}
 	for _, t := range ch.branch() {
 		if _, ok := at[t.Digest()]; ok {
@@ -150,7 +151,7 @@ func position(r *Record, ch Change, mine, a *authority, self string) (next *Reco
 		i, ok := at[t.Prev]
 		switch {
 		case !ok:
-			return nil, out, nil, false
+			return nil, out, false, nil
 		case !sharesAdmins(mine, a, t.Number):
 			err = fmt.Errorf("%w (it leaves out admin changes made before it: %s may no longer be an admin)", ErrBadSignature, ch.Author)
 		case i == last:
@@ -160,9 +161,9 @@ func position(r *Record, ch Change, mine, a *authority, self string) (next *Reco
 		default:
 			err = ErrConflict
 		}
-		return next, out, err, true
+		return next, out, true, err
 	}
-	return nil, out, nil, false
+	return nil, out, false, nil
 }
 
 // sharesAdmins reports whether a branch's admin history (a) holds every
