@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -94,6 +95,32 @@ func TestLinkedDevices(t *testing.T) {
 	bob2.send(a, "from the new device")
 	if got := texts(t, alice, 1); got[0] != "from the new device" {
 		t.Fatalf("alice got %q", got)
+	}
+	// Both devices write, each numbering its messages on its own: all
+	// arrive at once, and none is taken for a gap.
+	for i, u := range []*user{bob, bob, bob2, bob, bob2, bob} {
+		u.send(a, fmt.Sprint("interleaved ", i))
+		u.flush()
+	}
+	got := map[string]bool{}
+	deadline := time.After(15 * time.Second)
+	for len(got) < 6 {
+		select {
+		case ev := <-alice.sub.Events():
+			switch e := ev.(type) {
+			case *GapEvent:
+				t.Fatalf("alice saw a gap: %+v", e)
+			case *MessageEvent:
+				if e.Message.Kind == KindText {
+					got[e.Message.Text] = true
+				}
+			}
+		case <-deadline:
+			t.Fatalf("alice got only %v", got)
+		}
+	}
+	if n, err := alice.c.Unread(); err != nil || len(n) < 6 {
+		t.Fatalf("alice's unread: %d, %v (messages held back as if for a gap?)", len(n), err)
 	}
 
 	if err := bob.c.RemoveDevice(ctxT(t), 2); err != nil {

@@ -40,6 +40,7 @@ import (
 // fails; anything wrong with the envelope drops it.
 func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.Stores, env *wire.Envelope, b *core.Batch) error {
 	in, drop := c.core.Unwrap(env, b.Now)
+	b.Device = in.Dev
 	if drop != "" {
 		b.Drop(in.Peer, drop)
 		return nil

@@ -2,6 +2,7 @@ package core
 
 import (
 	"errors"
+	"github.com/skymsg/sky/client/devices/devlist"
 	"time"
 	"unicode/utf8"
 
@@ -116,6 +117,11 @@ func ForgetPeer(tx *store.Tx, peer string) error {
 	}
 	for _, s := range []string{setIn, setPending, setSeqOut} {
 		if err := tx.DeleteSetting(s + peer); err != nil {
+			return err
+		}
+	}
+	for d := AnnouncedDevice + 1; d <= devlist.MaxDeviceID; d++ {
+		if err := tx.DeleteSetting(setIn + SeqKey(peer, d)); err != nil {
 			return err
 		}
 	}

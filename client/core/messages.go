@@ -68,14 +68,16 @@ type Message struct {
 	Text         string
 	// Timer is the message's disappearing timer (KindText) or the new timer
 	// of the conversation (KindTimer); 0 is off.
-	Timer      time.Duration
-	SentAt     time.Time // the sender's clock
-	ReceivedAt time.Time // incoming: when it arrived
-	ReadAt     time.Time // incoming: when the user read it
-	ExpiresAt  time.Time // when it is destroyed; zero while no countdown runs
-	State      State
-	Request    bool   // it belongs to a message request not yet accepted
-	Seq        uint64 // the sender's sequence number in this conversation (in a group: of the sender's texts to it)
+	Timer time.Duration
+	// SenderDevice is which of the sender's devices sent it.
+	SenderDevice uint32
+	SentAt       time.Time // the sender's clock
+	ReceivedAt   time.Time // incoming: when it arrived
+	ReadAt       time.Time // incoming: when the user read it
+	ExpiresAt    time.Time // when it is destroyed; zero while no countdown runs
+	State        State
+	Request      bool   // it belongs to a message request not yet accepted
+	Seq          uint64 // the sender's sequence number in this conversation (in a group: of the sender's texts to it)
 	// Group is the group's ID for a group's text or notice (then
 	// Conversation is the same ID), GroupName its name as this client
 	// knows it now.
@@ -140,7 +142,7 @@ func FromStore(m store.Message, request bool) (Message, error) {
 	}
 	out := Message{LocalID: m.ID, ID: m.MessageID, Conversation: m.Conversation, From: m.Sender, Outgoing: m.Outgoing,
 		Text: c.Text, Timer: c.Timer, SentAt: m.SentAt, ReceivedAt: m.ReceivedAt, ReadAt: m.ReadAt, ExpiresAt: m.ExpiresAt,
-		State: State(m.State), Request: request && !m.Outgoing, Seq: c.Seq, Failure: m.Failure}
+		State: State(m.State), Request: request && !m.Outgoing, Seq: c.Seq, Failure: m.Failure, SenderDevice: c.SenderDevice}
 	out.Attachments = attachments(m.ID, c.Attachments)
 	if c.Quote != nil {
 		out.Quote = &Quote{ID: c.Quote.ID.String(), Excerpt: c.Quote.Excerpt, Missing: true}
@@ -336,7 +338,7 @@ func (c *Core) Unread() ([]Message, error) {
 				if err != nil {
 					return err
 				}
-				if u, err := upto(msg.From); err != nil {
+				if u, err := upto(msg.From, msg.SenderDevice); err != nil {
 					return err
 				} else if msg.Seq > u {
 					continue // held for a gap
@@ -364,19 +366,19 @@ func (c *Core) Unread() ([]Message, error) {
 // uptoOf returns, for a conversation, how far each sender's messages have
 // been released: the peer's in a 1:1 conversation, each member's in a
 // group's.
-func uptoOf(tx *store.Tx, conv string) (func(sender string) (uint64, error), error) {
-	id, err := content.ParseGroupID(conv)
-	if err != nil {
-		in, err := LoadSeq(tx, conv)
-		return func(string) (uint64, error) { return in.Upto, nil }, err
+func uptoOf(tx *store.Tx, conv string) (func(sender string, dev uint32) (uint64, error), error) {
+	key := func(sender string) string { return conv }
+	if id, err := content.ParseGroupID(conv); err == nil {
+		key = func(sender string) string { return TrackKey(id, sender) }
 	}
 	seen := map[string]uint64{}
-	return func(sender string) (uint64, error) {
-		if u, ok := seen[sender]; ok {
+	return func(sender string, dev uint32) (uint64, error) {
+		k := SeqKey(key(sender), dev)
+		if u, ok := seen[k]; ok {
 			return u, nil
 		}
-		in, err := LoadSeq(tx, TrackKey(id, sender))
-		seen[sender] = in.Upto
+		in, err := LoadSeq(tx, k)
+		seen[k] = in.Upto
 		return in.Upto, err
 	}, nil
 }

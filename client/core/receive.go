@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,9 +59,12 @@ type Batch struct {
 	Queued         bool                    // the outbox grew
 	prekeys        bool                    // a first message used prekeys
 	refreshed      []string                // peers whose refused access key was replaced by a new one
-	final          bool                    // a second pass: no more rechecks
-	recheck        []*wire.Envelope        // envelopes from devices not on their sender's accepted list
-	recheckOf      []string                // whose lists to fetch again before the second pass
+	// Device is the sending device of the envelope being handled: each
+	// device of an account has its own sequence numbers (SeqKey).
+	Device    uint32
+	final     bool             // a second pass: no more rechecks
+	recheck   []*wire.Envelope // envelopes from devices not on their sender's accepted list
+	recheckOf []string         // whose lists to fetch again before the second pass
 }
 
 // Recheck holds env back for a second pass after peer's device list was
@@ -438,6 +442,7 @@ func (b *Batch) InState(tx *store.Tx, peer string) (*SeqState, error) {
 // the message itself if it is next (or late), then any held ones that
 // follow it. msgID 0 stands for a message with nothing to show.
 func (c *Core) Track(tx *store.Tx, peer string, seq uint64, msgID int64, b *Batch) error {
+	peer = SeqKey(peer, b.Device) // each of a sender's devices counts on its own
 	in, err := b.InState(tx, peer)
 	if err != nil {
 		return err
@@ -483,8 +488,8 @@ func (c *Core) releaseGaps(tx *store.Tx, peer string, b *Batch) error {
 	for len(in.Held) > 0 && !in.Held[0].At.Add(c.Opts.GapTimeout).After(b.Now) {
 		missing := in.Held[0].Seq - in.Upto - 1
 		in.Upto = in.Held[0].Seq - 1
-		gap := &GapEvent{Peer: peer, Missing: int(missing)}
-		if g, member, ok := strings.Cut(peer, "/"); ok { // a member's texts to a group (trackKey)
+		gap := &GapEvent{Peer: seqBase(peer), Missing: int(missing)}
+		if g, member, ok := strings.Cut(seqBase(peer), "/"); ok { // a member's texts to a group (trackKey)
 			gap.Peer, gap.Group = member, g
 		}
 		b.Events = append(b.Events, gap)
@@ -553,7 +558,7 @@ func (c *Core) finishBatch(tx *store.Tx, b *Batch) error {
 		return err
 	}
 	for _, p := range peers {
-		req, err := IsRequest(tx, p)
+		req, err := IsRequest(tx, seqBase(p))
 		if err != nil {
 			return err
 		}
@@ -608,3 +613,19 @@ func (c *Core) releaseHeldNow() error {
 // TrackKey names the sequence of one member's texts in one group, which
 // Track orders like a peer's 1:1 messages.
 func TrackKey(id content.GroupID, member string) string { return id.String() + "/" + member }
+
+// SeqKey is the key of one sending device's incoming sequence numbers:
+// key itself for device 1 (and for 0, unknown), key#N for device N, since
+// every device of an account numbers its messages on its own.
+func SeqKey(key string, dev uint32) string {
+	if dev <= AnnouncedDevice {
+		return key
+	}
+	return key + "#" + strconv.FormatUint(uint64(dev), 10)
+}
+
+// seqBase is the peer (or group track key) of a sequence key.
+func seqBase(key string) string {
+	base, _, _ := strings.Cut(key, "#")
+	return base
+}
