@@ -122,6 +122,22 @@ func TestLinkedDevices(t *testing.T) {
 	if n, err := alice.c.Unread(); err != nil || len(n) < 6 {
 		t.Fatalf("alice's unread: %d, %v (messages held back as if for a gap?)", len(n), err)
 	}
+	// Sent-message sync: what either device sent is in both histories.
+	want := []string{">from the new device"}
+	for i := range 6 {
+		want = append(want, fmt.Sprint(">interleaved ", i))
+	}
+	for _, u := range []*user{bob, bob2} {
+		waitFor(t, fmt.Sprintf("device %d's history with alice to hold %q", u.c.DeviceID(), want), func() bool {
+			h := historyTexts(t, u.c, a)
+			for _, w := range want {
+				if !slices.Contains(h, w) {
+					return false
+				}
+			}
+			return true
+		})
+	}
 
 	if err := bob.c.RemoveDevice(ctxT(t), 2); err != nil {
 		t.Fatal(err)
@@ -149,3 +165,4 @@ func TestLinkedDevices(t *testing.T) {
 		t.Fatalf("alice sees bob's devices %v", devs)
 	}
 }
+

@@ -204,7 +204,7 @@ func texts(t testing.TB, u *user, n int) []string {
 	t.Helper()
 	var out []string
 	for len(out) < n {
-		e := next(t, u, func(e *MessageEvent) bool { return e.Message.Kind == KindText })
+		e := next(t, u, func(e *MessageEvent) bool { return e.Message.Kind == KindText && !e.Message.Outgoing })
 		out = append(out, e.Message.Text)
 	}
 	return out

@@ -54,6 +54,9 @@ func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.St
 		}
 		return err
 	}
+	if in.Peer == c.core.ID() {
+		return c.receiveOwn(ctx, tx, ps, in, b)
+	}
 	if blocked, err := core.IsBlocked(tx, in.Peer); err != nil || blocked {
 		// Rejected by the user: dropped without a trace, but for a group
 		// the user is in, where the gap would puzzle.
@@ -311,4 +314,47 @@ func (c *Client) knows(tx *store.Tx, peer string) (bool, error) {
 		return ok, err
 	}
 	return c.groups.SharesAny(tx, peer)
+}
+
+// receiveOwn handles a message from another device of the account (on its
+// signed list, checked before): only a sent-message sync, under the
+// account's own identity key, is taken.
+func (c *Client) receiveOwn(ctx context.Context, tx *store.Tx, ps *protostore.Stores, in core.Incoming, b *core.Batch) error {
+	self := c.core.ID()
+	if !in.IsSession() {
+		b.Drop(self, "a group message from this account's own device")
+		return nil
+	}
+	ct, _, changed, drop, err := c.core.Decrypt(ctx, ps, &in, b)
+	switch {
+	case err != nil:
+		return err
+	case changed:
+		drop = "a message from this account's device under another identity key"
+	}
+	if drop == "" {
+		own, err := c.core.FromOwnDevice(ps, in.Dev)
+		if err != nil {
+			return err
+		}
+		if !own {
+			drop = "a message from this account's device under another identity key"
+		}
+	}
+	if drop != "" {
+		ps.Discard()
+		b.Drop(self, drop)
+		return nil
+	}
+	if fresh, err := c.core.Keep(tx, ps, self, ct, b); err != nil || !fresh {
+		return err
+	}
+	switch ct.Kind {
+	case content.KindSentSync:
+		return c.core.ApplySentSync(tx, ct, b)
+	case content.KindReceipt:
+		return nil // a receipt for a sync: nothing to show
+	}
+	b.Drop(self, "a message of a kind this account's devices do not send each other")
+	return nil
 }

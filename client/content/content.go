@@ -196,6 +196,10 @@ type Content struct {
 	// when the sender is not the recipient's contact.
 	Profile *Profile // KindProfile
 	Typing  bool     // KindTyping: started (true) or stopped
+
+	// Inner is, in KindSentSync, the encoded Content of a message this
+	// account sent from another of its devices (devices.go).
+	Inner []byte
 }
 
 // Format hides the text under every fmt verb: content is never logged.
@@ -247,6 +251,8 @@ func (c *Content) Check() error {
 		}
 	case KindDeviceNotice:
 		return c.checkDeviceNotice()
+	case KindSentSync:
+		return c.checkSentSync()
 	case KindReaction, KindEdit, KindDelete:
 		return c.checkAction()
 	case KindProfile, KindTyping:

@@ -21,3 +21,28 @@ func (c *Content) checkDeviceNotice() error {
 	}
 	return nil
 }
+
+// KindSentSync carries, from one device of an account to its others, a
+// message the account sent (Inner: that message's encoded Content), so it
+// shows in every device's history (sent-message sync). Only a device of
+// the same account sends one, to its own account.
+const KindSentSync Kind = 31
+
+// fInner is KindSentSync's body field.
+const fInner = 1
+
+func (c *Content) checkSentSync() error {
+	switch {
+	case len(c.Inner) == 0 || len(c.Inner) > MaxSyncBytes:
+		return malformed("a sent-message sync without its message, or too long")
+	case c.Sender != c.Recipient:
+		return malformed("a sent-message sync between two accounts")
+	case len(c.Attachments) > 0 || c.Quote != nil || c.Text != "":
+		return malformed("a sent-message sync carries only its message")
+	}
+	return nil
+}
+
+// MaxSyncBytes bounds a synced message: the longest text with its
+// attachment pointers fits.
+const MaxSyncBytes = 256 << 10

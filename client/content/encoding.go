@@ -64,6 +64,8 @@ func Encode(c *Content) ([]byte, error) {
 		body = appendTextBody(body, c)
 	case KindDeviceNotice:
 		body = appendString(body, fTextBody, c.Text)
+	case KindSentSync:
+		body = appendBytes(body, fInner, c.Inner)
 	case KindReaction, KindEdit, KindDelete:
 		body = appendActionBody(body, c)
 	case KindProfile, KindTyping:
@@ -232,6 +234,12 @@ func decodeBody(c *Content, b []byte) error {
 			seen |= 1 << num
 		}
 		switch {
+		case c.Kind == KindSentSync && num == fInner:
+			v, err := consumeBytes(&b, typ)
+			if err != nil {
+				return err
+			}
+			c.Inner = append([]byte(nil), v...)
 		case (c.Kind == KindText || c.Kind == KindDeviceNotice) && num == fTextBody:
 			v, err := consumeBytes(&b, typ)
 			if err != nil {

@@ -251,6 +251,9 @@ func (c *Core) post(ctx context.Context, cn *conn.Conn, pool *anonPool, peer str
 	if err != nil {
 		return err
 	}
+	if peer == c.acct.ID {
+		k = peerKey{key: c.AccessKey()} // the account's other devices: its own token
+	}
 	if k.key != nil && !asRequest {
 		ac, err := pool.get(ctx, peer)
 		if err != nil {

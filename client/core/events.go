@@ -17,7 +17,9 @@ type Event interface{ event() }
 
 // MessageEvent: a new incoming message (a text or a timer-change notice),
 // released in the sender's order. Message.Request says whether it belongs to
-// a message request.
+// a message request. With linked devices it is also a text the account sent
+// from another of its devices (Message.Outgoing), or a notice that a
+// contact's devices changed (KindDevices).
 type MessageEvent struct{ Message Message }
 
 // ReceiptEvent: the peer's device confirmed that it received (Delivered) or

@@ -295,7 +295,7 @@ func (c *Core) Unwrap(env *wire.Envelope, now time.Time) (in Incoming, drop stri
 	}
 	from := env.GetSender()
 	in.Peer, in.Dev, in.Raw = from.GetAccount(), from.GetDevice(), env.GetContent()
-	if !ValidID(in.Peer) || in.Dev == 0 || in.Dev > 127 || in.Peer == c.acct.ID {
+	if !ValidID(in.Peer) || in.Dev == 0 || in.Dev > 127 || (in.Peer == c.acct.ID && in.Dev == c.acct.DeviceID) {
 		in.Peer = ""
 		return in, "an envelope with an impossible sender"
 	}

@@ -448,7 +448,7 @@ func (c *Core) unseal(env *wire.Envelope, now time.Time) (peer string, dev uint3
 		return "", 0, nil, key, "a sealed message of a kind this version does not read"
 	}
 	peer, dev = sc.Sender.UUID(), sc.Sender.DeviceID()
-	if !ValidID(peer) || dev == 0 || dev > sealed.MaxDeviceID || peer == c.acct.ID {
+	if !ValidID(peer) || dev == 0 || dev > sealed.MaxDeviceID || (peer == c.acct.ID && dev == c.acct.DeviceID) {
 		return "", 0, nil, key, "a sealed message with an impossible sender"
 	}
 	return peer, dev, append([]byte{byte(sc.Type)}, sc.Message...), sc.Sender.IdentityKey(), ""

@@ -152,7 +152,10 @@ func (c *Core) AddOutgoing(tx *store.Tx, peer string, ct *content.Content) (stor
 	if err := tx.AddMessage(&m); err != nil {
 		return m, err
 	}
-	return m, tx.Enqueue(&store.Outgoing{To: peer, MessageRef: m.ID, Payload: EncodeOutItem(OutItem{Content: body}), CreatedAt: now})
+	if err := tx.Enqueue(&store.Outgoing{To: peer, MessageRef: m.ID, Payload: EncodeOutItem(OutItem{Content: body}), CreatedAt: now}); err != nil {
+		return m, err
+	}
+	return m, c.syncSent(tx, ct, body)
 }
 
 // enqueueReceipt queues a receipt for ids to peer.
