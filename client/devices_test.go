@@ -165,4 +165,3 @@ func TestLinkedDevices(t *testing.T) {
 		t.Fatalf("alice sees bob's devices %v", devs)
 	}
 }
-
