@@ -33,7 +33,7 @@ var helpLines = []string{
 
 // groupSubcommands are the group commands that name a group first; in an
 // open group the chat puts its ID there.
-var groupSubcommands = []string{"add", "remove", "rename", "admin", "timer", "leave", "show", "send", "history"}
+var groupSubcommands = []string{"add", "remove", "rename", "admin", "timer", "leave", "show", "send", "history", "link", "approve", "deny"}
 
 // command carries out a composer command.
 func (m *Model) command(line string) tea.Cmd {

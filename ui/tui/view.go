@@ -442,6 +442,15 @@ func groupText(msg client.Message) string {
 	if ch.TimerChanged {
 		parts = append(parts, "set the disappearing timer to "+timerText(ch.Timer))
 	}
+	switch {
+	case ch.LinkChanged && ch.InviteLink:
+		parts = append(parts, "made a new invite link")
+	case ch.LinkChanged:
+		parts = append(parts, "revoked the invite link")
+	}
+	if len(ch.JoinRequests) > 0 {
+		parts = append(parts, "asks to join with the invite link (/group approve ID, or deny)")
+	}
 	if len(parts) == 0 {
 		return "changed the group"
 	}

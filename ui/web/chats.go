@@ -47,6 +47,9 @@ type jsonChange struct {
 	Renamed       bool     `json:"renamed,omitempty"`
 	TimerChanged  bool     `json:"timerChanged,omitempty"`
 	Timer         int64    `json:"timer,omitempty"`
+	LinkChanged   bool     `json:"linkChanged,omitempty"`
+	InviteLink    bool     `json:"inviteLink,omitempty"`
+	JoinRequests  []string `json:"joinRequests,omitempty"`
 }
 
 func millis(t time.Time) int64 {
@@ -64,7 +67,7 @@ func toJSON(m client.Message) jsonMessage {
 	if ch := m.Change; ch != nil {
 		j.Change = &jsonChange{By: ch.By, Name: ch.Name, Joined: ch.Joined, Added: ch.Added, Removed: ch.Removed, Left: ch.Left,
 			AdminsAdded: ch.AdminsAdded, AdminsRemoved: ch.AdminsRemoved, Renamed: ch.Renamed, TimerChanged: ch.TimerChanged,
-			Timer: int64(ch.Timer / time.Second)}
+			Timer: int64(ch.Timer / time.Second), LinkChanged: ch.LinkChanged, InviteLink: ch.InviteLink, JoinRequests: ch.JoinRequests}
 	}
 	return j
 }

@@ -530,6 +530,8 @@ function describeChange(ch) {
   if (ch.adminsRemoved && ch.adminsRemoved.length) parts.push(`${by} removed ${who(ch.adminsRemoved)} as admin`);
   if (ch.renamed && !ch.joined) parts.push(`${by} renamed the group to “${ch.name}”`);
   if (ch.timerChanged) parts.push(`${by} set disappearing messages to ${ch.timer ? timerLabel(ch.timer) : 'off'}`);
+  if (ch.linkChanged) parts.push(ch.inviteLink ? `${by} made a new invite link` : `${by} revoked the invite link`);
+  if (ch.joinRequests && ch.joinRequests.length) parts.push(`${who(ch.joinRequests)} asks to join with the invite link (sky group approve)`);
   return parts.length ? parts.join('; ') + '.' : 'The group changed.';
 }
 
