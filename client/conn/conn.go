@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/skymsg/sky/wire"
 )
@@ -153,15 +154,27 @@ func dial(ctx context.Context, rawURL string, anonymous bool) (*Conn, error) {
 func (c *Conn) Welcome() *wire.Welcome { return c.welcome }
 
 func (c *Conn) write(ctx context.Context, f *wire.Frame) error {
-	b, err := wire.Encode(f)
+	bp := frameBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= wire.MaxClientFrameBytes+(4<<10) {
+			frameBufs.Put(bp)
+		}
+	}()
+	b, err := proto.MarshalOptions{}.MarshalAppend((*bp)[:0], f)
 	if err != nil {
 		return err
 	}
+	*bp = b
 	if len(b) > wire.MaxClientFrameBytes {
 		return wire.NewError(wire.Code_TOO_LARGE, "the request is larger than the server accepts")
 	}
+	// Write copies b (masking it) before it returns, so b can be reused.
 	return c.ws.Write(ctx, websocket.MessageBinary, b)
 }
+
+// frameBufs are the buffers requests are encoded into: an upload's
+// chunks would otherwise each allocate a frame for the collector.
+var frameBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 func (c *Conn) read(ctx context.Context) (*wire.Frame, error) {
 	typ, r, err := c.ws.Reader(ctx)
