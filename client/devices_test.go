@@ -139,6 +139,20 @@ func TestLinkedDevices(t *testing.T) {
 		})
 	}
 
+	// Settings in step: a verification and a renamed contact on device 1
+	// reach device 2, end to end.
+	if err := bob.c.Verify(ctxT(t), a, mustSN(t, bob.c, a).Digits); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.c.AddContact(a, "Alice W"); err != nil {
+		t.Fatal(err)
+	}
+	bob.flush()
+	waitFor(t, "bob2 to see alice verified and renamed", func() bool {
+		cs, _ := bob2.c.Contacts()
+		return mustSN(t, bob2.c, a).Verified && len(cs) == 1 && cs[0].Name == "Alice W"
+	})
+
 	if err := bob.c.RemoveDevice(ctxT(t), 2); err != nil {
 		t.Fatal(err)
 	}

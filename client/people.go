@@ -109,6 +109,10 @@ func (c *Client) Verify(ctx context.Context, peer, number string) error {
 	if err != nil {
 		return err
 	}
+	// The account's other devices learn the verification end to end.
+	if err := c.core.Update(func(tx *store.Tx) error { return c.core.SyncVerified(tx, peer) }); err != nil {
+		return err
+	}
 	if len(held) > 0 {
 		b, err := c.core.Receive(ctx, held)
 		if err != nil {

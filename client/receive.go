@@ -352,6 +352,8 @@ func (c *Client) receiveOwn(ctx context.Context, tx *store.Tx, ps *protostore.St
 	switch ct.Kind {
 	case content.KindSentSync:
 		return c.core.ApplySentSync(tx, ct, b)
+	case content.KindSettingsSync:
+		return c.core.ApplySettingsSync(tx, ct, b)
 	case content.KindReceipt:
 		return nil // a receipt for a sync: nothing to show
 	}

@@ -251,7 +251,7 @@ func (c *Content) Check() error {
 		}
 	case KindDeviceNotice:
 		return c.checkDeviceNotice()
-	case KindSentSync:
+	case KindSentSync, KindSettingsSync:
 		return c.checkSentSync()
 	case KindReaction, KindEdit, KindDelete:
 		return c.checkAction()

@@ -36,7 +36,7 @@ func (c *Content) checkSentSync() error {
 	case len(c.Inner) == 0 || len(c.Inner) > MaxSyncBytes:
 		return malformed("a sent-message sync without its message, or too long")
 	case c.Sender != c.Recipient:
-		return malformed("a sent-message sync between two accounts")
+		return malformed("a sync between two accounts")
 	case len(c.Attachments) > 0 || c.Quote != nil || c.Text != "":
 		return malformed("a sent-message sync carries only its message")
 	}
@@ -46,3 +46,9 @@ func (c *Content) checkSentSync() error {
 // MaxSyncBytes bounds a synced message: the longest text with its
 // attachment pointers fits.
 const MaxSyncBytes = 256 << 10
+
+// KindSettingsSync carries, from one device of an account to its others,
+// settings the user changed there (Inner: a record package client/core
+// encodes and checks: contacts with their names, verified safety numbers),
+// so the devices stay in step. Only a device of the same account sends one.
+const KindSettingsSync Kind = 32

@@ -64,7 +64,7 @@ func Encode(c *Content) ([]byte, error) {
 		body = appendTextBody(body, c)
 	case KindDeviceNotice:
 		body = appendString(body, fTextBody, c.Text)
-	case KindSentSync:
+	case KindSentSync, KindSettingsSync:
 		body = appendBytes(body, fInner, c.Inner)
 	case KindReaction, KindEdit, KindDelete:
 		body = appendActionBody(body, c)
@@ -234,7 +234,7 @@ func decodeBody(c *Content, b []byte) error {
 			seen |= 1 << num
 		}
 		switch {
-		case c.Kind == KindSentSync && num == fInner:
+		case (c.Kind == KindSentSync || c.Kind == KindSettingsSync) && num == fInner:
 			v, err := consumeBytes(&b, typ)
 			if err != nil {
 				return err

@@ -45,7 +45,10 @@ func (c *Core) AddContact(id, name string) error {
 			return err
 		}
 		ct.Name = name
-		return tx.PutContact(ct)
+		if err := tx.PutContact(ct); err != nil {
+			return err
+		}
+		return c.SyncContact(tx, id, name)
 	})
 }
 

@@ -1,10 +1,15 @@
 package core
 
 import (
+	"bytes"
+	"errors"
+	"unicode/utf8"
+
 	"github.com/skymsg/sky/client/content"
 	"github.com/skymsg/sky/client/protostore"
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/protocol"
+	"github.com/skymsg/sky/protocol/curve"
 )
 
 // Sent-message sync. A text this device sends also goes, end to end, to
@@ -73,4 +78,101 @@ func (c *Core) ApplySentSync(tx *store.Tx, ct *content.Content, b *Batch) error 
 	}
 	b.Events = append(b.Events, &MessageEvent{Message: msg})
 	return nil
+}
+
+// Settings sync: what the user changes on one device that the others must
+// know — a contact and its name, a verified safety number — goes to the
+// account's other devices as a KindSettingsSync. Its record: field 1, a
+// contact (1: ID, 2: name); field 2, a verified identity (1: ID, 2: key).
+
+// maxSyncEntries bounds the entries of one settings record.
+const maxSyncEntries = 1000
+
+// SyncContact queues a contact and its name to the account's other devices.
+func (c *Core) SyncContact(tx *store.Tx, id, name string) error {
+	return c.syncSettings(tx, PutBytes(nil, 1, PutBytes(PutBytes(nil, 1, []byte(id)), 2, []byte(name))))
+}
+
+// SyncVerified queues peer's identity key, verified by the user, to the
+// account's other devices.
+func (c *Core) SyncVerified(tx *store.Tx, peer string) error {
+	_, p, err := PeerIdentityOf(tx, peer)
+	if err != nil || !p.Verified {
+		return err
+	}
+	return c.syncSettings(tx, PutBytes(nil, 2, PutBytes(PutBytes(nil, 1, []byte(peer)), 2, p.Key)))
+}
+
+func (c *Core) syncSettings(tx *store.Tx, rec []byte) error {
+	devs, err := AnnouncedDevices(tx, c.acct.ID)
+	if err != nil || len(devs) < 2 {
+		return err
+	}
+	return c.EnqueueControl(tx, c.acct.ID, &content.Content{Kind: content.KindSettingsSync, Inner: rec})
+}
+
+// ApplySettingsSync applies a settings record from another device of the
+// account. A verified key is taken only if it is the key pinned here (or
+// none is: then it is pinned, verified); a different one is left to the
+// key-change checks.
+func (c *Core) ApplySettingsSync(tx *store.Tx, ct *content.Content, b *Batch) error {
+	self := c.acct.ID
+	if err := c.Track(tx, self, ct.Seq, 0, b); err != nil {
+		return err
+	}
+	f, err := DecodeFields(ct.Inner)
+	if err != nil || len(f.Bytes[1])+len(f.Bytes[2]) > maxSyncEntries {
+		b.Drop(self, "a settings sync that does not decode")
+		return nil
+	}
+	for _, e := range f.Bytes[1] {
+		if err := c.applySyncedContact(tx, e, b); err != nil {
+			return err
+		}
+	}
+	for _, e := range f.Bytes[2] {
+		if err := c.applySyncedVerified(tx, e, b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Core) applySyncedContact(tx *store.Tx, e []byte, b *Batch) error {
+	ef, err := DecodeFields(e)
+	id, name := string(ef.One(1)), string(ef.One(2))
+	if err != nil || c.CheckPeer(id) != nil || len(name) > MaxNameBytes || !utf8.ValidString(name) {
+		b.Drop(c.acct.ID, "a synced contact that is malformed")
+		return nil
+	}
+	if err := AcceptPeer(tx, id, b.Now); err != nil {
+		return err
+	}
+	ctc, err := tx.Contact(id)
+	if err != nil {
+		return err
+	}
+	ctc.Name = name
+	return tx.PutContact(ctc)
+}
+
+func (c *Core) applySyncedVerified(tx *store.Tx, e []byte, b *Batch) error {
+	ef, err := DecodeFields(e)
+	peer, key := string(ef.One(1)), ef.One(2)
+	if _, kerr := curve.ParsePublicKey(key); err != nil || kerr != nil || c.CheckPeer(peer) != nil {
+		b.Drop(c.acct.ID, "a synced verification that is malformed")
+		return nil
+	}
+	addr, p, err := PeerIdentityOf(tx, peer)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		addr, p = store.Address{Name: peer, Device: AnnouncedDevice}, store.PeerIdentity{Key: key, FirstSeen: b.Now}
+	case err != nil:
+		return err
+	case !bytes.Equal(p.Key, key):
+		b.Drop(c.acct.ID, "a verification from another of your devices for a key of "+peer+" that is not the one pinned here")
+		return nil
+	}
+	p.Verified = true
+	return tx.PutPeerIdentity(addr, p)
 }
