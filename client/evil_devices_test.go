@@ -269,6 +269,17 @@ func TestEvilReplayedDeviceList(t *testing.T) {
 	if devs, _ := alice.c.ContactDevices(b); !slices.Equal(devs, []uint32{1}) {
 		t.Fatalf("alice counts bob's devices as %v", devs)
 	}
+	// The server drops Bob's list altogether: refused too, the signed one
+	// kept.
+	h.set(func(h *devHooks) {
+		h.list = func(_ string, dl *wire.DeviceList) { dl.List = nil }
+	})
+	alice.send(b, "no list")
+	texts(t, bob, 1)
+	refusedList(t, alice, b, "no list")
+	if raw := listBytes(t, alice, b); len(raw) == 0 {
+		t.Fatal("alice forgot bob's signed list")
+	}
 }
 
 // TestEvilForgedWipe: the server tries to make Bob's second device wipe
