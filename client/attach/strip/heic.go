@@ -41,6 +41,7 @@ var shortXMP = []byte(`<x:xmpmeta xmlns:x="adobe:ns:meta/"/>`)
 // the item), then pad to the end.
 type span struct {
 	off, n int64
+	inMeta bool // off is within the meta box (an item in idat), not the file
 	fill   []byte
 	pad    byte
 }
@@ -160,11 +161,11 @@ func stripHEIC(dst io.Writer, src io.ReadSeeker, r *Result) error {
 	// mdat payload or in idat's.
 	for i := range spans {
 		s := &spans[i]
-		if s.n <= 0 || !inside(top, "mdat", s.off, s.n, 0) && !s.inIdat() {
+		if s.n <= 0 || !s.inMeta && !inside(top, "mdat", s.off, s.n, 0) {
 			return fmt.Errorf("%w: a metadata item outside the file's media data", ErrMalformed)
 		}
-		if s.inIdat() {
-			s.off = s.off - idatFlag + mb.start
+		if s.inMeta {
+			s.off, s.inMeta = s.off+mb.start, false
 		}
 	}
 	slices.SortFunc(spans, func(a, b span) int { return int(a.off - b.off) })
@@ -178,12 +179,6 @@ func stripHEIC(dst io.Writer, src io.ReadSeeker, r *Result) error {
 	}
 	return copyOver(dst, src, spans)
 }
-
-// idatFlag marks a span's offset as within the meta box (idat), not the
-// file, until stripHEIC makes it absolute.
-const idatFlag = int64(1) << 62
-
-func (s span) inIdat() bool { return s.off >= idatFlag }
 
 // inside reports whether [off, off+n) lies in the payload of one box of
 // type typ in bs (whose offsets are relative to base).

@@ -14,7 +14,7 @@ type metaItem struct {
 
 // metaSpans reads the meta box in meta (its payload from body) and returns
 // the extents of its EXIF and XMP items, with what to write over them:
-// file offsets, or offsets within meta plus idatFlag for items in idat.
+// file offsets, or (inMeta) offsets within meta for items in idat.
 func metaSpans(meta []byte, body int64, r *Result) ([]span, error) {
 	if int64(len(meta)) < body+4 {
 		return nil, fmt.Errorf("%w: a HEIC meta box without its version", ErrMalformed)
@@ -53,7 +53,7 @@ func metaSpans(meta []byte, body int64, r *Result) ([]span, error) {
 				if !hasIdat || e.off > int64(len(meta)) || !inside([]box{idat}, "idat", idat.body+e.off, e.n, 0) {
 					return fmt.Errorf("%w: a metadata item outside idat", ErrMalformed)
 				}
-				s.off = idatFlag + idat.body + e.off
+				s.off, s.inMeta = idat.body+e.off, true
 			default:
 				return fmt.Errorf("%w: a metadata item built from other items (construction method %d)", ErrMalformed, method)
 			}
