@@ -468,7 +468,7 @@ func TestBrowser(t *testing.T) {
 		checkClean(t, w, s)
 	})
 
-	t.Run("actions, profile, typing", func(t *testing.T) { socialSteps(t, ctx, w, s, host, bob) })
+	t.Run("actions, profile, typing", func(t *testing.T) { socialSteps(t, ctx, w, s, host, bob, wd) })
 
 	t.Run("scan QR", func(t *testing.T) {
 		// With the camera: the page scans its frames until Dave's code

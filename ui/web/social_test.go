@@ -69,7 +69,7 @@ func menuItem(text, item string) []chromedp.Action[chromedp.Void] {
 // socialSteps: the chat with Bob ("Maya Chen") is open with messages both
 // ways. Reply, react, edit and delete for everyone from the message menu;
 // a reaction and typing from Bob shown live; the profile set in Settings.
-func socialSteps(t *testing.T, ctx context.Context, w *watch, s *Server, host *testHost, bob *client.Client) {
+func socialSteps(t *testing.T, ctx context.Context, w *watch, s *Server, host *testHost, bob *client.Client, wd *world) {
 	alice := host.Client().ID()
 	bobSaw := events(bob)
 	for _, c := range []*client.Client{host.Client(), bob} {
@@ -113,6 +113,34 @@ func socialSteps(t *testing.T, ctx context.Context, w *watch, s *Server, host *t
 		}
 		run(t, ctx, "picture", visible(`//header[contains(@class,"chat-head")]//img[contains(@class,"avatar-img")]`),
 			visible(`//header[contains(@class,"chat-head")]//h2[contains(., "Maya Chen")]`))
+		// Someone whose profile claims Bob's nickname is shown as their
+		// claim ("~"), marked, never as the contact they pose as.
+		dave := wd.peer()
+		if _, err := dave.SetProfile("Maya Chen", nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := dave.Send(alice, "It's Maya, new number."); err != nil {
+			t.Fatal(err)
+		}
+		for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if _, err := host.Client().ProfileOf(dave.ID()); err == nil {
+				break
+			} else if time.Now().After(end) {
+				t.Fatal("Dave's profile never arrived")
+			}
+		}
+		if err := host.Client().Accept(dave.ID()); err != nil {
+			t.Fatal(err)
+		}
+		run(t, ctx, "refresh", chromedp.Reload(), visible(button("Settings")),
+			visible(`//button[contains(@class,"conv")]//*[contains(@class,"conv-name")][contains(., "~Maya Chen (same name as another contact)")]`))
+		// (Removed again, so the steps after open the real Maya Chen.)
+		if err := host.Client().RemoveContact(dave.ID()); err != nil {
+			t.Fatal(err)
+		}
+		run(t, ctx, "refresh", chromedp.Reload(), visible(button("Settings")))
+		waitJS(t, ctx, "dave gone", `![...document.querySelectorAll('.conv-name')].some((e) => e.textContent.includes('~Maya'))`)
+		openConv(t, ctx, "Maya Chen")
 		checkClean(t, w, s)
 	})
 
