@@ -35,6 +35,14 @@ func markRestored(st *store.Store, created time.Time) error {
 // have rotated them after the backup). It reports how many receipts were
 // queued.
 func (m *Manager) AfterRestore() (int, error) {
+	var mark []byte
+	if err := m.c.View(func(tx *store.Tx) error {
+		var err error
+		mark, err = core.Setting(tx, setRestored)
+		return err
+	}); err != nil || mark == nil {
+		return 0, err // the usual case: no write at every open
+	}
 	n := 0
 	err := m.c.Update(func(tx *store.Tx) error {
 		mark, err := core.Setting(tx, setRestored)
