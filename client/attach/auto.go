@@ -100,7 +100,9 @@ func (f *Files) autoUnread(ctx context.Context) {
 
 // autoMessage downloads what it may of m's attachments.
 func (f *Files) autoMessage(ctx context.Context, m core.Message) {
-	if m.Outgoing || len(m.Attachments) == 0 {
+	// An outgoing message's files are here already on the device that
+	// sent them (Here); another device of the account fetches them.
+	if len(m.Attachments) == 0 {
 		return
 	}
 	limit, err := f.AutoDownload()
