@@ -158,20 +158,26 @@ func AppendBytes(b []byte, num protowire.Number, v []byte) []byte {
 }
 
 // AppendMessage appends field num holding the message that build appends.
-// It reserves a one-byte length and moves the body if it is longer.
+// The length is minimal, as protobuf writes it.
 func AppendMessage(b []byte, num protowire.Number, build func([]byte) []byte) []byte {
 	b = protowire.AppendTag(b, num, protowire.BytesType)
+	// Two bytes are reserved for the length, which is enough for bodies
+	// below 16 KiB; the body moves only when the length takes one byte
+	// (then it is short) or more than two.
+	const reserved = 2
 	start := len(b)
-	b = append(b, 0)
+	b = append(b, 0, 0)
 	b = build(b)
-	n := len(b) - start - 1
-	if n < 0x80 {
-		b[start] = byte(n)
-		return b
-	}
+	n := len(b) - start - reserved
 	size := protowire.SizeVarint(uint64(n))
-	b = append(b, make([]byte, size-1)...)
-	copy(b[start+size:], b[start+1:start+1+n])
+	switch {
+	case size < reserved:
+		copy(b[start+size:], b[start+reserved:])
+		b = b[:len(b)-(reserved-size)]
+	case size > reserved:
+		b = append(b, make([]byte, size-reserved)...)
+		copy(b[start+size:], b[start+reserved:start+reserved+n])
+	}
 	protowire.AppendVarint(b[start:start], uint64(n))
 	return b
 }

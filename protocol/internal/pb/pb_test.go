@@ -8,7 +8,7 @@ import (
 )
 
 func TestAppendMessageLengths(t *testing.T) {
-	for _, n := range []int{0, 1, 127, 128, 300, 16383, 16384, 70000} {
+	for _, n := range []int{0, 1, 127, 128, 129, 300, 16383, 16384, 16385, 70000, 2097152} {
 		body := bytes.Repeat([]byte{0xAB}, n)
 		b := AppendMessage([]byte{0x99}, 7, func(b []byte) []byte { return append(b, body...) })
 		want := protowire.AppendBytes(protowire.AppendTag([]byte{0x99}, 7, protowire.BytesType), body)
