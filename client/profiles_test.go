@@ -3,6 +3,7 @@ package client
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/skymsg/sky/client/content"
 )
@@ -116,4 +117,41 @@ func TestProfiles(t *testing.T) {
 	if ev := next(t, carol, func(e *ProfileEvent) bool { return e.Peer == a }); ev.Name != "Alice Liddell" {
 		t.Fatalf("carol got alice's %+v", ev)
 	}
+}
+
+// TestProfileLinkedDevices: a profile set on one device of an account
+// shows on its other devices too (and reaches contacts once per version).
+func TestProfileLinkedDevices(t *testing.T) {
+	s := startSkyd(t)
+	opts := testOptions(nil)
+	opts.DeviceListAge = time.Millisecond
+	alice, bob := newUser(t, s, opts), newUser(t, s, opts)
+	a, b := alice.c.ID(), bob.c.ID()
+	if err := bob.c.AddContact(a, "Alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.c.AddContact(b, "Bob"); err != nil {
+		t.Fatal(err)
+	}
+	bob2 := linkUser(t, s, bob, opts)
+	if _, err := bob.c.SetProfile("Bob Two-Phones", nil); err != nil {
+		t.Fatal(err)
+	}
+	bob.flush()
+	if ev := next(t, bob2, func(e *ProfileEvent) bool { return e.Peer == b }); ev.Name != "Bob Two-Phones" || ev.Version != 1 {
+		t.Fatalf("bob's other device got %+v", ev)
+	}
+	if p, err := bob2.c.OwnProfile(); err != nil || p.Name != "Bob Two-Phones" {
+		t.Fatalf("bob's other device's own profile: %v, %v", p, err)
+	}
+	if ev := next(t, alice, func(e *ProfileEvent) bool { return e.Peer == b }); ev.Name != "Bob Two-Phones" {
+		t.Fatalf("alice got %+v", ev)
+	}
+	// The other device's next version follows on from it.
+	if p, err := bob2.c.SetProfile("Bob", nil); err != nil || p.Version != 2 {
+		t.Fatalf("bob2 set %v, %v", p, err)
+	}
+	bob2.flush()
+	next(t, bob, func(e *ProfileEvent) bool { return e.Peer == b && e.Version == 2 })
+	next(t, alice, func(e *ProfileEvent) bool { return e.Peer == b && e.Version == 2 })
 }

@@ -354,6 +354,8 @@ func (c *Client) receiveOwn(ctx context.Context, tx *store.Tx, ps *protostore.St
 		return c.core.ApplySentSync(tx, ct, b)
 	case content.KindSettingsSync:
 		return c.core.ApplySettingsSync(tx, ct, b)
+	case content.KindProfile:
+		return c.profiles.ApplyOwn(tx, ct, b)
 	case content.KindReceipt:
 		return nil // a receipt for a sync: nothing to show
 	}

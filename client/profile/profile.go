@@ -85,6 +85,9 @@ func (p *Profiles) Set(name string, avatar []byte) (content.Profile, error) {
 		if err := tx.SetSetting(ownName, Encode(&pr)); err != nil {
 			return err
 		}
+		if err := p.syncOwn(tx, &pr); err != nil {
+			return err
+		}
 		contacts, err := tx.Contacts()
 		if err != nil {
 			return err
@@ -223,3 +226,38 @@ func Load(tx *store.Tx, peer string) (content.Profile, error) { return load(tx, 
 
 // Peers returns the IDs of the people whose profile is kept.
 func Peers(tx *store.Tx) ([]string, error) { return core.StringList(tx, peersIdx) }
+
+// syncOwn queues the user's new profile to the account's other devices
+// (linked devices show the same profile), if it has any.
+func (p *Profiles) syncOwn(tx *store.Tx, pr *content.Profile) error {
+	self := p.c.ID()
+	devs, err := core.AnnouncedDevices(tx, self)
+	if err != nil || len(devs) < 2 {
+		return err
+	}
+	one := *pr
+	return p.c.EnqueueControl(tx, self, &content.Content{Kind: content.KindProfile, Profile: &one})
+}
+
+// ApplyOwn takes the user's profile as another device of the account set
+// it, if it is newer than the one here; the caller checked the sender is
+// one of the account's devices. Contacts get it from that device.
+func (p *Profiles) ApplyOwn(tx *store.Tx, ct *content.Content, b *core.Batch) error {
+	self := p.c.ID()
+	if err := p.c.Track(tx, self, ct.Seq, 0, b); err != nil {
+		return err
+	}
+	old, err := load(tx, ownName)
+	if err != nil && !errors.Is(err, ErrNoProfile) {
+		return err
+	}
+	if ct.Profile.Version <= old.Version {
+		return nil
+	}
+	if err := tx.SetSetting(ownName, Encode(ct.Profile)); err != nil {
+		return err
+	}
+	b.Events = append(b.Events, &core.ProfileEvent{Peer: self, Name: ct.Profile.Name, Version: ct.Profile.Version,
+		Avatar: len(ct.Profile.Avatar) > 0})
+	return nil
+}
