@@ -62,7 +62,9 @@ func (c *Client) recordBroadcast(list string, ms []Message) {
 	if at.IsZero() {
 		at = c.core.Now()
 	}
-	err := c.core.Update(func(tx *store.Tx) error { return actions.RecordBroadcast(tx, list, at.Truncate(time.Millisecond), copies) })
+	err := c.core.Update(func(tx *store.Tx) error {
+		return actions.RecordBroadcast(tx, list, at.Truncate(time.Millisecond), copies)
+	})
 	if err != nil {
 		c.core.Opts.Logger.Warn("the broadcast's copies could not be recorded; edit or delete each in its chat", "err", err)
 	}
