@@ -228,7 +228,10 @@ func socialSteps(t *testing.T, ctx context.Context, w *watch, s *Server, host *t
 			visible(button("Edit for everyone")))
 		run(t, ctx, "edit", click(button("Edit for everyone")), visible(fieldLabelled("New text")), clearField("New text"),
 			typeInto(fieldLabelled("New text"), "Deadline moved to 7pm."), click(button("Save edit")), visible(textOnPage("Every copy edited.")))
-		if !bobSaw(func(e client.Event) bool { a, ok := e.(*client.ActionEvent); return ok && a.Action == "edit" && a.Text == "Deadline moved to 7pm." }, 10*time.Second) {
+		if !bobSaw(func(e client.Event) bool {
+			a, ok := e.(*client.ActionEvent)
+			return ok && a.Action == "edit" && a.Text == "Deadline moved to 7pm."
+		}, 10*time.Second) {
 			t.Fatal("Bob's copy was never edited")
 		}
 		run(t, ctx, "unsend", click(button("Delete for everyone")), visible(textOnPage("Deleted for everyone.")))
