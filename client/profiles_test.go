@@ -155,3 +155,28 @@ func TestProfileLinkedDevices(t *testing.T) {
 	next(t, bob, func(e *ProfileEvent) bool { return e.Peer == b && e.Version == 2 })
 	next(t, alice, func(e *ProfileEvent) bool { return e.Peer == b && e.Version == 2 })
 }
+
+// TestProfileLaterDevice: a device linked after the profile was set gets
+// it with the user's next message.
+func TestProfileLaterDevice(t *testing.T) {
+	s := startSkyd(t)
+	opts := testOptions(nil)
+	opts.DeviceListAge = time.Millisecond
+	alice, bob := newUser(t, s, opts), newUser(t, s, opts)
+	a, b := alice.c.ID(), bob.c.ID()
+	if err := alice.c.AddContact(b, "Bob"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob.c.SetProfile("Bob Early", nil); err != nil {
+		t.Fatal(err)
+	}
+	bob2 := linkUser(t, s, bob, opts)
+	if _, err := bob2.c.OwnProfile(); !errors.Is(err, ErrNoProfile) {
+		t.Fatalf("bob2 has a profile before any sync: %v", err)
+	}
+	bob.send(a, "hello")
+	bob.flush()
+	if ev := next(t, bob2, func(e *ProfileEvent) bool { return e.Peer == b }); ev.Name != "Bob Early" {
+		t.Fatalf("bob2 got %+v", ev)
+	}
+}

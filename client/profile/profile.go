@@ -20,6 +20,7 @@ package profile
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/skymsg/sky/client/content"
 	"github.com/skymsg/sky/client/core"
@@ -32,7 +33,8 @@ const (
 	ownName  = "profile/own"
 	peerPref = "profile/peer/"
 	sentPref = "profile/sent/"
-	peersIdx = "profile/peers" // the IDs whose profile is kept
+	peersIdx = "profile/peers"   // the IDs whose profile is kept
+	ownDevs  = "profile/devices" // the account's devices when the profile was last synced to them
 )
 
 // ErrNoProfile: no profile set (or shared) yet.
@@ -118,6 +120,9 @@ func (p *Profiles) ShareWith(peers []string, group *content.GroupID) error {
 			return nil
 		}
 		if err != nil {
+			return err
+		}
+		if err := p.syncOwnIfNew(tx, &pr); err != nil {
 			return err
 		}
 		for _, peer := range peers {
@@ -236,7 +241,37 @@ func (p *Profiles) syncOwn(tx *store.Tx, pr *content.Profile) error {
 		return err
 	}
 	one := *pr
-	return p.c.EnqueueControl(tx, self, &content.Content{Kind: content.KindProfile, Profile: &one})
+	if err := p.c.EnqueueControl(tx, self, &content.Content{Kind: content.KindProfile, Profile: &one}); err != nil {
+		return err
+	}
+	return tx.SetSetting(ownDevs, devsKey(devs))
+}
+
+// syncOwnIfNew syncs the profile again when the account gained a device
+// since it was last synced (a device linked later gets it this way, with
+// the user's next message).
+func (p *Profiles) syncOwnIfNew(tx *store.Tx, pr *content.Profile) error {
+	devs, err := core.AnnouncedDevices(tx, p.c.ID())
+	if err != nil || len(devs) < 2 {
+		return err
+	}
+	had, err := tx.Setting(ownDevs)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if string(had) == string(devsKey(devs)) {
+		return nil
+	}
+	return p.syncOwn(tx, pr)
+}
+
+// devsKey is a device list as the setting records it.
+func devsKey(devs []uint32) []byte {
+	var b []byte
+	for _, d := range slices.Sorted(slices.Values(devs)) {
+		b = protowire.AppendVarint(b, uint64(d))
+	}
+	return b
 }
 
 // ApplyOwn takes the user's profile as another device of the account set
