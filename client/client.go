@@ -184,6 +184,10 @@ func (c *Client) Run(ctx context.Context) error {
 // server back from an outage is found within seconds.
 func (c *Client) SetMaxBackoff(d time.Duration) { c.core.SetMaxBackoff(d) }
 
+// MaxBackoff returns the current cap of the wait between reconnection
+// attempts.
+func (c *Client) MaxBackoff() time.Duration { return c.core.MaxBackoff() }
+
 // Connected reports whether the client is connected now.
 func (c *Client) Connected() bool { return c.core.Connected() }
 

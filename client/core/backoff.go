@@ -36,6 +36,13 @@ func (c *Core) SetMaxBackoff(d time.Duration) {
 	poke(kick)
 }
 
+// MaxBackoff returns the current cap of the wait between reconnection
+// attempts.
+func (c *Core) MaxBackoff() time.Duration {
+	d, _ := c.maxBackoff()
+	return d
+}
+
 // maxBackoff returns the current cap and the channel that says it changed.
 func (c *Core) maxBackoff() (time.Duration, chan struct{}) {
 	c.backoff.mu.Lock()

@@ -107,6 +107,11 @@ func TestHost(t *testing.T) {
 	if got := rpcLine(t, socket, `{"jsonrpc":"2.0","id":1,"method":"id"}`); !strings.Contains(got, c.ID()) {
 		t.Fatalf("an unlocked host answered %s, want the ID %s", got, c.ID())
 	}
+	// The user watches a host (daemon, web, tui): a server back after an
+	// outage is found within seconds, not the SDK's minute.
+	if d := c.MaxBackoff(); d != waitingBackoff {
+		t.Fatalf("an unlocked host reconnects at most every %v, want %v", d, waitingBackoff)
+	}
 	// A connection of the unlocked stretch ends when the host locks.
 	nc, err := net.Dial("unix", socket)
 	if err != nil {
