@@ -108,7 +108,15 @@ func Parse(b []byte) (*State, error) {
 	if len(b) == 0 || b[0] != formatV1 {
 		return nil, errs.New(errs.InvalidState, "session state of an unknown format")
 	}
-	s := &State{}
+	// One allocation for the state, its SPQR state and room for every
+	// receiving chain.
+	a := new(struct {
+		s  State
+		pq spqr.State
+		rc [MaxReceiverChain]receiverChain
+	})
+	s := &a.s
+	s.receivers = a.rc[:0]
 	var err error
 	r := pb.NewReader(b[1:])
 	for err == nil {
@@ -138,7 +146,7 @@ func Parse(b []byte) (*State, error) {
 				s.receivers = append(s.receivers, rc)
 			}
 		case 8:
-			s.pq = new(spqr.State)
+			s.pq = &a.pq
 			err = s.pq.UnmarshalBinary(r.Bytes())
 		case 9:
 			s.AliceBaseKey, err = parseKey(r)

@@ -154,7 +154,13 @@ const maxLinks = 64
 // ParseChain decodes a chain encoded by Append, checking every field and
 // the invariants the chain relies on.
 func ParseChain(b []byte) (*Chain, error) {
-	c := &Chain{}
+	// One allocation for the chain and its usual one or two epochs.
+	a := new(struct {
+		c Chain
+		l [2]link
+	})
+	c := &a.c
+	c.links = a.l[:0]
 	r := pb.NewReader(b)
 	for {
 		num, ok := r.Next()
