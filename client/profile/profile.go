@@ -113,12 +113,13 @@ func (p *Profiles) Set(name string, avatar []byte) (content.Profile, error) {
 // when they may not be contacts (nil for contacts). Nothing happens before
 // the user sets a profile.
 func (p *Profiles) ShareWith(peers []string, group *content.GroupID) error {
-	var queued bool
+	// Read first: on almost every send there is nothing to do, and a
+	// read costs no commit.
+	if due, err := p.due(peers); err != nil || !due {
+		return err
+	}
 	err := p.c.Update(func(tx *store.Tx) error {
 		pr, err := load(tx, ownName)
-		if errors.Is(err, ErrNoProfile) {
-			return nil
-		}
 		if err != nil {
 			return err
 		}
@@ -133,13 +134,42 @@ func (p *Profiles) ShareWith(peers []string, group *content.GroupID) error {
 				return err
 			}
 		}
-		queued = true
 		return nil
 	})
-	if err == nil && queued {
+	if err == nil {
 		p.c.KickOutbox()
 	}
 	return err
+}
+
+// due reports whether the profile (if the user set one) has to go to any
+// of peers, or to a device of the account linked since the last sync.
+func (p *Profiles) due(peers []string) (bool, error) {
+	var due bool
+	err := p.c.View(func(tx *store.Tx) error {
+		pr, err := load(tx, ownName)
+		if errors.Is(err, ErrNoProfile) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if due, err = p.ownDevicesChanged(tx); err != nil || due {
+			return err
+		}
+		for _, peer := range peers {
+			sent, err := readNum(tx, sentPref+peer)
+			if err != nil {
+				return err
+			}
+			if peer != p.c.ID() && sent < pr.Version {
+				due = true
+				return nil
+			}
+		}
+		return nil
+	})
+	return due, err
 }
 
 // share queues pr to peer unless peer has that version already.
@@ -251,18 +281,24 @@ func (p *Profiles) syncOwn(tx *store.Tx, pr *content.Profile) error {
 // since it was last synced (a device linked later gets it this way, with
 // the user's next message).
 func (p *Profiles) syncOwnIfNew(tx *store.Tx, pr *content.Profile) error {
+	if changed, err := p.ownDevicesChanged(tx); err != nil || !changed {
+		return err
+	}
+	return p.syncOwn(tx, pr)
+}
+
+// ownDevicesChanged reports whether the account has other devices now,
+// and not the ones the profile was last synced to.
+func (p *Profiles) ownDevicesChanged(tx *store.Tx) (bool, error) {
 	devs, err := core.AnnouncedDevices(tx, p.c.ID())
 	if err != nil || len(devs) < 2 {
-		return err
+		return false, err
 	}
 	had, err := tx.Setting(ownDevs)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
+		return false, err
 	}
-	if string(had) == string(devsKey(devs)) {
-		return nil
-	}
-	return p.syncOwn(tx, pr)
+	return string(had) != string(devsKey(devs)), nil
 }
 
 // devsKey is a device list as the setting records it.

@@ -98,14 +98,17 @@ func (g Target) conversation() string {
 // than MaxGroupMembers, or the same was said less than Refresh ago. It
 // reports whether it queued anything.
 func (t *Typing) Send(g Target, typing bool) (bool, error) {
-	if !t.c.Connected() || (g.Group != nil && len(g.Members) > MaxGroupMembers) || !t.due(g.conversation(), typing) {
+	if !t.c.Connected() || (g.Group != nil && len(g.Members) > MaxGroupMembers) {
+		return false, nil
+	}
+	if on, err := t.Enabled(); err != nil || !on { // a read: off costs no commit
+		return false, err
+	}
+	if !t.due(g.conversation(), typing) {
 		return false, nil
 	}
 	var sent bool
 	err := t.c.Update(func(tx *store.Tx) error {
-		if on, err := enabled(tx); err != nil || !on {
-			return err
-		}
 		to := g.Members
 		if g.Group == nil {
 			if ok, err := core.IsContact(tx, g.Peer); err != nil || !ok {
