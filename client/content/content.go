@@ -222,7 +222,7 @@ func (c *Content) Check() error {
 		return bad("bad sender")
 	case noRecipient(c.Kind) && c.Recipient != "":
 		return bad("a group text or notice names a recipient")
-	case !noRecipient(c.Kind) && (c.Recipient == "" || len(c.Recipient) > MaxAccountBytes || !utf8.ValidString(c.Recipient)):
+	case !noRecipient(c.Kind) && !(c.Kind == KindGroupUpdate && c.Recipient == "") && (c.Recipient == "" || len(c.Recipient) > MaxAccountBytes || !utf8.ValidString(c.Recipient)):
 		return bad("bad recipient")
 	case c.SenderDevice == 0:
 		return bad("no sender device")

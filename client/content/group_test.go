@@ -80,11 +80,20 @@ func TestGroupTextHasNoRecipient(t *testing.T) {
 	if _, err := Encode(c); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("a group text with a recipient: %v", err)
 	}
-	// The 1:1 kinds still need one.
+	// The 1:1 kinds still need one; an update may go without, as the one
+	// sender-key message all members holding the key get (the 1:1 path
+	// refuses it: its recipient must be the receiver).
+	for _, k := range []Kind{KindGroupLeave, KindSenderKey} {
+		u := groupSample(k)
+		u.Recipient = ""
+		if _, err := Encode(u); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("a %s without a recipient: %v", k, err)
+		}
+	}
 	u := groupSample(KindGroupUpdate)
 	u.Recipient = ""
-	if _, err := Encode(u); !errors.Is(err, ErrMalformed) {
-		t.Fatalf("an update without a recipient: %v", err)
+	if _, err := Encode(u); err != nil {
+		t.Fatalf("a shared update: %v", err)
 	}
 }
 

@@ -49,11 +49,9 @@ type multiCandidate struct {
 }
 
 // multiInner returns the one sender-key message of an outbox item that may
-// go in a v2 message (a group text, or a broadcast list's text), or nil.
+// go in a v2 message (a group text or update, or a broadcast list's text),
+// or nil (1:1 content, which differs per recipient).
 func multiInner(it store.Outgoing) []byte {
-	if it.MessageRef == 0 {
-		return nil // 1:1 control content and receipts: never
-	}
 	item, err := DecodeOutItem(it.Payload)
 	if err != nil || item.Group == nil || len(item.Sealed) != 1 || !item.NotBefore.IsZero() {
 		return nil

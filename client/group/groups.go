@@ -380,7 +380,14 @@ func (g *Groups) commitChange(tx *store.Tx, r *Record, ch Change, b *core.Batch)
 	if err != nil {
 		return nil, err
 	}
+	shared, err := g.queueSharedUpdate(tx, old, next, sent) // updatev2.go
+	if err != nil {
+		return nil, err
+	}
 	for _, m := range changeRecipients(old, next, g.self()) {
+		if shared[m] {
+			continue
+		}
 		body, err := g.updateBody(tx, old, next, m)
 		if err != nil {
 			return nil, err

@@ -89,6 +89,8 @@ func (g *Groups) groupMessage(ctx context.Context, tx *store.Tx, id content.Grou
 	case err != nil:
 		b.Drop(peer, "a group message with malformed content")
 		return nil
+	case ct.Kind == content.KindGroupUpdate && ct.Recipient == "" && ct.Sender == peer && ct.SenderDevice == dev && ct.GroupID == id:
+		return g.sharedUpdate(tx, sks, id, peer, dev, ct, b) // updatev2.go
 	case ct.Kind != content.KindGroupText || ct.Sender != peer || ct.SenderDevice != dev || ct.GroupID != id:
 		b.Drop(peer, "a group message whose sender, kind or group inside differs from its envelope")
 		return nil
