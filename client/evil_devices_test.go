@@ -348,3 +348,28 @@ func (u *user) start2(mayFail bool) {
 	u.stop, u.runErr = cancel, make(chan error, 1)
 	go func() { u.runErr <- u.c.Run(ctx) }()
 }
+
+// TestEvilWithheldDeviceList: the server keeps showing Alice Bob's list
+// from before he linked a device (a stale view; the newer list is signed
+// by Bob, so it cannot forge one). Bob's own messages say which version he
+// uses, so Alice notices that the server withholds the newer one.
+func TestEvilWithheldDeviceList(t *testing.T) {
+	s := startSkyd(t)
+	ev := startEvil(t, s)
+	bob := newUser(t, s, fastLists())
+	b := bob.c.ID()
+	beforeLink := listBytes(t, bob, b)
+	h := newDevHooks(b)
+	h.set(func(h *devHooks) {
+		h.list = func(_ string, dl *wire.DeviceList) { dl.List, dl.Registered = beforeLink, []uint32{1} }
+	})
+	ev.set(h.toClient, h.toServer)
+	linkUser(t, s, bob, fastLists())
+	alice := newUserAt(t, s, ev.url(), fastLists())
+	a := alice.c.ID()
+	alice.send(b, "hi bob")
+	texts(t, bob, 1)
+	bob.send(a, "hi alice")
+	texts(t, alice, 1)
+	refusedList(t, alice, b, "withholds their newest device list")
+}

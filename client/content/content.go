@@ -197,6 +197,11 @@ type Content struct {
 	Profile *Profile // KindProfile
 	Typing  bool     // KindTyping: started (true) or stopped
 
+	// DeviceList is the version of the sender's own signed device list as
+	// the sender knows it (0: none), so a recipient whose copy is older
+	// asks the server again, and notices a server that withholds it.
+	DeviceList uint64
+
 	// Inner is, in KindSentSync, the encoded Content of a message this
 	// account sent from another of its devices (devices.go).
 	Inner []byte

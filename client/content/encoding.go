@@ -19,6 +19,9 @@ const (
 	fSeq          = 7
 	fAccessKey    = 8
 	fDirHead      = 9
+	// fDevList is the version of the sender's own signed device list
+	// (linked devices): outside the body numbers, so older clients skip it.
+	fDevList = 100
 
 	firstBody = 10
 	lastBody  = 99
@@ -57,6 +60,9 @@ func Encode(c *Content) ([]byte, error) {
 	}
 	if len(c.DirectoryHead) > 0 {
 		b = appendBytes(b, fDirHead, c.DirectoryHead)
+	}
+	if c.DeviceList != 0 {
+		b = appendVarint(b, fDevList, c.DeviceList)
 	}
 	var body []byte
 	switch c.Kind {
@@ -118,6 +124,12 @@ func Decode(b []byte) (*Content, error) {
 			seen |= 1 << num
 		}
 		switch {
+		case num == fDevList:
+			v, err := consumeVarint(&b, typ)
+			if err != nil {
+				return nil, err
+			}
+			c.DeviceList = v
 		case num == fVersion || num == fSenderDevice || num == fSentAt || num == fSeq:
 			v, err := consumeVarint(&b, typ)
 			if err != nil {

@@ -490,3 +490,53 @@ func (c *Core) removedByAccount(ctx context.Context) bool {
 	c.wipeRemoved()
 	return true
 }
+
+// ownListVersion is the version of account's accepted list (0: none),
+// which every message tells its recipient.
+func ownListVersion(tx *store.Tx, account string) (uint64, error) {
+	l, _, err := AcceptedList(tx, account)
+	if err != nil || l == nil {
+		return 0, err
+	}
+	return l.Version, nil
+}
+
+// claimList notes that peer's message says they use version v of their
+// device list, if that is newer than the one accepted here.
+func (b *Batch) claimList(tx *store.Tx, peer string, v uint64) error {
+	if v == 0 {
+		return nil
+	}
+	have, err := ownListVersion(tx, peer)
+	if err != nil || v <= have {
+		return err
+	}
+	if b.claims == nil {
+		b.claims = map[string]uint64{}
+	}
+	b.claims[peer] = max(b.claims[peer], v)
+	return nil
+}
+
+// followClaims fetches the lists of senders who use a newer version than
+// the accepted one; a server that still serves an older one withholds
+// it, and that is reported.
+func (c *Core) followClaims(ctx context.Context, cn *conn.Conn, b *Batch) {
+	for peer, v := range b.claims {
+		if err := c.RefreshDeviceList(ctx, cn, peer); err != nil {
+			var refused *ListRefusedError
+			if !errors.As(err, &refused) {
+				c.Opts.Logger.Warn("fetching a device list failed", "err", err)
+				continue
+			}
+		}
+		var have uint64
+		if err := c.View(func(tx *store.Tx) (err error) { have, err = ownListVersion(tx, peer); return }); err != nil {
+			continue
+		}
+		if have < v {
+			reason := fmt.Sprintf("the server withholds their newest device list: their messages say version %d, the server serves %d", v, have)
+			c.Emit(&DeviceListRefusedEvent{Peer: peer, Reason: reason})
+		}
+	}
+}

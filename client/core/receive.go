@@ -65,6 +65,9 @@ type Batch struct {
 	final     bool             // a second pass: no more rechecks
 	recheck   []*wire.Envelope // envelopes from devices not on their sender's accepted list
 	recheckOf []string         // whose lists to fetch again before the second pass
+	// claims are device list versions senders use that are newer than
+	// the accepted ones (followClaims).
+	claims map[string]uint64
 }
 
 // Recheck holds env back for a second pass after peer's device list was
@@ -109,7 +112,9 @@ func (c *Core) handleBatch(ctx context.Context, cn *conn.Conn, envs []*wire.Enve
 			return err
 		}
 		c.AfterBatch(again)
+		defer c.followClaims(ctx, cn, again)
 	}
+	defer c.followClaims(ctx, cn, b) // after the batch's own events
 	var ids [][]byte
 	for _, e := range envs {
 		if id := e.GetId(); len(id) == wire.MessageIDBytes {
@@ -345,6 +350,9 @@ func (c *Core) Keep(tx *store.Tx, ps *protostore.Stores, peer string, ct *conten
 		return false, nil
 	}
 	c.gossip(peer, ct.DirectoryHead)
+	if err := b.claimList(tx, peer, ct.DeviceList); err != nil {
+		return false, err
+	}
 	refresh, err := KeepPeerAccess(tx, peer, ct.AccessKey)
 	if refresh {
 		b.refreshed = append(b.refreshed, peer)

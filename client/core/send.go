@@ -142,6 +142,9 @@ func (c *Core) AddOutgoing(tx *store.Tx, peer string, ct *content.Content) (stor
 	ct.Version, ct.Sender, ct.SenderDevice, ct.Recipient = content.Version, c.acct.ID, c.acct.DeviceID, peer
 	ct.ID, ct.SentAt, ct.Seq, ct.AccessKey = NewContentID(), now, seq, c.AccessKey()
 	ct.DirectoryHead = c.directoryHead()
+	if ct.DeviceList, err = ownListVersion(tx, c.acct.ID); err != nil {
+		return store.Message{}, err
+	}
 	body, err := content.Encode(ct)
 	if err != nil {
 		return store.Message{}, err
@@ -251,6 +254,9 @@ func (c *Core) EnqueueControl(tx *store.Tx, peer string, ct *content.Content) er
 	}
 	ct.Version, ct.Sender, ct.SenderDevice, ct.Recipient = content.Version, c.acct.ID, c.acct.DeviceID, peer
 	ct.ID, ct.SentAt, ct.Seq, ct.AccessKey = NewContentID(), now, seq, c.AccessKey()
+	if ct.DeviceList, err = ownListVersion(tx, c.acct.ID); err != nil {
+		return err
+	}
 	body, err := content.Encode(ct)
 	if err != nil {
 		return err
