@@ -20,8 +20,11 @@ package kdf
 import (
 	"crypto/sha256"
 	"encoding"
+	"fmt"
 	"hash"
 	"sync"
+
+	"github.com/skymsg/sky/protocol/internal/redact"
 )
 
 // Size is the output size of HMAC-SHA256.
@@ -65,6 +68,9 @@ func (k *Keyed) Sum(data ...[]byte) [Size]byte {
 
 // Wipe clears the keyed states.
 func (k *Keyed) Wipe() { *k = Keyed{} }
+
+// Format redacts the keyed states under every fmt verb.
+func (k Keyed) Format(f fmt.State, _ rune) { redact.Format(f, "kdf.Keyed") }
 
 // HMAC returns HMAC-SHA256(key, data[0] || data[1] || ...).
 func HMAC(key []byte, data ...[]byte) [Size]byte {

@@ -2,6 +2,8 @@ package kdf
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"crypto/hkdf"
 	"crypto/sha256"
 	"testing"
@@ -121,4 +123,14 @@ func FuzzHKDFMatchesStdlib(f *testing.F) {
 			t.Fatal("Keyed differs from HMAC")
 		}
 	})
+}
+
+// TestKeyedRedacted: a keyed HMAC state prints no key material.
+func TestKeyedRedacted(t *testing.T) {
+	k := NewKeyed(bytes.Repeat([]byte{0x5a}, 32))
+	for _, s := range []string{fmt.Sprintf("%v", k), fmt.Sprintf("%+v", k), fmt.Sprintf("%#v", &k), fmt.Sprintf("%x", k)} {
+		if !strings.Contains(s, "redacted") || strings.Contains(s, "5a") || strings.Contains(s, "[") {
+			t.Fatalf("Keyed prints %q", s)
+		}
+	}
 }
