@@ -2,10 +2,10 @@ package kdf
 
 import (
 	"bytes"
-	"fmt"
-	"strings"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/skymsg/sky/protocol/internal/wycheproof"
