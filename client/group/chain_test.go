@@ -481,17 +481,21 @@ func TestSignedConvergence(t *testing.T) {
 	r0 := mustSigned(t, nil, create, alice)
 	grant := signedChange(t, k, r0, alice, makeAdmin(bob, carol))
 	base := mustSigned(t, r0, grant, alice)
-	seeds := uint64(40)
+	seeds, rounds := uint64(40), 5
 	if os.Getenv("SKY_SLOW") != "" {
-		seeds = 3000 // about a minute
+		seeds, rounds = 1500, 12 // past MaxRecent; a few minutes
 	}
 	for seed := range seeds {
 		rng := rand.New(rand.NewPCG(seed, 22))
+		// Each admin proposes on its own copy; after each round every
+		// admin has the round's changes, in its own order (so an admin
+		// never builds on a branch its own client refused).
 		var changes []Change
-		cur := base
-		for range 5 {
-			var round []*Record
+		views := map[string]*Record{alice: base, bob: base, carol: base}
+		for range rounds {
+			var round []Change
 			for _, a := range admins {
+				cur := views[a]
 				if rng.IntN(3) == 0 || !cur.State.IsAdmin(a) {
 					continue
 				}
@@ -513,11 +517,17 @@ func TestSignedConvergence(t *testing.T) {
 				if err := cur.Seal(&ch, k.signer(a)); err != nil {
 					t.Fatal(err)
 				}
-				changes = append(changes, ch)
-				round = append(round, mustSigned(t, cur, ch, a))
+				changes, round = append(changes, ch), append(round, ch)
+				views[a] = mustSigned(t, cur, ch, a)
 			}
-			if len(round) > 0 {
-				cur = round[rng.IntN(len(round))]
+			for _, x := range admins {
+				order := slices.Clone(round)
+				rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+				for _, ch := range order {
+					if next, _, err := ApplySigned(views[x], ch, ch.Author, x); err == nil {
+						views[x] = next
+					}
+				}
 			}
 		}
 		var finals []*Record
@@ -534,8 +544,11 @@ func TestSignedConvergence(t *testing.T) {
 			}
 			finals = append(finals, r)
 		}
-		// The members compare heads: each hands its state to the others,
-		// as the chain-head exchange does, until none moves.
+		// Members and admins compare heads: each hands its state to the
+		// others, as the chain-head exchange does, until none moves.
+		for _, a := range admins {
+			finals = append(finals, views[a])
+		}
 		for changed := true; changed; {
 			changed = false
 			for i := range finals {

@@ -151,7 +151,7 @@ func position(r *Record, ch Change, mine, a *authority, self string) (next *Reco
 		i, ok := at[t.Prev]
 		switch {
 		case !ok:
-			return nil, out, false, nil
+			continue // older than the member's recent versions, or unknown
 		case !sharesAdmins(mine, a, t.Number):
 			err = fmt.Errorf("%w (it leaves out admin changes made before it: %s may no longer be an admin)", ErrBadSignature, ch.Author)
 		case i == last:
