@@ -208,6 +208,9 @@ func (g *Groups) applyGroupUpdate(tx *store.Tx, peer string, dev uint32, ct *con
 		}
 		if out.Diff.Joined {
 			wanted, err := asked(tx, ct.GroupID)
+			if err == nil && wanted {
+				err = tx.DeleteSetting(setAsked + ct.GroupID.String()) // asked and answered
+			}
 			if err != nil {
 				return err
 			}
