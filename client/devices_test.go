@@ -153,6 +153,15 @@ func TestLinkedDevices(t *testing.T) {
 		return mustSN(t, bob2.c, a).Verified && len(cs) == 1 && cs[0].Name == "Alice W"
 	})
 
+	if err := bob.c.SetTimer(a, 5*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	bob.flush()
+	waitFor(t, "bob2 to take the timer bob set", func() bool {
+		d, _ := bob2.c.Timer(a)
+		return d == 5*time.Minute
+	})
+
 	if err := bob.c.RemoveDevice(ctxT(t), 2); err != nil {
 		t.Fatal(err)
 	}

@@ -351,7 +351,20 @@ func (c *Client) receiveOwn(ctx context.Context, tx *store.Tx, ps *protostore.St
 	}
 	switch ct.Kind {
 	case content.KindSentSync:
-		return c.core.ApplySentSync(tx, ct, b)
+		inner := c.core.SentSyncInner(ct, b)
+		if inner != nil && inner.Kind == content.KindTimerChange {
+			conv, err := c.core.Conversation(tx, inner.Recipient, 0)
+			if err != nil {
+				return err
+			}
+			if applied, err := c.timers.ApplyOwn(tx, inner.Recipient, conv, inner, b); err != nil || !applied {
+				if err == nil {
+					err = c.core.ApplySentSync(tx, ct, nil, b) // an older change: only counted
+				}
+				return err
+			}
+		}
+		return c.core.ApplySentSync(tx, ct, inner, b)
 	case content.KindSettingsSync:
 		return c.core.ApplySettingsSync(tx, ct, b)
 	case content.KindProfile:

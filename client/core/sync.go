@@ -21,7 +21,7 @@ import (
 // syncSent queues ct (a text just queued to its recipient, encoded as
 // body) to the account's other devices, if it has any.
 func (c *Core) syncSent(tx *store.Tx, ct *content.Content, body []byte) error {
-	if ct.Kind != content.KindText {
+	if ct.Kind != content.KindText && ct.Kind != content.KindTimerChange {
 		return nil
 	}
 	devs, err := AnnouncedDevices(tx, c.acct.ID)
@@ -40,21 +40,31 @@ func (c *Core) FromOwnDevice(ps *protostore.Stores, dev uint32) (bool, error) {
 	return ok && k == c.Local.KeyPair.Public, err
 }
 
-// ApplySentSync stores a message another device of the account sent, as
-// that device's KindSentSync carries it. A malformed one, or one that is
-// not a text to someone else, is dropped.
-func (c *Core) ApplySentSync(tx *store.Tx, ct *content.Content, b *Batch) error {
+// SentSyncInner decodes and checks what a KindSentSync carries: a text or
+// a timer change this account sent to someone else (nil, with a drop
+// noted, otherwise).
+func (c *Core) SentSyncInner(ct *content.Content, b *Batch) *content.Content {
 	self := c.acct.ID
-	if err := c.Track(tx, self, ct.Seq, 0, b); err != nil {
-		return err
-	}
 	inner, err := content.Decode(ct.Inner)
 	switch {
 	case err != nil:
 		b.Drop(self, "a sent-message sync whose message does not decode")
 		return nil
-	case inner.Kind != content.KindText || inner.Sender != self || inner.Recipient == self || !ValidID(inner.Recipient):
-		b.Drop(self, "a sent-message sync that is not a text this account sent to someone")
+	case (inner.Kind != content.KindText && inner.Kind != content.KindTimerChange) || inner.Sender != self || inner.Recipient == self || !ValidID(inner.Recipient):
+		b.Drop(self, "a sent-message sync that is not a text or timer change this account sent to someone")
+		return nil
+	}
+	return inner
+}
+
+// ApplySentSync stores a message another device of the account sent (inner,
+// from SentSyncInner), as that device's KindSentSync carries it.
+func (c *Core) ApplySentSync(tx *store.Tx, ct, inner *content.Content, b *Batch) error {
+	self := c.acct.ID
+	if err := c.Track(tx, self, ct.Seq, 0, b); err != nil {
+		return err
+	}
+	if inner == nil {
 		return nil
 	}
 	peer := inner.Recipient

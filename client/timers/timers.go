@@ -113,11 +113,21 @@ func saveTimerVersion(tx *store.Tx, peer string, v timerVersion) error {
 // reports whether it took effect (an older change that lost to a newer one
 // changes nothing and shows nothing).
 func (t *Timers) Apply(tx *store.Tx, peer string, conv store.Conversation, ct *content.Content, b *core.Batch) (bool, error) {
+	return t.apply(tx, peer, peer, conv, ct, b)
+}
+
+// ApplyOwn applies a timer change the user made on another of the
+// account's devices (its sent-message sync) in the conversation with peer.
+func (t *Timers) ApplyOwn(tx *store.Tx, peer string, conv store.Conversation, ct *content.Content, b *core.Batch) (bool, error) {
+	return t.apply(tx, peer, t.c.ID(), conv, ct, b)
+}
+
+func (t *Timers) apply(tx *store.Tx, peer, by string, conv store.Conversation, ct *content.Content, b *core.Batch) (bool, error) {
 	cur, err := loadTimerVersion(tx, peer)
 	if err != nil {
 		return false, err
 	}
-	nv := timerVersion{V: ct.TimerV, By: peer}
+	nv := timerVersion{V: ct.TimerV, By: by}
 	if !cur.less(nv) {
 		return false, nil
 	}
@@ -128,7 +138,7 @@ func (t *Timers) Apply(tx *store.Tx, peer string, conv store.Conversation, ct *c
 	if err := saveTimerVersion(tx, peer, nv); err != nil {
 		return false, err
 	}
-	b.Events = append(b.Events, &core.TimerEvent{Conversation: peer, Timer: ct.Timer, By: peer})
+	b.Events = append(b.Events, &core.TimerEvent{Conversation: peer, Timer: ct.Timer, By: by})
 	return true, nil
 }
 
