@@ -402,6 +402,9 @@ func TestEvilServerRivalToInvitee(t *testing.T) {
 	if err := (*group.Record)(nil).Seal(&rival, &group.Signer{ID: fake, Key: at.ik.Curve()}); err != nil {
 		t.Fatal(err)
 	}
+	// Seal gave it the ID its own group key commits to: claim the real one.
+	rival.ID, rival.Proof.Chain[0].ID = gid, gid
+	rival.Proof.Chain[0].StateDigest = group.StateDigest(&rival.State)
 	proof, err := rival.Proof.MarshalBinary()
 	if err != nil {
 		t.Fatal(err)
