@@ -245,6 +245,7 @@ func TestGroupInviteLink(t *testing.T) {
 // group from when it was one and signs a change with it — adding a
 // stranger — which it sends to a member through its real session. The
 // member refuses it (its signer is no longer an admin) and shows nothing.
+// (go test -tags sky_nogroupsigs, which turns the checks off, fails it.)
 func TestEvilGroupRemovedAdmin(t *testing.T) {
 	s := startSkyd(t)
 	alice := newUser(t, s, testOptions(nil))
@@ -377,6 +378,7 @@ func TestGroupMigration(t *testing.T) {
 // minted, a real first message under its own key): the copy names the
 // invitee a member and the server's sender its admin, signed as well as
 // the server can. The invitee refuses it and later joins the real group.
+// (go test -tags sky_nogroupsigs, which turns the checks off, fails it.)
 func TestEvilServerRivalToInvitee(t *testing.T) {
 	s := startSkyd(t)
 	ev := startEvil(t, s)
