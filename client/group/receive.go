@@ -203,11 +203,13 @@ func (g *Groups) applyGroupUpdate(tx *store.Tx, peer string, dev uint32, ct *con
 		if err := g.afterChange(tx, r, next, out, next.Author, b); err != nil {
 			return err
 		}
-		if err := g.maybeMove(tx, r, ch, peer, b); err != nil {
+		moved, err := g.maybeMove(tx, r, ch, peer, b)
+		if err != nil {
 			return err
 		}
 		if out.Diff.Joined {
 			wanted, err := asked(tx, ct.GroupID)
+			wanted = wanted || moved // the user's own group, signed now
 			if err == nil && wanted {
 				err = tx.DeleteSetting(setAsked + ct.GroupID.String()) // asked and answered
 			}
@@ -254,15 +256,15 @@ func (g *Groups) applyGroupUpdate(tx *store.Tx, peer string, dev uint32, ct *con
 
 // maybeMove leaves the unsigned group a new signed group replaces, when
 // one of its admins sent the new one (Moves).
-func (g *Groups) maybeMove(tx *store.Tx, r *Record, ch Change, peer string, b *core.Batch) error {
+func (g *Groups) maybeMove(tx *store.Tx, r *Record, ch Change, peer string, b *core.Batch) (bool, error) {
 	if r != nil || ch.Proof == nil || ch.Proof.Chain[0].From == (ID{}) {
-		return nil
+		return false, nil
 	}
 	old, err := loadGroup(tx, ch.Proof.Chain[0].From)
 	if err != nil || !Moves(old, ch, peer, g.self()) {
-		return err
+		return false, err
 	}
-	return g.moveFrom(tx, old, b)
+	return true, g.moveFrom(tx, old, b)
 }
 
 // keepGroupAccess records the access keys a group update shares, for
