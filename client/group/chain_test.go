@@ -7,6 +7,7 @@ import (
 	"os"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -607,4 +608,33 @@ func TestSignedLostTo(t *testing.T) {
 	if won.lostTo(won) || ra.lostTo(mustSigned(t, ra, signedChange(t, k, ra, alice, add(dave)), alice)) {
 		t.Fatal("a change that was not lost")
 	}
+}
+
+// TestParseLink: invite links parse to what they name and nothing else
+// parses.
+func TestParseLink(t *testing.T) {
+	good := Link{Admin: alice, Group: ID{1, 2}, Secret: []byte("0123456789abcdef")}
+	if l, err := ParseLink(" " + good.String() + "\n"); err != nil || !reflect.DeepEqual(l, good) {
+		t.Fatalf("%+v, %v", l, err)
+	}
+	for _, bad := range []string{"", "sky:join:", good.String() + ":x", "sky:join:AAAAAAAAAA:" + good.Group.String() + ":" + "30313233343536373839616263646566",
+		strings.Replace(good.String(), "sky:join:", "sky:", 1), good.String()[:len(good.String())-2], good.String() + "00"} {
+		if _, err := ParseLink(bad); !errors.Is(err, ErrBadLink) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+func FuzzParseLink(f *testing.F) {
+	f.Add(Link{Admin: alice, Group: ID{1, 2}, Secret: []byte("0123456789abcdef")}.String())
+	f.Add("sky:join:")
+	f.Fuzz(func(t *testing.T, s string) {
+		l, err := ParseLink(s)
+		if err != nil {
+			return
+		}
+		if again, err := ParseLink(l.String()); err != nil || !reflect.DeepEqual(again, l) {
+			t.Fatalf("%q does not parse back: %v", l.String(), err)
+		}
+	})
 }
