@@ -16,8 +16,23 @@ import (
 )
 
 // envelope makes what the server would push to peer for a text from u: a
-// real session ciphertext of a padded content, as u's outbox makes it.
+// real session ciphertext of a padded content, sealed as u's outbox seals
+// it.
 func (u *user) envelope(tb testing.TB, peer, text string, seq uint64) *wire.Envelope {
+	tb.Helper()
+	env := u.unsealed(tb, peer, text, seq)
+	sealed, err := u.c.core.SealFor(peer, 1, env.Content, u.c.core.SenderCertificate())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	env.Content = sealed
+	return env
+}
+
+// unsealed is envelope before it is sealed: the session message (its type
+// byte first) outside any sealed envelope, as identified sends carried it
+// before they were removed.
+func (u *user) unsealed(tb testing.TB, peer, text string, seq uint64) *wire.Envelope {
 	tb.Helper()
 	var env *wire.Envelope
 	err := u.c.core.Update(func(tx *store.Tx) error {
@@ -35,8 +50,7 @@ func (u *user) envelope(tb testing.TB, peer, text string, seq uint64) *wire.Enve
 		}
 		id := make([]byte, 16)
 		rand.Read(id)
-		env = &wire.Envelope{Id: id, ServerTime: time.Now().Unix(), Sender: &wire.Sender{Account: u.c.ID(), Device: 1},
-			Content: append([]byte{byte(ct.Type)}, ct.Bytes...)}
+		env = &wire.Envelope{Id: id, ServerTime: time.Now().Unix(), Content: append([]byte{byte(ct.Type)}, ct.Bytes...)}
 		return ps.Commit()
 	})
 	if err != nil {
@@ -47,7 +61,7 @@ func (u *user) envelope(tb testing.TB, peer, text string, seq uint64) *wire.Enve
 
 // BenchmarkReceive is the client's cost per received 100-byte text on an
 // established session, everything included: open the sealed envelope and
-// check its certificate (sealed=true), decrypt (ratchet step),
+// check its certificate, decrypt (ratchet step),
 // content checks, dedupe record, session and message persisted durably
 // (SQLite, synchronous=FULL) in one transaction per push, events. batch is
 // how many envelopes one push carries. cpu-ns/msg is the process's CPU
@@ -67,13 +81,10 @@ func BenchmarkReceive(b *testing.B) {
 	bob.pause()
 	text := string(make([]byte, 100))
 	seq := uint64(1)
-	cert := alice.c.core.SenderCertificate()
-	for _, tc := range []struct {
-		n      int
-		sealed bool
-	}{{1, false}, {64, false}, {1, true}, {64, true}} {
-		n := tc.n
-		b.Run(fmt.Sprintf("batch=%d/sealed=%v", n, tc.sealed), func(b *testing.B) {
+	for _, n := range []int{1, 64} {
+		// Every envelope is sealed (identified ones were removed); the
+		// name keeps "sealed=true" for comparison with earlier runs.
+		b.Run(fmt.Sprintf("batch=%d/sealed=true", n), func(b *testing.B) {
 			var msgs int
 			var cpu time.Duration
 			for b.Loop() {
@@ -81,14 +92,7 @@ func BenchmarkReceive(b *testing.B) {
 				envs := make([]*wire.Envelope, n)
 				for i := range envs {
 					seq++
-					envs[i] = alice.envelope(b, bo, text, seq)
-					if tc.sealed { // as Alice's outbox sends it: sealed and padded
-						env, err := alice.c.core.SealFor(bo, 1, envs[i].Content, cert)
-						if err != nil {
-							b.Fatal(err)
-						}
-						envs[i].Sender, envs[i].Content = nil, env
-					}
+					envs[i] = alice.envelope(b, bo, text, seq) // as Alice's outbox sends it: sealed and padded
 				}
 				b.StartTimer()
 				c0 := processCPU()

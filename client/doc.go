@@ -18,8 +18,9 @@
 // envelope around a Signal session ciphertext of a Content (package
 // client/content) that names sender and recipient, so:
 //
-//   - a rewritten sender field, a message from the wrong session, a replay
-//     or a duplicate is dropped (DroppedEvent), never shown;
+//   - a sender field the server adds is never read; an envelope that is not
+//     sealed, a message from the wrong session, a replay or a duplicate is
+//     dropped (DroppedEvent), never shown;
 //   - a message is shown once, in its sender's order: each carries a stable ID
 //     (kept in a persisted dedupe record) and a per-conversation sequence
 //     number; one that arrives ahead of a missing one waits up to

@@ -250,8 +250,8 @@ func TestEvilServerFrames(t *testing.T) {
 			&wire.Envelope{Id: randomID(), Content: []byte{0x11, 1, 2, 3}},
 			&wire.Envelope{Id: randomID()},
 			&wire.Envelope{Id: []byte("short"), Content: bytes.Repeat([]byte{0x11}, 4096)},
-			&wire.Envelope{Id: randomID(), ServerTime: -1, Sender: &wire.Sender{Account: b, Device: 200}, Content: []byte{3, 0, 0}},
-			&wire.Envelope{Id: randomID(), ServerTime: 1 << 62, Sender: &wire.Sender{Account: a, Device: 1}, Content: []byte{2, 9}},
+			withSender(&wire.Envelope{Id: randomID(), ServerTime: -1, Content: []byte{3, 0, 0}}, b, 200),
+			withSender(&wire.Envelope{Id: randomID(), ServerTime: 1 << 62, Content: []byte{2, 9}}, a, 1),
 		)}},
 		{"Push: Alice's own certificate around garbage", frameHook{inject: func(t *testing.T) []*wire.Frame {
 			cert, _ := sealed.ParseSenderCertificate(certFor(a, alice.c.core.Local.KeyPair.Public, time.Now().Add(time.Hour)))

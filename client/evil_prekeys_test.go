@@ -187,19 +187,23 @@ func TestEvilPreKeyTampering(t *testing.T) {
 				}
 				tamper(pm)
 				inner = append([]byte{inner[0]}, pm.Encode()...)
-				env := &wire.Envelope{Id: randomID(), ServerTime: time.Now().Unix(), Sender: &wire.Sender{Account: claimed, Device: 1}, Content: inner}
+				// Identified (the sender named outside, as before they were
+				// removed): never read, an envelope of an unknown kind.
+				env := withSender(&wire.Envelope{Id: randomID(), ServerTime: time.Now().Unix(), Content: inner}, claimed, 1)
+				from, want := "", "an envelope of an unknown kind (not sealed)"
 				if asSealed {
 					cert, _ := issuer.Issue(sealed.Sender{UUID: claimed, DeviceID: 1, IdentityKey: m.ik.Public}, time.Now().Add(time.Hour))
 					sealedEnv, err := sealed.Encrypt(&sealed.Content{Type: sealed.TypePreKey, Sender: cert, Message: inner[1:]}, m.ik, bob.c.core.Local.KeyPair.Public)
 					if err != nil {
 						t.Fatal(err)
 					}
-					env.Sender, env.Content = nil, sealedEnv
+					env = &wire.Envelope{Id: randomID(), ServerTime: time.Now().Unix(), Content: sealedEnv}
+					from, want = claimed, "a message that does not decrypt"
 				}
 				if err := ev.conn(b).inject(pushFrame(env)); err != nil {
 					t.Fatal(err)
 				}
-				if d := next(t, bob, func(e *DroppedEvent) bool { return e.From == claimed }); d.Reason != "a message that does not decrypt" {
+				if d := next(t, bob, func(e *DroppedEvent) bool { return e.From == from }); d.Reason != want {
 					t.Fatalf("case %d (sealed %v): dropped %+v", i, asSealed, d)
 				}
 				if devs := sessionsWith(t, bob, claimed); len(devs) != 0 {

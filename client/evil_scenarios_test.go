@@ -293,8 +293,7 @@ func TestEvilKeyChangeInFirstMessage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env := &wire.Envelope{Id: []byte("0123456789abcdef"), ServerTime: time.Now().Unix(), Sender: &wire.Sender{Account: a, Device: 1},
-		Content: append([]byte{byte(ct.Type)}, ct.Bytes...)}
+	env := mallory.sealAs(t, s, a, bob.c.core.Local.KeyPair.Public, []byte("0123456789abcdef"), append([]byte{byte(ct.Type)}, ct.Bytes...))
 	if err := ev.conn(b).inject(pushFrame(env)); err != nil {
 		t.Fatal(err)
 	}
@@ -514,13 +513,13 @@ func TestEvilSenderSpoofing(t *testing.T) {
 	set := func(fn func(*wire.Envelope)) { mu.Lock(); rewrite = fn; mu.Unlock() }
 
 	// Sender fields the server adds to sealed envelopes change nothing.
-	set(func(e *wire.Envelope) { e.Sender = &wire.Sender{Account: c, Device: 1} })
+	set(func(e *wire.Envelope) { withSender(e, c, 1) })
 	alice.send(b, "from alice, claimed carol")
 	m := next(t, bob, func(e *MessageEvent) bool { return true })
 	if m.Message.From != a || m.Message.Text != "from alice, claimed carol" {
 		t.Fatalf("shown as %+v", m.Message)
 	}
-	set(func(e *wire.Envelope) { e.Sender = &wire.Sender{Account: a, Device: 2} })
+	set(func(e *wire.Envelope) { withSender(e, a, 2) })
 	alice.send(b, "claimed another device")
 	if m := next(t, bob, func(e *MessageEvent) bool { return true }); m.Message.From != a {
 		t.Fatalf("shown as %+v", m.Message)

@@ -8,13 +8,15 @@ import (
 
 	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/protocol"
+	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/wire"
 )
 
 // forgeFirstMessage makes what a hostile server can: a real first message
 // to b, from b's real bundle, under a fresh identity key of the server's
-// choosing, claiming to come from a. fetcher fetches the bundle.
-func forgeFirstMessage(t *testing.T, fetcher *user, a, b string, id, text string) *wire.Envelope {
+// choosing, claiming to come from a, sealed for to (b's identity key) in a
+// certificate the server mints. fetcher fetches the bundle.
+func forgeFirstMessage(t *testing.T, s *skyd, fetcher *user, a, b string, to curve.PublicKey, id, text string) *wire.Envelope {
 	t.Helper()
 	cn, err := fetcher.c.core.Conn(ctxT(t))
 	if err != nil {
@@ -28,7 +30,8 @@ func forgeFirstMessage(t *testing.T, fetcher *user, a, b string, id, text string
 	if err != nil {
 		t.Fatal(err)
 	}
-	ms := newAttacker().store
+	m := newAttacker()
+	ms := m.store
 	local, remote := protocol.Address{Name: a, DeviceID: 1}, protocol.Address{Name: b, DeviceID: 1}
 	if err := protocol.ProcessPreKeyBundle(ctxT(t), ms.Stores(), local, remote, bb, time.Now()); err != nil {
 		t.Fatal(err)
@@ -37,8 +40,7 @@ func forgeFirstMessage(t *testing.T, fetcher *user, a, b string, id, text string
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &wire.Envelope{Id: []byte(id), ServerTime: time.Now().Unix(), Sender: &wire.Sender{Account: a, Device: 1},
-		Content: append([]byte{byte(ct.Type)}, ct.Bytes...)}
+	return m.sealAs(t, s, a, to, []byte(id), append([]byte{byte(ct.Type)}, ct.Bytes...))
 }
 
 // TestEvilKeyChangeWhileComparing: the user reads a safety number, compares
@@ -68,7 +70,7 @@ func TestEvilKeyChangeWhileComparing(t *testing.T) {
 	if compared.Digits != honest.Digits || compared.Changed {
 		t.Fatalf("honest safety numbers differ: %+v", compared)
 	}
-	if err := ev.conn(b).inject(pushFrame(forgeFirstMessage(t, alice, a, b, "0123456789abcdef", "first forgery"))); err != nil {
+	if err := ev.conn(b).inject(pushFrame(forgeFirstMessage(t, s, alice, a, b, bob.c.core.Local.KeyPair.Public, "0123456789abcdef", "first forgery"))); err != nil {
 		t.Fatal(err)
 	}
 	next(t, bob, func(e *IdentityChangedEvent) bool { return e.Peer == a })
@@ -83,7 +85,7 @@ func TestEvilKeyChangeWhileComparing(t *testing.T) {
 	// A change is pending (the server's first key) and Bob reads its
 	// number; the server replaces it with a second key before he confirms.
 	first := sn
-	if err := ev.conn(b).inject(pushFrame(forgeFirstMessage(t, alice, a, b, "fedcba9876543210", "second forgery"))); err != nil {
+	if err := ev.conn(b).inject(pushFrame(forgeFirstMessage(t, s, alice, a, b, bob.c.core.Local.KeyPair.Public, "fedcba9876543210", "second forgery"))); err != nil {
 		t.Fatal(err)
 	}
 	next(t, bob, func(e *IdentityChangedEvent) bool { return e.Peer == a })

@@ -19,8 +19,9 @@ import (
 // envelope it calls receiveOne, the one place that decides what the
 // envelope is and which package owns it:
 //
-//  1. who sent it: the core unwraps it (a sealed envelope's certificate, or
-//     an identified one's sender field) and checks the device was announced;
+//  1. who sent it: the core unwraps it (the sealed envelope's certificate;
+//     an envelope that is not sealed is dropped) and checks the device was
+//     announced;
 //  2. whether the user rejected the sender: then it is dropped unread;
 //  3. a group text (a sender-key message): package client/group;
 //  4. a 1:1 session message: the core decrypts it; a first message under a

@@ -214,7 +214,7 @@ func appendLive(live []liveMessage, batch *store.Batch, j int, m store.NewMessag
 		return live
 	}
 	return append(live, liveMessage{
-		Message: store.Message{Seq: batch.Seqs[j], To: m.To, From: m.From, Received: m.Received.Truncate(time.Second), Body: m.Body},
+		Message: store.Message{Seq: batch.Seqs[j], To: m.To, Received: m.Received.Truncate(time.Second), Body: m.Body},
 		arrived: arrived,
 		prev:    batch.Prevs[j],
 	})

@@ -123,8 +123,8 @@ func next(t *testing.T, c *servertest.Client) *wire.Envelope {
 func expectNext(t *testing.T, c *servertest.Client, from *servertest.Device, content string) *wire.Envelope {
 	t.Helper()
 	e := next(t, c)
-	if got := servertest.Open(e.GetContent()); string(got) != content || e.GetSender() != nil || len(e.GetId()) != wire.MessageIDBytes {
-		t.Fatalf("pushed %q naming %v (id %x), want %q (from %s/%d) naming no sender", got, e.GetSender(), e.GetId(), content, from.Account, from.ID)
+	if got := servertest.Open(e.GetContent()); string(got) != content || len(e.ProtoReflect().GetUnknown()) != 0 || len(e.GetId()) != wire.MessageIDBytes {
+		t.Fatalf("pushed %q with unknown fields %x (id %x), want %q (from %s/%d) with none", got, e.ProtoReflect().GetUnknown(), e.GetId(), content, from.Account, from.ID)
 	}
 	return e
 }

@@ -197,13 +197,7 @@ func gap(live []liveMessage, cursor uint64) bool {
 var placeholderID = make([]byte, wire.MessageIDBytes)
 
 func pushEnvelope(m *liveMessage, id []byte) wire.PushEnvelope {
-	return wire.PushEnvelope{
-		ID:            id,
-		ServerTime:    m.Received.Unix(),
-		SenderAccount: m.From.Account,
-		SenderDevice:  m.From.Device,
-		Content:       m.Body,
-	}
+	return wire.PushEnvelope{ID: id, ServerTime: m.Received.Unix(), Content: m.Body}
 }
 
 // appendEnvelopes appends msgs as Push frames of bounded size.

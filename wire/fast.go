@@ -22,11 +22,7 @@ const (
 
 	envelopeID         = 1
 	envelopeServerTime = 2
-	envelopeSender     = 3
-	envelopeContent    = 4
-
-	senderAccount = 1
-	senderDevice  = 2
+	envelopeContent    = 4 // 3 was the removed sender of identified messages
 )
 
 // AppendSentResponse appends the Frame holding Response{id, sent: {}}.
@@ -65,27 +61,12 @@ func appendEmptyResult(dst []byte, id uint64, field protowire.Number) []byte {
 	return append(dst, 0)
 }
 
-// PushEnvelope is one Envelope to encode into a Push frame. A zero
-// SenderAccount and SenderDevice leave the sender out (a sealed message).
+// PushEnvelope is one Envelope to encode into a Push frame. Every message
+// is sealed: an envelope names no sender.
 type PushEnvelope struct {
-	ID            []byte
-	ServerTime    int64
-	SenderAccount string
-	SenderDevice  uint32
-	Content       []byte
-}
-
-func (e *PushEnvelope) hasSender() bool { return e.SenderAccount != "" || e.SenderDevice != 0 }
-
-func (e *PushEnvelope) senderLen() int {
-	n := 0
-	if e.SenderAccount != "" {
-		n += protowire.SizeTag(senderAccount) + protowire.SizeBytes(len(e.SenderAccount))
-	}
-	if e.SenderDevice != 0 {
-		n += protowire.SizeTag(senderDevice) + protowire.SizeVarint(uint64(e.SenderDevice))
-	}
-	return n
+	ID         []byte
+	ServerTime int64
+	Content    []byte
 }
 
 // bodyLen is the length of the Envelope message itself.
@@ -96,9 +77,6 @@ func (e *PushEnvelope) bodyLen() int {
 	}
 	if e.ServerTime != 0 {
 		n += protowire.SizeTag(envelopeServerTime) + protowire.SizeVarint(uint64(e.ServerTime))
-	}
-	if e.hasSender() {
-		n += protowire.SizeTag(envelopeSender) + protowire.SizeBytes(e.senderLen())
 	}
 	if len(e.Content) > 0 {
 		n += protowire.SizeTag(envelopeContent) + protowire.SizeBytes(len(e.Content))
@@ -124,18 +102,6 @@ func (e *PushEnvelope) AppendField(dst []byte) []byte {
 	if e.ServerTime != 0 {
 		dst = protowire.AppendTag(dst, envelopeServerTime, protowire.VarintType)
 		dst = protowire.AppendVarint(dst, uint64(e.ServerTime))
-	}
-	if e.hasSender() {
-		dst = protowire.AppendTag(dst, envelopeSender, protowire.BytesType)
-		dst = protowire.AppendVarint(dst, uint64(e.senderLen()))
-		if e.SenderAccount != "" {
-			dst = protowire.AppendTag(dst, senderAccount, protowire.BytesType)
-			dst = protowire.AppendString(dst, e.SenderAccount)
-		}
-		if e.SenderDevice != 0 {
-			dst = protowire.AppendTag(dst, senderDevice, protowire.VarintType)
-			dst = protowire.AppendVarint(dst, uint64(e.SenderDevice))
-		}
 	}
 	if len(e.Content) > 0 {
 		dst = protowire.AppendTag(dst, envelopeContent, protowire.BytesType)

@@ -40,15 +40,6 @@ func randomEnvelope(r *rand.Rand) (PushEnvelope, *Envelope) {
 			pe.ID[i] = byte(r.Uint32())
 		}
 	}
-	switch r.IntN(4) {
-	case 0: // sealed
-	case 1:
-		pe.SenderAccount = "abcdefghjk"
-	case 2:
-		pe.SenderDevice = uint32(r.IntN(300))
-	default:
-		pe.SenderAccount, pe.SenderDevice = "23456789ab", uint32(1+r.IntN(1<<20))
-	}
 	pe.Content = make([]byte, r.IntN(300))
 	for i := range pe.Content {
 		pe.Content[i] = byte(r.Uint32())
@@ -56,11 +47,7 @@ func randomEnvelope(r *rand.Rand) (PushEnvelope, *Envelope) {
 	if len(pe.Content) == 0 && r.IntN(2) == 0 {
 		pe.Content = nil
 	}
-	e := &Envelope{Id: pe.ID, ServerTime: pe.ServerTime, Content: pe.Content}
-	if pe.hasSender() {
-		e.Sender = &Sender{Account: pe.SenderAccount, Device: pe.SenderDevice}
-	}
-	return pe, e
+	return pe, &Envelope{Id: pe.ID, ServerTime: pe.ServerTime, Content: pe.Content}
 }
 
 // TestFastPush: hand-encoded Push frames are byte for byte what
@@ -106,7 +93,7 @@ func BenchmarkPushEncode(b *testing.B) {
 			envs := make([]PushEnvelope, 0, 16)
 			fields := 0
 			for range 16 {
-				envs = append(envs, PushEnvelope{ID: id, ServerTime: 1700000000, SenderAccount: "23456789ab", SenderDevice: 1, Content: content})
+				envs = append(envs, PushEnvelope{ID: id, ServerTime: 1700000000, Content: content})
 				fields += envs[len(envs)-1].FieldLen()
 			}
 			buf = AppendPushPrefix(buf, fields)
@@ -121,7 +108,7 @@ func BenchmarkPushEncode(b *testing.B) {
 		for b.Loop() {
 			push := &Push{}
 			for range 16 {
-				push.Envelopes = append(push.Envelopes, &Envelope{Id: id, ServerTime: 1700000000, Sender: &Sender{Account: "23456789ab", Device: 1}, Content: content})
+				push.Envelopes = append(push.Envelopes, &Envelope{Id: id, ServerTime: 1700000000, Content: content})
 			}
 			buf, _ = proto.MarshalOptions{}.MarshalAppend(buf[:0], &Frame{Body: &Frame_Push{Push: push}})
 		}

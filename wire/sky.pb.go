@@ -3021,14 +3021,10 @@ func (x *Push) GetEnvelopes() []*Envelope {
 }
 
 type Envelope struct {
-	state      protoimpl.MessageState `protogen:"open.v1"`
-	Id         []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`                                    // 16 bytes, stable across redeliveries
-	ServerTime int64                  `protobuf:"varint,2,opt,name=server_time,json=serverTime,proto3" json:"server_time,omitempty"` // unix seconds when the server received it
-	// Absent for sealed (sender-less) messages, which since identified sends
-	// were removed are all that skyd stores and pushes; a client still reads
-	// it from a server that sets it (only ever the server's word).
-	Sender        *Sender `protobuf:"bytes,3,opt,name=sender,proto3" json:"sender,omitempty"`
-	Content       []byte  `protobuf:"bytes,4,opt,name=content,proto3" json:"content,omitempty"` // exactly the bytes of Send.content
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`                                    // 16 bytes, stable across redeliveries
+	ServerTime    int64                  `protobuf:"varint,2,opt,name=server_time,json=serverTime,proto3" json:"server_time,omitempty"` // unix seconds when the server received it
+	Content       []byte                 `protobuf:"bytes,4,opt,name=content,proto3" json:"content,omitempty"`                          // exactly the bytes of Send.content
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3077,70 +3073,11 @@ func (x *Envelope) GetServerTime() int64 {
 	return 0
 }
 
-func (x *Envelope) GetSender() *Sender {
-	if x != nil {
-		return x.Sender
-	}
-	return nil
-}
-
 func (x *Envelope) GetContent() []byte {
 	if x != nil {
 		return x.Content
 	}
 	return nil
-}
-
-type Sender struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Account       string                 `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
-	Device        uint32                 `protobuf:"varint,2,opt,name=device,proto3" json:"device,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *Sender) Reset() {
-	*x = Sender{}
-	mi := &file_sky_proto_msgTypes[35]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *Sender) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*Sender) ProtoMessage() {}
-
-func (x *Sender) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[35]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use Sender.ProtoReflect.Descriptor instead.
-func (*Sender) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{35}
-}
-
-func (x *Sender) GetAccount() string {
-	if x != nil {
-		return x.Account
-	}
-	return ""
-}
-
-func (x *Sender) GetDevice() uint32 {
-	if x != nil {
-		return x.Device
-	}
-	return 0
 }
 
 // BlobCreate starts an upload of a blob of size bytes, which must be one of
@@ -3154,7 +3091,7 @@ type BlobCreate struct {
 
 func (x *BlobCreate) Reset() {
 	*x = BlobCreate{}
-	mi := &file_sky_proto_msgTypes[36]
+	mi := &file_sky_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3166,7 +3103,7 @@ func (x *BlobCreate) String() string {
 func (*BlobCreate) ProtoMessage() {}
 
 func (x *BlobCreate) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[36]
+	mi := &file_sky_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3179,7 +3116,7 @@ func (x *BlobCreate) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlobCreate.ProtoReflect.Descriptor instead.
 func (*BlobCreate) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{36}
+	return file_sky_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *BlobCreate) GetSize() uint64 {
@@ -3198,7 +3135,7 @@ type BlobCreated struct {
 
 func (x *BlobCreated) Reset() {
 	*x = BlobCreated{}
-	mi := &file_sky_proto_msgTypes[37]
+	mi := &file_sky_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3210,7 +3147,7 @@ func (x *BlobCreated) String() string {
 func (*BlobCreated) ProtoMessage() {}
 
 func (x *BlobCreated) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[37]
+	mi := &file_sky_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3223,7 +3160,7 @@ func (x *BlobCreated) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlobCreated.ProtoReflect.Descriptor instead.
 func (*BlobCreated) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{37}
+	return file_sky_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *BlobCreated) GetId() []byte {
@@ -3247,7 +3184,7 @@ type BlobPut struct {
 
 func (x *BlobPut) Reset() {
 	*x = BlobPut{}
-	mi := &file_sky_proto_msgTypes[38]
+	mi := &file_sky_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3259,7 +3196,7 @@ func (x *BlobPut) String() string {
 func (*BlobPut) ProtoMessage() {}
 
 func (x *BlobPut) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[38]
+	mi := &file_sky_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3272,7 +3209,7 @@ func (x *BlobPut) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlobPut.ProtoReflect.Descriptor instead.
 func (*BlobPut) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{38}
+	return file_sky_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *BlobPut) GetId() []byte {
@@ -3306,7 +3243,7 @@ type BlobStatus struct {
 
 func (x *BlobStatus) Reset() {
 	*x = BlobStatus{}
-	mi := &file_sky_proto_msgTypes[39]
+	mi := &file_sky_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3318,7 +3255,7 @@ func (x *BlobStatus) String() string {
 func (*BlobStatus) ProtoMessage() {}
 
 func (x *BlobStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[39]
+	mi := &file_sky_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3331,7 +3268,7 @@ func (x *BlobStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlobStatus.ProtoReflect.Descriptor instead.
 func (*BlobStatus) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{39}
+	return file_sky_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *BlobStatus) GetId() []byte {
@@ -3352,7 +3289,7 @@ type BlobOffset struct {
 
 func (x *BlobOffset) Reset() {
 	*x = BlobOffset{}
-	mi := &file_sky_proto_msgTypes[40]
+	mi := &file_sky_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3364,7 +3301,7 @@ func (x *BlobOffset) String() string {
 func (*BlobOffset) ProtoMessage() {}
 
 func (x *BlobOffset) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[40]
+	mi := &file_sky_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3377,7 +3314,7 @@ func (x *BlobOffset) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlobOffset.ProtoReflect.Descriptor instead.
 func (*BlobOffset) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{40}
+	return file_sky_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *BlobOffset) GetOffset() uint64 {
@@ -3411,7 +3348,7 @@ type BlobFinish struct {
 
 func (x *BlobFinish) Reset() {
 	*x = BlobFinish{}
-	mi := &file_sky_proto_msgTypes[41]
+	mi := &file_sky_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3423,7 +3360,7 @@ func (x *BlobFinish) String() string {
 func (*BlobFinish) ProtoMessage() {}
 
 func (x *BlobFinish) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[41]
+	mi := &file_sky_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3436,7 +3373,7 @@ func (x *BlobFinish) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlobFinish.ProtoReflect.Descriptor instead.
 func (*BlobFinish) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{41}
+	return file_sky_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *BlobFinish) GetId() []byte {
@@ -3454,7 +3391,7 @@ type BlobFinished struct {
 
 func (x *BlobFinished) Reset() {
 	*x = BlobFinished{}
-	mi := &file_sky_proto_msgTypes[42]
+	mi := &file_sky_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3466,7 +3403,7 @@ func (x *BlobFinished) String() string {
 func (*BlobFinished) ProtoMessage() {}
 
 func (x *BlobFinished) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[42]
+	mi := &file_sky_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3479,7 +3416,7 @@ func (x *BlobFinished) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlobFinished.ProtoReflect.Descriptor instead.
 func (*BlobFinished) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{42}
+	return file_sky_proto_rawDescGZIP(), []int{41}
 }
 
 // BlobGet reads up to length bytes (at most wire.BlobTransferBytes) of a
@@ -3496,7 +3433,7 @@ type BlobGet struct {
 
 func (x *BlobGet) Reset() {
 	*x = BlobGet{}
-	mi := &file_sky_proto_msgTypes[43]
+	mi := &file_sky_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3508,7 +3445,7 @@ func (x *BlobGet) String() string {
 func (*BlobGet) ProtoMessage() {}
 
 func (x *BlobGet) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[43]
+	mi := &file_sky_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3521,7 +3458,7 @@ func (x *BlobGet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlobGet.ProtoReflect.Descriptor instead.
 func (*BlobGet) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{43}
+	return file_sky_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *BlobGet) GetId() []byte {
@@ -3555,7 +3492,7 @@ type BlobData struct {
 
 func (x *BlobData) Reset() {
 	*x = BlobData{}
-	mi := &file_sky_proto_msgTypes[44]
+	mi := &file_sky_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3567,7 +3504,7 @@ func (x *BlobData) String() string {
 func (*BlobData) ProtoMessage() {}
 
 func (x *BlobData) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[44]
+	mi := &file_sky_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3580,7 +3517,7 @@ func (x *BlobData) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BlobData.ProtoReflect.Descriptor instead.
 func (*BlobData) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{44}
+	return file_sky_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *BlobData) GetData() []byte {
@@ -3606,7 +3543,7 @@ type KeyDirGetHead struct {
 
 func (x *KeyDirGetHead) Reset() {
 	*x = KeyDirGetHead{}
-	mi := &file_sky_proto_msgTypes[45]
+	mi := &file_sky_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3618,7 +3555,7 @@ func (x *KeyDirGetHead) String() string {
 func (*KeyDirGetHead) ProtoMessage() {}
 
 func (x *KeyDirGetHead) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[45]
+	mi := &file_sky_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3631,7 +3568,7 @@ func (x *KeyDirGetHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirGetHead.ProtoReflect.Descriptor instead.
 func (*KeyDirGetHead) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{45}
+	return file_sky_proto_rawDescGZIP(), []int{44}
 }
 
 type KeyDirHead struct {
@@ -3646,7 +3583,7 @@ type KeyDirHead struct {
 
 func (x *KeyDirHead) Reset() {
 	*x = KeyDirHead{}
-	mi := &file_sky_proto_msgTypes[46]
+	mi := &file_sky_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3658,7 +3595,7 @@ func (x *KeyDirHead) String() string {
 func (*KeyDirHead) ProtoMessage() {}
 
 func (x *KeyDirHead) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[46]
+	mi := &file_sky_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3671,7 +3608,7 @@ func (x *KeyDirHead) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirHead.ProtoReflect.Descriptor instead.
 func (*KeyDirHead) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{46}
+	return file_sky_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *KeyDirHead) GetCertificate() []byte {
@@ -3712,7 +3649,7 @@ type KeyDirAudit struct {
 
 func (x *KeyDirAudit) Reset() {
 	*x = KeyDirAudit{}
-	mi := &file_sky_proto_msgTypes[47]
+	mi := &file_sky_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3724,7 +3661,7 @@ func (x *KeyDirAudit) String() string {
 func (*KeyDirAudit) ProtoMessage() {}
 
 func (x *KeyDirAudit) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[47]
+	mi := &file_sky_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3737,7 +3674,7 @@ func (x *KeyDirAudit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirAudit.ProtoReflect.Descriptor instead.
 func (*KeyDirAudit) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{47}
+	return file_sky_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *KeyDirAudit) GetHead() []byte {
@@ -3766,7 +3703,7 @@ type KeyDirSearch struct {
 
 func (x *KeyDirSearch) Reset() {
 	*x = KeyDirSearch{}
-	mi := &file_sky_proto_msgTypes[48]
+	mi := &file_sky_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3778,7 +3715,7 @@ func (x *KeyDirSearch) String() string {
 func (*KeyDirSearch) ProtoMessage() {}
 
 func (x *KeyDirSearch) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[48]
+	mi := &file_sky_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3791,7 +3728,7 @@ func (x *KeyDirSearch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirSearch.ProtoReflect.Descriptor instead.
 func (*KeyDirSearch) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{48}
+	return file_sky_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *KeyDirSearch) GetAccount() string {
@@ -3819,7 +3756,7 @@ type KeyDirMonitor struct {
 
 func (x *KeyDirMonitor) Reset() {
 	*x = KeyDirMonitor{}
-	mi := &file_sky_proto_msgTypes[49]
+	mi := &file_sky_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3831,7 +3768,7 @@ func (x *KeyDirMonitor) String() string {
 func (*KeyDirMonitor) ProtoMessage() {}
 
 func (x *KeyDirMonitor) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[49]
+	mi := &file_sky_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3844,7 +3781,7 @@ func (x *KeyDirMonitor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirMonitor.ProtoReflect.Descriptor instead.
 func (*KeyDirMonitor) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{49}
+	return file_sky_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *KeyDirMonitor) GetSize() uint64 {
@@ -3864,7 +3801,7 @@ type KeyDirLookup struct {
 
 func (x *KeyDirLookup) Reset() {
 	*x = KeyDirLookup{}
-	mi := &file_sky_proto_msgTypes[50]
+	mi := &file_sky_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3876,7 +3813,7 @@ func (x *KeyDirLookup) String() string {
 func (*KeyDirLookup) ProtoMessage() {}
 
 func (x *KeyDirLookup) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[50]
+	mi := &file_sky_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3889,7 +3826,7 @@ func (x *KeyDirLookup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirLookup.ProtoReflect.Descriptor instead.
 func (*KeyDirLookup) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{50}
+	return file_sky_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *KeyDirLookup) GetHead() []byte {
@@ -3918,7 +3855,7 @@ type KeyDirConsistency struct {
 
 func (x *KeyDirConsistency) Reset() {
 	*x = KeyDirConsistency{}
-	mi := &file_sky_proto_msgTypes[51]
+	mi := &file_sky_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3930,7 +3867,7 @@ func (x *KeyDirConsistency) String() string {
 func (*KeyDirConsistency) ProtoMessage() {}
 
 func (x *KeyDirConsistency) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[51]
+	mi := &file_sky_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3943,7 +3880,7 @@ func (x *KeyDirConsistency) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirConsistency.ProtoReflect.Descriptor instead.
 func (*KeyDirConsistency) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{51}
+	return file_sky_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *KeyDirConsistency) GetFrom() uint64 {
@@ -3970,7 +3907,7 @@ type KeyDirProof struct {
 
 func (x *KeyDirProof) Reset() {
 	*x = KeyDirProof{}
-	mi := &file_sky_proto_msgTypes[52]
+	mi := &file_sky_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3982,7 +3919,7 @@ func (x *KeyDirProof) String() string {
 func (*KeyDirProof) ProtoMessage() {}
 
 func (x *KeyDirProof) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[52]
+	mi := &file_sky_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3995,7 +3932,7 @@ func (x *KeyDirProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirProof.ProtoReflect.Descriptor instead.
 func (*KeyDirProof) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{52}
+	return file_sky_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *KeyDirProof) GetProof() []byte {
@@ -4023,7 +3960,7 @@ type KeyDirLog struct {
 
 func (x *KeyDirLog) Reset() {
 	*x = KeyDirLog{}
-	mi := &file_sky_proto_msgTypes[53]
+	mi := &file_sky_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4035,7 +3972,7 @@ func (x *KeyDirLog) String() string {
 func (*KeyDirLog) ProtoMessage() {}
 
 func (x *KeyDirLog) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[53]
+	mi := &file_sky_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4048,7 +3985,7 @@ func (x *KeyDirLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirLog.ProtoReflect.Descriptor instead.
 func (*KeyDirLog) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{53}
+	return file_sky_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *KeyDirLog) GetFrom() uint64 {
@@ -4075,7 +4012,7 @@ type KeyDirEpochs struct {
 
 func (x *KeyDirEpochs) Reset() {
 	*x = KeyDirEpochs{}
-	mi := &file_sky_proto_msgTypes[54]
+	mi := &file_sky_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4087,7 +4024,7 @@ func (x *KeyDirEpochs) String() string {
 func (*KeyDirEpochs) ProtoMessage() {}
 
 func (x *KeyDirEpochs) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[54]
+	mi := &file_sky_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4100,7 +4037,7 @@ func (x *KeyDirEpochs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirEpochs.ProtoReflect.Descriptor instead.
 func (*KeyDirEpochs) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{54}
+	return file_sky_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *KeyDirEpochs) GetEpochs() [][]byte {
@@ -4129,7 +4066,7 @@ type KeyDirCountersign struct {
 
 func (x *KeyDirCountersign) Reset() {
 	*x = KeyDirCountersign{}
-	mi := &file_sky_proto_msgTypes[55]
+	mi := &file_sky_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4141,7 +4078,7 @@ func (x *KeyDirCountersign) String() string {
 func (*KeyDirCountersign) ProtoMessage() {}
 
 func (x *KeyDirCountersign) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[55]
+	mi := &file_sky_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4154,7 +4091,7 @@ func (x *KeyDirCountersign) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirCountersign.ProtoReflect.Descriptor instead.
 func (*KeyDirCountersign) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{55}
+	return file_sky_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *KeyDirCountersign) GetSize() uint64 {
@@ -4179,7 +4116,7 @@ type KeyDirCountersigned struct {
 
 func (x *KeyDirCountersigned) Reset() {
 	*x = KeyDirCountersigned{}
-	mi := &file_sky_proto_msgTypes[56]
+	mi := &file_sky_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4191,7 +4128,7 @@ func (x *KeyDirCountersigned) String() string {
 func (*KeyDirCountersigned) ProtoMessage() {}
 
 func (x *KeyDirCountersigned) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[56]
+	mi := &file_sky_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4204,7 +4141,7 @@ func (x *KeyDirCountersigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyDirCountersigned.ProtoReflect.Descriptor instead.
 func (*KeyDirCountersigned) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{56}
+	return file_sky_proto_rawDescGZIP(), []int{55}
 }
 
 // PutDeviceList stores this account's newest signed device list (at most
@@ -4218,7 +4155,7 @@ type PutDeviceList struct {
 
 func (x *PutDeviceList) Reset() {
 	*x = PutDeviceList{}
-	mi := &file_sky_proto_msgTypes[57]
+	mi := &file_sky_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4230,7 +4167,7 @@ func (x *PutDeviceList) String() string {
 func (*PutDeviceList) ProtoMessage() {}
 
 func (x *PutDeviceList) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[57]
+	mi := &file_sky_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4243,7 +4180,7 @@ func (x *PutDeviceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutDeviceList.ProtoReflect.Descriptor instead.
 func (*PutDeviceList) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{57}
+	return file_sky_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *PutDeviceList) GetList() []byte {
@@ -4261,7 +4198,7 @@ type DeviceListSet struct {
 
 func (x *DeviceListSet) Reset() {
 	*x = DeviceListSet{}
-	mi := &file_sky_proto_msgTypes[58]
+	mi := &file_sky_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4273,7 +4210,7 @@ func (x *DeviceListSet) String() string {
 func (*DeviceListSet) ProtoMessage() {}
 
 func (x *DeviceListSet) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[58]
+	mi := &file_sky_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4286,7 +4223,7 @@ func (x *DeviceListSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceListSet.ProtoReflect.Descriptor instead.
 func (*DeviceListSet) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{58}
+	return file_sky_proto_rawDescGZIP(), []int{57}
 }
 
 // GetDeviceList asks for an account's signed device list. Authenticated.
@@ -4299,7 +4236,7 @@ type GetDeviceList struct {
 
 func (x *GetDeviceList) Reset() {
 	*x = GetDeviceList{}
-	mi := &file_sky_proto_msgTypes[59]
+	mi := &file_sky_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4311,7 +4248,7 @@ func (x *GetDeviceList) String() string {
 func (*GetDeviceList) ProtoMessage() {}
 
 func (x *GetDeviceList) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[59]
+	mi := &file_sky_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4324,7 +4261,7 @@ func (x *GetDeviceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetDeviceList.ProtoReflect.Descriptor instead.
 func (*GetDeviceList) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{59}
+	return file_sky_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *GetDeviceList) GetAccount() string {
@@ -4348,7 +4285,7 @@ type DeviceList struct {
 
 func (x *DeviceList) Reset() {
 	*x = DeviceList{}
-	mi := &file_sky_proto_msgTypes[60]
+	mi := &file_sky_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4360,7 +4297,7 @@ func (x *DeviceList) String() string {
 func (*DeviceList) ProtoMessage() {}
 
 func (x *DeviceList) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[60]
+	mi := &file_sky_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4373,7 +4310,7 @@ func (x *DeviceList) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceList.ProtoReflect.Descriptor instead.
 func (*DeviceList) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{60}
+	return file_sky_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *DeviceList) GetList() []byte {
@@ -4410,7 +4347,7 @@ type AddDevice struct {
 
 func (x *AddDevice) Reset() {
 	*x = AddDevice{}
-	mi := &file_sky_proto_msgTypes[61]
+	mi := &file_sky_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4422,7 +4359,7 @@ func (x *AddDevice) String() string {
 func (*AddDevice) ProtoMessage() {}
 
 func (x *AddDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[61]
+	mi := &file_sky_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4435,7 +4372,7 @@ func (x *AddDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AddDevice.ProtoReflect.Descriptor instead.
 func (*AddDevice) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{61}
+	return file_sky_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *AddDevice) GetAuthKey() []byte {
@@ -4461,7 +4398,7 @@ type DeviceAdded struct {
 
 func (x *DeviceAdded) Reset() {
 	*x = DeviceAdded{}
-	mi := &file_sky_proto_msgTypes[62]
+	mi := &file_sky_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4473,7 +4410,7 @@ func (x *DeviceAdded) String() string {
 func (*DeviceAdded) ProtoMessage() {}
 
 func (x *DeviceAdded) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[62]
+	mi := &file_sky_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4486,7 +4423,7 @@ func (x *DeviceAdded) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceAdded.ProtoReflect.Descriptor instead.
 func (*DeviceAdded) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{62}
+	return file_sky_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *DeviceAdded) GetDevice() uint32 {
@@ -4507,7 +4444,7 @@ type RemoveDevice struct {
 
 func (x *RemoveDevice) Reset() {
 	*x = RemoveDevice{}
-	mi := &file_sky_proto_msgTypes[63]
+	mi := &file_sky_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4519,7 +4456,7 @@ func (x *RemoveDevice) String() string {
 func (*RemoveDevice) ProtoMessage() {}
 
 func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[63]
+	mi := &file_sky_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4532,7 +4469,7 @@ func (x *RemoveDevice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveDevice.ProtoReflect.Descriptor instead.
 func (*RemoveDevice) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{63}
+	return file_sky_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *RemoveDevice) GetDevice() uint32 {
@@ -4550,7 +4487,7 @@ type DeviceRemoved struct {
 
 func (x *DeviceRemoved) Reset() {
 	*x = DeviceRemoved{}
-	mi := &file_sky_proto_msgTypes[64]
+	mi := &file_sky_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4562,7 +4499,7 @@ func (x *DeviceRemoved) String() string {
 func (*DeviceRemoved) ProtoMessage() {}
 
 func (x *DeviceRemoved) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[64]
+	mi := &file_sky_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4575,7 +4512,7 @@ func (x *DeviceRemoved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeviceRemoved.ProtoReflect.Descriptor instead.
 func (*DeviceRemoved) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{64}
+	return file_sky_proto_rawDescGZIP(), []int{63}
 }
 
 // LinkPut writes one slot of a link: slot 0 (the offer) and slot 2 (the
@@ -4593,7 +4530,7 @@ type LinkPut struct {
 
 func (x *LinkPut) Reset() {
 	*x = LinkPut{}
-	mi := &file_sky_proto_msgTypes[65]
+	mi := &file_sky_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4605,7 +4542,7 @@ func (x *LinkPut) String() string {
 func (*LinkPut) ProtoMessage() {}
 
 func (x *LinkPut) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[65]
+	mi := &file_sky_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4618,7 +4555,7 @@ func (x *LinkPut) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkPut.ProtoReflect.Descriptor instead.
 func (*LinkPut) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{65}
+	return file_sky_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *LinkPut) GetId() []byte {
@@ -4650,7 +4587,7 @@ type LinkStored struct {
 
 func (x *LinkStored) Reset() {
 	*x = LinkStored{}
-	mi := &file_sky_proto_msgTypes[66]
+	mi := &file_sky_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4662,7 +4599,7 @@ func (x *LinkStored) String() string {
 func (*LinkStored) ProtoMessage() {}
 
 func (x *LinkStored) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[66]
+	mi := &file_sky_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4675,7 +4612,7 @@ func (x *LinkStored) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkStored.ProtoReflect.Descriptor instead.
 func (*LinkStored) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{66}
+	return file_sky_proto_rawDescGZIP(), []int{65}
 }
 
 // LinkGet reads one slot of a link; NOT_FOUND until it is written. Any
@@ -4690,7 +4627,7 @@ type LinkGet struct {
 
 func (x *LinkGet) Reset() {
 	*x = LinkGet{}
-	mi := &file_sky_proto_msgTypes[67]
+	mi := &file_sky_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4702,7 +4639,7 @@ func (x *LinkGet) String() string {
 func (*LinkGet) ProtoMessage() {}
 
 func (x *LinkGet) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[67]
+	mi := &file_sky_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4715,7 +4652,7 @@ func (x *LinkGet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkGet.ProtoReflect.Descriptor instead.
 func (*LinkGet) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{67}
+	return file_sky_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *LinkGet) GetId() []byte {
@@ -4741,7 +4678,7 @@ type LinkBlob struct {
 
 func (x *LinkBlob) Reset() {
 	*x = LinkBlob{}
-	mi := &file_sky_proto_msgTypes[68]
+	mi := &file_sky_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4753,7 +4690,7 @@ func (x *LinkBlob) String() string {
 func (*LinkBlob) ProtoMessage() {}
 
 func (x *LinkBlob) ProtoReflect() protoreflect.Message {
-	mi := &file_sky_proto_msgTypes[68]
+	mi := &file_sky_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4766,7 +4703,7 @@ func (x *LinkBlob) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkBlob.ProtoReflect.Descriptor instead.
 func (*LinkBlob) Descriptor() ([]byte, []int) {
-	return file_sky_proto_rawDescGZIP(), []int{68}
+	return file_sky_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *LinkBlob) GetBlob() []byte {
@@ -4969,16 +4906,12 @@ const file_sky_proto_rawDesc = "" +
 	"\x13DeliveryVerifierSet\"\x10\n" +
 	"\x0eAccountDeleted\";\n" +
 	"\x04Push\x123\n" +
-	"\tenvelopes\x18\x01 \x03(\v2\x15.sky.wire.v1.EnvelopeR\tenvelopes\"\x82\x01\n" +
+	"\tenvelopes\x18\x01 \x03(\v2\x15.sky.wire.v1.EnvelopeR\tenvelopes\"c\n" +
 	"\bEnvelope\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x1f\n" +
 	"\vserver_time\x18\x02 \x01(\x03R\n" +
-	"serverTime\x12+\n" +
-	"\x06sender\x18\x03 \x01(\v2\x13.sky.wire.v1.SenderR\x06sender\x12\x18\n" +
-	"\acontent\x18\x04 \x01(\fR\acontent\":\n" +
-	"\x06Sender\x12\x18\n" +
-	"\aaccount\x18\x01 \x01(\tR\aaccount\x12\x16\n" +
-	"\x06device\x18\x02 \x01(\rR\x06device\" \n" +
+	"serverTime\x12\x18\n" +
+	"\acontent\x18\x04 \x01(\fR\acontentJ\x04\b\x03\x10\x04R\x06sender\" \n" +
 	"\n" +
 	"BlobCreate\x12\x12\n" +
 	"\x04size\x18\x01 \x01(\x04R\x04size\"\x1d\n" +
@@ -5117,7 +5050,7 @@ func file_sky_proto_rawDescGZIP() []byte {
 }
 
 var file_sky_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_sky_proto_msgTypes = make([]protoimpl.MessageInfo, 69)
+var file_sky_proto_msgTypes = make([]protoimpl.MessageInfo, 68)
 var file_sky_proto_goTypes = []any{
 	(Code)(0),                    // 0: sky.wire.v1.Code
 	(*Frame)(nil),                // 1: sky.wire.v1.Frame
@@ -5155,40 +5088,39 @@ var file_sky_proto_goTypes = []any{
 	(*AccountDeleted)(nil),       // 33: sky.wire.v1.AccountDeleted
 	(*Push)(nil),                 // 34: sky.wire.v1.Push
 	(*Envelope)(nil),             // 35: sky.wire.v1.Envelope
-	(*Sender)(nil),               // 36: sky.wire.v1.Sender
-	(*BlobCreate)(nil),           // 37: sky.wire.v1.BlobCreate
-	(*BlobCreated)(nil),          // 38: sky.wire.v1.BlobCreated
-	(*BlobPut)(nil),              // 39: sky.wire.v1.BlobPut
-	(*BlobStatus)(nil),           // 40: sky.wire.v1.BlobStatus
-	(*BlobOffset)(nil),           // 41: sky.wire.v1.BlobOffset
-	(*BlobFinish)(nil),           // 42: sky.wire.v1.BlobFinish
-	(*BlobFinished)(nil),         // 43: sky.wire.v1.BlobFinished
-	(*BlobGet)(nil),              // 44: sky.wire.v1.BlobGet
-	(*BlobData)(nil),             // 45: sky.wire.v1.BlobData
-	(*KeyDirGetHead)(nil),        // 46: sky.wire.v1.KeyDirGetHead
-	(*KeyDirHead)(nil),           // 47: sky.wire.v1.KeyDirHead
-	(*KeyDirAudit)(nil),          // 48: sky.wire.v1.KeyDirAudit
-	(*KeyDirSearch)(nil),         // 49: sky.wire.v1.KeyDirSearch
-	(*KeyDirMonitor)(nil),        // 50: sky.wire.v1.KeyDirMonitor
-	(*KeyDirLookup)(nil),         // 51: sky.wire.v1.KeyDirLookup
-	(*KeyDirConsistency)(nil),    // 52: sky.wire.v1.KeyDirConsistency
-	(*KeyDirProof)(nil),          // 53: sky.wire.v1.KeyDirProof
-	(*KeyDirLog)(nil),            // 54: sky.wire.v1.KeyDirLog
-	(*KeyDirEpochs)(nil),         // 55: sky.wire.v1.KeyDirEpochs
-	(*KeyDirCountersign)(nil),    // 56: sky.wire.v1.KeyDirCountersign
-	(*KeyDirCountersigned)(nil),  // 57: sky.wire.v1.KeyDirCountersigned
-	(*PutDeviceList)(nil),        // 58: sky.wire.v1.PutDeviceList
-	(*DeviceListSet)(nil),        // 59: sky.wire.v1.DeviceListSet
-	(*GetDeviceList)(nil),        // 60: sky.wire.v1.GetDeviceList
-	(*DeviceList)(nil),           // 61: sky.wire.v1.DeviceList
-	(*AddDevice)(nil),            // 62: sky.wire.v1.AddDevice
-	(*DeviceAdded)(nil),          // 63: sky.wire.v1.DeviceAdded
-	(*RemoveDevice)(nil),         // 64: sky.wire.v1.RemoveDevice
-	(*DeviceRemoved)(nil),        // 65: sky.wire.v1.DeviceRemoved
-	(*LinkPut)(nil),              // 66: sky.wire.v1.LinkPut
-	(*LinkStored)(nil),           // 67: sky.wire.v1.LinkStored
-	(*LinkGet)(nil),              // 68: sky.wire.v1.LinkGet
-	(*LinkBlob)(nil),             // 69: sky.wire.v1.LinkBlob
+	(*BlobCreate)(nil),           // 36: sky.wire.v1.BlobCreate
+	(*BlobCreated)(nil),          // 37: sky.wire.v1.BlobCreated
+	(*BlobPut)(nil),              // 38: sky.wire.v1.BlobPut
+	(*BlobStatus)(nil),           // 39: sky.wire.v1.BlobStatus
+	(*BlobOffset)(nil),           // 40: sky.wire.v1.BlobOffset
+	(*BlobFinish)(nil),           // 41: sky.wire.v1.BlobFinish
+	(*BlobFinished)(nil),         // 42: sky.wire.v1.BlobFinished
+	(*BlobGet)(nil),              // 43: sky.wire.v1.BlobGet
+	(*BlobData)(nil),             // 44: sky.wire.v1.BlobData
+	(*KeyDirGetHead)(nil),        // 45: sky.wire.v1.KeyDirGetHead
+	(*KeyDirHead)(nil),           // 46: sky.wire.v1.KeyDirHead
+	(*KeyDirAudit)(nil),          // 47: sky.wire.v1.KeyDirAudit
+	(*KeyDirSearch)(nil),         // 48: sky.wire.v1.KeyDirSearch
+	(*KeyDirMonitor)(nil),        // 49: sky.wire.v1.KeyDirMonitor
+	(*KeyDirLookup)(nil),         // 50: sky.wire.v1.KeyDirLookup
+	(*KeyDirConsistency)(nil),    // 51: sky.wire.v1.KeyDirConsistency
+	(*KeyDirProof)(nil),          // 52: sky.wire.v1.KeyDirProof
+	(*KeyDirLog)(nil),            // 53: sky.wire.v1.KeyDirLog
+	(*KeyDirEpochs)(nil),         // 54: sky.wire.v1.KeyDirEpochs
+	(*KeyDirCountersign)(nil),    // 55: sky.wire.v1.KeyDirCountersign
+	(*KeyDirCountersigned)(nil),  // 56: sky.wire.v1.KeyDirCountersigned
+	(*PutDeviceList)(nil),        // 57: sky.wire.v1.PutDeviceList
+	(*DeviceListSet)(nil),        // 58: sky.wire.v1.DeviceListSet
+	(*GetDeviceList)(nil),        // 59: sky.wire.v1.GetDeviceList
+	(*DeviceList)(nil),           // 60: sky.wire.v1.DeviceList
+	(*AddDevice)(nil),            // 61: sky.wire.v1.AddDevice
+	(*DeviceAdded)(nil),          // 62: sky.wire.v1.DeviceAdded
+	(*RemoveDevice)(nil),         // 63: sky.wire.v1.RemoveDevice
+	(*DeviceRemoved)(nil),        // 64: sky.wire.v1.DeviceRemoved
+	(*LinkPut)(nil),              // 65: sky.wire.v1.LinkPut
+	(*LinkStored)(nil),           // 66: sky.wire.v1.LinkStored
+	(*LinkGet)(nil),              // 67: sky.wire.v1.LinkGet
+	(*LinkBlob)(nil),             // 68: sky.wire.v1.LinkBlob
 }
 var file_sky_proto_depIdxs = []int32{
 	2,  // 0: sky.wire.v1.Frame.hello:type_name -> sky.wire.v1.Hello
@@ -5209,25 +5141,25 @@ var file_sky_proto_depIdxs = []int32{
 	28, // 15: sky.wire.v1.Request.delete_account:type_name -> sky.wire.v1.DeleteAccount
 	29, // 16: sky.wire.v1.Request.get_sender_certificate:type_name -> sky.wire.v1.GetSenderCertificate
 	31, // 17: sky.wire.v1.Request.set_delivery_verifier:type_name -> sky.wire.v1.SetDeliveryVerifier
-	37, // 18: sky.wire.v1.Request.blob_create:type_name -> sky.wire.v1.BlobCreate
-	39, // 19: sky.wire.v1.Request.blob_put:type_name -> sky.wire.v1.BlobPut
-	40, // 20: sky.wire.v1.Request.blob_status:type_name -> sky.wire.v1.BlobStatus
-	42, // 21: sky.wire.v1.Request.blob_finish:type_name -> sky.wire.v1.BlobFinish
-	44, // 22: sky.wire.v1.Request.blob_get:type_name -> sky.wire.v1.BlobGet
-	46, // 23: sky.wire.v1.Request.keydir_get_head:type_name -> sky.wire.v1.KeyDirGetHead
-	49, // 24: sky.wire.v1.Request.keydir_search:type_name -> sky.wire.v1.KeyDirSearch
-	50, // 25: sky.wire.v1.Request.keydir_monitor:type_name -> sky.wire.v1.KeyDirMonitor
-	52, // 26: sky.wire.v1.Request.keydir_consistency:type_name -> sky.wire.v1.KeyDirConsistency
-	54, // 27: sky.wire.v1.Request.keydir_log:type_name -> sky.wire.v1.KeyDirLog
-	56, // 28: sky.wire.v1.Request.keydir_countersign:type_name -> sky.wire.v1.KeyDirCountersign
+	36, // 18: sky.wire.v1.Request.blob_create:type_name -> sky.wire.v1.BlobCreate
+	38, // 19: sky.wire.v1.Request.blob_put:type_name -> sky.wire.v1.BlobPut
+	39, // 20: sky.wire.v1.Request.blob_status:type_name -> sky.wire.v1.BlobStatus
+	41, // 21: sky.wire.v1.Request.blob_finish:type_name -> sky.wire.v1.BlobFinish
+	43, // 22: sky.wire.v1.Request.blob_get:type_name -> sky.wire.v1.BlobGet
+	45, // 23: sky.wire.v1.Request.keydir_get_head:type_name -> sky.wire.v1.KeyDirGetHead
+	48, // 24: sky.wire.v1.Request.keydir_search:type_name -> sky.wire.v1.KeyDirSearch
+	49, // 25: sky.wire.v1.Request.keydir_monitor:type_name -> sky.wire.v1.KeyDirMonitor
+	51, // 26: sky.wire.v1.Request.keydir_consistency:type_name -> sky.wire.v1.KeyDirConsistency
+	53, // 27: sky.wire.v1.Request.keydir_log:type_name -> sky.wire.v1.KeyDirLog
+	55, // 28: sky.wire.v1.Request.keydir_countersign:type_name -> sky.wire.v1.KeyDirCountersign
 	14, // 29: sky.wire.v1.Request.multi_send:type_name -> sky.wire.v1.MultiSend
 	12, // 30: sky.wire.v1.Request.access_request:type_name -> sky.wire.v1.Send
-	58, // 31: sky.wire.v1.Request.put_device_list:type_name -> sky.wire.v1.PutDeviceList
-	60, // 32: sky.wire.v1.Request.get_device_list:type_name -> sky.wire.v1.GetDeviceList
-	62, // 33: sky.wire.v1.Request.add_device:type_name -> sky.wire.v1.AddDevice
-	64, // 34: sky.wire.v1.Request.remove_device:type_name -> sky.wire.v1.RemoveDevice
-	66, // 35: sky.wire.v1.Request.link_put:type_name -> sky.wire.v1.LinkPut
-	68, // 36: sky.wire.v1.Request.link_get:type_name -> sky.wire.v1.LinkGet
+	57, // 31: sky.wire.v1.Request.put_device_list:type_name -> sky.wire.v1.PutDeviceList
+	59, // 32: sky.wire.v1.Request.get_device_list:type_name -> sky.wire.v1.GetDeviceList
+	61, // 33: sky.wire.v1.Request.add_device:type_name -> sky.wire.v1.AddDevice
+	63, // 34: sky.wire.v1.Request.remove_device:type_name -> sky.wire.v1.RemoveDevice
+	65, // 35: sky.wire.v1.Request.link_put:type_name -> sky.wire.v1.LinkPut
+	67, // 36: sky.wire.v1.Request.link_get:type_name -> sky.wire.v1.LinkGet
 	7,  // 37: sky.wire.v1.Response.error:type_name -> sky.wire.v1.Error
 	9,  // 38: sky.wire.v1.Response.registered:type_name -> sky.wire.v1.Registered
 	11, // 39: sky.wire.v1.Response.authenticated:type_name -> sky.wire.v1.Authenticated
@@ -5239,22 +5171,22 @@ var file_sky_proto_depIdxs = []int32{
 	33, // 45: sky.wire.v1.Response.account_deleted:type_name -> sky.wire.v1.AccountDeleted
 	30, // 46: sky.wire.v1.Response.sender_certificate:type_name -> sky.wire.v1.SenderCertificate
 	32, // 47: sky.wire.v1.Response.delivery_verifier_set:type_name -> sky.wire.v1.DeliveryVerifierSet
-	38, // 48: sky.wire.v1.Response.blob_created:type_name -> sky.wire.v1.BlobCreated
-	41, // 49: sky.wire.v1.Response.blob_offset:type_name -> sky.wire.v1.BlobOffset
-	43, // 50: sky.wire.v1.Response.blob_finished:type_name -> sky.wire.v1.BlobFinished
-	45, // 51: sky.wire.v1.Response.blob_data:type_name -> sky.wire.v1.BlobData
-	47, // 52: sky.wire.v1.Response.keydir_head:type_name -> sky.wire.v1.KeyDirHead
-	51, // 53: sky.wire.v1.Response.keydir_lookup:type_name -> sky.wire.v1.KeyDirLookup
-	53, // 54: sky.wire.v1.Response.keydir_proof:type_name -> sky.wire.v1.KeyDirProof
-	55, // 55: sky.wire.v1.Response.keydir_epochs:type_name -> sky.wire.v1.KeyDirEpochs
-	57, // 56: sky.wire.v1.Response.keydir_countersigned:type_name -> sky.wire.v1.KeyDirCountersigned
+	37, // 48: sky.wire.v1.Response.blob_created:type_name -> sky.wire.v1.BlobCreated
+	40, // 49: sky.wire.v1.Response.blob_offset:type_name -> sky.wire.v1.BlobOffset
+	42, // 50: sky.wire.v1.Response.blob_finished:type_name -> sky.wire.v1.BlobFinished
+	44, // 51: sky.wire.v1.Response.blob_data:type_name -> sky.wire.v1.BlobData
+	46, // 52: sky.wire.v1.Response.keydir_head:type_name -> sky.wire.v1.KeyDirHead
+	50, // 53: sky.wire.v1.Response.keydir_lookup:type_name -> sky.wire.v1.KeyDirLookup
+	52, // 54: sky.wire.v1.Response.keydir_proof:type_name -> sky.wire.v1.KeyDirProof
+	54, // 55: sky.wire.v1.Response.keydir_epochs:type_name -> sky.wire.v1.KeyDirEpochs
+	56, // 56: sky.wire.v1.Response.keydir_countersigned:type_name -> sky.wire.v1.KeyDirCountersigned
 	15, // 57: sky.wire.v1.Response.multi_sent:type_name -> sky.wire.v1.MultiSent
-	59, // 58: sky.wire.v1.Response.device_list_set:type_name -> sky.wire.v1.DeviceListSet
-	61, // 59: sky.wire.v1.Response.device_list:type_name -> sky.wire.v1.DeviceList
-	63, // 60: sky.wire.v1.Response.device_added:type_name -> sky.wire.v1.DeviceAdded
-	65, // 61: sky.wire.v1.Response.device_removed:type_name -> sky.wire.v1.DeviceRemoved
-	67, // 62: sky.wire.v1.Response.link_stored:type_name -> sky.wire.v1.LinkStored
-	69, // 63: sky.wire.v1.Response.link_blob:type_name -> sky.wire.v1.LinkBlob
+	58, // 58: sky.wire.v1.Response.device_list_set:type_name -> sky.wire.v1.DeviceListSet
+	60, // 59: sky.wire.v1.Response.device_list:type_name -> sky.wire.v1.DeviceList
+	62, // 60: sky.wire.v1.Response.device_added:type_name -> sky.wire.v1.DeviceAdded
+	64, // 61: sky.wire.v1.Response.device_removed:type_name -> sky.wire.v1.DeviceRemoved
+	66, // 62: sky.wire.v1.Response.link_stored:type_name -> sky.wire.v1.LinkStored
+	68, // 63: sky.wire.v1.Response.link_blob:type_name -> sky.wire.v1.LinkBlob
 	0,  // 64: sky.wire.v1.Error.code:type_name -> sky.wire.v1.Code
 	27, // 65: sky.wire.v1.Authenticated.account:type_name -> sky.wire.v1.AccountInfo
 	16, // 66: sky.wire.v1.MultiSent.refused:type_name -> sky.wire.v1.MultiRefused
@@ -5268,13 +5200,12 @@ var file_sky_proto_depIdxs = []int32{
 	19, // 74: sky.wire.v1.Bundle.kyber:type_name -> sky.wire.v1.PreKey
 	19, // 75: sky.wire.v1.Bundle.one_time_ec:type_name -> sky.wire.v1.PreKey
 	35, // 76: sky.wire.v1.Push.envelopes:type_name -> sky.wire.v1.Envelope
-	36, // 77: sky.wire.v1.Envelope.sender:type_name -> sky.wire.v1.Sender
-	48, // 78: sky.wire.v1.KeyDirHead.audits:type_name -> sky.wire.v1.KeyDirAudit
-	79, // [79:79] is the sub-list for method output_type
-	79, // [79:79] is the sub-list for method input_type
-	79, // [79:79] is the sub-list for extension type_name
-	79, // [79:79] is the sub-list for extension extendee
-	0,  // [0:79] is the sub-list for field type_name
+	47, // 77: sky.wire.v1.KeyDirHead.audits:type_name -> sky.wire.v1.KeyDirAudit
+	78, // [78:78] is the sub-list for method output_type
+	78, // [78:78] is the sub-list for method input_type
+	78, // [78:78] is the sub-list for extension type_name
+	78, // [78:78] is the sub-list for extension extendee
+	0,  // [0:78] is the sub-list for field type_name
 }
 
 func init() { file_sky_proto_init() }
@@ -5356,7 +5287,7 @@ func file_sky_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sky_proto_rawDesc), len(file_sky_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   69,
+			NumMessages:   68,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

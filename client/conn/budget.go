@@ -127,11 +127,12 @@ func pushEnvelopes(b []byte) int {
 	return count
 }
 
-// decodedSize is what a push is taken to cost in memory once decoded.
+// decodedSize is what a push is taken to cost in memory once decoded,
+// fields this version does not know (kept by the decoder) included.
 func decodedSize(envs []*wire.Envelope) int {
 	n := 0
 	for _, e := range envs {
-		n += len(e.GetId()) + len(e.GetContent()) + len(e.GetSender().GetAccount()) + 4*fieldOverhead
+		n += len(e.GetId()) + len(e.GetContent()) + len(e.ProtoReflect().GetUnknown()) + 4*fieldOverhead
 	}
 	return n
 }

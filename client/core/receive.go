@@ -259,15 +259,14 @@ func (c *Core) open(ctx context.Context, ps *protostore.Stores, local, addr prot
 }
 
 // Incoming is an envelope unwrapped: who sent it (by the certificate inside
-// a sealed envelope, or by the server's word for an identified one), and
-// the inner ciphertext, its type byte first.
+// the sealed envelope), and the inner ciphertext, its type byte first.
 type Incoming struct {
 	Env  *wire.Envelope
 	Peer string
 	Dev  uint32
 	Raw  []byte
-	// CertKey is the identity key a sealed envelope's certificate vouches
-	// for (nil for an identified envelope).
+	// CertKey is the identity key the sealed envelope's certificate vouches
+	// for (nil only in an Incoming not made by Unwrap).
 	CertKey *curve.PublicKey
 }
 
@@ -279,31 +278,27 @@ func (in *Incoming) IsSession() bool {
 	return len(in.Raw) >= 2 && (in.Raw[0] == envWhisper || in.Raw[0] == envPreKey)
 }
 
-// Unwrap opens a sealed envelope, or reads an identified one's sender; it
-// returns a reason to drop the envelope when neither works.
+// Unwrap opens a sealed envelope; it returns a reason to drop the envelope
+// when that fails.
 //
-// A sealed envelope (the usual kind) names its sender only inside, in a
+// Every envelope is sealed: it names its sender only inside, in a
 // certificate under the pinned trust root, which vouches for the identity
 // key the sender sealed it with; that key must be the one pinned for the
-// sender's session. An identified envelope (from clients without sealed
-// sender) names its sender outside, which only chooses the session to try.
+// sender's session. An envelope whose content is not sealed (what an
+// identified envelope, the sender named by the server, held before they
+// were removed) is of an unknown kind and dropped, whatever the server
+// claims around it.
 func (c *Core) Unwrap(env *wire.Envelope, now time.Time) (in Incoming, drop string) {
 	in.Env = env
-	if isSealed(env) {
-		p, d, inner, key, drop := c.unseal(env, now)
-		if drop != "" {
-			in.Peer = p
-			return in, drop
-		}
-		in.Peer, in.Dev, in.Raw, in.CertKey = p, d, inner, &key
-		return in, ""
+	if !isSealed(env) {
+		return in, "an envelope of an unknown kind (not sealed)"
 	}
-	from := env.GetSender()
-	in.Peer, in.Dev, in.Raw = from.GetAccount(), from.GetDevice(), env.GetContent()
-	if !ValidID(in.Peer) || in.Dev == 0 || in.Dev > 127 || (in.Peer == c.acct.ID && in.Dev == c.acct.DeviceID) {
-		in.Peer = ""
-		return in, "an envelope with an impossible sender"
+	p, d, inner, key, drop := c.unseal(env, now)
+	if drop != "" {
+		in.Peer = p
+		return in, drop
 	}
+	in.Peer, in.Dev, in.Raw, in.CertKey = p, d, inner, &key
 	return in, ""
 }
 

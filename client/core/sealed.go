@@ -419,12 +419,13 @@ func (c *Core) certValid(cert *sealed.SenderCertificate, at time.Time) bool {
 	return true
 }
 
-// isSealed reports whether an envelope is sealed: it has no sender, or its
-// content starts with a sealed-sender version byte (a sender field the
-// server added to a sealed envelope is ignored).
+// isSealed reports whether an envelope's content is sealed: it starts with
+// a sealed-sender version byte (1.x, or 2.x for a multi-recipient copy).
+// Fields the decoder does not know, such as a sender the server adds, are
+// never read.
 func isSealed(env *wire.Envelope) bool {
 	raw := env.GetContent()
-	return env.GetSender() == nil || (len(raw) > 0 && raw[0]>>4 == sealed.Version>>4)
+	return len(raw) > 0 && (raw[0]>>4 == sealed.Version>>4 || raw[0]>>4 == sealed.V2ReceivedVersion>>4)
 }
 
 // unseal opens a sealed envelope addressed to this device and validates its

@@ -216,11 +216,10 @@ type Sealed interface {
 // hold.
 const MaxStoredOneTime = 1000
 
-// NewMessage is a message to enqueue.
+// NewMessage is a message to enqueue. Every message is sealed: the store
+// never learns who sent it.
 type NewMessage struct {
-	To Address
-	// From is the zero Address for sealed (sender-less) messages.
-	From     Address
+	To       Address
 	Received time.Time
 	Body     []byte
 }
@@ -231,7 +230,6 @@ type Message struct {
 	// commit order on one node.
 	Seq      uint64
 	To       Address
-	From     Address
 	Received time.Time
 	Body     []byte
 }

@@ -12,7 +12,7 @@ import (
 // frames arbitrary bytes: they return fields inside the input or an error,
 // never panic.
 func FuzzServerFrame(f *testing.F) {
-	push := wire.PushEnvelope{ID: make([]byte, 16), ServerTime: 5, SenderAccount: "23456789ab", SenderDevice: 1, Content: make([]byte, 20)}
+	push := wire.PushEnvelope{ID: make([]byte, 16), ServerTime: 5, Content: make([]byte, 20)}
 	f.Add(push.AppendField(wire.AppendPushPrefix(nil, push.FieldLen())))
 	f.Add(wire.AppendSentResponse(nil, 7))
 	f.Add([]byte{0x22, 0x05, 0x08, 0x01, 0x12, 0x01, 0x08})

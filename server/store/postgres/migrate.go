@@ -90,6 +90,9 @@ CREATE TABLE kt_countersigs (auditor BYTEA PRIMARY KEY, size BIGINT NOT NULL, si
 CREATE TABLE device_lists (account TEXT PRIMARY KEY, list BYTEA, last_device BIGINT NOT NULL);
 CREATE TABLE links (id BYTEA NOT NULL, slot BIGINT NOT NULL, blob BYTEA NOT NULL, expires BIGINT NOT NULL, PRIMARY KEY (id, slot));
 `,
+	// 5: identified sends were removed: every message is sealed, so a
+	// message's sender columns (never filled since) go.
+	`ALTER TABLE messages DROP COLUMN sender, DROP COLUMN sender_device;`,
 }
 
 // migrationLock is the advisory lock key that serialises migrations.

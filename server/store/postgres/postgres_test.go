@@ -40,3 +40,33 @@ func TestMigrateTwiceAndNewerSchema(t *testing.T) {
 		t.Fatal("opening a newer schema succeeded")
 	}
 }
+
+// TestMigrateDropsSenderColumns: a database made before identified sends
+// were removed (schema 4, a message with its sender columns filled) is
+// migrated to one whose messages table has no sender columns, and its
+// queued messages stay.
+func TestMigrateDropsSenderColumns(t *testing.T) {
+	url := TestDatabase(t)
+	all := migrations
+	migrations = all[:4]
+	s, err := Open(t.Context(), url)
+	migrations = all
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Exec(t.Context(), `INSERT INTO messages (account, device, sender, sender_device, received, body) VALUES ('bob', 1, 'alice', 1, 1, '\x01')`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(t.Context(), url); err != nil {
+		t.Fatalf("migrating: %v", err)
+	}
+	defer s.Close()
+	var cols, n int
+	if err := s.db.QueryRow(t.Context(), `SELECT count(*) FROM information_schema.columns WHERE table_name = 'messages' AND column_name LIKE 'sender%'`).Scan(&cols); err != nil || cols != 0 {
+		t.Errorf("messages still has %d sender columns (%v)", cols, err)
+	}
+	if err := s.db.QueryRow(t.Context(), `SELECT count(*) FROM messages WHERE account = 'bob' AND body = '\x01'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("queued message after migrating: %d, %v", n, err)
+	}
+}

@@ -123,24 +123,20 @@ func insertMessages(ctx context.Context, tx pgx.Tx, b *store.Batch, delta map[st
 	}
 	n := len(admitted)
 	var (
-		accts, senders   = make([]string, n), make([]*string, n)
-		devs, senderDevs = make([]int64, n), make([]*int64, n)
-		recv             = make([]int64, n)
-		bodies           = make([][]byte, n)
+		accts  = make([]string, n)
+		devs   = make([]int64, n)
+		recv   = make([]int64, n)
+		bodies = make([][]byte, n)
 	)
 	for j, i := range admitted {
 		m := b.Messages[i]
 		b.Seqs[i] = uint64(seqs[j])
 		b.Prevs[i], last[m.To] = last[m.To], b.Seqs[i]
 		accts[j], devs[j], recv[j], bodies[j] = m.To.Account, int64(m.To.Device), m.Received.Unix(), m.Body
-		if !m.From.IsZero() {
-			acct, dev := m.From.Account, int64(m.From.Device)
-			senders[j], senderDevs[j] = &acct, &dev
-		}
 	}
-	_, err = tx.Exec(ctx, `INSERT INTO messages (seq, account, device, sender, sender_device, received, body)
-		SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::bytea[])`,
-		seqs, accts, devs, senders, senderDevs, recv, bodies)
+	_, err = tx.Exec(ctx, `INSERT INTO messages (seq, account, device, received, body)
+		SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bytea[])`,
+		seqs, accts, devs, recv, bodies)
 	return err
 }
 
@@ -210,7 +206,7 @@ func lastQueued(ctx context.Context, tx pgx.Tx, b *store.Batch, admitted []int) 
 
 // Pending implements store.Queue.
 func (s *Store) Pending(ctx context.Context, a store.Address, after uint64, cutoff time.Time, limit int) ([]store.Message, error) {
-	rows, err := s.db.Query(ctx, `SELECT seq, sender, sender_device, received, body FROM messages
+	rows, err := s.db.Query(ctx, `SELECT seq, received, body FROM messages
 		WHERE account = $1 AND device = $2 AND seq > $3 AND received > $4 ORDER BY seq LIMIT $5`,
 		a.Account, int64(a.Device), int64(after), cutoff.Unix(), limit)
 	if err != nil {
@@ -220,16 +216,11 @@ func (s *Store) Pending(ctx context.Context, a store.Address, after uint64, cuto
 		var (
 			m         = store.Message{To: a}
 			seq, recv int64
-			sender    *string
-			senderDev *int64
 		)
-		if err := r.Scan(&seq, &sender, &senderDev, &recv, &m.Body); err != nil {
+		if err := r.Scan(&seq, &recv, &m.Body); err != nil {
 			return m, err
 		}
 		m.Seq, m.Received = uint64(seq), time.Unix(recv, 0).UTC()
-		if sender != nil && senderDev != nil {
-			m.From = store.Address{Account: *sender, Device: uint32(*senderDev)}
-		}
 		return m, nil
 	})
 	if err != nil {

@@ -41,7 +41,7 @@ func BenchmarkWriteBatch(b *testing.B) {
 				batch := &store.Batch{QueueCap: 1 << 20, Acks: prev}
 				for j := range n {
 					to := store.Address{Account: fmt.Sprintf("acct%06d", j%devices), Device: 1}
-					batch.Messages = append(batch.Messages, store.NewMessage{To: to, From: to, Received: time.Now(), Body: body})
+					batch.Messages = append(batch.Messages, store.NewMessage{To: to, Received: time.Now(), Body: body})
 				}
 				if err := s.WriteBatch(ctx, batch); err != nil {
 					b.Fatal(err)

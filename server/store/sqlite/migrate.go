@@ -97,6 +97,12 @@ CREATE TABLE links (
 	PRIMARY KEY (id, slot)
 ) WITHOUT ROWID;
 `,
+	// 5: identified sends were removed: every message is sealed, so a
+	// message's sender columns (never filled since) go.
+	`
+ALTER TABLE messages DROP COLUMN sender;
+ALTER TABLE messages DROP COLUMN sender_device;
+`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

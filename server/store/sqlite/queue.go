@@ -189,7 +189,7 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, b *store.Batch, 
 		}
 	}
 	defer s.setPrevs(b, accepted, lasts) // once every accepted message has its Seq
-	args := make([]any, 0, min(len(accepted), insertSizes[0])*6)
+	args := make([]any, 0, min(len(accepted), insertSizes[0])*4)
 	stmts := map[int]*sql.Stmt{}
 	for len(accepted) > 0 {
 		k := 1
@@ -202,11 +202,7 @@ func (s *Store) insertMessages(ctx context.Context, tx *sql.Tx, b *store.Batch, 
 		args = args[:0]
 		for _, i := range accepted[:k] {
 			m := &b.Messages[i]
-			var sender, senderDev any
-			if !m.From.IsZero() {
-				sender, senderDev = m.From.Account, m.From.Device
-			}
-			args = append(args, m.To.Account, m.To.Device, sender, senderDev, m.Received.Unix(), m.Body)
+			args = append(args, m.To.Account, m.To.Device, m.Received.Unix(), m.Body)
 		}
 		st := stmts[k]
 		if st == nil {
@@ -247,16 +243,11 @@ func (s *Store) Pending(ctx context.Context, a store.Address, after uint64, cuto
 		var (
 			m         = store.Message{To: a}
 			seq, recv int64
-			sender    sql.NullString
-			senderDev sql.NullInt64
 		)
-		if err := rows.Scan(&seq, &sender, &senderDev, &recv, &m.Body); err != nil {
+		if err := rows.Scan(&seq, &recv, &m.Body); err != nil {
 			return nil, fmt.Errorf("sqlite: pending: %w", err)
 		}
 		m.Seq, m.Received = uint64(seq), time.Unix(recv, 0).UTC()
-		if sender.Valid {
-			m.From = store.Address{Account: sender.String, Device: uint32(senderDev.Int64)}
-		}
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {

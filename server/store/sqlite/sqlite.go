@@ -183,7 +183,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		sql string
 	}{
 		{s.w, &s.countQueued, `SELECT (SELECT count(*) FROM messages WHERE account = ?1 AND device = ?2), (SELECT COALESCE(MAX(seq), 0) FROM messages WHERE account = ?1 AND device = ?2) FROM devices WHERE account = ?1 AND id = ?2`},
-		{s.r, &s.pending, `SELECT seq, sender, sender_device, received, body FROM messages
+		{s.r, &s.pending, `SELECT seq, received, body FROM messages
 			WHERE account = ? AND device = ? AND seq > ? AND seq <= ? AND received > ? ORDER BY seq LIMIT ?`},
 	} {
 		st, err := p.db.PrepareContext(ctx, p.sql)
@@ -202,8 +202,8 @@ func (s *Store) prepare(ctx context.Context) error {
 	}
 	s.inserts = map[int]*sql.Stmt{}
 	for _, n := range insertSizes {
-		rows := strings.Repeat("(?, ?, ?, ?, ?, ?), ", n)
-		st, err := s.w.PrepareContext(ctx, `INSERT INTO messages (account, device, sender, sender_device, received, body) VALUES `+rows[:len(rows)-2])
+		rows := strings.Repeat("(?, ?, ?, ?), ", n)
+		st, err := s.w.PrepareContext(ctx, `INSERT INTO messages (account, device, received, body) VALUES `+rows[:len(rows)-2])
 		if err != nil {
 			return err
 		}

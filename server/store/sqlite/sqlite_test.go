@@ -3,6 +3,7 @@ package sqlite
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,4 +96,43 @@ func TestWALStaysBounded(t *testing.T) {
 		t.Fatalf("the WAL grew to %d bytes with a 1 MiB restart limit", biggest)
 	}
 	t.Logf("largest WAL: %d bytes", biggest)
+}
+
+// TestMigrateDropsSenderColumns: a database made before identified sends
+// were removed (schema 4, a message with its sender columns filled) is
+// migrated to one whose messages table has no sender columns, and its
+// queued messages stay.
+func TestMigrateDropsSenderColumns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sky.db")
+	all := migrations
+	migrations = all[:4]
+	s, err := Open(t.Context(), path)
+	migrations = all
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.Exec(`INSERT INTO messages (account, device, sender, sender_device, received, body) VALUES ('bob', 1, 'alice', 1, 1, x'01')`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(t.Context(), path); err != nil {
+		t.Fatalf("migrating: %v", err)
+	}
+	defer s.Close()
+	cols, err := s.w.Query(`SELECT name FROM pragma_table_info('messages')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cols.Close()
+	for cols.Next() {
+		var name string
+		cols.Scan(&name)
+		if strings.HasPrefix(name, "sender") {
+			t.Errorf("messages still has column %s", name)
+		}
+	}
+	var n int
+	if err := s.w.QueryRow(`SELECT count(*) FROM messages WHERE account = 'bob' AND body = x'01'`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("queued message after migrating: %d, %v", n, err)
+	}
 }

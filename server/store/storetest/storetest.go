@@ -214,8 +214,8 @@ func testDeleteAccount(t *testing.T, s store.Store) {
 	bob := store.Address{Account: "bob", Device: 1}
 	uploadFull(t, s, alice, 5)
 	b := &store.Batch{QueueCap: 100, Messages: []store.NewMessage{
-		{To: alice, From: bob, Received: t0, Body: []byte("x")},
-		{To: bob, From: alice, Received: t0, Body: []byte("y")},
+		{To: alice, Received: t0, Body: []byte("x")},
+		{To: bob, Received: t0, Body: []byte("y")},
 	}}
 	if err := s.WriteBatch(ctx(t), b); err != nil {
 		t.Fatal(err)
@@ -440,15 +440,10 @@ func send(t *testing.T, s store.Store, m store.NewMessage) uint64 {
 func testQueueOrderAndAck(t *testing.T, s store.Store) {
 	newAccount(t, s, "alice")
 	newAccount(t, s, "bob")
-	alice := store.Address{Account: "alice", Device: 1}
 	bob := store.Address{Account: "bob", Device: 1}
 	b := &store.Batch{QueueCap: 1000}
 	for i := 0; i < 10; i++ {
-		from := alice
-		if i%3 == 0 {
-			from = store.Address{} // sealed: no sender
-		}
-		b.Messages = append(b.Messages, store.NewMessage{To: bob, From: from, Received: t0.Add(time.Duration(i) * time.Second), Body: []byte(fmt.Sprint("m", i))})
+		b.Messages = append(b.Messages, store.NewMessage{To: bob, Received: t0.Add(time.Duration(i) * time.Second), Body: []byte(fmt.Sprint("m", i))})
 	}
 	if err := s.WriteBatch(ctx(t), b); err != nil {
 		t.Fatal(err)
@@ -461,7 +456,7 @@ func testQueueOrderAndAck(t *testing.T, s store.Store) {
 			t.Fatalf("seqs not increasing in batch order: %v (errs %v)", b.Seqs, b.Errs)
 		}
 	}
-	next := send(t, s, store.NewMessage{To: bob, From: alice, Received: t0, Body: []byte("later")})
+	next := send(t, s, store.NewMessage{To: bob, Received: t0, Body: []byte("later")})
 	if next <= b.Seqs[9] {
 		t.Fatalf("later batch got seq %d <= %d", next, b.Seqs[9])
 	}
@@ -470,11 +465,7 @@ func testQueueOrderAndAck(t *testing.T, s store.Store) {
 		t.Fatalf("Pending = %d, %v", len(msgs), err)
 	}
 	for i, m := range msgs {
-		wantFrom := alice
-		if i%3 == 0 {
-			wantFrom = store.Address{}
-		}
-		if m.Seq != b.Seqs[i] || m.To != bob || m.From != wantFrom || string(m.Body) != fmt.Sprint("m", i) || !m.Received.Equal(t0.Add(time.Duration(i)*time.Second)) {
+		if m.Seq != b.Seqs[i] || m.To != bob || string(m.Body) != fmt.Sprint("m", i) || !m.Received.Equal(t0.Add(time.Duration(i)*time.Second)) {
 			t.Fatalf("message %d = %+v", i, m)
 		}
 	}
@@ -499,11 +490,10 @@ func testQueuePrevs(t *testing.T, s store.Store) {
 	newAccount(t, s, "alice")
 	newAccount(t, s, "bob")
 	newAccount(t, s, "carol")
-	alice := store.Address{Account: "alice", Device: 1}
 	bob := store.Address{Account: "bob", Device: 1}
 	carol := store.Address{Account: "carol", Device: 1}
 	msg := func(to store.Address) store.NewMessage {
-		return store.NewMessage{To: to, From: alice, Received: t0, Body: []byte("x")}
+		return store.NewMessage{To: to, Received: t0, Body: []byte("x")}
 	}
 	first := &store.Batch{QueueCap: 100, Messages: []store.NewMessage{msg(bob), msg(carol), msg(bob)}}
 	if err := s.WriteBatch(ctx(t), first); err != nil {
@@ -537,7 +527,7 @@ func testQueueIsolation(t *testing.T, s store.Store) {
 	newAccount(t, s, "bob")
 	alice := store.Address{Account: "alice", Device: 1}
 	bob := store.Address{Account: "bob", Device: 1}
-	seq := send(t, s, store.NewMessage{To: bob, From: alice, Received: t0, Body: []byte("for bob")})
+	seq := send(t, s, store.NewMessage{To: bob, Received: t0, Body: []byte("for bob")})
 	// Alice (or anyone not bob/1) acknowledging bob's message changes nothing.
 	for _, a := range []store.Address{alice, {Account: "bob", Device: 2}, {Account: "alice", Device: 0}} {
 		if err := s.WriteBatch(ctx(t), &store.Batch{Acks: []store.Ack{{To: a, Seqs: []uint64{seq}}}}); err != nil {
