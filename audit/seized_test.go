@@ -143,7 +143,7 @@ func (p *person) await(t *testing.T, n int) []client.Message {
 	for len(out) < n {
 		select {
 		case ev := <-p.sub.Events():
-			if m, ok := ev.(*client.MessageEvent); ok && m.Message.Kind == client.KindText {
+			if m, ok := ev.(*client.MessageEvent); ok && m.Message.Kind == client.KindText && !m.Message.Outgoing {
 				out = append(out, m.Message)
 			}
 		case <-timeout:
@@ -263,6 +263,24 @@ func audit(t *testing.T, b *backend) {
 	must(t, carol.c.Accept(bob.id()))
 	carol.send(t, bob, "Yes? "+cs.next())
 	bob.await(t, 1)
+	// Bob links a laptop (linked devices): the link, the signed device
+	// lists and the messages to and from both devices leave nothing
+	// readable either.
+	laptop := linkPerson(t, bob, srv.URL, trustRoot, opts)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if devs, err := alice.c.ContactDevices(bob.id()); err == nil && len(devs) == 2 {
+			break // Bob's announcement reached alice
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("alice never learned of Bob's second device")
+		}
+	}
+	alice.send(t, bob, "To both of Bob's devices "+cs.next())
+	bob.await(t, 1)
+	laptop.await(t, 1)
+	laptop.send(t, alice, "From Bob's laptop "+cs.next())
+	alice.await(t, 1)
+	laptop.flush(t)
 	// A group of the three, its name a canary: alice creates it, alice and
 	// bob write to it.
 	g, err := alice.c.CreateGroup("Group "+cs.next(), []string{bob.id(), carol.id()})
@@ -689,4 +707,28 @@ func (s *summary) String() string {
 	fmt.Fprintf(&sb, "  key directory: %d rows (epochs, values, pending, countersignatures), none naming an account (entries are VRF outputs)\n", s.ktRows)
 	fmt.Fprintf(&sb, "  after the TTL: 0 messages queued; %d of %d ciphertext fragments left in the database files\n", s.fragmentsLeft, s.fragments)
 	return sb.String()
+}
+
+// linkPerson links a new device to p's account and starts it.
+func linkPerson(t *testing.T, p *person, url string, root client.TrustRoot, opts client.Options) *person {
+	t.Helper()
+	codes, linked := make(chan string, 1), make(chan error, 1)
+	go func() {
+		_, err := p.c.LinkDevice(context.Background(), func(code string) { codes <- code })
+		linked <- err
+	}()
+	var code string
+	select {
+	case code = <-codes:
+	case err := <-linked:
+		t.Fatalf("linking: %v", err)
+	}
+	c, err := client.Link(context.Background(), filepath.Join(t.TempDir(), p.name+"-laptop"), []byte("passphrase of the laptop"), url, root, code, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-linked; err != nil {
+		t.Fatal(err)
+	}
+	return startPerson(t, p.name+"-laptop", c)
 }

@@ -120,6 +120,9 @@ func (c *Client) receiveOne(ctx context.Context, tx *store.Tx, ps *protostore.St
 	case ct.Kind == content.KindDeviceNotice:
 		b.Drop(in.Peer, "a device notice, which a client only makes for itself")
 		return nil
+	case ct.Kind == content.KindDevicesChanged:
+		// Keep noted the version; the list is fetched after the push.
+		return c.core.Track(tx, in.Peer, ct.Seq, 0, b)
 	case ct.Kind == content.KindReceipt && ct.GroupID != content.GroupID{}:
 		return c.groups.ApplyReceipt(tx, in.Peer, ct, b)
 	case ct.Kind == content.KindReceipt:

@@ -258,6 +258,8 @@ func (c *Content) Check() error {
 		return c.checkDeviceNotice()
 	case KindSentSync, KindSettingsSync:
 		return c.checkSentSync()
+	case KindDevicesChanged:
+		return c.checkDevicesChanged()
 	case KindReaction, KindEdit, KindDelete:
 		return c.checkAction()
 	case KindProfile, KindTyping:

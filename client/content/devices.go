@@ -52,3 +52,18 @@ const MaxSyncBytes = 256 << 10
 // encodes and checks: contacts with their names, verified safety numbers),
 // so the devices stay in step. Only a device of the same account sends one.
 const KindSettingsSync Kind = 32
+
+// KindDevicesChanged tells a contact that the sender's device list
+// changed: it has no body, and the header's DeviceList is the new version,
+// which the contact fetches and checks at once (rather than when its copy
+// is a minute old), so the next message reaches the new device. A server
+// cannot fake it (it is inside the session) and gains nothing by dropping
+// it: the sender's next message carries the version too.
+const KindDevicesChanged Kind = 33
+
+func (c *Content) checkDevicesChanged() error {
+	if c.DeviceList == 0 || c.Text != "" || len(c.Attachments) > 0 || c.Quote != nil || len(c.Inner) > 0 {
+		return malformed("a device change notice carries only the new list version")
+	}
+	return nil
+}

@@ -72,6 +72,7 @@ func Encode(c *Content) ([]byte, error) {
 		body = appendString(body, fTextBody, c.Text)
 	case KindSentSync, KindSettingsSync:
 		body = appendBytes(body, fInner, c.Inner)
+	case KindDevicesChanged: // no body: the version is in the header
 	case KindReaction, KindEdit, KindDelete:
 		body = appendActionBody(body, c)
 	case KindProfile, KindTyping:

@@ -210,6 +210,9 @@ func joinStore(ctx context.Context, st *store.Store, url string, root TrustRoot,
 			if err := tx.PutContact(store.Contact{ID: ct.ID, Name: ct.Name, AddedAt: now}); err != nil {
 				return err
 			}
+			if err := SaveSeq(tx, ct.ID, SeqState{Upto: ct.Upto}); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -255,7 +258,11 @@ func (c *Core) LinkAccount(dev uint32, list []byte) (*linkproto.Account, error) 
 		}
 		for _, ct := range cs {
 			if len(a.Contacts) < linkproto.MaxContacts {
-				a.Contacts = append(a.Contacts, linkproto.Contact{ID: ct.ID, Name: ct.Name})
+				in, err := LoadSeq(tx, ct.ID)
+				if err != nil {
+					return err
+				}
+				a.Contacts = append(a.Contacts, linkproto.Contact{ID: ct.ID, Name: ct.Name, Upto: in.Upto})
 			}
 		}
 		d, err := AccountTimer(tx)

@@ -186,3 +186,28 @@ func (c *Core) applySyncedVerified(tx *store.Tx, e []byte, b *Batch) error {
 	p.Verified = true
 	return tx.PutPeerIdentity(addr, p)
 }
+
+// AnnounceDevices tells every contact, end to end, that the account's
+// device list changed (KindDevicesChanged, carrying the new version), so
+// their next message reaches the devices now on it.
+func (c *Core) AnnounceDevices() error {
+	err := c.Update(func(tx *store.Tx) error {
+		cs, err := tx.Contacts()
+		if err != nil {
+			return err
+		}
+		for _, ct := range cs {
+			if ct.ID == c.acct.ID {
+				continue
+			}
+			if err := c.EnqueueControl(tx, ct.ID, &content.Content{Kind: content.KindDevicesChanged}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		c.KickOutbox()
+	}
+	return err
+}

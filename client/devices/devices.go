@@ -141,7 +141,10 @@ func (d *Devices) finishLink(ctx context.Context, lc linkproto.Code, eph linkpro
 	if err != nil {
 		return err
 	}
-	return core.LinkPut(ctx, cn, lc.ID(), 2, sealed)
+	if err := core.LinkPut(ctx, cn, lc.ID(), 2, sealed); err != nil {
+		return err
+	}
+	return d.core.AnnounceDevices()
 }
 
 // Remove removes device id from the account: it signs and publishes a
@@ -164,6 +167,9 @@ func (d *Devices) Remove(ctx context.Context, id uint32) error {
 		return err
 	}
 	if _, err := d.core.PublishList(ctx, cn, l.Next(l.Without(id))); err != nil {
+		return err
+	}
+	if err := d.core.AnnounceDevices(); err != nil {
 		return err
 	}
 	_, err = cn.Call(ctx, &wire.Request{Op: &wire.Request_RemoveDevice{RemoveDevice: &wire.RemoveDevice{Device: id}}})

@@ -21,10 +21,13 @@ type Account struct {
 	DefaultTimer uint64 // seconds; 0: unset
 }
 
-// Contact is one contact with the user's name for them.
+// Contact is one contact with the user's name for them, and how far their
+// messages (from their first device) have arrived, so the new device does
+// not take the ones before for missing.
 type Contact struct {
 	ID   string
 	Name string
+	Upto uint64
 }
 
 // Bounds of what Decode accepts.
@@ -53,6 +56,10 @@ func (a *Account) Encode() []byte {
 		cb = protowire.AppendString(cb, c.ID)
 		cb = protowire.AppendTag(cb, 2, protowire.BytesType)
 		cb = protowire.AppendString(cb, c.Name)
+		if c.Upto > 0 {
+			cb = protowire.AppendTag(cb, 3, protowire.VarintType)
+			cb = protowire.AppendVarint(cb, c.Upto)
+		}
 		b = protowire.AppendTag(b, 7, protowire.BytesType)
 		b = protowire.AppendBytes(b, cb)
 	}
@@ -137,10 +144,18 @@ func decodeContact(b []byte) (Contact, error) {
 	var c Contact
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 || typ != protowire.BytesType {
+		if n < 0 || (typ != protowire.BytesType && !(num == 3 && typ == protowire.VarintType)) {
 			return c, errAccount
 		}
 		b = b[n:]
+		if num == 3 {
+			v, n := protowire.ConsumeVarint(b)
+			if n < 0 {
+				return c, errAccount
+			}
+			c.Upto, b = v, b[n:]
+			continue
+		}
 		v, n := protowire.ConsumeBytes(b)
 		if n < 0 || !utf8.Valid(v) {
 			return c, errAccount

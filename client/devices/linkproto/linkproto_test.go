@@ -95,9 +95,9 @@ func FuzzOpen(f *testing.F) {
 
 func TestAccountRoundTrip(t *testing.T) {
 	a := &Account{ID: "eeyg9rkpxq", Device: 2, IdentityKey: []byte{1, 2}, DeviceList: []byte{3}, AccessKey: []byte{4}, TrustRoot: []byte{5},
-		Contacts: []Contact{{ID: "xcme6gk8ch", Name: "Bob"}, {ID: "4jzxnvgqth"}}, DefaultTimer: 30}
+		Contacts: []Contact{{ID: "xcme6gk8ch", Name: "Bob", Upto: 7}, {ID: "4jzxnvgqth"}}, DefaultTimer: 30}
 	got, err := DecodeAccount(a.Encode())
-	if err != nil || got.ID != a.ID || got.Device != 2 || len(got.Contacts) != 2 || got.Contacts[0].Name != "Bob" || got.DefaultTimer != 30 {
+	if err != nil || got.ID != a.ID || got.Device != 2 || len(got.Contacts) != 2 || got.Contacts[0].Name != "Bob" || got.Contacts[0].Upto != 7 || got.DefaultTimer != 30 {
 		t.Fatalf("DecodeAccount = %+v, %v", got, err)
 	}
 	for name, b := range map[string][]byte{
