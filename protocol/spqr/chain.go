@@ -254,14 +254,31 @@ func (h *half) takeKept(at uint32, p Params) ([32]byte, error) {
 
 // Clone returns a deep copy of c.
 func (c *Chain) Clone() *Chain {
-	d := *c
-	d.links = make([]link, len(c.links))
-	copy(d.links, c.links)
-	for i := range d.links {
-		d.links[i].send.kept = cloneKept(c.links[i].send.kept)
-		d.links[i].recv.kept = cloneKept(c.links[i].recv.kept)
+	d := new(chainAlloc)
+	c.cloneInto(d)
+	return &d.c
+}
+
+// chainAlloc is a chain with room for its usual one or two epochs, so that
+// both come in one allocation.
+type chainAlloc struct {
+	c Chain
+	l [2]link
+}
+
+// cloneInto makes d.c a deep copy of c, its epochs in d.l if they fit.
+func (c *Chain) cloneInto(d *chainAlloc) {
+	d.c = *c
+	if len(c.links) <= len(d.l) {
+		d.c.links = d.l[:len(c.links)]
+	} else {
+		d.c.links = make([]link, len(c.links))
 	}
-	return &d
+	copy(d.c.links, c.links)
+	for i := range d.c.links {
+		d.c.links[i].send.kept = cloneKept(c.links[i].send.kept)
+		d.c.links[i].recv.kept = cloneKept(c.links[i].recv.kept)
+	}
 }
 
 func cloneKept(k []keptKey) []keptKey {

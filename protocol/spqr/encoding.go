@@ -155,10 +155,7 @@ const maxLinks = 64
 // the invariants the chain relies on.
 func ParseChain(b []byte) (*Chain, error) {
 	// One allocation for the chain and its usual one or two epochs.
-	a := new(struct {
-		c Chain
-		l [2]link
-	})
+	a := new(chainAlloc)
 	c := &a.c
 	c.links = a.l[:0]
 	r := pb.NewReader(b)

@@ -134,7 +134,13 @@ func (s *State) Epoch() uint64 {
 
 // Clone returns a deep copy of s.
 func (s *State) Clone() *State {
-	c := &State{chain: s.chain.Clone(), heard: s.heard}
+	a := new(struct { // one allocation for the state and its chain
+		s State
+		c chainAlloc
+	})
+	s.chain.cloneInto(&a.c)
+	c := &a.s
+	c.chain, c.heard = &a.c.c, s.heard
 	if s.braid != nil {
 		c.braid = s.braid.Clone()
 	}
