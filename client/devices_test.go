@@ -153,6 +153,27 @@ func TestLinkedDevices(t *testing.T) {
 		return mustSN(t, bob2.c, a).Verified && len(cs) == 1 && cs[0].Name == "Alice W"
 	})
 
+	// Read on one device, read on the other (its timers start there too).
+	un, err := bob.c.Unread()
+	if err != nil || len(un) == 0 {
+		t.Fatalf("bob's unread: %d, %v", len(un), err)
+	}
+	var ids []int64
+	for _, m := range un {
+		ids = append(ids, m.LocalID)
+	}
+	if un2, err := bob2.c.Unread(); err != nil || len(un2) == 0 {
+		t.Fatalf("bob2 has nothing unread before: %d, %v", len(un2), err)
+	}
+	if _, err := bob.c.MarkRead(ids...); err != nil {
+		t.Fatal(err)
+	}
+	bob.flush()
+	waitFor(t, "bob2 to see what bob read as read", func() bool {
+		un2, err := bob2.c.Unread()
+		return err == nil && len(un2) == 0
+	})
+
 	if err := bob.c.SetTimer(a, 5*time.Minute); err != nil {
 		t.Fatal(err)
 	}

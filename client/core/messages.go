@@ -446,6 +446,9 @@ func (c *Core) MarkRead(localIDs ...int64) ([]Message, error) {
 		if err := c.queueGroupReads(tx, groupReads, now); err != nil {
 			return err
 		}
+		if err := c.SyncRead(tx, out); err != nil {
+			return err
+		}
 		return c.nameGroups(tx, out)
 	})
 	if err != nil {

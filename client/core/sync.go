@@ -113,6 +113,23 @@ func (c *Core) SyncVerified(tx *store.Tx, peer string) error {
 	return c.syncSettings(tx, PutBytes(nil, 2, PutBytes(PutBytes(nil, 1, []byte(peer)), 2, p.Key)))
 }
 
+// SyncRead queues what the user just read to the account's other devices
+// (field 3: 1 conversation, 2 message ID), so its timers start there too.
+func (c *Core) SyncRead(tx *store.Tx, read []Message) error {
+	for len(read) > 0 {
+		n := min(len(read), maxSyncEntries)
+		var rec []byte
+		for _, m := range read[:n] {
+			rec = PutBytes(rec, 3, PutBytes(PutBytes(nil, 1, []byte(m.Conversation)), 2, []byte(m.ID)))
+		}
+		if err := c.syncSettings(tx, rec); err != nil {
+			return err
+		}
+		read = read[n:]
+	}
+	return nil
+}
+
 func (c *Core) syncSettings(tx *store.Tx, rec []byte) error {
 	devs, err := AnnouncedDevices(tx, c.acct.ID)
 	if err != nil || len(devs) < 2 {
@@ -131,7 +148,7 @@ func (c *Core) ApplySettingsSync(tx *store.Tx, ct *content.Content, b *Batch) er
 		return err
 	}
 	f, err := DecodeFields(ct.Inner)
-	if err != nil || len(f.Bytes[1])+len(f.Bytes[2]) > maxSyncEntries {
+	if err != nil || len(f.Bytes[1])+len(f.Bytes[2])+len(f.Bytes[3]) > maxSyncEntries {
 		b.Drop(self, "a settings sync that does not decode")
 		return nil
 	}
@@ -145,7 +162,33 @@ func (c *Core) ApplySettingsSync(tx *store.Tx, ct *content.Content, b *Batch) er
 			return err
 		}
 	}
+	for _, e := range f.Bytes[3] {
+		if err := c.applySyncedRead(tx, e, b); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// applySyncedRead marks a message read that the user read on another
+// device (its timer starts); no receipt goes out again.
+func (c *Core) applySyncedRead(tx *store.Tx, e []byte, b *Batch) error {
+	ef, err := DecodeFields(e)
+	if err != nil {
+		b.Drop(c.acct.ID, "a synced read marker that is malformed")
+		return nil
+	}
+	m, err := tx.FindMessage(string(ef.One(1)), string(ef.One(2)))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil // expired here, or never arrived
+	case err != nil:
+		return err
+	case m.Outgoing || m.State != store.Received:
+		return nil
+	}
+	_, err = tx.MarkRead(m.ID, b.Now)
+	return err
 }
 
 func (c *Core) applySyncedContact(tx *store.Tx, e []byte, b *Batch) error {
