@@ -154,3 +154,75 @@ func forgeTyping(t *testing.T, u *user, peer string) {
 	u.c.core.KickOutbox()
 	u.flush()
 }
+
+// TestTypingFloodThrottled: a contact's modified client floods typing
+// indicators (alternating, past the sender's rate limit); the receiver
+// turns them into at most two events per typing.Throttle, and none of it
+// is stored.
+func TestTypingFloodThrottled(t *testing.T) {
+	s := startSkyd(t)
+	clk := newClock()
+	alice := newUser(t, s, testOptions(clk))
+	bob := newUser(t, s, testOptions(clk))
+	a, b := alice.c.ID(), bob.c.ID()
+	alice.send(b, "hi")
+	alice.flush()
+	next(t, bob, func(e *MessageEvent) bool { return e.Message.Text == "hi" })
+	if err := bob.c.Accept(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.c.SetTypingIndicators(true); err != nil {
+		t.Fatal(err)
+	}
+	const flood = 30
+	floodTyping(t, alice, b, flood)
+	alice.send(b, "after")
+	alice.flush()
+	var got []bool
+	next(t, bob, func(e Event) bool {
+		if te, ok := e.(*TypingEvent); ok && te.Peer == a {
+			got = append(got, te.Typing)
+		}
+		me, ok := e.(*MessageEvent)
+		return ok && me.Message.Text == "after"
+	})
+	if want := []bool{true, false}; len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("a flood of %d indicators gave bob %d events %v, want %v", flood, len(got), got, want)
+	}
+	if h := historyTexts(t, bob.c, a); len(h) != 2 {
+		t.Fatalf("bob's history after the flood: %v", h)
+	}
+	// A Throttle later, the next "started" is shown again.
+	clk.Advance(typing.Throttle)
+	floodTyping(t, alice, b, 2)
+	if ev := next(t, bob, func(e *TypingEvent) bool { return e.Peer == a }); !ev.Typing {
+		t.Fatalf("after the throttle interval bob got %+v, want started", ev)
+	}
+}
+
+// floodTyping makes u queue n indicators to peer, alternating started and
+// stopped, past the SDK's rate limit: what a modified client can do.
+func floodTyping(t *testing.T, u *user, peer string, n int) {
+	t.Helper()
+	self := u.c.core.Self()
+	now := u.c.core.Now().Truncate(time.Millisecond)
+	err := u.c.core.Update(func(tx *store.Tx) error {
+		for i := range n {
+			body, err := content.Encode(&content.Content{Version: content.Version, Sender: self.Name, SenderDevice: self.DeviceID,
+				Recipient: peer, ID: core.NewContentID(), SentAt: now, Kind: content.KindTyping, Typing: i%2 == 0,
+				AccessKey: u.c.core.AccessKey()})
+			if err != nil {
+				return err
+			}
+			if err := tx.Enqueue(&store.Outgoing{To: peer, Payload: core.EncodeOutItem(core.OutItem{Content: body}), CreatedAt: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.c.core.KickOutbox()
+	u.flush()
+}

@@ -11,7 +11,10 @@
 // receiver turns it into a TypingEvent that says until when to show it
 // (Expiry after it arrived, unless renewed), and drops one older than
 // Expiry (it was delayed) or from anyone but a contact or a member of the
-// group it names.
+// group it names. The receiver also throttles what a (possibly modified)
+// sender floods: per sender and conversation, at most one "started" every
+// Throttle, plus the one "stopped" that ends it; the rest is dropped, and
+// nothing of it is stored (throttle.go).
 package typing
 
 import (
@@ -44,6 +47,7 @@ type Typing struct {
 	c    *core.Core
 	mu   sync.Mutex
 	sent map[string]time.Time // conversation -> when the last "started" went; absent: stopped
+	rx   throttle             // what the receiver shows, per sender and conversation
 }
 
 // New makes the concern on a core.
@@ -193,6 +197,9 @@ func (t *Typing) Receive(tx *store.Tx, peer string, known bool, ct *content.Cont
 	}
 	if ct.GroupID != (content.GroupID{}) {
 		ev.Group = ct.GroupID.String()
+	}
+	if !t.rx.allow(ev.Group+"\x00"+peer, ct.Typing, b.Now) {
+		return nil
 	}
 	b.Events = append(b.Events, ev)
 	return nil
