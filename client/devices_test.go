@@ -174,6 +174,20 @@ func TestLinkedDevices(t *testing.T) {
 		return err == nil && len(un2) == 0
 	})
 
+	// A message request rejected on one device is rejected on the other.
+	carol := newUser(t, s, opts)
+	carol.send(b, "hello stranger")
+	texts(t, bob, 1)
+	texts(t, bob2, 1)
+	if err := bob.c.Reject(carol.c.ID()); err != nil {
+		t.Fatal(err)
+	}
+	bob.flush()
+	waitFor(t, "bob2 to reject carol too", func() bool {
+		rs, err := bob2.c.Requests()
+		return err == nil && len(rs) == 0
+	})
+
 	if err := bob.c.SetTimer(a, 5*time.Minute); err != nil {
 		t.Fatal(err)
 	}

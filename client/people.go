@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"github.com/skymsg/sky/client/core"
 
 	"github.com/skymsg/sky/client/profile"
 	"github.com/skymsg/sky/client/store"
@@ -74,12 +75,34 @@ func (c *Client) Accept(id string) error {
 // adds them as a contact — in a group the user is in, with a DroppedEvent
 // saying so.
 func (c *Client) Reject(id string) error {
-	return c.requests.Reject(id, func(tx *store.Tx, peer string) error {
+	err := c.requests.Reject(id, func(tx *store.Tx, peer string) error {
 		if _, err := c.groups.Decline(tx, peer); err != nil {
 			return err
 		}
-		return forgetPeer(tx, peer)
+		if err := forgetPeer(tx, peer); err != nil {
+			return err
+		}
+		return c.core.SyncRejected(tx, peer) // the account's other devices reject it too
 	})
+	if err == nil {
+		c.core.KickOutbox()
+	}
+	return err
+}
+
+// rejectHere rejects a message request the user rejected on another of
+// the account's devices, if it is one here.
+func (c *Client) rejectHere(tx *store.Tx, id string) error {
+	if ok, err := core.IsRequest(tx, id); err != nil || !ok {
+		return err
+	}
+	if err := core.ForgetPeer(tx, id); err != nil {
+		return err
+	}
+	if _, err := c.groups.Decline(tx, id); err != nil {
+		return err
+	}
+	return forgetPeer(tx, id)
 }
 
 // SafetyNumber returns the safety number of the user and peer. It fails with

@@ -370,7 +370,13 @@ func (c *Client) receiveOwn(ctx context.Context, tx *store.Tx, ps *protostore.St
 		}
 		return c.core.ApplySentSync(tx, ct, inner, b)
 	case content.KindSettingsSync:
-		return c.core.ApplySettingsSync(tx, ct, b)
+		rejected, err := c.core.ApplySettingsSync(tx, ct, b)
+		for _, id := range rejected {
+			if err == nil {
+				err = c.rejectHere(tx, id)
+			}
+		}
+		return err
 	case content.KindProfile:
 		return c.profiles.ApplyOwn(tx, ct, b)
 	case content.KindReceipt:

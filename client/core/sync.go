@@ -138,20 +138,36 @@ func (c *Core) syncSettings(tx *store.Tx, rec []byte) error {
 	return c.EnqueueControl(tx, c.acct.ID, &content.Content{Kind: content.KindSettingsSync, Inner: rec})
 }
 
+// SyncRejected queues a message request the user rejected (field 4: the
+// requester's ID) to the account's other devices.
+func (c *Core) SyncRejected(tx *store.Tx, id string) error {
+	return c.syncSettings(tx, PutBytes(nil, 4, []byte(id)))
+}
+
 // ApplySettingsSync applies a settings record from another device of the
 // account. A verified key is taken only if it is the key pinned here (or
 // none is: then it is pinned, verified); a different one is left to the
-// key-change checks.
-func (c *Core) ApplySettingsSync(tx *store.Tx, ct *content.Content, b *Batch) error {
+// key-change checks. It returns the message requests the user rejected
+// there, for the caller to reject here (the concerns forget their part).
+func (c *Core) ApplySettingsSync(tx *store.Tx, ct *content.Content, b *Batch) (rejected []string, err error) {
 	self := c.acct.ID
 	if err := c.Track(tx, self, ct.Seq, 0, b); err != nil {
-		return err
+		return nil, err
 	}
 	f, err := DecodeFields(ct.Inner)
-	if err != nil || len(f.Bytes[1])+len(f.Bytes[2])+len(f.Bytes[3]) > maxSyncEntries {
+	if err != nil || len(f.Bytes[1])+len(f.Bytes[2])+len(f.Bytes[3])+len(f.Bytes[4]) > maxSyncEntries {
 		b.Drop(self, "a settings sync that does not decode")
-		return nil
+		return nil, nil
 	}
+	for _, e := range f.Bytes[4] {
+		if id := string(e); c.CheckPeer(id) == nil {
+			rejected = append(rejected, id)
+		}
+	}
+	return rejected, c.applySettings(tx, f, b)
+}
+
+func (c *Core) applySettings(tx *store.Tx, f Fields, b *Batch) error {
 	for _, e := range f.Bytes[1] {
 		if err := c.applySyncedContact(tx, e, b); err != nil {
 			return err
