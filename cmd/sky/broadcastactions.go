@@ -7,6 +7,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/skymsg/sky/client"
@@ -44,6 +45,41 @@ func cmdBroadcastAction(e *env, sub string, fs *flag.FlagSet, rest []string) err
 		}
 		return nil
 	})
+}
+
+// rpcBroadcastSend: broadcast.send, a text or files to a broadcast list.
+// When some recipients were left out (a key change waiting), the answer is
+// an error that says how many copies were queued and names the others.
+func rpcBroadcastSend(d *daemon, ctx context.Context, _ *rpcConn, p params, _ *[]int) (any, *rpcError) {
+	if p.Name == "" {
+		return nil, &rpcError{rpcInvalidParams, "name (the broadcast list) is required"}
+	}
+	var ms []client.Message
+	var err error
+	if len(p.Files) > 0 {
+		for _, f := range p.Files {
+			if !filepath.IsAbs(f) {
+				return nil, &rpcError{rpcInvalidParams, fmt.Sprintf("file %q must be an absolute path (the daemon's working directory is its own)", f)}
+			}
+		}
+		ms, _, err = d.c.BroadcastFiles(ctx, p.Name, p.Text, p.Files, nil)
+	} else {
+		if p.Text == "" {
+			return nil, &rpcError{rpcInvalidParams, "text is required without files"}
+		}
+		ms, err = d.c.Broadcast(p.Name, p.Text)
+	}
+	if err != nil && len(ms) > 0 {
+		err = fmt.Errorf("queued for %d recipient(s), not for the others: %w", len(ms), err)
+	}
+	if err != nil {
+		return nil, rpcFail(err)
+	}
+	out := make([]any, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, toJSON(m))
+	}
+	return out, nil
 }
 
 func rpcBroadcastEdit(d *daemon, _ context.Context, _ *rpcConn, p params, _ *[]int) (any, *rpcError) {

@@ -66,6 +66,7 @@ func init() {
 		{"search", `{"text": T, "to": ID, "group": G}`, "[message]", "messages whose text or file names contain T, in all conversations or one", rpcSearch},
 		{"profile.set", `{"name": N, "avatar": PATH, "no_avatar": B}`, "profile", "set your display name and avatar (a picture file, absolute path; none: keep the current one), shared end to end with contacts", rpcProfileSet},
 		{"profile.get", `{"id": ID}`, "profile", "your profile, or the one contact ID shared", rpcProfileGet},
+		{"broadcast.send", `{"name": LIST, "text": T, "files": [PATH]}`, "[message]", "send a text, or files (absolute paths, each uploaded once) with an optional caption, to every member of a broadcast list, each as a 1:1 message", rpcBroadcastSend},
 		{"broadcast.edit", `{"name": LIST, "message": MID, "text": T}`, "true", "edit every copy of a broadcast you sent (MID: any copy's ID; within 24 hours)", rpcBroadcastEdit},
 		{"broadcast.unsend", `{"name": LIST, "message": MID}`, "true", "delete every copy of a broadcast you sent for everyone (within 24 hours)", rpcBroadcastUnsend},
 		{"typing.set", `{"on": B}`, "true", "turn typing indicators on or off (off by default; off, you neither send nor see them)", rpcTypingSet},
