@@ -316,3 +316,82 @@ func benchDelivery(b *testing.B, n int, single bool) {
 		warm(text)
 	}
 }
+
+// BenchmarkGroupChangeSenderCPU is the admin's CPU time and upload per
+// change (a rename) to a signed group of 100 and 1,000 members registered
+// on a skyd in another process, until the server accepted every copy:
+// "v1" one 1:1 envelope per member (Options.SingleSends), "v2" one shared
+// sender-key update to the members holding the admin's sender key.
+func BenchmarkGroupChangeSenderCPU(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		for _, mode := range []string{"v1", "v2"} {
+			b.Run(fmt.Sprintf("members=%d/%s", n, mode), func(b *testing.B) { benchChangeCPU(b, n, mode == "v1") })
+		}
+	}
+}
+
+func benchChangeCPU(b *testing.B, n int, single bool) {
+	r := startRemoteSkyd(b, n)
+	opts := testOptions(nil)
+	opts.SingleSends = single
+	alice, err := Register(ctxT(b), filepath.Join(b.TempDir(), "alice"), pass, r.url, r.root, r.code(), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer alice.Close()
+	few := testOptions(nil)
+	few.PreKeyLow, few.PreKeyTarget = 1, 2
+	var ids []string
+	access := map[string][]byte{}
+	for range n - 1 {
+		c, err := Register(ctxT(b), b.TempDir()+"/m", pass, r.url, r.root, r.code(), few)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, c.ID())
+		access[c.ID()] = c.core.AccessKey()
+		c.Close()
+	}
+	err = alice.core.Update(func(tx *store.Tx) error {
+		for m, k := range access {
+			if err := core.KeepSharedAccess(tx, m, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- alice.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	if err := alice.WaitConnected(ctxT(b)); err != nil {
+		b.Fatal(err)
+	}
+	g, err := alice.CreateGroup("change", ids) // sessions, the group and alice's sender key for everyone
+	if err != nil {
+		b.Fatal(err)
+	}
+	flush := func() {
+		fctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+		defer cancel()
+		if err := alice.Flush(fctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	flush()
+	b.ResetTimer()
+	up, cpu := core.UploadedBytes(), cpuTime()
+	i := 0
+	for b.Loop() {
+		i++
+		if _, err := alice.RenameGroup(g.ID, fmt.Sprint("change ", i)); err != nil {
+			b.Fatal(err)
+		}
+		flush()
+	}
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N)/1e6, "sender-cpu-ms/change")
+	b.ReportMetric(float64(core.UploadedBytes()-up)/float64(b.N), "B/change")
+}
