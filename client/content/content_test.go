@@ -250,6 +250,10 @@ func FuzzDecode(f *testing.F) {
 	q.Quote = &Quote{ID: ID{5}, Excerpt: "earlier"}
 	b, _ := Encode(q)
 	f.Add(b)
+	for _, c := range grouprxSamples() {
+		b, _ := Encode(c)
+		f.Add(b)
+	}
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Decode(b)
@@ -346,4 +350,17 @@ func TestBroadcastContent(t *testing.T) {
 	if _, err := Encode(&bad); err == nil {
 		t.Fatal("a broadcast text naming a recipient encoded")
 	}
+}
+
+// grouprxSamples are a receipt naming a group, a receipts switch, a
+// broadcast list's key and text, and a shared group update (no recipient).
+func grouprxSamples() []*Content {
+	at := time.UnixMilli(1700000000000)
+	rc := &Content{Version: Version, Sender: "alice", SenderDevice: 1, Recipient: "bob", ID: ID{1}, SentAt: at, Kind: KindReceipt, Receipt: Read, IDs: []ID{{2}}, GroupID: GroupID{9}}
+	sw := &Content{Version: Version, Sender: "alice", SenderDevice: 1, Recipient: "bob", ID: ID{1}, SentAt: at, Seq: 2, Kind: KindGroupReceipts, GroupID: GroupID{9}, Receipts: ReceiptsOff}
+	bk := &Content{Version: Version, Sender: "alice", SenderDevice: 1, Recipient: "bob", ID: ID{1}, SentAt: at, Seq: 3, Kind: KindBroadcastKey, GroupID: GroupID{7}, Distribution: []byte("dist"), NextSeq: 1}
+	bt := &Content{Version: Version, Sender: "alice", SenderDevice: 1, ID: ID{1}, SentAt: at, Seq: 1, Kind: KindBroadcastText, GroupID: GroupID{7}, Text: "all"}
+	up := groupSample(KindGroupUpdate)
+	up.Recipient = ""
+	return []*Content{rc, sw, bk, bt, up}
 }

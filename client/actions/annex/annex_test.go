@@ -2,6 +2,7 @@ package annex
 
 import (
 	"bytes"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -55,6 +56,8 @@ func FuzzDecode(f *testing.F) {
 	var a Annex
 	a.React("bob", "👍", t0)
 	a.Replaced("old", t0, t0)
+	a.Confirm("carol", true, t0)
+	a.Confirm("dave", false, t0)
 	f.Add(a.Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		a, err := Decode(b)
@@ -67,4 +70,33 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-encoding is not stable: %v", err)
 		}
 	})
+}
+
+// TestConfirm: one receipt per member, moving only forward (delivered,
+// then read), at most MaxReceipts members; they survive the encoding.
+func TestConfirm(t *testing.T) {
+	var a Annex
+	steps := []struct {
+		by      string
+		read    bool
+		changed bool
+	}{{"bob", false, true}, {"bob", false, false}, {"bob", true, true}, {"bob", false, false}, {"bob", true, false}, {"carol", true, true}}
+	for i, s := range steps {
+		if got := a.Confirm(s.by, s.read, t0); got != s.changed {
+			t.Fatalf("step %d: changed %v", i, got)
+		}
+	}
+	if len(a.Receipts) != 2 || !a.Receipts[0].Read || !a.Receipts[1].Read {
+		t.Fatalf("receipts %+v", a.Receipts)
+	}
+	got, err := Decode(a.Encode())
+	if err != nil || !reflect.DeepEqual(got.Receipts, a.Receipts) {
+		t.Fatalf("round trip %+v, %v", got.Receipts, err)
+	}
+	for i := range MaxReceipts {
+		a.Confirm(fmt.Sprint("m", i), false, t0)
+	}
+	if len(a.Receipts) != MaxReceipts || a.Confirm("one too many", true, t0) {
+		t.Fatalf("%d receipts kept", len(a.Receipts))
+	}
 }
