@@ -74,7 +74,7 @@ func (h *host) adoptLocked(c *client.Client) {
 	go s.d.fanout(ctx)
 	// A host is what the user watches (the daemon's subscribers, the web
 	// page, the TUI): a server back from an outage is found within seconds.
-	c.SetMaxBackoff(waitingBackoff)
+	c.SetMaxBackoff(watchingBackoff())
 	s.stop = h.e.online(c)
 	go runScheduledBackups(ctx, c, h.e.stderr)
 	h.sess = s

@@ -36,10 +36,30 @@ func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"sky": func() {
 			testKDF = cheapKDF
+			testMinBackoff, testWaitingBackoff = testBackoffFromEnv()
 			os.Exit(sky())
 		},
 		"sky-as-built": func() { os.Exit(sky()) },
 	})
+}
+
+// testBackoffFromEnv reads SKY_TEST_BACKOFF=MIN,CAP (durations): the
+// first wait between reconnection attempts and the cap while the user
+// watches, shortened for a test of a server outage. Only this test binary
+// reads it.
+func testBackoffFromEnv() (lo, hi time.Duration) {
+	v, ok := os.LookupEnv("SKY_TEST_BACKOFF")
+	if !ok {
+		return 0, 0
+	}
+	a, b, _ := strings.Cut(v, ",")
+	lo, err1 := time.ParseDuration(a)
+	hi, err2 := time.ParseDuration(b)
+	if err1 != nil || err2 != nil {
+		fmt.Fprintf(os.Stderr, "SKY_TEST_BACKOFF=%q: want MIN,CAP such as 20ms,300ms\n", v)
+		os.Exit(2)
+	}
+	return lo, hi
 }
 
 // skydForScript is a real skyd for one script, on a loopback port.

@@ -21,6 +21,21 @@ const connectTimeout = 15 * time.Second
 // server back after an outage is found within seconds, not a minute.
 const waitingBackoff = 5 * time.Second
 
+// testMinBackoff and testWaitingBackoff, when set, replace the first wait
+// between reconnection attempts and waitingBackoff. Only the command's own
+// tests set them (main_test.go, SKY_TEST_BACKOFF), so that a test of a
+// server outage takes seconds; nothing in the built program can.
+var testMinBackoff, testWaitingBackoff time.Duration
+
+// watchingBackoff is the cap while the user watches: waitingBackoff, but in
+// the command's own tests.
+func watchingBackoff() time.Duration {
+	if testWaitingBackoff > 0 {
+		return testWaitingBackoff
+	}
+	return waitingBackoff
+}
+
 func (e *env) noAccount() error { return noAccountError{e.home} }
 
 // noAccountError says there is no account in the home (none was made, or the
@@ -44,8 +59,9 @@ func (e *env) options() client.Options {
 	// SKY_KEYDIR_AUDITOR=NAME=KEY: use only key directory heads that
 	// auditor countersigned.
 	o := client.Options{KDF: testKDF, KeyDirectory: client.KeyDirectoryOptions{Auditor: os.Getenv("SKY_KEYDIR_AUDITOR")}}
+	o.MinBackoff = testMinBackoff
 	if e.waiting {
-		o.MaxBackoff = waitingBackoff
+		o.MaxBackoff = watchingBackoff()
 	}
 	return o
 }
