@@ -82,6 +82,10 @@ func init() {
 		"/api/group/rename": {http.MethodPost, true, apiGroupRename},
 		"/api/group/admin":  {http.MethodPost, true, apiGroupAdmin},
 		"/api/group/leave":  {http.MethodPost, true, apiGroupLeave},
+		"/api/group/link":   {http.MethodPost, true, apiGroupLink},
+		"/api/group/revoke": {http.MethodPost, true, apiGroupRevokeLink},
+		"/api/group/join":   {http.MethodPost, true, apiGroupJoin},
+		"/api/group/answer": {http.MethodPost, true, apiGroupAnswer},
 
 		"/api/broadcast/list":   {http.MethodGet, true, apiBroadcastList},
 		"/api/broadcast/save":   {http.MethodPost, true, apiBroadcastSave},

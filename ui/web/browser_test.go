@@ -667,6 +667,8 @@ new MutationObserver((ms) => { for (const m of ms) for (const n of m.addedNodes)
 		checkClean(t, w, s)
 	})
 
+	t.Run("group invite link", func(t *testing.T) { inviteLinkSteps(t, ctx, w, s, host, bob, dave) })
+
 	t.Run("notes", func(t *testing.T) {
 		run(t, ctx, "notes", click(button("Notes to self")), visible(button("New note")), click(button("New note")),
 			typeInto(fieldLabelled("Title"), "Interview questions"),

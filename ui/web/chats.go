@@ -167,12 +167,28 @@ func lastOf(c *client.Client, cv *conversation) error {
 	return nil
 }
 
+// adminLink is the group's invite link for an admin whose device made it.
+func adminLink(c *client.Client, g client.Group) string {
+	if !g.Admin || !g.InviteLink {
+		return ""
+	}
+	return currentLink(c, g.ID)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
 // apiChat describes a conversation for its header and info panel.
 func apiChat(s *Server, c *client.Client, r *http.Request, _ *body) (any, error) {
 	id := r.URL.Query().Get("id")
 	if g, err := c.Group(id); err == nil && len(id) == 32 {
 		return map[string]any{"id": g.ID, "group": true, "name": g.Name, "members": g.Members, "admins": g.Admins,
-			"departed": g.Departed, "timer": int64(g.Timer / time.Second), "member": g.Member, "admin": g.Admin, "names": names(c)}, nil
+			"departed": g.Departed, "timer": int64(g.Timer / time.Second), "member": g.Member, "admin": g.Admin, "names": names(c),
+			"inviteLink": g.InviteLink, "link": adminLink(c, g), "joinRequests": nonNil(g.JoinRequests)}, nil
 	}
 	if !client.ValidID(id) {
 		return nil, badRequest("%q is not a Sky ID or a group.", id)

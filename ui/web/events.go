@@ -102,10 +102,18 @@ func eventJSON(ev client.Event) (string, any) {
 }
 
 // qr answers a QR code as a PNG: ?me for the user's own Sky ID (to start a
-// chat), ?id=PEER for the safety number with PEER.
+// chat), ?id=PEER for the safety number with PEER, ?link=GROUP for the
+// group's invite link (made on this device).
 func (s *Server) qr(w http.ResponseWriter, r *http.Request, c *client.Client) {
 	var data string
-	if id := r.URL.Query().Get("id"); id != "" {
+	if g := r.URL.Query().Get("link"); g != "" {
+		link, err := c.InviteLink(g)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		data = link
+	} else if id := r.URL.Query().Get("id"); id != "" {
 		sn, err := c.SafetyNumber(id)
 		if err != nil {
 			writeError(w, err)

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/skymsg/sky/client"
@@ -40,6 +41,57 @@ func apiGroupAdmin(s *Server, c *client.Client, _ *http.Request, in *body) (any,
 
 func apiGroupLeave(s *Server, c *client.Client, _ *http.Request, in *body) (any, error) {
 	return nil, c.LeaveGroup(in.ID)
+}
+
+// Group invite links (an admin's link, its QR at /api/qr?link=GROUP, the
+// requests it brought, and joining with someone else's).
+
+// apiGroupLink makes a new invite link (revoking any earlier one) when
+// in.Admin is set, and otherwise answers the current one ("" when this
+// device made none).
+func apiGroupLink(s *Server, c *client.Client, _ *http.Request, in *body) (any, error) {
+	if in.Admin {
+		link, _, err := c.MakeInviteLink(in.ID)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]any{"link": link}, nil
+	}
+	return map[string]any{"link": currentLink(c, in.ID)}, nil
+}
+
+// currentLink is a group's invite link if this device made it, else "".
+func currentLink(c *client.Client, id string) string {
+	link, err := c.InviteLink(id)
+	if err != nil {
+		return ""
+	}
+	return link
+}
+
+func apiGroupRevokeLink(s *Server, c *client.Client, _ *http.Request, in *body) (any, error) {
+	return groupJSON(c.RevokeInviteLink(in.ID))
+}
+
+// apiGroupJoin asks the admin named in a pasted link to let the user in.
+func apiGroupJoin(s *Server, c *client.Client, _ *http.Request, in *body) (any, error) {
+	link := strings.TrimSpace(in.Text)
+	if link == "" {
+		return nil, badRequest("Paste the invite link (sky:join:…) a group's admin gave you.")
+	}
+	admin, group, err := c.JoinGroup(link)
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{"admin": admin, "group": group}, nil
+}
+
+// apiGroupAnswer approves (in.Admin) or denies one who asked to join.
+func apiGroupAnswer(s *Server, c *client.Client, _ *http.Request, in *body) (any, error) {
+	if len(in.Members) != 1 {
+		return nil, badRequest("Name the one person to let in or turn down.")
+	}
+	return groupJSON(c.AnswerJoin(in.ID, in.Members[0], in.Admin))
 }
 
 func apiBroadcastList(s *Server, c *client.Client, _ *http.Request, _ *body) (any, error) {

@@ -531,7 +531,7 @@ function describeChange(ch) {
   if (ch.renamed && !ch.joined) parts.push(`${by} renamed the group to “${ch.name}”`);
   if (ch.timerChanged) parts.push(`${by} set disappearing messages to ${ch.timer ? timerLabel(ch.timer) : 'off'}`);
   if (ch.linkChanged) parts.push(ch.inviteLink ? `${by} made a new invite link` : `${by} revoked the invite link`);
-  if (ch.joinRequests && ch.joinRequests.length) parts.push(`${who(ch.joinRequests)} asks to join with the invite link (sky group approve)`);
+  if (ch.joinRequests && ch.joinRequests.length) parts.push(`${who(ch.joinRequests)} asks to join with the invite link (approve or deny in Group info)`);
   return parts.length ? parts.join('; ') + '.' : 'The group changed.';
 }
 
@@ -852,8 +852,64 @@ function newGroupDialog() {
     } catch (e) {
       fail(e, err);
     }
-  }, field('Group name', name), picker, err, h('div', { class: 'row end' }, h('button', { type: 'submit', class: 'primary', text: 'Create group' }))));
+  }, field('Group name', name), picker, err, h('div', { class: 'row end' }, h('button', { type: 'submit', class: 'primary', text: 'Create group' }))),
+  joinForm());
   name.focus();
+}
+
+// joinForm asks, with an invite link someone pasted, the group's admin to
+// let the user in; the group appears once they approve.
+function joinForm() {
+  const link = h('input', { class: 'mono', autocomplete: 'off', spellcheck: 'false', required: true, placeholder: 'sky:join:…' });
+  const note = h('p', { class: 'muted small', role: 'status' });
+  const err = h('p', { class: 'error', role: 'alert' });
+  return formOf(async () => {
+    err.textContent = '';
+    note.textContent = '';
+    try {
+      const r = await post('/api/group/join', { text: link.value.trim() });
+      note.textContent = `Asked ${r.admin} to let you in. The group appears here once they approve.`;
+      link.value = '';
+    } catch (e) {
+      fail(e, err);
+    }
+  }, h('h3', { text: 'Or join a group' }), field('Invite link', link, 'Paste the link a group\'s admin gave you.'), note, err,
+  h('div', { class: 'row end' }, h('button', { type: 'submit', text: 'Ask to join' })));
+}
+
+// joinRequests lists who asked to join with the group's invite link, each
+// with Approve and Deny (admins only; null when nobody waits).
+function joinRequests(c, act) {
+  const ids = c.joinRequests || [];
+  if (!ids.length) return null;
+  const list = h('ul', { class: 'members', 'aria-label': 'Asking to join' });
+  for (const id of ids) {
+    const nm = c.names[id] || id;
+    add(list, h('li', {}, avatar(id, nm, true), h('span', { class: 'grow' }, peerText(nm), nm !== id ? h('span', { class: 'mono muted small', text: ` ${id}` }) : null),
+      h('button', { class: 'small primary', text: 'Approve', 'aria-label': `Approve ${nm}`, onclick: act(() => post('/api/group/answer', { id: c.id, members: [id], admin: true })) }),
+      h('button', { class: 'small danger', text: 'Deny', 'aria-label': `Deny ${nm}`, onclick: act(() => post('/api/group/answer', { id: c.id, members: [id], admin: false })) })));
+  }
+  return h('section', { 'aria-label': 'Asking to join' }, h('h4', { text: `Asking to join (${ids.length})` }), list);
+}
+
+// inviteLink shows the group's invite link and its QR code (when this
+// device made it), with buttons to make a new one or revoke it.
+function inviteLink(c, act) {
+  const box = h('section', { class: 'invite', 'aria-label': 'Invite link' }, h('h4', { text: 'Invite link' }));
+  if (c.link) {
+    const input = h('input', { class: 'mono', readonly: true, value: c.link, 'aria-label': 'Invite link text' });
+    input.addEventListener('focus', () => input.select());
+    add(box, h('p', { class: 'muted small', text: 'Whoever has this link learns your Sky ID and the group\'s ID and can ask you to let them in; nothing else of the group.' }),
+      input, h('img', { class: 'qr', src: `/api/qr?${new URLSearchParams({ link: c.id, v: String(Date.now()) })}`, alt: 'QR code of the invite link', width: '196', height: '196' }));
+  } else if (c.inviteLink) {
+    add(box, h('p', { class: 'muted small', text: 'The group has an invite link made on another device or by another admin.' }));
+  } else {
+    add(box, h('p', { class: 'muted small', text: 'No invite link. With one, people can ask to join; you approve each.' }));
+  }
+  add(box, h('div', { class: 'row end' },
+    h('button', { text: c.link || c.inviteLink ? 'New invite link' : 'Create invite link', onclick: act(() => post('/api/group/link', { id: c.id, admin: true })) }),
+    c.link || c.inviteLink ? h('button', { class: 'danger', text: 'Revoke invite link', onclick: act(() => post('/api/group/revoke', { id: c.id })) }) : null));
+  return box;
 }
 
 function timerSelect(value, label = 'Disappearing messages') {
@@ -911,6 +967,7 @@ async function infoBody(body, c, act) {
       add(body, formOf(act(() => post('/api/group/add', { id: c.id, members: addInput.value.split(/[\s,]+/).map((x) => x.trim().toLowerCase()).filter(Boolean) })),
         field('Add members', addInput), h('div', { class: 'row end' }, h('button', { type: 'submit', text: 'Add' }))));
     }
+    if (c.admin && c.member) add(body, joinRequests(c, act), inviteLink(c, act));
     if (c.member) add(body, h('div', { class: 'row end' }, h('button', { class: 'danger', text: 'Leave group', onclick: act(async () => { if (confirm('Leave this group?')) await post('/api/group/leave', { id: c.id }); }) })));
     return;
   }
