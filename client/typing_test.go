@@ -1,6 +1,7 @@
 package client
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -157,8 +158,8 @@ func forgeTyping(t *testing.T, u *user, peer string) {
 
 // TestTypingFloodThrottled: a contact's modified client floods typing
 // indicators (alternating, past the sender's rate limit); the receiver
-// turns them into at most two events per typing.Throttle, and none of it
-// is stored.
+// turns them into typing.Burst events, then one per typing.Throttle, and
+// none of it is stored.
 func TestTypingFloodThrottled(t *testing.T) {
 	s := startSkyd(t)
 	clk := newClock()
@@ -186,7 +187,7 @@ func TestTypingFloodThrottled(t *testing.T) {
 		me, ok := e.(*MessageEvent)
 		return ok && me.Message.Text == "after"
 	})
-	if want := []bool{true, false}; len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+	if want := []bool{true, false, true, false}; !slices.Equal(got, want) {
 		t.Fatalf("a flood of %d indicators gave bob %d events %v, want %v", flood, len(got), got, want)
 	}
 	if h := historyTexts(t, bob.c, a); len(h) != 2 {

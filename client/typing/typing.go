@@ -12,9 +12,9 @@
 // (Expiry after it arrived, unless renewed), and drops one older than
 // Expiry (it was delayed) or from anyone but a contact or a member of the
 // group it names. The receiver also throttles what a (possibly modified)
-// sender floods: per sender and conversation, at most one "started" every
-// Throttle, plus the one "stopped" that ends it; the rest is dropped, and
-// nothing of it is stored (throttle.go).
+// sender floods: per sender and conversation, at most Burst events at once
+// and then one every Throttle, a "stopped" only after a "started" shown;
+// the rest is dropped, and nothing of it is stored (throttle.go).
 package typing
 
 import (
