@@ -868,7 +868,7 @@ function joinForm() {
     note.textContent = '';
     try {
       const r = await post('/api/group/join', { text: link.value.trim() });
-      note.textContent = `Asked ${r.admin} to let you in. The group appears here once they approve.`;
+      note.textContent = `Asked ${nameOf(r.admin)} to let you in. The group appears here once they approve.`;
       link.value = '';
     } catch (e) {
       fail(e, err);
@@ -952,6 +952,7 @@ async function infoBody(body, c, act) {
     const rename = h('input', { value: c.name, maxlength: '200' });
     if (c.admin) add(body, formOf(act(() => post('/api/group/rename', { id: c.id, name: rename.value.trim() })), field('Group name', rename), h('div', { class: 'row end' }, h('button', { type: 'submit', text: 'Rename' }))));
     if (c.admin) add(body, tsel);
+    if (c.admin && c.member) add(body, joinRequests(c, act));
     const members = h('ul', { class: 'members', 'aria-label': 'Members' });
     for (const m of c.members) {
       const isAdmin = c.admins.includes(m);
@@ -967,7 +968,7 @@ async function infoBody(body, c, act) {
       add(body, formOf(act(() => post('/api/group/add', { id: c.id, members: addInput.value.split(/[\s,]+/).map((x) => x.trim().toLowerCase()).filter(Boolean) })),
         field('Add members', addInput), h('div', { class: 'row end' }, h('button', { type: 'submit', text: 'Add' }))));
     }
-    if (c.admin && c.member) add(body, joinRequests(c, act), inviteLink(c, act));
+    if (c.admin && c.member) add(body, inviteLink(c, act));
     if (c.member) add(body, h('div', { class: 'row end' }, h('button', { class: 'danger', text: 'Leave group', onclick: act(async () => { if (confirm('Leave this group?')) await post('/api/group/leave', { id: c.id }); }) })));
     return;
   }
