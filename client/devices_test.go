@@ -223,3 +223,47 @@ func TestLinkedDevices(t *testing.T) {
 		t.Fatalf("alice sees bob's devices %v", devs)
 	}
 }
+
+// TestLinkedDevicesGroup: a group made after Bob linked his second device
+// reaches both: the group's changes go to every device in the 1:1
+// sessions, and each group text (one sender-key message) to every device
+// on the member's signed list, by multi-recipient send and one by one.
+func TestLinkedDevicesGroup(t *testing.T) {
+	s := startSkyd(t)
+	opts := testOptions(nil)
+	alice, bob, carol := newUser(t, s, opts), newUser(t, s, opts), newUser(t, s, opts)
+	a, b, c := alice.c.ID(), bob.c.ID(), carol.c.ID()
+	for _, p := range [][2]*user{{alice, bob}, {alice, carol}, {bob, carol}} {
+		if err := p[0].c.AddContact(p[1].c.ID(), ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := p[1].c.AddContact(p[0].c.ID(), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bob2 := linkUser(t, s, bob, opts)
+	waitFor(t, "alice and carol to learn of bob's second device", func() bool {
+		da, _ := alice.c.ContactDevices(b)
+		dc, _ := carol.c.ContactDevices(b)
+		return len(da) == 2 && len(dc) == 2
+	})
+	g, err := alice.c.CreateGroup("Desk", []string{b, c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []*user{bob, bob2, carol} {
+		groupChange(t, u, g.ID)
+	}
+	if _, err := alice.c.SendGroup(g.ID, "first"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := carol.c.SendGroup(g.ID, "second"); err != nil {
+		t.Fatal(err)
+	}
+	want := sorted(a+": first", c+": second")
+	for _, u := range []*user{bob, bob2} {
+		if got := groupTexts(t, u, g.ID, 2); !eq(got, want) {
+			t.Fatalf("device %d got %q", u.c.DeviceID(), got)
+		}
+	}
+}

@@ -185,8 +185,16 @@ func (c *Core) postMulti(ctx context.Context, cs []multiCandidate, cert *sealed.
 				continue // no key yet, or no token: one by one
 			}
 			access := k.key
+			devs, err := AnnouncedDevices(tx, m.it.To) // every device on the member's signed list
+			if err != nil {
+				return err
+			}
+			sd := make([]sealed.Device, len(devs))
+			for i, d := range devs {
+				sd[i] = sealed.Device{ID: d}
+			}
 			to = append(to, sealed.MultiRecipient{ServiceID: wire.AccountServiceID(m.it.To), IdentityKey: key,
-				Devices: []sealed.Device{{ID: AnnouncedDevice}}, Static: c.static(key)})
+				Devices: sd, Static: c.static(key)})
 			tokens = append(tokens, deliveryToken(access))
 			items = append(items, m.it)
 		}

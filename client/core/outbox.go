@@ -305,6 +305,19 @@ func (c *Core) deliver(ctx context.Context, cn *conn.Conn, pool *anonPool, it st
 			return false, err
 		}
 	}
+	if item.Group != nil && len(item.Sealed) == 1 {
+		// A sender-key message is the same for every device of the
+		// member: each one on their signed list gets it.
+		var devs []uint32
+		if err := c.View(func(tx *store.Tx) (err error) { devs, err = AnnouncedDevices(tx, it.To); return }); err != nil {
+			return false, err
+		}
+		one := item.Sealed[0]
+		item.Sealed = item.Sealed[:0:0]
+		for _, d := range devs {
+			item.Sealed = append(item.Sealed, DeviceCiphertext{Device: d, Bytes: one.Bytes})
+		}
+	}
 	gone := 0 // devices the server no longer has
 	for _, d := range item.Sealed {
 		env, err := c.SealFor(it.To, d.Device, d.Bytes, cert)
