@@ -191,6 +191,11 @@ func (c *Client) MaxBackoff() time.Duration { return c.core.MaxBackoff() }
 // Connected reports whether the client is connected now.
 func (c *Client) Connected() bool { return c.core.Connected() }
 
+// LastConnError returns why the last connection attempt, or the last
+// connection, failed: nil while connected and before the first attempt
+// ends. A *conn.DialError means the server could not be reached.
+func (c *Client) LastConnError() error { return c.core.LastConnError() }
+
 // WaitConnected waits until the client is connected (Run must be running).
 func (c *Client) WaitConnected(ctx context.Context) error { return c.core.WaitConnected(ctx) }
 

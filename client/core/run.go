@@ -258,6 +258,18 @@ func (c *Core) Connected() bool {
 	return c.conn != nil
 }
 
+// LastConnError returns why the last connection attempt, or the last
+// connection, failed: nil while connected and before the first attempt
+// ends.
+func (c *Core) LastConnError() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn != nil {
+		return nil
+	}
+	return c.connErr
+}
+
 // WaitConnected waits until the client is connected (Run must be running).
 func (c *Core) WaitConnected(ctx context.Context) error {
 	_, err := c.connected(ctx)

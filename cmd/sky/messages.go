@@ -197,7 +197,7 @@ func cmdReceive(e *env, args []string) error {
 	if err := p.unread(); err != nil {
 		return err
 	}
-	stop, err := e.connect(c)
+	stop, err := e.connectWithin(c, !f.follow)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,25 @@ const connectTimeout = 15 * time.Second
 // server back after an outage is found within seconds, not a minute.
 const waitingBackoff = 5 * time.Second
 
+// cancelWhenUnreachable calls cancel once c is not connected and its last
+// attempt could not reach the server, or when ctx ends.
+func cancelWhenUnreachable(ctx context.Context, cancel func(), c *client.Client) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		var dial *conn.DialError
+		if !c.Connected() && errors.As(c.LastConnError(), &dial) {
+			cancel()
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // testMinBackoff and testWaitingBackoff, when set, replace the first wait
 // between reconnection attempts and waitingBackoff. Only the command's own
 // tests set them (main_test.go, SKY_TEST_BACKOFF), so that a test of a
@@ -128,13 +147,28 @@ func (e *env) online(c *client.Client) (stop func()) {
 	}
 }
 
-// connect runs the connection and waits until it is up.
+// connect runs the connection and waits until it is up: up to
+// connectTimeout, but not once an attempt to reach the server failed
+// (refused, timed out, TLS), which it reports.
 func (e *env) connect(c *client.Client) (stop func(), err error) {
+	return e.connectWithin(c, true)
+}
+
+// connectWithin is connect; with failFast false it keeps trying for all of
+// connectTimeout (receive --follow, which the user watches).
+func (e *env) connectWithin(c *client.Client, failFast bool) (stop func(), err error) {
 	stop = e.online(c)
 	ctx, cancel := context.WithTimeout(e.ctx, connectTimeout)
 	defer cancel()
+	if failFast {
+		go cancelWhenUnreachable(ctx, cancel, c)
+	}
 	if err := c.WaitConnected(ctx); err != nil {
 		stop()
+		var dial *conn.DialError
+		if last := c.LastConnError(); errors.Is(err, client.ErrNotConnected) && errors.As(last, &dial) {
+			err = dial // the attempt that ended the wait
+		}
 		return nil, unreachable(c.Server(), err)
 	}
 	return stop, nil
@@ -158,15 +192,19 @@ func unreachable(url string, err error) error {
 	return err
 }
 
-// flush sends what is queued; offline, it says the rest stays queued.
+// flush sends what is queued; offline, it says the rest stays queued. It
+// waits up to connectTimeout for the server, but not once an attempt to
+// reach it failed (refused, timed out, TLS): the message goes out at the
+// next command, or by itself through the daemon.
 func (e *env) flush(c *client.Client) error {
 	ctx, cancel := context.WithTimeout(e.ctx, connectTimeout)
 	defer cancel()
+	go cancelWhenUnreachable(ctx, cancel, c)
 	err := c.Flush(ctx)
 	if errors.Is(err, client.ErrOffline) {
 		why := ""
 		var dial *conn.DialError
-		if errors.As(err, &dial) {
+		if errors.As(err, &dial) || errors.As(c.LastConnError(), &dial) {
 			why = " (" + dial.Reason + ")"
 		}
 		fmt.Fprintf(e.stderr, "sky: the server at %s is unreachable%s; the message is queued and goes out at the next sky receive, send or daemon\n", c.Server(), why)
@@ -179,7 +217,7 @@ func (e *env) flush(c *client.Client) error {
 		fmt.Fprintf(e.stderr, "sky: pending: %s\n", keyWait.Error())
 		return nil
 	}
-	if errors.Is(err, context.DeadlineExceeded) && e.ctx.Err() == nil {
+	if (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) && e.ctx.Err() == nil {
 		// Connected, but not all sent in time (a slow server or machine):
 		// nothing is lost, so this is a note, not a failure.
 		fmt.Fprintf(e.stderr, "sky: the server at %s has not confirmed everything within %s; what is left stays queued and goes out by itself (sky history shows each message's state)\n", c.Server(), connectTimeout)
