@@ -188,6 +188,24 @@ func TestLinkedDevices(t *testing.T) {
 		return err == nil && len(rs) == 0
 	})
 
+	// A contact added and then removed on one device goes on the other
+	// too, and with it the access key the removal replaced (contacts'
+	// tokens must work for every device).
+	dave := newUser(t, s, opts)
+	if err := bob.c.AddContact(dave.c.ID(), "Dave"); err != nil {
+		t.Fatal(err)
+	}
+	bob.flush()
+	waitFor(t, "bob2 to have dave", func() bool { cs, _ := bob2.c.Contacts(); return len(cs) == 2 })
+	if err := bob.c.RemoveContact(dave.c.ID()); err != nil {
+		t.Fatal(err)
+	}
+	bob.flush()
+	waitFor(t, "bob2 to drop dave and take the new access key", func() bool {
+		cs, _ := bob2.c.Contacts()
+		return len(cs) == 1 && string(bob2.c.core.AccessKey()) == string(bob.c.core.AccessKey())
+	})
+
 	if err := bob.c.SetTimer(a, 5*time.Minute); err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func (c *Core) AddContact(id, name string) error {
 	if len(name) > MaxNameBytes || !utf8.ValidString(name) {
 		return errors.New("the contact's name is too long or not text; shorten it")
 	}
-	return c.Update(func(tx *store.Tx) error {
+	err := c.Update(func(tx *store.Tx) error {
 		if err := AcceptPeer(tx, id, c.Now()); err != nil {
 			return err
 		}
@@ -50,6 +50,10 @@ func (c *Core) AddContact(id, name string) error {
 		}
 		return c.SyncContact(tx, id, name)
 	})
+	if err == nil {
+		c.KickOutbox() // the account's other devices learn of it
+	}
+	return err
 }
 
 // RemoveContact removes a contact. The conversation stays; later messages
@@ -64,11 +68,15 @@ func (c *Core) RemoveContact(id string) error {
 			}
 			return err
 		}
-		return tx.DeleteContact(id)
+		if err := tx.DeleteContact(id); err != nil {
+			return err
+		}
+		return c.syncSettings(tx, PutBytes(nil, 5, []byte(id))) // the other devices remove them too
 	})
 	if err != nil {
 		return err
 	}
+	c.KickOutbox()
 	return c.RotateAccessKey()
 }
 

@@ -183,13 +183,20 @@ func (c *Core) AccessKey() []byte {
 // once if connected (else at the next connection).
 func (c *Core) RotateAccessKey() error {
 	k := newAccessKey()
-	if err := c.Update(func(tx *store.Tx) error { return tx.SetSetting(setAccess, PutBytes(nil, 1, k)) }); err != nil {
+	if err := c.Update(func(tx *store.Tx) error {
+		if err := tx.SetSetting(setAccess, PutBytes(nil, 1, k)); err != nil {
+			return err
+		}
+		// The account's other devices send with the same key.
+		return c.syncSettings(tx, PutBytes(nil, 6, k))
+	}); err != nil {
 		return err
 	}
 	c.mu.Lock()
 	c.access, c.accessUploaded = k, false
 	c.mu.Unlock()
 	poke(c.sealedKick)
+	c.KickOutbox()
 	return nil
 }
 

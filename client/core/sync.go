@@ -91,9 +91,11 @@ func (c *Core) ApplySentSync(tx *store.Tx, ct, inner *content.Content, b *Batch)
 }
 
 // Settings sync: what the user changes on one device that the others must
-// know — a contact and its name, a verified safety number — goes to the
-// account's other devices as a KindSettingsSync. Its record: field 1, a
-// contact (1: ID, 2: name); field 2, a verified identity (1: ID, 2: key).
+// know goes to the account's other devices as a KindSettingsSync. Its
+// record: field 1, a contact (1: ID, 2: name); 2, a verified identity (1:
+// ID, 2: key); 3, a message read (1: conversation, 2: message ID); 4, a
+// rejected request (ID); 5, a removed contact (ID); 6, the account's new
+// access key.
 
 // maxSyncEntries bounds the entries of one settings record.
 const maxSyncEntries = 1000
@@ -155,7 +157,7 @@ func (c *Core) ApplySettingsSync(tx *store.Tx, ct *content.Content, b *Batch) (r
 		return nil, err
 	}
 	f, err := DecodeFields(ct.Inner)
-	if err != nil || len(f.Bytes[1])+len(f.Bytes[2])+len(f.Bytes[3])+len(f.Bytes[4]) > maxSyncEntries {
+	if err != nil || len(f.Bytes[1])+len(f.Bytes[2])+len(f.Bytes[3])+len(f.Bytes[4])+len(f.Bytes[5])+len(f.Bytes[6]) > maxSyncEntries {
 		b.Drop(self, "a settings sync that does not decode")
 		return nil, nil
 	}
@@ -182,6 +184,26 @@ func (c *Core) applySettings(tx *store.Tx, f Fields, b *Batch) error {
 		if err := c.applySyncedRead(tx, e, b); err != nil {
 			return err
 		}
+	}
+	for _, e := range f.Bytes[5] { // a contact removed there
+		if c.CheckPeer(string(e)) == nil {
+			if err := tx.DeleteContact(string(e)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, k := range f.Bytes[6] { // the account's new access key
+		if len(k) != content.AccessKeySize {
+			b.Drop(c.acct.ID, "a synced access key of the wrong size")
+			continue
+		}
+		if err := tx.SetSetting(setAccess, PutBytes(nil, 1, k)); err != nil {
+			return err
+		}
+		c.mu.Lock()
+		c.access, c.accessUploaded = bytes.Clone(k), false // uploading it again does no harm
+		c.mu.Unlock()
+		poke(c.sealedKick)
 	}
 	return nil
 }
