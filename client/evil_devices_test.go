@@ -13,6 +13,7 @@ import (
 
 	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/client/devices/devlist"
+	"github.com/skymsg/sky/client/devices/linkproto"
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/wire"
 	"google.golang.org/protobuf/proto"
@@ -32,9 +33,10 @@ type devHooks struct {
 	asked    map[string]string // "acct/id" → "list" or "bundles"
 	list     func(to string, dl *wire.DeviceList)
 	bundles  func(to string, bs *wire.Bundles)
-	authFail string       // refuse this account's authentication
-	saved    *wire.Bundle // device 2's bundle as the server once handed it out
-	revive   *wire.Bundle // handed out for device 2 once the server has none
+	authFail string                               // refuse this account's authentication
+	saved    *wire.Bundle                         // device 2's bundle as the server once handed it out
+	revive   *wire.Bundle                         // handed out for device 2 once the server has none
+	slot     func(which string, b *wire.LinkBlob) // rewrites link slots as they are read
 	sent     map[uint32]int
 }
 
@@ -60,6 +62,8 @@ func (h *devHooks) toServer(acct string, f *wire.Frame) []*wire.Frame {
 	req := f.GetRequest()
 	key := fmt.Sprint(acct, "/", req.GetId())
 	switch {
+	case req.GetLinkGet() != nil:
+		h.asked[key] = fmt.Sprint("link", req.GetLinkGet().GetSlot())
 	case req.GetGetDeviceList().GetAccount() == h.victim:
 		h.asked[key] = "list"
 	case req.GetFetchBundles().GetAccount() == h.victim:
@@ -79,6 +83,9 @@ func (h *devHooks) toClient(acct string, f *wire.Frame) []*wire.Frame {
 	}
 	if r.GetAuthenticated() != nil && acct == h.authFail && acct != "" {
 		return []*wire.Frame{{Body: &wire.Frame_Response{Response: &wire.Response{Id: r.GetId(), Error: wire.NewError(wire.Code_AUTH_FAILED, "unknown device")}}}}
+	}
+	if what := h.asked[fmt.Sprint(acct, "/", r.GetId())]; h.slot != nil && r.GetLinkBlob() != nil {
+		h.slot(what, r.GetLinkBlob())
 	}
 	switch h.asked[fmt.Sprint(acct, "/", r.GetId())] {
 	case "list":
@@ -372,4 +379,54 @@ func TestEvilWithheldDeviceList(t *testing.T) {
 	bob.send(a, "hi alice")
 	texts(t, alice, 1)
 	refusedList(t, alice, b, "withholds their newest device list")
+}
+
+// TestEvilLinkRelay: the server relays its own ephemeral key in place of
+// either device's during linking (a machine in the middle). The link code
+// binds both keys, so the device that reads the substituted one refuses,
+// and nothing is linked: no device is added to the account.
+func TestEvilLinkRelay(t *testing.T) {
+	for _, slot := range []string{"link0", "link1"} {
+		t.Run(slot, func(t *testing.T) {
+			s := startSkyd(t)
+			ev := startEvil(t, s)
+			h := newDevHooks("-")
+			ev.set(h.toClient, h.toServer)
+			mitm, mitmCode := linkproto.NewEphemeral(), linkproto.NewCode()
+			h.set(func(h *devHooks) {
+				h.slot = func(which string, b *wire.LinkBlob) {
+					switch {
+					case which != slot:
+					case slot == "link0":
+						b.Blob = mitmCode.Offer(mitm)
+					default:
+						b.Blob, _ = mitmCode.SealAnswer(mitm.Public(), linkproto.Answer{Ephemeral: mitm.Public(), AuthKey: make([]byte, 32), RegistrationID: 7})
+					}
+				}
+			})
+			bobURL, newURL := s.url(), ev.url() // the new device reads slot 0 through the server in the middle
+			if slot == "link1" {
+				bobURL, newURL = ev.url(), s.url() // the existing device reads slot 1 through it
+			}
+			bob := newUserAt(t, s, bobURL, testOptions(nil))
+			codes, linked := make(chan string, 1), make(chan error, 1)
+			go func() {
+				_, err := bob.c.LinkDevice(shortCtx(t, 10*time.Second), func(code string) { codes <- code })
+				linked <- err
+			}()
+			code := <-codes
+			_, err := Link(shortCtx(t, 3*time.Second), filepath.Join(t.TempDir(), "home"), pass, newURL, s.root, code, testOptions(nil))
+			if slot == "link0" && !errors.Is(err, linkproto.ErrMAC) {
+				t.Fatalf("the new device linked over a substituted offer: %v", err)
+			}
+			if slot == "link1" {
+				if err := <-linked; !errors.Is(err, linkproto.ErrMAC) {
+					t.Fatalf("the existing device accepted a substituted answer: %v", err)
+				}
+			}
+			if ids, _ := deviceIDs(t, bob); !slices.Equal(ids, []uint32{1}) {
+				t.Fatalf("bob's account now has devices %v", ids)
+			}
+		})
+	}
 }
