@@ -83,12 +83,13 @@ func TestLinkedDevices(t *testing.T) {
 		t.Fatalf("bob2's contacts = %+v, %v", cs, err)
 	}
 
-	alice.send(b, "to both")
+	canary := canaryText()
+	alice.send(b, "to both "+canary)
 	if e := next(t, alice, func(e *DeviceListEvent) bool { return e.Peer == b }); !slices.Equal(e.Added, []uint32{2}) {
 		t.Fatalf("alice's device list event %+v", e)
 	}
 	for _, u := range []*user{bob, bob2} {
-		if got := texts(t, u, 1); got[0] != "to both" {
+		if got := texts(t, u, 1); got[0] != "to both "+canary {
 			t.Fatalf("%d got %q", u.c.core.DeviceID(), got)
 		}
 	}
@@ -229,6 +230,11 @@ func TestLinkedDevices(t *testing.T) {
 	}
 	if _, err := Open(context.Background(), bob2.dir, pass, opts); !errors.Is(err, ErrNoAccount) {
 		t.Fatalf("opening the removed device's store: %v, want ErrNoAccount (erased)", err)
+	}
+	// Crypto-erased as at panic: nothing of the canary, the contact or the
+	// account's identity in its home.
+	for _, hit := range scan(t, bob2.dir, needles(bob.c, alice.c.core.Local.KeyPair.Public.Bytes(), a, canary)) {
+		t.Errorf("the removed device's home: %s", hit)
 	}
 	alice.send(b, "after removal")
 	if e := next(t, alice, func(e *DeviceListEvent) bool { return e.Peer == b }); !slices.Equal(e.Removed, []uint32{2}) {
