@@ -69,9 +69,9 @@ func formatCode(c string) string {
 }
 
 // CreateCodes stores n new activation codes, each granting period and
-// valid until validUntil rounded up to midnight UTC (the time of day codes
-// were made is not kept), and returns them for the operator to hand out.
-// Only their hashes are kept.
+// valid until validUntil rounded up to midnight UTC, with today's date (UTC)
+// as their creation day (the time of day codes were made is not kept), and
+// returns them for the operator to hand out. Only their hashes are kept.
 func CreateCodes(ctx context.Context, st store.Store, n int, period time.Duration, validUntil time.Time) ([]string, error) {
 	if n < 1 || n > 10000 {
 		return nil, fmt.Errorf("code count %d out of range: create between 1 and 10000 at a time", n)
@@ -81,9 +81,10 @@ func CreateCodes(ctx context.Context, st store.Store, n int, period time.Duratio
 	}
 	codes := make([]string, n)
 	rows := make([]store.Code, n)
+	today := time.Now().UTC().Truncate(store.Day)
 	for i := range codes {
 		codes[i] = formatCode(randomString(codeLength))
-		rows[i] = store.Code{Hash: HashCode(codes[i]), Period: period, Expires: store.CeilDay(validUntil)}
+		rows[i] = store.Code{Hash: HashCode(codes[i]), Period: period, Expires: store.CeilDay(validUntil), Created: today}
 	}
 	if err := st.AddCodes(ctx, rows); err != nil {
 		return nil, err

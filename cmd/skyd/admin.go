@@ -181,8 +181,9 @@ func accountsList(ctx context.Context, st store.Store, args []string, stdout, st
 const codeIDHex = 10
 
 // codesList prints the unredeemed codes: an ID (the start of the code's
-// hash), the period each grants and when it expires. Redeemed codes are
-// deleted, so nothing says who redeemed which.
+// hash), the period each grants, when it expires, the days left and its age
+// in days ("?" for codes made before skyd kept their day). Redeemed codes
+// are deleted, so nothing says who redeemed which.
 func codesList(ctx context.Context, st store.Store, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
 		return usageErr(stderr, "codes list takes no arguments")
@@ -192,18 +193,28 @@ func codesList(ctx context.Context, st store.Store, args []string, stdout, stder
 		return fmt.Errorf("listing codes: %w", err)
 	}
 	now := time.Now()
-	fmt.Fprintln(stdout, "ID\tPERIOD\tEXPIRES\tLEFT")
+	fmt.Fprintln(stdout, "ID\tPERIOD\tEXPIRES\tLEFT\tAGE")
 	for _, c := range codes {
 		left := "expired"
 		if c.Expires.After(now) {
 			left = fmt.Sprintf("%dd", int(c.Expires.Sub(now).Hours()/24))
 		}
-		fmt.Fprintf(stdout, "%x\t%dd\t%s\t%s\n", c.Hash[:codeIDHex/2], int(c.Period/day), c.Expires.UTC().Format(time.DateOnly), left)
+		fmt.Fprintf(stdout, "%x\t%dd\t%s\t%s\t%s\n", c.Hash[:codeIDHex/2], int(c.Period/day),
+			c.Expires.UTC().Format(time.DateOnly), left, codeAge(c.Created, now))
 	}
 	if len(codes) == 0 {
 		fmt.Fprintln(stderr, "skyd: no unused codes (make some: skyd admin codes create --days N)")
 	}
 	return nil
+}
+
+// codeAge is how many whole days ago a code was made ("0d" on its day), or
+// "?" when its creation day is unknown.
+func codeAge(created, now time.Time) string {
+	if created.IsZero() {
+		return "?"
+	}
+	return fmt.Sprintf("%dd", int(now.Sub(created)/day))
 }
 
 // codesRevoke deletes an unredeemed code, named by the code itself or by

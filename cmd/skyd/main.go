@@ -2,7 +2,7 @@
 //
 //	skyd serve                 run the server (zero configuration: SQLite in the user data directory)
 //	skyd admin codes create    print new activation codes
-//	skyd admin codes list      list unused codes (ID, period, expiry)
+//	skyd admin codes list      list unused codes (ID, period, expiry, days left, age)
 //	skyd admin codes revoke CODE|ID
 //	skyd admin accounts list   list accounts (ID, created day, subscription end)
 //	skyd admin accounts extend ID --days N
@@ -37,7 +37,7 @@ const usage = `skyd is the Sky server.
 usage:
   skyd serve [flags]                              run the server
   skyd admin [--data DIR | --db URL] codes create --days N [--count K] [--valid-days D]
-  skyd admin [--data DIR | --db URL] codes list   unused codes: ID, period, expiry
+  skyd admin [--data DIR | --db URL] codes list   unused codes: ID, period, expiry, days left, age
   skyd admin [--data DIR | --db URL] codes revoke CODE|ID
   skyd admin [--data DIR | --db URL] accounts list
   skyd admin [--data DIR | --db URL] accounts extend ID --days N

@@ -38,3 +38,23 @@ func CeilDay(t time.Time) time.Time {
 	}
 	return d
 }
+
+// CreatedDay is the value a backend stores for a code's creation day: unix
+// seconds of its UTC midnight (any time of day is dropped here too, so no
+// caller can store an hour), or nil (NULL) when unknown.
+func CreatedDay(c Code) *int64 {
+	if c.Created.IsZero() {
+		return nil
+	}
+	d := c.Created.UTC().Truncate(Day).Unix()
+	return &d
+}
+
+// CreatedFrom is a code's creation day read back from a backend: zero when
+// NULL (unknown).
+func CreatedFrom(day *int64) time.Time {
+	if day == nil {
+		return time.Time{}
+	}
+	return time.Unix(*day, 0).UTC()
+}

@@ -45,11 +45,15 @@ type Address struct {
 func (a Address) IsZero() bool { return a.Account == "" && a.Device == 0 }
 
 // Code is an activation code as stored: only a hash of the code a person
-// types, the period it grants, and when it stops being valid.
+// types, the period it grants, when it stops being valid and the day it was
+// made.
 type Code struct {
 	Hash    [32]byte
 	Period  time.Duration
 	Expires time.Time
+	// Created is the day the code was made (UTC midnight: the hour is not
+	// kept); zero when unknown (codes made before the server kept it).
+	Created time.Time
 }
 
 // Account is a registered account. It deliberately holds nothing that links
@@ -115,8 +119,8 @@ type Accounts interface {
 	Empty(ctx context.Context) (bool, error)
 	// SweepCodes deletes activation codes that expired at or before now.
 	SweepCodes(ctx context.Context, now time.Time) (int64, error)
-	// ListCodes returns the unredeemed codes (their hashes, periods and
-	// expiry), ordered by expiry then hash. A redeemed code is gone, so
+	// ListCodes returns the unredeemed codes (their hashes, periods,
+	// expiry and creation day), ordered by expiry then hash. A redeemed code is gone, so
 	// nothing here says who redeemed one.
 	ListCodes(ctx context.Context) ([]Code, error)
 	// RevokeCode deletes an unredeemed code. ErrNotFound if absent.

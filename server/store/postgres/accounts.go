@@ -14,8 +14,8 @@ import (
 func (s *Store) AddCodes(ctx context.Context, codes []store.Code) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		for _, c := range codes {
-			if _, err := tx.Exec(ctx, `INSERT INTO codes (hash, period, expires) VALUES ($1, $2, $3)`,
-				c.Hash[:], int64(c.Period/time.Second), c.Expires.Unix()); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO codes (hash, period, expires, created) VALUES ($1, $2, $3, $4)`,
+				c.Hash[:], int64(c.Period/time.Second), c.Expires.Unix(), store.CreatedDay(c)); err != nil {
 				return fmt.Errorf("postgres: add code: %w", err)
 			}
 		}
@@ -197,7 +197,7 @@ func (s *Store) SweepCodes(ctx context.Context, now time.Time) (int64, error) {
 
 // ListCodes implements store.Accounts.
 func (s *Store) ListCodes(ctx context.Context) ([]store.Code, error) {
-	rows, err := s.db.Query(ctx, `SELECT hash, period, expires FROM codes ORDER BY expires, hash`)
+	rows, err := s.db.Query(ctx, `SELECT hash, period, expires, created FROM codes ORDER BY expires, hash`)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list codes: %w", err)
 	}
@@ -206,10 +206,11 @@ func (s *Store) ListCodes(ctx context.Context) ([]store.Code, error) {
 	for rows.Next() {
 		var hash []byte
 		var period, expires int64
-		if err := rows.Scan(&hash, &period, &expires); err != nil {
+		var created *int64
+		if err := rows.Scan(&hash, &period, &expires, &created); err != nil {
 			return nil, fmt.Errorf("postgres: list codes: %w", err)
 		}
-		c := store.Code{Period: time.Duration(period) * time.Second, Expires: time.Unix(expires, 0).UTC()}
+		c := store.Code{Period: time.Duration(period) * time.Second, Expires: time.Unix(expires, 0).UTC(), Created: store.CreatedFrom(created)}
 		if copy(c.Hash[:], hash) != len(c.Hash) {
 			return nil, fmt.Errorf("postgres: list codes: a hash of %d bytes", len(hash))
 		}

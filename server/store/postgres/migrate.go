@@ -93,6 +93,9 @@ CREATE TABLE links (id BYTEA NOT NULL, slot BIGINT NOT NULL, blob BYTEA NOT NULL
 	// 5: identified sends were removed: every message is sealed, so a
 	// message's sender columns (never filled since) go.
 	`ALTER TABLE messages DROP COLUMN sender, DROP COLUMN sender_device;`,
+	// 6: the day each activation code was made (unix seconds of its UTC
+	// midnight), for skyd admin codes list; NULL for codes made before.
+	`ALTER TABLE codes ADD COLUMN created BIGINT;`,
 }
 
 // migrationLock is the advisory lock key that serialises migrations.

@@ -103,6 +103,9 @@ CREATE TABLE links (
 ALTER TABLE messages DROP COLUMN sender;
 ALTER TABLE messages DROP COLUMN sender_device;
 `,
+	// 6: the day each activation code was made (unix seconds of its UTC
+	// midnight), for skyd admin codes list; NULL for codes made before.
+	`ALTER TABLE codes ADD COLUMN created INTEGER;`,
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {

@@ -136,3 +136,28 @@ func TestMigrateDropsSenderColumns(t *testing.T) {
 		t.Fatalf("queued message after migrating: %d, %v", n, err)
 	}
 }
+
+// TestMigrateCodesCreated: a code stored before codes kept their creation
+// day (schema 5) survives migration 6 with its day unknown (zero).
+func TestMigrateCodesCreated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sky.db")
+	all := migrations
+	migrations = all[:5]
+	s, err := Open(t.Context(), path)
+	migrations = all
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.Exec(`INSERT INTO codes (hash, period, expires) VALUES (zeroblob(32), 86400, 4102444800)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err = Open(t.Context(), path); err != nil {
+		t.Fatalf("migrating: %v", err)
+	}
+	defer s.Close()
+	cs, err := s.ListCodes(t.Context())
+	if err != nil || len(cs) != 1 || !cs[0].Created.IsZero() || cs[0].Period != store.Day {
+		t.Fatalf("ListCodes after migrating = %+v, %v; want the old code, creation day unknown", cs, err)
+	}
+}

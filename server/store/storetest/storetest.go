@@ -692,7 +692,7 @@ func testListRevokeCodes(t *testing.T, s store.Store) {
 	}
 	codes := []store.Code{
 		{Hash: codeHash("b"), Period: 30 * 24 * time.Hour, Expires: t0.Add(48 * time.Hour)},
-		{Hash: codeHash("a"), Period: 90 * 24 * time.Hour, Expires: t0.Add(24 * time.Hour)},
+		{Hash: codeHash("a"), Period: 90 * 24 * time.Hour, Expires: t0.Add(24 * time.Hour), Created: t0},
 		{Hash: codeHash("redeemed"), Period: time.Hour, Expires: t0.Add(24 * time.Hour)},
 	}
 	if err := s.AddCodes(ctx(t), codes); err != nil {
@@ -709,6 +709,10 @@ func testListRevokeCodes(t *testing.T, s store.Store) {
 	if len(cs) != 2 || cs[0].Hash != codeHash("a") || cs[1].Hash != codeHash("b") ||
 		cs[0].Period != codes[1].Period || !cs[0].Expires.Equal(codes[1].Expires) || !cs[1].Expires.Equal(codes[0].Expires) {
 		t.Fatalf("ListCodes = %+v, want the two unredeemed codes by expiry", cs)
+	}
+	// The creation day is kept without its hour; unknown stays unknown.
+	if day := t0.Truncate(store.Day); !cs[0].Created.Equal(day) || !cs[1].Created.IsZero() {
+		t.Fatalf("created days = %v, %v; want %v and unknown (zero)", cs[0].Created, cs[1].Created, day)
 	}
 	if err := s.RevokeCode(ctx(t), codeHash("a")); err != nil {
 		t.Fatalf("RevokeCode: %v", err)
