@@ -37,6 +37,9 @@ func TestMain(m *testing.M) {
 		"sky": func() {
 			testKDF = cheapKDF
 			testMinBackoff, testWaitingBackoff = testBackoffFromEnv()
+			if d, err := time.ParseDuration(os.Getenv("SKY_TEST_CONNECT_TIMEOUT")); err == nil {
+				connectTimeout = d
+			}
 			os.Exit(sky())
 		},
 		"sky-as-built": func() { os.Exit(sky()) },

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -197,8 +198,12 @@ func cmdReceive(e *env, args []string) error {
 	if err := p.unread(); err != nil {
 		return err
 	}
-	stop, err := e.connectWithin(c, !f.follow)
-	if err != nil {
+	var stop func()
+	if f.follow {
+		// Watched: wait as long as it takes. The printer says on stderr
+		// when the server cannot be reached and when it is connected.
+		stop = e.online(c)
+	} else if stop, err = e.connect(c); err != nil {
 		return err
 	}
 	defer stop()
@@ -242,11 +247,13 @@ type printer struct {
 }
 
 // connState turns connection events into the two lines a watching user
-// needs: when the connection drops (once, however many attempts fail) and
-// when it is back.
-type connState struct{ lost bool }
+// needs: when the connection drops or the server cannot be reached at all
+// (once, however many attempts fail) and when it is up.
+type connState struct{ lost, up bool }
 
 func (s *connState) change(e *client.ConnectionEvent) (obj map[string]any, line string, ok bool) {
+	wasUp := s.up
+	s.up = s.up || e.Connected
 	switch {
 	case !e.Connected && !s.lost:
 		s.lost = true
@@ -254,13 +261,28 @@ func (s *connState) change(e *client.ConnectionEvent) (obj map[string]any, line 
 		if e.Err != nil {
 			why = safetext.Line(oneLine(e.Err.Error()))
 		}
-		return map[string]any{"type": "connection", "connected": false, "error": why},
-			"lost the connection to the server (" + why + "); reconnecting, messages wait on the server meanwhile", true
+		line = "lost the connection to the server (" + why + "); reconnecting, messages wait on the server meanwhile"
+		if !wasUp {
+			line = "cannot connect to the server (" + why + "); still trying, messages wait on the server meanwhile"
+		}
+		return map[string]any{"type": "connection", "connected": false, "error": why}, line, true
 	case e.Connected && s.lost:
 		s.lost = false
-		return map[string]any{"type": "connection", "connected": true}, "connected to the server again", true
+		line = "connected to the server again"
+		if !wasUp {
+			line = "connected to the server"
+		}
+		return map[string]any{"type": "connection", "connected": true}, line, true
 	}
 	return nil, "", false
+}
+
+// endsWatching reports whether a connection error means no later attempt
+// can succeed (the device is unknown or removed, the server's certificate
+// is not from the trust root), so receive --follow stops with it instead
+// of waiting for ever.
+func endsWatching(err error) bool {
+	return errors.Is(err, client.ErrAuthFailed) || errors.Is(err, client.ErrRemoved) || errors.Is(err, client.ErrTrustRoot)
 }
 
 // unread prints what arrived before (for example while the daemon was
@@ -309,6 +331,9 @@ func (p *printer) event(ev client.Event) (bool, error) {
 	case *client.LaggedEvent:
 		return false, p.unread()
 	case *client.ConnectionEvent:
+		if endsWatching(e.Err) {
+			return false, unreachable(p.c.Server(), e.Err)
+		}
 		if _, line, ok := p.conn.change(e); ok {
 			fmt.Fprintf(p.e.stderr, "sky: %s\n", line) // status, not data: on stderr even with --json
 		}

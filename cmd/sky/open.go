@@ -13,8 +13,11 @@ import (
 	"github.com/skymsg/sky/client/store/keyfile"
 )
 
-// connectTimeout is how long a command waits for the server.
-const connectTimeout = 15 * time.Second
+// connectTimeout is how long a command waits for the server (receive
+// --follow waits as long as it takes). A variable only so that the
+// command's own tests can shorten it (SKY_TEST_CONNECT_TIMEOUT in
+// main_test.go); nothing in the built program changes it.
+var connectTimeout = 15 * time.Second
 
 // waitingBackoff caps the wait between reconnection attempts while the
 // user watches (receive --follow, and the daemon, web and TUI hosts): a
@@ -151,18 +154,10 @@ func (e *env) online(c *client.Client) (stop func()) {
 // connectTimeout, but not once an attempt to reach the server failed
 // (refused, timed out, TLS), which it reports.
 func (e *env) connect(c *client.Client) (stop func(), err error) {
-	return e.connectWithin(c, true)
-}
-
-// connectWithin is connect; with failFast false it keeps trying for all of
-// connectTimeout (receive --follow, which the user watches).
-func (e *env) connectWithin(c *client.Client, failFast bool) (stop func(), err error) {
 	stop = e.online(c)
 	ctx, cancel := context.WithTimeout(e.ctx, connectTimeout)
 	defer cancel()
-	if failFast {
-		go cancelWhenUnreachable(ctx, cancel, c)
-	}
+	go cancelWhenUnreachable(ctx, cancel, c)
 	if err := c.WaitConnected(ctx); err != nil {
 		stop()
 		var dial *conn.DialError
