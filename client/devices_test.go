@@ -291,3 +291,60 @@ func TestLinkedDevicesGroup(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkedDevicesGroupSentSync: a group text Bob sends from one device
+// shows in the group's history on his other device too (sent-message
+// sync, as for 1:1 texts), as his own outgoing text, and the members get
+// it once.
+func TestLinkedDevicesGroupSentSync(t *testing.T) {
+	s := startSkyd(t)
+	opts := testOptions(nil)
+	alice, bob := newUser(t, s, opts), newUser(t, s, opts)
+	a, b := alice.c.ID(), bob.c.ID()
+	if err := alice.c.AddContact(b, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.c.AddContact(a, ""); err != nil {
+		t.Fatal(err)
+	}
+	bob2 := linkUser(t, s, bob, opts)
+	waitFor(t, "alice to learn of bob's second device", func() bool { d, _ := alice.c.ContactDevices(b); return len(d) == 2 })
+	g, err := alice.c.CreateGroup("Desk", []string{b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []*user{bob, bob2} {
+		groupChange(t, u, g.ID)
+	}
+	if _, err := bob.c.SendGroup(g.ID, "from one"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bob2.c.SendGroup(g.ID, "from two"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := groupTexts(t, alice, g.ID, 2), sorted(b+": from one", b+": from two"); !eq(got, want) {
+		t.Fatalf("alice got %q", got)
+	}
+	for _, w := range []struct {
+		u    *user
+		text string
+	}{{bob2, "from one"}, {bob, "from two"}} {
+		e := next(t, w.u, func(e *MessageEvent) bool { return e.Message.Group == g.ID && e.Message.Kind == KindText })
+		if m := e.Message; m.Text != w.text || !m.Outgoing || m.From != b || m.GroupName != "Desk" {
+			t.Fatalf("device %d: the synced group text %+v", w.u.c.DeviceID(), m)
+		}
+		ms, err := w.u.c.History(g.ID, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, m := range ms {
+			if m.Kind == KindText {
+				got = append(got, m.Text)
+			}
+		}
+		if slices.Sort(got); !slices.Equal(got, []string{"from one", "from two"}) {
+			t.Fatalf("device %d: the group's texts %q, want its own and the synced one", w.u.c.DeviceID(), got)
+		}
+	}
+}

@@ -356,6 +356,12 @@ func (c *Client) receiveOwn(ctx context.Context, tx *store.Tx, ps *protostore.St
 	switch ct.Kind {
 	case content.KindSentSync:
 		inner := c.core.SentSyncInner(ct, b)
+		if inner != nil && inner.Kind == content.KindGroupText {
+			if err := c.core.ApplySentSync(tx, ct, nil, b); err != nil { // only counted here
+				return err
+			}
+			return c.groups.ApplySentText(tx, ct.Inner, inner, b)
+		}
 		if inner != nil && inner.Kind == content.KindTimerChange {
 			conv, err := c.core.Conversation(tx, inner.Recipient, 0)
 			if err != nil {

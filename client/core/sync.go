@@ -18,10 +18,14 @@ import (
 // an outgoing message of the conversation it was sent in. Only the account's
 // own devices, under its own identity key, can send one.
 
-// syncSent queues ct (a text just queued to its recipient, encoded as
-// body) to the account's other devices, if it has any.
+// SyncSent queues ct (a text just queued to its recipient or group,
+// encoded as body) to the account's other devices, if it has any.
+func (c *Core) SyncSent(tx *store.Tx, ct *content.Content, body []byte) error {
+	return c.syncSent(tx, ct, body)
+}
+
 func (c *Core) syncSent(tx *store.Tx, ct *content.Content, body []byte) error {
-	if ct.Kind != content.KindText && ct.Kind != content.KindTimerChange {
+	if ct.Kind != content.KindText && ct.Kind != content.KindTimerChange && ct.Kind != content.KindGroupText {
 		return nil
 	}
 	devs, err := AnnouncedDevices(tx, c.acct.ID)
@@ -41,8 +45,9 @@ func (c *Core) FromOwnDevice(ps *protostore.Stores, dev uint32) (bool, error) {
 }
 
 // SentSyncInner decodes and checks what a KindSentSync carries: a text or
-// a timer change this account sent to someone else (nil, with a drop
-// noted, otherwise).
+// a timer change this account sent to someone else, or a group text it
+// sent (nil, with a drop noted, otherwise). A group text is the caller's
+// to store (package group knows the group).
 func (c *Core) SentSyncInner(ct *content.Content, b *Batch) *content.Content {
 	self := c.acct.ID
 	inner, err := content.Decode(ct.Inner)
@@ -50,6 +55,11 @@ func (c *Core) SentSyncInner(ct *content.Content, b *Batch) *content.Content {
 	case err != nil:
 		b.Drop(self, "a sent-message sync whose message does not decode")
 		return nil
+	case inner.Kind == content.KindGroupText:
+		if inner.Sender != self || inner.Recipient != "" || inner.GroupID == (content.GroupID{}) {
+			b.Drop(self, "a sent-message sync of a group text this account did not send")
+			return nil
+		}
 	case (inner.Kind != content.KindText && inner.Kind != content.KindTimerChange) || inner.Sender != self || inner.Recipient == self || !ValidID(inner.Recipient):
 		b.Drop(self, "a sent-message sync that is not a text or timer change this account sent to someone")
 		return nil

@@ -109,6 +109,9 @@ func (g *Groups) addGroupOutgoing(tx *store.Tx, r *Record, text string, atts [][
 	if err := tx.AddMessage(&m); err != nil {
 		return m, err
 	}
+	if err := g.c.SyncSent(tx, ct, body); err != nil { // to the account's other devices
+		return m, err
+	}
 	item := core.EncodeOutItem(core.OutItem{Group: id[:], Sealed: []core.DeviceCiphertext{{Device: core.AnnouncedDevice, Bytes: append([]byte{core.EnvSenderKey}, skm...)}}})
 	for _, to := range rcpts {
 		if err := tx.Enqueue(&store.Outgoing{To: to, MessageRef: m.ID, Payload: item, CreatedAt: now}); err != nil {
