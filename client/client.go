@@ -101,6 +101,10 @@ func Link(ctx context.Context, dir string, passphrase []byte, serverURL string, 
 	if err != nil {
 		return nil, err
 	}
+	if err := c.AskGroups(); err != nil { // groups made before this device
+		c.Close()
+		return nil, err
+	}
 	return assemble(c), nil
 }
 
@@ -112,6 +116,8 @@ func assemble(c *core.Core) *Client {
 	cl.files.Sweep() // blobs of messages that expired while the client was closed
 	c.SetReceiver(cl.receiveOne)
 	c.SetGroupInfo(cl.groups.Info)
+	c.SetDevicesAdded(cl.groups.ForgetKeyHolder)
+	c.SetHandOff(cl.groups.HandOff)
 	if k, err := newKeyCheck(c); err != nil {
 		c.Opts.Logger.Error("key directory checks are off: their settings do not work", "err", err)
 	} else if k != nil {

@@ -348,3 +348,64 @@ func TestLinkedDevicesGroupSentSync(t *testing.T) {
 		}
 	}
 }
+
+// TestLinkedDevicesGroupHandOff: a group made before Bob linked his second
+// device reaches it: his first device hands it the group's signed state,
+// the members send Bob their sender keys again once they see his new
+// device, so it reads their next texts, and it can send to the group.
+func TestLinkedDevicesGroupHandOff(t *testing.T) {
+	s := startSkyd(t)
+	opts := testOptions(nil)
+	alice, bob, carol := newUser(t, s, opts), newUser(t, s, opts), newUser(t, s, opts)
+	a, b, c := alice.c.ID(), bob.c.ID(), carol.c.ID()
+	for _, p := range [][2]*user{{alice, bob}, {alice, carol}, {bob, carol}} {
+		if err := p[0].c.AddContact(p[1].c.ID(), ""); err != nil {
+			t.Fatal(err)
+		}
+		if err := p[1].c.AddContact(p[0].c.ID(), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g, err := alice.c.CreateGroup("Desk", []string{b, c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []*user{bob, carol} {
+		groupChange(t, u, g.ID)
+	}
+	for _, u := range []*user{alice, carol} {
+		if _, err := u.c.SendGroup(g.ID, "before"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := groupTexts(t, bob, g.ID, 2); !eq(got, sorted(a+": before", c+": before")) {
+		t.Fatalf("bob got %q", got)
+	}
+	bob2 := linkUser(t, s, bob, opts)
+	waitFor(t, "bob2 to hold the group", func() bool { _, err := bob2.c.Group(g.ID); return err == nil })
+	if got := bob2.members(g.ID); !slices.Equal(got, bob.members(g.ID)) {
+		t.Fatalf("bob2 sees members %q", got)
+	}
+	waitFor(t, "alice and carol to learn of bob's second device", func() bool {
+		da, _ := alice.c.ContactDevices(b)
+		dc, _ := carol.c.ContactDevices(b)
+		return len(da) == 2 && len(dc) == 2
+	})
+	for _, u := range []*user{alice, carol} {
+		if _, err := u.c.SendGroup(g.ID, "after"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := groupTexts(t, bob2, g.ID, 2); !eq(got, sorted(a+": after", c+": after")) {
+		t.Fatalf("bob2 got %q", got)
+	}
+	if _, err := bob2.c.SendGroup(g.ID, "from the new device"); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []*user{alice, carol} {
+		e := next(t, u, func(e *MessageEvent) bool { return e.Message.Group == g.ID && e.Message.From == b })
+		if e.Message.Text != "from the new device" || e.Message.SenderDevice != bob2.c.DeviceID() {
+			t.Fatalf("%s got %+v", u.c.ID(), e.Message)
+		}
+	}
+}

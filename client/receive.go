@@ -385,6 +385,8 @@ func (c *Client) receiveOwn(ctx context.Context, tx *store.Tx, ps *protostore.St
 		return err
 	case content.KindProfile:
 		return c.profiles.ApplyOwn(tx, ct, b)
+	case content.KindGroupUpdate:
+		return c.groups.ApplyOwn(tx, in.Dev, ct, b) // a group handed over after linking
 	case content.KindReceipt:
 		return nil // a receipt for a sync: nothing to show
 	}

@@ -54,6 +54,8 @@ type Core struct {
 	recv      Receiver                                            // set once, before Run (SetReceiver)
 	keyCheck  KeyCheck                                            // set once, before Run (SetKeyCheck); nil: none
 	groupInfo func(tx *store.Tx, group string) (GroupInfo, error) // what messages show of their group (SetGroupInfo)
+	devsAdded func(tx *store.Tx, account string) error            // a contact's device list gained a device (SetDevicesAdded)
+	handOff   func(tx *store.Tx) error                            // a linked device asks for the groups (SetHandOff)
 
 	kick       chan struct{} // the outbox has new items
 	expiryKick chan struct{} // a new expiry may be due sooner
@@ -273,6 +275,15 @@ type GroupInfo struct {
 // SetGroupInfo sets what tells a group's messages about their group, by the
 // group's ID; the client package sets it once, before use.
 func (c *Core) SetGroupInfo(f func(tx *store.Tx, group string) (GroupInfo, error)) { c.groupInfo = f }
+
+// SetDevicesAdded sets what is done, in the transaction that accepts it,
+// when another account's device list gains a device (package group sends
+// that account the user's sender keys again).
+func (c *Core) SetDevicesAdded(f func(tx *store.Tx, account string) error) { c.devsAdded = f }
+
+// SetHandOff sets what is queued, in the transaction that takes it, when
+// a newly linked device of the account asks for the groups.
+func (c *Core) SetHandOff(f func(tx *store.Tx) error) { c.handOff = f }
 
 // DeviceID returns this device's number.
 func (c *Core) DeviceID() uint32 { return c.acct.DeviceID }

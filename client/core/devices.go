@@ -256,6 +256,11 @@ func (c *Core) listChanged(tx *store.Tx, account string, prev, next *devlist.Lis
 	if account == c.acct.ID {
 		return []Event{ev}, nil
 	}
+	if len(ev.Added) > 0 && c.devsAdded != nil {
+		if err := c.devsAdded(tx, account); err != nil {
+			return nil, err
+		}
+	}
 	m, err := c.deviceNotice(tx, ev)
 	if err != nil {
 		return nil, err

@@ -105,7 +105,7 @@ func (c *Core) ApplySentSync(tx *store.Tx, ct, inner *content.Content, b *Batch)
 // record: field 1, a contact (1: ID, 2: name); 2, a verified identity (1:
 // ID, 2: key); 3, a message read (1: conversation, 2: message ID); 4, a
 // rejected request (ID); 5, a removed contact (ID); 6, the account's new
-// access key.
+// access key; 7, a newly linked device's request for the groups (empty).
 
 // maxSyncEntries bounds the entries of one settings record.
 const maxSyncEntries = 1000
@@ -167,7 +167,7 @@ func (c *Core) ApplySettingsSync(tx *store.Tx, ct *content.Content, b *Batch) (r
 		return nil, err
 	}
 	f, err := DecodeFields(ct.Inner)
-	if err != nil || len(f.Bytes[1])+len(f.Bytes[2])+len(f.Bytes[3])+len(f.Bytes[4])+len(f.Bytes[5])+len(f.Bytes[6]) > maxSyncEntries {
+	if err != nil || len(f.Bytes[1])+len(f.Bytes[2])+len(f.Bytes[3])+len(f.Bytes[4])+len(f.Bytes[5])+len(f.Bytes[6])+len(f.Bytes[7]) > maxSyncEntries {
 		b.Drop(self, "a settings sync that does not decode")
 		return nil, nil
 	}
@@ -176,7 +176,25 @@ func (c *Core) ApplySettingsSync(tx *store.Tx, ct *content.Content, b *Batch) (r
 			rejected = append(rejected, id)
 		}
 	}
+	if len(f.Bytes[7]) > 0 && c.handOff != nil {
+		if err := c.handOff(tx); err != nil { // the new device asks for the groups
+			return nil, err
+		}
+		b.Queued = true
+	}
 	return rejected, c.applySettings(tx, f, b)
+}
+
+// AskGroups queues, on a newly linked device, a request to the account's
+// other devices for the groups the user is in (settings field 7): sent
+// from the new device, it reaches the others only once the new device can
+// be written to, so their answer is not lost to a device without keys.
+func (c *Core) AskGroups() error {
+	err := c.Update(func(tx *store.Tx) error { return c.syncSettings(tx, PutBytes(nil, 7, nil)) })
+	if err == nil {
+		c.KickOutbox()
+	}
+	return err
 }
 
 func (c *Core) applySettings(tx *store.Tx, f Fields, b *Batch) error {
