@@ -368,7 +368,7 @@ func (c *conn) message(data []byte) bool {
 		c.helloed = true
 		return c.handshake(data)
 	}
-	f, err := wire.Decode(data, wire.MaxClientFrameBytes)
+	f, err := decodeRequest(data)
 	if err != nil || f.GetRequest() == nil {
 		c.s.m.badFrames.Inc()
 		c.fail(wire.Code_BAD_REQUEST, "malformed frame: after Hello a client sends only Request frames", ws.StatusUnsupportedData)

@@ -69,7 +69,8 @@ type Store interface {
 	// Create starts an upload of size bytes, created at created (already
 	// rounded by the caller).
 	Create(ctx context.Context, id ID, size int64, created time.Time) error
-	// Put appends data at offset, which must equal Info.Have.
+	// Put appends data at offset, which must equal Info.Have. It must not
+	// keep data once it returns: data is the connection's read buffer.
 	Put(ctx context.Context, id ID, offset int64, data []byte) error
 	// Stat returns what the store knows about id.
 	Stat(ctx context.Context, id ID) (Info, error)
