@@ -75,6 +75,7 @@ type conn struct {
 	open                           bool       // authenticated or anonymous: full-size frames allowed
 	ip                             netip.Addr // source address (IPv6: its /64) until authenticated; memory only
 	charged                        int64      // bytes of rbuf and frag charged to the frame budget
+	bigRun                         bool       // the last frame parsed was bigger than a pooled read buffer
 	frameStart                     time.Time  // when the frame being read began; zero between frames
 	deadline                       time.Time  // the socket's read deadline
 	deadlineSet                    bool

@@ -101,13 +101,16 @@ func (c *conn) setDeadline(t time.Time) {
 // sizeReadBuf makes sure there is room to read into: a pooled buffer, grown
 // (doubling, at most to need and a pooled buffer more) only once it is full, so a frame's buffer is
 // never more than twice the bytes that have actually arrived, and shrunk
-// back once no big frame is waiting. False if the frame budget is spent
-// (the connection is then told so and closed).
+// back once no big frame is waiting and the last one parsed was small (a
+// run of big frames, an upload's chunks, keeps its buffer, still charged
+// to the frame budget, instead of growing it again for each chunk; parking
+// gives it back). False if the frame budget is spent (the connection is
+// then told so and closed).
 func (c *conn) sizeReadBuf(need int) bool {
 	switch {
 	case c.rbuf == nil:
 		c.rbuf = getReadBuf()
-	case len(c.rbuf) > readBufSize && need <= readBufSize && c.rlen <= readBufSize:
+	case len(c.rbuf) > readBufSize && need <= readBufSize && c.rlen <= readBufSize && !c.bigRun:
 		nb := getReadBuf()
 		c.rlen = copy(nb, c.rbuf[:c.rlen])
 		c.rbuf = nb
@@ -169,6 +172,7 @@ func (c *conn) park() bool {
 func (c *conn) dropReadBufs() {
 	putReadBuf(c.rbuf)
 	c.rbuf, c.rlen, c.frag, c.fragging = nil, 0, nil, false
+	c.bigRun = false
 	c.frameStart = time.Time{}
 	c.setCharge(0)
 }
@@ -221,6 +225,7 @@ func (c *conn) parse() (need int, ok bool) {
 		payload := b[n:total]
 		ws.MaskBytes(h.Mask, 0, payload)
 		pos += total
+		c.bigRun = total > readBufSize
 		if !c.fragging && (h.Fin || h.Op.IsControl()) {
 			// The next frame's clock starts with its first byte; a
 			// fragmented message keeps its first fragment's.

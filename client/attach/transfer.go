@@ -9,6 +9,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/skymsg/sky/client/attach/pointer"
@@ -167,18 +168,29 @@ func resumeAt(ctx context.Context, dial Dialer, id [wire.BlobIDBytes]byte, size 
 	return nil, 0, fmt.Errorf("resuming the upload: %w, %d times; try again later", last, retries)
 }
 
+// chunkBufs are the buffers uploads read chunks into, kept from one
+// upload (or resumption) to the next rather than made anew for each.
+var chunkBufs = sync.Pool{New: func() any { b := make([]byte, wire.BlobTransferBytes); return &b }}
+
 // putFrom puts the blob from off to size; on failure it returns how far
 // the server acknowledged.
 func putFrom(ctx context.Context, c Conn, id [wire.BlobIDBytes]byte, f io.ReaderAt, off, size int64, progress Progress) (int64, error) {
-	var bufs [window][]byte
+	var bufs [window]*[]byte
+	defer func() {
+		for _, b := range bufs {
+			if b != nil {
+				chunkBufs.Put(b)
+			}
+		}
+	}()
 	var q []<-chan *wire.Response
 	sent, done := off, off
 	for i := 0; done < size; {
 		for len(q) < window && sent < size {
 			if bufs[i%window] == nil {
-				bufs[i%window] = make([]byte, wire.BlobTransferBytes)
+				bufs[i%window] = chunkBufs.Get().(*[]byte)
 			}
-			b := bufs[i%window][:min(wire.BlobTransferBytes, size-sent)]
+			b := (*bufs[i%window])[:min(wire.BlobTransferBytes, size-sent)]
 			i++
 			if _, err := f.ReadAt(b, sent); err != nil {
 				return done, fmt.Errorf("reading the encrypted copy: %w", err)
