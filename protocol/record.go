@@ -102,11 +102,23 @@ func (r *SessionRecord) findBaseKey(version uint8, base curve.PublicKey) bool {
 // formatRecord is the first byte of an encoded record.
 const formatRecord = 0x01
 
+// recordSlack is how much larger than the current state's last encoding
+// MarshalBinary makes its buffer.
+const recordSlack = 160
+
 // MarshalBinary encodes the record: a format byte, then field 1 the current
 // state (if any) and field 2 each archived state, newest first. The result
 // holds secret keys.
 func (r *SessionRecord) MarshalBinary() ([]byte, error) {
-	size := 640 + r.stateSize
+	// A state grows little from one encoding to the next (counters, a
+	// receiving chain, a few skipped keys): recordSlack bytes more than its
+	// last size fit it, and a buffer no bigger than needed keeps the
+	// allocator's size class (and the collector's work) down. A state never
+	// encoded before gets a first guess.
+	size := recordSlack + r.stateSize
+	if r.stateSize == 0 {
+		size = 640
+	}
 	for _, a := range r.archived {
 		size += len(a) + 4
 	}

@@ -156,7 +156,9 @@ func Encrypt(ctx context.Context, s Stores, local, remote Address, plaintext []b
 func Decrypt(ctx context.Context, s Stores, local, remote Address, c Ciphertext) ([]byte, error) {
 	switch c.Type {
 	case TypeWhisper:
-		m, err := message.ParseSignalMessage(c.Bytes)
+		// m lives only in this call and the state never keeps its bytes
+		// (SPQR copies its chunk), so it may read c.Bytes in place.
+		m, err := message.ParseSignalMessageInPlace(c.Bytes)
 		if err != nil {
 			return nil, err
 		}

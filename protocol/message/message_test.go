@@ -261,3 +261,39 @@ func FuzzParsePreKeySignalMessage(f *testing.F) {
 		}
 	})
 }
+
+// TestParseInPlace: the in-place parse gives the same message as the copying
+// one, reads b without changing it, and an append to its Bytes() cannot
+// write past the message into the caller's buffer.
+func TestParseInPlace(t *testing.T) {
+	for _, addr := range [][]byte{nil, bytes.Repeat([]byte{1}, 36)} {
+		enc := sample(addr).Bytes()
+		buf := append(bytes.Clone(enc), 0xEE, 0xEE) // the caller's larger buffer
+		b := buf[:len(enc)]
+		in, err := ParseSignalMessageInPlace(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp, err := ParseSignalMessage(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if in.Version != cp.Version || in.RatchetKey != cp.RatchetKey || in.Counter != cp.Counter ||
+			in.PreviousCounter != cp.PreviousCounter || !bytes.Equal(in.Ciphertext, cp.Ciphertext) ||
+			!bytes.Equal(in.PQRatchet, cp.PQRatchet) || !bytes.Equal(in.Addresses, cp.Addresses) ||
+			!bytes.Equal(in.Bytes(), cp.Bytes()) {
+			t.Fatal("the in-place parse differs from the copying one")
+		}
+		if !in.VerifyMAC(macKey, sender, receiver) {
+			t.Fatal("the in-place message's MAC does not verify")
+		}
+		_ = append(in.Bytes(), 0)
+		_ = append(in.Ciphertext, 0)
+		if !bytes.Equal(buf[len(enc):], []byte{0xEE, 0xEE}) || !bytes.Equal(b, enc) {
+			t.Fatal("the in-place parse or an append to its slices changed the caller's buffer")
+		}
+	}
+	if _, err := ParseSignalMessageInPlace([]byte{0x44, 1}); err == nil {
+		t.Fatal("a too short message parsed in place")
+	}
+}

@@ -118,7 +118,8 @@ func ParsePreKeySignalMessage(b []byte) (*PreKeySignalMessage, error) {
 	if m.IdentityKey, err = curve.ParsePublicKey(fs[2].bytes); err != nil {
 		return nil, errs.New(errs.InvalidMessage, "PreKeySignalMessage identity key is malformed")
 	}
-	if m.Message, err = ParseSignalMessage(fs[3].bytes); err != nil {
+	// fs[3] is a slice of b, which is this message's own copy.
+	if m.Message, err = ParseSignalMessageInPlace(fs[3].bytes); err != nil {
 		return nil, err
 	}
 	return m, nil

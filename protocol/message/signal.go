@@ -150,11 +150,23 @@ func ParseSignalMessage(b []byte) (*SignalMessage, error) {
 	if len(b) < 1+MACSize {
 		return nil, errs.Newf(errs.InvalidMessage, "SignalMessage of %d bytes is too short", len(b))
 	}
+	return ParseSignalMessageInPlace(append([]byte(nil), b...))
+}
+
+// ParseSignalMessageInPlace is ParseSignalMessage without the copy: the
+// message's fields are slices of b, so b must not change while the message
+// is in use. It is for a caller that parses, decrypts and drops the message
+// in one call (protocol.Decrypt), where copying a long ciphertext would be
+// one more pass over it and one more buffer for the collector.
+func ParseSignalMessageInPlace(b []byte) (*SignalMessage, error) {
+	if len(b) < 1+MACSize {
+		return nil, errs.Newf(errs.InvalidMessage, "SignalMessage of %d bytes is too short", len(b))
+	}
 	version, err := checkVersion(b[0])
 	if err != nil {
 		return nil, err
 	}
-	b = append([]byte(nil), b...)
+	b = b[:len(b):len(b)] // an append to Bytes() never writes past the message
 	var fs [6]field
 	if err := decodeFields(b[1:len(b)-MACSize], signalKinds[:], fs[:]); err != nil {
 		return nil, err
@@ -172,13 +184,17 @@ func ParseSignalMessage(b []byte) (*SignalMessage, error) {
 	if m.PreviousCounter, err = uint32Field(fs[2], "previous counter"); err != nil {
 		return nil, err
 	}
-	m.Ciphertext = fs[3].bytes
-	m.PQRatchet = fs[4].bytes
+	// Each field is capped at its end, so that an append to it cannot
+	// write over the next field or the MAC (in b, when parsed in place).
+	m.Ciphertext = capped(fs[3].bytes)
+	m.PQRatchet = capped(fs[4].bytes)
 	if fs[5].set {
-		m.Addresses = fs[5].bytes
+		m.Addresses = capped(fs[5].bytes)
 	}
 	return m, nil
 }
+
+func capped(b []byte) []byte { return b[:len(b):len(b)] }
 
 // Bytes returns the serialized message. The caller must not modify it.
 func (m *SignalMessage) Bytes() []byte { return m.serialized }
