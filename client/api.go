@@ -112,6 +112,7 @@ var (
 	ErrRevoked           = core.ErrRevoked
 	ErrAuthFailed        = core.ErrAuthFailed
 	ErrRemoved           = core.ErrRemoved
+	ErrPanicChoices      = core.ErrPanicChoices
 	ErrClosed            = core.ErrClosed
 	ErrRunning           = core.ErrRunning
 	ErrIdentityChanged   = core.ErrIdentityChanged

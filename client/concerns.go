@@ -155,6 +155,20 @@ func (c *Client) SetPanic(passphrase []byte, deleteAccount bool) error {
 	return c.core.SetPanic(passphrase, deleteAccount)
 }
 
+// SetPanicOptions is SetPanic with the choice to wipe the account's other
+// devices too: with wipeDevices, the panic passphrase typed on this device
+// publishes a device list, signed now by the account's identity key, that
+// leaves this device alone on the account, and every other device (also one
+// linked later) erases itself when it next connects. It cannot be combined
+// with deleteAccount (ErrPanicChoices).
+func (c *Client) SetPanicOptions(passphrase []byte, deleteAccount, wipeDevices bool) error {
+	return c.core.SetPanicOptions(passphrase, deleteAccount, wipeDevices)
+}
+
+// PanicWipesDevices reports whether the panic passphrase also makes the
+// account's other devices erase themselves.
+func (c *Client) PanicWipesDevices() (bool, error) { return c.core.PanicWipesDevices() }
+
 // ClearPanic removes the panic passphrase.
 func (c *Client) ClearPanic() error { return c.core.ClearPanic() }
 

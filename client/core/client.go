@@ -71,11 +71,16 @@ type Core struct {
 // tries are left), or ErrNoAccount when there is none — including right after
 // the panic passphrase erased it, which looks exactly like a fresh install.
 // When the user chose, on setting the panic passphrase, to delete the account
-// on the server as well, Open does that first (best effort, within ctx).
+// on the server as well, Open does that first (best effort, within ctx); when
+// they chose to wipe the account's other devices, it publishes the device
+// list that orders them to (panicwipe.go).
 func Open(ctx context.Context, dir string, passphrase []byte, opts Options) (*Core, error) {
 	st, err := store.Open(dir, passphrase)
 	var wiped *store.WipedError
 	if errors.As(err, &wiped) {
+		if wiped.WipeList != nil && wiped.Account != nil {
+			publishWipeList(ctx, *wiped.Account, wiped.WipeList)
+		}
 		if wiped.DeleteAccount && wiped.Account != nil {
 			deleteServerAccount(ctx, *wiped.Account)
 		}

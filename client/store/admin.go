@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"errors"
 
@@ -62,6 +63,26 @@ func (s *Store) ChangePassphrase(current, next []byte) error {
 // this unlocked store) opens, together with the account record, so that a
 // panic unlock can read it before erasing.
 func (s *Store) SetPanic(panicPassphrase []byte, deleteAccount bool) error {
+	return s.SetPanicOptions(panicPassphrase, PanicOptions{DeleteAccount: deleteAccount})
+}
+
+// PanicOptions are the user's choices for what the panic passphrase does
+// beyond erasing this store.
+type PanicOptions struct {
+	// DeleteAccount deletes the account on the server.
+	DeleteAccount bool
+	// WipeList, if set, is a device list signed by the account's identity
+	// key (at most keyfile.MaxWipeList bytes) that the SDK publishes at
+	// panic, so that the account's other devices erase themselves. It is
+	// sealed with the account record under the panic key only.
+	WipeList []byte
+}
+
+// SetPanicOptions is SetPanic with every choice.
+func (s *Store) SetPanicOptions(panicPassphrase []byte, o PanicOptions) error {
+	if len(o.WipeList) > keyfile.MaxWipeList {
+		return invalid("the wipe list is longer than the key file's payload holds")
+	}
 	if len(panicPassphrase) == 0 {
 		return invalid("the panic passphrase is empty")
 	}
@@ -75,7 +96,7 @@ func (s *Store) SetPanic(panicPassphrase []byte, deleteAccount bool) error {
 	if s.kf.Opens(keyfile.Real, &kek) {
 		return ErrSamePassphrase
 	}
-	ps := panicState{Key: envelope.NewKey(), KEK: kek, DeleteAccount: deleteAccount}
+	ps := panicState{Key: envelope.NewKey(), KEK: kek, DeleteAccount: o.DeleteAccount, WipeList: bytes.Clone(o.WipeList)}
 	defer ps.zero()
 	return s.runLocked(false, func(t *Tx) error {
 		t.rewriteKey, t.scrub = true, true
@@ -107,6 +128,22 @@ func (s *Store) PanicSettings() (set, deleteAccount bool, err error) {
 	}
 	defer ps.zero()
 	return true, ps.DeleteAccount, nil
+}
+
+// PanicWipesDevices reports whether the panic passphrase orders the
+// account's other devices to erase themselves (a wipe list is set).
+func (s *Store) PanicWipesDevices() (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false, ErrClosed
+	}
+	ps, err := s.loadPanicState()
+	if err != nil || ps == nil {
+		return false, err
+	}
+	defer ps.zero()
+	return len(ps.WipeList) > 0, nil
 }
 
 // SetMaxFailedUnlocks sets how many failed unlocks in a row erase the store;
@@ -162,8 +199,8 @@ func (s *Store) rewriteKeyFile() error {
 		return writeKeyFile(s.dir, s.kf)
 	}
 	defer ps.zero()
-	p := keyfile.Payload{DeleteAccount: ps.DeleteAccount}
-	if ps.DeleteAccount {
+	p := keyfile.Payload{DeleteAccount: ps.DeleteAccount, WipeList: ps.WipeList}
+	if ps.DeleteAccount || len(ps.WipeList) > 0 {
 		err := s.runLocked(true, func(t *Tx) error {
 			v, err := t.get("kv", kvAccount)
 			if err == nil {
@@ -182,7 +219,7 @@ func (s *Store) rewriteKeyFile() error {
 	if err != nil {
 		return err
 	}
-	p.Backups = backups[:keyfile.FitBackups(len(p.Account), backups)]
+	p.Backups = backups[:keyfile.FitBackups(p.Fixed(), backups)]
 	s.kf.Wrap(keyfile.Panic, &ps.KEK, &ps.Key)
 	err = s.kf.SealPayload(&ps.Key, p)
 	clear(p.Account)

@@ -43,13 +43,23 @@ func (s *Store) SetBackups(paths []string) (int, error) {
 		return 0, err
 	}
 	acct := 0
-	if set, del, err := s.PanicSettings(); err == nil && set && del {
+	set, del, err := s.PanicSettings()
+	wipeAll, _ := s.PanicWipesDevices()
+	if err == nil && set && (del || wipeAll) {
 		s.View(func(t *Tx) error {
 			v, err := t.get("kv", kvAccount)
 			acct = len(v)
 			clear(v)
 			return err
 		})
+		if wipeAll {
+			s.mu.Lock()
+			if ps, _ := s.loadPanicState(); ps != nil {
+				acct += 2 + len(ps.WipeList)
+				ps.zero()
+			}
+			s.mu.Unlock()
+		}
 	}
 	return keyfile.FitBackups(acct, paths), nil
 }

@@ -187,11 +187,12 @@ func decodeOutgoing(b []byte) (Outgoing, error) {
 // panicState is what the unlocked store keeps about the panic passphrase: the
 // panic key (which seals the payload), the key derived from the panic
 // passphrase (so every rewrite of the key file can re-seal the panic slot with
-// a fresh nonce without asking for the passphrase) and the user's choice.
+// a fresh nonce without asking for the passphrase) and the user's choices.
 type panicState struct {
 	Key           envelope.Key
 	KEK           envelope.Key
 	DeleteAccount bool
+	WipeList      []byte // the list that removes the other devices (PanicOptions)
 }
 
 func encodePanicState(p *panicState) []byte {
@@ -199,18 +200,27 @@ func encodePanicState(p *panicState) []byte {
 	w.bytes(p.Key[:])
 	w.bytes(p.KEK[:])
 	w.bool(p.DeleteAccount)
+	if len(p.WipeList) > 0 {
+		w.bytes(p.WipeList)
+	}
 	return w.b
 }
 
 func decodePanicState(b []byte) (panicState, error) {
 	r := newReader(b)
 	p := panicState{Key: r.key(), KEK: r.key(), DeleteAccount: r.bool()}
+	if r.err == nil && len(r.b) > 0 { // none in records written before wipe lists
+		if p.WipeList = r.copyBytes(); p.WipeList == nil {
+			r.err = errRecord // present, it is never empty
+		}
+	}
 	return p, r.done()
 }
 
 func (p *panicState) zero() {
 	p.Key.Zero()
 	p.KEK.Zero()
+	clear(p.WipeList)
 }
 
 // seenRecord is a dedupe entry: the ID (so it can be checked on read) and

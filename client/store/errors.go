@@ -77,8 +77,13 @@ type WipedError struct {
 	// panic passphrase (the failed-unlock wipe cannot read it).
 	DeleteAccount bool
 	// Account holds what is needed to delete the account; it is nil unless
-	// DeleteAccount is set and an account was recorded.
+	// DeleteAccount or WipeList is set and an account was recorded.
 	Account *Account
+	// WipeList is the signed device list the user chose, on setting the
+	// panic passphrase, to have published so that the account's other
+	// devices erase themselves (nil: not chosen). It is public once
+	// published; before, it is an order only the panic passphrase opens.
+	WipeList []byte
 }
 
 func (e *WipedError) Error() string { return ErrNoStore.Error() }
@@ -89,7 +94,7 @@ func (e *WipedError) Is(target error) bool { return target == ErrNoStore }
 // String, GoString and Format show the reason and the choice, never the
 // account credential.
 func (e *WipedError) String() string {
-	return fmt.Sprintf("store.WipedError{Reason: %v, DeleteAccount: %t, Account: %v}", e.Reason, e.DeleteAccount, e.Account)
+	return fmt.Sprintf("store.WipedError{Reason: %v, DeleteAccount: %t, WipeList: %t, Account: %v}", e.Reason, e.DeleteAccount, e.WipeList != nil, e.Account)
 }
 func (e *WipedError) GoString() string              { return e.String() }
 func (e *WipedError) Format(f fmt.State, verb rune) { fmt.Fprint(f, e.String()) }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -395,6 +396,42 @@ func TestFilePermissions(t *testing.T) {
 		}
 		if fi.Mode().Perm()&0o077 != 0 {
 			t.Errorf("%s has mode %v; only the owner may read the store", name, fi.Mode().Perm())
+		}
+	}
+}
+
+// TestPanicWipeList: the wipe list the user chose (with the account record
+// it needs, though the account is not to be deleted) is what a panic
+// unlock returns, beside the backup paths; without the choice, neither.
+func TestPanicWipeList(t *testing.T) {
+	list := []byte("signed list that removes the other devices")
+	for _, wipeAll := range []bool{true, false} {
+		dir, s := newTestStore(t, Options{})
+		update(t, s, func(tx *Tx) error { return tx.SetAccount(Account{ID: "me", Credential: Secret("pw")}) })
+		o := PanicOptions{}
+		if wipeAll {
+			o.WipeList = list
+		}
+		if err := s.SetPanicOptions(panicPass, o); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.PanicWipesDevices(); got != wipeAll || err != nil {
+			t.Fatalf("PanicWipesDevices = %v, %v; want %v", got, err, wipeAll)
+		}
+		if n, err := s.SetBackups([]string{"/tmp/a.skybackup"}); n != 1 || err != nil {
+			t.Fatalf("SetBackups = %d, %v", n, err)
+		}
+		s.Close()
+		_, err := Open(dir, panicPass)
+		var we *WipedError
+		if !errors.As(err, &we) || we.DeleteAccount {
+			t.Fatalf("panic unlock: %v", err)
+		}
+		if wipeAll && (!bytes.Equal(we.WipeList, list) || we.Account == nil || we.Account.ID != "me") {
+			t.Fatalf("panic unlock with a wipe list gave %v", we)
+		}
+		if !wipeAll && (we.WipeList != nil || we.Account != nil) {
+			t.Fatalf("panic unlock without a wipe list gave %v", we)
 		}
 	}
 }

@@ -287,7 +287,8 @@ func unlock(dir string, kf *keyfile.File, passphrase []byte, beforeWipe func()) 
 }
 
 // panicResult reads the payload before the erasure: the account deletion
-// choice and the backup files to erase. A payload that does not open (which
+// choice, the list that wipes the other devices and the backup files to
+// erase. A payload that does not open (which
 // a store that never recorded the choice can have) still wipes.
 func panicResult(kf *keyfile.File, panicKey *envelope.Key) (*WipedError, []string) {
 	we := &WipedError{Reason: PanicPassphrase}
@@ -296,7 +297,8 @@ func panicResult(kf *keyfile.File, panicKey *envelope.Key) (*WipedError, []strin
 		return we, nil
 	}
 	we.DeleteAccount = p.DeleteAccount
-	if p.DeleteAccount && len(p.Account) > 0 {
+	we.WipeList = p.WipeList
+	if (p.DeleteAccount || len(p.WipeList) > 0) && len(p.Account) > 0 {
 		if a, err := decodeAccount(p.Account); err == nil {
 			we.Account = &a
 		}

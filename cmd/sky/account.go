@@ -75,26 +75,33 @@ func cmdID(e *env, args []string) error {
 
 func cmdPanic(e *env, args []string) error {
 	if len(args) == 0 {
-		return usageError("panic expects set [--delete-account], clear, status or wipe-after N")
+		return usageError("panic expects set [--delete-account | --wipe-all-devices], clear, status or wipe-after N")
 	}
 	switch args[0] {
 	case "set":
 		fs := flag.NewFlagSet("panic set", flag.ContinueOnError)
 		del := fs.Bool("delete-account", false, "")
-		if _, err := parse(fs, args[1:], 0, 0, "[--delete-account]"); err != nil {
+		all := fs.Bool("wipe-all-devices", false, "")
+		if _, err := parse(fs, args[1:], 0, 0, "[--delete-account | --wipe-all-devices]"); err != nil {
 			return err
+		}
+		if *del && *all {
+			return usageError("panic set takes --delete-account or --wipe-all-devices, not both (a deleted account can no longer order its other devices to erase themselves)")
 		}
 		return withClient(e, func(c *client.Client) error {
 			p, err := e.panicPassphrase()
 			if err != nil {
 				return err
 			}
-			if err := c.SetPanic(p, *del); err != nil {
+			if err := c.SetPanicOptions(p, *del, *all); err != nil {
 				return err
 			}
 			what := "erases this account's data on this device"
 			if *del {
 				what += " and deletes the account on the server"
+			}
+			if *all {
+				what += " and orders the account's other devices to erase themselves"
 			}
 			fmt.Fprintf(e.stdout, "Panic passphrase set: typed at any unlock, it %s.\n", what)
 			return nil
@@ -123,6 +130,10 @@ func cmdPanic(e *env, args []string) error {
 			if err != nil {
 				return err
 			}
+			all, err := c.PanicWipesDevices()
+			if err != nil {
+				return err
+			}
 			if n := c.MaxFailedUnlocks(); n > 0 {
 				fmt.Fprintf(e.stdout, "%d failed unlocks in a row erase everything\n", n)
 			}
@@ -131,6 +142,8 @@ func cmdPanic(e *env, args []string) error {
 				fmt.Fprintln(e.stdout, "no panic passphrase")
 			case del:
 				fmt.Fprintln(e.stdout, "panic passphrase set; it also deletes the server account")
+			case all:
+				fmt.Fprintln(e.stdout, "panic passphrase set; it also wipes the account's other devices")
 			default:
 				fmt.Fprintln(e.stdout, "panic passphrase set")
 			}

@@ -99,7 +99,7 @@ usage: sky [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]
                                     find messages by text or file name (decrypted and
                                     scanned in memory; no index on disk)
   timer --default [DURATION|off]    show or set the timer of new conversations
-  panic set [--delete-account] | clear | status | wipe-after N
+  panic set [--delete-account | --wipe-all-devices] | clear | status | wipe-after N
                                     the panic passphrase (wipes everything when typed),
                                     and the wipe after N failed unlocks (0: never)
   account status [--json] | delete [--yes]

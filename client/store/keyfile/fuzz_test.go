@@ -44,6 +44,7 @@ func FuzzDecodePayload(f *testing.F) {
 	f.Add(make([]byte, PayloadSize))
 	f.Add([]byte{1, 0, 3, 'a', 'b', 'c'})
 	f.Add(append([]byte{3, 0, 1, 'a', 0, 3, 'x', 0, 'y'}, make([]byte, PayloadSize-9)...))
+	f.Add(append([]byte{7, 0, 1, 'a', 0, 2, 'w', 'l', 0, 1, 'y'}, make([]byte, PayloadSize-11)...))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := DecodePayload(b)
 		if err != nil {
@@ -56,7 +57,8 @@ func FuzzDecodePayload(f *testing.F) {
 			t.Fatalf("decoded payload does not re-seal: %v", err)
 		}
 		q, err := kf.OpenPayload(&pk)
-		if err != nil || q.DeleteAccount != p.DeleteAccount || !bytes.Equal(q.Account, p.Account) || !slices.Equal(q.Backups, p.Backups) {
+		if err != nil || q.DeleteAccount != p.DeleteAccount || !bytes.Equal(q.Account, p.Account) || !slices.Equal(q.Backups, p.Backups) ||
+			!bytes.Equal(q.WipeList, p.WipeList) {
 			t.Fatalf("payload round trip failed: %v", err)
 		}
 	})

@@ -232,7 +232,8 @@ func TestPayload(t *testing.T) {
 	acct := bytes.Repeat([]byte{7}, MaxAccount)
 	paths := []string{"/media/usb/a.skybackup", "/home/u/backups/sky-backup-20261201-120000.skybackup"}
 	for _, p := range []Payload{{}, {DeleteAccount: true, Account: []byte("acct")}, {DeleteAccount: true, Account: acct},
-		{Backups: paths}, {DeleteAccount: true, Account: []byte("acct"), Backups: paths}} {
+		{Backups: paths}, {DeleteAccount: true, Account: []byte("acct"), Backups: paths},
+		{Account: []byte("acct"), WipeList: []byte("signed list"), Backups: paths}, {Account: acct[:400], WipeList: make([]byte, MaxWipeList)}} {
 		if err := f.SealPayload(&panicKey, p); err != nil {
 			t.Fatal(err)
 		}
@@ -244,12 +245,19 @@ func TestPayload(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.DeleteAccount != p.DeleteAccount || !bytes.Equal(got.Account, p.Account) || !slices.Equal(got.Backups, p.Backups) {
+		if got.DeleteAccount != p.DeleteAccount || !bytes.Equal(got.Account, p.Account) || !slices.Equal(got.Backups, p.Backups) ||
+			!bytes.Equal(got.WipeList, p.WipeList) {
 			t.Fatalf("payload round trip: got %t/%d bytes, want %t/%d bytes", got.DeleteAccount, len(got.Account), p.DeleteAccount, len(p.Account))
 		}
 	}
 	if err := f.SealPayload(&panicKey, Payload{Account: make([]byte, MaxAccount+1)}); !errors.Is(err, ErrPayloadTooLarge) {
 		t.Fatalf("oversized account: got %v", err)
+	}
+	if err := f.SealPayload(&panicKey, Payload{WipeList: make([]byte, MaxWipeList+1)}); !errors.Is(err, ErrPayloadTooLarge) {
+		t.Fatalf("oversized wipe list: got %v", err)
+	}
+	if err := f.SealPayload(&panicKey, Payload{Account: acct, WipeList: []byte("list")}); !errors.Is(err, ErrPayloadTooLarge) {
+		t.Fatalf("account and wipe list over the payload: got %v", err)
 	}
 	long := []string{strings.Repeat("p", 600), strings.Repeat("q", 600), "r"}
 	if n := FitBackups(10, long); n != 1 {
@@ -275,7 +283,10 @@ func TestDecodePayloadRejects(t *testing.T) {
 		edit func([]byte) []byte
 	}{
 		{"short", func(b []byte) []byte { return b[:PayloadSize-1] }},
-		{"flags", func(b []byte) []byte { b[0] = 4; return b }},
+		{"flags", func(b []byte) []byte { b[0] = 8; return b }},
+		{"empty wipe list", func(b []byte) []byte { b[0] = 4; return b }},
+		{"wipe list overruns", func(b []byte) []byte { b[0], b[3], b[4] = 4, 0x04, 0x00; return b }},
+		{"wipe list too long", func(b []byte) []byte { b[0], b[3], b[4] = 4, 0x02, 0x01; return b }},
 		{"empty backup list", func(b []byte) []byte { b[0] = 2; return b }},
 		{"backup list overruns", func(b []byte) []byte { b[0], b[3], b[4] = 2, 0x04, 0x00; return b }},
 		{"empty backup path", func(b []byte) []byte { b[0], b[4], b[5], b[6] = 2, 2, 'a', 0; return b }},
