@@ -281,6 +281,18 @@ func Download(ctx context.Context, dial Dialer, p *pointer.Pointer, path string,
 // requests in flight, refusing any answer that does not fit what p
 // announced.
 func getFrom(ctx context.Context, c Conn, p *pointer.Pointer, f io.WriterAt, h hash.Hash, off, size int64, progress Progress) (int64, error) {
+	// The digest, the costliest step, runs beside the disk writes and the
+	// next chunks' arrival, on chunks nothing else touches once received
+	// (at most a window of them waiting); every chunk written is hashed
+	// before getFrom returns.
+	hashing, hashed := make(chan []byte, window), make(chan struct{})
+	go func() {
+		defer close(hashed)
+		for b := range hashing {
+			h.Write(b)
+		}
+	}()
+	defer func() { close(hashing); <-hashed }()
 	var q []<-chan *wire.Response
 	asked, done := off, off
 	for done < size {
@@ -312,7 +324,7 @@ func getFrom(ctx context.Context, c Conn, p *pointer.Pointer, f io.WriterAt, h h
 		if _, err := f.WriteAt(d.GetData(), done); err != nil {
 			return done, fmt.Errorf("saving the download: %w", err)
 		}
-		h.Write(d.GetData())
+		hashing <- d.GetData()
 		done += want
 		if progress != nil {
 			progress(done, size)
