@@ -87,11 +87,16 @@ func (s *State) unmarshalBraid(b []byte) error {
 	if r.Err() != nil || chain == nil || br == nil {
 		return errs.New(errs.InvalidState, "spqr: malformed state")
 	}
+	// One allocation for the chain, its usual epochs and the braid.
+	a := new(struct {
+		c chainAlloc
+		b braid.State
+	})
 	var err error
-	if n.chain, err = ParseChain(chain); err != nil {
+	if n.chain, err = parseChainInto(&a.c, chain); err != nil {
 		return err
 	}
-	n.braid = new(braid.State)
+	n.braid = &a.b
 	if err := n.braid.UnmarshalBinary(br); err != nil {
 		return errs.Newf(errs.InvalidState, "spqr: %v", err)
 	}
@@ -155,7 +160,12 @@ const maxLinks = 64
 // the invariants the chain relies on.
 func ParseChain(b []byte) (*Chain, error) {
 	// One allocation for the chain and its usual one or two epochs.
-	a := new(chainAlloc)
+	return parseChainInto(new(chainAlloc), b)
+}
+
+// parseChainInto is ParseChain decoding into a, which the caller allocated
+// (with other things, to save an allocation).
+func parseChainInto(a *chainAlloc, b []byte) (*Chain, error) {
 	c := &a.c
 	c.links = a.l[:0]
 	r := pb.NewReader(b)

@@ -134,15 +134,17 @@ func (s *State) Epoch() uint64 {
 
 // Clone returns a deep copy of s.
 func (s *State) Clone() *State {
-	a := new(struct { // one allocation for the state and its chain
+	a := new(struct { // one allocation for the state, its chain and braid
 		s State
 		c chainAlloc
+		b braid.State
 	})
 	s.chain.cloneInto(&a.c)
 	c := &a.s
 	c.chain, c.heard = &a.c.c, s.heard
 	if s.braid != nil {
-		c.braid = s.braid.Clone()
+		s.braid.CloneInto(&a.b)
+		c.braid = &a.b
 	}
 	return c
 }

@@ -125,14 +125,21 @@ func (s *State) Epoch() uint64 { return s.epoch }
 // Clone returns an independent copy of s. (The expanded key pair and the
 // public blobs are shared: they are never modified.)
 func (s *State) Clone() *State {
-	c := *s
+	c := new(State)
+	s.CloneInto(c)
+	return c
+}
+
+// CloneInto makes c a deep copy of s (for a caller that allocates c with
+// other things).
+func (s *State) CloneInto(c *State) {
+	*c = *s
 	if s.enc != nil {
 		c.enc = s.enc.Clone()
 	}
 	if s.dec != nil {
 		c.dec = s.dec.Clone()
 	}
-	return &c
 }
 
 // Errors of Recv and UnmarshalBinary. Header and ciphertext MAC failures are
