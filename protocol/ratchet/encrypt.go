@@ -12,7 +12,8 @@ func (s *State) Encrypt(plaintext, addresses []byte) (*message.SignalMessage, er
 	if s.sender.ratchet.Public.IsZero() {
 		return nil, errNoSender
 	}
-	pqMsg, pqKey, err := s.pq.Send()
+	var pqBuf [64]byte // the SPQR message, copied into the message below
+	pqMsg, pqKey, err := s.pq.AppendSend(pqBuf[:0])
 	if err != nil {
 		return nil, err
 	}

@@ -11,13 +11,13 @@ const liteEpoch = 1
 
 // sendLite sends as SPQR-lite did: no payload, epoch 1, the next key of the
 // epoch-0 chain.
-func (s *State) sendLite() (msg []byte, key [32]byte, err error) {
+func (s *State) sendLite(dst []byte) (msg []byte, key [32]byte, err error) {
 	index, key, err := s.chain.SendKey(liteEpoch - 1)
 	if err != nil {
 		return nil, key, err
 	}
 	m := braid.Message{Epoch: liteEpoch, Type: braid.MsgNone}
-	return braid.AppendMessage(make([]byte, 0, 8), m, index), key, nil
+	return braid.AppendMessage(dst, m, index), key, nil
 }
 
 // recvLite receives as SPQR-lite did: the payload is ignored and the key

@@ -57,8 +57,14 @@ func NewState(authKey []byte, dir Direction, p Params) (*State, error) {
 // Send returns the SPQR message for the next outgoing message and the key
 // that salts its message keys.
 func (s *State) Send() (msg []byte, key [32]byte, err error) {
+	return s.AppendSend(make([]byte, 0, 48))
+}
+
+// AppendSend is Send appending the SPQR message to dst (which may be a
+// buffer on the caller's stack: a message is at most 48 bytes).
+func (s *State) AppendSend(dst []byte) (msg []byte, key [32]byte, err error) {
 	if s.braid == nil {
-		return s.sendLite()
+		return s.sendLite(dst)
 	}
 	m, sec, err := s.braid.Send()
 	if err != nil {
@@ -77,7 +83,7 @@ func (s *State) Send() (msg []byte, key [32]byte, err error) {
 	if err != nil {
 		return nil, key, err
 	}
-	return braid.AppendMessage(make([]byte, 0, 48), m, index), key, nil
+	return braid.AppendMessage(dst, m, index), key, nil
 }
 
 // Recv reads the SPQR message of an incoming message and returns its key. On
