@@ -113,6 +113,7 @@ var (
 	ErrAuthFailed        = core.ErrAuthFailed
 	ErrRemoved           = core.ErrRemoved
 	ErrPanicChoices      = core.ErrPanicChoices
+	ErrKeysPending       = core.ErrKeysPending
 	ErrClosed            = core.ErrClosed
 	ErrRunning           = core.ErrRunning
 	ErrIdentityChanged   = core.ErrIdentityChanged

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -25,6 +26,16 @@ import (
 
 // retryAfter is how long the outbox waits after a transient failure.
 const retryAfter = 2 * time.Second
+
+// ErrKeysPending says a device of the own account is on its signed list but
+// has not uploaded its keys yet (it was just linked): what goes to the
+// account's devices waits in the outbox until it has, instead of going
+// without that device, and the outbox tries again every retryAfter.
+var ErrKeysPending = errors.New("a device of this account has not uploaded its keys yet (it was just linked); what goes to the account's devices waits in the outbox until it has")
+
+// keysPendingMark, in a pass's skip set, says an item waits for
+// ErrKeysPending (no account ID starts with a NUL byte).
+const keysPendingMark = "\x00keys"
 
 // errRetry marks a transient failure: try the pass again later.
 type errRetry struct {
@@ -158,6 +169,13 @@ func (c *Core) sendPass(ctx context.Context, cn *conn.Conn) error {
 			}
 		}
 	}
+	if skip[keysPendingMark] {
+		wait := retryAfter
+		if !due.IsZero() {
+			wait = min(wait, max(time.Until(due), time.Millisecond))
+		}
+		return &errRetry{err: ErrKeysPending, wait: wait}
+	}
 	if !due.IsZero() {
 		return &errRetry{err: errReceiptWaiting, wait: max(time.Until(due), time.Millisecond)}
 	}
@@ -193,6 +211,12 @@ func (c *Core) delivered(ctx context.Context, it store.Outgoing, err error, skip
 			c.KickOutbox()
 		}
 		skip[it.To] = true
+	case errors.Is(err, ErrKeysPending):
+		// Kept, in order, for the next pass (Flush reports it).
+		c.mu.Lock()
+		c.blocked[it.To] = err
+		c.mu.Unlock()
+		skip[it.To], skip[keysPendingMark] = true, true
 	case errors.Is(err, ErrNoSuchAccount):
 		if err := c.fail(it, err); err != nil {
 			return true, err
@@ -421,7 +445,11 @@ func (c *Core) seal(ctx context.Context, cn *conn.Conn, it store.Outgoing, item 
 		if attempt == 0 && len(missing) > 0 && len(devs) > 0 {
 			// A device newly on the peer's signed list: a session with it
 			// first; if that fails, the others still get the message.
-			if err := c.fetchSessions(ctx, cn, it.To, missing); err != nil {
+			err := c.fetchSessions(ctx, cn, it.To, missing)
+			if errors.Is(err, ErrKeysPending) {
+				return item, err // an own device just linked: it gets this too
+			}
+			if err != nil {
 				c.Opts.Logger.Warn("starting a session with a new device failed; sending to the others", "err", err)
 			}
 			continue
@@ -485,6 +513,9 @@ func (c *Core) fetchSessions(ctx context.Context, cn *conn.Conn, peer string, de
 		one = devs[0]
 	}
 	r, err := cn.Call(ctx, &wire.Request{Op: &wire.Request_FetchBundles{FetchBundles: &wire.FetchBundles{Account: peer, Device: one}}})
+	if peer == c.acct.ID && errors.Is(err, wire.ErrNoPreKeys) {
+		return fmt.Errorf("%w (device %v)", ErrKeysPending, devs)
+	}
 	if errors.Is(err, wire.ErrRateLimited) {
 		var we *wire.Error
 		errors.As(err, &we)
@@ -568,6 +599,14 @@ func (c *Core) fetchSessions(ctx context.Context, cn *conn.Conn, peer string, de
 	}
 	if len(have) == 0 && bad != nil {
 		return fmt.Errorf("the server handed out unusable keys for %s (%v); retrying later", peer, bad)
+	}
+	if peer == c.acct.ID {
+		// The server leaves out devices without keys when asked for all.
+		for _, d := range devs {
+			if !slices.ContainsFunc(bundles, func(wb *wire.Bundle) bool { return wb.GetDevice() == d }) {
+				return fmt.Errorf("%w (device %d)", ErrKeysPending, d)
+			}
+		}
 	}
 	return nil
 }
