@@ -62,8 +62,10 @@
 // derivation is tried on both slots of the key file, always both, so the real
 // and the panic passphrase cost the same work (keyfile.Unlock). The panic
 // passphrase opens only the panic slot, which holds a key that opens the
-// panic payload: the user's choice to delete the server account and, if so,
-// the account record. Open reads it, then crypto-erases the store:
+// panic payload: the user's choice to delete the server account, the device
+// list signed in advance that orders the account's other devices to erase
+// themselves if the user chose that (SetPanicOptions), and, with either, the
+// account record. Open reads it, then crypto-erases the store:
 //
 //  1. the wipe marker is written over the start of the key file and synced;
 //  2. the whole key file (both copies of both slots and the payload) is
@@ -75,7 +77,7 @@
 // backups.go): after step 4 each one's header, which holds the salt its keys
 // come from, is overwritten and synced, and the file is removed.
 //
-// Open then returns a *WipedError carrying the choice and the account. Its
+// Open then returns a *WipedError carrying the choices and the account. Its
 // message is ErrNoStore's, and errors.Is(err, ErrNoStore) is true, so what
 // the user sees is what a fresh install shows. A crash at any step is
 // finished by the next Open, Create or Exists before anything else (the
