@@ -125,11 +125,17 @@ func (c *conn) becomeAuthed(a store.Address, acct store.Account, id uint64, answ
 	}
 	c.authed, c.addr, c.needDrain = true, a, true
 	c.mu.Unlock()
+	// The other nodes hear of this connection before the device does: a
+	// device that connects again once answered is then always announced
+	// later, so the stream's order is the order of its connections and
+	// the newest wins everywhere (announcing after the answer let a quick
+	// reconnection to another node be announced first, and the older
+	// connection survive).
+	c.s.connected(a)
 	c.reply(id, answer)
 	if old := c.s.hub.bind(a, c); old != nil && old != c {
 		go old.fail(wire.Code_REPLACED, "this device connected again; this older connection is closed", StatusReplaced)
 	}
-	c.s.connected(a)
 	c.poke()
 	if hook := testHookAuthed.Load(); hook != nil {
 		(*hook)()
