@@ -285,11 +285,18 @@ func getFrom(ctx context.Context, c Conn, p *pointer.Pointer, f io.WriterAt, h h
 	// next chunks' arrival, on chunks nothing else touches once received
 	// (at most a window of them waiting); every chunk written is hashed
 	// before getFrom returns.
+	// A connection that reads chunks in place (client/conn) gets each
+	// chunk's buffer back once it is written and hashed.
+	recycle := func([]byte) {}
+	if r, ok := c.(interface{ RecycleChunk([]byte) }); ok {
+		recycle = r.RecycleChunk
+	}
 	hashing, hashed := make(chan []byte, window), make(chan struct{})
 	go func() {
 		defer close(hashed)
 		for b := range hashing {
 			h.Write(b)
+			recycle(b)
 		}
 	}()
 	defer func() { close(hashing); <-hashed }()

@@ -192,6 +192,10 @@ func (c *Conn) read(ctx context.Context) (*wire.Frame, error) {
 	if err := checkFrameShape(b); err != nil {
 		return nil, err
 	}
+	if f, ok := decodeBlobData(b); ok {
+		c.rb = nextReadBuf() // the chunk keeps this one (see RecycleChunk)
+		return f, nil
+	}
 	return wire.Decode(b, wire.MaxServerFrameBytes)
 }
 
