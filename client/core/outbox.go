@@ -31,7 +31,7 @@ const retryAfter = 2 * time.Second
 // has not uploaded its keys yet (it was just linked): what goes to the
 // account's devices waits in the outbox until it has, instead of going
 // without that device, and the outbox tries again every retryAfter.
-var ErrKeysPending = errors.New("a device of this account has not uploaded its keys yet (it was just linked); what goes to the account's devices waits in the outbox until it has")
+var ErrKeysPending = errors.New("a device of this account has not uploaded its keys yet (it was just linked); the copies for the account's devices wait in the outbox until it has (if it never comes online, remove it: sky devices remove N)")
 
 // keysPendingMark, in a pass's skip set, says an item waits for
 // ErrKeysPending (no account ID starts with a NUL byte).

@@ -212,6 +212,12 @@ func (e *env) flush(c *client.Client) error {
 		fmt.Fprintf(e.stderr, "sky: pending: %s\n", keyWait.Error())
 		return nil
 	}
+	if errors.Is(err, client.ErrKeysPending) && e.ctx.Err() == nil {
+		// The copy for a device just linked waits for its keys; what went
+		// to the contact is sent. Not a failure.
+		fmt.Fprintf(e.stderr, "sky: pending: %v\n", err)
+		return nil
+	}
 	if (errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) && e.ctx.Err() == nil {
 		// Connected, but not all sent in time (a slow server or machine):
 		// nothing is lost, so this is a note, not a failure.
