@@ -231,6 +231,9 @@ func (c *Client) admit(tx *store.Tx, peer string, env *wire.Envelope, ct *conten
 	if ok, err := c.groups.Invites(tx, ct); err != nil || ok {
 		return ok, err
 	}
+	if ok, err := c.groups.AdmitsRival(tx, peer, ct); err != nil || ok {
+		return ok, err // an invitee confirming its copy (group/confirm.go)
+	}
 	raw, err := proto.Marshal(env)
 	if err != nil {
 		return false, fmt.Errorf("keeping an envelope: %w", err)

@@ -67,6 +67,9 @@ type Group struct {
 	// Signed: the group's state is signed by its admins (groups made
 	// before Sky signed them are not, until an admin next changes them).
 	Signed bool
+	// Unconfirmed: the user was invited to this copy of the group and no
+	// other member has confirmed it yet (confirm.go); it may be a fork.
+	Unconfirmed bool
 }
 
 func toGroup(r *Record, self string) Group {
@@ -111,6 +114,11 @@ func (g *Groups) Group(ref string) (Group, error) {
 		r, err := findGroup(tx, ref)
 		if err == nil {
 			out = toGroup(r, g.self())
+			if by, _, err := unconfirmed(tx, r.State.ID); err != nil {
+				return err
+			} else {
+				out.Unconfirmed = by != "" && out.Member
+			}
 			if out.Admin {
 				out.JoinRequests, err = joinRequests(tx, r.State.ID)
 			}

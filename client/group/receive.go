@@ -125,6 +125,11 @@ func (g *Groups) groupMessage(ctx context.Context, tx *store.Tx, id content.Grou
 		return err
 	}
 	b.Added[msg.ID] = msg
+	if r.Proof != nil && string(ct.GroupHead) == string(r.HeadBytes()) {
+		if err := g.confirmedBy(tx, r, peer); err != nil {
+			return err
+		}
+	}
 	if err := g.checkHead(tx, r, peer, ct.GroupHead, b); err != nil {
 		return err
 	}
@@ -197,14 +202,26 @@ func (g *Groups) applyGroupUpdate(tx *store.Tx, peer string, dev uint32, ct *con
 	}
 	switch {
 	case errors.Is(err, ErrDuplicate):
+		if err := g.sameHead(tx, r, ch, peer, b); err != nil {
+			return err
+		}
 	case err != nil:
+		if done, err := g.refuteInvite(tx, r, ch, peer, err, b); err != nil || done {
+			return err
+		}
 		b.Drop(peer, "a group change was refused: "+err.Error()+forgeryHint(r, ch, peer, g.self(), err))
+		if err := g.answerRival(tx, r, ch, peer, err, b); err != nil {
+			return err
+		}
 	default:
 		if err := g.afterChange(tx, r, next, out, next.Author, b); err != nil {
 			return err
 		}
 		moved, err := g.maybeMove(tx, r, ch, peer, b)
 		if err != nil {
+			return err
+		}
+		if err := g.settleInvite(tx, r, next, out, peer, b); err != nil {
 			return err
 		}
 		if out.Diff.Joined {
@@ -247,6 +264,9 @@ func (g *Groups) applyGroupUpdate(tx *store.Tx, peer string, dev uint32, ct *con
 	}
 	if err == nil && next != nil {
 		if err := g.removeDeparted(tx, next, b); err != nil {
+			return err
+		}
+		if err := g.sameHead(tx, next, ch, peer, b); err != nil {
 			return err
 		}
 		return g.useHeld(tx, ct.GroupID, b)

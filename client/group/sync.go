@@ -122,11 +122,31 @@ func (g *Groups) applySync(tx *store.Tx, peer string, ct *content.Content, b *co
 	if err != nil {
 		return err
 	}
-	if r == nil || r.Proof == nil || !r.Member(g.self()) || !r.Active(peer) {
+	if r == nil || r.Proof == nil || !r.Member(g.self()) {
 		b.Drop(peer, "a request for a group's state from someone who is not in it with you")
 		return nil
 	}
+	if !r.Active(peer) {
+		// Someone whose copy lists them (an invitee asking to confirm,
+		// confirm.go): the user's head only, so that they send their
+		// copy, which answerRival judges.
+		if r.compareHead(ct.GroupHead) == 0 {
+			return nil
+		}
+		return g.askState(tx, r, peer, b)
+	}
 	switch r.compareHead(ct.GroupHead) {
+	case 0:
+		if len(ct.GroupHead) != content.GroupHeadSize {
+			return nil
+		}
+		// An invitee asking to confirm its copy, or answering the
+		// user's own request (both confirm; an answer to an answer is
+		// cut short by the limit of confirmHead).
+		if err := g.confirmedBy(tx, r, peer); err != nil {
+			return err
+		}
+		return g.confirmHead(tx, r, peer, b)
 	case 1:
 		if err := g.askState(tx, r, peer, b); err != nil {
 			return err
@@ -136,6 +156,15 @@ func (g *Groups) applySync(tx *store.Tx, peer string, ct *content.Content, b *co
 		return g.sendState(tx, r, peer, b)
 	}
 	return nil
+}
+
+// confirmHead tells peer, who holds the same head, that the user does too.
+func (g *Groups) confirmHead(tx *store.Tx, r *Record, peer string, b *core.Batch) error {
+	if !g.sync.allow("same/"+r.State.ID.String()+"/"+peer, b.Now) {
+		return nil
+	}
+	b.Queued = true
+	return g.c.EnqueueControl(tx, peer, &content.Content{Kind: content.KindGroupSync, GroupID: r.State.ID, GroupHead: r.HeadBytes()})
 }
 
 // ancestry encodes the versions before r's head, as updates carry them.

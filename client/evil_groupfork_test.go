@@ -1,0 +1,115 @@
+package client
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/skymsg/sky/client/content"
+	"github.com/skymsg/sky/client/group"
+	"github.com/skymsg/sky/client/store"
+)
+
+// TestEvilRemovedAdminForksInvitee: an admin, once removed, keeps the copy
+// of the group from when it was one and, from it, signs a branch that adds
+// a newcomer (numbered well ahead of the real group), which it sends to the
+// newcomer through its real session. The branch verifies (the admin was
+// one when it forked), and the real members never write to the newcomer.
+// The newcomer asks the other members of its copy to confirm its head;
+// they hold the version that removed the admin, so the newcomer takes that
+// copy, in which it is no member, and is told the invitation was a fork.
+// (Without the confirmation, dave stays in the rival copy.)
+func TestEvilRemovedAdminForksInvitee(t *testing.T) {
+	s := startSkyd(t)
+	alice := newUser(t, s, testOptions(nil))
+	bob := newUser(t, s, testOptions(nil))
+	carol := newUser(t, s, testOptions(nil))
+	dave := newUser(t, s, testOptions(nil))
+	a, b, c, d := alice.c.ID(), bob.c.ID(), carol.c.ID(), dave.c.ID()
+	g, err := alice.c.CreateGroup("Desk", []string{b, c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitChange(t, bob, g.ID, func(ch GroupChange) bool { return ch.Joined })
+	waitChange(t, carol, g.ID, func(ch GroupChange) bool { return ch.Joined })
+	if _, err := alice.c.SetGroupAdmin(g.ID, b, true); err != nil {
+		t.Fatal(err)
+	}
+	waitChange(t, bob, g.ID, func(ch GroupChange) bool { return eq(ch.AdminsAdded, []string{b}) })
+	waitChange(t, carol, g.ID, func(ch GroupChange) bool { return eq(ch.AdminsAdded, []string{b}) })
+	var kept *group.Record // bob's copy while he is an admin
+	bob.c.core.View(func(tx *store.Tx) (err error) {
+		kept, err = group.FindRecord(tx, g.ID)
+		return err
+	})
+	if _, err := alice.c.SetGroupAdmin(g.ID, b, false); err != nil {
+		t.Fatal(err)
+	}
+	waitChange(t, carol, g.ID, func(ch GroupChange) bool { return eq(ch.AdminsRemoved, []string{b}) })
+
+	// bob signs "add dave" from the copy he kept, numbered ahead.
+	ch, err := kept.Propose(b, func(st *group.State) { st.Members = append(st.Members, d) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch.Version += 5
+	if err := kept.Seal(&ch, &group.Signer{ID: b, Key: bob.c.core.Local.KeyPair.Curve()}); err != nil {
+		t.Fatal(err)
+	}
+	proof, err := ch.Proof.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = bob.c.core.Update(func(tx *store.Tx) error {
+		body := &content.Group{Version: ch.Version, Name: ch.Name, Members: ch.Members, Admins: ch.Admins, Proof: proof}
+		return bob.c.core.EnqueueControl(tx, d, &content.Content{Kind: content.KindGroupUpdate, GroupID: ch.ID, Timer: ch.Timer, Group: body})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.c.core.KickOutbox()
+	bob.flush()
+	if ch := waitChange(t, dave, g.ID, func(ch GroupChange) bool { return ch.Joined }); ch.By != b {
+		t.Fatalf("dave joined the rival copy from %s", ch.By)
+	}
+
+	e := next(t, dave, func(e *DroppedEvent) bool { return strings.Contains(e.Reason, "invitation to the group") })
+	if !strings.Contains(e.Reason, "does not list you") {
+		t.Fatalf("dave was not told why: %s", e.Reason)
+	}
+	got, err := dave.c.Group(g.ID)
+	if err != nil || got.Member || got.Unconfirmed || !eq(got.Members, sorted(a, b, c)) || got.Version != 3 {
+		t.Fatalf("dave holds %+v (%v)", got, err)
+	}
+	if _, err := dave.c.SendGroup(g.ID, "hello"); err == nil {
+		t.Fatal("dave can still write to the rival copy")
+	}
+}
+
+// TestGroupInviteConfirmed: an invitation from the real admin is confirmed
+// by another member's head, and the group no longer shows as unconfirmed.
+func TestGroupInviteConfirmed(t *testing.T) {
+	s := startSkyd(t)
+	alice := newUser(t, s, testOptions(nil))
+	bob := newUser(t, s, testOptions(nil))
+	dave := newUser(t, s, testOptions(nil))
+	b, d := bob.c.ID(), dave.c.ID()
+	g, err := alice.c.CreateGroup("Desk", []string{b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groupChange(t, bob, g.ID)
+	if _, err := alice.c.AddMembers(g.ID, d); err != nil {
+		t.Fatal(err)
+	}
+	waitChange(t, dave, g.ID, func(ch GroupChange) bool { return ch.Joined })
+	waitFor(t, "dave's copy confirmed", func() bool {
+		got, err := dave.c.Group(g.ID)
+		return err == nil && got.Member && !got.Unconfirmed
+	})
+	if _, err := dave.c.SendGroup(g.ID, "hi"); err != nil {
+		t.Fatal(err)
+	}
+	if got := groupTexts(t, bob, g.ID, 1); !eq(got, []string{d + ": hi"}) {
+		t.Fatalf("bob got %q", got)
+	}
+}
