@@ -75,6 +75,26 @@ func (r *sendsRecorder) toServer(_ string, f *wire.Frame) []*wire.Frame {
 		r.sent[k] = append(r.sent[k], s.GetContent())
 		r.mu.Unlock()
 	}
+	if ms := f.GetRequest().GetMultiSend(); ms != nil {
+		// One message for several members (sealed sender v2): what each
+		// device receives.
+		m, err := sealed.ParseSentMessage(ms.GetMessage(), wire.MaxMultiRecipients)
+		r.mu.Lock()
+		if r.sent == nil {
+			r.sent = map[string][][]byte{}
+		}
+		for i := range m.Recipients {
+			if err != nil {
+				break
+			}
+			to, _ := wire.ServiceIDAccount(m.Recipients[i].ServiceID)
+			for _, d := range m.Recipients[i].Devices {
+				k := fmt.Sprintf("%s.%d", to, d.ID)
+				r.sent[k] = append(r.sent[k], m.Received(&m.Recipients[i]))
+			}
+		}
+		r.mu.Unlock()
+	}
 	return []*wire.Frame{f}
 }
 

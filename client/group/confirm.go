@@ -56,7 +56,9 @@ func unconfirmed(tx *store.Tx, id content.GroupID) (by, signer string, err error
 // askConfirm notes that the user joined r from peer and asks other
 // members for their head.
 func (g *Groups) askConfirm(tx *store.Tx, r *Record, peer string, b *core.Batch) error {
-	if !checkSignatures || r.Proof == nil {
+	if !checkSignatures || r.Proof == nil || r.head().Genesis() {
+		// A creation lists its first members, whose clients keep it from
+		// then on: only one who lost its copy could be shown it again.
 		return nil
 	}
 	signer := r.head().Signer
@@ -68,7 +70,7 @@ func (g *Groups) askConfirm(tx *store.Tx, r *Record, peer string, b *core.Batch)
 		return err
 	}
 	for _, m := range others[:min(len(others), maxConfirmAsks)] {
-		if err := g.askState(tx, r, m, b); err != nil {
+		if err := g.sendState(tx, r, m, b); err != nil {
 			return err
 		}
 	}
@@ -106,14 +108,24 @@ func (g *Groups) answerRival(tx *store.Tx, r *Record, ch Change, peer string, er
 	if !errors.Is(err, ErrFork) && !errors.Is(err, ErrStale) && !errors.Is(err, ErrNotAdmin) && !errors.Is(err, ErrConflict) && !errors.Is(err, ErrBadSignature) {
 		return nil
 	}
-	if r == nil || r.Proof == nil || ch.Proof == nil || !r.Member(g.self()) || r.Active(peer) || !ch.IsMember(peer) ||
+	if r == nil || r.Proof == nil || ch.Proof == nil || !r.Member(g.self()) || !ch.IsMember(peer) ||
 		ch.Proof.Chain[0].Digest() != r.Proof.Chain[0].Digest() {
 		return nil
 	}
-	if _, verr := ch.Proof.verify(&ch.State, nil); verr != nil {
+	if !r.Active(peer) && !verifies(r, ch) {
 		return nil
 	}
 	return g.sendState(tx, r, peer, b)
+}
+
+// verifies reports whether ch's proof verifies from scratch back to the
+// creation of r's group.
+func verifies(r *Record, ch Change) bool {
+	if ch.Proof == nil || r.Proof == nil || ch.Proof.Chain[0].Digest() != r.Proof.Chain[0].Digest() {
+		return false
+	}
+	_, err := ch.Proof.verify(&ch.State, nil)
+	return err == nil
 }
 
 // settleInvite follows an applied change from peer for an invitation:
@@ -169,23 +181,26 @@ func (g *Groups) refuteInvite(tx *store.Tx, r *Record, ch Change, peer string, e
 // longer reports whether admin history theirs goes on past mine.
 func longer(theirs, mine [][32]byte) bool { return len(theirs) > len(mine) }
 
-// AdmitsRival reports whether content from peer, who is not in the user's
-// copy of its group, is let in to confirm an invitation: a sync request
-// (answered with the user's head only), or a signed copy naming peer (a
+// AdmitsRival reports whether a group update from peer, who is not in the
+// user's copy of its group, is let in: a signed copy naming peer that
+// verifies back to the same creation (an invitee confirming its copy; a
 // refused one is answered with the user's copy, answerRival). Anything
 // else from a non-member is held (strangers.go).
 func (g *Groups) AdmitsRival(tx *store.Tx, peer string, ct *content.Content) (bool, error) {
-	switch {
-	case ct.Kind == content.KindGroupSync:
-	case ct.Kind == content.KindGroupUpdate && ct.Group != nil && len(ct.Group.Proof) > 0 && slices.Contains(ct.Group.Members, peer):
-	default:
+	if ct.Kind != content.KindGroupUpdate || ct.Group == nil || len(ct.Group.Proof) == 0 || !slices.Contains(ct.Group.Members, peer) {
 		return false, nil
 	}
 	r, err := loadGroup(tx, ct.GroupID)
-	if err != nil || r == nil {
+	if err != nil || r == nil || r.Proof == nil || !r.Member(g.self()) || r.Active(peer) {
 		return false, err
 	}
-	return r.Proof != nil && r.Member(g.self()) && !r.Active(peer), nil
+	body := ct.Group
+	ch := Change{State: State{ID: ct.GroupID, Version: body.Version, Name: body.Name,
+		Members: body.Members, Admins: body.Admins, Timer: ct.Timer, Link: body.Link}}
+	if ch.Proof, err = ParseProof(body.Proof); err != nil || ch.Check() != nil {
+		return false, nil
+	}
+	return verifies(r, ch), nil
 }
 
 // sameHead tells peer, a member who relayed (not signed) the copy ch that

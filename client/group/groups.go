@@ -93,7 +93,13 @@ func (g *Groups) Groups() ([]Group, error) {
 				return err
 			}
 			if r != nil {
-				out = append(out, toGroup(r, g.self()))
+				gr := toGroup(r, g.self())
+				by, _, err := unconfirmed(tx, id)
+				if err != nil {
+					return err
+				}
+				gr.Unconfirmed = by != "" && gr.Member
+				out = append(out, gr)
 			}
 		}
 		return nil
@@ -114,14 +120,15 @@ func (g *Groups) Group(ref string) (Group, error) {
 		r, err := findGroup(tx, ref)
 		if err == nil {
 			out = toGroup(r, g.self())
-			if by, _, err := unconfirmed(tx, r.State.ID); err != nil {
+			by, _, err := unconfirmed(tx, r.State.ID)
+			if err != nil {
 				return err
-			} else {
-				out.Unconfirmed = by != "" && out.Member
 			}
+			out.Unconfirmed = by != "" && out.Member
 			if out.Admin {
 				out.JoinRequests, err = joinRequests(tx, r.State.ID)
 			}
+			return err
 		}
 		return err
 	})

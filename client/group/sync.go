@@ -54,6 +54,15 @@ func (l *syncLimiter) allow(key string, now time.Time) bool {
 	return true
 }
 
+// recent reports whether key acted within syncEvery before now, without
+// noting anything.
+func (l *syncLimiter) recent(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t, ok := l.last[key]
+	return ok && now.Sub(t) < syncEvery && !now.Before(t)
+}
+
 // HeadBytes returns r's head as it travels (content.GroupHeadSize bytes),
 // or nil for a group not signed yet.
 func (r *Record) HeadBytes() []byte {
@@ -123,28 +132,25 @@ func (g *Groups) applySync(tx *store.Tx, peer string, ct *content.Content, b *co
 		return err
 	}
 	if r == nil || r.Proof == nil || !r.Member(g.self()) {
-		b.Drop(peer, "a request for a group's state from someone who is not in it with you")
+		b.Drop(peer, "a request for a group's state of a group you are not in")
 		return nil
 	}
 	if !r.Active(peer) {
-		// Someone whose copy lists them (an invitee asking to confirm,
-		// confirm.go): the user's head only, so that they send their
-		// copy, which answerRival judges.
-		if r.compareHead(ct.GroupHead) == 0 {
-			return nil
-		}
-		return g.askState(tx, r, peer, b)
+		b.Drop(peer, "a request for a group's state from someone who is not in it with you")
+		return nil
 	}
 	switch r.compareHead(ct.GroupHead) {
 	case 0:
 		if len(ct.GroupHead) != content.GroupHeadSize {
 			return nil
 		}
-		// An invitee asking to confirm its copy, or answering the
-		// user's own request (both confirm; an answer to an answer is
-		// cut short by the limit of confirmHead).
+		// An invitee asking to confirm its copy, or a member answering
+		// the user's own request: either confirms an invitation.
 		if err := g.confirmedBy(tx, r, peer); err != nil {
 			return err
+		}
+		if g.sync.recent("ask/"+r.State.ID.String()+"/"+peer, b.Now) {
+			return nil // the answer to the user's own request
 		}
 		return g.confirmHead(tx, r, peer, b)
 	case 1:

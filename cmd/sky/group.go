@@ -33,6 +33,8 @@ type jsonGroup struct {
 	Admin    bool     `json:"admin"`
 	Signed   bool     `json:"signed"`      // its state is signed by its admins
 	Link     bool     `json:"invite_link"` // it has an invite link
+	// Unconfirmed: an invitation no other member has confirmed yet.
+	Unconfirmed bool `json:"unconfirmed"`
 	// JoinRequests: who asked to join with the link this device made.
 	JoinRequests []string `json:"join_requests"`
 }
@@ -40,7 +42,7 @@ type jsonGroup struct {
 func groupJSON(g client.Group) jsonGroup {
 	return jsonGroup{Type: "group", ID: g.ID, Name: g.Name, Version: g.Version, Members: orEmpty(g.Members), Admins: orEmpty(g.Admins),
 		Departed: orEmpty(g.Departed), Timer: int64(g.Timer / time.Second), Member: g.Member, Admin: g.Admin,
-		Signed: g.Signed, Link: g.InviteLink, JoinRequests: orEmpty(g.JoinRequests)}
+		Signed: g.Signed, Link: g.InviteLink, JoinRequests: orEmpty(g.JoinRequests), Unconfirmed: g.Unconfirmed}
 }
 
 func orEmpty(s []string) []string {
@@ -226,6 +228,9 @@ func printGroup(w io.Writer, g client.Group, asJSON, full bool, n names) error {
 	}
 	if !g.Signed {
 		tags = append(tags, "unsigned")
+	}
+	if g.Unconfirmed {
+		tags = append(tags, "unconfirmed: no other member has confirmed this copy")
 	}
 	tag := ""
 	if len(tags) > 0 {
