@@ -85,8 +85,9 @@ func TestEvilRemovedAdminForksInvitee(t *testing.T) {
 	}
 }
 
-// TestGroupInviteConfirmed: an invitation from the real admin is confirmed
-// by another member's head, and the group no longer shows as unconfirmed.
+// TestGroupInviteConfirmed: an invitation from the real admin shows as
+// unconfirmed while the only other member is offline, and is confirmed by
+// that member's head once it is back.
 func TestGroupInviteConfirmed(t *testing.T) {
 	s := startSkyd(t)
 	alice := newUser(t, s, testOptions(nil))
@@ -98,10 +99,19 @@ func TestGroupInviteConfirmed(t *testing.T) {
 		t.Fatal(err)
 	}
 	groupChange(t, bob, g.ID)
+	bob.pause()
 	if _, err := alice.c.AddMembers(g.ID, d); err != nil {
 		t.Fatal(err)
 	}
 	waitChange(t, dave, g.ID, func(ch GroupChange) bool { return ch.Joined })
+	dave.flush()
+	if got, err := dave.c.Group(g.ID); err != nil || !got.Member || !got.Unconfirmed {
+		t.Fatalf("dave's copy while bob is offline: %+v (%v)", got, err)
+	}
+	if gs, err := dave.c.Groups(); err != nil || len(gs) != 1 || !gs[0].Unconfirmed {
+		t.Fatalf("dave's list: %+v (%v)", gs, err)
+	}
+	bob.start()
 	waitFor(t, "dave's copy confirmed", func() bool {
 		got, err := dave.c.Group(g.ID)
 		return err == nil && got.Member && !got.Unconfirmed
