@@ -1,6 +1,7 @@
 // Package cbc is AES-256-CBC with PKCS#7 padding, the body cipher of Signal
-// messages (and of sender-key messages). crypto/aes and crypto/cipher do the
-// work; this package adds and checks the padding.
+// messages (and of sender-key messages). crypto/aes does the block cipher;
+// crypto/cipher chains long bodies, and this package chains short ones itself
+// (see small) and adds and checks the padding.
 package cbc
 
 import (
@@ -31,7 +32,11 @@ func Encrypt(dst, key, iv, plaintext []byte) ([]byte, error) {
 	for i := len(plaintext); i < n; i++ {
 		body[i] = byte(pad)
 	}
-	cipher.NewCBCEncrypter(block, iv).CryptBlocks(body, body)
+	if n <= small {
+		encryptBlocks(block, iv, body)
+	} else {
+		cipher.NewCBCEncrypter(block, iv).CryptBlocks(body, body)
+	}
 	return out, nil
 }
 
@@ -52,13 +57,50 @@ func Decrypt(dst, key, iv, ciphertext []byte) ([]byte, error) {
 		return nil, ErrDecrypt
 	}
 	out, body := grow(dst, len(ciphertext))
-	cipher.NewCBCDecrypter(block, iv).CryptBlocks(body, ciphertext)
+	if len(body) <= small {
+		decryptBlocks(block, iv, body, ciphertext)
+	} else {
+		cipher.NewCBCDecrypter(block, iv).CryptBlocks(body, ciphertext)
+	}
 	n, ok := unpad(body)
 	if !ok {
 		clear(body)
 		return nil, ErrDecrypt
 	}
 	return out[:len(out)-len(body)+n], nil
+}
+
+// small is the longest body (in bytes) chained here block by block. crypto/cipher's
+// CBC modes copy the whole key schedule into a new 512-byte value per message,
+// which costs a short message more than its few blocks' calls through the
+// cipher.Block interface; a long one gains from crypto/cipher's loop, which
+// has no such call per block.
+const small = 1024
+
+// encryptBlocks encrypts body (whole blocks) in place in CBC mode.
+func encryptBlocks(b cipher.Block, iv, body []byte) {
+	prev := iv
+	for i := 0; i < len(body); i += aes.BlockSize {
+		blk := body[i : i+aes.BlockSize]
+		subtle.XORBytes(blk, blk, prev)
+		b.Encrypt(blk, blk)
+		prev = blk
+	}
+}
+
+// decryptBlocks decrypts src (whole blocks) into dst in CBC mode. It goes
+// from the last block to the first, so dst may be src itself: each block's
+// predecessor is still ciphertext when it is needed.
+func decryptBlocks(b cipher.Block, iv, dst, src []byte) {
+	for i := len(src) - aes.BlockSize; i >= 0; i -= aes.BlockSize {
+		prev := iv
+		if i > 0 {
+			prev = src[i-aes.BlockSize : i]
+		}
+		blk := dst[i : i+aes.BlockSize]
+		b.Decrypt(blk, src[i:i+aes.BlockSize])
+		subtle.XORBytes(blk, blk, prev)
+	}
 }
 
 // unpad checks PKCS#7 padding in constant time with respect to the padding

@@ -2,6 +2,8 @@ package cbc
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
 	"testing"
 
 	"github.com/skymsg/sky/protocol/internal/wycheproof"
@@ -68,6 +70,40 @@ func TestAppendsToDst(t *testing.T) {
 		pt, err := Decrypt([]byte("x"), key, iv, ct[3:])
 		if err != nil || !bytes.Equal(pt[1:], msg) || pt[0] != 'x' {
 			t.Fatalf("n=%d: round trip gave %x %v", n, pt, err)
+		}
+	}
+}
+
+// TestShortAndLongAgree checks the block-by-block chaining of short bodies
+// against crypto/cipher's CBC for every length up to and past small, and
+// decryption in place.
+func TestShortAndLongAgree(t *testing.T) {
+	key, iv := bytes.Repeat([]byte{3}, 32), bytes.Repeat([]byte{5}, 16)
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; n <= small+40; n++ {
+		msg := make([]byte, n)
+		for i := range msg {
+			msg[i] = byte(i * 7)
+		}
+		ct, err := Encrypt(nil, key, iv, msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := append(bytes.Clone(msg), bytes.Repeat([]byte{byte(len(ct) - n)}, len(ct)-n)...)
+		cipher.NewCBCEncrypter(block, iv).CryptBlocks(want, want)
+		if !bytes.Equal(ct, want) {
+			t.Fatalf("n=%d: encryption differs from crypto/cipher", n)
+		}
+		pt, err := Decrypt(nil, key, iv, ct)
+		if err != nil || !bytes.Equal(pt, msg) {
+			t.Fatalf("n=%d: round trip gave %v", n, err)
+		}
+		decryptBlocks(block, iv, ct, ct)
+		if !bytes.Equal(ct[:n], msg) {
+			t.Fatalf("n=%d: in-place decryption differs", n)
 		}
 	}
 }
