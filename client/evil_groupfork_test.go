@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/skymsg/sky/client/content"
+	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/client/group"
 	"github.com/skymsg/sky/client/store"
 )
@@ -121,5 +122,81 @@ func TestGroupInviteConfirmed(t *testing.T) {
 	}
 	if got := groupTexts(t, bob, g.ID, 1); !eq(got, []string{d + ": hi"}) {
 		t.Fatalf("bob got %q", got)
+	}
+}
+
+// TestEvilRemovedMemberLearnsNothing: a member, once removed, replays the
+// copy of the group it kept (validly signed, listing it) to a member after
+// a newcomer joined. The member refuses it and, since its own history shows
+// the sender removed, answers nothing: the removed member never learns who
+// joined after it. (Without the check, carol answered with her state and
+// proof, naming erin.)
+func TestEvilRemovedMemberLearnsNothing(t *testing.T) {
+	s := startSkyd(t)
+	ev := startEvil(t, s)
+	var rec sendsRecorder // what carol sends
+	ev.set(nil, rec.toServer)
+	alice := newUser(t, s, testOptions(nil))
+	bob := newUser(t, s, testOptions(nil))
+	carol := newUserAt(t, s, ev.url(), testOptions(nil))
+	erin := newUser(t, s, testOptions(nil))
+	b, c, e := bob.c.ID(), carol.c.ID(), erin.c.ID()
+	g, err := alice.c.CreateGroup("Desk", []string{b, c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitChange(t, bob, g.ID, func(ch GroupChange) bool { return ch.Joined })
+	waitChange(t, carol, g.ID, func(ch GroupChange) bool { return ch.Joined })
+	if _, err := alice.c.RenameGroup(g.ID, "Desk 2"); err != nil {
+		t.Fatal(err)
+	}
+	waitChange(t, bob, g.ID, func(ch GroupChange) bool { return ch.Renamed })
+	var kept *group.Record // bob's copy while he is a member
+	bob.c.core.View(func(tx *store.Tx) (err error) {
+		kept, err = group.FindRecord(tx, g.ID)
+		return err
+	})
+	if _, err := alice.c.RemoveMembers(g.ID, b); err != nil {
+		t.Fatal(err)
+	}
+	waitChange(t, carol, g.ID, func(ch GroupChange) bool { return eq(ch.Removed, []string{b}) })
+	waitChange(t, bob, g.ID, func(ch GroupChange) bool { return eq(ch.Removed, []string{b}) })
+	if _, err := alice.c.AddMembers(g.ID, e); err != nil {
+		t.Fatal(err)
+	}
+	waitChange(t, carol, g.ID, func(ch GroupChange) bool { return eq(ch.Added, []string{e}) })
+
+	// bob replays his old copy to carol.
+	carol.flush()
+	before := len(rec.to(b, 1))
+	proof, err := kept.Proof.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := kept.State
+	err = bob.c.core.Update(func(tx *store.Tx) error {
+		body := &content.Group{Version: st.Version, Name: st.Name, Members: st.Members, Admins: st.Admins, Proof: proof}
+		return bob.c.core.EnqueueControl(tx, c, &content.Content{Kind: content.KindGroupUpdate, GroupID: st.ID, Timer: st.Timer, Group: body})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.c.core.KickOutbox()
+	bob.flush()
+	waitFor(t, "carol holds bob's replay (or answers it)", func() bool {
+		var held [][]byte
+		carol.c.core.View(func(tx *store.Tx) error {
+			f, err := core.SettingFields(tx, "group-held-envs/"+g.ID)
+			held = f.Bytes[1]
+			return err
+		})
+		return len(held) > 0 || len(rec.to(b, 1)) > before
+	})
+	carol.flush()
+	if n := len(rec.to(b, 1)) - before; n != 0 {
+		t.Fatalf("carol answered bob, removed, with %d envelopes (her state names %s)", n, e)
+	}
+	if got := carol.members(g.ID); !eq(got, sorted(alice.c.ID(), c, e)) {
+		t.Fatalf("carol's members after the replay: %v", got)
 	}
 }

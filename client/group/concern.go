@@ -19,6 +19,8 @@ type Groups struct {
 	MaxGroups int
 	// sync bounds how often heads are asked for and answered (sync.go).
 	sync syncLimiter
+	// rivals bounds the proofs checked for non-members (formers.go).
+	rivals rivalLimiter
 }
 
 // New returns the groups concern of the client core c.

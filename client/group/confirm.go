@@ -112,8 +112,16 @@ func (g *Groups) answerRival(tx *store.Tx, r *Record, ch Change, peer string, er
 		ch.Proof.Chain[0].Digest() != r.Proof.Chain[0].Digest() {
 		return nil
 	}
-	if !r.Active(peer) && !verifies(r, ch) {
-		return nil
+	if !r.Active(peer) {
+		// Never to a former member (it would learn who joined since,
+		// formers.go), once per sender and group per syncEvery (sendState),
+		// and within the sender's budget of proof checks.
+		if was, err := wasMember(tx, r, ch, peer); err != nil || was {
+			return err
+		}
+		if g.sync.recent("send/"+r.State.ID.String()+"/"+peer, b.Now) || !g.verifiesFrom(r, ch, peer, b.Now) {
+			return nil
+		}
 	}
 	return g.sendState(tx, r, peer, b)
 }
@@ -184,8 +192,9 @@ func longer(theirs, mine [][32]byte) bool { return len(theirs) > len(mine) }
 // AdmitsRival reports whether a group update from peer, who is not in the
 // user's copy of its group, is let in: a signed copy naming peer that
 // verifies back to the same creation (an invitee confirming its copy; a
-// refused one is answered with the user's copy, answerRival). Anything
-// else from a non-member is held (strangers.go).
+// refused one is answered with the user's copy, answerRival). A copy from
+// a former member, or beyond the sender's budget of proof checks
+// (formers.go), is not; anything not let in is held (strangers.go).
 func (g *Groups) AdmitsRival(tx *store.Tx, peer string, ct *content.Content) (bool, error) {
 	if ct.Kind != content.KindGroupUpdate || ct.Group == nil || len(ct.Group.Proof) == 0 || !slices.Contains(ct.Group.Members, peer) {
 		return false, nil
@@ -200,7 +209,10 @@ func (g *Groups) AdmitsRival(tx *store.Tx, peer string, ct *content.Content) (bo
 	if ch.Proof, err = ParseProof(body.Proof); err != nil || ch.Check() != nil {
 		return false, nil
 	}
-	return verifies(r, ch), nil
+	if was, err := wasMember(tx, r, ch, peer); err != nil || was {
+		return false, err // a former member gets no answer (formers.go): held, not checked
+	}
+	return g.verifiesFrom(r, ch, peer, g.c.Now()), nil
 }
 
 // sameHead tells peer, a member who relayed (not signed) the copy ch that

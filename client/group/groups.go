@@ -502,6 +502,9 @@ func (g *Groups) afterChange(tx *store.Tx, r, next *Record, out Outcome, by stri
 			return err
 		}
 	}
+	if err := recordFormers(tx, r, next); err != nil {
+		return err
+	}
 	if err := saveGroup(tx, next); err != nil {
 		return err
 	}

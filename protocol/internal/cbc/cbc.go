@@ -35,7 +35,7 @@ func Encrypt(dst, key, iv, plaintext []byte) ([]byte, error) {
 	if n <= small {
 		encryptBlocks(block, iv, body)
 	} else {
-		cipher.NewCBCEncrypter(block, ownIV(iv)).CryptBlocks(body, body)
+		cipher.NewCBCEncrypter(block, iv).CryptBlocks(body, body)
 	}
 	return out, nil
 }
@@ -60,7 +60,7 @@ func Decrypt(dst, key, iv, ciphertext []byte) ([]byte, error) {
 	if len(body) <= small {
 		decryptBlocks(block, iv, body, ciphertext)
 	} else {
-		cipher.NewCBCDecrypter(block, ownIV(iv)).CryptBlocks(body, ciphertext)
+		cipher.NewCBCDecrypter(block, iv).CryptBlocks(body, ciphertext)
 	}
 	n, ok := unpad(body)
 	if !ok {
@@ -76,12 +76,6 @@ func Decrypt(dst, key, iv, ciphertext []byte) ([]byte, error) {
 // cipher.Block interface; a long one gains from crypto/cipher's loop, which
 // has no such call per block.
 const small = 1024
-
-// ownIV copies iv for crypto/cipher, which keeps the slice it is given: so
-// the caller's IV (part of a message's keys) does not escape to the heap.
-func ownIV(iv []byte) []byte {
-	return append(make([]byte, 0, aes.BlockSize), iv...)
-}
 
 // encryptBlocks encrypts body (whole blocks) in place in CBC mode.
 func encryptBlocks(b cipher.Block, iv, body []byte) {
