@@ -37,6 +37,9 @@ type coreCheck struct{ k *transparency.Checker }
 func (a coreCheck) CheckKey(ctx context.Context, cn *conn.Conn, peer string, key []byte) error {
 	return a.k.CheckKey(ctx, cn, peer, key)
 }
+func (a coreCheck) CheckList(ctx context.Context, cn *conn.Conn, account string, version uint64, digest [32]byte, devices int) error {
+	return a.k.CheckList(ctx, cn, account, version, digest, devices)
+}
 func (a coreCheck) Monitor(ctx context.Context, cn *conn.Conn) error { return a.k.Monitor(ctx, cn) }
 func (a coreCheck) Interval() time.Duration                          { return a.k.Interval() }
 func (a coreCheck) Head() []byte                                     { return a.k.Head() }

@@ -70,6 +70,7 @@ func (c *conn) putDeviceList(id uint64, r *wire.PutDeviceList) {
 		c.replyErr(id, c.storeError(err))
 		return
 	}
+	c.s.keyDirQueueList(c.address().Account, r.GetList())
 	c.reply(id, &wire.Response{Result: &wire.Response_DeviceListSet{DeviceListSet: &wire.DeviceListSet{}}})
 }
 

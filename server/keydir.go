@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/skymsg/sky/client/devices/devlist"
 	"github.com/skymsg/sky/keytrans"
 	"github.com/skymsg/sky/keytrans/logtree"
 	"github.com/skymsg/sky/protocol/curve"
 	"github.com/skymsg/sky/server/keydir"
+	"github.com/skymsg/sky/server/store"
 	"github.com/skymsg/sky/wire"
 )
 
@@ -63,6 +65,44 @@ func (s *Server) keyDirQueue(account string, identityKey []byte) {
 	if err := s.kd.Queue(s.ctx, account, identityKey); err != nil && !errors.Is(err, keydir.ErrNotCertified) {
 		s.log.Error("cannot queue a new account's key for the key directory; its monitoring will", "err", err)
 	}
+}
+
+// deviceListValue is the key directory value of account's signed device
+// list; false if there is no list (or it does not parse: contacts refuse
+// it anyway).
+func deviceListValue(list []byte) ([]byte, bool) {
+	l, err := devlist.Decode(list)
+	if err != nil || len(list) == 0 {
+		return nil, false
+	}
+	return keytrans.DeviceListValue(l.Version, devlist.Digest(list)), true
+}
+
+// keyDirQueueList puts the digest of account's new device list in the
+// next epoch, so every contact can check it is shown the same list. A
+// failure is logged: the account's next monitoring queues it.
+func (s *Server) keyDirQueueList(account string, list []byte) {
+	v, ok := deviceListValue(list)
+	if s.kd == nil || !ok {
+		return
+	}
+	if err := s.kd.Queue(s.ctx, keytrans.DeviceListLabel(account), v); err != nil && !errors.Is(err, keydir.ErrNotCertified) {
+		s.log.Error("cannot queue a device list for the key directory; its account's monitoring will", "err", err)
+	}
+}
+
+// ensureList queues account's device list digest unless the directory
+// already holds it (a list put before the directory held lists, or lost
+// to a crash).
+func (c *conn) ensureList(account string) error {
+	list, _, err := c.s.st.DeviceList(c.s.ctx, account)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if v, ok := deviceListValue(list); ok {
+		return c.s.kd.Ensure(c.s.ctx, keytrans.DeviceListLabel(account), v)
+	}
+	return nil
 }
 
 // handleKeyDir handles the key directory's requests; false if req is not
@@ -173,8 +213,11 @@ func (c *conn) keyDirSearch(account string, size uint64, own bool) (*wire.Respon
 		if err := c.s.kd.Ensure(c.s.ctx, account, acct.IdentityKey); err != nil {
 			return nil, err
 		}
-	} else if !ValidAccountID(account) {
-		return nil, badRequest("account must be an account ID")
+		if err := c.ensureList(account); err != nil {
+			return nil, err
+		}
+	} else if a, isList := keytrans.DeviceListAccount(account); !ValidAccountID(account) && !(isList && ValidAccountID(a)) {
+		return nil, badRequest("account must be an account ID, or devices/ and an account ID")
 	}
 	sh, l, err := c.s.kd.Search(c.s.ctx, account, size)
 	if err != nil {

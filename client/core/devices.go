@@ -160,6 +160,9 @@ func (c *Core) RefreshDeviceList(ctx context.Context, cn *conn.Conn, account str
 			return err
 		}
 	}
+	if err := c.checkListInDirectory(ctx, cn, account, raw); err != nil {
+		return err
+	}
 	var events []Event
 	var refused error
 	err = c.Update(func(tx *store.Tx) error {

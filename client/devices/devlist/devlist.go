@@ -15,6 +15,7 @@ package devlist
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -214,4 +215,13 @@ func (l *List) Next(devs []Device) *List {
 // Without returns l's devices but id.
 func (l *List) Without(id uint32) []Device {
 	return slices.DeleteFunc(slices.Clone(l.Devices), func(d Device) bool { return d.ID == id })
+}
+
+// Digest is the SHA-256 of what a signed list's signature covers (the list
+// without its signature, which is randomized, so that re-signing the same
+// list keeps its digest). The key directory holds it next to the version
+// (keytrans.DeviceListValue), so every contact checks that it sees the list
+// everyone else is shown. b must be at least a signature long.
+func Digest(b []byte) [32]byte {
+	return sha256.Sum256(b[:max(len(b)-curve.SignatureSize, 0)])
 }
