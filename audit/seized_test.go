@@ -268,6 +268,10 @@ func audit(t *testing.T, b *backend) {
 	// readable either.
 	laptop := linkPerson(t, bob, srv.URL, trustRoot, opts)
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		// The key directory must hold Bob's new list before alice takes
+		// it; this server's heads are published by hand (its clock is
+		// the test's).
+		must(t, srv.KeyDir().Tick(context.Background()))
 		if devs, err := alice.c.ContactDevices(bob.id()); err == nil && len(devs) == 2 {
 			break // Bob's announcement reached alice
 		}
