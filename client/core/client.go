@@ -27,19 +27,20 @@ type Core struct {
 	acct  store.Account
 	auth  ed25519.PrivateKey
 
-	mu        sync.Mutex
-	conn      *conn.Conn // the live, authenticated connection, or nil
-	connErr   error      // why the last connection attempt or connection failed
-	running   bool
-	closed    bool
-	changed   chan struct{}     // closed and replaced whenever the outbox or connection state changes
-	blocked   map[string]error  // recipients the outbox cannot send to, and why
-	unblocks  map[string]uint64 // Unblocks per recipient, so a stale attempt does not block again (outbox.go)
-	sendErr   error             // why nothing can be sent (expired, revoked), until the next connection
-	subs      map[*Subscription]struct{}
-	heldPeers map[string]bool  // peers with messages held for a gap
-	backoff   backoffCap       // the reconnection back-off's cap (backoff.go)
-	keyWait   map[string]error // recipients whose key is not in the key directory yet, and its answer (keycheck.go)
+	mu          sync.Mutex
+	conn        *conn.Conn // the live, authenticated connection, or nil
+	connErr     error      // why the last connection attempt or connection failed
+	running     bool
+	closed      bool
+	changed     chan struct{}     // closed and replaced whenever the outbox or connection state changes
+	blocked     map[string]error  // recipients the outbox cannot send to, and why
+	unblocks    map[string]uint64 // Unblocks per recipient, so a stale attempt does not block again (outbox.go)
+	sendErr     error             // why nothing can be sent (expired, revoked), until the next connection
+	subs        map[*Subscription]struct{}
+	heldPeers   map[string]bool  // peers with messages held for a gap
+	backoff     backoffCap       // the reconnection back-off's cap (backoff.go)
+	keyWait     map[string]error // recipients whose key is not in the key directory yet, and its answer (keycheck.go)
+	refollowing map[string]bool  // contacts whose device list is asked for again until the directory holds it (devices.go)
 
 	// Sealed sending (sealed.go).
 	root           curve.PublicKey           // the pinned trust root

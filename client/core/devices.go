@@ -533,7 +533,13 @@ func (c *Core) followClaims(ctx context.Context, cn *conn.Conn, b *Batch) {
 	for peer, v := range b.claims {
 		if err := c.RefreshDeviceList(ctx, cn, peer); err != nil {
 			var refused *ListRefusedError
-			if !errors.As(err, &refused) {
+			var retry *errRetry
+			switch {
+			case errors.As(err, &retry):
+				// Not in the key directory yet: asked again until it is.
+				c.refollowList(ctx, cn, peer, retry.wait)
+				continue
+			case !errors.As(err, &refused):
 				c.Opts.Logger.Warn("fetching a device list failed", "err", err)
 				continue
 			}
@@ -547,4 +553,45 @@ func (c *Core) followClaims(ctx context.Context, cn *conn.Conn, b *Batch) {
 			c.Emit(&DeviceListRefusedEvent{Peer: peer, Reason: reason})
 		}
 	}
+}
+
+// refollowTries bounds how often refollowList asks for a list the key
+// directory does not hold yet: at the directory's 3 s retry, about two
+// minutes, twice its default publishing interval.
+const refollowTries = 40
+
+// refollowList fetches peer's device list again, every wait, while the
+// key directory does not hold it yet (at most one such loop per peer, and
+// only while the connection lasts), so that a contact's new device is
+// taken once it is published even if nothing is sent to the contact
+// meanwhile.
+func (c *Core) refollowList(ctx context.Context, cn *conn.Conn, peer string, wait time.Duration) {
+	c.mu.Lock()
+	if c.refollowing == nil {
+		c.refollowing = map[string]bool{}
+	}
+	if c.refollowing[peer] {
+		c.mu.Unlock()
+		return
+	}
+	c.refollowing[peer] = true
+	c.mu.Unlock()
+	go func() {
+		defer func() {
+			c.mu.Lock()
+			delete(c.refollowing, peer)
+			c.mu.Unlock()
+		}()
+		for range refollowTries {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			var retry *errRetry
+			if err := c.RefreshDeviceList(ctx, cn, peer); !errors.As(err, &retry) {
+				return
+			}
+		}
+	}()
 }
