@@ -280,10 +280,18 @@ func (k *Checker) Head() []byte {
 	return k.signed
 }
 
-// Gossip keeps a head peer sent for the next Monitor to check.
+// Gossip keeps a head peer sent for the next Monitor to check. A head
+// already waiting is not kept twice: every message carries one, and
+// repeats of one head would fill the bound and crowd out another
+// contact's different head, the one that may prove a fork.
 func (k *Checker) Gossip(peer string, head []byte) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	for _, h := range k.heard {
+		if bytes.Equal(h.head, head) {
+			return
+		}
+	}
 	if len(k.heard) < maxHeard {
 		k.heard = append(k.heard, heard{peer: peer, head: append([]byte(nil), head...)})
 	}

@@ -316,6 +316,9 @@ func TestSplitView(t *testing.T) {
 	if err := k.Monitor(t.Context(), e.ac); err != nil {
 		t.Fatalf("honest or unsigned heads: %v", err)
 	}
+	for range 2 * maxHeard { // a chatty contact's repeats crowd out no other head
+		k.Gossip("dave", honest.Encode())
+	}
 	k.Gossip("bob", e.resign(&forked))
 	err := k.Monitor(t.Context(), e.ac)
 	isAlarm(t, "a forked head of the same size", err)
