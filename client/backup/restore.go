@@ -22,8 +22,14 @@ type RestoreOptions struct {
 	KDF keyfile.Params
 }
 
-// loadBatch is how many records one transaction of a restore writes.
-const loadBatch = 512
+// loadBatch is how many records one transaction of a restore writes, and
+// loadBytes how many bytes of them it holds at most before writing them
+// (records may each be up to maxRecord: 512 of them must not all wait in
+// memory).
+const (
+	loadBatch = 512
+	loadBytes = 16 << 20
+)
 
 // Restore makes a new store in dir from the backup in r, protected by
 // passphrase. dir must not hold a store. The store is built in a directory
@@ -88,6 +94,7 @@ type loader struct {
 	at      time.Time // the restorer's clock
 	sum     Summary
 	pending []func(*store.Tx) error
+	held    int // bytes the pending records hold
 	fw      *fileWriter
 }
 
@@ -104,7 +111,7 @@ func (l *loader) file(fp FilePiece) error {
 func (l *loader) row(row Row) error {
 	l.sum.Records++
 	row.Key, row.Value = clone(row.Key), clone(row.Value)
-	return l.add(func(t *store.Tx) error {
+	return l.add(len(row.Key)+len(row.Value), func(t *store.Tx) error {
 		err := t.Load(row.Table, row.Key, row.Value)
 		clear(row.Value)
 		return asDamaged(err)
@@ -119,7 +126,7 @@ func (l *loader) message(m *store.Message) error {
 	l.sum.Messages++
 	mm := *m
 	mm.Body, mm.Annex = store.Secret(clone(m.Body)), store.Secret(clone(m.Annex))
-	return l.add(func(t *store.Tx) error {
+	return l.add(len(mm.Body)+len(mm.Annex), func(t *store.Tx) error {
 		err := t.LoadMessage(&mm, l.at)
 		mm.Body.Zero()
 		mm.Annex.Zero()
@@ -135,9 +142,10 @@ func asDamaged(err error) error {
 	return err
 }
 
-func (l *loader) add(f func(*store.Tx) error) error {
+func (l *loader) add(size int, f func(*store.Tx) error) error {
 	l.pending = append(l.pending, f)
-	if len(l.pending) >= loadBatch {
+	l.held += size
+	if len(l.pending) >= loadBatch || l.held >= loadBytes {
 		return l.flush()
 	}
 	return nil
@@ -156,7 +164,7 @@ func (l *loader) flush() error {
 		}
 		return nil
 	})
-	l.pending = l.pending[:0]
+	l.pending, l.held = l.pending[:0], 0
 	if err != nil {
 		return fmt.Errorf("restoring: %w", err)
 	}
