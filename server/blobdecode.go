@@ -40,13 +40,13 @@ func decodeBlobPut(data []byte) (*wire.Frame, bool) {
 	}
 	var reqB, putB []byte
 	var id uint64
-	ok := eachField(data, func(n protowire.Number, typ protowire.Type, v []byte, _ uint64) bool {
+	ok := wire.EachField(data, func(n protowire.Number, typ protowire.Type, v []byte, _ uint64) bool {
 		if n != frameRequestField || typ != protowire.BytesType || reqB != nil {
 			return false
 		}
 		reqB = v
 		return true
-	}) && eachField(reqB, func(n protowire.Number, typ protowire.Type, v []byte, x uint64) bool {
+	}) && wire.EachField(reqB, func(n protowire.Number, typ protowire.Type, v []byte, x uint64) bool {
 		switch {
 		case n == requestIDField && typ == protowire.VarintType:
 			id = x
@@ -62,7 +62,7 @@ func decodeBlobPut(data []byte) (*wire.Frame, bool) {
 	}
 	put := new(wire.BlobPut)
 	seen := 0
-	ok = eachField(putB, func(n protowire.Number, typ protowire.Type, v []byte, x uint64) bool {
+	ok = wire.EachField(putB, func(n protowire.Number, typ protowire.Type, v []byte, x uint64) bool {
 		if n < putIDField || n > putDataField || seen&(1<<n) != 0 {
 			return false
 		}
@@ -83,35 +83,4 @@ func decodeBlobPut(data []byte) (*wire.Frame, bool) {
 		return nil, false
 	}
 	return &wire.Frame{Body: &wire.Frame_Request{Request: &wire.Request{Id: id, Op: &wire.Request_BlobPut{BlobPut: put}}}}, true
-}
-
-// eachField calls f with each field of the message b: a bytes field's
-// value (aliasing b) or a varint's; false if b is malformed, holds another
-// wire type, or f said false.
-func eachField(b []byte, f func(protowire.Number, protowire.Type, []byte, uint64) bool) bool {
-	for len(b) > 0 {
-		n, typ, l := protowire.ConsumeTag(b)
-		if l < 0 {
-			return false
-		}
-		b = b[l:]
-		var v []byte
-		var x uint64
-		switch typ {
-		case protowire.BytesType:
-			v, l = protowire.ConsumeBytes(b)
-			if v == nil && l >= 0 {
-				v = b[:0] // present but empty: not the same as absent
-			}
-		case protowire.VarintType:
-			x, l = protowire.ConsumeVarint(b)
-		default:
-			return false
-		}
-		if l < 0 || !f(n, typ, v, x) {
-			return false
-		}
-		b = b[l:]
-	}
-	return true
 }

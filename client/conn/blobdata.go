@@ -67,13 +67,13 @@ func decodeBlobData(b []byte) (*wire.Frame, bool) {
 	var respB, dataB []byte
 	var id uint64
 	seen := 0
-	ok := eachField(b, func(n protowire.Number, typ protowire.Type, v []byte, _ uint64) bool {
+	ok := wire.EachField(b, func(n protowire.Number, typ protowire.Type, v []byte, _ uint64) bool {
 		if n != frameResponseField || typ != protowire.BytesType || respB != nil {
 			return false
 		}
 		respB = v
 		return true
-	}) && eachField(respB, func(n protowire.Number, typ protowire.Type, v []byte, x uint64) bool {
+	}) && wire.EachField(respB, func(n protowire.Number, typ protowire.Type, v []byte, x uint64) bool {
 		switch {
 		case n == responseIDField && typ == protowire.VarintType && seen&1 == 0:
 			id, seen = x, seen|1
@@ -89,7 +89,7 @@ func decodeBlobData(b []byte) (*wire.Frame, bool) {
 	}
 	d := new(wire.BlobData)
 	seen = 0
-	ok = eachField(dataB, func(n protowire.Number, typ protowire.Type, v []byte, x uint64) bool {
+	ok = wire.EachField(dataB, func(n protowire.Number, typ protowire.Type, v []byte, x uint64) bool {
 		switch {
 		case n == blobDataField && typ == protowire.BytesType && seen&1 == 0:
 			d.Data, seen = v, seen|1
@@ -104,36 +104,4 @@ func decodeBlobData(b []byte) (*wire.Frame, bool) {
 		return nil, false // an empty chunk: nothing to save
 	}
 	return &wire.Frame{Body: &wire.Frame_Response{Response: &wire.Response{Id: id, Result: &wire.Response_BlobData{BlobData: d}}}}, true
-}
-
-// eachField calls f with each field of the message b: a bytes field's
-// value (aliasing b; empty but not nil when present and empty) or a
-// varint's; false if b is malformed, holds another wire type, or f said
-// false.
-func eachField(b []byte, f func(protowire.Number, protowire.Type, []byte, uint64) bool) bool {
-	for len(b) > 0 {
-		n, typ, l := protowire.ConsumeTag(b)
-		if l < 0 {
-			return false
-		}
-		b = b[l:]
-		var v []byte
-		var x uint64
-		switch typ {
-		case protowire.BytesType:
-			v, l = protowire.ConsumeBytes(b)
-			if v == nil && l >= 0 {
-				v = b[:0]
-			}
-		case protowire.VarintType:
-			x, l = protowire.ConsumeVarint(b)
-		default:
-			return false
-		}
-		if l < 0 || !f(n, typ, v, x) {
-			return false
-		}
-		b = b[l:]
-	}
-	return true
 }
