@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protowire"
-
 	"github.com/skymsg/sky/client/content"
 	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/client/store"
@@ -209,24 +207,11 @@ func (l *Lists) distribute(tx *store.Tx, id content.GroupID, to []string) error 
 }
 
 func lastListSeq(tx *store.Tx, id content.GroupID) (uint64, error) {
-	b, err := core.Setting(tx, setListSeq+id.String())
-	if err != nil || b == nil {
-		return 0, err
-	}
-	v, n := protowire.ConsumeVarint(b)
-	if n != len(b) {
-		return 0, core.ErrBadSetting
-	}
-	return v, nil
+	return core.Counter(tx, setListSeq+id.String())
 }
 
 func nextListSeq(tx *store.Tx, id content.GroupID) (uint64, error) {
-	seq, err := lastListSeq(tx, id)
-	if err != nil {
-		return 0, err
-	}
-	seq++
-	return seq, tx.SetSetting(setListSeq+id.String(), protowire.AppendVarint(nil, seq))
+	return core.NextCounter(tx, setListSeq+id.String())
 }
 
 // forgetList deletes what the sender side keeps of list id.

@@ -5,8 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protowire"
-
 	"github.com/skymsg/sky/client/content"
 	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/client/store"
@@ -166,23 +164,10 @@ func (g *Groups) distributeSenderKey(tx *store.Tx, id content.GroupID, rcpts []s
 
 // lastGroupSeq returns the sequence number of the user's last group text.
 func lastGroupSeq(tx *store.Tx, id content.GroupID) (uint64, error) {
-	b, err := core.Setting(tx, setGroupSeq+id.String())
-	if err != nil || b == nil {
-		return 0, err
-	}
-	v, n := protowire.ConsumeVarint(b)
-	if n != len(b) {
-		return 0, core.ErrBadSetting
-	}
-	return v, nil
+	return core.Counter(tx, setGroupSeq+id.String())
 }
 
 // nextGroupSeq takes the next sequence number of the user's group texts.
 func nextGroupSeq(tx *store.Tx, id content.GroupID) (uint64, error) {
-	seq, err := lastGroupSeq(tx, id)
-	if err != nil {
-		return 0, err
-	}
-	seq++
-	return seq, tx.SetSetting(setGroupSeq+id.String(), protowire.AppendVarint(nil, seq))
+	return core.NextCounter(tx, setGroupSeq+id.String())
 }
