@@ -65,8 +65,9 @@ func NewCode() Code {
 // String is the code as the user types or scans it (lowercase).
 func (c Code) String() string { return strings.ToLower(b32.EncodeToString(c.r[:])) }
 
-// Format never prints the code by accident (%v); String does.
-func (c Code) GoString() string { return "linkproto.Code{…}" }
+// Format redacts the code under every fmt verb (%v, %s, %+v, %#v; and so
+// in slog and errors): only an explicit String shows it.
+func (c Code) Format(f fmt.State, _ rune) { fmt.Fprint(f, "linkproto.Code{…}") }
 
 // ParseCode reads a code as String printed it (case and spaces ignored).
 func ParseCode(s string) (Code, error) {
@@ -110,6 +111,9 @@ func NewEphemeral() Ephemeral {
 	}
 	return Ephemeral{k}
 }
+
+// Format redacts the private key under every fmt verb.
+func (e Ephemeral) Format(f fmt.State, _ rune) { fmt.Fprint(f, "linkproto.Ephemeral{…}") }
 
 // Public is the ephemeral public key.
 func (e Ephemeral) Public() []byte { return e.k.PublicKey().Bytes() }

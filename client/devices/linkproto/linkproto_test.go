@@ -3,6 +3,8 @@ package linkproto
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -122,4 +124,17 @@ func FuzzDecodeAccount(f *testing.F) {
 			t.Fatalf("re-encoded account does not decode: %v", err)
 		}
 	})
+}
+
+// TestSecretsRedacted: neither the link code nor the ephemeral key shows
+// under any fmt verb (a log line or an error); only Code.String shows the code.
+func TestSecretsRedacted(t *testing.T) {
+	code, eph := NewCode(), NewEphemeral()
+	out := fmt.Sprintf("%v %s %+v %#v %q %v %+v", code, code, code, code, code, eph, eph)
+	if strings.Contains(out, code.String()) || strings.Contains(strings.ToUpper(out), strings.ToUpper(code.String())) {
+		t.Fatalf("the link code shows: %s", out)
+	}
+	if strings.Contains(out, fmt.Sprint(eph.k.Bytes())) {
+		t.Fatalf("the ephemeral key shows: %s", out)
+	}
 }
