@@ -128,11 +128,7 @@ func (l *Lists) ReceiveMessage(ctx context.Context, tx *store.Tx, ps *protostore
 // show checks a decrypted broadcast and shows it in the conversation with
 // peer, a contact.
 func (l *Lists) show(tx *store.Tx, peer string, dev uint32, id content.GroupID, padded []byte, b *core.Batch) error {
-	plain, err := content.Unpad(padded)
-	var ct *content.Content
-	if err == nil {
-		ct, err = content.Decode(plain)
-	}
+	plain, ct, err := content.Open(padded)
 	switch {
 	case errors.Is(err, content.ErrUnsupported):
 		b.Drop(peer, "a broadcast in a newer format; upgrade Sky")

@@ -53,3 +53,15 @@ func Unpad(b []byte) ([]byte, error) {
 	}
 	return nil, malformed("bad padding")
 }
+
+// Open removes the padding from a decrypted message and decodes what is
+// left: the plaintext (kept as the message's stored form) and its content.
+// Errors are those of Unpad and Decode (ErrUnsupported for a newer format).
+func Open(padded []byte) ([]byte, *Content, error) {
+	plain, err := Unpad(padded)
+	if err != nil {
+		return nil, nil, err
+	}
+	ct, err := Decode(plain)
+	return plain, ct, err
+}

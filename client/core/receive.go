@@ -241,10 +241,7 @@ func (c *Core) open(ctx context.Context, ps *protostore.Stores, local, addr prot
 	default:
 		return nil, nil, "a message that does not decrypt", nil
 	}
-	plain, err = content.Unpad(padded)
-	if err == nil {
-		ct, err = content.Decode(plain)
-	}
+	plain, ct, err = content.Open(padded)
 	switch {
 	case errors.Is(err, content.ErrUnsupported):
 		return nil, nil, "a message in a newer format; upgrade Sky", nil

@@ -77,11 +77,7 @@ func (g *Groups) groupMessage(ctx context.Context, tx *store.Tx, id content.Grou
 		b.Drop(peer, "a group message that does not decrypt")
 		return nil
 	}
-	plain, err := content.Unpad(padded)
-	var ct *content.Content
-	if err == nil {
-		ct, err = content.Decode(plain)
-	}
+	plain, ct, err := content.Open(padded)
 	switch {
 	case errors.Is(err, content.ErrUnsupported):
 		b.Drop(peer, "a group message in a newer format; upgrade Sky")
