@@ -149,12 +149,31 @@ func (c *conn) linkPut(id uint64, r *wire.LinkPut) {
 		c.replyErr(id, errNotAuthenticated)
 		return
 	}
+	if r.GetSlot() == 1 && !c.linkOffered(id, r.GetId()) {
+		return
+	}
 	err := c.s.st.PutLink(c.s.ctx, r.GetId(), r.GetSlot(), r.GetBlob(), c.s.now().Add(wire.LinkTTL))
 	if err != nil {
 		c.replyErr(id, c.storeError(err))
 		return
 	}
 	c.reply(id, &wire.Response{Result: &wire.Response_LinkStored{LinkStored: &wire.LinkStored{}}})
+}
+
+// linkOffered reports whether link has a live offer (slot 0), replying
+// with an error if not: slot 1 is open to any connection, so without this
+// a stranger could store answers under any number of made-up IDs.
+func (c *conn) linkOffered(id uint64, link []byte) bool {
+	_, err := c.s.st.Link(c.s.ctx, link, 0, c.s.now())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		c.replyErr(id, wire.NewError(wire.Code_NOT_FOUND, "no link offer with that ID, or it expired: start linking again on the other device"))
+		return false
+	case err != nil:
+		c.replyErr(id, c.storeError(err))
+		return false
+	}
+	return true
 }
 
 func (c *conn) linkGet(id uint64, r *wire.LinkGet) {

@@ -55,6 +55,7 @@ func TestLinkedDevices(t *testing.T) {
 		return string(r.GetLinkBlob().GetBlob()), err
 	}
 	expectCode(t, put(stranger, 0, "offer"), wire.Code_UNAUTHENTICATED)
+	expectCode(t, put(stranger, 1, "answer"), wire.Code_NOT_FOUND) // no offer: a stranger stores nothing
 	if err := put(bob, 0, "offer"); err != nil {
 		t.Fatal(err)
 	}
