@@ -87,7 +87,7 @@ func ownVersion(r *Record, d [32]byte) bool {
 const (
 	rivalChecks = 4           // per sender per rivalEvery
 	rivalEvery  = time.Minute // the window
-	maxRivalIDs = 4096        // senders remembered; beyond, the map is cleared
+	maxRivalIDs = 4096        // senders remembered; beyond, new senders wait for a window to end
 )
 
 // rivalLimiter counts, in memory, the proof checks spent per non-member
@@ -107,10 +107,23 @@ type rivalCount struct {
 func (l *rivalLimiter) allow(peer string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.n == nil || len(l.n) > maxRivalIDs {
-		l.n = map[string]rivalCount{} // a bound, not a schedule
+	if l.n == nil {
+		l.n = map[string]rivalCount{}
 	}
-	c := l.n[peer]
+	c, known := l.n[peer]
+	if !known && len(l.n) >= maxRivalIDs {
+		// Full: forget the senders whose window ran out; if none did,
+		// a new sender waits (clearing everyone would hand a server that
+		// cycles through names a fresh budget for each of them).
+		for id, old := range l.n {
+			if now.Sub(old.since) >= rivalEvery || now.Before(old.since) {
+				delete(l.n, id)
+			}
+		}
+		if len(l.n) >= maxRivalIDs {
+			return false
+		}
+	}
 	if now.Sub(c.since) >= rivalEvery || now.Before(c.since) {
 		c = rivalCount{since: now}
 	}

@@ -1,6 +1,7 @@
 package group
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -30,5 +31,28 @@ func TestRivalLimiter(t *testing.T) {
 		if got := l.allow(s.peer, t0.Add(s.at)); got != s.want {
 			t.Fatalf("%s at %v: %v, want %v", s.peer, s.at, got, s.want)
 		}
+	}
+}
+
+// TestRivalLimiterFull: a sender whose budget is spent keeps it spent
+// when many other names arrive (a server cycling through names must not
+// reset it), and a new name waits while every remembered window runs.
+func TestRivalLimiterFull(t *testing.T) {
+	var l rivalLimiter
+	t0 := time.Unix(1_000_000, 0)
+	for range rivalChecks {
+		l.allow("mallory", t0)
+	}
+	for i := range maxRivalIDs {
+		l.allow(fmt.Sprintf("name-%d", i), t0.Add(time.Second))
+	}
+	if l.allow("mallory", t0.Add(2*time.Second)) {
+		t.Fatal("mallory's spent budget was renewed by a flood of other names")
+	}
+	if l.allow("newcomer", t0.Add(2*time.Second)) {
+		t.Fatal("a new name was counted while the limiter was full of running windows")
+	}
+	if !l.allow("newcomer", t0.Add(rivalEvery+time.Second)) {
+		t.Fatal("a new name still refused after every window ended")
 	}
 }
