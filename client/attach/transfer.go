@@ -204,6 +204,14 @@ func putFrom(ctx context.Context, c Conn, id [wire.BlobIDBytes]byte, f io.Reader
 		}
 		r, err := await(ctx, q[0])
 		if err != nil {
+			// The chunks already sent are answered before the caller
+			// resumes: they may still spend the server's transfer rate,
+			// so the last slow-down among them says how long to wait.
+			for _, ch := range q[1:] {
+				if _, e := await(ctx, ch); errors.Is(e, wire.ErrRateLimited) {
+					err = e
+				}
+			}
 			return done, err
 		}
 		q = q[1:]
