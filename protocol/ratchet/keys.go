@@ -32,9 +32,9 @@ func (c chainKey) seed() [32]byte { return kdf.HMAC(c.key[:], seedMessage) }
 
 // step returns the message seed of c and the next chain key, keying HMAC once.
 func (c *chainKey) step() (seed [32]byte, next chainKey) {
-	k := kdf.NewKeyed(c.key[:])
-	defer k.Wipe()
-	return k.Sum(seedMessage), chainKey{key: k.Sum(seedChain), index: c.index + 1}
+	seed, next.key = kdf.HMACPair(c.key[:], seedMessage, seedChain)
+	next.index = c.index + 1
+	return seed, next
 }
 
 // rootStep mixes a new agreement into the root key and starts a chain.

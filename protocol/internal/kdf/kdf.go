@@ -18,7 +18,9 @@
 package kdf
 
 import (
+	"bytes"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding"
 	"fmt"
 	"hash"
@@ -71,6 +73,18 @@ func (k *Keyed) Wipe() { *k = Keyed{} }
 
 // Format redacts the keyed states under every fmt verb.
 func (k Keyed) Format(f fmt.State, _ rune) { redact.Format(f, "kdf.Keyed") }
+
+// HMACPair returns HMAC-SHA256(key, m1) and HMAC-SHA256(key, m2), keying
+// HMAC once for both: a Double Ratchet chain step, which derives a message
+// seed and the next chain key from one chain key.
+func HMACPair(key, m1, m2 []byte) (mac1, mac2 [Size]byte) {
+	e := get()
+	e.key(key)
+	e.mac(&mac1, m1)
+	e.mac(&mac2, m2)
+	put(e)
+	return mac1, mac2
+}
 
 // HMAC returns HMAC-SHA256(key, data[0] || data[1] || ...).
 func HMAC(key []byte, data ...[]byte) [Size]byte {
@@ -143,24 +157,27 @@ func (e *engine) restore(h hash.Hash, s *state) {
 	}
 }
 
+// ipad and opad are RFC 2104's pads, and ipadOpad their XOR (which turns
+// key⊕ipad into key⊕opad).
+var (
+	ipad     = bytes.Repeat([]byte{0x36}, blockSize)
+	ipadOpad = bytes.Repeat([]byte{0x36 ^ 0x5c}, blockSize)
+)
+
 // pads starts both digests on key⊕ipad and key⊕opad (RFC 2104).
 func (e *engine) pads(key []byte) {
-	clear(e.pad[:])
 	if len(key) > blockSize {
 		e.in.Reset()
 		e.write(e.in, key)
 		e.in.Sum(e.pad[:0])
+		clear(e.pad[Size:])
 	} else {
-		copy(e.pad[:], key)
+		clear(e.pad[copy(e.pad[:], key):])
 	}
-	for i := range e.pad {
-		e.pad[i] ^= 0x36
-	}
+	subtle.XORBytes(e.pad[:], e.pad[:], ipad)
 	e.in.Reset()
 	e.in.Write(e.pad[:])
-	for i := range e.pad {
-		e.pad[i] ^= 0x36 ^ 0x5c
-	}
+	subtle.XORBytes(e.pad[:], e.pad[:], ipadOpad)
 	e.out.Reset()
 	e.out.Write(e.pad[:])
 	clear(e.pad[:])

@@ -3,6 +3,7 @@ package kdf
 import (
 	"bytes"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
 	"strings"
@@ -106,6 +107,7 @@ func FuzzHKDFMatchesStdlib(f *testing.F) {
 	f.Add(make([]byte, 32), []byte{}, []byte{}, uint16(1))
 	f.Add(make([]byte, 31), []byte{1}, []byte{2}, uint16(96))
 	f.Add(make([]byte, 100), make([]byte, 300), make([]byte, 70), uint16(500)) // a key longer than a block, data over several
+	f.Add(bytes.Repeat([]byte{7}, 64), []byte{1}, []byte{2}, uint16(64))       // a key of exactly one block
 	f.Fuzz(func(t *testing.T, salt, ikm, info []byte, n uint16) {
 		n %= 600
 		got := make([]byte, n)
@@ -122,6 +124,10 @@ func FuzzHKDFMatchesStdlib(f *testing.F) {
 		if k.Sum(ikm, info) != HMAC(salt, ikm, info) || k.Sum(info) != HMAC(salt, info) {
 			t.Fatal("Keyed differs from HMAC")
 		}
+		m1, m2 := HMACPair(salt, ikm, info)
+		if !hmac.Equal(m1[:], stdHMAC(salt, ikm)) || !hmac.Equal(m2[:], stdHMAC(salt, info)) {
+			t.Fatal("HMACPair differs from crypto/hmac")
+		}
 	})
 }
 
@@ -133,4 +139,10 @@ func TestKeyedRedacted(t *testing.T) {
 			t.Fatalf("Keyed prints %q", s)
 		}
 	}
+}
+
+func stdHMAC(key, msg []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write(msg)
+	return m.Sum(nil)
 }

@@ -40,17 +40,48 @@ func (r *Reader) Next() (protowire.Number, bool) {
 	if r.err != nil || len(r.b) == 0 {
 		return 0, false
 	}
+	// Fields below 16 have one-byte tags: decoded here, without the
+	// general varint decoder (this is the hot loop of every session load).
+	if t := r.b[0]; t < 0x80 && t >= 1<<3 {
+		r.b = r.b[1:]
+		return r.field(protowire.Number(t>>3), protowire.Type(t&7)), true
+	}
 	num, typ, n := protowire.ConsumeTag(r.b)
 	if n < 0 {
 		r.fail("bad tag")
 		return 0, false
 	}
 	r.b = r.b[n:]
+	return r.field(num, typ), true
+}
+
+// field records that field num of wire type typ is the current one.
+func (r *Reader) field(num protowire.Number, typ protowire.Type) protowire.Number {
 	r.typ = typ
 	if num < 64 {
 		r.seen |= 1 << num
 	}
-	return num, true
+	return num
+}
+
+// varint consumes a varint, decoding the one- and two-byte forms inline
+// (every length and counter of a session record fits two bytes).
+func (r *Reader) varint() (uint64, bool) {
+	b := r.b
+	if len(b) > 0 && b[0] < 0x80 {
+		r.b = b[1:]
+		return uint64(b[0]), true
+	}
+	if len(b) > 1 && b[1] < 0x80 {
+		r.b = b[2:]
+		return uint64(b[0]&0x7f) | uint64(b[1])<<7, true
+	}
+	v, n := protowire.ConsumeVarint(b)
+	if n < 0 {
+		return 0, false
+	}
+	r.b = b[n:]
+	return v, true
 }
 
 // Seen reports whether every field numbered nums (each below 64) has
@@ -70,12 +101,11 @@ func (r *Reader) Uint64() uint64 {
 		r.fail("field is not a varint")
 		return 0
 	}
-	v, n := protowire.ConsumeVarint(r.b)
-	if n < 0 {
+	v, ok := r.varint()
+	if !ok {
 		r.fail("truncated varint")
 		return 0
 	}
-	r.b = r.b[n:]
 	return v
 }
 
@@ -104,12 +134,13 @@ func (r *Reader) Bytes() []byte {
 		r.fail("field is not length-delimited")
 		return nil
 	}
-	v, n := protowire.ConsumeBytes(r.b)
-	if n < 0 {
+	m, ok := r.varint()
+	if !ok || m > uint64(len(r.b)) {
 		r.fail("truncated bytes")
 		return nil
 	}
-	r.b = r.b[n:]
+	v := r.b[:m]
+	r.b = r.b[m:]
 	return v
 }
 

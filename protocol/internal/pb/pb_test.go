@@ -81,3 +81,64 @@ func TestReader(t *testing.T) {
 		}
 	}
 }
+
+// FuzzReaderMatchesProtowire walks any input with Reader and with protowire
+// side by side: the fields, their values and where a walk fails must agree
+// (Reader decodes short tags and varints itself, protowire is the reference).
+func FuzzReaderMatchesProtowire(f *testing.F) {
+	f.Add(AppendBytes(AppendUint64(nil, 1, 300), 2, bytes.Repeat([]byte{1}, 200)))
+	f.Add([]byte{0x08, 0x80, 0x00, 0x12, 0x81, 0x00}) // non-minimal varints
+	f.Add([]byte{0x00, 0x01})                         // field number 0
+	f.Add(AppendUint64(nil, 20, 1<<40))               // a two-byte tag, a long varint
+	f.Add([]byte{0x12, 0xff, 0x7f})                   // a length past the end
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := NewReader(b)
+		rest := b
+		for {
+			num, ok := r.Next()
+			wnum, typ, n := protowire.ConsumeTag(rest)
+			if !ok {
+				if len(rest) > 0 && n >= 0 {
+					t.Fatalf("Reader stopped at a valid tag (field %d)", wnum)
+				}
+				return
+			}
+			if n < 0 || num != wnum {
+				t.Fatalf("Reader read field %d, protowire %d (n=%d)", num, wnum, n)
+			}
+			rest = rest[n:]
+			switch typ {
+			case protowire.VarintType:
+				v := r.Uint64()
+				wv, m := protowire.ConsumeVarint(rest)
+				if (m < 0) != (r.Err() != nil) || m >= 0 && v != wv {
+					t.Fatalf("varint: Reader %d (%v), protowire %d (%d)", v, r.Err(), wv, m)
+				}
+				if m < 0 {
+					return
+				}
+				rest = rest[m:]
+			case protowire.BytesType:
+				v := r.Bytes()
+				wv, m := protowire.ConsumeBytes(rest)
+				if (m < 0) != (r.Err() != nil) || m >= 0 && !bytes.Equal(v, wv) {
+					t.Fatalf("bytes: Reader %x (%v), protowire %x (%d)", v, r.Err(), wv, m)
+				}
+				if m < 0 {
+					return
+				}
+				rest = rest[m:]
+			default:
+				r.Skip(num)
+				m := protowire.ConsumeFieldValue(wnum, typ, rest)
+				if (m < 0) != (r.Err() != nil) {
+					t.Fatalf("skip: Reader %v, protowire %d", r.Err(), m)
+				}
+				if m < 0 {
+					return
+				}
+				rest = rest[m:]
+			}
+		}
+	})
+}
