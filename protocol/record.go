@@ -122,15 +122,21 @@ func (r *SessionRecord) MarshalBinary() ([]byte, error) {
 	for _, a := range r.archived {
 		size += len(a) + 4
 	}
-	b := make([]byte, 1, size)
-	b[0] = formatRecord
+	return r.AppendBinary(make([]byte, 0, size))
+}
+
+// AppendBinary appends the MarshalBinary encoding of r to b, for a store
+// that reuses its buffers.
+func (r *SessionRecord) AppendBinary(b []byte) ([]byte, error) {
+	start := len(b)
+	b = append(b, formatRecord)
 	if r.current != nil {
 		var err error
 		b, err = appendState(b, r.current)
 		if err != nil {
 			return nil, err
 		}
-		r.stateSize = len(b)
+		r.stateSize = len(b) - start
 	}
 	for _, a := range r.archived {
 		b = pb.AppendBytes(b, 2, a)

@@ -40,6 +40,7 @@ type Store struct {
 	kyber      map[uint32][]byte
 	kyberSeen  map[[2]uint32][]curve.PublicKey // (Kyber ID, signed prekey ID) -> base keys
 	sessions   map[protocol.Address][]byte
+	scratch    []byte // where StoreSession encodes a record before keeping it
 }
 
 // New returns an empty store for a device with the given identity.
@@ -207,23 +208,38 @@ func (s *Store) MarkKyberPreKeyUsed(_ context.Context, id, signedPreKeyID uint32
 // LoadSession returns a fresh copy of the record of addr, or nil.
 func (s *Store) LoadSession(_ context.Context, addr protocol.Address) (*protocol.SessionRecord, error) {
 	s.mu.Lock()
+	defer s.mu.Unlock() // StoreSession rewrites records in place
 	b, ok := s.sessions[addr]
-	s.mu.Unlock()
 	if !ok {
 		return nil, nil
 	}
 	return protocol.ParseSessionRecord(b)
 }
 
-// StoreSession keeps the record of addr.
+// StoreSession keeps the record of addr. As a durable store overwrites a
+// row, it rewrites the earlier encoding in place when it fits (a record
+// changes size little from one message to the next), and only once the new
+// encoding is complete: a record that fails to encode leaves the stored one
+// as it was.
 func (s *Store) StoreSession(_ context.Context, addr protocol.Address, r *protocol.SessionRecord) error {
-	b, err := r.MarshalBinary()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := r.AppendBinary(s.scratch[:0])
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.sessions[addr] = b
+	old := s.sessions[addr]
+	if cap(old) >= len(b) {
+		old = old[:len(b)]
+		copy(old, b)
+	} else {
+		// Room to grow: a record gains a few bytes now and then (counters,
+		// skipped keys, SPQR chunks).
+		old = append(make([]byte, 0, len(b)+len(b)/8+64), b...)
+	}
+	clear(b)
+	s.scratch = b[:0]
+	s.sessions[addr] = old
 	return nil
 }
 
@@ -315,7 +331,7 @@ func (s *Store) Clone() *Store {
 		c.kyberSeen[k] = append([]curve.PublicKey(nil), v...)
 	}
 	for k, v := range s.sessions {
-		c.sessions[k] = v
+		c.sessions[k] = bytes.Clone(v) // rewritten in place by StoreSession
 	}
 	return c
 }

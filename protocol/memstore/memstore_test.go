@@ -92,3 +92,54 @@ func TestSnapshotAndClone(t *testing.T) {
 		t.Fatal("unknown prekey found")
 	}
 }
+
+// TestSessionRewrittenInPlace: StoreSession reuses the stored encoding's
+// memory, so nothing handed out earlier may share it — not a loaded record,
+// not a clone of the store.
+func TestSessionRewrittenInPlace(t *testing.T) {
+	alice, bob := identity.Generate(), identity.Generate()
+	as, bs := New(alice, 1), New(bob, 2)
+	aAddr, bAddr := protocol.Address{Name: "alice", DeviceID: 1}, protocol.Address{Name: "bob", DeviceID: 1}
+	now := time.Unix(1e9, 0)
+	spk, kpk := prekey.NewSignedPreKey(1, bob, now), prekey.NewKyberPreKey(1, bob, now, false)
+	bs.StoreSignedPreKey(spk)
+	bs.StoreKyberPreKey(kpk)
+	bundle := &prekey.Bundle{
+		RegistrationID: 2, DeviceID: 1, IdentityKey: bob.Public,
+		SignedPreKeyID: 1, SignedPreKey: spk.KeyPair.Public, SignedPreKeySignature: spk.Signature[:],
+		KyberPreKeyID: 1, KyberPreKey: kpk.KeyPair.Public, KyberPreKeySignature: kpk.Signature[:],
+	}
+	if err := protocol.ProcessPreKeyBundle(ctx, as.Stores(), aAddr, bAddr, bundle, now); err != nil {
+		t.Fatal(err)
+	}
+	encode := func(r *protocol.SessionRecord) []byte {
+		b, err := r.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	loaded, err := as.LoadSession(ctx, bAddr)
+	if err != nil || loaded == nil {
+		t.Fatal("session not stored", err)
+	}
+	before := encode(loaded)
+	clone := as.Clone()
+	// Each message moves the sending chain: the stored record is rewritten
+	// (in place, as it keeps its size) every time.
+	for i := range 3 {
+		if _, err := protocol.Encrypt(ctx, as.Stores(), aAddr, bAddr, []byte{byte(i)}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after, _ := as.LoadSession(ctx, bAddr)
+	if bytes.Equal(encode(after), before) {
+		t.Fatal("the stored record did not change")
+	}
+	if !bytes.Equal(encode(loaded), before) {
+		t.Fatal("a record loaded before the rewrite changed with it")
+	}
+	if c, _ := clone.LoadSession(ctx, bAddr); c == nil || !bytes.Equal(encode(c), before) {
+		t.Fatal("a clone of the store changed with the rewrite")
+	}
+}

@@ -112,7 +112,7 @@ func Parse(b []byte) (*State, error) {
 	// receiving chain.
 	a := new(struct {
 		s  State
-		pq spqr.State
+		pq spqr.Storage
 		rc [MaxReceiverChain]receiverChain
 	})
 	s := &a.s
@@ -146,8 +146,7 @@ func Parse(b []byte) (*State, error) {
 				s.receivers = append(s.receivers, rc)
 			}
 		case 8:
-			s.pq = &a.pq
-			err = s.pq.UnmarshalBinary(r.Bytes())
+			s.pq, err = spqr.UnmarshalInto(&a.pq, r.Bytes())
 		case 9:
 			s.AliceBaseKey, err = parseKey(r)
 		case 10:

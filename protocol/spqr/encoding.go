@@ -45,27 +45,50 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 	return b, err
 }
 
+// Storage is room for a State and the parts it points to (its chain with
+// the chain's usual epochs, and the braid), so that a caller can decode or
+// clone a State inside an allocation of its own: the ratchet decodes a
+// session state and its SPQR state in one.
+type Storage struct {
+	s State
+	c chainAlloc
+	b braid.State
+}
+
 // UnmarshalBinary decodes what MarshalBinary wrote, in either format.
 func (s *State) UnmarshalBinary(b []byte) error {
+	n, err := UnmarshalInto(new(Storage), b)
+	if err == nil {
+		*s = *n
+	}
+	return err
+}
+
+// UnmarshalInto decodes what MarshalBinary wrote, in either format, into
+// st and returns the State, which lives in st.
+func UnmarshalInto(st *Storage, b []byte) (*State, error) {
 	if len(b) == 0 {
-		return errs.New(errs.InvalidState, "spqr: empty state")
+		return nil, errs.New(errs.InvalidState, "spqr: empty state")
 	}
 	switch b[0] {
 	case formatLite:
-		c, err := ParseChain(b[1:])
+		c, err := parseChainInto(&st.c, b[1:])
 		if err != nil {
-			return err
+			return nil, err
 		}
-		*s = State{chain: c}
-		return nil
+		st.s = State{chain: c}
+		return &st.s, nil
 	case formatBraid:
-		return s.unmarshalBraid(b[1:])
+		if err := st.unmarshalBraid(b[1:]); err != nil {
+			return nil, err
+		}
+		return &st.s, nil
 	}
-	return errs.New(errs.InvalidState, "spqr: unknown state format")
+	return nil, errs.New(errs.InvalidState, "spqr: unknown state format")
 }
 
-func (s *State) unmarshalBraid(b []byte) error {
-	var n State
+func (st *Storage) unmarshalBraid(b []byte) error {
+	var heard bool
 	var chain, br []byte
 	r := pb.NewReader(b)
 	for {
@@ -75,7 +98,7 @@ func (s *State) unmarshalBraid(b []byte) error {
 		}
 		switch num {
 		case 1:
-			n.heard = r.Bool()
+			heard = r.Bool()
 		case 2:
 			chain = r.Bytes()
 		case 3:
@@ -87,25 +110,19 @@ func (s *State) unmarshalBraid(b []byte) error {
 	if r.Err() != nil || chain == nil || br == nil {
 		return errs.New(errs.InvalidState, "spqr: malformed state")
 	}
-	// One allocation for the chain, its usual epochs and the braid.
-	a := new(struct {
-		c chainAlloc
-		b braid.State
-	})
-	var err error
-	if n.chain, err = parseChainInto(&a.c, chain); err != nil {
+	c, err := parseChainInto(&st.c, chain)
+	if err != nil {
 		return err
 	}
-	n.braid = &a.b
-	if err := n.braid.UnmarshalBinary(br); err != nil {
+	if err := st.b.UnmarshalBinary(br); err != nil {
 		return errs.Newf(errs.InvalidState, "spqr: %v", err)
 	}
 	// The chain holds the secrets of every finished epoch and, once the
 	// encapsulator has sent ct1, of the current one.
-	if e := n.braid.Epoch(); n.chain.Epoch()+1 != e && n.chain.Epoch() != e {
-		return errs.Newf(errs.InvalidState, "spqr: chain at epoch %d, braid at epoch %d", n.chain.Epoch(), e)
+	if e := st.b.Epoch(); c.Epoch()+1 != e && c.Epoch() != e {
+		return errs.Newf(errs.InvalidState, "spqr: chain at epoch %d, braid at epoch %d", c.Epoch(), e)
 	}
-	*s = n
+	st.s = State{chain: c, braid: &st.b, heard: heard}
 	return nil
 }
 

@@ -139,20 +139,18 @@ func (s *State) Epoch() uint64 {
 }
 
 // Clone returns a deep copy of s.
-func (s *State) Clone() *State {
-	a := new(struct { // one allocation for the state, its chain and braid
-		s State
-		c chainAlloc
-		b braid.State
-	})
-	s.chain.cloneInto(&a.c)
-	c := &a.s
-	c.chain, c.heard = &a.c.c, s.heard
+func (s *State) Clone() *State { return s.CloneInto(new(Storage)) }
+
+// CloneInto makes a deep copy of s in st and returns it. st may hold an
+// earlier state, which the copy replaces.
+func (s *State) CloneInto(st *Storage) *State {
+	s.chain.cloneInto(&st.c)
+	st.s = State{chain: &st.c.c, heard: s.heard}
 	if s.braid != nil {
-		s.braid.CloneInto(&a.b)
-		c.braid = &a.b
+		s.braid.CloneInto(&st.b)
+		st.s.braid = &st.b
 	}
-	return c
+	return &st.s
 }
 
 // Format redacts the state under every fmt verb.
