@@ -213,5 +213,5 @@ func computeMAC(macKey []byte, sender, receiver curve.PublicKey, msg []byte) [sh
 	var keys [2 * curve.PublicKeySize]byte
 	sender.AppendBytes(keys[:0])
 	receiver.AppendBytes(keys[:curve.PublicKeySize])
-	return kdf.HMAC(macKey, keys[:], msg)
+	return kdf.HMACLong(macKey, keys[:], msg) // msg is the message's own (heap) buffer
 }

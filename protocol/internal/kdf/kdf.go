@@ -86,6 +86,21 @@ func HMACPair(key, m1, m2 []byte) (mac1, mac2 [Size]byte) {
 	return mac1, mac2
 }
 
+// HMACLong returns HMAC-SHA256(key, prefix || long). HMAC copies what it
+// hashes through a buffer of its own, so that its callers' buffers can stay
+// on their stacks; HMACLong hashes long where it lies, saving that copy for
+// a long input (a message body), which therefore escapes to the heap.
+func HMACLong(key, prefix, long []byte) [Size]byte {
+	var out [Size]byte
+	e := get()
+	e.pads(key)
+	e.write(e.in, prefix)
+	e.in.Write(long)
+	e.finish(&out)
+	put(e)
+	return out
+}
+
 // HMAC returns HMAC-SHA256(key, data[0] || data[1] || ...).
 func HMAC(key []byte, data ...[]byte) [Size]byte {
 	var out [Size]byte

@@ -124,6 +124,9 @@ func FuzzHKDFMatchesStdlib(f *testing.F) {
 		if k.Sum(ikm, info) != HMAC(salt, ikm, info) || k.Sum(info) != HMAC(salt, info) {
 			t.Fatal("Keyed differs from HMAC")
 		}
+		if HMACLong(salt, ikm, info) != HMAC(salt, ikm, info) {
+			t.Fatal("HMACLong differs from HMAC")
+		}
 		m1, m2 := HMACPair(salt, ikm, info)
 		if !hmac.Equal(m1[:], stdHMAC(salt, ikm)) || !hmac.Equal(m2[:], stdHMAC(salt, info)) {
 			t.Fatal("HMACPair differs from crypto/hmac")
