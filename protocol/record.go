@@ -164,7 +164,12 @@ func ParseSessionRecord(b []byte) (*SessionRecord, error) {
 	if len(b) == 0 || b[0] != formatRecord {
 		return nil, errs.New(errs.InvalidState, "session record of an unknown format")
 	}
-	r := &SessionRecord{}
+	// The record and its current state come in one allocation.
+	a := new(struct {
+		r  SessionRecord
+		st ratchet.Storage
+	})
+	r := &a.r
 	rd := pb.NewReader(b[1:])
 	for {
 		num, ok := rd.Next()
@@ -177,7 +182,10 @@ func ParseSessionRecord(b []byte) (*SessionRecord, error) {
 			if rd.Err() != nil {
 				break
 			}
-			st, err := ratchet.Parse(v)
+			if r.current != nil {
+				return nil, errs.New(errs.InvalidState, "session record holds two current states")
+			}
+			st, err := ratchet.ParseInto(&a.st, v)
 			if err != nil {
 				return nil, err
 			}

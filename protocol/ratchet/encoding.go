@@ -104,17 +104,23 @@ func appendKey(b []byte, num protowire.Number, k curve.PublicKey) []byte {
 
 // Parse decodes a State encoded by MarshalBinary, checking every field and
 // the limits the ratchet relies on. Errors wrap ErrInvalidState.
-func Parse(b []byte) (*State, error) {
+func Parse(b []byte) (*State, error) { return ParseInto(new(Storage), b) }
+
+// Storage is room for a decoded State with its SPQR state and every
+// receiving chain, so that a State decodes in one allocation, which a
+// caller may make with things of its own (the session record does).
+type Storage struct {
+	s  State
+	pq spqr.Storage
+	rc [MaxReceiverChain]receiverChain
+}
+
+// ParseInto is Parse decoding into a, which must be zero; the State lives
+// in a.
+func ParseInto(a *Storage, b []byte) (*State, error) {
 	if len(b) == 0 || b[0] != formatV1 {
 		return nil, errs.New(errs.InvalidState, "session state of an unknown format")
 	}
-	// One allocation for the state, its SPQR state and room for every
-	// receiving chain.
-	a := new(struct {
-		s  State
-		pq spqr.Storage
-		rc [MaxReceiverChain]receiverChain
-	})
 	s := &a.s
 	s.receivers = a.rc[:0]
 	var err error

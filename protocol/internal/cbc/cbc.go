@@ -5,6 +5,7 @@
 package cbc
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/subtle"
@@ -35,7 +36,7 @@ func Encrypt(dst, key, iv, plaintext []byte) ([]byte, error) {
 	if n <= small {
 		encryptBlocks(block, iv, body)
 	} else {
-		cipher.NewCBCEncrypter(block, iv).CryptBlocks(body, body)
+		cipher.NewCBCEncrypter(block, heapIV(iv)).CryptBlocks(body, body)
 	}
 	return out, nil
 }
@@ -60,7 +61,7 @@ func Decrypt(dst, key, iv, ciphertext []byte) ([]byte, error) {
 	if len(body) <= small {
 		decryptBlocks(block, iv, body, ciphertext)
 	} else {
-		cipher.NewCBCDecrypter(block, iv).CryptBlocks(body, ciphertext)
+		cipher.NewCBCDecrypter(block, heapIV(iv)).CryptBlocks(body, ciphertext)
 	}
 	n, ok := unpad(body)
 	if !ok {
@@ -76,6 +77,11 @@ func Decrypt(dst, key, iv, ciphertext []byte) ([]byte, error) {
 // cipher.Block interface; a long one gains from crypto/cipher's loop, which
 // has no such call per block.
 const small = 1024
+
+// heapIV returns a copy of iv for crypto/cipher's CBC constructors, which
+// keep their argument: handed the caller's IV, they would move it (and the
+// message keys around it) to the heap for every message, short ones too.
+func heapIV(iv []byte) []byte { return bytes.Clone(iv) }
 
 // encryptBlocks encrypts body (whole blocks) in place in CBC mode.
 func encryptBlocks(b cipher.Block, iv, body []byte) {
