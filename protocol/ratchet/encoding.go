@@ -97,8 +97,12 @@ func (s *State) AppendBinary(b []byte) ([]byte, error) {
 
 // appendKey appends a 33-byte serialized public key as field num.
 func appendKey(b []byte, num protowire.Number, k curve.PublicKey) []byte {
-	b = protowire.AppendTag(b, num, protowire.BytesType)
-	b = append(b, curve.PublicKeySize)
+	if num < 16 { // every key field: a one-byte tag
+		b = append(b, byte(num)<<3|byte(protowire.BytesType), curve.PublicKeySize)
+	} else {
+		b = protowire.AppendTag(b, num, protowire.BytesType)
+		b = append(b, curve.PublicKeySize)
+	}
 	return k.AppendBytes(b)
 }
 

@@ -37,14 +37,22 @@ func (r *Reader) fail(what string) {
 // Next advances to the next field and returns its number, or false at the
 // end or after an error.
 func (r *Reader) Next() (protowire.Number, bool) {
+	// Fields below 16 have one-byte tags: decoded here, inline in the
+	// caller (this is the hot loop of every session load).
+	// (A failed Reader has no bytes left, so it takes the slow path.)
+	if b := r.b; len(b) > 0 && b[0]-1<<3 < 0x80-1<<3 {
+		t := b[0]
+		r.b = b[1:]
+		r.typ = protowire.Type(t & 7)
+		r.seen |= 1 << (t >> 3)
+		return protowire.Number(t >> 3), true
+	}
+	return r.nextSlow()
+}
+
+func (r *Reader) nextSlow() (protowire.Number, bool) {
 	if r.err != nil || len(r.b) == 0 {
 		return 0, false
-	}
-	// Fields below 16 have one-byte tags: decoded here, without the
-	// general varint decoder (this is the hot loop of every session load).
-	if t := r.b[0]; t < 0x80 && t >= 1<<3 {
-		r.b = r.b[1:]
-		return r.field(protowire.Number(t>>3), protowire.Type(t&7)), true
 	}
 	num, typ, n := protowire.ConsumeTag(r.b)
 	if n < 0 {
@@ -130,6 +138,17 @@ func (r *Reader) Bool() bool {
 
 // Bytes returns the current field, which must be length-delimited.
 func (r *Reader) Bytes() []byte {
+	// A length below 128 takes one byte: decoded inline in the caller.
+	if b := r.b; r.typ == protowire.BytesType && len(b) > 0 {
+		if n := int(b[0]); n < 0x80 && n < len(b) {
+			r.b = b[n+1:]
+			return b[1 : n+1]
+		}
+	}
+	return r.bytesSlow()
+}
+
+func (r *Reader) bytesSlow() []byte {
 	if r.typ != protowire.BytesType {
 		r.fail("field is not length-delimited")
 		return nil
@@ -169,6 +188,9 @@ func (r *Reader) Err() error { return r.err }
 
 // AppendUint64 appends field num as a varint.
 func AppendUint64(b []byte, num protowire.Number, v uint64) []byte {
+	if num < 16 && v < 0x80 { // a one-byte tag and value, as most are
+		return append(b, byte(num)<<3|byte(protowire.VarintType), byte(v))
+	}
 	b = protowire.AppendTag(b, num, protowire.VarintType)
 	return protowire.AppendVarint(b, v)
 }
@@ -184,6 +206,10 @@ func AppendBool(b []byte, num protowire.Number, v bool) []byte {
 
 // AppendBytes appends field num as length-delimited bytes.
 func AppendBytes(b []byte, num protowire.Number, v []byte) []byte {
+	if num < 16 && len(v) < 0x80 { // a one-byte tag and length
+		b = append(b, byte(num)<<3|byte(protowire.BytesType), byte(len(v)))
+		return append(b, v...)
+	}
 	b = protowire.AppendTag(b, num, protowire.BytesType)
 	return protowire.AppendBytes(b, v)
 }

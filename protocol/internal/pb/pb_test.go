@@ -142,3 +142,23 @@ func FuzzReaderMatchesProtowire(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendMatchesProtowire: the short forms AppendUint64 and AppendBytes
+// write themselves are protowire's, at and around every boundary.
+func TestAppendMatchesProtowire(t *testing.T) {
+	for _, num := range []protowire.Number{1, 15, 16, 2047, 2048} {
+		for _, v := range []uint64{0, 1, 0x7f, 0x80, 0x3fff, 0x4000, 1 << 40} {
+			want := protowire.AppendVarint(protowire.AppendTag([]byte{9}, num, protowire.VarintType), v)
+			if got := AppendUint64([]byte{9}, num, v); !bytes.Equal(got, want) {
+				t.Errorf("AppendUint64(%d, %d) = %x, want %x", num, v, got, want)
+			}
+		}
+		for _, n := range []int{0, 1, 0x7f, 0x80, 300} {
+			v := bytes.Repeat([]byte{0xcd}, n)
+			want := protowire.AppendBytes(protowire.AppendTag([]byte{9}, num, protowire.BytesType), v)
+			if got := AppendBytes([]byte{9}, num, v); !bytes.Equal(got, want) {
+				t.Errorf("AppendBytes(%d, %d bytes) differs from protowire", num, n)
+			}
+		}
+	}
+}
