@@ -9,6 +9,7 @@ import (
 	"github.com/skymsg/sky/protocol/internal/cbc"
 	"github.com/skymsg/sky/protocol/internal/errs"
 	"github.com/skymsg/sky/protocol/message"
+	"github.com/skymsg/sky/protocol/spqr"
 )
 
 // DecryptOptions are the session-layer facts Decrypt needs.
@@ -72,8 +73,10 @@ func (s *State) Decrypt(m *message.SignalMessage, opt DecryptOptions) ([]byte, e
 		seed, ck = ck.step()
 	}
 
-	pq := s.pq.Clone()
-	pqKey, err := pq.Recv(m.PQRatchet)
+	// SPQR's key is worked out without changing its state, which changes
+	// only once the message has checked out (below).
+	var pqPlan spqr.RecvPlan
+	pqKey, err := s.pq.PlanRecv(m.PQRatchet, &pqPlan)
 	if err != nil {
 		return nil, errs.Newf(errs.InvalidMessage, "post-quantum ratchet: %v", err)
 	}
@@ -90,7 +93,13 @@ func (s *State) Decrypt(m *message.SignalMessage, opt DecryptOptions) ([]byte, e
 		return nil, errs.New(errs.InvalidMessage, "message body does not decrypt")
 	}
 
-	// Everything checked out: apply the changes.
+	// Everything checked out: apply the changes, SPQR's first, as it may
+	// still refuse the message (its braid checks what it carries), and
+	// leaves its state unchanged when it does.
+	if err := s.pq.ApplyRecv(&pqPlan); err != nil {
+		clear(plaintext)
+		return nil, errs.Newf(errs.InvalidMessage, "post-quantum ratchet: %v", err)
+	}
 	if step != nil {
 		s.applyStep(step, m.RatchetKey)
 		ci = len(s.receivers) - 1
@@ -102,7 +111,6 @@ func (s *State) Decrypt(m *message.SignalMessage, opt DecryptOptions) ([]byte, e
 		rc.addSkipped(newSkipped)
 		rc.chain = ck
 	}
-	s.pq = pq
 	return plaintext, nil
 }
 

@@ -350,3 +350,58 @@ func FuzzParseState(f *testing.F) {
 		}
 	})
 }
+
+// TestSPQRRefusalAfterMAC: the message key salted with SPQR's key is worked
+// out before SPQR's state changes, and SPQR takes the message only after the
+// MAC and body check out; a message whose MAC is right but whose SPQR chunk
+// the braid refuses (a header that does not authenticate once complete) must
+// still leave the state as it was. Each of Alice's messages goes to a copy
+// of Bob first with one bit of its SPQR chunk flipped under a correct MAC.
+func TestSPQRRefusalAfterMAC(t *testing.T) {
+	a, b := pair(t)
+	refused := 0
+	for i := range 12 {
+		before := a.Clone()
+		real, err := a.Encrypt([]byte(fmt.Sprint("message ", i)), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged := forgePQ(t, before, real)
+		c := b.Clone()
+		want := mustEncode(t, c)
+		if _, err := c.Decrypt(forged, DecryptOptions{}); err != nil {
+			if !strings.Contains(err.Error(), "post-quantum") {
+				t.Fatalf("message %d: refused for another reason: %v", i, err)
+			}
+			refused++
+			if !bytes.Equal(mustEncode(t, c), want) {
+				t.Fatalf("message %d: a refused SPQR chunk changed the state", i)
+			}
+		}
+		recv(t, b, real)
+	}
+	if refused == 0 {
+		t.Fatal("no forged chunk was refused: the test did not reach the braid's check")
+	}
+}
+
+// forgePQ rebuilds real with the keys of s (the sender's state before
+// sending it), with the last bit of its SPQR message (chunk data) flipped and the
+// MAC computed over that.
+func forgePQ(t *testing.T, s *State, real *message.SignalMessage) *message.SignalMessage {
+	t.Helper()
+	// The copy's SPQR message may differ (a key pair sampled afresh), but
+	// its key is the chain's next, the one the real message used.
+	_, pqKey, err := s.pq.AppendSend(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pqMsg := bytes.Clone(real.PQRatchet)
+	pqMsg[len(pqMsg)-1] ^= 1
+	seed, _ := s.sender.chain.step()
+	keys := deriveMessageKeys(seed, pqKey)
+	return message.NewSignalMessage(message.SignalMessageFields{
+		Version: real.Version, RatchetKey: real.RatchetKey, Counter: real.Counter,
+		PreviousCounter: real.PreviousCounter, Ciphertext: real.Ciphertext, PQRatchet: pqMsg,
+	}, keys.mac[:], s.LocalIdentity, s.RemoteIdentity)
+}

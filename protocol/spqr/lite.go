@@ -1,7 +1,6 @@
 package spqr
 
 import (
-	"github.com/skymsg/sky/protocol/internal/errs"
 	"github.com/skymsg/sky/protocol/spqr/braid"
 )
 
@@ -18,17 +17,4 @@ func (s *State) sendLite(dst []byte) (msg []byte, key [32]byte, err error) {
 	}
 	m := braid.Message{Epoch: liteEpoch, Type: braid.MsgNone}
 	return braid.AppendMessage(dst, m, index), key, nil
-}
-
-// recvLite receives as SPQR-lite did: the payload is ignored and the key
-// taken from the epoch-0 chain. A peer that runs the braid stays in epoch 1
-// with such a session, as libsignal does.
-func (s *State) recvLite(m braid.Message, index uint32) (key [32]byte, err error) {
-	if m.Epoch != liteEpoch {
-		return key, errs.Newf(errs.InvalidMessage, "spqr: message of epoch %d; this SPQR-lite session stays in epoch 1", m.Epoch)
-	}
-	if index == 0 {
-		return key, errs.New(errs.InvalidMessage, "spqr: message carries no key")
-	}
-	return s.chain.RecvKey(liteEpoch-1, index)
 }

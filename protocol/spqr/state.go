@@ -86,10 +86,33 @@ func (s *State) AppendSend(dst []byte) (msg []byte, key [32]byte, err error) {
 	return braid.AppendMessage(dst, m, index), key, nil
 }
 
-// Recv reads the SPQR message of an incoming message and returns its key. On
-// error s may have changed; callers that must not lose state work on a Clone
-// (the ratchet does).
+// Recv reads the SPQR message of an incoming message and returns its key.
+// On error s is unchanged. It is PlanRecv and ApplyRecv at once; a caller
+// with more to check before the message counts (the ratchet, its MAC) calls
+// them apart.
 func (s *State) Recv(msg []byte) (key [32]byte, err error) {
+	var p RecvPlan
+	if key, err = s.PlanRecv(msg, &p); err != nil {
+		return key, err
+	}
+	return key, s.ApplyRecv(&p)
+}
+
+// RecvPlan is an incoming SPQR message read and its key worked out by
+// PlanRecv, with the change to the receiving chain it makes, not yet applied.
+type RecvPlan struct {
+	m     braid.Message
+	link  int  // the chain epoch (index in Chain.links) the key came from
+	half  half // that epoch's receiving half once the key is taken
+	plans *State
+}
+
+// PlanRecv reads msg and works out its key without changing s: the key of a
+// message of epoch e comes from chain epoch e-1, which the braid's answer to
+// the message never changes. ApplyRecv then makes the change, if the caller
+// accepts the message; until then a plan is just memory (a failed MAC leaves
+// nothing to undo, and no copy of the state is needed).
+func (s *State) PlanRecv(msg []byte, p *RecvPlan) (key [32]byte, err error) {
 	m, index, err := braid.ParseMessage(msg)
 	switch {
 	case errors.Is(err, braid.ErrVersion0) && s.heard:
@@ -100,32 +123,74 @@ func (s *State) Recv(msg []byte) (key [32]byte, err error) {
 		return key, fmt.Errorf("%w: %w", errs.InvalidMessage, err)
 	}
 	if s.braid == nil {
-		key, err = s.recvLite(m, index)
-	} else {
-		key, err = s.recv(m, index)
-	}
-	if err == nil {
-		s.heard = true
-	}
-	return key, err
-}
-
-func (s *State) recv(m braid.Message, index uint32) (key [32]byte, err error) {
-	sec, err := s.braid.Recv(m)
-	if err != nil {
-		return key, fmt.Errorf("%w: spqr: %w", errs.InvalidMessage, err)
-	}
-	if sec != nil {
-		err := s.chain.AddEpoch(sec.Epoch, sec.Secret[:])
-		clear(sec.Secret[:])
-		if err != nil {
-			return key, err
+		if m.Epoch != liteEpoch {
+			return key, errs.Newf(errs.InvalidMessage, "spqr: message of epoch %d; this SPQR-lite session stays in epoch 1", m.Epoch)
 		}
+	} else if m.Epoch > s.braid.Epoch()+1 {
+		// The braid refuses it (it could not be a step ahead at most);
+		// say so rather than that its chain epoch is unknown.
+		return key, fmt.Errorf("%w: spqr: %w", errs.InvalidMessage, braid.ErrEpoch)
 	}
 	if m.Epoch == 1 && index == 0 {
 		return key, errs.New(errs.InvalidMessage, "spqr: message carries no key")
 	}
-	return s.chain.RecvKey(m.Epoch-1, index)
+	i, err := s.chain.linkIndex(m.Epoch - 1)
+	if err != nil {
+		return key, err
+	}
+	h := s.chain.links[i].recv
+	h.kept = cloneKept(h.kept) // the plan's half must not share s's kept keys
+	if key, err = h.key(index, s.chain.params); err != nil {
+		return key, err
+	}
+	*p = RecvPlan{m: m, link: i, half: h, plans: s}
+	return key, nil
+}
+
+// ApplyRecv makes the change p planned: the braid takes the message (which
+// may complete an epoch, whose secret starts a new chain epoch) and the
+// receiving chain moves past the key. p must come from PlanRecv on s, with
+// s unchanged since. On error s is unchanged.
+func (s *State) ApplyRecv(p *RecvPlan) error {
+	if p.plans != s {
+		return errs.New(errs.InvalidState, "spqr: a receive plan applied to another state")
+	}
+	if s.braid != nil {
+		if s.chain.currentEpoch+1 != s.braid.Epoch() {
+			// A secret the braid yielded could not start a chain epoch
+			// (the chain already has the braid's epoch): work on a copy,
+			// so that the braid's change can be dropped.
+			c := s.Clone()
+			if err := c.applyRecv(p); err != nil {
+				return err
+			}
+			*s = *c
+			return nil
+		}
+	}
+	return s.applyRecv(p)
+}
+
+// applyRecv is ApplyRecv on a state whose chain can take the epoch secret
+// the braid may yield (or on a copy).
+func (s *State) applyRecv(p *RecvPlan) error {
+	if s.braid != nil {
+		sec, err := s.braid.Recv(p.m) // unchanged on error
+		if err != nil {
+			return fmt.Errorf("%w: spqr: %w", errs.InvalidMessage, err)
+		}
+		if sec != nil {
+			err := s.chain.AddEpoch(sec.Epoch, sec.Secret[:])
+			clear(sec.Secret[:])
+			if err != nil {
+				return err
+			}
+		}
+	}
+	// AddEpoch only appends epochs, so the planned one is where it was.
+	s.chain.links[p.link].recv = p.half
+	s.heard = true
+	return nil
 }
 
 // Epoch returns the SPQR epoch the state is working on (the epoch of the

@@ -417,3 +417,48 @@ func FuzzUnmarshalState(f *testing.F) {
 		s.Recv([]byte{0x01, 0x01, 0x05, 0x00})
 	})
 }
+
+// TestPlanRecvChangesNothing: over a conversation that runs through several
+// epochs (so through every braid phase, and the epoch changes that take
+// ApplyRecv's copy), PlanRecv never changes the state, a plan gives the
+// sender's key, and a plan is refused by a state it was not made on.
+func TestPlanRecvChangesNothing(t *testing.T) {
+	x, y := pair(t)
+	enc := func(s *State) []byte {
+		b, err := s.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for i := range 400 {
+		if i%3 == 0 { // mostly alternating, sometimes two in a row
+			x, y = y, x
+		}
+		msg, key, err := x.Send()
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := enc(y)
+		var p RecvPlan
+		got, err := y.PlanRecv(msg, &p)
+		if err != nil || got != key {
+			t.Fatalf("message %d: plan gives another key (%v)", i, err)
+		}
+		if !bytes.Equal(enc(y), before) {
+			t.Fatalf("message %d: PlanRecv changed the state", i)
+		}
+		if err := x.ApplyRecv(&p); err == nil {
+			t.Fatalf("message %d: a plan applied to another state", i)
+		}
+		if err := y.ApplyRecv(&p); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		if _, err := y.PlanRecv(msg, &p); err == nil {
+			t.Fatalf("message %d: its key planned twice", i)
+		}
+	}
+	if x.Epoch() < 4 {
+		t.Fatalf("the conversation reached epoch %d only", x.Epoch())
+	}
+}
