@@ -58,6 +58,9 @@ type SessionStore interface {
 	// LoadSession returns the record of addr, or nil if there is none. The
 	// caller may modify the returned record; the store must not share it.
 	LoadSession(ctx context.Context, addr Address) (*SessionRecord, error)
+	// StoreSession keeps r as the record of addr. r is the store's from
+	// then on: this package never uses a record again once stored, so a
+	// store may keep r itself (decoded) rather than a copy.
 	StoreSession(ctx context.Context, addr Address, r *SessionRecord) error
 }
 

@@ -62,12 +62,12 @@ type held struct {
 	// every effect in memory (see Trial).
 	trial *trial
 
-	// decoded remembers, per address, the last session record these stores
-	// encoded or decoded, with its encoding: a record loaded again whose
-	// stored bytes are exactly those is copied instead of parsed again (a
-	// push's messages from one peer each load and store its session).
-	// Anything else that changed the stored session makes the bytes
-	// differ, and the record is parsed as usual.
+	// decoded remembers, per address, the last session record stored here,
+	// with its encoding: a record loaded again whose stored bytes are
+	// exactly those is handed out instead of parsed again (a push's
+	// messages from one peer each load and store its session). Anything
+	// else that changed the stored session makes the bytes differ, and the
+	// record is parsed as usual.
 	decoded map[protocol.Address]decodedRecord
 }
 
@@ -221,7 +221,7 @@ func (s *Stores) SaveIdentity(_ context.Context, addr protocol.Address, key curv
 	return nil
 }
 
-// LoadSession returns a fresh copy of the record of addr, or nil.
+// LoadSession returns the record of addr, the caller's to change, or nil.
 func (s *Stores) LoadSession(_ context.Context, addr protocol.Address) (*protocol.SessionRecord, error) {
 	b, ok := s.sessions[addr]
 	if !ok {
@@ -234,31 +234,29 @@ func (s *Stores) LoadSession(_ context.Context, addr protocol.Address) (*protoco
 		}
 		b = rec
 	}
-	if d, ok := s.decoded[addr]; ok && bytes.Equal(d.enc, b) {
-		return d.rec.Clone(), nil
+	if d, ok := s.decoded[addr]; ok {
+		// Handed over, not copied: the caller changes it, and stores it
+		// again (then it is remembered again) or drops it.
+		delete(s.decoded, addr)
+		if bytes.Equal(d.enc, b) {
+			return d.rec, nil
+		}
 	}
-	r, err := protocol.ParseSessionRecord(b)
-	if err == nil {
-		s.remember(addr, b, r)
-	}
-	return r, err
+	return protocol.ParseSessionRecord(b)
 }
 
-// remember keeps a copy of r, whose encoding is b, for LoadSession.
-func (s *Stores) remember(addr protocol.Address, b []byte, r *protocol.SessionRecord) {
-	if s.decoded == nil {
-		s.decoded = make(map[protocol.Address]decodedRecord)
-	}
-	s.decoded[addr] = decodedRecord{enc: bytes.Clone(b), rec: r.Clone()}
-}
-
-// StoreSession holds the record of addr until Commit.
+// StoreSession holds the record of addr until Commit. The protocol hands r
+// over for good (protocol.SessionStore), so it is remembered as it is, with
+// its encoding, for the next LoadSession.
 func (s *Stores) StoreSession(_ context.Context, addr protocol.Address, r *protocol.SessionRecord) error {
 	b, err := r.MarshalBinary()
 	if err != nil {
 		return err
 	}
-	s.remember(addr, b, r)
+	if s.decoded == nil {
+		s.decoded = make(map[protocol.Address]decodedRecord)
+	}
+	s.decoded[addr] = decodedRecord{enc: b, rec: r} // b is never changed: see Commit
 	if _, ok := s.sessions[addr]; !ok {
 		s.order = append(s.order, addr)
 	}
