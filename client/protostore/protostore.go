@@ -225,7 +225,7 @@ func (s *Stores) SaveIdentity(_ context.Context, addr protocol.Address, key curv
 func (s *Stores) LoadSession(_ context.Context, addr protocol.Address) (*protocol.SessionRecord, error) {
 	b, ok := s.sessions[addr]
 	if !ok {
-		rec, err := s.tx.Session(storeAddr(addr))
+		rec, err := s.tx.PeekSession(storeAddr(addr)) // only compared or parsed here
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, nil
 		}

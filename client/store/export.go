@@ -198,6 +198,7 @@ func (t *Tx) LoadMessage(m *Message, now time.Time) error {
 	if m.MessageID != "" {
 		mid = t.hash("messages.mid", []byte(m.Conversation), []byte(m.MessageID))
 	}
+	t.nextMsg = 0 // looked up again after a message of a given number
 	if _, err := t.exec(`INSERT INTO messages (id, conv, mid, v) VALUES (?, ?, ?, x'')`, m.ID, conv, mid); err != nil {
 		return fmt.Errorf("writing a message: %w", err)
 	}

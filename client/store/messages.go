@@ -65,26 +65,43 @@ func (t *Tx) AddMessage(m *Message) error {
 	if m.MessageID != "" {
 		mid = t.hash("messages.mid", []byte(m.Conversation), []byte(m.MessageID))
 	}
-	// The row number is part of the associated data, so insert first and
-	// seal second.
-	res, err := t.exec(`INSERT INTO messages (conv, mid, v) VALUES (?, ?, x'')`, conv, mid)
+	// The row number is part of the associated data: it is worked out
+	// first, so that the row is written once, sealed.
+	id, err := t.nextMessageID()
 	if err != nil {
-		return fmt.Errorf("writing a message: %w", err)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return fmt.Errorf("writing a message: %w", err)
+		return err
 	}
 	mk := messageKey{Key: envelope.NewKey(), ExpiresAt: toNanos(m.ExpiresAt)}
 	defer mk.Key.Zero()
-	if err := t.writeMessage(id, conv, m, &mk.Key); err != nil {
-		return err
+	pt := encodeMessage(m)
+	v := envelope.NewSealer(&mk.Key).Seal(messageAD(id, conv), pt)
+	clear(pt)
+	if _, err := t.exec(`INSERT INTO messages (id, conv, mid, v) VALUES (?, ?, ?, ?)`, id, conv, mid, v); err != nil {
+		t.nextMsg = 0
+		return fmt.Errorf("writing a message: %w", err)
 	}
+	t.nextMsg++
 	if err := t.writeMessageKey(id, &mk); err != nil {
 		return err
 	}
 	m.ID = id
 	return nil
+}
+
+// nextMessageID returns the row number the next message gets: the one
+// SQLite's AUTOINCREMENT would choose (past every number ever used, so that
+// a deleted message's number never comes back), looked up once per
+// transaction and counted on from there.
+func (t *Tx) nextMessageID() (int64, error) {
+	if t.nextMsg == 0 {
+		var last int64
+		err := t.queryRow(`SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'messages'), 0), coalesce((SELECT max(id) FROM messages), 0))`).Scan(&last)
+		if err != nil {
+			return 0, fmt.Errorf("writing a message: %w", err)
+		}
+		t.nextMsg = last + 1
+	}
+	return t.nextMsg, nil
 }
 
 func (t *Tx) writeMessage(id int64, conv []byte, m *Message, key *envelope.Key) error {

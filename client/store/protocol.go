@@ -43,6 +43,23 @@ func (t *Tx) Session(addr Address) (Secret, error) {
 	return Secret(v), err
 }
 
+// PeekSession is Session without the copy, for a caller that only reads
+// the record there and then (protostore compares it with the record it
+// decoded last, or parses it): the caller must neither change it nor keep
+// it, as the transaction may overwrite or wipe it.
+func (t *Tx) PeekSession(addr Address) ([]byte, error) {
+	if v, ok := t.sessions[addr]; ok {
+		return v, nil
+	}
+	if v, ok := t.read[readKey("sessions", addressKey(addr))]; ok {
+		if v == nil {
+			return nil, ErrNotFound
+		}
+		return v, nil
+	}
+	return t.get("sessions", addressKey(addr)) // a fresh copy, also cached
+}
+
 // PutSession stores the session record for addr. The row is written when
 // the transaction commits (or before anything lists sessions), once however
 // often the session changed meanwhile: a push of many messages from one
@@ -61,7 +78,7 @@ func (t *Tx) PutSession(addr Address, record []byte) error {
 	if _, ok := t.sessions[addr]; !ok {
 		t.sessionOrder = append(t.sessionOrder, addr)
 	}
-	t.sessions[addr] = bytes.Clone(record)
+	t.sessions[addr] = bytes.Clone(record) // wiped once written
 	return nil
 }
 

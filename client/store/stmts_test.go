@@ -48,7 +48,7 @@ func TestStatementsPreparedOnce(t *testing.T) {
 		`INSERT INTO seen (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING`,
 		`SELECT v FROM sessions WHERE k = ?`,
 		`SELECT v FROM prekeys WHERE k = ?`,
-		`INSERT INTO messages (conv, mid, v) VALUES (?, ?, x'')`,
+		`INSERT INTO messages (id, conv, mid, v) VALUES (?, ?, ?, ?)`,
 	} {
 		if first[q] == nil {
 			t.Errorf("not prepared after its first transaction: %s", q)
@@ -98,4 +98,51 @@ func TestStatementInTransactionReused(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestMessageNumbersNeverReused: AddMessage numbers messages itself (so a
+// message is written in one statement) the way SQLite's AUTOINCREMENT
+// would: one past the highest number ever used, in and across
+// transactions, so the number of a deleted message, even the newest, never
+// comes back (it is in the associated data of the row's seal).
+func TestMessageNumbersNeverReused(t *testing.T) {
+	_, s := newTestStore(t, Options{})
+	add := func(tx *Tx, i int) int64 {
+		m := &Message{Conversation: "bob-id", Sender: "bob-id", MessageID: fmt.Sprint(i), State: Received, Body: Secret("hi"), SentAt: t0}
+		if err := tx.AddMessage(m); err != nil {
+			t.Fatal(err)
+		}
+		return m.ID
+	}
+	var ids []int64
+	update(t, s, func(tx *Tx) error {
+		for i := range 3 {
+			ids = append(ids, add(tx, i))
+		}
+		return tx.DeleteMessage(ids[2]) // the newest, deleted in its own transaction
+	})
+	update(t, s, func(tx *Tx) error {
+		ids = append(ids, add(tx, 3))
+		if err := tx.DeleteMessage(ids[3]); err != nil {
+			return err
+		}
+		ids = append(ids, add(tx, 4)) // after a deletion in the same transaction
+		return nil
+	})
+	update(t, s, func(tx *Tx) error { ids = append(ids, add(tx, 5)); return nil })
+	for i := 1; i < len(ids); i++ {
+		if ids[i] != ids[i-1]+1 {
+			t.Fatalf("message numbers %v: not one past the last ever used", ids)
+		}
+	}
+	err := s.View(func(tx *Tx) error {
+		ms, err := tx.Messages("bob-id", 0, 0)
+		if err == nil && len(ms) != 4 {
+			err = fmt.Errorf("%d messages read back, want 4", len(ms))
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -27,6 +27,9 @@ type Tx struct {
 	// rewriteKey: the panic payload may have changed; rewrite the key file
 	// after commit.
 	rewriteKey bool
+	// nextMsg is the row number of the next message AddMessage writes, or 0
+	// until looked up (nextMessageID).
+	nextMsg int64
 	// exp holds expiry changes (unix nanoseconds, 0: none) to apply to the
 	// in-memory expiry index after commit.
 	exp map[int64]int64
