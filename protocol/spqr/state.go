@@ -155,11 +155,12 @@ func (s *State) ApplyRecv(p *RecvPlan) error {
 	if p.plans != s {
 		return errs.New(errs.InvalidState, "spqr: a receive plan applied to another state")
 	}
-	if s.braid != nil {
+	if s.braid != nil && s.braid.MayYieldSecret(p.m) {
 		if s.chain.currentEpoch+1 != s.braid.Epoch() {
 			// A secret the braid yielded could not start a chain epoch
-			// (the chain already has the braid's epoch): work on a copy,
-			// so that the braid's change can be dropped.
+			// (the chain already has the braid's epoch; not a state the
+			// braid reaches): work on a copy, so that the braid's change
+			// can be dropped.
 			c := s.Clone()
 			if err := c.applyRecv(p); err != nil {
 				return err

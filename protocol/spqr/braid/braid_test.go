@@ -76,9 +76,13 @@ func converse(t *testing.T, seed uint64, messages int, drop float64) (a, b *part
 		r.Shuffle(len(to.inbox), func(i, j int) { to.inbox[i], to.inbox[j] = to.inbox[j], to.inbox[i] })
 		k := r.IntN(len(to.inbox) + 1)
 		for _, m := range to.inbox[:k] {
+			may := to.s.MayYieldSecret(m)
 			sec, err := to.s.Recv(m)
 			if err != nil {
 				t.Fatalf("%s in %v: Recv(epoch %d %v): %v", to.name, to.s, m.Epoch, m.Type, err)
+			}
+			if sec != nil && !may { // package spqr relies on it
+				t.Fatalf("%s: Recv(epoch %d %v) yielded a secret MayYieldSecret ruled out", to.name, m.Epoch, m.Type)
 			}
 			to.record(t, sec)
 		}

@@ -61,6 +61,14 @@ func (s *State) Recv(m Message) (*EpochSecret, error) {
 	return nil, nil
 }
 
+// MayYieldSecret reports whether Recv(m) can return an epoch secret: only
+// a ct2 chunk of the current epoch received by the side that owns the key
+// pair (its last chunk completes the epoch). A caller that must make room
+// for the secret before Recv (package spqr) asks this first.
+func (s *State) MayYieldSecret(m Message) bool {
+	return m.Epoch == s.epoch && s.phase == ekSentCt1Received && m.Type == MsgCt2
+}
+
 // collect adds a chunk to the blob being collected and runs next, which
 // acts on the blob if it is complete. If next fails, the chunk is taken out
 // again, so that the state is as it was.
