@@ -76,6 +76,7 @@ func (s *State) Decrypt(m *message.SignalMessage, opt DecryptOptions) ([]byte, e
 	// SPQR's key is worked out without changing its state, which changes
 	// only once the message has checked out (below).
 	var pqPlan spqr.RecvPlan
+	defer pqPlan.Wipe()
 	pqKey, err := s.pq.PlanRecv(m.PQRatchet, &pqPlan)
 	if err != nil {
 		return nil, errs.Newf(errs.InvalidMessage, "post-quantum ratchet: %v", err)

@@ -107,6 +107,16 @@ type RecvPlan struct {
 	plans *State
 }
 
+// Wipe clears the key material a plan holds: the receiving chain's next
+// seed and, for a plan never applied, its copy of the kept keys (an applied
+// plan's kept keys are the state's own).
+func (p *RecvPlan) Wipe() {
+	if p.plans != nil {
+		clear(p.half.kept)
+	}
+	*p = RecvPlan{}
+}
+
 // PlanRecv reads msg and works out its key without changing s: the key of a
 // message of epoch e comes from chain epoch e-1, which the braid's answer to
 // the message never changes. ApplyRecv then makes the change, if the caller
@@ -141,6 +151,7 @@ func (s *State) PlanRecv(msg []byte, p *RecvPlan) (key [32]byte, err error) {
 	h := s.chain.links[i].recv
 	h.kept = cloneKept(h.kept) // the plan's half must not share s's kept keys
 	if key, err = h.key(index, s.chain.params); err != nil {
+		clear(h.kept)
 		return key, err
 	}
 	*p = RecvPlan{m: m, link: i, half: h, plans: s}
@@ -191,6 +202,7 @@ func (s *State) applyRecv(p *RecvPlan) error {
 	// AddEpoch only appends epochs, so the planned one is where it was.
 	s.chain.links[p.link].recv = p.half
 	s.heard = true
+	p.plans = nil // applied: its kept keys are the state's now
 	return nil
 }
 

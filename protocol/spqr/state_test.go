@@ -462,3 +462,46 @@ func TestPlanRecvChangesNothing(t *testing.T) {
 		t.Fatalf("the conversation reached epoch %d only", x.Epoch())
 	}
 }
+
+// TestRecvPlanWipe: a plan never applied has its seed and its copy of the
+// kept keys cleared by Wipe; an applied plan's kept keys are the state's and
+// stay.
+func TestRecvPlanWipe(t *testing.T) {
+	x, y := pair(t)
+	var msgs [][]byte
+	for range 3 {
+		m, _, err := x.Send()
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs = append(msgs, m)
+	}
+	// The third message first: the first two are kept as skipped keys.
+	if _, err := y.Recv(msgs[2]); err != nil {
+		t.Fatal(err)
+	}
+	var p RecvPlan
+	if _, err := y.PlanRecv(msgs[0], &p); err != nil {
+		t.Fatal(err)
+	}
+	kept := p.half.kept[:cap(p.half.kept)]
+	if len(kept) == 0 || p.half.seed == [32]byte{} {
+		t.Fatal("the plan holds no key material to wipe")
+	}
+	p.Wipe()
+	for _, k := range kept {
+		if k != (keptKey{}) {
+			t.Fatal("Wipe left a kept key of an unapplied plan")
+		}
+	}
+	if _, err := y.PlanRecv(msgs[0], &p); err != nil {
+		t.Fatal(err)
+	}
+	if err := y.ApplyRecv(&p); err != nil {
+		t.Fatal(err)
+	}
+	p.Wipe()
+	if _, err := y.Recv(msgs[1]); err != nil {
+		t.Fatalf("Wipe of an applied plan cleared the state's kept key: %v", err)
+	}
+}
