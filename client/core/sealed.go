@@ -407,9 +407,8 @@ func (c *Core) certValid(cert *sealed.SenderCertificate, at time.Time) bool {
 	if at.After(cert.Expires()) {
 		return false
 	}
-	key := string(cert.Bytes())
 	c.mu.Lock()
-	ok := c.validCerts[key]
+	ok := c.validCerts[string(cert.Bytes())] // a lookup copies nothing
 	c.mu.Unlock()
 	if ok {
 		return true
@@ -421,7 +420,7 @@ func (c *Core) certValid(cert *sealed.SenderCertificate, at time.Time) bool {
 	if c.validCerts == nil || len(c.validCerts) >= maxValidCerts {
 		c.validCerts = map[string]bool{}
 	}
-	c.validCerts[key] = true
+	c.validCerts[string(cert.Bytes())] = true
 	c.mu.Unlock()
 	return true
 }
