@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/skymsg/sky/internal/testenv"
 	"github.com/skymsg/sky/server/servertest"
 	"github.com/skymsg/sky/server/store/postgres"
 	"github.com/skymsg/sky/wire"
@@ -32,12 +32,7 @@ func crashTest(t *testing.T, storeArgs ...string) {
 	if testing.Short() {
 		kills = 5
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testenv.FreeAddr(t) // kept through restarts
 	args := append([]string{"--listen", addr, "--metrics-listen", ""}, storeArgs...)
 	p := startSkyd(t, args...)
 	url := p.until(t, servingRE)[1]

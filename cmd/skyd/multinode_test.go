@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/skymsg/sky/internal/testenv"
 	"github.com/skymsg/sky/server/cluster"
 	"github.com/skymsg/sky/server/servertest"
 	"github.com/skymsg/sky/server/store/postgres"
@@ -47,12 +47,7 @@ func startNodesWith(t testing.TB, n int, joinNATS bool, extra ...string) *nodes 
 		clusterArgs = []string{"--nats", cluster.TestURL, "--cluster", cluster.TestName(t)}
 	}
 	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
+		addr := testenv.FreeAddr(t) // kept through restarts
 		args := append([]string{"--listen", addr, "--metrics-listen", "", "--db", ns.db}, clusterArgs...)
 		ns.args = append(ns.args, append(args, extra...))
 		ns.urls = append(ns.urls, "ws://"+addr+"/v1/websocket")

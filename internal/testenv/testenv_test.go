@@ -1,6 +1,10 @@
 package testenv
 
-import "testing"
+import (
+	"net"
+	"strconv"
+	"testing"
+)
 
 func TestRequired(t *testing.T) {
 	tests := []struct {
@@ -25,4 +29,24 @@ func TestRequired(t *testing.T) {
 			t.Errorf("Required(%q) with %v = %v, want %v", tc.name, tc.env, got, tc.want)
 		}
 	}
+}
+
+// TestFreeAddr: the address is loopback, its port can be listened on, and
+// on Linux it lies below the ephemeral range.
+func TestFreeAddr(t *testing.T) {
+	addr := FreeAddr(t)
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host != "127.0.0.1" {
+		t.Fatalf("FreeAddr = %q", addr)
+	}
+	if lo := ephemeralLow(); lo > 12000 {
+		if p, _ := strconv.Atoi(port); p >= lo || p < 10000 {
+			t.Fatalf("port %d is not below the ephemeral range (%d and up)", p, lo)
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("the free address cannot be listened on: %v", err)
+	}
+	ln.Close()
 }

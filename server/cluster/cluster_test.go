@@ -520,12 +520,7 @@ func startNATS(t *testing.T) *natsServer {
 			testenv.Unavailable(t, "NATS", "nats-server is not installed (apt-get install nats-server)")
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	ln.Close()
+	_, port, _ := net.SplitHostPort(testenv.FreeAddr(t))
 	ns := &natsServer{t: t, bin: bin, port: port, dir: t.TempDir()}
 	ns.start()
 	t.Cleanup(ns.kill)
