@@ -11,6 +11,7 @@ import (
 	"github.com/skymsg/sky/client/core"
 	"github.com/skymsg/sky/client/store"
 	"github.com/skymsg/sky/client/store/keyfile"
+	"github.com/skymsg/sky/internal/testenv"
 	"github.com/skymsg/sky/protocol/sealed"
 	"github.com/skymsg/sky/server"
 	"github.com/skymsg/sky/server/servertest"
@@ -55,7 +56,7 @@ func startSkydConfig(t testing.TB, cfg server.Config) *skyd {
 	t.Cleanup(func() { st.Close() })
 	trust := servertest.Certify(t, st)
 	s := &skyd{t: t, st: st, root: core.NewTrustRoot(trust.Public()), trust: trust, cfg: cfg}
-	s.start("127.0.0.1:0")
+	s.start(testenv.FreeAddr(t)) // kept through restarts: below the ephemeral ports
 	t.Cleanup(func() { s.srv.Stop() })
 	return s
 }

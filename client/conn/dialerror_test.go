@@ -10,20 +10,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/skymsg/sky/internal/testenv"
 )
 
 // TestDialErrorsSayWhy: each way of not reaching the server is named
 // (issue 10 item 11, issue 11 item 13), never a bare context error.
 func TestDialErrorsSayWhy(t *testing.T) {
-	closedPort := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		return "ws://" + addr
-	}
+	closedPort := func() string { return "ws://" + testenv.FreeAddr(t) }
 	silent := func() string { // accepts TCP, never answers
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

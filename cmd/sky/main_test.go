@@ -18,6 +18,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/skymsg/sky/client/store/keyfile"
+	"github.com/skymsg/sky/internal/testenv"
 	"github.com/skymsg/sky/protocol/sealed"
 	"github.com/skymsg/sky/server"
 	"github.com/skymsg/sky/server/blob/diskblob"
@@ -93,8 +94,11 @@ func (s *skydForScript) start() error {
 	}
 	s.root = base64.StdEncoding.EncodeToString(root.Bytes())
 	addr := s.addr
-	if addr == "" {
-		addr = "127.0.0.1:0"
+	if addr == "" { // kept through restarts: below the ephemeral ports
+		if addr, err = testenv.FreeLoopbackAddr(); err != nil {
+			st.Close()
+			return err
+		}
 	}
 	var ln net.Listener
 	for range 100 {

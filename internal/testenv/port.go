@@ -18,6 +18,16 @@ import (
 // in use" (TestMultiNodeKill did, once in a CI run).
 func FreeAddr(t testing.TB) string {
 	t.Helper()
+	addr, err := FreeLoopbackAddr()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+// FreeLoopbackAddr is FreeAddr for code without a testing.TB (a test
+// harness's server).
+func FreeLoopbackAddr() (string, error) {
 	if lo := ephemeralLow(); lo > 12000 {
 		for range 500 {
 			port := 10000 + rand.IntN(lo-10000)
@@ -27,15 +37,15 @@ func FreeAddr(t testing.TB) string {
 			}
 			addr := ln.Addr().String()
 			ln.Close()
-			return addr
+			return addr, nil
 		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0") // no range to stay below
 	if err != nil {
-		t.Fatalf("no free loopback port: %v", err)
+		return "", fmt.Errorf("no free loopback port: %w", err)
 	}
 	defer ln.Close()
-	return ln.Addr().String()
+	return ln.Addr().String(), nil
 }
 
 // ephemeralLow returns the first port of Linux's ephemeral range, or 0 if
