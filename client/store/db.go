@@ -54,11 +54,16 @@ var schema = []string{
 	`CREATE INDEX messages_mid ON messages (mid)`,
 	`CREATE TABLE message_keys (id INTEGER PRIMARY KEY, v BLOB NOT NULL)`,
 	// the dedupe record and the outgoing queue
-	`CREATE TABLE seen (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID`,
+	`CREATE TABLE seen (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID`, // before seen_log; read, pruned, not written
+	seenLogTable,
 	`CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, msg INTEGER, v BLOB NOT NULL)`,
 	`CREATE INDEX outbox_msg ON outbox (msg)`,
 	fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion),
 }
+
+// seenLogTable holds the dedupe record in the order it is made (seen.go); a
+// store made before it has it added when opened.
+const seenLogTable = `CREATE TABLE IF NOT EXISTS seen_log (id INTEGER PRIMARY KEY, k BLOB NOT NULL, v BLOB NOT NULL)`
 
 // openDB opens (creating if needed) the database file in dir.
 func openDB(dir string) (*sql.DB, error) {

@@ -44,7 +44,11 @@ func (s *Store) Dump(now time.Time, row func(table string, key, value []byte) er
 }
 
 func (t *Tx) dumpTable(table string, fn func(table string, key, value []byte) error) error {
-	rows, err := t.query(`SELECT k, v FROM ` + table + ` ORDER BY k`)
+	q := `SELECT k, v FROM ` + table + ` ORDER BY k`
+	if table == "seen" { // the dedupe record is in two tables (seen.go)
+		q = `SELECT k, v FROM seen UNION ALL SELECT k, v FROM seen_log ORDER BY k`
+	}
+	rows, err := t.query(q)
 	if err != nil {
 		return fmt.Errorf("reading the store (%s): %w", table, err)
 	}

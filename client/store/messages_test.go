@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/skymsg/sky/client/store/envelope"
 )
 
 func addMessage(t testing.TB, s *Store, m Message) Message {
@@ -568,4 +570,101 @@ func outbox(t testing.TB, s *Store) []Outgoing {
 		t.Fatal(err)
 	}
 	return q
+}
+
+// TestSeenCommittedOnly: the dedupe record the store keeps in memory changes
+// only with committed transactions: an entry made, or one forgotten, in a
+// transaction that fails is as if it never happened; within one
+// transaction, its own entries count.
+func TestSeenCommittedOnly(t *testing.T) {
+	_, s := newTestStore(t, Options{})
+	boom := errors.New("boom")
+	err := s.Update(func(tx *Tx) error {
+		if fresh, err := tx.MarkSeen("bob/m1", t0); err != nil || !fresh {
+			return fmt.Errorf("first sighting: %v, %v", fresh, err)
+		}
+		if fresh, _ := tx.MarkSeen("bob/m1", t0); fresh {
+			return errors.New("a duplicate in the same transaction reported as new")
+		}
+		if seen, _ := tx.Seen("bob/m1"); !seen {
+			return errors.New("the transaction's own entry not seen")
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	update(t, s, func(tx *Tx) error {
+		if fresh, err := tx.MarkSeen("bob/m1", t0); err != nil || !fresh {
+			t.Errorf("an entry of a failed transaction counts: %v, %v", fresh, err)
+		}
+		return nil
+	})
+	err = s.Update(func(tx *Tx) error {
+		if n, err := tx.ForgetSeen(t0.Add(time.Hour)); err != nil || n != 1 {
+			return fmt.Errorf("forgot %d: %v", n, err)
+		}
+		if seen, _ := tx.Seen("bob/m1"); seen {
+			return errors.New("an entry forgotten in this transaction still seen")
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatal(err)
+	}
+	s.View(func(tx *Tx) error {
+		if seen, _ := tx.Seen("bob/m1"); !seen {
+			t.Error("an entry forgotten in a failed transaction is gone")
+		}
+		return nil
+	})
+}
+
+// TestSeenOlderTable: a store made before seen_log keeps its entries in the
+// table seen; they are still seen after the store is opened (a replay of
+// such a message is refused), dumped with the rest, and forgotten in time.
+func TestSeenOlderTable(t *testing.T) {
+	dir, s := newTestStore(t, Options{})
+	update(t, s, func(tx *Tx) error { // written as the older stores did
+		k := tx.hash("seen", []byte("bob/old"))
+		v := tx.s.seal.Seal(envelope.AD("seen", "v", k), encodeSeen("bob/old", toNanos(t0)))
+		_, err := tx.exec(`INSERT INTO seen (k, v) VALUES (?, ?)`, k, v)
+		return err
+	})
+	s.Close()
+	s = reopen(t, dir)
+	update(t, s, func(tx *Tx) error {
+		if fresh, err := tx.MarkSeen("bob/old", t0.Add(time.Minute)); err != nil || fresh {
+			t.Errorf("an entry of the older table reported new (a replay accepted): %v, %v", fresh, err)
+		}
+		_, err := tx.MarkSeen("bob/new", t0.Add(48*time.Hour))
+		return err
+	})
+	var dumped []string
+	err := s.Dump(t0, func(table string, key, _ []byte) error {
+		if table == "seen" {
+			dumped = append(dumped, string(key))
+		}
+		return nil
+	}, func(*Message) error { return nil })
+	if err != nil || len(dumped) != 2 {
+		t.Fatalf("dumped %v (%v), want both tables' entries", dumped, err)
+	}
+	update(t, s, func(tx *Tx) error {
+		if n, err := tx.ForgetSeen(t0.Add(time.Hour)); err != nil || n != 1 {
+			t.Errorf("forgot %d (%v), want the older table's one", n, err)
+		}
+		return nil
+	})
+	s.Close()
+	s = reopen(t, dir)
+	s.View(func(tx *Tx) error {
+		if seen, _ := tx.Seen("bob/old"); seen {
+			t.Error("a forgotten entry came back after a restart")
+		}
+		if seen, _ := tx.Seen("bob/new"); !seen {
+			t.Error("an entry was lost over a restart")
+		}
+		return nil
+	})
 }

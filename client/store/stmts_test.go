@@ -45,7 +45,7 @@ func TestStatementsPreparedOnce(t *testing.T) {
 	receiveLike(t, s, 0)
 	first := prepared(s)
 	for _, q := range []string{
-		`INSERT INTO seen (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING`,
+		`INSERT INTO seen_log (k, v) VALUES (?, ?)`,
 		`SELECT v FROM sessions WHERE k = ?`,
 		`SELECT v FROM prekeys WHERE k = ?`,
 		`INSERT INTO messages (id, conv, mid, v) VALUES (?, ?, ?, ?)`,

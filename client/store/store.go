@@ -30,6 +30,7 @@ type Store struct {
 	seal    *envelope.Sealer
 	index   *envelope.Index
 	exp     expiryIndex
+	seen    seenSet              // the dedupe record's keyed hashes (seen.go)
 	clock   func() time.Time     // starts sent messages' countdowns; nil: time.Now
 	stmts   map[string]*sql.Stmt // prepared statements by query (stmts.go)
 
@@ -74,6 +75,7 @@ func newStore(dir string, lock *os.File, db *sql.DB, kf *keyfile.File, dataKey *
 		dataKey: dk,
 		seal:    envelope.NewSealer(&d.Seal),
 		index:   envelope.NewIndex(&d.Index),
+		seen:    seenSet{}, // a new store's; an opened one's is loaded (openStore)
 	}
 }
 
@@ -322,6 +324,10 @@ func openStore(dir string, lock *os.File, kf *keyfile.File, dataKey *envelope.Ke
 		db.Close()
 		return nil, err
 	}
+	if _, err := db.Exec(seenLogTable); err != nil { // a store made before it
+		db.Close()
+		return nil, corrupt("database", err)
+	}
 	s := newStore(dir, lock, db, kf, dataKey)
 	err = s.View(func(t *Tx) error {
 		v, err := t.get("kv", kvCheck)
@@ -331,7 +337,10 @@ func openStore(dir string, lock *os.File, kf *keyfile.File, dataKey *envelope.Ke
 		if err != nil {
 			return err
 		}
-		return t.loadExpiries()
+		if err := t.loadExpiries(); err != nil {
+			return err
+		}
+		return t.loadSeen()
 	})
 	if err != nil {
 		s.closeDB()
@@ -392,6 +401,7 @@ func (s *Store) closeDB() error {
 	s.dataKey.Zero()
 	s.seal, s.index = nil, nil
 	s.exp.reset()
+	s.seen = nil
 	if err != nil {
 		return fmt.Errorf("closing the store: %w", err)
 	}

@@ -27,6 +27,9 @@ type Tx struct {
 	// rewriteKey: the panic payload may have changed; rewrite the key file
 	// after commit.
 	rewriteKey bool
+	// seenAdd and seenDel are the dedupe entries this transaction made and
+	// removed, applied to Store.seen once it commits (seen.go).
+	seenAdd, seenDel seenSet
 	// nextMsg is the row number of the next message AddMessage writes, or 0
 	// until looked up (nextMessageID).
 	nextMsg int64
@@ -144,6 +147,7 @@ func (s *Store) runLocked(readOnly bool, fn func(*Tx) error) error {
 	}
 	done = true
 	s.exp.apply(t.exp)
+	s.applySeen(t)
 	if t.rewriteKey {
 		if err := s.rewriteKeyFile(); err != nil {
 			return err
