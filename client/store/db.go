@@ -8,8 +8,11 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
 )
 
-// schemaVersion is kept in SQLite's user_version.
-const schemaVersion = 1
+// schemaVersion is kept in SQLite's user_version. Version 2 keeps the
+// dedupe record in seen_log; a version-1 store is moved up when opened
+// (upgradeSchema), and a version-1 Sky refuses a version-2 store rather
+// than miss the dedupe entries it cannot see.
+const schemaVersion = 2
 
 // The connection settings. The driver runs the _pragma list (busy_timeout
 // first, the rest sorted by name) before the _journal_mode and _synchronous
@@ -61,8 +64,8 @@ var schema = []string{
 	fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion),
 }
 
-// seenLogTable holds the dedupe record in the order it is made (seen.go); a
-// store made before it has it added when opened.
+// seenLogTable holds the dedupe record in the order it is made (seen.go);
+// upgradeSchema adds it to a version-1 store.
 const seenLogTable = `CREATE TABLE IF NOT EXISTS seen_log (id INTEGER PRIMARY KEY, k BLOB NOT NULL, v BLOB NOT NULL)`
 
 // openDB opens (creating if needed) the database file in dir.
@@ -98,7 +101,8 @@ func createSchema(db *sql.DB) error {
 	return tx.Commit()
 }
 
-// checkSchema verifies that db has the tables this version knows.
+// checkSchema verifies that db has the tables this version knows, moving a
+// version-1 store up first.
 func checkSchema(db *sql.DB) error {
 	var v int
 	if err := db.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil {
@@ -107,8 +111,29 @@ func checkSchema(db *sql.DB) error {
 	switch {
 	case v > schemaVersion:
 		return ErrNewerVersion
+	case v == 1:
+		return upgradeSchema(db)
 	case v < schemaVersion:
 		return corrupt("database has no tables", nil)
+	}
+	return nil
+}
+
+// upgradeSchema moves a version-1 store to version 2 in one transaction:
+// the table seen_log is added (the older table seen stays, read and pruned).
+func upgradeSchema(db *sql.DB) error {
+	tx, err := db.Begin()
+	if err != nil {
+		return corrupt("database", err)
+	}
+	defer tx.Rollback()
+	for _, stmt := range []string{seenLogTable, fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion)} {
+		if _, err := tx.Exec(stmt); err != nil {
+			return corrupt("database (upgrading its tables)", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return corrupt("database (upgrading its tables)", err)
 	}
 	return nil
 }

@@ -620,19 +620,29 @@ func TestSeenCommittedOnly(t *testing.T) {
 	})
 }
 
-// TestSeenOlderTable: a store made before seen_log keeps its entries in the
-// table seen; they are still seen after the store is opened (a replay of
-// such a message is refused), dumped with the rest, and forgotten in time.
+// TestSeenOlderTable: a version-1 store (made before seen_log) keeps its
+// entries in the table seen; opened, it is moved to version 2, and they are
+// still seen (a replay of such a message is refused), dumped with the rest,
+// and forgotten in time. A store of a version after this one is refused.
 func TestSeenOlderTable(t *testing.T) {
 	dir, s := newTestStore(t, Options{})
-	update(t, s, func(tx *Tx) error { // written as the older stores did
+	update(t, s, func(tx *Tx) error { // made into a version-1 store with one entry
 		k := tx.hash("seen", []byte("bob/old"))
 		v := tx.s.seal.Seal(envelope.AD("seen", "v", k), encodeSeen("bob/old", toNanos(t0)))
 		_, err := tx.exec(`INSERT INTO seen (k, v) VALUES (?, ?)`, k, v)
 		return err
 	})
+	for _, q := range []string{`DROP TABLE seen_log`, `PRAGMA user_version = 1`} {
+		if _, err := s.db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
 	s.Close()
 	s = reopen(t, dir)
+	var v int
+	if err := s.db.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil || v != 2 {
+		t.Fatalf("the store is at version %d (%v) once opened, want 2", v, err)
+	}
 	update(t, s, func(tx *Tx) error {
 		if fresh, err := tx.MarkSeen("bob/old", t0.Add(time.Minute)); err != nil || fresh {
 			t.Errorf("an entry of the older table reported new (a replay accepted): %v, %v", fresh, err)
@@ -667,4 +677,14 @@ func TestSeenOlderTable(t *testing.T) {
 		}
 		return nil
 	})
+	if _, err := s.db.Exec(`PRAGMA user_version = 3`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if s, err := Open(dir, pass); !errors.Is(err, ErrNewerVersion) {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("a store of a later version opened: %v", err)
+	}
 }

@@ -324,10 +324,6 @@ func openStore(dir string, lock *os.File, kf *keyfile.File, dataKey *envelope.Ke
 		db.Close()
 		return nil, err
 	}
-	if _, err := db.Exec(seenLogTable); err != nil { // a store made before it
-		db.Close()
-		return nil, corrupt("database", err)
-	}
 	s := newStore(dir, lock, db, kf, dataKey)
 	err = s.View(func(t *Tx) error {
 		v, err := t.get("kv", kvCheck)
