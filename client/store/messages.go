@@ -73,9 +73,7 @@ func (t *Tx) AddMessage(m *Message) error {
 	}
 	mk := messageKey{Key: envelope.NewKey(), ExpiresAt: toNanos(m.ExpiresAt)}
 	defer mk.Key.Zero()
-	pt := encodeMessage(m)
-	v := envelope.NewSealer(&mk.Key).Seal(messageAD(id, conv), pt)
-	clear(pt)
+	v := sealMessage(id, conv, m, &mk.Key)
 	if _, err := t.exec(`INSERT INTO messages (id, conv, mid, v) VALUES (?, ?, ?, ?)`, id, conv, mid, v); err != nil {
 		t.nextMsg = 0
 		return fmt.Errorf("writing a message: %w", err)
@@ -104,10 +102,16 @@ func (t *Tx) nextMessageID() (int64, error) {
 	return t.nextMsg, nil
 }
 
-func (t *Tx) writeMessage(id int64, conv []byte, m *Message, key *envelope.Key) error {
+// sealMessage encodes m and seals it under the message's own key, with
+// its row number and conversation as associated data.
+func sealMessage(id int64, conv []byte, m *Message, key *envelope.Key) []byte {
 	pt := encodeMessage(m)
-	v := envelope.NewSealer(key).Seal(messageAD(id, conv), pt)
-	clear(pt)
+	defer clear(pt)
+	return envelope.NewSealer(key).Seal(messageAD(id, conv), pt)
+}
+
+func (t *Tx) writeMessage(id int64, conv []byte, m *Message, key *envelope.Key) error {
+	v := sealMessage(id, conv, m, key)
 	if _, err := t.exec(`UPDATE messages SET v = ? WHERE id = ?`, v, id); err != nil {
 		return fmt.Errorf("writing a message: %w", err)
 	}

@@ -230,9 +230,11 @@ func (s *Store) StoreSession(_ context.Context, addr protocol.Address, r *protoc
 	}
 	old := s.sessions[addr]
 	if cap(old) >= len(b) {
+		clear(old[len(b):cap(old)]) // a shorter record leaves no old key bytes behind
 		old = old[:len(b)]
 		copy(old, b)
 	} else {
+		clear(old)
 		// Room to grow: a record gains a few bytes now and then (counters,
 		// skipped keys, SPQR chunks).
 		old = append(make([]byte, 0, len(b)+len(b)/8+64), b...)
