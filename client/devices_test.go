@@ -257,14 +257,7 @@ func TestLinkedDevicesGroup(t *testing.T) {
 	opts := testOptions(nil)
 	alice, bob, carol := newUser(t, s, opts), newUser(t, s, opts), newUser(t, s, opts)
 	a, b, c := alice.c.ID(), bob.c.ID(), carol.c.ID()
-	for _, p := range [][2]*user{{alice, bob}, {alice, carol}, {bob, carol}} {
-		if err := p[0].c.AddContact(p[1].c.ID(), ""); err != nil {
-			t.Fatal(err)
-		}
-		if err := p[1].c.AddContact(p[0].c.ID(), ""); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mutualContacts(t, alice, bob, carol)
 	bob2 := linkUser(t, s, bob, opts)
 	waitFor(t, "alice and carol to learn of bob's second device", func() bool {
 		da, _ := alice.c.ContactDevices(b)
@@ -358,14 +351,7 @@ func TestLinkedDevicesGroupHandOff(t *testing.T) {
 	opts := testOptions(nil)
 	alice, bob, carol := newUser(t, s, opts), newUser(t, s, opts), newUser(t, s, opts)
 	a, b, c := alice.c.ID(), bob.c.ID(), carol.c.ID()
-	for _, p := range [][2]*user{{alice, bob}, {alice, carol}, {bob, carol}} {
-		if err := p[0].c.AddContact(p[1].c.ID(), ""); err != nil {
-			t.Fatal(err)
-		}
-		if err := p[1].c.AddContact(p[0].c.ID(), ""); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mutualContacts(t, alice, bob, carol)
 	g, err := alice.c.CreateGroup("Desk", []string{b, c})
 	if err != nil {
 		t.Fatal(err)
@@ -406,6 +392,20 @@ func TestLinkedDevicesGroupHandOff(t *testing.T) {
 		e := next(t, u, func(e *MessageEvent) bool { return e.Message.Group == g.ID && e.Message.From == b })
 		if e.Message.Text != "from the new device" || e.Message.SenderDevice != bob2.c.DeviceID() {
 			t.Fatalf("%s got %+v", u.c.ID(), e.Message)
+		}
+	}
+}
+
+// mutualContacts makes every one of users a contact of every other.
+func mutualContacts(t *testing.T, users ...*user) {
+	t.Helper()
+	for _, u := range users {
+		for _, v := range users {
+			if u != v {
+				if err := u.c.AddContact(v.c.ID(), ""); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 	}
 }
